@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what gsio-net needs on Debian 12, then configures the build directory.
+#   scripts/setup.sh            build dependencies
+#   scripts/setup.sh --test     also the test dependencies (Python Socket.IO client, npm packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_pkgs=(g++ meson ninja-build cmake pkg-config libcaf-dev libboost1.81-dev rapidjson-dev
+            libcrypto++-dev libsqlite3-dev doctest-dev)
+test_pkgs=(python3-socketio python3-requests python3-websocket nodejs)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  command -v npm >/dev/null || { echo "setup: npm is missing (it ships with Node.js)" >&2; exit 1; }
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [[ ! -f build/build.ninja ]]; then
+  meson setup build --buildtype=release
+fi

@@ -1,0 +1,402 @@
+#include "actors/client_session.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+#include <caf/all.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "ledger/canonical_json.hpp"
+#include "util/log.hpp"
+
+namespace gsio::actors {
+namespace {
+
+using self_ptr = client_session_actor::stateful_pointer<client_session_state>;
+
+std::int64_t now_unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string error_object(std::string_view message) {
+  std::string out = "{\"error\":";
+  ledger::append_canonical_string(message, out);
+  out += '}';
+  return out;
+}
+
+std::string join_array(const std::vector<std::string>& items) {
+  std::size_t size = 2;
+  for (auto& item : items)
+    size += item.size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += items[i];
+  }
+  out += ']';
+  return out;
+}
+
+std::string args_of(std::string single_json) {
+  single_json.insert(single_json.begin(), '[');
+  single_json.push_back(']');
+  return single_json;
+}
+
+void emit(self_ptr self, std::string event, std::string args_json,
+          std::vector<std::string> attachments = {}) {
+  ++self->state.messages_out;
+  self->state.server->emit(self->state.info.id, std::move(event),
+                           net::sio_args{std::move(args_json), std::move(attachments)});
+}
+
+void ack(self_ptr self, const client_event& ev, std::string args_json,
+         std::vector<std::string> attachments = {}) {
+  if (!ev.wants_ack)
+    return;
+  ++self->state.messages_out;
+  self->state.server->ack(self->state.info.id, ev.ack_id,
+                          net::sio_args{std::move(args_json), std::move(attachments)});
+}
+
+// Tells the client what went wrong, as an `error` event and, when it asked for one, in the ack.
+void fail(self_ptr self, const client_event& ev, std::string_view message) {
+  ++self->state.errors;
+  log::debug("session", "socket ", self->state.info.id, " ", ev.name, ": ", message);
+  auto body = args_of(error_object(message));
+  emit(self, "error", body);
+  ack(self, ev, body);
+}
+
+// The arguments of an event, parsed; nullptr after reporting the problem to the client.
+std::unique_ptr<rapidjson::Document> parse_args(self_ptr self, const client_event& ev) {
+  auto doc = std::make_unique<rapidjson::Document>();
+  doc->Parse(ev.args_json.data(), ev.args_json.size());
+  if (doc->HasParseError() || !doc->IsArray()) {
+    fail(self, ev, ev.name + ": arguments are not valid JSON");
+    return nullptr;
+  }
+  return doc;
+}
+
+bool has_binary_placeholder(const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    auto it = v.FindMember("_placeholder");
+    if (it != v.MemberEnd() && it->value.IsBool() && it->value.GetBool())
+      return true;
+    for (auto& m : v.GetObject())
+      if (has_binary_placeholder(m.value))
+        return true;
+  } else if (v.IsArray()) {
+    for (auto& item : v.GetArray())
+      if (has_binary_placeholder(item))
+        return true;
+  }
+  return false;
+}
+
+void on_add(self_ptr self, const client_event& ev) {
+  auto& st = self->state;
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  if (doc->Empty())
+    return fail(self, ev, "add_ledger_entry needs the entry data as its first argument");
+  auto& data = (*doc)[0];
+  if (!ev.attachments.empty() || has_binary_placeholder(data))
+    return fail(self, ev, "add_ledger_entry: binary data cannot be stored in an entry; send JSON");
+  if (st.adds_in_flight >= st.limits.max_adds_in_flight)
+    return fail(self, ev,
+                "add_ledger_entry: too many requests in flight (limit "
+                  + std::to_string(st.limits.max_adds_in_flight) + "); wait for acks");
+  std::string canonical;
+  try {
+    canonical = ledger::canonicalize(data);
+  } catch (const std::exception& ex) {
+    return fail(self, ev, std::string{"add_ledger_entry: "} + ex.what());
+  }
+  ++st.adds_in_flight;
+  self->request(st.ledger, caf::infinite, add_atom::value, std::move(canonical))
+    .then(
+      [=](add_result& result) {
+        --self->state.adds_in_flight;
+        if (!result.error.empty())
+          return fail(self, ev, "add_ledger_entry: " + result.error);
+        // Every client, this one included, receives ledger_entry_added from the gateway's
+        // broadcast; the adder also gets the stored entry in its ack.
+        ack(self, ev, args_of(std::move(result.entry_json)));
+      },
+      [=](caf::error& err) {
+        --self->state.adds_in_flight;
+        fail(self, ev, "add_ledger_entry: the ledger is unavailable (" + to_string(err) + ")");
+      });
+}
+
+// Reads {from, limit}; returns false after reporting a bad argument.
+bool read_paging(self_ptr self, const client_event& ev, const rapidjson::Value& arg,
+                 std::uint64_t& from, std::uint64_t& limit) {
+  if (arg.IsNull())
+    return true;
+  if (!arg.IsObject()) {
+    fail(self, ev, "get_ledger: the argument must be an object {from, limit}");
+    return false;
+  }
+  for (auto& m : arg.GetObject()) {
+    std::string_view key{m.name.GetString(), m.name.GetStringLength()};
+    if (key != "from" && key != "limit") {
+      fail(self, ev, "get_ledger: unknown option '" + std::string{key} + "' (use from, limit)");
+      return false;
+    }
+    if (!m.value.IsUint64()) {
+      fail(self, ev, "get_ledger: '" + std::string{key} + "' must be a non-negative integer");
+      return false;
+    }
+    if (key == "from")
+      from = m.value.GetUint64();
+    else
+      limit = std::min(m.value.GetUint64(), self->state.limits.max_page_entries);
+  }
+  return true;
+}
+
+void on_get_ledger(self_ptr self, const client_event& ev) {
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  std::uint64_t from = 0;
+  std::uint64_t limit = self->state.limits.max_unpaged_entries;
+  if (!doc->Empty()) {
+    if ((*doc)[0].IsObject() && !(*doc)[0].HasMember("limit"))
+      limit = self->state.limits.max_page_entries;
+    if (!read_paging(self, ev, (*doc)[0], from, limit))
+      return;
+  }
+  self->request(self->state.ledger, caf::infinite, get_atom::value, from, limit)
+    .then(
+      [=](const entries_page& page) {
+        auto body = args_of(join_array(page.entries));
+        if (ev.wants_ack)
+          ack(self, ev, std::move(body));
+        else
+          emit(self, "ledger_entries", std::move(body));
+      },
+      [=](caf::error& err) { fail(self, ev, "get_ledger: " + to_string(err)); });
+}
+
+void on_get_entry(self_ptr self, const client_event& ev) {
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  if (doc->Empty() || !(*doc)[0].IsString())
+    return fail(self, ev, "get_entry: the argument must be an entry id (string)");
+  std::string id{(*doc)[0].GetString(), (*doc)[0].GetStringLength()};
+  self->request(self->state.ledger, caf::infinite, get_atom::value, entry_atom::value, id)
+    .then(
+      [=](const std::string& entry_json) {
+        if (entry_json.empty())
+          return fail(self, ev, "get_entry: no entry with id '" + id + "' on the chain");
+        if (ev.wants_ack)
+          ack(self, ev, args_of(entry_json));
+        else
+          emit(self, "ledger_entry", args_of(entry_json));
+      },
+      [=](caf::error& err) { fail(self, ev, "get_entry: " + to_string(err)); });
+}
+
+std::string nodes_json(const std::vector<node_record>& nodes) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("nodes");
+  w.StartArray();
+  for (auto& n : nodes) {
+    w.StartObject();
+    w.Key("node_id");
+    w.String(n.node_id.c_str());
+    w.Key("is_self");
+    w.Bool(n.is_self);
+    w.Key("link");
+    w.String(n.link.c_str());
+    w.Key("address");
+    w.String(n.address.c_str());
+    w.Key("last_seen");
+    w.Int64(n.last_seen_ms);
+    w.Key("height");
+    w.Uint64(n.height);
+    w.Key("tip_hash");
+    w.String(n.tip_hash.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+void on_get_known_nodes(self_ptr self, const client_event& ev) {
+  self->request(self->state.registry, caf::infinite, peers_atom::value)
+    .then(
+      [=](const std::vector<node_record>& nodes) {
+        auto body = args_of(nodes_json(nodes));
+        emit(self, "known_nodes", body);
+        ack(self, ev, std::move(body));
+      },
+      [=](caf::error& err) { fail(self, ev, "get_known_nodes: " + to_string(err)); });
+}
+
+void on_node_info(self_ptr self, const client_event& ev) {
+  self->request(self->state.ledger, caf::infinite, tip_atom::value)
+    .then(
+      [=](const tip_info& tip) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+        w.StartObject();
+        w.Key("node_id");
+        w.String(tip.node_id.c_str());
+        w.Key("height");
+        w.Uint64(tip.height);
+        w.Key("tip_hash");
+        w.String(tip.tip_hash.c_str());
+        w.Key("entries");
+        w.Uint64(tip.entries);
+        w.Key("forks");
+        w.Uint64(tip.forks);
+        w.Key("held");
+        w.Uint64(tip.held);
+        w.EndObject();
+        auto body = args_of(buf.GetString());
+        if (ev.wants_ack)
+          ack(self, ev, std::move(body));
+        else
+          emit(self, "node_info", std::move(body));
+      },
+      [=](caf::error& err) { fail(self, ev, "node_info: " + to_string(err)); });
+}
+
+void on_verify_ledger(self_ptr self, const client_event& ev) {
+  self->request(self->state.ledger, caf::infinite, verify_atom::value)
+    .then(
+      [=](const std::string& problem) {
+        std::string body = problem.empty() ? std::string{"[{\"valid\":true}]"}
+                                           : args_of("{\"valid\":false,\"error\":"
+                                                     + [&] {
+                                                         std::string s;
+                                                         ledger::append_canonical_string(problem, s);
+                                                         return s;
+                                                       }()
+                                                     + "}");
+        if (ev.wants_ack)
+          ack(self, ev, std::move(body));
+        else
+          emit(self, "ledger_verified", std::move(body));
+      },
+      [=](caf::error& err) { fail(self, ev, "verify_ledger: " + to_string(err)); });
+}
+
+// "/p2p": the message shape of DESIGN §6 is checked here; routing between nodes arrives with the
+// relay link and sync coordinator.
+void on_p2p_message(self_ptr self, const client_event& ev) {
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  if (doc->Empty() || !(*doc)[0].IsObject())
+    return fail(self, ev, "p2p_message: the argument must be a message object");
+  auto& msg = (*doc)[0];
+  for (const char* field : {"message_type", "message_id", "sender_id", "recipient_id"}) {
+    auto it = msg.FindMember(field);
+    if (it == msg.MemberEnd() || !it->value.IsString())
+      return fail(self, ev, std::string{"p2p_message: field '"} + field + "' must be a string");
+  }
+  if (!msg.HasMember("payload"))
+    return fail(self, ev, "p2p_message: field 'payload' is missing");
+  log::debug("session", "p2p ", msg["message_type"].GetString(), " from ",
+             msg["sender_id"].GetString());
+  ack(self, ev, "[{\"accepted\":true}]");
+}
+
+void dispatch(self_ptr self, client_event& ev) {
+  auto& st = self->state;
+  ++st.events_in;
+  if (st.info.nsp == "/p2p") {
+    if (ev.name == "p2p_message")
+      return on_p2p_message(self, ev);
+    return fail(self, ev, "unknown event '" + ev.name + "' on /p2p (expected p2p_message)");
+  }
+  if (ev.name == "add_ledger_entry")
+    return on_add(self, ev);
+  if (ev.name == "get_ledger")
+    return on_get_ledger(self, ev);
+  if (ev.name == "get_known_nodes")
+    return on_get_known_nodes(self, ev);
+  if (ev.name == "get_entry")
+    return on_get_entry(self, ev);
+  if (ev.name == "node_info")
+    return on_node_info(self, ev);
+  if (ev.name == "verify_ledger")
+    return on_verify_ledger(self, ev);
+  if (ev.name == "message")
+    return emit(self, "message-back", std::move(ev.args_json), std::move(ev.attachments));
+  if (ev.name == "ping")
+    return emit(self, "pong", std::move(ev.args_json), std::move(ev.attachments));
+  if (ev.name == "message-with-ack") {
+    if (!ev.wants_ack)
+      return fail(self, ev, "message-with-ack needs an acknowledgement callback");
+    return ack(self, ev, std::move(ev.args_json), std::move(ev.attachments));
+  }
+  fail(self, ev, "unknown event '" + ev.name + "'");
+}
+
+std::string inspect_json(const client_session_state& st) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("socket_id");
+  w.Uint64(st.info.id);
+  w.Key("namespace");
+  w.String(st.info.nsp.c_str());
+  w.Key("transport");
+  w.String(st.info.transport == net::transport_kind::websocket ? "websocket" : "polling");
+  w.Key("remote_address");
+  w.String(st.info.remote_address.c_str());
+  w.Key("connected_since_ms");
+  w.Int64(st.connected_since_ms);
+  w.Key("events_in");
+  w.Uint64(st.events_in);
+  w.Key("messages_out");
+  w.Uint64(st.messages_out);
+  w.Key("errors");
+  w.Uint64(st.errors);
+  w.Key("adds_in_flight");
+  w.Uint64(st.adds_in_flight);
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace
+
+client_session_actor::behavior_type
+client_session(client_session_actor::stateful_pointer<client_session_state> self,
+               net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
+               peer_registry_actor registry, session_limits limits) {
+  auto& st = self->state;
+  st.info = std::move(info);
+  st.server = std::move(server);
+  st.ledger = std::move(ledger);
+  st.registry = std::move(registry);
+  st.limits = limits;
+  st.connected_since_ms = now_unix_ms();
+  if (st.info.nsp == "/")
+    emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
+  return {
+    [=](event_atom, client_event& ev) { dispatch(self, ev); },
+    [=](inspect_atom) { return inspect_json(self->state); },
+  };
+}
+
+}  // namespace gsio::actors

@@ -1,0 +1,48 @@
+#pragma once
+// One actor per connected Socket.IO socket: runs the client API (docs/PROTOCOL.md) for namespace
+// "/" and accepts P2P messages on "/p2p". Replies go straight to the Socket.IO server, which is
+// safe to call from any thread.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/ledger_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/peer_registry.hpp"
+#include "net/sio_server.hpp"
+
+namespace gsio::actors {
+
+using client_session_actor = caf::typed_actor<
+  caf::reacts_to<event_atom, client_event>,
+  caf::replies_to<inspect_atom>::with<std::string>>;
+
+struct session_limits {
+  std::uint32_t max_adds_in_flight = 256;   // add_ledger_entry requests awaiting the ledger
+  std::uint64_t max_unpaged_entries = 10'000;  // get_ledger without {limit}
+  std::uint64_t max_page_entries = 1'000;      // get_ledger with {limit}
+};
+
+struct client_session_state {
+  static inline const char* name = "client-session";
+  net::socket_info info;
+  std::shared_ptr<net::server> server;
+  ledger_actor ledger;
+  peer_registry_actor registry;
+  session_limits limits;
+  std::int64_t connected_since_ms = 0;
+  std::uint64_t events_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t errors = 0;
+  std::uint32_t adds_in_flight = 0;
+};
+
+client_session_actor::behavior_type
+client_session(client_session_actor::stateful_pointer<client_session_state> self,
+               net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
+               peer_registry_actor registry, session_limits limits);
+
+}  // namespace gsio::actors

@@ -1,0 +1,55 @@
+#pragma once
+// The gateway owns the Socket.IO/HTTP server and its io_context threads. It turns Socket.IO
+// connects, events and disconnects into client-session actors and messages, serves the plain HTTP
+// routes (/health, the web UI), and pushes every ledger change to all clients.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/client_session.hpp"
+#include "actors/ledger_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/peer_registry.hpp"
+
+namespace gsio::actors {
+
+struct gateway_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  unsigned io_threads = 1;
+  std::chrono::milliseconds ping_interval{25000};
+  std::chrono::milliseconds ping_timeout{20000};
+  std::chrono::milliseconds connect_timeout{45000};
+  std::size_t max_payload = 1'000'000;
+  std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+  std::size_t max_connections = 10'000;
+  std::string cors_origin = "*";
+  std::string web_dir;   // static files served at "/", empty for none
+  session_limits session;
+};
+
+using gateway_actor = ledger_listener_actor::extend<
+  // The bound port (useful with port 0).
+  caf::replies_to<get_atom>::with<std::uint16_t>,
+  caf::replies_to<inspect_atom>::with<std::string>>;
+
+struct gateway_frontend;  // io_context, server, threads and the session table (gateway.cpp)
+
+struct gateway_state {
+  static inline const char* name = "gateway";
+  std::shared_ptr<gateway_frontend> frontend;
+  std::uint64_t broadcasts = 0;
+  std::uint64_t reorgs = 0;
+};
+
+// Binds and starts listening before returning its behavior; a bind failure terminates the actor
+// with an error that names the address.
+gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
+                                     gateway_options options, ledger_actor ledger,
+                                     peer_registry_actor registry, tip_info initial_tip);
+
+}  // namespace gsio::actors

@@ -1,0 +1,215 @@
+#include "actors/ledger_actor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include <caf/all.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "ledger/entry.hpp"
+#include "util/log.hpp"
+
+namespace gsio::actors {
+namespace {
+
+std::int64_t now_unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+tip_info make_tip_info(const ledger_resources& res) {
+  tip_info info;
+  info.node_id = res.self.node_id();
+  info.height = res.tree.height();
+  info.tip_hash = std::string{res.tree.tip_hash()};
+  info.entries = res.tree.size();
+  info.forks = res.tree.fork_count();
+  info.held = res.tree.held_count();
+  return info;
+}
+
+// Signs and attaches every pending add, persists them in one transaction, then publishes and
+// answers. Nothing is acknowledged before the transaction is on disk.
+void flush(ledger_actor::stateful_pointer<ledger_state> self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty())
+    return;
+  auto batch = std::move(st.pending);
+  st.pending.clear();
+
+  auto& res = *st.res;
+  std::vector<const ledger::entry*> to_store;
+  std::vector<std::string> added_json;
+  std::vector<std::string> replies(batch.size());
+  std::vector<bool> accepted(batch.size(), false);
+  to_store.reserve(batch.size());
+  added_json.reserve(batch.size());
+
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].data.size() > res.limits.max_data_bytes) {
+      replies[i] = "data is " + std::to_string(batch[i].data.size()) + " bytes, the limit is "
+                   + std::to_string(res.limits.max_data_bytes);
+      ++st.rejected;
+      continue;
+    }
+    // Ids must increase strictly per creator, even when the clock stands still or steps back.
+    auto unix_ms = std::max(now_unix_ms(), st.last_unix_ms + 1);
+    st.last_unix_ms = unix_ms;
+    auto e = ledger::make_entry(res.self, std::move(batch[i].data),
+                                std::string{res.tree.tip_hash()}, unix_ms);
+    auto result = res.tree.insert(std::move(e));
+    if (result.outcome != ledger::chain_tree::status::appended) {
+      replies[i] = result.why ? result.why->reason : "entry could not be attached";
+      ++st.rejected;
+      continue;
+    }
+    for (auto* attached : result.attached)
+      to_store.push_back(attached);
+    for (auto* added : result.added)
+      added_json.push_back(ledger::to_json(*added));
+    replies[i] = added_json.back();
+    accepted[i] = true;
+  }
+
+  if (!to_store.empty()) {
+    try {
+      res.store.append(to_store);
+    } catch (const std::exception& ex) {
+      // The in-memory chain is now ahead of the disk: stop rather than acknowledge anything.
+      log::error("ledger", "cannot persist entries, shutting down: ", ex.what());
+      for (auto& p : batch)
+        p.promise.deliver(add_result{{}, "storage failure: the node is shutting down"});
+      self->quit(caf::make_error(caf::sec::runtime_error, ex.what()));
+      return;
+    }
+    ++st.commits;
+    st.appended_local += to_store.size();
+    st.largest_batch = std::max<std::uint64_t>(st.largest_batch, to_store.size());
+  }
+  if (!added_json.empty()) {
+    auto tip = make_tip_info(res);
+    for (auto& listener : st.listeners)
+      self->send(listener, appended_atom::value, added_json, tip);
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (accepted[i])
+      batch[i].promise.deliver(add_result{std::move(replies[i]), {}});
+    else
+      batch[i].promise.deliver(add_result{{}, std::move(replies[i])});
+  }
+}
+
+std::string inspect_json(const ledger_state& st) {
+  auto& res = *st.res;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("node_id");
+  w.String(res.self.node_id().c_str());
+  w.Key("height");
+  w.Uint64(res.tree.height());
+  w.Key("tip_hash");
+  w.String(std::string{res.tree.tip_hash()}.c_str());
+  w.Key("entries");
+  w.Uint64(res.tree.size());
+  w.Key("forks");
+  w.Uint64(res.tree.fork_count());
+  w.Key("held");
+  w.Uint64(res.tree.held_count());
+  w.Key("store");
+  w.String(res.store.path().string().c_str());
+  w.Key("pending_adds");
+  w.Uint64(st.pending.size());
+  w.Key("appended_local");
+  w.Uint64(st.appended_local);
+  w.Key("commits");
+  w.Uint64(st.commits);
+  w.Key("largest_batch");
+  w.Uint64(st.largest_batch);
+  w.Key("rejected");
+  w.Uint64(st.rejected);
+  w.Key("listeners");
+  w.Uint64(st.listeners.size());
+  w.Key("max_data_bytes");
+  w.Uint64(res.limits.max_data_bytes);
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace
+
+std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
+                                              const ledger::validation_limits& limits) {
+  auto res = std::make_shared<ledger_resources>(ledger::identity::load_or_create(data_dir),
+                                                data_dir, limits);
+  auto entries = res->store.load_verified();
+  auto& tree = res->tree;
+  for (auto& e : entries) {
+    auto id = e.id;
+    auto result = tree.insert(std::move(e));
+    if (result.outcome == ledger::chain_tree::status::rejected)
+      throw ledger::store_corrupt(id, result.why ? result.why->reason : "rejected by the chain");
+  }
+  if (tree.held_count() != 0)
+    throw ledger::store_corrupt(tree.missing_parents().front(), "stored entries miss a parent");
+  return res;
+}
+
+ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,
+                                   std::shared_ptr<ledger_resources> res) {
+  self->state.res = std::move(res);
+  self->state.last_unix_ms = self->state.res->tree.last_unix_ms_of(self->state.res->self.node_id());
+  return {
+    [=](add_atom, std::string& data) -> caf::typed_response_promise<add_result> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<add_result>();
+      st.pending.push_back({std::move(data), promise});
+      if (!st.flush_scheduled) {
+        // Goes behind every add already in the mailbox: they all share one commit.
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return promise;
+    },
+    [=](flush_atom) { flush(self); },
+    [=](get_atom, std::uint64_t from, std::uint64_t limit) {
+      auto& tree = self->state.res->tree;
+      entries_page page;
+      page.from = from;
+      page.height = tree.height();
+      auto end = std::min<std::uint64_t>(page.height, from + std::min<std::uint64_t>(limit, page.height));
+      if (from < end)
+        page.entries.reserve(end - from);
+      for (auto i = from; i < end; ++i)
+        page.entries.push_back(ledger::to_json(*tree.at(i)));
+      return page;
+    },
+    [=](get_atom, entry_atom, const std::string& id) -> std::string {
+      auto* e = self->state.res->tree.find_canonical_by_id(id);
+      return e ? ledger::to_json(*e) : std::string{};
+    },
+    [=](tip_atom) { return make_tip_info(*self->state.res); },
+    [=](verify_atom) -> std::string {
+      auto& tree = self->state.res->tree;
+      std::string_view previous = ledger::genesis_hash;
+      for (std::size_t i = 0; i < tree.height(); ++i) {
+        auto* e = tree.at(i);
+        if (e->previous_hash != previous)
+          return "entry " + e->id + " does not link to the entry before it";
+        if (auto why = ledger::validate_integrity(*e))
+          return why->reason;
+        previous = e->hash;
+      }
+      return {};
+    },
+    [=](subscribe_atom, ledger_listener_actor& listener) {
+      self->state.listeners.push_back(std::move(listener));
+    },
+    [=](inspect_atom) { return inspect_json(self->state); },
+  };
+}
+
+}  // namespace gsio::actors

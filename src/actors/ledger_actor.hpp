@@ -1,0 +1,80 @@
+#pragma once
+// The ledger actor owns the chain (fork tree), the durable store and the node identity. It signs
+// and appends local entries with group commit, answers queries and publishes changes.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/messages.hpp"
+#include "ledger/chain_tree.hpp"
+#include "ledger/crypto.hpp"
+#include "ledger/store.hpp"
+#include "ledger/validation.hpp"
+
+namespace gsio::actors {
+
+// Receives what the ledger publishes: entries that joined the canonical chain by extending it
+// (JSON, chain order) with the tip after them, and branch switches.
+using ledger_listener_actor = caf::typed_actor<
+  caf::reacts_to<appended_atom, std::vector<std::string>, tip_info>,
+  caf::reacts_to<reorg_atom, reorg_event>>;
+
+using ledger_actor = caf::typed_actor<
+  // Sign and durably append local data (canonical JSON); replies once it is on disk.
+  caf::replies_to<add_atom, std::string>::with<add_result>,
+  // A page of the canonical chain: from, limit.
+  caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<entries_page>,
+  // One entry by id, from the canonical chain ("" when unknown).
+  caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
+  caf::replies_to<tip_atom>::with<tip_info>,
+  // Re-verifies the whole canonical chain in memory; replies "" or the first problem.
+  caf::replies_to<verify_atom>::with<std::string>,
+  caf::reacts_to<subscribe_atom, ledger_listener_actor>,
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::reacts_to<flush_atom>>;
+
+// Everything the ledger owns, loaded and verified before the actor starts.
+struct ledger_resources {
+  ledger_resources(ledger::identity id, const std::string& data_dir, ledger::validation_limits l)
+    : self(std::move(id)), store(data_dir), limits(l) {}
+  ledger::identity self;
+  ledger::store store;
+  ledger::chain_tree tree;
+  ledger::validation_limits limits;
+};
+
+// Opens the store in `data_dir`, verifies every stored entry and rebuilds the fork tree.
+// Throws ledger::store_corrupt (naming the first bad entry) or std::runtime_error.
+std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
+                                              const ledger::validation_limits& limits);
+
+struct ledger_state {
+  static inline const char* name = "ledger";
+
+  struct pending_add {
+    std::string data;
+    caf::typed_response_promise<add_result> promise;
+  };
+
+  std::shared_ptr<ledger_resources> res;
+  std::vector<pending_add> pending;
+  bool flush_scheduled = false;
+  std::vector<ledger_listener_actor> listeners;
+  std::int64_t last_unix_ms = 0;
+  // Counters for inspect.
+  std::uint64_t appended_local = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t largest_batch = 0;
+  std::uint64_t rejected = 0;
+};
+
+ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,
+                                   std::shared_ptr<ledger_resources> res);
+
+}  // namespace gsio::actors

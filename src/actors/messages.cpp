@@ -1,0 +1,17 @@
+#include "actors/messages.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+namespace gsio::actors {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<add_result>("gsio::add_result");
+  cfg.add_message_type<tip_info>("gsio::tip_info");
+  cfg.add_message_type<entries_page>("gsio::entries_page");
+  cfg.add_message_type<reorg_event>("gsio::reorg_event");
+  cfg.add_message_type<client_event>("gsio::client_event");
+  cfg.add_message_type<node_record>("gsio::node_record");
+  cfg.add_message_type<std::vector<node_record>>("std::vector<gsio::node_record>");
+}
+
+}  // namespace gsio::actors

@@ -1,0 +1,88 @@
+#include "actors/peer_registry.hpp"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace gsio::actors {
+namespace {
+
+std::int64_t now_unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void write_record(rapidjson::Writer<rapidjson::StringBuffer>& w, const node_record& r) {
+  w.StartObject();
+  w.Key("node_id");
+  w.String(r.node_id.c_str());
+  w.Key("is_self");
+  w.Bool(r.is_self);
+  w.Key("link");
+  w.String(r.link.c_str());
+  w.Key("address");
+  w.String(r.address.c_str());
+  w.Key("last_seen_ms");
+  w.Int64(r.last_seen_ms);
+  w.Key("height");
+  w.Uint64(r.height);
+  w.Key("tip_hash");
+  w.String(r.tip_hash.c_str());
+  w.EndObject();
+}
+
+}  // namespace
+
+peer_registry_actor::behavior_type
+peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, ledger_actor ledger,
+              std::string node_id, std::string advertised_address) {
+  auto& st = self->state;
+  st.ledger = std::move(ledger);
+  st.self_record.node_id = std::move(node_id);
+  st.self_record.is_self = true;
+  st.self_record.link = "self";
+  st.self_record.address = std::move(advertised_address);
+  return {
+    [=](peers_atom) {
+      auto promise = self->make_response_promise<std::vector<node_record>>();
+      ++self->state.queries;
+      self->request(self->state.ledger, caf::infinite, tip_atom::value)
+        .then(
+          [=](const tip_info& tip) mutable {
+            auto& st = self->state;
+            st.self_record.height = tip.height;
+            st.self_record.tip_hash = tip.tip_hash;
+            st.self_record.last_seen_ms = now_unix_ms();
+            std::vector<node_record> all;
+            all.reserve(st.peers.size() + 1);
+            all.push_back(st.self_record);
+            for (auto& [id, record] : st.peers)
+              all.push_back(record);
+            promise.deliver(std::move(all));
+          },
+          [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      return promise;
+    },
+    [=](inspect_atom) {
+      auto& st = self->state;
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+      w.StartObject();
+      w.Key("self");
+      write_record(w, st.self_record);
+      w.Key("peers");
+      w.StartArray();
+      for (auto& [id, record] : st.peers)
+        write_record(w, record);
+      w.EndArray();
+      w.Key("queries");
+      w.Uint64(st.queries);
+      w.EndObject();
+      return std::string{buf.GetString()};
+    },
+  };
+}
+
+}  // namespace gsio::actors

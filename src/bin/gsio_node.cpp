@@ -1,0 +1,188 @@
+// gsio-node: one node of a gsio-net network (ledger, durable store, Socket.IO server).
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/gateway.hpp"
+#include "actors/ledger_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/peer_registry.hpp"
+#include "ledger/store.hpp"
+#include "util/log.hpp"
+#include "util/options.hpp"
+
+namespace {
+
+struct node_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  std::string data_dir = "./data";
+  std::string web_dir;
+  std::string advertise;
+  std::string log_level = "info";
+  std::uint32_t io_threads = 1;
+  std::uint32_t workers = 2;
+  std::uint64_t ping_interval_ms = 25000;
+  std::uint64_t ping_timeout_ms = 20000;
+  std::uint64_t connect_timeout_ms = 45000;
+  std::uint64_t max_payload = 1'000'000;
+  std::uint64_t max_buffered_bytes = 4 * 1024 * 1024;
+  std::uint64_t max_connections = 10'000;
+  std::uint64_t max_data_bytes = 64 * 1024;
+  std::uint32_t max_adds_in_flight = 256;
+  std::string cors_origin = "*";
+};
+
+using namespace gsio;
+
+void keep_alive(const caf::actor& a, std::atomic<bool>& died) {
+  a->attach_functor([&died](const caf::error&) { died = true; });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  node_options opt;
+  util::option_set cli{"gsio-node",
+                       "Runs a gsio-net node: a hash-chained ledger of signed JSON entries served "
+                       "to clients over Socket.IO."};
+  cli.add("host", "address to listen on for clients", opt.host)
+    .add("port", "port for Socket.IO clients and HTTP (0 picks a free one)", opt.port)
+    .add("data-dir", "directory for the node key and the ledger store", opt.data_dir)
+    .add("web-dir", "directory of the web UI served at / (empty: none)", opt.web_dir)
+    .add("advertise", "address other nodes and clients should use for this node", opt.advertise)
+    .add("log-level", "trace, debug, info, warn or error", opt.log_level)
+    .add("io-threads", "threads running network I/O", opt.io_threads)
+    .add("workers", "threads running actors", opt.workers)
+    .add("ping-interval-ms", "Engine.IO heartbeat interval", opt.ping_interval_ms)
+    .add("ping-timeout-ms", "Engine.IO heartbeat timeout", opt.ping_timeout_ms)
+    .add("connect-timeout-ms", "time a client has to join a namespace", opt.connect_timeout_ms)
+    .add("max-payload", "largest HTTP body or WebSocket message from a client, bytes", opt.max_payload)
+    .add("max-buffered-bytes", "outbound bytes queued per client before it is dropped as too slow",
+         opt.max_buffered_bytes)
+    .add("max-connections", "concurrent client connections", opt.max_connections)
+    .add("max-data-bytes", "largest entry data (canonical JSON), bytes", opt.max_data_bytes)
+    .add("max-adds-in-flight", "unacknowledged add_ledger_entry requests per client",
+         opt.max_adds_in_flight)
+    .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
+         opt.cors_origin);
+  switch (cli.parse(argc, argv)) {
+    case util::option_set::outcome::exit_ok:
+      return 0;
+    case util::option_set::outcome::exit_error:
+      return 2;
+    case util::option_set::outcome::proceed:
+      break;
+  }
+  auto level = log::parse_level(opt.log_level);
+  if (!level) {
+    std::fprintf(stderr, "gsio-node: unknown log level '%s'\n", opt.log_level.c_str());
+    return 2;
+  }
+  log::set_level(*level);
+
+  // Signals are taken synchronously by this thread; every thread started from here inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  ledger::validation_limits limits;
+  limits.max_data_bytes = opt.max_data_bytes;
+  std::shared_ptr<actors::ledger_resources> resources;
+  try {
+    resources = actors::open_ledger(opt.data_dir, limits);
+  } catch (const ledger::store_corrupt& ex) {
+    std::fprintf(stderr, "gsio-node: refusing to start: %s\n", ex.what());
+    return 3;
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "gsio-node: cannot open the ledger in %s: %s\n", opt.data_dir.c_str(),
+                 ex.what());
+    return 1;
+  }
+  auto node_id = resources->self.node_id();
+  actors::tip_info initial_tip{node_id,
+                               resources->tree.height(),
+                               std::string{resources->tree.tip_hash()},
+                               resources->tree.size(),
+                               resources->tree.fork_count(),
+                               resources->tree.held_count()};
+  log::info("node", "node ", node_id, ": ledger verified, height ", initial_tip.height);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(std::max(1u, opt.workers)));
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  actors::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+
+  actors::gateway_options gw;
+  gw.host = opt.host;
+  gw.port = opt.port;
+  gw.io_threads = opt.io_threads;
+  gw.ping_interval = std::chrono::milliseconds{opt.ping_interval_ms};
+  gw.ping_timeout = std::chrono::milliseconds{opt.ping_timeout_ms};
+  gw.connect_timeout = std::chrono::milliseconds{opt.connect_timeout_ms};
+  gw.max_payload = opt.max_payload;
+  gw.max_buffered_bytes = opt.max_buffered_bytes;
+  gw.max_connections = opt.max_connections;
+  gw.cors_origin = opt.cors_origin;
+  gw.web_dir = opt.web_dir;
+  gw.session.max_adds_in_flight = opt.max_adds_in_flight;
+
+  auto advertised = opt.advertise.empty()
+                      ? "http://" + opt.host + ":" + std::to_string(opt.port)
+                      : opt.advertise;
+  auto ledger_handle = sys.spawn(actors::ledger, resources);
+  resources.reset();
+  auto registry = sys.spawn(actors::peer_registry, ledger_handle, node_id, advertised);
+  auto gateway = sys.spawn(actors::gateway, gw, ledger_handle, registry, initial_tip);
+
+  std::atomic<bool> died{false};
+  keep_alive(caf::actor_cast<caf::actor>(ledger_handle), died);
+  keep_alive(caf::actor_cast<caf::actor>(gateway), died);
+
+  int exit_code = 0;
+  {
+    caf::scoped_actor self{sys};
+    std::uint16_t port = 0;
+    self->request(gateway, std::chrono::seconds{10}, actors::get_atom::value)
+      .receive([&](std::uint16_t p) { port = p; },
+               [&](caf::error&) { exit_code = 1; });
+    if (exit_code == 0) {
+      log::info("node", "gsio-node ready on http://", opt.host, ":", port, " (data in ",
+                opt.data_dir, ")");
+      timespec tick{0, 200'000'000};
+      while (!died) {
+        int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+          log::info("node", "signal ", sig, ": shutting down");
+          break;
+        }
+      }
+      if (died) {
+        log::error("node", "a core actor stopped; shutting down");
+        exit_code = 1;
+      }
+    }
+    // Stop taking requests, then let the ledger commit what it already has before it exits.
+    self->send_exit(gateway, caf::exit_reason::user_shutdown);
+    self->wait_for(gateway);
+    self->send(ledger_handle, actors::flush_atom::value);
+    self->request(ledger_handle, std::chrono::seconds{30}, actors::tip_atom::value)
+      .receive([](const actors::tip_info& tip) {
+                 log::info("node", "stopped at height ", tip.height);
+               },
+               [](caf::error&) {});
+    self->send_exit(registry, caf::exit_reason::user_shutdown);
+    self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  }
+  return exit_code;
+}

@@ -1,0 +1,80 @@
+#pragma once
+// The fork tree of every valid entry a node knows, and the canonical chain chosen from it.
+//
+// Fork choice (docs/PROTOCOL.md): starting at the genesis link, at every fork take the child whose
+// subtree holds more entries; on a tie take the child with the smaller hash. The result depends only
+// on the set of entries, never on the order they arrived in.
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/entry.hpp"
+#include "ledger/validation.hpp"
+
+namespace gsio::ledger {
+
+class chain_tree {
+public:
+  enum class status {
+    appended,   // attached to the tree (it may or may not be on the canonical chain)
+    duplicate,  // an entry with this hash is already known (attached or held)
+    held,       // parent unknown: held until the parent arrives
+    rejected,   // breaks a rule that needs the tree (duplicate id on its path)
+  };
+
+  struct insert_result {
+    status outcome = status::rejected;
+    std::optional<rejection> why;  // set when rejected
+    // Canonical chain changes caused by this insert (including held descendants it released).
+    // `removed`: entries that left the canonical chain, in chain order.
+    // `added`: entries that joined it, in chain order. Pointers stay valid while the tree lives.
+    std::vector<const entry*> removed;
+    std::vector<const entry*> added;
+    // Every entry attached to the tree by this insert (the entry itself and released held
+    // descendants), parents before children: this is what a store must persist.
+    std::vector<const entry*> attached;
+    bool reorg() const { return !removed.empty(); }
+  };
+
+  chain_tree();
+  ~chain_tree();
+  chain_tree(chain_tree&&) noexcept;
+  chain_tree& operator=(chain_tree&&) noexcept;
+
+  // `e` must already have passed validate(). Amortized O(1) when it extends the canonical tip.
+  insert_result insert(entry e);
+
+  // Canonical chain.
+  std::size_t height() const;                       // number of canonical entries
+  const entry* tip() const;                         // nullptr when empty
+  std::string_view tip_hash() const;                // genesis_hash when empty
+  const entry* at(std::size_t index) const;         // 0 = first entry; nullptr out of range
+  std::optional<std::size_t> canonical_index(std::string_view hash) const;
+  const entry* find_canonical_by_id(std::string_view id) const;
+
+  // Every attached entry.
+  const entry* find(std::string_view hash) const;
+  std::size_t size() const;                         // attached entries (all branches)
+  std::size_t fork_count() const;                   // entries with more than one child
+  std::vector<const entry*> tips() const;           // leaves of the tree
+
+  // Held entries whose parent is unknown.
+  std::size_t held_count() const;
+  std::vector<std::string> missing_parents() const;
+
+  // Entries created by `node_id` that are attached but not on the canonical chain, oldest first,
+  // excluding those whose id is already on the canonical chain: what the creator must re-append.
+  std::vector<const entry*> orphaned_entries_of(std::string_view node_id) const;
+
+  // Largest unix_ms of any known entry by `node_id` (-1 if none): new ids must exceed it.
+  std::int64_t last_unix_ms_of(std::string_view node_id) const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace gsio::ledger

@@ -1,0 +1,55 @@
+#pragma once
+// Durable entry store on SQLite (WAL, synchronous=FULL). Every attached entry is stored, on any
+// branch, in attach order, so parents always come before children.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ledger/entry.hpp"
+
+struct sqlite3;
+
+namespace gsio::ledger {
+
+class store_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// The stored chain failed verification; `entry_id` names the first bad entry.
+class store_corrupt : public store_error {
+public:
+  store_corrupt(std::string entry_id, std::string reason);
+  std::string entry_id;
+  std::string reason;
+};
+
+class store {
+public:
+  // Opens or creates `<dir>/ledger.db`.
+  explicit store(const std::filesystem::path& dir);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // Writes all entries in one transaction; returns only once they are on disk (fsync).
+  // Entries already stored (same hash) are skipped. Throws store_error on failure.
+  void append(const std::vector<const entry*>& entries);
+
+  // Reads every stored entry in attach order and verifies each (shape, hash, creator signature,
+  // link to an earlier entry or genesis). Throws store_corrupt naming the first bad entry.
+  std::vector<entry> load_verified() const;
+
+  std::size_t count() const;
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace gsio::ledger

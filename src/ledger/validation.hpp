@@ -1,0 +1,42 @@
+#pragma once
+// Stateless entry checks. Checks that need the chain (duplicate id on the path, unknown parent)
+// live in chain_tree.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gsio::ledger {
+
+struct entry;
+
+enum class reject_code {
+  malformed,          // a field is missing, has the wrong form, or id/timestamp disagree
+  bad_hash,           // hash is not SHA-256 of the canonical hash input
+  bad_signature,      // creator signature missing or invalid, or an attestation is invalid
+  future_timestamp,   // too far ahead of this node's clock
+  too_large,          // canonical data larger than the limit
+  duplicate_id,       // the id already appears on the entry's path
+};
+
+std::string_view to_string(reject_code code);
+
+struct rejection {
+  reject_code code;
+  std::string reason;  // human-readable, names the entry and the failed rule
+};
+
+struct validation_limits {
+  std::size_t max_data_bytes = 64 * 1024;
+  std::int64_t max_future_skew_ms = 5 * 60 * 1000;
+};
+
+// Returns nullopt when `e` is well-formed, correctly hashed and signed by its creator, within
+// the size limit and not too far in the future relative to `now_unix_ms`.
+std::optional<rejection> validate(const entry& e, const validation_limits& limits,
+                                  std::int64_t now_unix_ms);
+
+// The same checks without the clock and size limits: what verifying a stored chain needs.
+std::optional<rejection> validate_integrity(const entry& e);
+
+}  // namespace gsio::ledger

@@ -1,0 +1,136 @@
+#pragma once
+// Socket.IO v5 over Engine.IO v4 on Boost.Beast: HTTP long-polling, WebSocket and the upgrade from
+// polling to WebSocket. Beast and Asio stay inside the .cpp files; this header is cheap to include.
+//
+// Threading: the server runs on the io_context it is given (any number of threads may run it).
+// Handler callbacks are invoked on those threads and must not block. Every public member function
+// is thread-safe and may be called from any thread (actors call emit()/ack() directly).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio { class io_context; }
+
+namespace gsio::net {
+
+// Identifies one Socket.IO socket (one namespace on one Engine.IO connection). Never reused.
+using socket_id = std::uint64_t;
+
+enum class transport_kind { polling, websocket };
+
+// An event's arguments: a JSON array text in which binary arguments appear as
+// {"_placeholder":true,"num":N}, plus the N attachments in order.
+struct sio_args {
+  std::string json = "[]";
+  std::vector<std::string> attachments;
+};
+
+struct socket_info {
+  socket_id id = 0;
+  std::string nsp;           // "/" or "/p2p" ...
+  std::string auth_json;     // the CONNECT payload, "{}" when absent
+  std::string remote_address;
+  transport_kind transport = transport_kind::polling;
+  std::string engine_sid;    // the Engine.IO session id
+  std::string sio_sid;       // the Socket.IO socket id sent in the CONNECT reply
+};
+
+struct http_request {
+  std::string method;
+  std::string target;        // path and query
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct http_response {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;            // 0 picks a free port; see server::port()
+  std::string path = "/socket.io/";     // Engine.IO endpoint
+  std::vector<std::string> namespaces{"/"};  // a CONNECT to any other gets CONNECT_ERROR
+  std::chrono::milliseconds ping_interval{25000};
+  std::chrono::milliseconds ping_timeout{20000};
+  std::chrono::milliseconds connect_timeout{45000};  // Engine.IO open without a namespace CONNECT
+  std::size_t max_payload = 1'000'000;  // maxHttpBufferSize: POST bodies and WebSocket frames
+  std::size_t max_buffered_bytes = 4 * 1024 * 1024;  // per connection outbound; beyond it we close
+  std::size_t max_connections = 100'000;
+  std::string cors_origin = "*";        // Access-Control-Allow-Origin; "" disables CORS headers
+  bool allow_upgrades = true;
+};
+
+enum class disconnect_reason {
+  client_disconnect,       // DISCONNECT packet or Engine.IO close
+  transport_close,         // the connection went away
+  transport_error,
+  ping_timeout,
+  parse_error,             // invalid packet
+  server_disconnect,       // server::disconnect()
+  buffer_overflow,         // reader too slow: outbound buffer passed max_buffered_bytes
+  server_shutdown,
+};
+const char* to_string(disconnect_reason reason);
+
+class handler {
+public:
+  virtual ~handler() = default;
+  // A socket joined a configured namespace. The server has already replied with CONNECT.
+  virtual void on_connect(const socket_info& info) = 0;
+  // EVENT or BINARY_EVENT; `ack_id` is set when the client asked for an acknowledgement.
+  virtual void on_event(socket_id id, std::string event, sio_args args,
+                        std::optional<std::uint64_t> ack_id) = 0;
+  virtual void on_disconnect(socket_id id, disconnect_reason reason) = 0;
+  // A request outside `path`: health checks, metrics, static files.
+  virtual http_response on_http(const http_request& request) = 0;
+};
+
+struct server_stats {
+  std::size_t engine_sessions = 0;
+  std::size_t polling_sessions = 0;
+  std::size_t websocket_sessions = 0;
+  std::size_t sockets = 0;
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t protocol_errors = 0;
+};
+
+class server {
+public:
+  server(boost::asio::io_context& io, server_options options, handler& h);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  void start();                 // binds and listens; throws std::system_error on failure
+  void stop();                  // closes the listener and every session (server_shutdown)
+  std::uint16_t port() const;   // the bound port
+
+  // Sends an EVENT (BINARY_EVENT when there are attachments). With `on_ack`, asks the client for
+  // an acknowledgement and calls it with the client's ACK arguments. Unknown ids are ignored.
+  void emit(socket_id id, std::string event, sio_args args,
+            std::function<void(sio_args)> on_ack = {});
+  // Sends `event` to every socket of `nsp` (one encoding shared by all).
+  void broadcast(const std::string& nsp, std::string event, sio_args args);
+  // Replies to a client's ack request.
+  void ack(socket_id id, std::uint64_t ack_id, sio_args args);
+  // Sends DISCONNECT for the socket and forgets it.
+  void disconnect(socket_id id);
+
+  server_stats stats() const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace gsio::net

@@ -1,0 +1,154 @@
+// The ledger actor in a real actor system: group commit, durability, paging, publishing.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <rapidjson/document.h>
+
+#include "actors/ledger_actor.hpp"
+#include "ledger/entry.hpp"
+#include "ledger/store.hpp"
+
+using namespace gsio;
+using namespace gsio::actors;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("gsio-actor-test-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+struct test_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  test_system() {
+    cfg.set("scheduler.max-threads", std::size_t{2});
+    register_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+// Collects what the ledger publishes.
+struct listener_state {
+  std::vector<std::string> appended;
+  std::uint64_t last_height = 0;
+};
+using probe_actor = ledger_listener_actor::extend<caf::replies_to<get_atom>::with<std::vector<std::string>, std::uint64_t>>;
+
+probe_actor::behavior_type probe(probe_actor::stateful_pointer<listener_state> self) {
+  return {
+    [=](appended_atom, const std::vector<std::string>& entries, const tip_info& tip) {
+      self->state.appended.insert(self->state.appended.end(), entries.begin(), entries.end());
+      self->state.last_height = tip.height;
+    },
+    [=](reorg_atom, const reorg_event&) {},
+    [=](get_atom) { return caf::make_result(self->state.appended, self->state.last_height); },
+  };
+}
+
+std::string field(const std::string& json, const char* name) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  REQUIRE(d.IsObject());
+  return d[name].GetString();
+}
+
+}  // namespace
+
+TEST_CASE("ledger actor: concurrent adds share commits, are durable, chained and published in order") {
+  temp_dir dir;
+  constexpr int adds = 500;
+  std::vector<std::string> acked;
+  std::string node_id;
+  {
+    test_system ts;
+    auto res = open_ledger(dir.path.string(), {});
+    node_id = res->self.node_id();
+    auto ledger_handle = ts.sys->spawn(ledger, res);
+    auto listener = ts.sys->spawn(probe);
+    caf::scoped_actor self{*ts.sys};
+    self->send(ledger_handle, subscribe_atom::value, caf::actor_cast<ledger_listener_actor>(listener));
+    // Fire every request before collecting any reply, as many clients would.
+    using handle = decltype(self->request(ledger_handle, caf::infinite, add_atom::value,
+                                          std::string{}));
+    std::vector<handle> pending;
+    for (int i = 0; i < adds; ++i)
+      pending.push_back(self->request(ledger_handle, std::chrono::seconds{30}, add_atom::value,
+                                      "{\"n\":" + std::to_string(i) + "}"));
+    for (auto& h : pending)
+      h.receive([&](add_result& r) {
+                  CHECK(r.error.empty());
+                  acked.push_back(r.entry_json);
+                },
+                [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    REQUIRE(acked.size() == adds);
+    self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
+      .receive([&](const std::string& json) {
+                 rapidjson::Document d;
+                 d.Parse(json.c_str());
+                 CHECK(d["height"].GetUint64() == adds);
+                 CHECK(d["appended_local"].GetUint64() == adds);
+                 // Group commit: requests that waited together shared transactions.
+                 CHECK(d["commits"].GetUint64() < adds);
+               },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    entries_page page;
+    self->request(ledger_handle, std::chrono::seconds{5}, get_atom::value, std::uint64_t{10},
+                  std::uint64_t{5})
+      .receive([&](entries_page& p) { page = std::move(p); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    CHECK(page.height == adds);
+    REQUIRE(page.entries.size() == 5);
+    CHECK(page.entries[0] == acked[10]);
+    CHECK(field(page.entries[1], "previous_hash") == field(page.entries[0], "hash"));
+
+    std::vector<std::string> published;
+    std::uint64_t published_height = 0;
+    self->request(listener, std::chrono::seconds{5}, get_atom::value)
+      .receive([&](std::vector<std::string>& p, std::uint64_t h) {
+                 published = std::move(p);
+                 published_height = h;
+               },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    CHECK(published == acked);
+    CHECK(published_height == adds);
+    self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+    self->send_exit(listener, caf::exit_reason::user_shutdown);
+  }
+  // Everything acknowledged is in the store, in order, and verifies.
+  ledger::store reopened{dir.path};
+  auto stored = reopened.load_verified();
+  REQUIRE(stored.size() == adds);
+  for (int i = 0; i < adds; ++i)
+    CHECK(ledger::to_json(stored[i]) == acked[i]);
+  CHECK(stored.front().creator_node_id == node_id);
+}
+
+TEST_CASE("ledger actor: refuses oversized data with a reason") {
+  temp_dir dir;
+  test_system ts;
+  ledger::validation_limits limits;
+  limits.max_data_bytes = 32;
+  auto ledger_handle = ts.sys->spawn(ledger, open_ledger(dir.path.string(), limits));
+  caf::scoped_actor self{*ts.sys};
+  self->request(ledger_handle, std::chrono::seconds{5}, add_atom::value,
+                std::string{"{\"text\":\"" + std::string(100, 'x') + "\"}"})
+    .receive([&](add_result& r) {
+               CHECK(r.entry_json.empty());
+               CHECK(r.error.find("limit") != std::string::npos);
+             },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,130 @@
+'use strict';
+// Hostile and broken clients against a real gsio-node: each gets an error or a close, the node
+// stays up, other clients carry on and memory stays bounded (P4).
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const WebSocket = require('ws');
+const h = require('./lib/harness');
+
+function rawSocket(node) {
+  const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket.io/?EIO=4&transport=websocket`);
+  ws.messages = [];
+  ws.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.on('message', (m, isBinary) => ws.messages.push(isBinary ? m : m.toString()));
+  ws.on('error', () => {});
+  return h.withTimeout(new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  }), 5000, 'raw websocket open');
+}
+
+async function joined(node) {
+  const ws = await rawSocket(node);
+  ws.send('40');
+  await h.withTimeout(new Promise((resolve) => {
+    const check = () => (ws.messages.some((m) => typeof m === 'string' && m.startsWith('40{')) ? resolve() : setTimeout(check, 10));
+    check();
+  }), 5000, 'namespace join');
+  return ws;
+}
+
+async function handshake(node) {
+  const res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.equal(text[0], '0');
+  return JSON.parse(text.slice(1)).sid;
+}
+
+describe('gsio-node under bad input', () => {
+  let node;
+  let bystander;
+  before(async () => {
+    node = await h.startNode({ args: ['--max-buffered-bytes', String(1 << 20)] });
+    bystander = await h.connect(node.url);
+  });
+  after(h.cleanup);
+
+  async function assertHealthy() {
+    assert.equal(node.exited, null, 'node is still running');
+    assert.equal((await h.health(node)).status, 'ok');
+    assert.deepEqual(await h.emitAck(bystander, 'message-with-ack', 'ok'), 'ok');
+  }
+
+  it('closes a WebSocket that sends malformed Engine.IO or Socket.IO packets', async () => {
+    for (const garbage of ['9nonsense', '', '4', '42["add_ledger_entry", {broken', '4{"not":"an array"}', '47', '42[1,2]', '43["no ack id"]']) {
+      const ws = await joined(node);
+      ws.send(garbage);
+      const code = await h.withTimeout(ws.closed, 5000, `close after ${JSON.stringify(garbage)}`);
+      assert.ok(code >= 1000, `closed with code ${code}`);
+    }
+    await assertHealthy();
+  });
+
+  it('answers wrong argument types with an error and keeps the socket', async () => {
+    const s = await h.connect(node.url);
+    for (const [event, args, pattern] of [
+      ['get_ledger', [{ from: -1 }], /non-negative integer/],
+      ['get_ledger', [{ from: 'a' }], /non-negative integer/],
+      ['get_ledger', [{ bogus: 1 }], /unknown option/],
+      ['get_entry', [42], /entry id/],
+      ['add_ledger_entry', [], /needs the entry data/],
+      ['add_ledger_entry', [{ big: 'x'.repeat(70 * 1024) }], /limit/],
+    ]) {
+      const reply = await h.emitAck(s, event, ...args);
+      assert.match(reply.error, pattern, `${event} ${JSON.stringify(args).slice(0, 60)}`);
+    }
+    assert.ok(s.connected);
+    await assertHealthy();
+  });
+
+  it('rejects an unknown sid, a bad protocol version and a 10 MB polling POST', async () => {
+    let res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=doesnotexist`);
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).code, 1);
+    res = await fetch(`${node.url}/socket.io/?EIO=3&transport=polling`);
+    assert.equal(res.status, 400);
+    res = await fetch(`${node.url}/socket.io/?EIO=4&transport=carrier-pigeon`);
+    assert.equal(res.status, 400);
+
+    const sid = await handshake(node);
+    const big = '4' + 'x'.repeat(10 * 1024 * 1024);
+    res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', body: big })
+      .catch((err) => ({ status: 'closed', err }));
+    assert.ok(res.status === 413 || res.status === 'closed', `status ${res.status}`);
+    // The session is gone afterwards.
+    res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    assert.equal(res.status, 400);
+    await assertHealthy();
+  });
+
+  it('closes a WebSocket that sends a 10 MB frame', async () => {
+    const ws = await joined(node);
+    ws.send('42["message","' + 'y'.repeat(10 * 1024 * 1024) + '"]');
+    const code = await h.withTimeout(ws.closed, 10000, 'close after a 10 MB frame');
+    assert.ok(code >= 1000);
+    await assertHealthy();
+  });
+
+  it('disconnects a client that never reads, with memory bounded', async () => {
+    const s = await h.connect(node.url);
+    const filler = 'z'.repeat(4000);
+    for (let i = 0; i < 100; i++) await h.emitAck(s, 'add_ledger_entry', { filler, i });
+    const rssBefore = h.rssKiB(node.proc.pid);
+
+    const ws = await joined(node);
+    ws._socket.pause();  // never read again: the kernel buffers fill, then the node's queue
+    for (let i = 0; i < 200; i++) ws.send(`42["get_ledger",{"from":0,"limit":1000}]`);
+    // Each answer is ~450 KB, 90 MB in all; the node must give up on this reader long before.
+    await new Promise((r) => setTimeout(r, 3000));
+    const rssDuring = h.rssKiB(node.proc.pid);
+    await assertHealthy();
+    ws._socket.resume();
+    let received = 0;
+    ws.on('message', (m) => { received += m.length; });
+    await h.withTimeout(ws.closed, 20000, 'server closes the slow reader');
+    assert.ok(received < 60 * 1024 * 1024, `received ${received} bytes before the close`);
+    assert.ok(rssDuring - rssBefore < 64 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
+    await assertHealthy();
+  });
+});

@@ -1,0 +1,163 @@
+'use strict';
+// Starts real gsio-node processes on 127.0.0.1 with temporary data directories and connects real
+// socket.io-client sockets to them. Everything started here is stopped by cleanup().
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { io } = require('socket.io-client');
+
+const buildDir = process.env.GSIO_BUILD_DIR || path.resolve(__dirname, '../../../build');
+const nodeBinary = path.join(buildDir, 'src/bin/gsio-node');
+
+const started = new Set();
+const tempDirs = new Set();
+const sockets = new Set();
+
+function tempDir(prefix = 'gsio-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Resolves once the node logs that it is ready; rejects if it exits first.
+function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000 } = {}) {
+  const proc = spawn(nodeBinary, ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args],
+                     { stdio: ['ignore', 'pipe', 'pipe'] });
+  const node = { proc, dataDir, log: '', port: 0, url: '', exited: null };
+  started.add(node);
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      node.exited = { code, signal };
+      started.delete(node);
+      resolve(node.exited);
+    });
+  });
+  node.waitExit = (ms = 15000) => withTimeout(exited, ms, 'gsio-node exit');
+  const ready = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      node.log += chunk.toString();
+      const m = /ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(node.log);
+      if (m && !node.port) {
+        node.port = Number(m[1]);
+        node.url = `http://127.0.0.1:${node.port}`;
+        resolve(node);
+      }
+    };
+    proc.stderr.on('data', onData);
+    proc.stdout.on('data', onData);
+    exited.then(({ code, signal }) =>
+      reject(new Error(`gsio-node exited (code ${code}, signal ${signal}) before it was ready:\n${node.log}`)));
+  });
+  node.stop = async (signal = 'SIGTERM') => {
+    if (node.exited) return node.exited;
+    proc.kill(signal);
+    return node.waitExit();
+  };
+  return withTimeout(ready, readyTimeout, 'gsio-node start');
+}
+
+// Runs gsio-node to completion (for start-up failures) and returns {code, output}.
+function runNodeToExit(args, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(nodeBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (c) => { output += c; });
+    proc.stderr.on('data', (c) => { output += c; });
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('gsio-node did not exit')); }, timeoutMs);
+    proc.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
+}
+
+const transports = {
+  websocket: { transports: ['websocket'] },
+  polling: { transports: ['polling'] },
+  upgrade: { transports: ['polling', 'websocket'], upgrade: true },
+};
+
+function connect(url, { transport = 'websocket', auth, nsp = '/', timeout = 5000 } = {}) {
+  const socket = io(url + (nsp === '/' ? '' : nsp), {
+    ...transports[transport], auth, forceNew: true, reconnection: false, timeout,
+  });
+  sockets.add(socket);
+  // The server emits `auth` right after the CONNECT reply, possibly in the same read.
+  socket.authArgs = new Promise((resolve) => socket.once('auth', (...args) => resolve(args)));
+  return withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (err) => reject(err));
+  }), timeout + 1000, `connect ${transport} ${url}${nsp}`);
+}
+
+function once(socket, event, ms = 5000) {
+  return withTimeout(new Promise((resolve) => socket.once(event, (...args) => resolve(args))), ms,
+                     `event ${event}`);
+}
+
+function emitAck(socket, event, ...args) {
+  return socket.timeout(10000).emitWithAck(event, ...args);
+}
+
+async function health(node) {
+  const res = await fetch(`${node.url}/health`);
+  return res.json();
+}
+
+function rssKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+}
+
+// Python with Debian's sqlite3 module, for editing a node's store from outside.
+function sqlite(dbPath, sql, params = []) {
+  const script = 'import sqlite3,sys,json\n' +
+    'db=sqlite3.connect(sys.argv[1]); cur=db.execute(sys.argv[2], json.loads(sys.argv[3]))\n' +
+    'rows=cur.fetchall(); db.commit(); print(json.dumps(rows))';
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, dbPath, sql, JSON.stringify(params)]).toString());
+}
+
+async function cleanup() {
+  for (const s of sockets) s.disconnect();
+  sockets.clear();
+  await Promise.all([...started].map((n) => n.stop('SIGKILL').catch(() => {})));
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+module.exports = {
+  buildDir, nodeBinary, tempDir, startNode, runNodeToExit, connect, once, emitAck, health,
+  rssKiB, sqlite, cleanup, withTimeout, transports,
+};
+
+// Resolves with the ack, or with null once the socket disconnects first (the node died).
+function ackOrDisconnect(socket, event, ...args) {
+  if (!socket.connected) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const onDisconnect = () => resolve(null);
+    socket.once('disconnect', onDisconnect);
+    socket.emit(event, ...args, (reply) => {
+      socket.off('disconnect', onDisconnect);
+      resolve(reply);
+    });
+  });
+}
+
+// The whole canonical chain, fetched in pages.
+async function getAll(socket, pageSize = 1000) {
+  const all = [];
+  for (;;) {
+    const page = await emitAck(socket, 'get_ledger', { from: all.length, limit: pageSize });
+    all.push(...page);
+    if (page.length < pageSize) return all;
+  }
+}
+
+module.exports.ackOrDisconnect = ackOrDisconnect;
+module.exports.getAll = getAll;

@@ -1,0 +1,191 @@
+'use strict';
+// The client API of docs/PROTOCOL.md against a real gsio-node, with the official socket.io-client,
+// over websocket-only, polling-only and polling→websocket upgrade.
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const h = require('./lib/harness');
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function assertEntryShape(entry, nodeId) {
+  assert.equal(typeof entry.id, 'string');
+  assert.match(entry.id, new RegExp(`^${nodeId}-\\d+$`));
+  assert.match(entry.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.equal(new Date(entry.timestamp).getTime(), Number(entry.id.split('-')[1]));
+  assert.match(entry.hash, HEX64);
+  assert.match(entry.previous_hash, HEX64);
+  assert.equal(entry.creator_node_id, nodeId);
+  assert.match(entry.signatures[nodeId], /^[0-9a-f]{128}$/);
+}
+
+// Recomputes the hash rule of DESIGN §7 independently of the node (the data here has only
+// strings and small integers, for which JSON.stringify with sorted keys is RFC 8785).
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+function expectedHash(e) {
+  const input = canonical([e.id, e.timestamp, e.data, e.previous_hash, e.creator_node_id]);
+  return crypto.createHash('sha256').update(input).digest('hex');
+}
+function verifySignature(e) {
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(e.creator_node_id, 'hex')]);
+  const key = crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  return crypto.verify(null, Buffer.from(e.hash, 'hex'), key, Buffer.from(e.signatures[e.creator_node_id], 'hex'));
+}
+
+describe('gsio-node client API', () => {
+  let node;
+  let nodeId;
+  before(async () => {
+    node = await h.startNode();
+    nodeId = (await h.health(node)).node_id;
+  });
+  after(h.cleanup);
+
+  it('reports node_id, height and tip_hash on /health', async () => {
+    const res = await fetch(`${node.url}/health`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /application\/json/);
+    const body = await res.json();
+    assert.match(body.node_id, HEX64);
+    assert.equal(typeof body.height, 'number');
+    assert.match(body.tip_hash, HEX64);
+  });
+
+  for (const transport of ['websocket', 'polling', 'upgrade']) {
+    describe(`over ${transport}`, () => {
+      it('echoes the auth payload on connect', async () => {
+        const auth = { token: `t-${transport}`, n: 7 };
+        const s = await h.connect(node.url, { transport, auth });
+        const [got] = await h.withTimeout(s.authArgs, 5000, 'auth event');
+        assert.deepEqual(got, auth);
+        if (transport === 'upgrade') {
+          await h.withTimeout(new Promise((r) => (s.io.engine.transport.name === 'websocket' ? r() : s.io.engine.once('upgrade', r))), 5000, 'upgrade');
+          assert.equal(s.io.engine.transport.name, 'websocket');
+        } else {
+          assert.equal(s.io.engine.transport.name, transport);
+        }
+      });
+
+      it('adds entries with and without ack; every client receives ledger_entry_added', async () => {
+        const a = await h.connect(node.url, { transport });
+        const b = await h.connect(node.url, { transport });
+        const data = { note: `hello over ${transport}`, n: 1 };
+        const onB = h.once(b, 'ledger_entry_added');
+        const onA = h.once(a, 'ledger_entry_added');
+        const entry = await h.emitAck(a, 'add_ledger_entry', data);
+        assert.equal(entry.error, undefined);
+        assertEntryShape(entry, nodeId);
+        assert.deepEqual(entry.data, data);
+        assert.equal(entry.hash, expectedHash(entry));
+        assert.ok(verifySignature(entry), 'creator signature verifies');
+        assert.deepEqual((await onB)[0], entry);
+        assert.deepEqual((await onA)[0], entry);
+
+        // Without an ack the entry still arrives as ledger_entry_added.
+        const pushed = h.once(b, 'ledger_entry_added');
+        a.emit('add_ledger_entry', { note: 'no ack', transport });
+        const [e2] = await pushed;
+        assert.deepEqual(e2.data, { note: 'no ack', transport });
+        assert.equal(e2.previous_hash === entry.hash || e2.previous_hash.length === 64, true);
+      });
+
+      it('returns the ledger in chain order, whole and paged', async () => {
+        const s = await h.connect(node.url, { transport });
+        for (let i = 0; i < 5; i++) await h.emitAck(s, 'add_ledger_entry', { page_test: i, transport });
+        const all = await h.emitAck(s, 'get_ledger');
+        assert.ok(Array.isArray(all));
+        assert.ok(all.length >= 5);
+        for (let i = 0; i < all.length; i++) {
+          assert.equal(all[i].previous_hash, i === 0 ? '0'.repeat(64) : all[i - 1].hash);
+          assert.equal(all[i].hash, expectedHash(all[i]));
+        }
+        const page = await h.emitAck(s, 'get_ledger', { from: all.length - 3, limit: 2 });
+        assert.deepEqual(page, all.slice(all.length - 3, all.length - 1));
+        const tail = await h.emitAck(s, 'get_ledger', { from: all.length - 1 });
+        assert.deepEqual(tail, all.slice(all.length - 1));
+        const beyond = await h.emitAck(s, 'get_ledger', { from: all.length + 10, limit: 5 });
+        assert.deepEqual(beyond, []);
+        // Without an ack the answer comes as a ledger_entries event.
+        const ev = h.once(s, 'ledger_entries');
+        s.emit('get_ledger', { from: 0, limit: 1 });
+        assert.deepEqual((await ev)[0], all.slice(0, 1));
+      });
+
+      it('answers get_known_nodes with this node', async () => {
+        const s = await h.connect(node.url, { transport });
+        const ev = h.once(s, 'known_nodes');
+        s.emit('get_known_nodes');
+        const [{ nodes }] = await ev;
+        assert.ok(Array.isArray(nodes));
+        const self = nodes.find((n) => n.is_self);
+        assert.equal(self.node_id, nodeId);
+        assert.match(self.tip_hash, HEX64);
+      });
+
+      it('answers ping with pong, message with message-back, and acks message-with-ack', async () => {
+        const s = await h.connect(node.url, { transport });
+        const pong = h.once(s, 'pong');
+        s.emit('ping', { t: 1 });
+        assert.deepEqual(await pong, [{ t: 1 }]);
+        const back = h.once(s, 'message-back');
+        s.emit('message', 'hi', 2, { x: [1, 2] });
+        assert.deepEqual(await back, ['hi', 2, { x: [1, 2] }]);
+        assert.deepEqual(await h.emitAck(s, 'message-with-ack', { y: 'z' }), { y: 'z' });
+      });
+
+      it('round-trips binary arguments', async () => {
+        const s = await h.connect(node.url, { transport });
+        const payload = Buffer.from([0, 1, 2, 250, 255, 10, 30]);
+        const back = h.once(s, 'message-back');
+        s.emit('message', payload, { nested: Buffer.from('abc') });
+        const [bin, obj] = await back;
+        assert.deepEqual(Buffer.from(bin), payload);
+        assert.deepEqual(Buffer.from(obj.nested), Buffer.from('abc'));
+        const acked = await h.emitAck(s, 'message-with-ack', Buffer.from([9, 8, 7]));
+        assert.deepEqual(Buffer.from(acked), Buffer.from([9, 8, 7]));
+      });
+
+      it('refuses an unknown namespace', async () => {
+        await assert.rejects(h.connect(node.url, { transport, nsp: '/nope' }), /Invalid namespace/);
+      });
+
+      it('reports bad requests as errors and keeps the connection', async () => {
+        const s = await h.connect(node.url, { transport });
+        const err = h.once(s, 'error');
+        const reply = await h.emitAck(s, 'get_ledger', 'not an object');
+        assert.match(reply.error, /get_ledger/);
+        assert.match((await err)[0].error, /get_ledger/);
+        const missing = await h.emitAck(s, 'add_ledger_entry');
+        assert.match(missing.error, /needs the entry data/);
+        const unknown = await h.emitAck(s, 'no_such_event', 1);
+        assert.match(unknown.error, /unknown event/);
+        assert.ok(s.connected);
+        assert.deepEqual(await h.emitAck(s, 'message-with-ack', 'still here'), 'still here');
+      });
+    });
+  }
+
+  it('accepts connections and p2p_message on /p2p', async () => {
+    const s = await h.connect(node.url, { nsp: '/p2p' });
+    const msg = { message_type: 'NodeAnnounce', message_id: 'm1', sender_id: 'x', recipient_id: '', payload: {} };
+    assert.deepEqual(await h.emitAck(s, 'p2p_message', msg), { accepted: true });
+    const bad = await h.emitAck(s, 'p2p_message', { message_type: 1 });
+    assert.match(bad.error, /message_type/);
+  });
+
+  it('serves get_entry, node_info and verify_ledger', async () => {
+    const s = await h.connect(node.url);
+    const e = await h.emitAck(s, 'add_ledger_entry', { extra: true });
+    assert.deepEqual(await h.emitAck(s, 'get_entry', e.id), e);
+    const info = await h.emitAck(s, 'node_info');
+    assert.equal(info.node_id, nodeId);
+    assert.equal(info.tip_hash, e.hash);
+    assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
+  });
+});
