@@ -101,7 +101,9 @@ int main(int argc, char** argv) {
   try {
     resources = actors::open_ledger(opt.data_dir, limits);
   } catch (const ledger::store_corrupt& ex) {
-    std::fprintf(stderr, "gsio-node: refusing to start: %s\n", ex.what());
+    std::fprintf(stderr,
+                 "gsio-node: refusing to start: the stored ledger in %s is corrupt at entry %s: %s\n",
+                 opt.data_dir.c_str(), ex.entry_id.c_str(), ex.reason.c_str());
     return 3;
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "gsio-node: cannot open the ledger in %s: %s\n", opt.data_dir.c_str(),

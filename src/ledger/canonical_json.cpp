@@ -1,0 +1,215 @@
+#include "ledger/canonical_json.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include <rapidjson/error/en.h>
+
+namespace gsio::ledger {
+
+namespace {
+
+// Splits a finite, non-zero, positive double into its shortest round-trip decimal digits and the
+// ECMAScript exponent n, so that value = 0.d1d2...dk × 10^n.
+void shortest_digits(double value, std::string& digits, int& n) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  if (ec != std::errc{})
+    throw std::runtime_error("number formatting failed");
+  // Form: d[.ddd]e(+|-)XX
+  const char* p = buf;
+  digits.clear();
+  for (; p != end && *p != 'e'; ++p)
+    if (*p != '.')
+      digits.push_back(*p);
+  int exponent = 0;
+  std::from_chars(p + 1 + (p[1] == '+' ? 1 : 0), end, exponent);
+  n = exponent + 1;
+}
+
+void append_unicode_escape(unsigned code, std::string& out) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += "\\u00";
+  out.push_back(hex[(code >> 4) & 0xF]);
+  out.push_back(hex[code & 0xF]);
+}
+
+// UTF-16 code units of a valid UTF-8 string: RFC 8785 sorts member names by them.
+std::u16string to_utf16(std::string_view utf8) {
+  std::u16string units;
+  units.reserve(utf8.size());
+  for (std::size_t i = 0; i < utf8.size();) {
+    auto byte = static_cast<unsigned char>(utf8[i]);
+    std::uint32_t cp;
+    int extra;
+    if (byte < 0x80) { cp = byte; extra = 0; }
+    else if ((byte & 0xE0) == 0xC0) { cp = byte & 0x1F; extra = 1; }
+    else if ((byte & 0xF0) == 0xE0) { cp = byte & 0x0F; extra = 2; }
+    else { cp = byte & 0x07; extra = 3; }
+    ++i;
+    for (int k = 0; k < extra && i < utf8.size(); ++k, ++i)
+      cp = (cp << 6) | (static_cast<unsigned char>(utf8[i]) & 0x3F);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      units.push_back(static_cast<char16_t>(0xD800 + (cp >> 10)));
+      units.push_back(static_cast<char16_t>(0xDC00 + (cp & 0x3FF)));
+    } else {
+      units.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return units;
+}
+
+struct duplicate_member : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void append_value(const rapidjson::Value& value, std::string& out, bool reject_duplicates) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType: out += "null"; return;
+    case rapidjson::kFalseType: out += "false"; return;
+    case rapidjson::kTrueType: out += "true"; return;
+    case rapidjson::kNumberType: append_canonical_number(value.GetDouble(), out); return;
+    case rapidjson::kStringType:
+      append_canonical_string({value.GetString(), value.GetStringLength()}, out);
+      return;
+    case rapidjson::kArrayType: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& element : value.GetArray()) {
+        if (!first)
+          out.push_back(',');
+        first = false;
+        append_value(element, out, reject_duplicates);
+      }
+      out.push_back(']');
+      return;
+    }
+    case rapidjson::kObjectType: {
+      struct keyed {
+        std::u16string key;
+        rapidjson::Value::ConstMemberIterator member;
+      };
+      std::vector<keyed> members;
+      members.reserve(value.MemberCount());
+      for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it)
+        members.push_back({to_utf16({it->name.GetString(), it->name.GetStringLength()}), it});
+      std::sort(members.begin(), members.end(),
+                [](const keyed& a, const keyed& b) { return a.key < b.key; });
+      out.push_back('{');
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) {
+          if (reject_duplicates && members[i].key == members[i - 1].key)
+            throw duplicate_member(std::string(members[i].member->name.GetString(),
+                                               members[i].member->name.GetStringLength()));
+          out.push_back(',');
+        }
+        const auto& name = members[i].member->name;
+        append_canonical_string({name.GetString(), name.GetStringLength()}, out);
+        out.push_back(':');
+        append_value(members[i].member->value, out, reject_duplicates);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void append_canonical_number(double value, std::string& out) {
+  if (!std::isfinite(value))
+    throw std::invalid_argument("JSON cannot represent NaN or Infinity");
+  if (value == 0) {  // both +0 and -0
+    out.push_back('0');
+    return;
+  }
+  if (value < 0) {
+    out.push_back('-');
+    value = -value;
+  }
+  std::string digits;
+  int n = 0;
+  shortest_digits(value, digits, n);
+  const int k = static_cast<int>(digits.size());
+  // ECMAScript Number::toString, steps 6-10.
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, 0, static_cast<std::size_t>(n));
+    out.push_back('.');
+    out.append(digits, static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out.push_back(digits[0]);
+    if (k > 1) {
+      out.push_back('.');
+      out.append(digits, 1);
+    }
+    out.push_back('e');
+    out.push_back(n - 1 >= 0 ? '+' : '-');
+    out += std::to_string(std::abs(n - 1));
+  }
+}
+
+void append_canonical_string(std::string_view utf8, std::string& out) {
+  out.push_back('"');
+  for (char c : utf8) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          append_unicode_escape(static_cast<unsigned char>(c), out);
+        else
+          out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void append_canonical(const rapidjson::Value& value, std::string& out) {
+  append_value(value, out, false);
+}
+
+std::string canonicalize(const rapidjson::Value& value) {
+  std::string out;
+  append_canonical(value, out);
+  return out;
+}
+
+bool canonicalize_text(std::string_view json, std::string& out, std::string& error) {
+  rapidjson::Document doc;
+  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+  doc.Parse<flags>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    error = std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
+            rapidjson::GetParseError_En(doc.GetParseError());
+    return false;
+  }
+  std::string result;
+  try {
+    append_value(doc, result, true);
+  } catch (const duplicate_member& dup) {
+    error = std::string("invalid JSON: duplicate member name \"") + dup.what() + "\"";
+    return false;
+  }
+  out = std::move(result);
+  return true;
+}
+
+}  // namespace gsio::ledger

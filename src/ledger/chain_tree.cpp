@@ -1,0 +1,308 @@
+#include "ledger/chain_tree.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace gsio::ledger {
+
+// The tree is stored as segments: maximal runs of entries in which every entry but the last has
+// exactly one child. Fork choice needs subtree sizes only at forks, and the size of a segment's
+// subtree is its length plus `below` (the sizes of its child segments). Appending to a segment
+// tail therefore updates one counter per fork above it instead of one per ancestor entry.
+namespace {
+
+struct segment;
+
+struct node {
+  entry value;
+  segment* seg = nullptr;
+  std::size_t pos = 0;     // index within seg->nodes
+  std::size_t depth = 0;   // distance from the genesis link: its index if canonical
+  std::size_t children = 0;
+};
+
+struct segment {
+  std::vector<node*> nodes;
+  segment* parent = nullptr;           // the segment whose tail is our head's parent
+  std::vector<segment*> child_segments;  // children of nodes.back()
+  std::size_t below = 0;               // entries in the child segments' subtrees
+
+  std::size_t subtree_size() const { return nodes.size() + below; }
+  const std::string& head_hash() const { return nodes.front()->value.hash; }
+};
+
+bool heavier(const segment* a, const segment* b) {
+  if (a->subtree_size() != b->subtree_size())
+    return a->subtree_size() > b->subtree_size();
+  return a->head_hash() < b->head_hash();
+}
+
+}  // namespace
+
+struct chain_tree::impl {
+  std::unordered_map<std::string_view, std::unique_ptr<node>> nodes;  // by hash
+  std::unordered_map<std::string_view, std::vector<node*>> by_id;
+  std::deque<segment> segments;  // deque: stable addresses
+  segment root;                  // sentinel: no entries, children are the first entries
+  std::vector<node*> canonical;
+  std::size_t forks = 0;
+  std::unordered_map<std::string, std::int64_t> last_ms_by_creator;
+
+  // Held entries, keyed by the parent hash they wait for.
+  std::unordered_map<std::string, std::vector<entry>> held;
+  std::unordered_set<std::string> held_hashes;
+
+  static void add_below(segment* s, std::size_t n) {
+    for (; s; s = s->parent)
+      s->below += n;
+  }
+
+  segment* new_segment(segment* parent) {
+    segment& s = segments.emplace_back();
+    s.parent = parent;
+    parent->child_segments.push_back(&s);
+    return &s;
+  }
+
+  static void place(node* n, segment* s) {
+    n->seg = s;
+    n->pos = s->nodes.size();
+    s->nodes.push_back(n);
+  }
+
+  // Is `ancestor` on the path from the genesis link to `descendant` (inclusive)?
+  static bool on_path(const node* ancestor, const node* descendant) {
+    for (const segment* s = descendant->seg; s; s = s->parent)
+      if (s == ancestor->seg)
+        return s != descendant->seg || ancestor->pos <= descendant->pos;
+    return false;
+  }
+
+  // Splits `s` after position `pos`, so that nodes[pos] becomes a segment tail.
+  void split_after(segment* s, std::size_t pos) {
+    segment& rest = segments.emplace_back();
+    rest.parent = s;
+    for (std::size_t i = pos + 1; i < s->nodes.size(); ++i)
+      place(s->nodes[i], &rest);
+    rest.child_segments = std::move(s->child_segments);
+    for (segment* child : rest.child_segments)
+      child->parent = &rest;
+    rest.below = s->below;
+    s->nodes.resize(pos + 1);
+    s->child_segments.assign(1, &rest);
+    s->below = rest.subtree_size();
+  }
+
+  std::optional<rejection> attach(entry&& value) {
+    node* parent = nullptr;
+    if (value.previous_hash != genesis_hash)
+      parent = nodes.at(value.previous_hash).get();
+    if (auto same_id = by_id.find(value.id); same_id != by_id.end() && parent)
+      for (const node* other : same_id->second)
+        if (on_path(other, parent))
+          return rejection{reject_code::duplicate_id,
+                           "entry " + value.id + ": the same id is already on its chain"};
+
+    auto owned = std::make_unique<node>();
+    node* n = owned.get();
+    n->value = std::move(value);
+    nodes.emplace(n->value.hash, std::move(owned));
+    by_id[n->value.id].push_back(n);
+    auto& last = last_ms_by_creator[n->value.creator_node_id];
+    last = std::max(last, n->value.unix_ms());
+
+    if (!parent) {
+      place(n, new_segment(&root));
+      add_below(&root, 1);
+      return std::nullopt;
+    }
+    n->depth = parent->depth + 1;
+    segment* s = parent->seg;
+    const bool parent_is_tail = parent->pos + 1 == s->nodes.size();
+    if (parent_is_tail && parent->children == 0) {
+      place(n, s);
+      add_below(s->parent, 1);
+    } else {
+      if (!parent_is_tail)
+        split_after(s, parent->pos);
+      place(n, new_segment(s));
+      add_below(s, 1);
+    }
+    if (++parent->children == 2)
+      ++forks;
+    return std::nullopt;
+  }
+
+  // Re-walks the fork choice from the genesis link and reports how the canonical chain changed.
+  void recompute_canonical(insert_result& result) {
+    std::size_t index = 0;
+    const segment* s = &root;
+    std::size_t diverged = std::string::npos;
+    std::vector<const segment*> path;
+    while (!s->child_segments.empty()) {
+      const segment* best = s->child_segments.front();
+      for (const segment* candidate : s->child_segments)
+        if (heavier(candidate, best))
+          best = candidate;
+      path.push_back(best);
+      // Within a segment there is no choice, so comparing segment heads finds the first
+      // difference. A head beyond the old chain means the old chain is a prefix of the new one.
+      if (diverged == std::string::npos &&
+          (index >= canonical.size() || canonical[index] != best->nodes.front()))
+        diverged = std::min(index, canonical.size());
+      index += best->nodes.size();
+      s = best;
+    }
+    if (diverged == std::string::npos) {
+      if (index == canonical.size())
+        return;
+      diverged = canonical.size();  // the same branch grew
+    }
+    for (std::size_t i = diverged; i < canonical.size(); ++i)
+      result.removed.push_back(&canonical[i]->value);
+    canonical.resize(diverged);
+    std::size_t start = 0;
+    for (const segment* seg : path) {
+      for (node* n : seg->nodes) {
+        if (start++ < diverged)
+          continue;
+        canonical.push_back(n);
+        result.added.push_back(&n->value);
+      }
+    }
+  }
+};
+
+chain_tree::chain_tree() : impl_(std::make_unique<impl>()) {}
+chain_tree::~chain_tree() = default;
+chain_tree::chain_tree(chain_tree&&) noexcept = default;
+chain_tree& chain_tree::operator=(chain_tree&&) noexcept = default;
+
+chain_tree::insert_result chain_tree::insert(entry e) {
+  insert_result result;
+  auto& self = *impl_;
+  if (self.nodes.count(e.hash) || self.held_hashes.count(e.hash)) {
+    result.outcome = status::duplicate;
+    return result;
+  }
+  if (e.previous_hash != genesis_hash && !self.nodes.count(e.previous_hash)) {
+    self.held_hashes.insert(e.hash);
+    self.held[e.previous_hash].push_back(std::move(e));
+    result.outcome = status::held;
+    return result;
+  }
+  std::string hash = e.hash;
+  if (auto failure = self.attach(std::move(e))) {
+    result.outcome = status::rejected;
+    result.why = std::move(failure);
+    return result;
+  }
+  result.outcome = status::appended;
+  // Release entries that were waiting for this one, parents before children.
+  std::deque<std::string> released{std::move(hash)};
+  while (!released.empty()) {
+    const node* n = self.nodes.at(released.front()).get();
+    released.pop_front();
+    result.attached.push_back(&n->value);
+    auto waiting = self.held.find(n->value.hash);
+    if (waiting == self.held.end())
+      continue;
+    std::vector<entry> children = std::move(waiting->second);
+    self.held.erase(waiting);
+    for (entry& child : children) {
+      self.held_hashes.erase(child.hash);
+      std::string child_hash = child.hash;
+      if (!self.attach(std::move(child)))
+        released.push_back(std::move(child_hash));
+    }
+  }
+  self.recompute_canonical(result);
+  return result;
+}
+
+std::size_t chain_tree::height() const { return impl_->canonical.size(); }
+
+const entry* chain_tree::tip() const {
+  return impl_->canonical.empty() ? nullptr : &impl_->canonical.back()->value;
+}
+
+std::string_view chain_tree::tip_hash() const {
+  return impl_->canonical.empty() ? genesis_hash : std::string_view(impl_->canonical.back()->value.hash);
+}
+
+const entry* chain_tree::at(std::size_t index) const {
+  return index < impl_->canonical.size() ? &impl_->canonical[index]->value : nullptr;
+}
+
+std::optional<std::size_t> chain_tree::canonical_index(std::string_view hash) const {
+  auto it = impl_->nodes.find(hash);
+  if (it == impl_->nodes.end())
+    return std::nullopt;
+  const node* n = it->second.get();
+  if (n->depth < impl_->canonical.size() && impl_->canonical[n->depth] == n)
+    return n->depth;
+  return std::nullopt;
+}
+
+const entry* chain_tree::find_canonical_by_id(std::string_view id) const {
+  auto it = impl_->by_id.find(id);
+  if (it == impl_->by_id.end())
+    return nullptr;
+  for (const node* n : it->second)
+    if (n->depth < impl_->canonical.size() && impl_->canonical[n->depth] == n)
+      return &n->value;
+  return nullptr;
+}
+
+const entry* chain_tree::find(std::string_view hash) const {
+  auto it = impl_->nodes.find(hash);
+  return it == impl_->nodes.end() ? nullptr : &it->second->value;
+}
+
+std::size_t chain_tree::size() const { return impl_->nodes.size(); }
+
+std::size_t chain_tree::fork_count() const { return impl_->forks; }
+
+std::vector<const entry*> chain_tree::tips() const {
+  std::vector<const entry*> out;
+  for (const segment& s : impl_->segments)
+    if (!s.nodes.empty() && s.nodes.back()->children == 0)
+      out.push_back(&s.nodes.back()->value);
+  return out;
+}
+
+std::size_t chain_tree::held_count() const { return impl_->held_hashes.size(); }
+
+std::vector<std::string> chain_tree::missing_parents() const {
+  std::vector<std::string> out;
+  for (const auto& [parent, waiting] : impl_->held)
+    if (!impl_->held_hashes.count(parent))
+      out.push_back(parent);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<const entry*> chain_tree::orphaned_entries_of(std::string_view node_id) const {
+  std::vector<const entry*> out;
+  std::unordered_set<std::string_view> seen_ids;
+  for (const auto& [hash, n] : impl_->nodes) {
+    const entry& e = n->value;
+    if (e.creator_node_id != node_id || canonical_index(e.hash) || find_canonical_by_id(e.id))
+      continue;
+    if (seen_ids.insert(e.id).second)
+      out.push_back(&e);
+  }
+  std::sort(out.begin(), out.end(), [](const entry* a, const entry* b) {
+    return a->unix_ms() != b->unix_ms() ? a->unix_ms() < b->unix_ms() : a->id < b->id;
+  });
+  return out;
+}
+
+std::int64_t chain_tree::last_unix_ms_of(std::string_view node_id) const {
+  auto it = impl_->last_ms_by_creator.find(std::string(node_id));
+  return it == impl_->last_ms_by_creator.end() ? -1 : it->second;
+}
+
+}  // namespace gsio::ledger

@@ -1,0 +1,170 @@
+#include "ledger/crypto.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include <cryptopp/osrng.h>
+#include <cryptopp/sha.h>
+#include <cryptopp/xed25519.h>
+
+namespace gsio::ledger {
+
+digest sha256(std::string_view bytes) {
+  digest out;
+  CryptoPP::SHA256().CalculateDigest(out.data(), reinterpret_cast<const CryptoPP::byte*>(bytes.data()),
+                                     bytes.size());
+  return out;
+}
+
+std::string to_hex(const std::uint8_t* bytes, std::size_t size) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(size * 2, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = hex[bytes[i] >> 4];
+    out[2 * i + 1] = hex[bytes[i] & 0xF];
+  }
+  return out;
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool from_hex(std::string_view hex, std::uint8_t* out, std::size_t size) {
+  if (hex.size() != size * 2)
+    return false;
+  for (std::size_t i = 0; i < size; ++i) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+bool is_lower_hex(std::string_view text, std::size_t expected_length) {
+  if (text.size() != expected_length)
+    return false;
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  return true;
+}
+
+bool verify_signature(std::string_view node_id_hex, std::string_view hash_hex,
+                      std::string_view signature_hex) {
+  std::uint8_t public_key[32];
+  std::uint8_t message[32];
+  std::uint8_t signature[64];
+  if (!from_hex(node_id_hex, public_key, sizeof public_key) ||
+      !from_hex(hash_hex, message, sizeof message) ||
+      !from_hex(signature_hex, signature, sizeof signature))
+    return false;
+  try {
+    CryptoPP::ed25519::Verifier verifier(public_key);
+    return verifier.VerifyMessage(message, sizeof message, signature, sizeof signature);
+  } catch (const CryptoPP::Exception&) {
+    return false;  // e.g. a public key that is not a curve point
+  }
+}
+
+struct identity::impl {
+  explicit impl(const std::array<std::uint8_t, 32>& seed_bytes)
+    : seed(seed_bytes), signer(seed_bytes.data()) {}
+  std::array<std::uint8_t, 32> seed;
+  CryptoPP::ed25519::Signer signer;
+};
+
+identity::identity(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  CryptoPP::ed25519::Verifier verifier(impl_->signer);
+  const auto& key = dynamic_cast<const CryptoPP::ed25519PublicKey&>(verifier.GetPublicKey());
+  node_id_ = to_hex(key.GetPublicKeyBytePtr(), 32);
+}
+
+identity::identity(identity&&) noexcept = default;
+identity& identity::operator=(identity&&) noexcept = default;
+identity::~identity() = default;
+
+identity identity::from_seed(const std::array<std::uint8_t, 32>& seed) {
+  return identity(std::make_unique<impl>(seed));
+}
+
+identity identity::generate() {
+  std::array<std::uint8_t, 32> seed;
+  CryptoPP::AutoSeededRandomPool rng;
+  rng.GenerateBlock(seed.data(), seed.size());
+  return from_seed(seed);
+}
+
+identity identity::load_or_create(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  const fs::path file = dir / "node.key";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw std::runtime_error("cannot create data directory " + dir.string() + ": " + ec.message());
+
+  if (!fs::exists(file)) {
+    identity fresh = generate();
+    const fs::path temporary = dir / "node.key.tmp";
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw std::runtime_error("cannot create " + temporary.string() + ": " + std::strerror(errno));
+    const std::string text = fresh.seed_hex() + "\n";
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              ::fsync(fd) == 0;
+    ::close(fd);
+    // Rename makes the key appear complete or not at all, even if we crash mid-write.
+    if (!ok || ::rename(temporary.c_str(), file.c_str()) != 0)
+      throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+    return fresh;
+  }
+
+  struct stat st{};
+  if (::stat(file.c_str(), &st) != 0)
+    throw std::runtime_error("cannot stat " + file.string() + ": " + std::strerror(errno));
+  if (st.st_mode & (S_IRWXG | S_IRWXO))
+    throw std::runtime_error(file.string() + " is readable by other users (mode " +
+                             [&] { std::ostringstream s; s << std::oct << (st.st_mode & 0777); return s.str(); }() +
+                             "); run: chmod 600 " + file.string());
+  std::ifstream in(file);
+  std::string text;
+  if (!in || !(in >> text))
+    throw std::runtime_error("cannot read " + file.string());
+  std::array<std::uint8_t, 32> seed;
+  if (!from_hex(text, seed.data(), seed.size()))
+    throw std::runtime_error(file.string() + " does not hold a 64-digit hex Ed25519 seed");
+  return from_seed(seed);
+}
+
+std::string identity::sign_hash(std::string_view hash_hex) const {
+  std::uint8_t message[32];
+  if (!from_hex(hash_hex, message, sizeof message))
+    throw std::invalid_argument("sign_hash: not a 64-digit hex hash");
+  std::uint8_t signature[64];
+  // Ed25519 signing is deterministic: the generator is never consulted.
+  impl_->signer.SignMessage(CryptoPP::NullRNG(), message, sizeof message, signature);
+  return to_hex(signature, sizeof signature);
+}
+
+std::string identity::seed_hex() const {
+  return to_hex(impl_->seed.data(), impl_->seed.size());
+}
+
+}  // namespace gsio::ledger

@@ -1,0 +1,206 @@
+#include "ledger/entry.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <stdexcept>
+
+#include "ledger/canonical_json.hpp"
+#include "ledger/crypto.hpp"
+
+namespace gsio::ledger {
+
+std::int64_t entry::unix_ms() const {
+  auto dash = id.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= id.size() || id.size() - dash - 1 > 16)
+    return -1;
+  std::int64_t ms = -1;
+  const char* first = id.data() + dash + 1;
+  const char* last = id.data() + id.size();
+  if (*first == '0' && last - first > 1)
+    return -1;  // one spelling per instant: no leading zeros
+  auto [ptr, ec] = std::from_chars(first, last, ms);
+  if (ec != std::errc{} || ptr != last || ms < 0)
+    return -1;
+  return ms;
+}
+
+const std::string* entry::signature_of(std::string_view node_id) const {
+  auto it = std::lower_bound(signatures.begin(), signatures.end(), node_id,
+                             [](const auto& pair, std::string_view key) { return pair.first < key; });
+  return it != signatures.end() && it->first == node_id ? &it->second : nullptr;
+}
+
+std::string hash_input(const entry& e) {
+  std::string out;
+  out.reserve(e.id.size() + e.timestamp.size() + e.data.size() + 160);
+  out.push_back('[');
+  append_canonical_string(e.id, out);
+  out.push_back(',');
+  append_canonical_string(e.timestamp, out);
+  out.push_back(',');
+  out += e.data;  // already canonical
+  out.push_back(',');
+  append_canonical_string(e.previous_hash, out);
+  out.push_back(',');
+  append_canonical_string(e.creator_node_id, out);
+  out.push_back(']');
+  return out;
+}
+
+std::string compute_hash(const entry& e) {
+  return to_hex(sha256(hash_input(e)));
+}
+
+std::string format_timestamp(std::int64_t unix_ms) {
+  if (unix_ms < 0)
+    throw std::invalid_argument("format_timestamp: negative time");
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  if (!::gmtime_r(&seconds, &utc) || utc.tm_year + 1900 > 9999)
+    throw std::invalid_argument("format_timestamp: time out of range");
+  char buf[96];  // roomy enough for any int fields, which keeps -Wformat-truncation quiet
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+entry make_entry(const identity& creator, std::string canonical_data, std::string previous_hash,
+                 std::int64_t unix_ms) {
+  entry e;
+  e.creator_node_id = creator.node_id();
+  e.id = e.creator_node_id + "-" + std::to_string(unix_ms);
+  e.timestamp = format_timestamp(unix_ms);
+  e.data = std::move(canonical_data);
+  e.previous_hash = std::move(previous_hash);
+  e.hash = compute_hash(e);
+  e.signatures.emplace_back(e.creator_node_id, creator.sign_hash(e.hash));
+  return e;
+}
+
+entry relink(const entry& original, const identity& creator, std::string previous_hash) {
+  if (original.creator_node_id != creator.node_id())
+    throw std::invalid_argument("relink: only the creator may re-append an entry");
+  entry e = original;
+  e.previous_hash = std::move(previous_hash);
+  e.hash = compute_hash(e);
+  // Attestations signed the old hash; they do not carry over.
+  e.signatures.assign(1, {e.creator_node_id, creator.sign_hash(e.hash)});
+  return e;
+}
+
+void append_json(const entry& e, std::string& out) {
+  // Members in RFC 8785 order (code-unit order of the names), so the text is canonical.
+  out += "{\"creator_node_id\":";
+  append_canonical_string(e.creator_node_id, out);
+  out += ",\"data\":";
+  out += e.data;
+  out += ",\"hash\":";
+  append_canonical_string(e.hash, out);
+  out += ",\"id\":";
+  append_canonical_string(e.id, out);
+  out += ",\"previous_hash\":";
+  append_canonical_string(e.previous_hash, out);
+  out += ",\"signatures\":{";
+  bool first = true;
+  for (const auto& [node, signature] : e.signatures) {
+    if (!first)
+      out.push_back(',');
+    first = false;
+    append_canonical_string(node, out);
+    out.push_back(':');
+    append_canonical_string(signature, out);
+  }
+  out += "},\"timestamp\":";
+  append_canonical_string(e.timestamp, out);
+  out.push_back('}');
+}
+
+std::string to_json(const entry& e) {
+  std::string out;
+  out.reserve(e.data.size() + 512);
+  append_json(e, out);
+  return out;
+}
+
+namespace {
+
+bool read_string(const rapidjson::Value& object, const char* name, std::string& out,
+                 std::string& error) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd()) {
+    error = std::string("missing field \"") + name + "\"";
+    return false;
+  }
+  if (!it->value.IsString()) {
+    error = std::string("field \"") + name + "\" must be a string";
+    return false;
+  }
+  out.assign(it->value.GetString(), it->value.GetStringLength());
+  return true;
+}
+
+}  // namespace
+
+bool from_json(const rapidjson::Value& value, entry& out, std::string& error) {
+  if (!value.IsObject()) {
+    error = "an entry must be a JSON object";
+    return false;
+  }
+  static constexpr const char* known[] = {"id", "timestamp", "data", "previous_hash",
+                                          "hash", "creator_node_id", "signatures"};
+  for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it) {
+    std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(std::begin(known), std::end(known), name) == std::end(known)) {
+      error = "unexpected field \"" + std::string(name) + "\"";
+      return false;
+    }
+  }
+  entry e;
+  if (!read_string(value, "id", e.id, error) || !read_string(value, "timestamp", e.timestamp, error) ||
+      !read_string(value, "previous_hash", e.previous_hash, error) ||
+      !read_string(value, "hash", e.hash, error) ||
+      !read_string(value, "creator_node_id", e.creator_node_id, error))
+    return false;
+  auto data = value.FindMember("data");
+  if (data == value.MemberEnd()) {
+    error = "missing field \"data\"";
+    return false;
+  }
+  e.data = canonicalize(data->value);
+  auto signatures = value.FindMember("signatures");
+  if (signatures == value.MemberEnd() || !signatures->value.IsObject()) {
+    error = "field \"signatures\" must be an object of node id to signature";
+    return false;
+  }
+  for (auto it = signatures->value.MemberBegin(); it != signatures->value.MemberEnd(); ++it) {
+    if (!it->value.IsString()) {
+      error = "every signature must be a string";
+      return false;
+    }
+    e.signatures.emplace_back(std::string(it->name.GetString(), it->name.GetStringLength()),
+                              std::string(it->value.GetString(), it->value.GetStringLength()));
+  }
+  std::sort(e.signatures.begin(), e.signatures.end());
+  for (std::size_t i = 1; i < e.signatures.size(); ++i)
+    if (e.signatures[i].first == e.signatures[i - 1].first) {
+      error = "two signatures by the same node";
+      return false;
+    }
+  out = std::move(e);
+  return true;
+}
+
+bool from_json_text(std::string_view json, entry& out, std::string& error) {
+  rapidjson::Document doc;
+  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+  doc.Parse<flags>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
+    return false;
+  }
+  return from_json(doc, out, error);
+}
+
+}  // namespace gsio::ledger

@@ -1,0 +1,140 @@
+#include "ledger/store.hpp"
+
+#include <sqlite3.h>
+
+#include <unordered_set>
+
+#include "ledger/validation.hpp"
+
+namespace gsio::ledger {
+
+store_corrupt::store_corrupt(std::string id, std::string why)
+  : store_error("entry " + id + ": " + why), entry_id(std::move(id)), reason(std::move(why)) {}
+
+namespace {
+
+// Owns one prepared statement for the duration of a call.
+class statement {
+public:
+  statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+      throw store_error(std::string("sqlite prepare failed: ") + sqlite3_errmsg(db));
+  }
+  ~statement() { sqlite3_finalize(stmt_); }
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  sqlite3_stmt* get() const { return stmt_; }
+  sqlite3* db() const { return db_; }
+
+private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw store_error("sqlite: " + text + " (in: " + sql + ")");
+  }
+}
+
+std::string column_text(sqlite3_stmt* stmt, int column) {
+  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+  return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)))
+              : std::string();
+}
+
+}  // namespace
+
+store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw store_error("cannot create data directory " + dir.string() + ": " + ec.message());
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                             SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw store_error("cannot open " + path_.string() + ": " + message);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    exec(db_, "PRAGMA journal_mode=WAL");
+    // FULL: a commit returns only after the WAL is fsynced, so an acknowledged entry survives
+    // power loss, not just a process crash.
+    exec(db_, "PRAGMA synchronous=FULL");
+    exec(db_, "CREATE TABLE IF NOT EXISTS entries ("
+              "seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, id TEXT NOT NULL, "
+              "json TEXT NOT NULL)");
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+store::~store() { sqlite3_close(db_); }
+
+void store::append(const std::vector<const entry*>& entries) {
+  if (entries.empty())
+    return;
+  exec(db_, "BEGIN IMMEDIATE");
+  try {
+    statement insert(db_, "INSERT OR IGNORE INTO entries (hash, id, json) VALUES (?1, ?2, ?3)");
+    std::string json;
+    for (const entry* e : entries) {
+      json.clear();
+      append_json(*e, json);
+      sqlite3_bind_text(insert.get(), 1, e->hash.data(), static_cast<int>(e->hash.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert.get(), 2, e->id.data(), static_cast<int>(e->id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert.get(), 3, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+      if (sqlite3_step(insert.get()) != SQLITE_DONE)
+        throw store_error(std::string("sqlite insert failed: ") + sqlite3_errmsg(db_));
+      sqlite3_reset(insert.get());
+      sqlite3_clear_bindings(insert.get());
+    }
+    exec(db_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<entry> store::load_verified() const {
+  statement select(db_, "SELECT hash, id, json FROM entries ORDER BY seq");
+  std::vector<entry> out;
+  std::unordered_set<std::string> known;
+  for (;;) {
+    int rc = sqlite3_step(select.get());
+    if (rc == SQLITE_DONE)
+      break;
+    if (rc != SQLITE_ROW)
+      throw store_error("cannot read " + path_.string() + ": " + sqlite3_errmsg(db_));
+    std::string stored_hash = column_text(select.get(), 0);
+    std::string stored_id = column_text(select.get(), 1);
+    entry e;
+    std::string error;
+    if (!from_json_text(column_text(select.get(), 2), e, error))
+      throw store_corrupt(stored_id, error);
+    if (e.id != stored_id || e.hash != stored_hash)
+      throw store_corrupt(stored_id, "the stored row and its entry disagree on id or hash");
+    if (auto failure = validate_integrity(e))
+      throw store_corrupt(e.id, failure->reason);
+    if (e.previous_hash != genesis_hash && !known.count(e.previous_hash))
+      throw store_corrupt(e.id, "its previous_hash " + e.previous_hash +
+                                  " links to no earlier entry");
+    known.insert(e.hash);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::size_t store::count() const {
+  statement select(db_, "SELECT COUNT(*) FROM entries");
+  if (sqlite3_step(select.get()) != SQLITE_ROW)
+    throw store_error(std::string("sqlite count failed: ") + sqlite3_errmsg(db_));
+  return static_cast<std::size_t>(sqlite3_column_int64(select.get(), 0));
+}
+
+}  // namespace gsio::ledger

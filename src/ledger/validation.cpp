@@ -1,0 +1,84 @@
+#include "ledger/validation.hpp"
+
+#include "ledger/crypto.hpp"
+#include "ledger/entry.hpp"
+
+namespace gsio::ledger {
+
+std::string_view to_string(reject_code code) {
+  switch (code) {
+    case reject_code::malformed: return "malformed";
+    case reject_code::bad_hash: return "bad_hash";
+    case reject_code::bad_signature: return "bad_signature";
+    case reject_code::future_timestamp: return "future_timestamp";
+    case reject_code::too_large: return "too_large";
+    case reject_code::duplicate_id: return "duplicate_id";
+  }
+  return "unknown";
+}
+
+namespace {
+
+rejection reject(reject_code code, const entry& e, std::string rule) {
+  std::string name = e.id.empty() ? std::string("entry without id") : "entry " + e.id;
+  return {code, name + ": " + std::move(rule)};
+}
+
+}  // namespace
+
+std::optional<rejection> validate_integrity(const entry& e) {
+  using enum reject_code;
+  if (!is_lower_hex(e.creator_node_id, 64))
+    return reject(malformed, e, "creator_node_id must be 64 lowercase hex digits");
+  if (e.id.size() <= 65 || e.id.compare(0, 64, e.creator_node_id) != 0 || e.id[64] != '-')
+    return reject(malformed, e, "id must be \"<creator_node_id>-<unix_ms>\"");
+  const std::int64_t ms = e.unix_ms();
+  if (ms < 0)
+    return reject(malformed, e, "id must end in unix milliseconds");
+  std::string expected_timestamp;
+  try {
+    expected_timestamp = format_timestamp(ms);
+  } catch (const std::exception&) {
+    return reject(malformed, e, "id time is out of range");
+  }
+  if (e.timestamp != expected_timestamp)
+    return reject(malformed, e, "timestamp must be " + expected_timestamp + ", the instant of the id");
+  if (!is_lower_hex(e.previous_hash, 64))
+    return reject(malformed, e, "previous_hash must be 64 lowercase hex digits");
+  if (!is_lower_hex(e.hash, 64))
+    return reject(malformed, e, "hash must be 64 lowercase hex digits");
+  if (e.data.empty())
+    return reject(malformed, e, "data is missing");
+  if (compute_hash(e) != e.hash)
+    return reject(bad_hash, e, "hash is not SHA-256 of the canonical hash input");
+  const std::string* own = e.signature_of(e.creator_node_id);
+  if (!own)
+    return reject(bad_signature, e, "the creator's signature is missing");
+  for (const auto& [signer, signature] : e.signatures) {
+    if (!is_lower_hex(signer, 64))
+      return reject(bad_signature, e, "signature key \"" + signer + "\" is not a node id");
+    if (!verify_signature(signer, e.hash, signature))
+      return reject(bad_signature, e,
+                    signer == e.creator_node_id ? std::string("the creator's signature is invalid")
+                                                : "the attestation by " + signer + " is invalid");
+  }
+  return std::nullopt;
+}
+
+std::optional<rejection> validate(const entry& e, const validation_limits& limits,
+                                  std::int64_t now_unix_ms) {
+  if (e.data.size() > limits.max_data_bytes)
+    return reject(reject_code::too_large, e,
+                  "data is " + std::to_string(e.data.size()) + " bytes, the limit is " +
+                    std::to_string(limits.max_data_bytes));
+  if (auto failure = validate_integrity(e))
+    return failure;
+  if (e.unix_ms() > now_unix_ms + limits.max_future_skew_ms)
+    return reject(reject_code::future_timestamp, e,
+                  "timestamp is " + std::to_string(e.unix_ms() - now_unix_ms) +
+                    " ms ahead of this node's clock (limit " +
+                    std::to_string(limits.max_future_skew_ms) + " ms)");
+  return std::nullopt;
+}
+
+}  // namespace gsio::ledger

@@ -1,0 +1,112 @@
+// RFC 8785 canonicalization against the RFC's reference data and 100,000 ECMAScript numbers.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+#include "ledger/canonical_json.hpp"
+#include "test_util.hpp"
+
+using gsio::ledger::append_canonical_number;
+using gsio::ledger::canonicalize_text;
+
+namespace {
+
+std::string canonical(std::string_view json) {
+  std::string out, error;
+  REQUIRE_MESSAGE(canonicalize_text(json, out, error), error);
+  return out;
+}
+
+std::string number(double value) {
+  std::string out;
+  append_canonical_number(value, out);
+  return out;
+}
+
+std::string failure_of(std::string_view json) {
+  std::string out, error;
+  CHECK_FALSE(canonicalize_text(json, out, error));
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 8785 reference inputs canonicalize to the reference outputs byte for byte") {
+  const auto dir = gsio::test::vectors_dir() / "jcs";
+  int checked = 0;
+  for (const auto& file : std::filesystem::directory_iterator(dir / "input")) {
+    CAPTURE(file.path().filename().string());
+    const std::string expected = gsio::test::read_file(dir / "output" / file.path().filename());
+    CHECK(canonical(gsio::test::read_file(file.path())) == expected);
+    ++checked;
+  }
+  CHECK(checked == 6);
+}
+
+TEST_CASE("numbers follow ECMAScript Number::toString for 100,000 reference doubles") {
+  std::istringstream lines(gsio::test::read_file(gsio::test::vectors_dir() / "jcs-numbers.txt"));
+  std::string line;
+  int checked = 0, wrong = 0;
+  while (std::getline(lines, line)) {
+    auto comma = line.find(',');
+    REQUIRE(comma != std::string::npos);
+    std::uint64_t bits = std::stoull(line.substr(0, comma), nullptr, 16);
+    double value;
+    std::memcpy(&value, &bits, sizeof value);
+    const std::string expected = line.substr(comma + 1);
+    if (number(value) != expected && ++wrong <= 10)
+      FAIL_CHECK(line << " gave " << number(value));
+    ++checked;
+  }
+  CHECK(checked == 100000);
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("number edge cases from RFC 8785 appendix B") {
+  CHECK(number(0.0) == "0");
+  CHECK(number(-0.0) == "0");
+  CHECK(number(1e21) == "1e+21");
+  CHECK(number(1e20) == "100000000000000000000");
+  CHECK(number(1e-7) == "1e-7");
+  CHECK(number(0.000001) == "0.000001");
+  CHECK(number(9007199254740992.0) == "9007199254740992");
+  CHECK(number(std::numeric_limits<double>::max()) == "1.7976931348623157e+308");
+  CHECK(number(5e-324) == "5e-324");
+  CHECK(number(-1.5) == "-1.5");
+  CHECK_THROWS_AS(number(std::nan("")), std::invalid_argument);
+  CHECK_THROWS_AS(number(std::numeric_limits<double>::infinity()), std::invalid_argument);
+}
+
+TEST_CASE("integers beyond 2^53 are read as IEEE doubles, as ECMAScript does") {
+  CHECK(canonical("[9007199254740993]") == "[9007199254740992]");
+  CHECK(canonical("[18446744073709551615]") == "[18446744073709552000]");
+  CHECK(canonical("[-0.0, 1.0, 1E3, 0.1e1]") == "[0,1,1000,1]");
+}
+
+TEST_CASE("strings escape only what RFC 8785 requires") {
+  CHECK(canonical(R"(["\u0001\b\t\n\f\r\"\\/\u007f\u00e9"])") == "[\"\\u0001\\b\\t\\n\\f\\r\\\"\\\\/\x7f\xc3\xa9\"]");
+  CHECK(canonical(R"(["\ud83d\ude00"])") == "[\"\xf0\x9f\x98\x80\"]");
+  CHECK(canonical(R"(["\u001f"])") == "[\"\\u001f\"]");
+}
+
+TEST_CASE("members sort by UTF-16 code units, not by UTF-8 bytes") {
+  // U+FB01 is EF AC 81 in UTF-8 (before F0 of U+1F600) but 0xFB01 in UTF-16 (after 0xD83D).
+  CHECK(canonical("{\"\xef\xac\x81\":1,\"\xf0\x9f\x98\x80\":2,\"a\":3,\"\":4}") ==
+        "{\"\":4,\"a\":3,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\x81\":1}");
+  CHECK(canonical(R"({"b":{"d":1,"c":2},"a":[{"z":0,"y":1}]})") ==
+        R"({"a":[{"y":1,"z":0}],"b":{"c":2,"d":1}})");
+}
+
+TEST_CASE("invalid JSON is refused with a reason") {
+  CHECK(failure_of(R"({"a":1,"a":2})").find("duplicate member name \"a\"") != std::string::npos);
+  CHECK(failure_of("{\"a\":\"\xff\"}").find("invalid JSON") != std::string::npos);
+  CHECK(failure_of("[1] x").find("invalid JSON") != std::string::npos);
+  CHECK(failure_of("[NaN]").find("invalid JSON") != std::string::npos);
+  CHECK(failure_of("[1e400]").find("invalid JSON") != std::string::npos);
+  CHECK(failure_of("").find("invalid JSON") != std::string::npos);
+  CHECK(failure_of(R"(["\ud800"])").find("invalid JSON") != std::string::npos);
+}

@@ -1,0 +1,228 @@
+// The fork tree: attachment, holding, reorgs, and fork choice as a pure function of the entry set.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <random>
+
+#include "ledger/chain_tree.hpp"
+#include "ledger/crypto.hpp"
+
+using namespace gsio::ledger;
+using status = chain_tree::status;
+
+namespace {
+
+identity make_identity(int n) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(static_cast<std::uint8_t>(n));
+  return identity::from_seed(seed);
+}
+
+struct factory {
+  std::vector<identity> creators;
+  std::int64_t clock = 1'700'000'000'000;
+  factory() {
+    for (int i = 1; i <= 3; ++i)
+      creators.push_back(make_identity(i));
+  }
+  entry make(std::string_view parent, int creator = 0, std::string data = "{}") {
+    return make_entry(creators[creator], std::move(data), std::string(parent), ++clock);
+  }
+};
+
+std::vector<std::string> canonical_hashes(const chain_tree& tree) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < tree.height(); ++i)
+    out.push_back(tree.at(i)->hash);
+  return out;
+}
+
+// The fork choice computed from scratch, the slow and obvious way.
+std::vector<std::string> reference_chain(const std::vector<entry>& entries) {
+  std::map<std::string, std::vector<const entry*>> children;
+  for (const entry& e : entries)
+    children[e.previous_hash].push_back(&e);
+  std::function<std::size_t(const std::string&)> subtree = [&](const std::string& hash) {
+    std::size_t n = 1;
+    for (const entry* child : children[hash])
+      n += subtree(child->hash);
+    return n;
+  };
+  std::vector<std::string> chain;
+  std::string at(genesis_hash);
+  while (!children[at].empty()) {
+    const entry* best = nullptr;
+    std::size_t best_size = 0;
+    for (const entry* child : children[at]) {
+      std::size_t size = subtree(child->hash);
+      if (!best || size > best_size || (size == best_size && child->hash < best->hash)) {
+        best = child;
+        best_size = size;
+      }
+    }
+    chain.push_back(best->hash);
+    at = best->hash;
+  }
+  return chain;
+}
+
+}  // namespace
+
+TEST_CASE("a linear chain grows at the tip") {
+  factory f;
+  chain_tree tree;
+  CHECK(tree.height() == 0);
+  CHECK(tree.tip() == nullptr);
+  CHECK(tree.tip_hash() == genesis_hash);
+  std::string parent(genesis_hash);
+  for (int i = 0; i < 100; ++i) {
+    entry e = f.make(parent);
+    parent = e.hash;
+    auto result = tree.insert(e);
+    REQUIRE(result.outcome == status::appended);
+    REQUIRE(result.added.size() == 1);
+    CHECK(result.added[0]->hash == e.hash);
+    CHECK(result.removed.empty());
+    CHECK(result.attached.size() == 1);
+  }
+  CHECK(tree.height() == 100);
+  CHECK(tree.tip_hash() == parent);
+  CHECK(tree.canonical_index(parent) == 99u);
+  CHECK(tree.at(0)->previous_hash == genesis_hash);
+  CHECK(tree.fork_count() == 0);
+  CHECK(tree.tips().size() == 1);
+  CHECK(tree.insert(*tree.at(5)).outcome == status::duplicate);
+  CHECK(tree.find_canonical_by_id(tree.at(7)->id) == tree.at(7));
+  CHECK(tree.last_unix_ms_of(f.creators[0].node_id()) == f.clock);
+  CHECK(tree.last_unix_ms_of(f.creators[1].node_id()) == -1);
+}
+
+TEST_CASE("the bigger subtree wins a fork and the switch is reported as a reorg") {
+  factory f;
+  chain_tree tree;
+  entry root = f.make(genesis_hash);
+  tree.insert(root);
+  entry a1 = f.make(root.hash, 0);
+  tree.insert(a1);
+  entry b1 = f.make(root.hash, 1);
+  entry b2 = f.make(b1.hash, 1);
+  auto first = tree.insert(b1);
+  CHECK(first.outcome == status::appended);
+  CHECK(tree.fork_count() == 1);
+  // 1 vs 1: the smaller hash wins.
+  const std::string& tie_winner = std::min(a1.hash, b1.hash);
+  CHECK(tree.tip_hash() == tie_winner);
+
+  auto second = tree.insert(b2);
+  CHECK(tree.tip_hash() == b2.hash);
+  CHECK(tree.height() == 3);
+  if (tie_winner == a1.hash) {
+    REQUIRE(second.reorg());
+    REQUIRE(second.removed.size() == 1);
+    CHECK(second.removed[0]->hash == a1.hash);
+    REQUIRE(second.added.size() == 2);
+    CHECK(second.added[0]->hash == b1.hash);
+    CHECK(second.added[1]->hash == b2.hash);
+  } else {
+    CHECK_FALSE(second.reorg());
+    REQUIRE(second.added.size() == 1);
+  }
+  CHECK(tree.size() == 4);
+  CHECK(tree.tips().size() == 2);
+
+  // a1's creator must re-append it on the canonical tip.
+  auto orphans = tree.orphaned_entries_of(f.creators[0].node_id());
+  REQUIRE(orphans.size() == 1);
+  CHECK(orphans[0]->hash == a1.hash);
+  entry again = relink(a1, f.creators[0], b2.hash);
+  CHECK(tree.insert(again).outcome == status::appended);
+  CHECK(tree.tip_hash() == again.hash);
+  CHECK(tree.orphaned_entries_of(f.creators[0].node_id()).empty());
+}
+
+TEST_CASE("an entry whose parent is unknown is held, then released with its descendants") {
+  factory f;
+  chain_tree tree;
+  entry e1 = f.make(genesis_hash);
+  entry e2 = f.make(e1.hash);
+  entry e3 = f.make(e2.hash);
+  CHECK(tree.insert(e3).outcome == status::held);
+  CHECK(tree.insert(e3).outcome == status::duplicate);
+  CHECK(tree.insert(e2).outcome == status::held);
+  CHECK(tree.held_count() == 2);
+  CHECK(tree.missing_parents() == std::vector<std::string>{e1.hash});
+  CHECK(tree.height() == 0);
+  auto result = tree.insert(e1);
+  CHECK(result.outcome == status::appended);
+  REQUIRE(result.attached.size() == 3);
+  CHECK(result.attached[0]->hash == e1.hash);
+  CHECK(result.attached[1]->hash == e2.hash);
+  CHECK(result.attached[2]->hash == e3.hash);
+  CHECK(result.added.size() == 3);
+  CHECK(tree.held_count() == 0);
+  CHECK(tree.missing_parents().empty());
+  CHECK(tree.tip_hash() == e3.hash);
+}
+
+TEST_CASE("the same id twice on one path is rejected, on separate branches it is allowed") {
+  factory f;
+  chain_tree tree;
+  entry e1 = f.make(genesis_hash);
+  tree.insert(e1);
+  entry e2 = f.make(e1.hash);
+  tree.insert(e2);
+  entry replay = relink(e1, f.creators[0], e2.hash);
+  auto result = tree.insert(replay);
+  CHECK(result.outcome == status::rejected);
+  REQUIRE(result.why.has_value());
+  CHECK(result.why->code == reject_code::duplicate_id);
+  CHECK(result.why->reason.find(e1.id) != std::string::npos);
+  CHECK(tree.height() == 2);
+
+  entry e2_elsewhere = relink(e2, f.creators[0], std::string(genesis_hash));
+  CHECK(tree.insert(e2_elsewhere).outcome == status::appended);
+}
+
+TEST_CASE("fork choice depends only on the set of entries, not on arrival order") {
+  std::mt19937 rng(20261125);
+  for (int round = 0; round < 8; ++round) {
+    factory f;
+    std::vector<entry> entries;
+    // Mostly chains with frequent forks; parents are chosen among recent entries.
+    for (int i = 0; i < 150; ++i) {
+      std::string parent(genesis_hash);
+      if (!entries.empty() && rng() % 25 != 0) {
+        std::size_t window = std::min<std::size_t>(entries.size(), 1 + rng() % 6);
+        parent = entries[entries.size() - 1 - rng() % window].hash;
+      }
+      entries.push_back(f.make(parent, static_cast<int>(rng() % 3),
+                               "{\"i\":" + std::to_string(i) + "}"));
+    }
+    const auto expected = reference_chain(entries);
+    for (int order = 0; order < 25; ++order) {
+      std::vector<entry> shuffled = entries;
+      std::shuffle(shuffled.begin(), shuffled.end(), rng);
+      chain_tree tree;
+      std::vector<std::string> replayed;  // the canonical chain rebuilt from the reported diffs
+      for (entry& e : shuffled) {
+        auto result = tree.insert(std::move(e));
+        REQUIRE(result.outcome != status::rejected);
+        REQUIRE(replayed.size() >= result.removed.size());
+        for (std::size_t i = 0; i < result.removed.size(); ++i)
+          CHECK(replayed[replayed.size() - result.removed.size() + i] == result.removed[i]->hash);
+        replayed.resize(replayed.size() - result.removed.size());
+        for (const entry* added : result.added)
+          replayed.push_back(added->hash);
+        REQUIRE(replayed == canonical_hashes(tree));
+      }
+      CHECK(tree.held_count() == 0);
+      CHECK(tree.size() == entries.size());
+      CHECK(canonical_hashes(tree) == expected);
+      CHECK(replayed == expected);
+      for (std::size_t i = 0; i < tree.height(); ++i)
+        CHECK(tree.canonical_index(tree.at(i)->hash) == i);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// Every rejection carries its code and a reason naming the entry.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "ledger/crypto.hpp"
+#include "ledger/entry.hpp"
+#include "ledger/validation.hpp"
+
+using namespace gsio::ledger;
+
+namespace {
+
+const std::int64_t now = 1767323045679;
+
+identity make_identity(char fill) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(static_cast<std::uint8_t>(fill));
+  return identity::from_seed(seed);
+}
+
+entry good_entry(const identity& creator) {
+  return make_entry(creator, R"({"message":"hi"})", std::string(genesis_hash), now - 10);
+}
+
+reject_code code_of(const entry& e, const validation_limits& limits = {}) {
+  auto result = validate(e, limits, now);
+  REQUIRE(result.has_value());
+  CHECK(result->reason.find(e.id.empty() ? "entry" : e.id) != std::string::npos);
+  return result->code;
+}
+
+void resign(entry& e, const identity& creator) {
+  e.hash = compute_hash(e);
+  e.signatures.assign(1, {creator.node_id(), creator.sign_hash(e.hash)});
+}
+
+}  // namespace
+
+TEST_CASE("a well-formed signed entry passes") {
+  auto creator = make_identity(1);
+  CHECK_FALSE(validate(good_entry(creator), {}, now).has_value());
+}
+
+TEST_CASE("malformed fields are rejected as malformed") {
+  auto creator = make_identity(1);
+  entry e = good_entry(creator);
+  e.timestamp = "2026-01-02T03:04:05Z";
+  resign(e, creator);
+  CHECK(code_of(e) == reject_code::malformed);
+  CHECK(validate(e, {}, now)->reason.find("timestamp must be") != std::string::npos);
+
+  e = good_entry(creator);
+  e.id = std::string(64, 'b') + "-" + std::to_string(now);
+  resign(e, creator);
+  CHECK(code_of(e) == reject_code::malformed);
+
+  e = good_entry(creator);
+  e.previous_hash = "ABC";
+  resign(e, creator);
+  CHECK(code_of(e) == reject_code::malformed);
+
+  e = good_entry(creator);
+  e.creator_node_id = "xyz";
+  CHECK(code_of(e) == reject_code::malformed);
+}
+
+TEST_CASE("changed data breaks the hash") {
+  auto creator = make_identity(1);
+  entry e = good_entry(creator);
+  e.data = R"({"message":"HI"})";
+  CHECK(code_of(e) == reject_code::bad_hash);
+  CHECK(validate(e, {}, now)->reason.find("SHA-256") != std::string::npos);
+}
+
+TEST_CASE("missing, forged and foreign signatures are rejected") {
+  auto creator = make_identity(1);
+  auto mallory = make_identity(2);
+  entry e = good_entry(creator);
+  e.signatures.clear();
+  CHECK(code_of(e) == reject_code::bad_signature);
+  CHECK(validate(e, {}, now)->reason.find("missing") != std::string::npos);
+
+  e = good_entry(creator);
+  e.signatures[0].second = mallory.sign_hash(e.hash);
+  CHECK(code_of(e) == reject_code::bad_signature);
+  CHECK(validate(e, {}, now)->reason.find("creator's signature is invalid") != std::string::npos);
+
+  // A valid attestation by another node is accepted; an invalid one is not.
+  e = good_entry(creator);
+  e.signatures.emplace_back(mallory.node_id(), mallory.sign_hash(e.hash));
+  std::sort(e.signatures.begin(), e.signatures.end());
+  CHECK_FALSE(validate(e, {}, now).has_value());
+  for (auto& [node, signature] : e.signatures)
+    if (node == mallory.node_id())
+      signature = creator.sign_hash(e.hash);
+  CHECK(code_of(e) == reject_code::bad_signature);
+  CHECK(validate(e, {}, now)->reason.find("attestation") != std::string::npos);
+}
+
+TEST_CASE("time and size limits") {
+  auto creator = make_identity(1);
+  entry future = make_entry(creator, "1", std::string(genesis_hash), now + 6 * 60 * 1000);
+  CHECK(code_of(future) == reject_code::future_timestamp);
+  entry near_future = make_entry(creator, "1", std::string(genesis_hash), now + 60 * 1000);
+  CHECK_FALSE(validate(near_future, {}, now).has_value());
+
+  validation_limits small;
+  small.max_data_bytes = 8;
+  entry big = make_entry(creator, R"("0123456789")", std::string(genesis_hash), now);
+  CHECK(code_of(big, small) == reject_code::too_large);
+  CHECK(validate(big, small, now)->reason.find("limit is 8") != std::string::npos);
+}
+
+TEST_CASE("reject codes have stable names") {
+  CHECK(to_string(reject_code::malformed) == "malformed");
+  CHECK(to_string(reject_code::bad_hash) == "bad_hash");
+  CHECK(to_string(reject_code::bad_signature) == "bad_signature");
+  CHECK(to_string(reject_code::future_timestamp) == "future_timestamp");
+  CHECK(to_string(reject_code::too_large) == "too_large");
+  CHECK(to_string(reject_code::duplicate_id) == "duplicate_id");
+}
