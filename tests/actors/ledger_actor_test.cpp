@@ -76,7 +76,7 @@ TEST_CASE("ledger actor: concurrent adds share commits, are durable, chained and
     test_system ts;
     auto res = open_ledger(dir.path.string(), {});
     node_id = res->self.node_id();
-    auto ledger_handle = ts.sys->spawn(ledger, res);
+    auto ledger_handle = ts.sys->spawn(actors::ledger, res);
     auto listener = ts.sys->spawn(probe);
     caf::scoped_actor self{*ts.sys};
     self->send(ledger_handle, subscribe_atom::value, caf::actor_cast<ledger_listener_actor>(listener));
@@ -141,7 +141,7 @@ TEST_CASE("ledger actor: refuses oversized data with a reason") {
   test_system ts;
   ledger::validation_limits limits;
   limits.max_data_bytes = 32;
-  auto ledger_handle = ts.sys->spawn(ledger, open_ledger(dir.path.string(), limits));
+  auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), limits));
   caf::scoped_actor self{*ts.sys};
   self->request(ledger_handle, std::chrono::seconds{5}, add_atom::value,
                 std::string{"{\"text\":\"" + std::string(100, 'x') + "\"}"})
