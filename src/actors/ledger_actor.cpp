@@ -180,9 +180,9 @@ ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> 
       entries_page page;
       page.from = from;
       page.height = tree.height();
-      auto end = std::min<std::uint64_t>(page.height, from + std::min<std::uint64_t>(limit, page.height));
-      if (from < end)
-        page.entries.reserve(end - from);
+      // Written so that no client-chosen `from` or `limit` can overflow.
+      const std::uint64_t end = from < page.height ? from + std::min(limit, page.height - from) : from;
+      page.entries.reserve(end - from);
       for (auto i = from; i < end; ++i)
         page.entries.push_back(ledger::to_json(*tree.at(i)));
       return page;
