@@ -1,15 +1,45 @@
 #!/usr/bin/env bash
-# One command to run every test: installs what is missing, builds, runs unit, protocol, client and
-# multi-process tests (meson test), and prints a closing "N passed, N failed" line.
+# One command to run every test: installs what is missing, builds, runs unit, actor, protocol,
+# client and multi-process tests, then runs the tests that exercise our own C++ directly once more
+# under AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one "N passed, N failed" line.
+#   GSIO_SANITIZE=0 scripts/test.sh   skips the sanitizer pass
+#   scripts/test.sh <meson test args> passes them to the main run (e.g. a test name)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test || exit 1
-ninja -C build || exit 1
 
-meson test -C build --print-errorlogs --num-processes 1 "$@" | tee build/test-summary.txt
-status=${PIPESTATUS[0]}
-ok=$(sed -nE 's/^Ok: +([0-9]+).*/\1/p' build/test-summary.txt | tail -1)
-fail=$(sed -nE 's/^Fail: +([0-9]+).*/\1/p' build/test-summary.txt | tail -1)
-timeout=$(sed -nE 's/^Timeout: +([0-9]+).*/\1/p' build/test-summary.txt | tail -1)
-echo "${ok:-0} passed, $(( ${fail:-0} + ${timeout:-0} )) failed"
+passed=0
+failed=0
+status=0
+
+# Runs `meson test` in build dir $1 with the remaining arguments and adds up its results.
+run_suite() {
+  local dir=$1
+  shift
+  meson test -C "$dir" --print-errorlogs --num-processes 1 "$@" | tee "$dir/test-summary.txt"
+  local rc=${PIPESTATUS[0]}
+  local ok fail timeout
+  ok=$(sed -nE 's/^Ok: +([0-9]+).*/\1/p' "$dir/test-summary.txt" | tail -1)
+  fail=$(sed -nE 's/^Fail: +([0-9]+).*/\1/p' "$dir/test-summary.txt" | tail -1)
+  timeout=$(sed -nE 's/^Timeout: +([0-9]+).*/\1/p' "$dir/test-summary.txt" | tail -1)
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0} + ${timeout:-0}))
+  ((rc == 0)) || status=$rc
+}
+
+ninja -C build || exit 1
+run_suite build "$@"
+
+if [[ "${GSIO_SANITIZE:-1}" != 0 && $# -eq 0 ]]; then
+  echo "== sanitizer pass (ASan + UBSan) =="
+  if [[ ! -f build-asan/build.ninja ]]; then
+    meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+  fi
+  ninja -C build-asan || exit 1
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
+  run_suite build-asan ledger net-codec actors protocol-conformance node-node-api node-bad-input
+fi
+
+echo "$passed passed, $failed failed"
 exit "$status"

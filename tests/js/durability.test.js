@@ -38,6 +38,35 @@ describe('gsio-node store', () => {
     assert.ok(!run.output.includes(added[0].id), 'the intact entry before it is not blamed');
   });
 
+  it('shuts down cleanly on SIGTERM under load, keeping every acknowledged entry', async () => {
+    const dataDir = h.tempDir();
+    const node = await h.startNode({ dataDir });
+    const clients = await Promise.all([0, 1, 2, 3].map(() => h.connect(node.url)));
+    const acked = [];
+    let stop = false;
+    const writers = clients.map(async (s, c) => {
+      for (let i = 0; !stop; i++) {
+        const reply = await h.ackOrDisconnect(s, 'add_ledger_entry', { client: c, i });
+        if (reply === null) return;
+        if (reply.error === undefined) acked.push(reply.id);
+      }
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const stopped = await node.stop('SIGTERM');
+    stop = true;
+    await Promise.all(writers);
+    clients.forEach((s) => s.disconnect());
+    assert.equal(stopped.code, 0, `exit status after SIGTERM\n${node.log}`);
+    assert.match(node.log, /shut down cleanly|stopped/);
+    assert.ok(acked.length > 0, 'entries were acknowledged before the signal');
+
+    const again = await h.startNode({ dataDir });
+    const s = await h.connect(again.url);
+    const ids = new Set((await h.getAll(s)).map((e) => e.id));
+    const lost = acked.filter((id) => !ids.has(id));
+    assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acknowledged entries were lost`);
+  });
+
   it('loses no acknowledged entry across 20 kill -9 while 4 clients add as fast as acks return', async () => {
     const dataDir = h.tempDir();
     const acked = new Map();  // id -> data
