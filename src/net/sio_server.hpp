@@ -67,6 +67,10 @@ struct server_options {
   std::size_t max_connections = 100'000;
   std::string cors_origin = "*";        // Access-Control-Allow-Origin; "" disables CORS headers
   bool allow_upgrades = true;
+  // Optional second endpoint that speaks plain Engine.IO without Socket.IO on top (protocol
+  // conformance tests, raw clients). Its sessions report to the engineio_handler given to the
+  // server; "" disables it.
+  std::string engineio_path;
 };
 
 enum class disconnect_reason {
@@ -94,6 +98,15 @@ public:
   virtual http_response on_http(const http_request& request) = 0;
 };
 
+// Receives the sessions of server_options::engineio_path: every Engine.IO message as is.
+class engineio_handler {
+public:
+  virtual ~engineio_handler() = default;
+  virtual void on_open(const std::string& sid) = 0;
+  virtual void on_message(const std::string& sid, std::string data, bool binary) = 0;
+  virtual void on_close(const std::string& sid) = 0;
+};
+
 struct server_stats {
   std::size_t engine_sessions = 0;
   std::size_t polling_sessions = 0;
@@ -106,7 +119,9 @@ struct server_stats {
 
 class server {
 public:
-  server(boost::asio::io_context& io, server_options options, handler& h);
+  // `raw` serves options.engineio_path; it must outlive the server like `h`.
+  server(boost::asio::io_context& io, server_options options, handler& h,
+         engineio_handler* raw = nullptr);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -125,6 +140,9 @@ public:
   void ack(socket_id id, std::uint64_t ack_id, sio_args args);
   // Sends DISCONNECT for the socket and forgets it.
   void disconnect(socket_id id);
+
+  // Sends one Engine.IO message to a session of the plain Engine.IO endpoint.
+  void send_engineio(const std::string& sid, std::string data, bool binary);
 
   server_stats stats() const;
 
