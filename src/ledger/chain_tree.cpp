@@ -1,5 +1,7 @@
 #include "ledger/chain_tree.hpp"
 
+#include "ledger/crypto.hpp"
+
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
@@ -17,6 +19,7 @@ struct segment;
 
 struct node {
   entry value;
+  std::size_t seq = 0;     // position in attach order
   segment* seg = nullptr;
   std::size_t pos = 0;     // index within seg->nodes
   std::size_t depth = 0;   // distance from the genesis link: its index if canonical
@@ -47,6 +50,8 @@ struct chain_tree::impl {
   std::deque<segment> segments;  // deque: stable addresses
   segment root;                  // sentinel: no entries, children are the first entries
   std::vector<node*> canonical;
+  std::vector<node*> attach_order;
+  ledger::digest set_digest{};
   std::size_t forks = 0;
   std::unordered_map<std::string, std::int64_t> last_ms_by_creator;
 
@@ -110,6 +115,12 @@ struct chain_tree::impl {
     n->value = std::move(value);
     nodes.emplace(n->value.hash, std::move(owned));
     by_id[n->value.id].push_back(n);
+    n->seq = attach_order.size();
+    attach_order.push_back(n);
+    ledger::digest bytes{};
+    if (from_hex(n->value.hash, bytes.data(), bytes.size()))
+      for (std::size_t i = 0; i < bytes.size(); ++i)
+        set_digest[i] ^= bytes[i];
     auto& last = last_ms_by_creator[n->value.creator_node_id];
     last = std::max(last, n->value.unix_ms());
 
@@ -272,6 +283,43 @@ std::vector<const entry*> chain_tree::tips() const {
       out.push_back(&s.nodes.back()->value);
   return out;
 }
+
+std::optional<std::size_t> chain_tree::attach_seq(std::string_view hash) const {
+  auto it = impl_->nodes.find(hash);
+  if (it == impl_->nodes.end())
+    return std::nullopt;
+  return it->second->seq;
+}
+
+const entry* chain_tree::attached_at(std::size_t seq) const {
+  return seq < impl_->attach_order.size() ? &impl_->attach_order[seq]->value : nullptr;
+}
+
+std::vector<std::string> chain_tree::locator() const {
+  std::vector<std::string> out;
+  const auto& chain = impl_->canonical;
+  if (chain.empty())
+    return out;
+  std::size_t step = 1;
+  for (std::size_t index = chain.size() - 1;; ) {
+    out.push_back(chain[index]->value.hash);
+    if (index == 0)
+      break;
+    if (out.size() >= 2)
+      step *= 2;
+    index = index > step ? index - step : 0;
+  }
+  return out;
+}
+
+const entry* chain_tree::common_ancestor(const std::vector<std::string>& locator) const {
+  for (const auto& hash : locator)
+    if (auto index = canonical_index(hash))
+      return at(*index);
+  return nullptr;
+}
+
+std::string chain_tree::digest() const { return to_hex(impl_->set_digest); }
 
 std::size_t chain_tree::held_count() const { return impl_->held_hashes.size(); }
 

@@ -61,6 +61,22 @@ public:
   std::size_t fork_count() const;                   // entries with more than one child
   std::vector<const entry*> tips() const;           // leaves of the tree
 
+  // Attach order: every attached entry has a sequence number (0, 1, 2, ... in the order it was
+  // attached; parents always before children). Sync pages walk it.
+  std::optional<std::size_t> attach_seq(std::string_view hash) const;
+  const entry* attached_at(std::size_t seq) const;  // nullptr out of range
+
+  // Hashes of canonical entries at exponentially growing distances from the tip (tip, tip-1,
+  // tip-2, tip-4, ...), ending with the first entry: lets a peer find the common ancestor in one
+  // round trip whatever the divergence.
+  std::vector<std::string> locator() const;
+  // The first hash of `locator` that is on this node's canonical chain.
+  const entry* common_ancestor(const std::vector<std::string>& locator) const;
+
+  // An order-independent fingerprint of the set of attached entries (XOR of their hashes): two
+  // trees with the same digest and size hold the same entries (up to negligible collisions).
+  std::string digest() const;
+
   // Held entries whose parent is unknown.
   std::size_t held_count() const;
   std::vector<std::string> missing_parents() const;

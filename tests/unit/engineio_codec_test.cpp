@@ -27,9 +27,10 @@ TEST_CASE("engine.io: binary messages encode as 'b' plus base64 in text form") {
 TEST_CASE("engine.io: payloads join records with the record separator") {
   CHECK(encode_payload({make_text(packet_type::message, "test1"),
                         make_text(packet_type::message, "test2"),
-                        make_text(packet_type::message, "test3")}) == "4test1\x1e" "4test2\x1e" "4test3");
-  CHECK(encode_payload({make_text(packet_type::message, "hello"), make_binary("\x01\x02\x03\x04"s)}) ==
-        "4hello\x1e" "bAQIDBA==");
+                        make_text(packet_type::message, "test3")}) ==
+        "4test1\x1e" "4test2\x1e" "4test3");
+  CHECK(encode_payload({make_text(packet_type::message, "hello"),
+                        make_binary("\x01\x02\x03\x04"s)}) == "4hello\x1e" "bAQIDBA==");
   CHECK(encode_payload({make_text(packet_type::noop)}) == "6");
   CHECK(encode_payload({}).empty());
 }

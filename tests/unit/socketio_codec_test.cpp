@@ -39,12 +39,14 @@ TEST_CASE("socket.io: encoding follows the v5 wire format") {
   CHECK(encode(make(packet_type::event, "/", {}, R"(["foo"])")) == R"(2["foo"])");
   CHECK(encode(make(packet_type::event, "/admin", 13, R"(["bar"])")) == R"(2/admin,13["bar"])");
   CHECK(encode(make(packet_type::ack, "/admin", 13, R"(["bar"])")) == R"(3/admin,13["bar"])");
-  CHECK(encode(make(packet_type::connect_error, "/random", {}, R"({"message":"Invalid namespace"})")) ==
+  CHECK(encode(make(packet_type::connect_error, "/random", {},
+                    R"({"message":"Invalid namespace"})")) ==
         R"(4/random,{"message":"Invalid namespace"})");
   CHECK(encode(make(packet_type::binary_event, "/", {},
                     R"(["baz",{"_placeholder":true,"num":0}])", 1)) ==
         R"(51-["baz",{"_placeholder":true,"num":0}])");
-  CHECK(encode(make(packet_type::binary_ack, "/admin", 15, R"([{"_placeholder":true,"num":0}])", 1)) ==
+  CHECK(encode(make(packet_type::binary_ack, "/admin", 15,
+                    R"([{"_placeholder":true,"num":0}])", 1)) ==
         R"(61-/admin,15[{"_placeholder":true,"num":0}])");
 }
 
@@ -106,7 +108,8 @@ TEST_CASE("socket.io: decoding binary packets") {
   CHECK(p.attachments == 2);
   CHECK_FALSE(p.id);
 
-  p = decoded(R"(52-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  p = decoded(R"(52-789["message-with-ack",{"_placeholder":true,"num":0},)"
+              R"({"_placeholder":true,"num":1}])");
   CHECK(p.id == std::optional<std::uint64_t>{789});
 
   p = decoded(R"(61-/admin,15[{"_placeholder":true,"num":0}])");
@@ -118,7 +121,8 @@ TEST_CASE("socket.io: decoding binary packets") {
 
 TEST_CASE("socket.io: round trips are byte exact") {
   for (std::string text : {R"(0/custom,{"token":"abc"})", R"(2["message",1,"2",{"3":[true]}])",
-                           R"(3456[1,"2",{"3":[false]}])", R"(62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])",
+                           R"(3456[1,"2",{"3":[false]}])",
+                           R"(62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])",
                            R"(4/random,{"message":"Invalid namespace"})", "1/custom,",
                            R"(2/a,1["e",1.50,-0,1e300])"}) {
     CHECK(encode(decoded(text)) == text);
