@@ -90,8 +90,9 @@ TEST_CASE("after a partition each side receives the other's branch, side branche
   b.insert(make_entry(carol, "{}", b.at(12)->hash, ++clock));
   // b lacks alice's 3; a lacks bob's 5 and carol's fork. A page holds everything the responder
   // attached after the common ancestor, so carol's side branch travels too, and what b just
-  // learned from a goes back to a (harmless duplicates).
-  CHECK(pull_all(a, b, 4) == 3);
+  // learned from a goes back to a (harmless duplicates). The locator thins out, so the ancestor
+  // it finds may lie a little before the fork: 2 entries b already has travel as well.
+  CHECK(pull_all(a, b, 4) == 5);
   CHECK(pull_all(b, a, 4) == 9);
   CHECK(a.size() == b.size());
   CHECK(a.digest() == b.digest());
