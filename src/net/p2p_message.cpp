@@ -1,0 +1,122 @@
+#include "net/p2p_message.hpp"
+
+#include <array>
+#include <random>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace gsio::net {
+
+namespace {
+
+constexpr std::array<std::pair<p2p_type, std::string_view>, 8> type_names{{
+  {p2p_type::node_announce, "NodeAnnounce"},
+  {p2p_type::node_list_request, "NodeListRequest"},
+  {p2p_type::node_list_response, "NodeListResponse"},
+  {p2p_type::entry_announce, "EntryAnnounce"},
+  {p2p_type::entry_request, "EntryRequest"},
+  {p2p_type::entry_response, "EntryResponse"},
+  {p2p_type::ledger_sync_request, "LedgerSyncRequest"},
+  {p2p_type::ledger_sync_response, "LedgerSyncResponse"},
+}};
+
+constexpr std::size_t max_id_bytes = 256;
+
+}  // namespace
+
+std::string_view to_string(p2p_type type) {
+  for (const auto& [t, name] : type_names)
+    if (t == type)
+      return name;
+  return "Unknown";
+}
+
+std::optional<p2p_type> p2p_type_from_string(std::string_view name) {
+  for (const auto& [t, n] : type_names)
+    if (n == name)
+      return t;
+  return std::nullopt;
+}
+
+std::string encode(const p2p_message& message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  const auto type = to_string(message.type);
+  writer.StartObject();
+  writer.Key("message_type");
+  writer.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
+  writer.Key("message_id");
+  writer.String(message.message_id);
+  writer.Key("sender_id");
+  writer.String(message.sender_id);
+  writer.Key("recipient_id");
+  writer.String(message.recipient_id);
+  writer.Key("payload");
+  // The payload is already JSON: splice it in unchanged.
+  writer.RawValue(message.payload_json.data(), message.payload_json.size(), rapidjson::kObjectType);
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "a P2P message must be a JSON object";
+    return std::nullopt;
+  }
+  p2p_message message;
+  auto read_id = [&](const char* name, std::string& out, bool required) {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsString()) {
+      error = std::string("\"") + name + "\" must be a string";
+      return false;
+    }
+    if (it->value.GetStringLength() > max_id_bytes || (required && it->value.GetStringLength() == 0)) {
+      error = std::string("\"") + name + "\" must be 1 to 256 bytes";
+      return false;
+    }
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+  };
+  std::string type_name;
+  if (!read_id("message_type", type_name, true) || !read_id("message_id", message.message_id, true) ||
+      !read_id("sender_id", message.sender_id, true))
+    return std::nullopt;
+  auto recipient = doc.FindMember("recipient_id");
+  if (recipient != doc.MemberEnd() && !recipient->value.IsNull() &&
+      !read_id("recipient_id", message.recipient_id, false))
+    return std::nullopt;
+  auto type = p2p_type_from_string(type_name);
+  if (!type) {
+    error = "unknown message_type \"" + type_name.substr(0, 64) + "\"";
+    return std::nullopt;
+  }
+  message.type = *type;
+  auto payload = doc.FindMember("payload");
+  if (payload == doc.MemberEnd() || !payload->value.IsObject()) {
+    error = "\"payload\" must be an object";
+    return std::nullopt;
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  payload->value.Accept(writer);
+  message.payload_json.assign(buffer.GetString(), buffer.GetSize());
+  return message;
+}
+
+std::string new_message_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    auto bits = rng();
+    for (int i = 0; i < 16; ++i, bits >>= 4)
+      id[half * 16 + i] = hex[bits & 0xF];
+  }
+  return id;
+}
+
+}  // namespace gsio::net
