@@ -29,9 +29,13 @@ bool may_carry_data(packet_type t) {
 
 }  // namespace
 
-packet make_text(packet_type type, std::string data) { return packet{type, std::move(data), false}; }
+packet make_text(packet_type type, std::string data) {
+  return packet{type, std::move(data), false};
+}
 
-packet make_binary(std::string bytes) { return packet{packet_type::message, std::move(bytes), true}; }
+packet make_binary(std::string bytes) {
+  return packet{packet_type::message, std::move(bytes), true};
+}
 
 std::string encode_text(const packet& p) {
   if (p.binary)

@@ -113,7 +113,8 @@ std::size_t polling_size(const outgoing& o) {
 }
 
 // A Socket.IO packet plus its attachments as Engine.IO packets.
-std::vector<outgoing> encode_sio(const sio::packet& p, const std::vector<std::string>& attachments) {
+std::vector<outgoing> encode_sio(const sio::packet& p,
+                                 const std::vector<std::string>& attachments) {
   std::vector<outgoing> out;
   out.reserve(1 + attachments.size());
   out.push_back(text_packet(eio::packet_type::message, sio::encode(p)));
@@ -147,7 +148,9 @@ engine_reply error_reply(engine_error e) {
           R"({"code":)" + std::to_string(code) + R"(,"message":")" + messages[code] + "\"}"};
 }
 
-engine_reply text_reply(std::string body) { return {200, "text/plain; charset=UTF-8", std::move(body)}; }
+engine_reply text_reply(std::string body) {
+  return {200, "text/plain; charset=UTF-8", std::move(body)};
+}
 
 // 120 random bits as 20 URL-safe characters.
 std::string random_id() {
@@ -267,7 +270,8 @@ public:
   socket_id register_socket(const std::shared_ptr<engine_session>& engine, const std::string& nsp);
   void unregister_socket(socket_id id);
   std::shared_ptr<engine_session> find_socket(socket_id id);
-  std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> sockets_of(const std::string& nsp);
+  std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> sockets_of(
+      const std::string& nsp);
 
   void register_connection(const std::shared_ptr<http_session>& c);
   void unregister_connection(const http_session* c);
@@ -856,14 +860,16 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
     awaiting_engine_ = true;
     awaiting_poll_ = true;
     engine_ = engine;
-    asio::post(engine->strand(), [engine, self = shared_from_this()] { engine->handle_poll(self); });
+    asio::post(engine->strand(),
+               [engine, self = shared_from_this()] { engine->handle_poll(self); });
     do_read();  // notices a client that gives up on the held poll
   } else if (req.method() == http::verb::post) {
     awaiting_engine_ = true;
     engine_ = engine;
-    asio::post(engine->strand(), [engine, self = shared_from_this(), body = std::move(req.body())]() mutable {
-      engine->handle_post(self, std::move(body));
-    });
+    asio::post(engine->strand(),
+               [engine, self = shared_from_this(), body = std::move(req.body())]() mutable {
+                 engine->handle_post(self, std::move(body));
+               });
   } else {
     respond(error_reply(engine_error::bad_request));
   }
@@ -1051,7 +1057,8 @@ void ws_session::on_accept(beast::error_code ec) {
     auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
     if (!ignored)
       remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-    auto engine = core_->create_session(strand_, raw_, transport_kind::websocket, std::move(remote));
+    auto engine =
+        core_->create_session(strand_, raw_, transport_kind::websocket, std::move(remote));
     if (!engine) {
       close(true);
       return;
@@ -1135,10 +1142,11 @@ void ws_session::close(bool graceful) {
   }
   close_after_flush_ = true;
   close_timer_.expires_after(graceful_close_timeout);
-  close_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
-    if (!ec)
-      self->hard_close();
-  }));
+  close_timer_.async_wait(
+      asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->hard_close();
+      }));
   if (!writing_ && queue_.empty())
     start_close_handshake();
 }
@@ -1206,7 +1214,8 @@ void engine_session::attach_websocket(std::shared_ptr<ws_session> ws) {
 void engine_session::schedule_ping() {
   awaiting_pong_ = false;
   ping_timer_.expires_after(core_->options.ping_interval);
-  ping_timer_.async_wait(beast::bind_front_handler(&engine_session::on_ping_timer, shared_from_this()));
+  ping_timer_.async_wait(
+      beast::bind_front_handler(&engine_session::on_ping_timer, shared_from_this()));
 }
 
 void engine_session::on_ping_timer(beast::error_code ec) {
@@ -1221,7 +1230,8 @@ void engine_session::on_ping_timer(beast::error_code ec) {
   if (closed_)
     return;
   ping_timer_.expires_after(core_->options.ping_timeout);
-  ping_timer_.async_wait(beast::bind_front_handler(&engine_session::on_ping_timer, shared_from_this()));
+  ping_timer_.async_wait(
+      beast::bind_front_handler(&engine_session::on_ping_timer, shared_from_this()));
 }
 
 void engine_session::reply(const std::shared_ptr<http_session>& http, engine_reply r) {
@@ -1370,7 +1380,8 @@ void engine_session::handle_packet(eio::packet p) {
 
 // --- upgrade -----------------------------------------------------------------------------------
 
-void engine_session::begin_probe(std::shared_ptr<ws_session> ws, http::request<http::string_body> req) {
+void engine_session::begin_probe(std::shared_ptr<ws_session> ws,
+                                 http::request<http::string_body> req) {
   if (closed_) {
     ws->reject(error_reply(engine_error::session_id_unknown), std::move(req));
     return;
@@ -1442,7 +1453,8 @@ void engine_session::on_ws_frame(ws_session* ws, std::string data, bool text) {
   }
   if (!ws_ || ws != ws_.get())
     return;
-  auto p = text ? eio::decode_text(data) : std::optional<eio::packet>{eio::decode_binary_frame(std::move(data))};
+  auto p = text ? eio::decode_text(data)
+                : std::optional<eio::packet>{eio::decode_binary_frame(std::move(data))};
   if (!p) {
     protocol_error();
     return;
@@ -1575,7 +1587,8 @@ void engine_session::dispatch(sio::packet p, std::vector<std::string> attachment
       return;
     }
     core_->sio_handler.on_event(it->second.id, std::move(parts->name),
-                                sio_args{std::move(parts->args_json), std::move(attachments)}, p.id);
+                                sio_args{std::move(parts->args_json), std::move(attachments)},
+                                p.id);
     return;
   }
   case sio::packet_type::ack:
@@ -1709,7 +1722,8 @@ struct server::impl : detail::server_core {
   using detail::server_core::server_core;
 };
 
-server::server(boost::asio::io_context& io, server_options options, handler& h, engineio_handler* raw)
+server::server(boost::asio::io_context& io, server_options options, handler& h,
+               engineio_handler* raw)
   : impl_(std::make_shared<impl>(io, std::move(options), h, raw)) {}
 
 server::~server() { stop(); }
@@ -1720,7 +1734,8 @@ void server::stop() { impl_->stop(); }
 
 std::uint16_t server::port() const { return impl_->bound_port; }
 
-void server::emit(socket_id id, std::string event, sio_args args, std::function<void(sio_args)> on_ack) {
+void server::emit(socket_id id, std::string event, sio_args args,
+                  std::function<void(sio_args)> on_ack) {
   auto engine = impl_->find_socket(id);
   if (!engine)
     return;
@@ -1739,7 +1754,8 @@ void server::broadcast(const std::string& nsp, std::string event, sio_args args)
   p.attachments = args.attachments.size();
   p.nsp = nsp;
   p.data = sio::make_event_payload(event, args.json);
-  auto packets = std::make_shared<const std::vector<detail::outgoing>>(detail::encode_sio(p, args.attachments));
+  auto packets = std::make_shared<const std::vector<detail::outgoing>>(
+      detail::encode_sio(p, args.attachments));
   for (auto& [id, engine] : receivers)
     boost::asio::post(engine->strand(), [engine = engine, id = id, packets] {
       engine->send_shared(id, packets);

@@ -5,7 +5,8 @@
 //
 // The namespace is written only when it is not "/". BINARY_EVENT and BINARY_ACK packets are
 // followed by `attachments` Engine.IO binary messages; their JSON refers to them through
-// {"_placeholder":true,"num":N} objects. Pure string processing: no I/O, no exceptions for bad input.
+// {"_placeholder":true,"num":N} objects. Pure string processing: no I/O, and bad input yields an
+// error value, never an exception.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,14 +50,16 @@ struct decode_result {
   explicit operator bool() const { return value.has_value(); }
 };
 
-// Decodes and validates one packet: the type must be known, the namespace must start with '/', the
-// ack id and attachment count must be decimal numbers in range, the payload must be valid JSON of
-// the shape the type requires (CONNECT: absent or object; DISCONNECT: absent; EVENT: non-empty array
-// whose first element is a string naming a non-reserved event; ACK: array with an ack id;
-// CONNECT_ERROR: object or string), and placeholders must refer to announced attachments.
+// Decodes and validates one packet: the type must be known, the ack id and attachment count must
+// be decimal numbers in range, the payload must be valid UTF-8 JSON of the shape the type requires
+// (CONNECT: absent or object; DISCONNECT: absent; EVENT: non-empty array whose first element is a
+// string naming a non-reserved event; ACK: array, with an ack id; CONNECT_ERROR: object or
+// string), and placeholders must refer to announced attachments. Numbers beyond the double range
+// (1e400) are rejected, since no client could have meant them.
 decode_result decode(std::string_view text);
 
-// EVENT payload helpers. The argument list stays raw JSON text so numbers keep their exact spelling.
+// EVENT payload helpers. The argument list stays raw JSON text so that numbers keep their exact
+// spelling.
 // Builds ["<event>", ...args] from an event name and a JSON array of arguments.
 std::string make_event_payload(std::string_view event, std::string_view args_array_json);
 struct event_parts {

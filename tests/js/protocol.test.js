@@ -686,8 +686,13 @@ describe('Socket.IO slow readers', () => {
     const before = countOverflows();
     const ws = await sioWebSocket();
     ws._socket.pause();  // stop reading: the echoes pile up on the server
-    const payload = `42["message","${'w'.repeat(500000)}"]`;
-    for (let i = 0; i < 60; i++) ws.send(payload);
+    // Binary attachments are echoed without parsing big JSON, so the queue outgrows the kernel
+    // socket buffers well before the (unanswerable) heartbeat would end the connection.
+    const attachment = Buffer.alloc(900000, 7);
+    for (let i = 0; i < 30; i++) {
+      ws.send('451-["message",{"_placeholder":true,"num":0}]');
+      ws.send(attachment);
+    }
     await withTimeout((async () => {
       while (countOverflows() === before) await sleep(20);
     })(), 5000, 'buffer overflow disconnect');
@@ -699,8 +704,9 @@ describe('Socket.IO slow readers', () => {
     const before = countOverflows();
     const sid = await openPolling('socket.io');
     await push('socket.io', sid, '40');
-    const payload = `42["message","${'p'.repeat(900000)}"]`;
-    for (let i = 0; i < 5; i++) {
+    // Each POST also carries a pong, so the heartbeat cannot end the session first.
+    const payload = `3\x1e42["message","${'p'.repeat(900000)}"]`;
+    for (let i = 0; i < 6; i++) {
       const res = await push('socket.io', sid, payload);
       if (res.status !== 200) break;
     }
