@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/canonical_json.hpp"
+#include "net/p2p_message.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -250,31 +251,47 @@ void on_get_known_nodes(self_ptr self, const client_event& ev) {
       [=](caf::error& err) { fail(self, ev, "get_known_nodes: " + to_string(err)); });
 }
 
+void reply_node_info(self_ptr self, const client_event& ev, const tip_info& tip,
+                     const std::string& sync_json) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("node_id");
+  w.String(tip.node_id.c_str());
+  w.Key("height");
+  w.Uint64(tip.height);
+  w.Key("tip_hash");
+  w.String(tip.tip_hash.c_str());
+  w.Key("entries");
+  w.Uint64(tip.entries);
+  w.Key("forks");
+  w.Uint64(tip.forks);
+  w.Key("held");
+  w.Uint64(tip.held);
+  w.Key("sync");
+  if (sync_json.empty())
+    w.Null();
+  else
+    w.RawValue(sync_json.data(), sync_json.size(), rapidjson::kObjectType);
+  w.EndObject();
+  auto body = args_of(buf.GetString());
+  if (ev.wants_ack)
+    ack(self, ev, std::move(body));
+  else
+    emit(self, "node_info", std::move(body));
+}
+
+// The tip from the ledger and the P2P counters from the sync coordinator (links, pulls, entries
+// received by sync or announcement), so operators and tests can see what crossed the wire.
 void on_node_info(self_ptr self, const client_event& ev) {
   self->request(self->state.ledger, caf::infinite, tip_atom::value)
     .then(
       [=](const tip_info& tip) {
-        rapidjson::StringBuffer buf;
-        rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-        w.StartObject();
-        w.Key("node_id");
-        w.String(tip.node_id.c_str());
-        w.Key("height");
-        w.Uint64(tip.height);
-        w.Key("tip_hash");
-        w.String(tip.tip_hash.c_str());
-        w.Key("entries");
-        w.Uint64(tip.entries);
-        w.Key("forks");
-        w.Uint64(tip.forks);
-        w.Key("held");
-        w.Uint64(tip.held);
-        w.EndObject();
-        auto body = args_of(buf.GetString());
-        if (ev.wants_ack)
-          ack(self, ev, std::move(body));
-        else
-          emit(self, "node_info", std::move(body));
+        if (!self->state.coordinator)
+          return reply_node_info(self, ev, tip, {});
+        self->request(self->state.coordinator, std::chrono::seconds{10}, inspect_atom::value)
+          .then([=](const std::string& sync_json) { reply_node_info(self, ev, tip, sync_json); },
+                [=](caf::error&) { reply_node_info(self, ev, tip, {}); });
       },
       [=](caf::error& err) { fail(self, ev, "node_info: " + to_string(err)); });
 }
@@ -299,25 +316,31 @@ void on_verify_ledger(self_ptr self, const client_event& ev) {
       [=](caf::error& err) { fail(self, ev, "verify_ledger: " + to_string(err)); });
 }
 
-// "/p2p": the message shape of DESIGN §6 is checked here; routing between nodes arrives with the
-// relay link and sync coordinator.
+// "/p2p": one P2P envelope per event; well-formed ones go to the sync coordinator, which answers
+// through send_atom. The ack only says the envelope was accepted for processing.
 void on_p2p_message(self_ptr self, const client_event& ev) {
   auto doc = parse_args(self, ev);
   if (!doc)
     return;
   if (doc->Empty() || !(*doc)[0].IsObject())
     return fail(self, ev, "p2p_message: the argument must be a message object");
-  auto& msg = (*doc)[0];
-  for (const char* field : {"message_type", "message_id", "sender_id", "recipient_id"}) {
-    auto it = msg.FindMember(field);
-    if (it == msg.MemberEnd() || !it->value.IsString())
-      return fail(self, ev, std::string{"p2p_message: field '"} + field + "' must be a string");
-  }
-  if (!msg.HasMember("payload"))
-    return fail(self, ev, "p2p_message: field 'payload' is missing");
-  log::debug("session", "p2p ", msg["message_type"].GetString(), " from ",
-             msg["sender_id"].GetString());
-  ack(self, ev, "[{\"accepted\":true}]");
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  (*doc)[0].Accept(w);
+  std::string error;
+  auto message = net::decode_p2p({buf.GetString(), buf.GetSize()}, error);
+  if (!message)
+    return fail(self, ev, "p2p_message: " + error);
+  log::debug("session", "p2p ", net::to_string(message->type), " from ", message->sender_id);
+  auto& st = self->state;
+  if (st.coordinator)
+    self->send(st.coordinator, p2p_atom::value,
+               p2p_envelope{static_cast<std::uint8_t>(message->type), std::move(message->message_id),
+                            std::move(message->sender_id), std::move(message->recipient_id),
+                            std::move(message->payload_json)},
+               caf::actor_cast<p2p_link_actor>(self));
+  if (ev.wants_ack)
+    ack(self, ev, "[{\"accepted\":true}]");
 }
 
 void dispatch(self_ptr self, client_event& ev) {
@@ -383,8 +406,10 @@ std::string inspect_json(const client_session_state& st) {
 client_session_actor::behavior_type
 client_session(client_session_actor::stateful_pointer<client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
-               peer_registry_actor registry, session_limits limits) {
+               peer_registry_actor registry, sync_coordinator_actor coordinator,
+               session_limits limits) {
   auto& st = self->state;
+  st.coordinator = std::move(coordinator);
   st.info = std::move(info);
   st.server = std::move(server);
   st.ledger = std::move(ledger);
@@ -393,8 +418,20 @@ client_session(client_session_actor::stateful_pointer<client_session_state> self
   st.connected_since_ms = now_unix_ms();
   if (st.info.nsp == "/")
     emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
+  if (st.info.nsp == "/p2p" && st.coordinator) {
+    auto link = caf::actor_cast<p2p_link_actor>(self);
+    self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"});
+    self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
+      caf::anon_send(coordinator, link_down_atom::value, link);
+    });
+  }
   return {
     [=](event_atom, client_event& ev) { dispatch(self, ev); },
+    [=](send_atom, std::string& frame) {
+      auto& st = self->state;
+      ++st.messages_out;
+      st.server->emit(st.info.id, "p2p_message", net::sio_args{"[" + frame + "]", {}});
+    },
     [=](inspect_atom) { return inspect_json(self->state); },
   };
 }

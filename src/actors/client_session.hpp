@@ -1,7 +1,8 @@
 #pragma once
 // One actor per connected Socket.IO socket: runs the client API (docs/PROTOCOL.md) for namespace
-// "/" and accepts P2P messages on "/p2p". Replies go straight to the Socket.IO server, which is
-// safe to call from any thread.
+// "/" and, on "/p2p", is a link of the sync coordinator: P2P messages from the peer go to the
+// coordinator, the coordinator's messages go out as `p2p_message` events. Replies go straight to
+// the Socket.IO server, which is safe to call from any thread.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,12 +13,15 @@
 #include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
+#include "actors/sync_coordinator.hpp"
 #include "net/sio_server.hpp"
 
 namespace gsio::actors {
 
 using client_session_actor = caf::typed_actor<
   caf::reacts_to<event_atom, client_event>,
+  // On "/p2p": a P2P envelope (encoded) to send to the peer.
+  caf::reacts_to<send_atom, std::string>,
   caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct session_limits {
@@ -32,6 +36,7 @@ struct client_session_state {
   std::shared_ptr<net::server> server;
   ledger_actor ledger;
   peer_registry_actor registry;
+  sync_coordinator_actor coordinator;
   session_limits limits;
   std::int64_t connected_since_ms = 0;
   std::uint64_t events_in = 0;
@@ -43,6 +48,7 @@ struct client_session_state {
 client_session_actor::behavior_type
 client_session(client_session_actor::stateful_pointer<client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
-               peer_registry_actor registry, session_limits limits);
+               peer_registry_actor registry, sync_coordinator_actor coordinator,
+               session_limits limits);
 
 }  // namespace gsio::actors

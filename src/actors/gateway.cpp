@@ -40,11 +40,12 @@ std::string args_of(const std::string& single_json) {
 // never touches a destroyed server. Handler callbacks run on the io threads.
 struct gateway_frontend : net::handler {
   gateway_frontend(caf::actor_system& sys, gateway_options opts, ledger_actor ledger,
-                   peer_registry_actor registry)
+                   peer_registry_actor registry, sync_coordinator_actor coordinator)
     : system(sys),
       options(std::move(opts)),
       ledger(std::move(ledger)),
       registry(std::move(registry)),
+      coordinator(std::move(coordinator)),
       work(boost::asio::make_work_guard(io)),
       started_ms(now_unix_ms()) {}
 
@@ -54,6 +55,7 @@ struct gateway_frontend : net::handler {
   gateway_options options;
   ledger_actor ledger;
   peer_registry_actor registry;
+  sync_coordinator_actor coordinator;
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
   std::shared_ptr<net::server> server;
@@ -112,7 +114,8 @@ struct gateway_frontend : net::handler {
   }
 
   void on_connect(const net::socket_info& info) override {
-    auto session = system.spawn(client_session, info, server, ledger, registry, options.session);
+    auto session = system.spawn(client_session, info, server, ledger, registry, coordinator,
+                                 options.session);
     std::lock_guard<std::mutex> guard{mtx};
     sessions.emplace(info.id, std::move(session));
     ++connects;
@@ -229,9 +232,10 @@ struct gateway_frontend : net::handler {
 
 gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
                                      gateway_options options, ledger_actor ledger,
-                                     peer_registry_actor registry, tip_info initial_tip) {
+                                     peer_registry_actor registry,
+                                     sync_coordinator_actor coordinator, tip_info initial_tip) {
   auto frontend = std::make_shared<gateway_frontend>(self->system(), std::move(options), ledger,
-                                                     std::move(registry));
+                                                     std::move(registry), std::move(coordinator));
   frontend->tip = std::move(initial_tip);
   self->state.frontend = frontend;
   try {

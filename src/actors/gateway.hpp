@@ -14,6 +14,7 @@
 #include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
+#include "actors/sync_coordinator.hpp"
 
 namespace gsio::actors {
 
@@ -50,6 +51,7 @@ struct gateway_state {
 // with an error that names the address.
 gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
                                      gateway_options options, ledger_actor ledger,
-                                     peer_registry_actor registry, tip_info initial_tip);
+                                     peer_registry_actor registry,
+                                     sync_coordinator_actor coordinator, tip_info initial_tip);
 
 }  // namespace gsio::actors

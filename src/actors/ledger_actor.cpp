@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/entry.hpp"
+#include "ledger/sync.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -102,6 +103,124 @@ void flush(ledger_actor::stateful_pointer<ledger_state> self) {
   }
 }
 
+// Tells every listener how the canonical chain changed with one insert.
+void publish(ledger_actor::stateful_pointer<ledger_state> self,
+             const ledger::chain_tree::insert_result& result) {
+  auto& st = self->state;
+  if (result.added.empty() && result.removed.empty())
+    return;
+  auto tip = make_tip_info(*st.res);
+  std::vector<std::string> added;
+  added.reserve(result.added.size());
+  for (auto* e : result.added)
+    added.push_back(ledger::to_json(*e));
+  if (!result.reorg()) {
+    for (auto& listener : st.listeners)
+      self->send(listener, appended_atom::value, added, tip);
+    return;
+  }
+  ++st.reorgs;
+  reorg_event ev;
+  ev.fork_height = tip.height - result.added.size();
+  for (auto* e : result.removed)
+    ev.removed_ids.push_back(e->id);
+  ev.added = std::move(added);
+  ev.tip_hash = tip.tip_hash;
+  ev.height = tip.height;
+  log::info("ledger", "reorg at height ", ev.fork_height, ": ", ev.removed_ids.size(),
+            " entries left the chain, ", ev.added.size(), " joined");
+  for (auto& listener : st.listeners)
+    self->send(listener, reorg_atom::value, ev);
+}
+
+// Persists entries just attached; on failure the node must stop (memory is ahead of the disk).
+bool persist(ledger_actor::stateful_pointer<ledger_state> self,
+             const std::vector<const ledger::entry*>& attached) {
+  if (attached.empty())
+    return true;
+  try {
+    self->state.res->store.append(attached);
+    ++self->state.commits;
+    return true;
+  } catch (const std::exception& ex) {
+    log::error("ledger", "cannot persist entries, shutting down: ", ex.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, ex.what()));
+    return false;
+  }
+}
+
+merge_result merge(ledger_actor::stateful_pointer<ledger_state> self,
+                   std::vector<std::string>& entries_json) {
+  auto& st = self->state;
+  auto& res = *st.res;
+  merge_result out;
+  std::vector<ledger::chain_tree::insert_result> results;
+  std::vector<const ledger::entry*> attached;
+  const auto now = now_unix_ms();
+  for (auto& json : entries_json) {
+    ledger::entry e;
+    std::string error;
+    std::optional<ledger::rejection> why;
+    if (!ledger::from_json_text(json, e, error))
+      why = ledger::rejection{ledger::reject_code::malformed, "entry from a peer: " + error};
+    else
+      why = ledger::validate(e, res.limits, now);
+    if (!why) {
+      auto result = res.tree.insert(std::move(e));
+      switch (result.outcome) {
+        case ledger::chain_tree::status::appended:
+          out.appended += result.attached.size();
+          attached.insert(attached.end(), result.attached.begin(), result.attached.end());
+          out.reorg |= result.reorg();
+          results.push_back(std::move(result));
+          continue;
+        case ledger::chain_tree::status::duplicate: ++out.duplicates; continue;
+        case ledger::chain_tree::status::held: ++out.held; continue;
+        case ledger::chain_tree::status::rejected: why = std::move(result.why); break;
+      }
+    }
+    ++out.rejected;
+    ++st.merge_rejected;
+    const std::string reason = why ? why->reason : "rejected";
+    log::warn("ledger", "rejected an entry from a peer: ", reason);
+    if (out.rejections.size() < 8)
+      out.rejections.push_back(reason);
+  }
+  if (!persist(self, attached))
+    return out;
+  st.merged += attached.size();
+  for (auto& result : results)
+    publish(self, result);
+  out.tip = make_tip_info(res);
+  return out;
+}
+
+std::vector<std::string> reappend(ledger_actor::stateful_pointer<ledger_state> self) {
+  auto& st = self->state;
+  auto& res = *st.res;
+  std::vector<std::string> out;
+  auto fresh = ledger::reappend_orphans(res.tree, res.self);
+  if (fresh.empty())
+    return out;
+  std::vector<ledger::chain_tree::insert_result> results;
+  std::vector<const ledger::entry*> attached;
+  for (auto& e : fresh) {
+    auto result = res.tree.insert(std::move(e));
+    if (result.outcome != ledger::chain_tree::status::appended)
+      continue;
+    attached.insert(attached.end(), result.attached.begin(), result.attached.end());
+    out.push_back(ledger::to_json(*result.attached.front()));
+    results.push_back(std::move(result));
+  }
+  if (!persist(self, attached))
+    return {};
+  st.reappended += out.size();
+  log::info("ledger", "re-appended ", out.size(), " of this node's orphaned entries on the tip");
+  for (auto& result : results)
+    publish(self, result);
+  return out;
+}
+
 std::string inspect_json(const ledger_state& st) {
   auto& res = *st.res;
   rapidjson::StringBuffer buf;
@@ -131,6 +250,14 @@ std::string inspect_json(const ledger_state& st) {
   w.Uint64(st.largest_batch);
   w.Key("rejected");
   w.Uint64(st.rejected);
+  w.Key("merged");
+  w.Uint64(st.merged);
+  w.Key("merge_rejected");
+  w.Uint64(st.merge_rejected);
+  w.Key("reappended");
+  w.Uint64(st.reappended);
+  w.Key("reorgs");
+  w.Uint64(st.reorgs);
   w.Key("listeners");
   w.Uint64(st.listeners.size());
   w.Key("max_data_bytes");
@@ -209,6 +336,38 @@ ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> 
       self->state.listeners.push_back(std::move(listener));
     },
     [=](inspect_atom) { return inspect_json(self->state); },
+    [=](merge_atom, std::vector<std::string>& entries) { return merge(self, entries); },
+    [=](sync_atom, const sync_query& query) {
+      auto& tree = self->state.res->tree;
+      ledger::sync_request request;
+      request.locator = query.locator;
+      if (query.has_cursor)
+        request.cursor = query.cursor;
+      request.limit = static_cast<std::size_t>(std::min<std::uint64_t>(query.limit, 1000));
+      auto page = ledger::answer_sync(tree, request);
+      sync_answer answer;
+      answer.entries.reserve(page.entries.size());
+      for (auto* e : page.entries)
+        answer.entries.push_back(ledger::to_json(*e));
+      answer.next_cursor = page.next_cursor;
+      answer.more = page.more;
+      answer.height = page.height;
+      answer.tip_hash = std::move(page.tip_hash);
+      return answer;
+    },
+    [=](get_atom, sync_atom) { return self->state.res->tree.locator(); },
+    [=](get_atom, missing_atom) { return self->state.res->tree.missing_parents(); },
+    [=](get_atom, hashes_atom, const std::vector<std::string>& hashes) {
+      std::vector<std::string> out;
+      for (const auto& hash : hashes)
+        if (auto* e = self->state.res->tree.find(hash))
+          out.push_back(ledger::to_json(*e));
+      return out;
+    },
+    [=](reappend_atom) { return reappend(self); },
+    [=](relate_atom, const std::string& tip_hash) {
+      return static_cast<std::uint8_t>(ledger::sync_planner::relate(self->state.res->tree, tip_hash));
+    },
   };
 }
 

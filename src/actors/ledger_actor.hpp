@@ -36,6 +36,20 @@ using ledger_actor = caf::typed_actor<
   // Re-verifies the whole canonical chain in memory; replies "" or the first problem.
   caf::replies_to<verify_atom>::with<std::string>,
   caf::reacts_to<subscribe_atom, ledger_listener_actor>,
+  // Validates, attaches and durably stores entries from peers (JSON); publishes what changed.
+  caf::replies_to<merge_atom, std::vector<std::string>>::with<merge_result>,
+  // Answers a peer's LedgerSyncRequest.
+  caf::replies_to<sync_atom, sync_query>::with<sync_answer>,
+  // This node's locator (ledger::chain_tree::locator) for its own LedgerSyncRequest.
+  caf::replies_to<get_atom, sync_atom>::with<std::vector<std::string>>,
+  // Parent hashes that held entries wait for.
+  caf::replies_to<get_atom, missing_atom>::with<std::vector<std::string>>,
+  // Entries (JSON) with the given hashes, on any branch; unknown hashes are skipped.
+  caf::replies_to<get_atom, hashes_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+  // Re-appends this node's orphaned entries on the canonical tip; replies with them (JSON).
+  caf::replies_to<reappend_atom>::with<std::vector<std::string>>,
+  // Where a peer's tip hash is in the tree: a ledger::sync_planner::tip_relation.
+  caf::replies_to<relate_atom, std::string>::with<std::uint8_t>,
   caf::replies_to<inspect_atom>::with<std::string>,
   caf::reacts_to<flush_atom>>;
 
@@ -72,6 +86,10 @@ struct ledger_state {
   std::uint64_t commits = 0;
   std::uint64_t largest_batch = 0;
   std::uint64_t rejected = 0;
+  std::uint64_t merged = 0;           // entries from peers attached
+  std::uint64_t merge_rejected = 0;   // entries from peers refused
+  std::uint64_t reappended = 0;
+  std::uint64_t reorgs = 0;
 };
 
 ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,

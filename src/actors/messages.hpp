@@ -25,6 +25,20 @@ using event_atom = caf::atom_constant<caf::atom("event")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using entry_atom = caf::atom_constant<caf::atom("entry")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
+// Node-to-node traffic.
+using merge_atom = caf::atom_constant<caf::atom("merge")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using missing_atom = caf::atom_constant<caf::atom("missing")>;
+using reappend_atom = caf::atom_constant<caf::atom("reappend")>;
+using relate_atom = caf::atom_constant<caf::atom("relate")>;
+using p2p_atom = caf::atom_constant<caf::atom("p2p")>;
+using send_atom = caf::atom_constant<caf::atom("send")>;
+using link_up_atom = caf::atom_constant<caf::atom("link_up")>;
+using link_down_atom = caf::atom_constant<caf::atom("link_down")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using seen_atom = caf::atom_constant<caf::atom("seen")>;
+using hashes_atom = caf::atom_constant<caf::atom("hashes")>;
+using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {
@@ -103,6 +117,66 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_record& x) {
   return f(caf::meta::type_name("gsio::node_record"), x.node_id, x.is_self, x.link, x.address,
            x.last_seen_ms, x.height, x.tip_hash);
+}
+
+// What merging entries from a peer did.
+struct merge_result {
+  std::uint64_t appended = 0;   // attached (including held entries they released)
+  std::uint64_t duplicates = 0;
+  std::uint64_t held = 0;       // waiting for an unknown parent
+  std::uint64_t rejected = 0;
+  std::vector<std::string> rejections;  // reasons, at most a few
+  bool reorg = false;
+  tip_info tip;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, merge_result& x) {
+  return f(caf::meta::type_name("gsio::merge_result"), x.appended, x.duplicates, x.held,
+           x.rejected, x.rejections, x.reorg, x.tip);
+}
+
+// A LedgerSyncRequest (see ledger::sync_request).
+struct sync_query {
+  std::vector<std::string> locator;
+  bool has_cursor = false;
+  std::uint64_t cursor = 0;
+  std::uint64_t limit = 500;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sync_query& x) {
+  return f(caf::meta::type_name("gsio::sync_query"), x.locator, x.has_cursor, x.cursor, x.limit);
+}
+
+// A LedgerSyncResponse (see ledger::sync_page); entries as JSON.
+struct sync_answer {
+  std::vector<std::string> entries;
+  std::uint64_t next_cursor = 0;
+  bool more = false;
+  std::uint64_t height = 0;
+  std::string tip_hash;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sync_answer& x) {
+  return f(caf::meta::type_name("gsio::sync_answer"), x.entries, x.next_cursor, x.more, x.height,
+           x.tip_hash);
+}
+
+// One decoded P2P envelope (net::p2p_message) crossing actor boundaries.
+struct p2p_envelope {
+  std::uint8_t type = 0;      // net::p2p_type
+  std::string message_id;
+  std::string sender_id;
+  std::string recipient_id;
+  std::string payload_json;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, p2p_envelope& x) {
+  return f(caf::meta::type_name("gsio::p2p_envelope"), x.type, x.message_id, x.sender_id,
+           x.recipient_id, x.payload_json);
 }
 
 // Registers every message type above with the actor system.

@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/log.hpp"
+
 namespace gsio::actors {
 namespace {
 
@@ -37,8 +39,11 @@ void write_record(rapidjson::Writer<rapidjson::StringBuffer>& w, const node_reco
 
 peer_registry_actor::behavior_type
 peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, ledger_actor ledger,
-              std::string node_id, std::string advertised_address) {
+              std::string node_id, std::string advertised_address,
+              std::chrono::milliseconds expiry) {
   auto& st = self->state;
+  st.expiry = expiry;
+  self->delayed_send(self, expiry / 3, tick_atom::value);
   st.ledger = std::move(ledger);
   st.self_record.node_id = std::move(node_id);
   st.self_record.is_self = true;
@@ -65,6 +70,37 @@ peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, l
           [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
       return promise;
     },
+    [=](seen_atom, node_record& record) {
+      auto& st = self->state;
+      if (record.node_id == st.self_record.node_id)
+        return;
+      auto it = st.peers.find(record.node_id);
+      if (record.last_seen_ms == 0) {
+        // Only heard of through another node: never overrides what we heard directly.
+        if (it == st.peers.end()) {
+          record.last_seen_ms = now_unix_ms();
+          st.peers.emplace(record.node_id, std::move(record));
+        }
+        return;
+      }
+      if (it == st.peers.end())
+        log::info("peers", "new node ", record.node_id.substr(0, 12), " via ", record.link,
+                  record.address.empty() ? "" : " at ", record.address);
+      st.peers.insert_or_assign(record.node_id, std::move(record));
+    },
+    [=](advertise_atom, std::string& address) { self->state.self_record.address = std::move(address); },
+    [=](tick_atom) {
+      auto& st = self->state;
+      const auto cutoff = now_unix_ms() - st.expiry.count();
+      std::erase_if(st.peers, [&](const auto& item) {
+        if (item.second.last_seen_ms >= cutoff)
+          return false;
+        log::info("peers", "node ", item.first.substr(0, 12), " went silent; forgetting it");
+        ++st.expired;
+        return true;
+      });
+      self->delayed_send(self, st.expiry / 3, tick_atom::value);
+    },
     [=](inspect_atom) {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
@@ -77,6 +113,8 @@ peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, l
       for (auto& [id, record] : st.peers)
         write_record(w, record);
       w.EndArray();
+      w.Key("expired");
+      w.Uint64(st.expired);
       w.Key("queries");
       w.Uint64(st.queries);
       w.EndObject();

@@ -1,6 +1,7 @@
 #pragma once
 // The peer registry: every node this node knows, with last-seen time, tip and how it is linked.
-// Until the network layer feeds it announcements it knows only the node itself.
+// The sync coordinator reports every node it hears from; nodes silent for `expiry` are forgotten.
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,10 @@ namespace gsio::actors {
 using peer_registry_actor = caf::typed_actor<
   // Every known node, this one first, with its current tip.
   caf::replies_to<peers_atom>::with<std::vector<node_record>>,
+  // A node was heard from (or, with last_seen_ms 0, heard of through another node).
+  caf::reacts_to<seen_atom, node_record>,
+  caf::reacts_to<tick_atom>,
+  caf::reacts_to<advertise_atom, std::string>,
   caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct peer_registry_state {
@@ -25,10 +30,13 @@ struct peer_registry_state {
   std::unordered_map<std::string, node_record> peers;  // by node id, never the node itself
   ledger_actor ledger;
   std::uint64_t queries = 0;
+  std::uint64_t expired = 0;
+  std::chrono::milliseconds expiry{30000};
 };
 
 peer_registry_actor::behavior_type
 peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, ledger_actor ledger,
-              std::string node_id, std::string advertised_address);
+              std::string node_id, std::string advertised_address,
+              std::chrono::milliseconds expiry = std::chrono::milliseconds{30000});
 
 }  // namespace gsio::actors

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -13,6 +14,8 @@
 #include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
+#include "actors/relay_link.hpp"
+#include "actors/sync_coordinator.hpp"
 #include "ledger/store.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
@@ -37,7 +40,31 @@ struct node_options {
   std::uint64_t max_data_bytes = 64 * 1024;
   std::uint32_t max_adds_in_flight = 256;
   std::string cors_origin = "*";
+  std::string relay;
+  std::string token;
+  std::string peers;
+  std::uint64_t announce_interval_ms = 2000;
+  std::uint64_t peer_expiry_ms = 30000;
+  std::uint64_t sync_page_limit = 500;
 };
+
+// "a,b , c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    auto item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty())
+      out.push_back(std::move(item));
+    start = end + 1;
+  }
+  return out;
+}
 
 using namespace gsio;
 
@@ -71,7 +98,14 @@ int main(int argc, char** argv) {
     .add("max-adds-in-flight", "unacknowledged add_ledger_entry requests per client",
          opt.max_adds_in_flight)
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
-         opt.cors_origin);
+         opt.cors_origin)
+    .add("relay", "relay to join, ws://host:port (empty: none)", opt.relay)
+    .add("token", "shared network token the relay requires", opt.token)
+    .add("peer", "nodes to peer with directly, http://host:port[,http://...]", opt.peers)
+    .add("announce-interval-ms", "how often the node announces its tip to the network",
+         opt.announce_interval_ms)
+    .add("peer-expiry-ms", "forget nodes silent this long", opt.peer_expiry_ms)
+    .add("sync-page-limit", "entries per sync page requested from peers", opt.sync_page_limit);
   switch (cli.parse(argc, argv)) {
     case util::option_set::outcome::exit_ok:
       return 0;
@@ -144,8 +178,34 @@ int main(int argc, char** argv) {
                       : opt.advertise;
   auto ledger_handle = sys.spawn(actors::ledger, resources);
   resources.reset();
-  auto registry = sys.spawn(actors::peer_registry, ledger_handle, node_id, advertised);
-  auto gateway = sys.spawn(actors::gateway, gw, ledger_handle, registry, initial_tip);
+  auto registry = sys.spawn(actors::peer_registry, ledger_handle, node_id, advertised,
+                            std::chrono::milliseconds{opt.peer_expiry_ms});
+  actors::sync_options so;
+  so.node_id = node_id;
+  so.address = advertised;
+  so.announce_interval = std::chrono::milliseconds{opt.announce_interval_ms};
+  so.page_limit = opt.sync_page_limit;
+  // A pull must survive a slow peer, and peers announce every interval: scale the planner with it.
+  so.planner.request_timeout_ms = std::max<std::int64_t>(10'000, 5 * opt.announce_interval_ms);
+  so.planner.stuck_after_ms = 3 * static_cast<std::int64_t>(opt.announce_interval_ms);
+  so.planner.full_pull_interval_ms = 15 * static_cast<std::int64_t>(opt.announce_interval_ms);
+  so.planner.peer_expiry_ms = static_cast<std::int64_t>(opt.peer_expiry_ms);
+  auto coordinator = sys.spawn(actors::sync_coordinator, so, ledger_handle, registry);
+  auto gateway = sys.spawn(actors::gateway, gw, ledger_handle, registry, coordinator, initial_tip);
+  std::vector<actors::relay_link_actor> links;
+  if (!opt.relay.empty()) {
+    actors::relay_link_options lo;
+    lo.transport = actors::link_transport::relay;
+    lo.url = opt.relay;
+    lo.token = opt.token;
+    links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
+  }
+  for (auto& peer : split_list(opt.peers)) {
+    actors::relay_link_options lo;
+    lo.transport = actors::link_transport::peer;
+    lo.url = peer;
+    links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
+  }
 
   std::atomic<bool> died{false};
   keep_alive(caf::actor_cast<caf::actor>(ledger_handle), died);
@@ -158,6 +218,12 @@ int main(int argc, char** argv) {
     self->request(gateway, std::chrono::seconds{10}, actors::get_atom::value)
       .receive([&](std::uint16_t p) { port = p; },
                [&](caf::error&) { exit_code = 1; });
+    if (exit_code == 0 && opt.advertise.empty() && opt.port == 0) {
+      // Only now is the real port known.
+      auto address = "http://" + opt.host + ":" + std::to_string(port);
+      self->send(coordinator, actors::advertise_atom::value, address);
+      self->send(registry, actors::advertise_atom::value, address);
+    }
     if (exit_code == 0) {
       log::info("node", "gsio-node ready on http://", opt.host, ":", port, " (data in ",
                 opt.data_dir, ")");
@@ -175,8 +241,11 @@ int main(int argc, char** argv) {
       }
     }
     // Stop taking requests, then let the ledger commit what it already has before it exits.
+    for (auto& link : links)
+      self->send_exit(link, caf::exit_reason::user_shutdown);
     self->send_exit(gateway, caf::exit_reason::user_shutdown);
     self->wait_for(gateway);
+    self->send_exit(coordinator, caf::exit_reason::user_shutdown);
     self->send(ledger_handle, actors::flush_atom::value);
     self->request(ledger_handle, std::chrono::seconds{30}, actors::tip_atom::value)
       .receive([](const actors::tip_info& tip) {

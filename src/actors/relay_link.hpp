@@ -1,0 +1,69 @@
+#pragma once
+// An outbound P2P link: the node's connection to the relay (a raw WebSocket, `--relay ws://...`)
+// or to another node's "/p2p" Socket.IO namespace (`--peer http://...`). Either way it keeps the
+// connection up, reconnecting with capped exponential backoff and jitter, decodes incoming P2P
+// envelopes, drops duplicates by message_id and hands the rest to the sync coordinator, whose
+// link it is. The connection itself runs on the link's own io_context thread.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/sync_coordinator.hpp"
+
+namespace gsio::actors {
+
+enum class link_transport {
+  relay,  // a raw WebSocket to gsio-relay: one text frame per envelope
+  peer,   // Socket.IO to a node's "/p2p" namespace: one `p2p_message` event per envelope
+};
+
+struct relay_link_options {
+  link_transport transport = link_transport::relay;
+  std::string url;    // ws://host:port for the relay, http://host:port for a peer
+  std::string token;  // shared network token (relay only), sent as "Authorization: Bearer"
+  std::chrono::milliseconds backoff_initial{250};
+  std::chrono::milliseconds backoff_max{10000};
+  std::size_t max_frame_bytes = 16 * 1024 * 1024;
+  std::size_t max_queue_bytes = 16 * 1024 * 1024;
+};
+
+// The generation counter in the internal messages ties a callback to the connection attempt it
+// belongs to, so a late callback of an old connection cannot disturb a newer one.
+using relay_link_actor = p2p_link_actor::extend<
+  caf::reacts_to<link_up_atom, std::uint64_t>,                 // connected
+  caf::reacts_to<p2p_atom, std::uint64_t, std::string>,        // a frame arrived
+  caf::reacts_to<link_down_atom, std::uint64_t, std::string>,  // closed, with the reason
+  caf::reacts_to<tick_atom, std::uint64_t>,                    // time to dial again
+  caf::replies_to<inspect_atom>::with<std::string>>;
+
+struct link_connection;  // io_context, thread and the current client (relay_link.cpp)
+
+struct relay_link_state {
+  static inline const char* name = "relay-link";
+  relay_link_options options;
+  sync_coordinator_actor coordinator;
+  std::shared_ptr<link_connection> connection;
+  std::uint64_t generation = 0;
+  bool connected = false;
+  unsigned failures = 0;  // consecutive failed attempts, for the backoff
+  seen_messages seen{8192};
+  std::string last_error;
+  std::int64_t connected_since_ms = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t dropped_offline = 0;  // messages to send while disconnected
+};
+
+relay_link_actor::behavior_type relay_link(relay_link_actor::stateful_pointer<relay_link_state> self,
+                                           relay_link_options options,
+                                           sync_coordinator_actor coordinator);
+
+}  // namespace gsio::actors

@@ -1,0 +1,581 @@
+#include "actors/sync_coordinator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "ledger/crypto.hpp"
+#include "net/p2p_message.hpp"
+#include "util/log.hpp"
+
+namespace gsio::actors {
+
+bool seen_messages::first_time(const std::string& id) {
+  if (!ids_.insert(id).second)
+    return false;
+  order_.push_back(id);
+  if (order_.size() > capacity_) {
+    ids_.erase(order_.front());
+    order_.pop_front();
+  }
+  return true;
+}
+
+namespace {
+
+using self_ptr = sync_coordinator_actor::stateful_pointer<sync_coordinator_state>;
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using net::p2p_type;
+
+constexpr std::size_t max_hashes_per_request = 256;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Entries are canonical JSON, which puts creator_node_id first: checking the prefix is exact.
+bool created_by(const std::string& entry_json, const std::string& node_id) {
+  static constexpr std::string_view prefix = "{\"creator_node_id\":\"";
+  return entry_json.size() > prefix.size() + node_id.size() &&
+         entry_json.compare(0, prefix.size(), prefix) == 0 &&
+         entry_json.compare(prefix.size(), node_id.size(), node_id) == 0;
+}
+
+void write_entries(json_writer& w, const std::vector<std::string>& entries) {
+  w.StartArray();
+  for (const auto& e : entries)
+    w.RawValue(e.data(), e.size(), rapidjson::kObjectType);
+  w.EndArray();
+}
+
+// Entries of a payload array, re-serialized one by one (the ledger parses and checks them).
+std::vector<std::string> read_entries(const rapidjson::Value& array) {
+  std::vector<std::string> out;
+  if (!array.IsArray())
+    return out;
+  out.reserve(array.Size());
+  for (const auto& item : array.GetArray()) {
+    rapidjson::StringBuffer buf;
+    json_writer w{buf};
+    item.Accept(w);
+    out.emplace_back(buf.GetString(), buf.GetSize());
+  }
+  return out;
+}
+
+std::string string_member(const rapidjson::Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsString()
+           ? std::string(it->value.GetString(), it->value.GetStringLength())
+           : std::string();
+}
+
+std::uint64_t uint_member(const rapidjson::Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
+}
+
+std::string kind_of(const sync_coordinator_state& st, const p2p_link_actor& link) {
+  for (const auto& l : st.links)
+    if (l.handle == link)
+      return l.kind;
+  return "unknown";
+}
+
+// Sends one message: directed messages go over the link the recipient was last heard on (every
+// link if unknown), broadcasts over every link.
+void send_message(self_ptr self, p2p_type type, const std::string& recipient, std::string payload) {
+  auto& st = self->state;
+  net::p2p_message message;
+  message.type = type;
+  message.message_id = net::new_message_id();
+  message.sender_id = st.options.node_id;
+  message.recipient_id = recipient;
+  message.payload_json = std::move(payload);
+  std::string frame = net::encode(message);
+  ++st.messages_out;
+  ++st.out_by_type[std::string(net::to_string(type))];
+  if (!recipient.empty()) {
+    if (auto it = st.route.find(recipient); it != st.route.end()) {
+      self->send(it->second, send_atom::value, std::move(frame));
+      return;
+    }
+  }
+  for (const auto& link : st.links)
+    self->send(link.handle, send_atom::value, frame);
+}
+
+std::string announce_payload(const sync_coordinator_state& st) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("node_id");
+  w.String(st.options.node_id);
+  w.Key("address");
+  w.String(st.options.address);
+  w.Key("height");
+  w.Uint64(st.tip.height);
+  w.Key("tip_hash");
+  w.String(st.tip.tip_hash);
+  w.Key("entries");
+  w.Uint64(st.tip.entries);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+void announce(self_ptr self, const std::string& recipient = {}) {
+  send_message(self, p2p_type::node_announce, recipient, announce_payload(self->state));
+}
+
+void announce_entries(self_ptr self, const std::vector<std::string>& entries) {
+  auto& st = self->state;
+  for (const auto& e : entries) {
+    if (!created_by(e, st.options.node_id))
+      continue;  // others announce their own entries; relaying them would multiply traffic
+    rapidjson::StringBuffer buf;
+    json_writer w{buf};
+    w.StartObject();
+    w.Key("entry");
+    w.RawValue(e.data(), e.size(), rapidjson::kObjectType);
+    w.Key("height");
+    w.Uint64(st.tip.height);
+    w.Key("tip_hash");
+    w.String(st.tip.tip_hash);
+    w.EndObject();
+    send_message(self, p2p_type::entry_announce, {}, {buf.GetString(), buf.GetSize()});
+  }
+}
+
+void send_pull(self_ptr self, const ledger::sync_planner::pull& pull) {
+  auto limit = self->state.options.page_limit;
+  auto send_request = [self, peer = pull.peer, limit](const std::vector<std::string>& locator,
+                                                      bool has_cursor, std::uint64_t cursor) {
+    rapidjson::StringBuffer buf;
+    json_writer w{buf};
+    w.StartObject();
+    w.Key("locator");
+    w.StartArray();
+    for (const auto& hash : locator)
+      w.String(hash);
+    w.EndArray();
+    w.Key("cursor");
+    if (has_cursor)
+      w.Uint64(cursor);
+    else
+      w.Null();
+    w.Key("limit");
+    w.Uint64(limit);
+    w.EndObject();
+    send_message(self, p2p_type::ledger_sync_request, peer, {buf.GetString(), buf.GetSize()});
+  };
+  if (pull.full)
+    log::info("sync", "pulling everything from ", pull.peer.substr(0, 12),
+              ": our tips disagree although each knows the other's");
+  if (pull.cursor) {
+    send_request({}, true, *pull.cursor);
+    return;
+  }
+  self->request(self->state.ledger, std::chrono::seconds{10}, get_atom::value, sync_atom::value)
+    .then([send_request](const std::vector<std::string>& locator) { send_request(locator, false, 0); },
+          [self, peer = pull.peer](const caf::error&) { self->state.planner.abandon(peer); });
+}
+
+// Asks everyone for the parents that held entries wait for, at most twice a second.
+void request_missing_parents(self_ptr self) {
+  auto& st = self->state;
+  const auto now = now_ms();
+  if (now - st.last_parent_request_ms < 500)
+    return;
+  st.last_parent_request_ms = now;
+  self->request(st.ledger, std::chrono::seconds{10}, get_atom::value, missing_atom::value)
+    .then(
+      [self](std::vector<std::string>& hashes) {
+        if (hashes.empty())
+          return;
+        if (hashes.size() > max_hashes_per_request)
+          hashes.resize(max_hashes_per_request);
+        rapidjson::StringBuffer buf;
+        json_writer w{buf};
+        w.StartObject();
+        w.Key("hashes");
+        w.StartArray();
+        for (const auto& h : hashes)
+          w.String(h);
+        w.EndArray();
+        w.EndObject();
+        send_message(self, p2p_type::entry_request, {}, {buf.GetString(), buf.GetSize()});
+      },
+      [](const caf::error&) {});
+}
+
+// Hands entries from a peer to the ledger; `then` runs with the result.
+template <class Then>
+void merge_entries(self_ptr self, std::vector<std::string> entries, Then then) {
+  if (entries.empty()) {
+    then(merge_result{});
+    return;
+  }
+  self->request(self->state.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(entries))
+    .then(
+      [self, then](merge_result& result) mutable {
+        auto& st = self->state;
+        st.entries_rejected += result.rejected;
+        if (result.reorg)
+          st.reappend_wanted = true;
+        then(result);
+      },
+      [](const caf::error& err) {
+        log::warn("sync", "the ledger did not take entries from a peer: ", caf::to_string(err));
+      });
+}
+
+void maybe_reappend(self_ptr self) {
+  auto& st = self->state;
+  if (!st.reappend_wanted || st.planner.busy())
+    return;
+  st.reappend_wanted = false;
+  // The ledger publishes re-appended entries as appended; announce_entries sends them on.
+  self->request(st.ledger, std::chrono::seconds{30}, reappend_atom::value)
+    .then([](const std::vector<std::string>&) {}, [](const caf::error&) {});
+}
+
+void on_announce(self_ptr self, const std::string& sender, const rapidjson::Value& payload,
+                 const std::string& link_kind) {
+  auto& st = self->state;
+  node_record record;
+  record.node_id = sender;
+  record.link = link_kind;
+  record.address = string_member(payload, "address");
+  record.last_seen_ms = wall_ms();
+  record.height = uint_member(payload, "height");
+  record.tip_hash = string_member(payload, "tip_hash");
+  self->send(st.registry, seen_atom::value, record);
+  if (!ledger::is_lower_hex(record.tip_hash, 64))
+    return;
+  self->request(st.ledger, std::chrono::seconds{10}, relate_atom::value, record.tip_hash)
+    .then(
+      [self, sender, height = record.height, tip = record.tip_hash](std::uint8_t relation) {
+        auto pull = self->state.planner.on_announce(
+          sender, height, tip, static_cast<ledger::sync_planner::tip_relation>(relation), now_ms());
+        if (pull)
+          send_pull(self, *pull);
+      },
+      [](const caf::error&) {});
+}
+
+void on_sync_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  sync_query query;
+  if (auto it = payload.FindMember("locator"); it != payload.MemberEnd() && it->value.IsArray())
+    for (const auto& hash : it->value.GetArray())
+      if (hash.IsString() && query.locator.size() < 128)
+        query.locator.emplace_back(hash.GetString(), hash.GetStringLength());
+  if (auto it = payload.FindMember("cursor"); it != payload.MemberEnd() && it->value.IsUint64()) {
+    query.has_cursor = true;
+    query.cursor = it->value.GetUint64();
+  }
+  query.limit = std::clamp<std::uint64_t>(uint_member(payload, "limit"), 1, 1000);
+  self->request(self->state.ledger, std::chrono::seconds{30}, sync_atom::value, query)
+    .then(
+      [self, sender](const sync_answer& answer) {
+        rapidjson::StringBuffer buf;
+        json_writer w{buf};
+        w.StartObject();
+        w.Key("entries");
+        write_entries(w, answer.entries);
+        w.Key("next_cursor");
+        w.Uint64(answer.next_cursor);
+        w.Key("more");
+        w.Bool(answer.more);
+        w.Key("height");
+        w.Uint64(answer.height);
+        w.Key("tip_hash");
+        w.String(answer.tip_hash);
+        w.EndObject();
+        self->state.entries_sent_sync += answer.entries.size();
+        send_message(self, p2p_type::ledger_sync_response, sender, {buf.GetString(), buf.GetSize()});
+      },
+      [](const caf::error&) {});
+}
+
+void on_sync_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  auto entries_it = payload.FindMember("entries");
+  auto entries = entries_it != payload.MemberEnd() ? read_entries(entries_it->value)
+                                                   : std::vector<std::string>{};
+  self->state.entries_received_sync += entries.size();
+  const bool more = payload.HasMember("more") && payload["more"].IsBool() && payload["more"].GetBool();
+  const auto next_cursor = uint_member(payload, "next_cursor");
+  merge_entries(self, std::move(entries), [self, sender, more, next_cursor](const merge_result&) {
+    if (auto pull = self->state.planner.on_page(sender, more, next_cursor, now_ms()))
+      send_pull(self, *pull);
+    else
+      request_missing_parents(self);
+  });
+}
+
+void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  auto it = payload.FindMember("entry");
+  if (it == payload.MemberEnd() || !it->value.IsObject()) {
+    ++self->state.malformed;
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  it->value.Accept(w);
+  ++self->state.entries_received_announce;
+  merge_entries(self, {std::string(buf.GetString(), buf.GetSize())},
+                [self, sender](const merge_result& result) {
+                  if (result.held == 0)
+                    return;
+                  if (auto pull = self->state.planner.on_unknown_parent(sender, now_ms()))
+                    send_pull(self, *pull);
+                  else
+                    request_missing_parents(self);
+                });
+}
+
+void on_entry_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  std::vector<std::string> hashes;
+  if (auto it = payload.FindMember("hashes"); it != payload.MemberEnd() && it->value.IsArray())
+    for (const auto& h : it->value.GetArray())
+      if (h.IsString() && hashes.size() < max_hashes_per_request)
+        hashes.emplace_back(h.GetString(), h.GetStringLength());
+  if (hashes.empty())
+    return;
+  self->request(self->state.ledger, std::chrono::seconds{10}, get_atom::value, hashes_atom::value,
+                std::move(hashes))
+    .then(
+      [self, sender](const std::vector<std::string>& found) {
+        if (found.empty())
+          return;
+        rapidjson::StringBuffer buf;
+        json_writer w{buf};
+        w.StartObject();
+        w.Key("entries");
+        write_entries(w, found);
+        w.EndObject();
+        send_message(self, p2p_type::entry_response, sender, {buf.GetString(), buf.GetSize()});
+      },
+      [](const caf::error&) {});
+}
+
+void on_node_list_request(self_ptr self, const std::string& sender) {
+  self->request(self->state.registry, std::chrono::seconds{10}, peers_atom::value)
+    .then(
+      [self, sender](const std::vector<node_record>& nodes) {
+        rapidjson::StringBuffer buf;
+        json_writer w{buf};
+        w.StartObject();
+        w.Key("nodes");
+        w.StartArray();
+        for (const auto& n : nodes) {
+          w.StartObject();
+          w.Key("node_id");
+          w.String(n.node_id);
+          w.Key("address");
+          w.String(n.address);
+          w.Key("height");
+          w.Uint64(n.height);
+          w.Key("tip_hash");
+          w.String(n.tip_hash);
+          w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+        send_message(self, p2p_type::node_list_response, sender, {buf.GetString(), buf.GetSize()});
+      },
+      [](const caf::error&) {});
+}
+
+void on_node_list_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  auto it = payload.FindMember("nodes");
+  if (it == payload.MemberEnd() || !it->value.IsArray())
+    return;
+  for (const auto& n : it->value.GetArray()) {
+    if (!n.IsObject())
+      continue;
+    node_record record;
+    record.node_id = string_member(n, "node_id");
+    if (!ledger::is_lower_hex(record.node_id, 64) || record.node_id == self->state.options.node_id)
+      continue;
+    record.link = "via " + sender.substr(0, 12);
+    record.address = string_member(n, "address");
+    record.height = uint_member(n, "height");
+    record.tip_hash = string_member(n, "tip_hash");
+    // Heard of, not heard from: the registry keeps a fresher direct record if it has one.
+    record.last_seen_ms = 0;
+    self->send(self->state.registry, seen_atom::value, record);
+  }
+}
+
+void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
+  auto& st = self->state;
+  if (!st.seen.first_time(env.message_id)) {
+    ++st.duplicates_dropped;
+    return;
+  }
+  if (env.sender_id == st.options.node_id)
+    return;  // our own message coming back over another link
+  if (!env.recipient_id.empty() && env.recipient_id != st.options.node_id) {
+    ++st.not_for_us;
+    return;
+  }
+  if (!ledger::is_lower_hex(env.sender_id, 64)) {
+    ++st.malformed;
+    return;
+  }
+  ++st.messages_in;
+  const auto type = static_cast<p2p_type>(env.type);
+  ++st.in_by_type[std::string(net::to_string(type))];
+  st.route.insert_or_assign(env.sender_id, link);
+  rapidjson::Document payload;
+  payload.Parse(env.payload_json.data(), env.payload_json.size());
+  if (payload.HasParseError() || !payload.IsObject()) {
+    ++st.malformed;
+    return;
+  }
+  switch (type) {
+    case p2p_type::node_announce: return on_announce(self, env.sender_id, payload, kind_of(st, link));
+    case p2p_type::node_list_request: return on_node_list_request(self, env.sender_id);
+    case p2p_type::node_list_response: return on_node_list_response(self, env.sender_id, payload);
+    case p2p_type::entry_announce: return on_entry_announce(self, env.sender_id, payload);
+    case p2p_type::entry_request: return on_entry_request(self, env.sender_id, payload);
+    case p2p_type::entry_response: {
+      auto it = payload.FindMember("entries");
+      auto entries = it != payload.MemberEnd() ? read_entries(it->value) : std::vector<std::string>{};
+      st.entries_received_announce += entries.size();
+      return merge_entries(self, std::move(entries), [](const merge_result&) {});
+    }
+    case p2p_type::ledger_sync_request: return on_sync_request(self, env.sender_id, payload);
+    case p2p_type::ledger_sync_response: return on_sync_response(self, env.sender_id, payload);
+  }
+}
+
+std::string inspect_json(const sync_coordinator_state& st) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("links");
+  w.StartArray();
+  for (const auto& l : st.links)
+    w.String(l.kind);
+  w.EndArray();
+  w.Key("pulling_from");
+  if (st.planner.pulling_from())
+    w.String(*st.planner.pulling_from());
+  else
+    w.Null();
+  w.Key("pulls");
+  w.Uint64(st.planner.pulls_started());
+  w.Key("full_pulls");
+  w.Uint64(st.planner.full_pulls());
+  auto counter = [&](const char* name, std::uint64_t value) {
+    w.Key(name);
+    w.Uint64(value);
+  };
+  counter("messages_in", st.messages_in);
+  counter("messages_out", st.messages_out);
+  counter("duplicates_dropped", st.duplicates_dropped);
+  counter("not_for_us", st.not_for_us);
+  counter("malformed", st.malformed);
+  counter("entries_received_sync", st.entries_received_sync);
+  counter("entries_received_announce", st.entries_received_announce);
+  counter("entries_sent_sync", st.entries_sent_sync);
+  counter("entries_rejected", st.entries_rejected);
+  for (const auto* table : {&st.in_by_type, &st.out_by_type}) {
+    w.Key(table == &st.in_by_type ? "in_by_type" : "out_by_type");
+    w.StartObject();
+    for (const auto& [type, count] : *table) {
+      w.Key(type.data(), static_cast<rapidjson::SizeType>(type.size()));
+      w.Uint64(count);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace
+
+sync_coordinator_actor::behavior_type
+sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state> self,
+                 sync_options options, ledger_actor ledger, peer_registry_actor registry) {
+  auto& st = self->state;
+  st.planner = ledger::sync_planner(options.planner);
+  st.options = std::move(options);
+  st.ledger = std::move(ledger);
+  st.registry = std::move(registry);
+  self->send(st.ledger, subscribe_atom::value, caf::actor_cast<ledger_listener_actor>(self));
+  self->request(st.ledger, std::chrono::seconds{10}, tip_atom::value)
+    .then([self](tip_info& tip) { self->state.tip = std::move(tip); }, [](const caf::error&) {});
+  self->send(self, tick_atom::value);
+  return {
+    [=](appended_atom, const std::vector<std::string>& entries, tip_info& tip) {
+      self->state.tip = std::move(tip);
+      announce_entries(self, entries);
+    },
+    [=](reorg_atom, const reorg_event& ev) {
+      auto& st = self->state;
+      st.tip.height = ev.height;
+      st.tip.tip_hash = ev.tip_hash;
+      st.reappend_wanted = true;
+      announce_entries(self, ev.added);
+    },
+    [=](p2p_atom, p2p_envelope& env, const p2p_link_actor& link) { on_message(self, env, link); },
+    [=](link_up_atom, const p2p_link_actor& link, const std::string& kind) {
+      self->state.links.push_back({link, kind});
+      log::info("sync", kind, " link up (", self->state.links.size(), " links)");
+      // Tell the other side who we are right away; the relay learns our id from this.
+      net::p2p_message hello;
+      hello.type = p2p_type::node_announce;
+      hello.message_id = net::new_message_id();
+      hello.sender_id = self->state.options.node_id;
+      hello.payload_json = announce_payload(self->state);
+      ++self->state.messages_out;
+      self->send(link, send_atom::value, net::encode(hello));
+    },
+    [=](link_down_atom, const p2p_link_actor& link) {
+      auto& st = self->state;
+      std::erase_if(st.links, [&](const auto& l) { return l.handle == link; });
+      for (auto it = st.route.begin(); it != st.route.end();) {
+        if (it->second == link) {
+          st.planner.abandon(it->first);
+          it = st.route.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      log::info("sync", "link down (", st.links.size(), " links left)");
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.planner.tick(now_ms());
+      self->request(st.ledger, std::chrono::seconds{10}, tip_atom::value)
+        .then(
+          [self](tip_info& tip) {
+            auto& st = self->state;
+            st.tip = std::move(tip);
+            if (!st.links.empty())
+              announce(self);
+            if (st.tip.held > 0)
+              request_missing_parents(self);
+            maybe_reappend(self);
+          },
+          [](const caf::error&) {});
+      self->delayed_send(self, st.options.announce_interval, tick_atom::value);
+    },
+    [=](advertise_atom, std::string& address) { self->state.options.address = std::move(address); },
+    [=](inspect_atom) { return inspect_json(self->state); },
+  };
+}
+
+}  // namespace gsio::actors

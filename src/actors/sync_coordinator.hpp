@@ -1,0 +1,98 @@
+#pragma once
+// The sync coordinator speaks the P2P protocol (docs/PROTOCOL.md §7) over every link the node has
+// (the relay link, direct peer links, inbound /p2p sockets): it announces this node's tip and new
+// entries, answers other nodes' requests from the ledger, and decides what to fetch and from whom
+// with a ledger::sync_planner: only what is missing, from the common ancestor, in bounded pages.
+// After a reorg it has the ledger re-append this node's orphaned entries once no pull is running.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/ledger_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/peer_registry.hpp"
+#include "ledger/sync.hpp"
+
+namespace gsio::actors {
+
+// Anything that can carry P2P envelopes to other nodes: it sends the encoded envelope as is.
+using p2p_link_actor = caf::typed_actor<caf::reacts_to<send_atom, std::string>>;
+
+using sync_coordinator_actor = ledger_listener_actor::extend<
+  // A P2P message arrived on `link`.
+  caf::reacts_to<p2p_atom, p2p_envelope, p2p_link_actor>,
+  // A link opened ("relay", "direct" for links this node dialed, "inbound" for /p2p sockets).
+  caf::reacts_to<link_up_atom, p2p_link_actor, std::string>,
+  caf::reacts_to<link_down_atom, p2p_link_actor>,
+  caf::reacts_to<tick_atom>,
+  // The address to advertise, once the listening port is known.
+  caf::reacts_to<advertise_atom, std::string>,
+  caf::replies_to<inspect_atom>::with<std::string>>;
+
+struct sync_options {
+  std::string node_id;
+  std::string address;  // advertised in NodeAnnounce
+  std::chrono::milliseconds announce_interval{2000};
+  std::uint64_t page_limit = 500;
+  ledger::sync_planner::options planner;
+};
+
+// Remembers recently seen message ids (bounded), so a message that reaches this node over several
+// links, or twice over one, is handled once.
+class seen_messages {
+public:
+  explicit seen_messages(std::size_t capacity = 16384) : capacity_(capacity) {}
+  // True the first time `id` is offered.
+  bool first_time(const std::string& id);
+
+private:
+  std::size_t capacity_;
+  std::unordered_set<std::string> ids_;
+  std::deque<std::string> order_;
+};
+
+struct sync_coordinator_state {
+  static inline const char* name = "sync-coordinator";
+
+  struct link {
+    p2p_link_actor handle;
+    std::string kind;
+  };
+
+  sync_options options;
+  ledger_actor ledger;
+  peer_registry_actor registry;
+  ledger::sync_planner planner;
+  seen_messages seen;
+  std::vector<link> links;
+  std::unordered_map<std::string, p2p_link_actor> route;  // node id -> link it was last heard on
+  tip_info tip;
+  bool reappend_wanted = true;  // also at start: orphans may predate a restart
+  std::int64_t last_parent_request_ms = 0;
+
+  // Counters for inspect and the tests.
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t duplicates_dropped = 0;
+  std::uint64_t not_for_us = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t entries_received_sync = 0;
+  std::uint64_t entries_received_announce = 0;
+  std::uint64_t entries_sent_sync = 0;
+  std::uint64_t entries_rejected = 0;
+  std::unordered_map<std::string, std::uint64_t> in_by_type;
+  std::unordered_map<std::string, std::uint64_t> out_by_type;
+};
+
+sync_coordinator_actor::behavior_type
+sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state> self,
+                 sync_options options, ledger_actor ledger, peer_registry_actor registry);
+
+}  // namespace gsio::actors

@@ -1,0 +1,204 @@
+// gsio-relay: the WebSocket relay gsio nodes dial out to (DESIGN.md §6). It forwards P2P envelopes
+// between announced nodes and keeps no ledger state, so it may be restarted at any time.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "net/relay_server.hpp"
+#include "util/log.hpp"
+#include "util/options.hpp"
+
+namespace {
+
+using namespace gsio;
+
+constexpr std::string_view component = "relay";
+// After stop(), connections get handshake_timeout to finish their close handshakes; this margin
+// on top is the last resort before the io_context is stopped outright.
+constexpr auto shutdown_margin = std::chrono::seconds{5};
+constexpr std::uint32_t max_io_threads = 64;
+constexpr std::uint64_t min_frame_bytes = 1024;
+
+struct relay_cli_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8787;
+  std::string token;
+  std::uint64_t max_frame_bytes = 4 * 1024 * 1024;
+  std::uint64_t max_queue_bytes = 8 * 1024 * 1024;
+  std::uint64_t max_connections = 10'000;
+  std::string log_level = "info";
+  std::uint32_t io_threads = 1;
+};
+
+// Counts running io threads so main can wait for them with a deadline (std::thread has no timed
+// join).
+class thread_tracker {
+public:
+  void started() {
+    std::lock_guard lock{mutex_};
+    ++running_;
+  }
+  void finished() {
+    {
+      std::lock_guard lock{mutex_};
+      --running_;
+    }
+    changed_.notify_all();
+  }
+  bool wait_all(std::chrono::steady_clock::duration limit) {
+    std::unique_lock lock{mutex_};
+    return changed_.wait_for(lock, limit, [this] { return running_ == 0; });
+  }
+  bool any_finished_early(std::size_t expected) {
+    std::lock_guard lock{mutex_};
+    return running_ < expected;
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t running_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  relay_cli_options opt;
+  util::option_set cli{"gsio-relay",
+                       "Relays P2P messages between gsio-net nodes that connect to it over "
+                       "WebSocket (ws://HOST:PORT/). GET /health and /stats report its state. The "
+                       "token may also come from the environment variable GSIO_RELAY_TOKEN or a "
+                       "--config file, which keeps it out of the process list."};
+  cli.add("host", "address to listen on", opt.host)
+    .add("port", "port to listen on (0 picks a free one)", opt.port)
+    .add("token", "network token nodes must present (?token= or Authorization: Bearer); "
+                  "empty: none",
+         opt.token)
+    .add("max-frame-bytes", "largest WebSocket message a node may send; larger ones close "
+                            "the connection",
+         opt.max_frame_bytes)
+    .add("max-queue-bytes", "outbound bytes queued per connection before it is dropped as a "
+                            "slow reader",
+         opt.max_queue_bytes)
+    .add("max-connections", "concurrent node connections; more are refused with HTTP 503",
+         opt.max_connections)
+    .add("log-level", "trace, debug, info, warn or error", opt.log_level)
+    .add("io-threads", "threads running network I/O", opt.io_threads);
+  switch (cli.parse(argc, argv)) {
+    case util::option_set::outcome::exit_ok:
+      return 0;
+    case util::option_set::outcome::exit_error:
+      return 2;
+    case util::option_set::outcome::proceed:
+      break;
+  }
+  auto level = log::parse_level(opt.log_level);
+  if (!level) {
+    std::fprintf(stderr, "gsio-relay: unknown log level '%s'\n", opt.log_level.c_str());
+    return 2;
+  }
+  log::set_level(*level);
+  if (opt.token.empty())
+    if (const char* from_env = std::getenv("GSIO_RELAY_TOKEN"))
+      opt.token = from_env;
+  if (opt.io_threads < 1 || opt.io_threads > max_io_threads) {
+    std::fprintf(stderr, "gsio-relay: --io-threads must be 1 to %u\n", max_io_threads);
+    return 2;
+  }
+  if (opt.max_frame_bytes < min_frame_bytes || opt.max_queue_bytes < min_frame_bytes ||
+      opt.max_connections < 1) {
+    std::fprintf(stderr,
+                 "gsio-relay: --max-frame-bytes and --max-queue-bytes must be at least %llu, "
+                 "--max-connections at least 1\n",
+                 static_cast<unsigned long long>(min_frame_bytes));
+    return 2;
+  }
+  if (opt.max_queue_bytes < opt.max_frame_bytes)
+    log::warn(component, "--max-queue-bytes (", opt.max_queue_bytes,
+              ") is below --max-frame-bytes (", opt.max_frame_bytes,
+              "): a connection with anything queued is dropped when a larger frame arrives");
+
+  // Signals are taken synchronously by this thread; every thread started from here inherits the
+  // mask, so no io thread is interrupted by them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  net::relay_options relay_opt;
+  relay_opt.host = opt.host;
+  relay_opt.port = opt.port;
+  relay_opt.token = opt.token;
+  relay_opt.max_frame_bytes = opt.max_frame_bytes;
+  relay_opt.max_queue_bytes = opt.max_queue_bytes;
+  relay_opt.max_connections = opt.max_connections;
+
+  boost::asio::io_context io{static_cast<int>(opt.io_threads)};
+  net::relay_server relay{io, relay_opt};
+  try {
+    relay.start();
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "gsio-relay: %s\n", ex.what());
+    return 1;
+  }
+
+  thread_tracker tracker;
+  std::atomic<bool> io_failed{false};
+  std::vector<std::thread> threads;
+  for (std::uint32_t i = 0; i < opt.io_threads; ++i) {
+    tracker.started();
+    threads.emplace_back([&] {
+      try {
+        io.run();
+      } catch (const std::exception& ex) {
+        log::error(component, "I/O thread failed: ", ex.what());
+        io_failed = true;
+      }
+      tracker.finished();
+    });
+  }
+
+  log::info(component, "gsio-relay ready on ws://", opt.host, ":", relay.port(),
+            opt.token.empty() ? "" : " (token required)");
+
+  int exit_code = 0;
+  const timespec tick{0, 200'000'000};
+  for (;;) {
+    const int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log::info(component, "signal ", sig, ": shutting down");
+      break;
+    }
+    // The acceptor keeps the io_context busy, so a thread that returned has failed.
+    if (io_failed || tracker.any_finished_early(threads.size())) {
+      log::error(component, "an I/O thread stopped; shutting down");
+      exit_code = 1;
+      break;
+    }
+  }
+
+  relay.stop();
+  if (!tracker.wait_all(relay_opt.handshake_timeout + shutdown_margin)) {
+    log::warn(component, "connections did not close in time; stopping anyway");
+    io.stop();
+  }
+  for (auto& thread : threads)
+    thread.join();
+  log::info(component, "gsio-relay stopped");
+  return exit_code;
+}

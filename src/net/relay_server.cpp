@@ -1,0 +1,998 @@
+// gsio-relay's WebSocket relay on Boost.Beast.
+//
+// Objects and their executors:
+//   relay_server::impl - the listener (on a strand of its own), the registry of connections and
+//                        node ids (one mutex) and the counters (atomics).
+//   http_connection    - one per accepted TCP connection while it speaks HTTP: answers /health,
+//                        /stats and 404, checks upgrade requests and hands the socket over.
+//   relay_connection   - one per WebSocket: reads, routes and writes on the strand of its socket.
+// Routing runs on the sender's strand. Delivery to another connection is always posted to that
+// connection's strand, so no handler touches another connection's stream.
+#include "net/relay_server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "net/p2p_message.hpp"
+#include "util/log.hpp"
+
+namespace gsio::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using beast::error_code;
+using namespace std::chrono_literals;
+
+// Named (not anonymous) so relay_server::impl may hold these types without -Wsubobject-linkage.
+namespace relay_detail {
+
+constexpr std::string_view log_component = "relay";
+constexpr std::string_view server_name = "gsio-relay";
+
+// HTTP requests here are small GETs and upgrade requests; anything larger is not a client of ours.
+constexpr std::size_t max_request_header_bytes = 16 * 1024;
+constexpr std::size_t max_request_body_bytes = 4 * 1024;
+// After a large frame the read buffer is given back, so one big message does not pin its
+// capacity for the rest of the connection's life.
+constexpr std::size_t kept_read_buffer_bytes = 64 * 1024;
+// Waiting this long after a failed accept (usually: out of file descriptors) keeps the listener
+// from spinning while still recovering on its own.
+constexpr auto accept_retry_delay = 100ms;
+// Spoofing peers are logged individually up to this many times per connection, then summarized,
+// so a hostile peer cannot flood the log.
+constexpr std::uint64_t logged_spoofs_per_connection = 10;
+
+// Why a frame was received but not forwarded.
+enum class drop_cause : std::size_t {
+  malformed,          // not a valid P2P envelope
+  unannounced,        // sent before the connection's NodeAnnounce
+  spoofed,            // sender_id is not the connection's node id
+  unknown_recipient,  // no live connection holds recipient_id
+  self_addressed,     // recipient_id is the sender itself (the relay never echoes)
+};
+constexpr std::array<std::string_view, 5> drop_cause_names{
+  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed"};
+
+// Why a WebSocket connection ended. Each connection counts exactly one.
+enum class disconnect_cause : std::size_t {
+  peer_closed,       // the peer sent a close frame
+  connection_lost,   // reset, EOF or a write error without a close handshake
+  timeout,           // no traffic (not even a pong) within the idle timeout
+  oversized,         // a frame above max_frame_bytes
+  protocol,          // a binary frame or a WebSocket protocol violation
+  replaced,          // another connection announced the same node id
+  slow_reader,       // the outbound queue would have passed max_queue_bytes
+  handshake_failed,  // the WebSocket opening handshake did not complete
+  shutdown,          // the relay is stopping
+};
+constexpr std::array<std::string_view, 9> disconnect_cause_names{
+  "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
+  "replaced",    "slow_reader",     "handshake_failed", "shutdown"};
+
+// Why a connection was turned away before it became a WebSocket.
+enum class reject_cause : std::size_t {
+  unauthorized,   // missing or wrong network token (HTTP 401)
+  over_capacity,  // max_connections reached (HTTP 503, or closed unread when HTTP is saturated)
+  shutting_down,  // the relay is stopping (HTTP 503)
+};
+constexpr std::array<std::string_view, 3> reject_cause_names{"unauthorized", "over_capacity",
+                                                             "shutting_down"};
+
+template <class Enum> constexpr std::size_t index(Enum e) { return static_cast<std::size_t>(e); }
+
+using frame_ptr = std::shared_ptr<const std::string>;
+
+class http_connection;
+class relay_connection;
+
+}  // namespace relay_detail
+
+using namespace relay_detail;
+
+struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
+  impl(asio::io_context& context, relay_options opts)
+      : io(context),
+        options(std::move(opts)),
+        acceptor(asio::make_strand(context)),
+        accept_retry(acceptor.get_executor()) {}
+
+  asio::io_context& io;
+  const relay_options options;
+  const std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+  tcp::acceptor acceptor;          // on its own strand
+  asio::steady_timer accept_retry; // on the acceptor's strand
+  std::atomic<std::uint16_t> bound_port{0};
+
+  // Counters: atomics, because every connection's strand updates them.
+  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0};
+  std::array<std::atomic<std::uint64_t>, drop_cause_names.size()> drops{};
+  std::array<std::atomic<std::uint64_t>, disconnect_cause_names.size()> disconnects{};
+  std::array<std::atomic<std::uint64_t>, reject_cause_names.size()> rejects{};
+
+  void count(drop_cause c) { drops[index(c)].fetch_add(1, std::memory_order_relaxed); }
+  void count(disconnect_cause c) { disconnects[index(c)].fetch_add(1, std::memory_order_relaxed); }
+  void count(reject_cause c) { rejects[index(c)].fetch_add(1, std::memory_order_relaxed); }
+
+  // The registry. Connections are held weakly: they live as long as their pending operations.
+  struct node_slot {
+    const relay_connection* owner = nullptr;  // identity, compared without locking the weak_ptr
+    std::weak_ptr<relay_connection> handle;
+  };
+  mutable std::mutex mutex;
+  bool stopping = false;
+  std::size_t live_connections = 0;  // reserved WebSocket slots, counted against max_connections
+  std::unordered_map<const http_connection*, std::weak_ptr<http_connection>> http_connections;
+  std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
+  std::unordered_map<std::string, node_slot> nodes;
+
+  void start();
+  void stop();
+  void accept_next();
+  void on_accept(error_code ec, tcp::socket socket);
+
+  bool admit_http(const std::shared_ptr<http_connection>& connection);
+  void forget_http(const http_connection* connection);
+  std::optional<reject_cause> reserve_connection_slot();
+  bool enlist(const std::shared_ptr<relay_connection>& connection);
+  void forget(const relay_connection* connection, const std::string& node_id);
+  void announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id);
+  void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
+
+  bool authorized(const http::request<http::string_body>& request) const;
+  http::response<http::string_body> answer(const http::request<http::string_body>& request) const;
+  std::string health_json() const;
+  std::string stats_json() const;
+};
+
+namespace relay_detail {
+
+namespace {
+
+std::string describe(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const auto text = address.to_string();
+  return (address.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(endpoint.port());
+}
+
+// Peer-supplied text for a log line: control characters (newlines included) cannot forge lines.
+std::string printable(std::string_view text, std::size_t limit = 80) {
+  std::string out;
+  for (char c : text.substr(0, limit))
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+  if (text.size() > limit)
+    out += "...";
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding; a malformed escape is kept literally.
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
+  const auto question = target.find('?');
+  if (question == std::string_view::npos)
+    return std::nullopt;
+  auto query = target.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name)
+      return percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+// Compares secrets without an early exit, so timing does not reveal how much of a guess matched.
+bool same_secret(std::string_view given, std::string_view expected) {
+  if (given.size() != expected.size())
+    return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < given.size(); ++i)
+    difference |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  return difference == 0;
+}
+
+std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
+
+std::string error_body(std::string_view error, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("error");
+  writer.String(error.data(), static_cast<rapidjson::SizeType>(error.size()));
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+http::response<http::string_body> json_response(http::status status, std::string body,
+                                                 unsigned version, bool keep_alive) {
+  http::response<http::string_body> response{status, version};
+  response.set(http::field::server, server_name);
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::cache_control, "no-store");
+  response.body() = std::move(body);
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+// One WebSocket connection of a node.
+class relay_connection : public std::enable_shared_from_this<relay_connection> {
+public:
+  relay_connection(std::shared_ptr<relay_server::impl> core, beast::tcp_stream&& stream,
+                   std::string remote)
+      : core_(std::move(core)),
+        strand_(stream.get_executor()),
+        ws_(std::move(stream)),
+        close_deadline_(strand_),
+        remote_(std::move(remote)) {}
+
+  ~relay_connection() {
+    // Only reached without end() when the io_context is destroyed with our handlers still queued.
+    if (!ended_.exchange(true))
+      core_->forget(this, node_id_);
+  }
+
+  // Runs on the strand (the HTTP connection's handler, which shares the socket's strand).
+  void start(http::request<http::string_body> request) {
+    if (!core_->enlist(shared_from_this())) {  // stop() ran after the slot was reserved
+      close_now(disconnect_cause::shutdown);
+      return;
+    }
+    // The WebSocket layer has its own timeouts; the TCP stream's would fire during idle periods.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = core_->options.handshake_timeout;
+    timeouts.idle_timeout = core_->options.idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& response) { response.set(http::field::server, server_name); }));
+    ws_.read_message_max(core_->options.max_frame_bytes);
+    ws_.text(true);
+    // Frames are forwarded whole: one frame per message lets Beast write straight from the
+    // shared frame text instead of copying it into fragments.
+    ws_.auto_fragment(false);
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&relay_connection::on_handshake, shared_from_this()));
+  }
+
+  // Queues a frame for this connection. Any thread. The byte count is reserved before the frame
+  // is posted to the strand, so frames in transit count against the limit as well.
+  void deliver(const frame_ptr& frame) {
+    if (ended_.load(std::memory_order_acquire))
+      return;
+    const auto size = frame->size();
+    const auto before = queued_bytes_.fetch_add(size, std::memory_order_acq_rel);
+    // An empty queue always takes one frame, so a limit below max_frame_bytes cannot starve a
+    // healthy peer; memory per connection stays below max_queue_bytes + max_frame_bytes.
+    if (before != 0 && before + size > core_->options.max_queue_bytes) {
+      queued_bytes_.fetch_sub(size, std::memory_order_acq_rel);
+      if (!overflowed_.exchange(true))
+        asio::post(strand_, [self = shared_from_this()] { self->on_overflow(); });
+      return;
+    }
+    asio::post(strand_, [self = shared_from_this(), frame] { self->enqueue(frame); });
+  }
+
+  void close_replaced() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->close_gracefully(disconnect_cause::replaced, websocket::close_code::policy_error,
+                             "replaced by a newer connection for this node id");
+    });
+  }
+
+  void close_for_shutdown() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->close_gracefully(disconnect_cause::shutdown, websocket::close_code::going_away,
+                             "relay shutting down");
+    });
+  }
+
+  // Strand only (routing runs on the sender's strand).
+  const std::string& node_id() const { return node_id_; }
+
+private:
+  void on_handshake(error_code ec) {
+    if (ec) {
+      log::debug(log_component, remote_, ": WebSocket handshake failed: ", ec.message());
+      close_now(disconnect_cause::handshake_failed);
+      return;
+    }
+    log::debug(log_component, remote_, ": connected");
+    read_next();
+  }
+
+  void read_next() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&relay_connection::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t bytes) {
+    if (ec) {
+      on_read_failed(ec);
+      return;
+    }
+    if (ended_.load(std::memory_order_relaxed)) {
+      // Closing: keep reading so Beast sees the peer's close frame, but forward nothing.
+      read_buffer_.consume(read_buffer_.size());
+      read_next();
+      return;
+    }
+    core_->messages_in.fetch_add(1, std::memory_order_relaxed);
+    core_->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    if (!ws_.got_text()) {
+      read_buffer_.consume(read_buffer_.size());
+      log::info(log_component, remote_, ": binary frame; closing the connection");
+      close_gracefully(disconnect_cause::protocol, websocket::close_code::unknown_data,
+                       "only text frames carrying P2P messages are accepted");
+      read_next();
+      return;
+    }
+    auto frame = std::make_shared<const std::string>(beast::buffers_to_string(read_buffer_.data()));
+    read_buffer_.consume(read_buffer_.size());
+    if (read_buffer_.capacity() > kept_read_buffer_bytes)
+      read_buffer_.shrink_to_fit();
+    handle_frame(frame);
+    read_next();
+  }
+
+  void on_read_failed(error_code ec) {
+    if (ec == asio::error::operation_aborted) {
+      // We cut the connection ourselves; end() already recorded why.
+      end(disconnect_cause::connection_lost);
+      return;
+    }
+    disconnect_cause cause = disconnect_cause::connection_lost;
+    if (ec == websocket::error::closed)
+      cause = disconnect_cause::peer_closed;
+    else if (ec == websocket::error::message_too_big)
+      cause = disconnect_cause::oversized;
+    else if (ec == beast::error::timeout)
+      cause = disconnect_cause::timeout;
+    else if (ec == websocket::condition::protocol_violation)
+      cause = disconnect_cause::protocol;
+    if (cause == disconnect_cause::oversized || cause == disconnect_cause::protocol)
+      log::info(log_component, remote_, describe_node(), ": closing: ", ec.message());
+    // Beast has already sent the close frame where the protocol asks for one; what is left is to
+    // release the socket and the queue now rather than when the last handler lets go.
+    end(cause);
+    close_deadline_.cancel();
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  void handle_frame(const frame_ptr& frame) {
+    std::string error;
+    auto message = decode_p2p(*frame, error);
+    if (!message) {
+      core_->count(drop_cause::malformed);
+      log::debug(log_component, remote_, describe_node(), ": dropped a malformed message: ", error);
+      return;
+    }
+    if (node_id_.empty()) {
+      if (message->type != p2p_type::node_announce) {
+        core_->count(drop_cause::unannounced);
+        log::debug(log_component, remote_, ": dropped ", to_string(message->type),
+                   " sent before NodeAnnounce");
+        return;
+      }
+      node_id_ = message->sender_id;
+      log::info(log_component, "node ", printable(node_id_), " announced from ", remote_);
+      core_->announce(shared_from_this(), node_id_);
+    } else if (message->sender_id != node_id_) {
+      core_->count(drop_cause::spoofed);
+      ++spoofed_;
+      if (spoofed_ <= logged_spoofs_per_connection)
+        log::warn(log_component, remote_, " (node ", printable(node_id_), ") sent ",
+                  to_string(message->type), " as sender_id ", printable(message->sender_id),
+                  "; dropped");
+      if (spoofed_ == logged_spoofs_per_connection)
+        log::warn(log_component, remote_, ": further spoofed messages are dropped silently");
+      return;
+    }
+    core_->route(*this, *message, frame);
+  }
+
+  void enqueue(frame_ptr frame) {
+    if (ended_.load(std::memory_order_relaxed)) {
+      queued_bytes_.fetch_sub(frame->size(), std::memory_order_acq_rel);
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    if (!in_flight_)
+      write_next();
+  }
+
+  // Writes go out one at a time; in_flight_ keeps the frame alive while Beast reads from it.
+  void write_next() {
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+    ws_.async_write(asio::buffer(*in_flight_),
+                    beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t) {
+    const auto size = in_flight_->size();
+    in_flight_.reset();
+    queued_bytes_.fetch_sub(size, std::memory_order_acq_rel);
+    if (ec) {
+      if (!ended_.load(std::memory_order_relaxed)) {
+        log::debug(log_component, remote_, describe_node(), ": write failed: ", ec.message());
+        close_now(disconnect_cause::connection_lost);
+      }
+      return;
+    }
+    core_->messages_out.fetch_add(1, std::memory_order_relaxed);
+    core_->bytes_out.fetch_add(size, std::memory_order_relaxed);
+    if (!ended_.load(std::memory_order_relaxed) && !queue_.empty())
+      write_next();
+  }
+
+  void on_overflow() {
+    if (ended_.load(std::memory_order_relaxed))
+      return;
+    log::info(log_component, remote_, describe_node(), ": not reading; outbound queue passed ",
+              core_->options.max_queue_bytes, " bytes; disconnecting");
+    // A peer that does not read would not read a close frame either: cut the TCP connection.
+    close_now(disconnect_cause::slow_reader);
+  }
+
+  // Records the cause (first one wins), leaves the registry and frees the queue. Strand only.
+  void end(disconnect_cause cause) {
+    if (ended_.exchange(true, std::memory_order_acq_rel))
+      return;
+    core_->count(cause);
+    core_->forget(this, node_id_);
+    std::size_t freed = 0;
+    for (const auto& frame : queue_)
+      freed += frame->size();
+    queue_.clear();
+    queue_.shrink_to_fit();
+    queued_bytes_.fetch_sub(freed, std::memory_order_acq_rel);
+    log::debug(log_component, remote_, describe_node(), ": disconnected (",
+               disconnect_cause_names[index(cause)], ")");
+  }
+
+  // Sends a close frame and waits for the peer's, but no longer than handshake_timeout: a peer
+  // whose socket is stuck (a pending write never completes) is then cut off.
+  void close_gracefully(disconnect_cause cause, websocket::close_code code, std::string_view reason) {
+    end(cause);
+    if (close_started_)
+      return;
+    close_started_ = true;
+    if (!ws_.is_open()) {  // the handshake has not completed, or the stream already failed
+      beast::get_lowest_layer(ws_).close();
+      return;
+    }
+    close_deadline_.expires_after(core_->options.handshake_timeout);
+    close_deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec)
+        beast::get_lowest_layer(self->ws_).close();
+    });
+    ws_.async_close(websocket::close_reason(code, beast::string_view{reason.data(), reason.size()}),
+                    [self = shared_from_this()](error_code) { self->close_deadline_.cancel(); });
+  }
+
+  void close_now(disconnect_cause cause) {
+    end(cause);
+    close_started_ = true;
+    close_deadline_.cancel();
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  std::string describe_node() const {
+    return node_id_.empty() ? std::string{} : " (node " + printable(node_id_) + ")";
+  }
+
+  std::shared_ptr<relay_server::impl> core_;
+  const asio::any_io_executor strand_;  // a copy, so deliver() never touches ws_ off the strand
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer close_deadline_;
+  const std::string remote_;
+  beast::flat_buffer read_buffer_;
+
+  // Strand-only state.
+  std::string node_id_;  // empty until the first NodeAnnounce
+  std::deque<frame_ptr> queue_;
+  frame_ptr in_flight_;
+  bool close_started_ = false;
+  std::uint64_t spoofed_ = 0;
+
+  // Shared with deliver() on other threads.
+  std::atomic<std::size_t> queued_bytes_{0};  // posted + queued + in flight
+  std::atomic<bool> ended_{false};
+  std::atomic<bool> overflowed_{false};
+};
+
+// A TCP connection speaking HTTP until it upgrades to WebSocket (or closes).
+class http_connection : public std::enable_shared_from_this<http_connection> {
+public:
+  http_connection(std::shared_ptr<relay_server::impl> core, tcp::socket&& socket, std::string remote)
+      : core_(std::move(core)),
+        strand_(socket.get_executor()),
+        stream_(std::move(socket)),
+        buffer_(max_request_header_bytes + max_request_body_bytes),
+        remote_(std::move(remote)) {}
+
+  // Any thread: the first read is started on the socket's strand.
+  void start() {
+    asio::post(strand_,
+               beast::bind_front_handler(&http_connection::read_request, shared_from_this()));
+  }
+
+  // Any thread.
+  void abort() {
+    asio::post(strand_, [self = shared_from_this()] { self->finish(); });
+  }
+
+private:
+  void read_request() {
+    if (done_)
+      return;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(max_request_header_bytes));
+    parser_->body_limit(max_request_body_bytes);
+    stream_.expires_after(core_->options.handshake_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t) {
+    if (done_)
+      return;
+    if (ec) {
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+          ec != http::error::end_of_stream) {
+        // Unparseable or too large: say so once, then close.
+        respond(json_response(http::status::bad_request,
+                              error_body("bad_request", ec.message()), 11, false));
+        return;
+      }
+      finish();  // EOF, timeout, reset
+      return;
+    }
+    auto& request = parser_->get();
+    if (websocket::is_upgrade(request)) {
+      upgrade(parser_->release());
+      return;
+    }
+    respond(core_->answer(request));
+  }
+
+  void upgrade(http::request<http::string_body> request) {
+    const auto version = request.version();
+    if (!core_->authorized(request)) {
+      core_->count(reject_cause::unauthorized);
+      log::info(log_component, remote_, ": upgrade refused: missing or wrong network token");
+      respond(json_response(http::status::unauthorized,
+                            error_body("unauthorized",
+                                       "this relay requires the network token (query ?token= or "
+                                       "header Authorization: Bearer)"),
+                            version, false),
+              {{http::field::www_authenticate, "Bearer"}});
+      return;
+    }
+    if (auto refused = core_->reserve_connection_slot()) {
+      core_->count(*refused);
+      const bool full = *refused == reject_cause::over_capacity;
+      log::info(log_component, remote_, ": upgrade refused: ",
+                full ? "max connections reached" : "shutting down");
+      respond(json_response(http::status::service_unavailable,
+                            error_body(reject_cause_names[index(*refused)],
+                                       full ? "the relay has reached its connection limit"
+                                            : "the relay is shutting down"),
+                            version, false),
+              {{http::field::retry_after, "5"}});
+      return;
+    }
+    done_ = true;
+    core_->forget_http(this);
+    auto connection = std::make_shared<relay_connection>(core_, std::move(stream_), remote_);
+    connection->start(std::move(request));
+  }
+
+  void respond(http::response<http::string_body> response,
+               std::initializer_list<std::pair<http::field, std::string_view>> extra = {}) {
+    for (const auto& [field, value] : extra)
+      response.set(field, beast_view(value));
+    response_.emplace(std::move(response));
+    stream_.expires_after(core_->options.handshake_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+  }
+
+  static beast::string_view beast_view(std::string_view text) { return {text.data(), text.size()}; }
+
+  void on_write(error_code ec, std::size_t) {
+    const bool close = response_->need_eof();
+    response_.reset();
+    if (ec || close || done_) {
+      finish();
+      return;
+    }
+    read_request();
+  }
+
+  void finish() {
+    if (done_)
+      return;
+    done_ = true;
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+    core_->forget_http(this);
+  }
+
+  std::shared_ptr<relay_server::impl> core_;
+  // A copy of the socket's strand: abort() may run on another thread after the stream was handed
+  // over to a relay_connection, so it must not touch stream_.
+  const asio::any_io_executor strand_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  const std::string remote_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  bool done_ = false;  // closed or handed over to a relay_connection; stream_ is unusable
+};
+
+}  // namespace relay_detail
+
+// ---- relay_server::impl ----------------------------------------------------------------------
+
+void relay_server::impl::start() {
+  tcp::resolver resolver{io};
+  error_code ec;
+  const auto where = options.host + ":" + std::to_string(options.port);
+  auto results = resolver.resolve(options.host, std::to_string(options.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty())
+    throw std::runtime_error("cannot resolve " + where + ": " +
+                             (ec ? ec.message() : std::string{"no addresses"}));
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  auto fail = [&](const char* step) {
+    throw std::runtime_error(std::string{"cannot listen on "} + where + " (" + step +
+                             "): " + ec.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec)
+    fail("open");
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec)
+    fail("SO_REUSEADDR");
+  if (acceptor.bind(endpoint, ec); ec)
+    fail("bind");
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
+    fail("listen");
+  bound_port = acceptor.local_endpoint(ec).port();
+  asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->accept_next(); });
+}
+
+void relay_server::impl::accept_next() {
+  if (!acceptor.is_open())
+    return;
+  acceptor.async_accept(asio::make_strand(io),
+                        beast::bind_front_handler(&impl::on_accept, shared_from_this()));
+}
+
+void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open())
+    return;
+  if (ec) {
+    log::warn(log_component, "accept failed: ", ec.message(), "; retrying shortly");
+    accept_retry.expires_after(accept_retry_delay);
+    accept_retry.async_wait([self = shared_from_this()](error_code wait_ec) {
+      if (!wait_ec)
+        self->accept_next();
+    });
+    return;
+  }
+  error_code ignored;
+  const auto peer = socket.remote_endpoint(ignored);
+  auto connection = std::make_shared<http_connection>(shared_from_this(), std::move(socket),
+                                                      describe(peer));
+  if (admit_http(connection))
+    connection->start();
+  else
+    count(reject_cause::over_capacity);  // the socket closes with `connection`
+  accept_next();
+}
+
+void relay_server::impl::stop() {
+  std::vector<std::shared_ptr<http_connection>> http_open;
+  std::vector<std::shared_ptr<relay_connection>> ws_open;
+  {
+    std::lock_guard lock{mutex};
+    if (stopping)
+      return;
+    stopping = true;
+    for (const auto& [key, weak] : http_connections)
+      if (auto c = weak.lock())
+        http_open.push_back(std::move(c));
+    for (const auto& [key, weak] : connections)
+      if (auto c = weak.lock())
+        ws_open.push_back(std::move(c));
+  }
+  asio::post(acceptor.get_executor(), [self = shared_from_this()] {
+    error_code ignored;
+    self->acceptor.close(ignored);
+    self->accept_retry.cancel();
+  });
+  for (const auto& c : http_open)
+    c->abort();
+  for (const auto& c : ws_open)
+    c->close_for_shutdown();
+}
+
+bool relay_server::impl::admit_http(const std::shared_ptr<http_connection>& connection) {
+  std::lock_guard lock{mutex};
+  // Connections that have not upgraded yet are bounded too, so idle sockets cannot pile up.
+  if (stopping || http_connections.size() >= options.max_connections)
+    return false;
+  http_connections.emplace(connection.get(), connection);
+  return true;
+}
+
+void relay_server::impl::forget_http(const http_connection* connection) {
+  std::lock_guard lock{mutex};
+  http_connections.erase(connection);
+}
+
+std::optional<reject_cause> relay_server::impl::reserve_connection_slot() {
+  std::lock_guard lock{mutex};
+  if (stopping)
+    return reject_cause::shutting_down;
+  if (live_connections >= options.max_connections)
+    return reject_cause::over_capacity;
+  ++live_connections;
+  return std::nullopt;
+}
+
+bool relay_server::impl::enlist(const std::shared_ptr<relay_connection>& connection) {
+  std::lock_guard lock{mutex};
+  if (stopping)
+    return false;
+  connections.emplace(connection.get(), connection);
+  return true;
+}
+
+void relay_server::impl::forget(const relay_connection* connection, const std::string& node_id) {
+  std::lock_guard lock{mutex};
+  connections.erase(connection);
+  --live_connections;  // every relay_connection was created on a reserved slot
+  if (!node_id.empty())
+    if (auto it = nodes.find(node_id); it != nodes.end() && it->second.owner == connection)
+      nodes.erase(it);
+}
+
+void relay_server::impl::announce(const std::shared_ptr<relay_connection>& connection,
+                                  const std::string& node_id) {
+  std::shared_ptr<relay_connection> older;
+  {
+    std::lock_guard lock{mutex};
+    auto& slot = nodes[node_id];
+    if (slot.owner != nullptr && slot.owner != connection.get())
+      older = slot.handle.lock();
+    slot = node_slot{connection.get(), connection};
+  }
+  // The newest connection wins: a node that reconnects must not wait for its dead link to time out.
+  if (older) {
+    log::info(log_component, "node ", printable(node_id),
+              " connected again; closing its older connection");
+    older->close_replaced();
+  }
+}
+
+void relay_server::impl::route(const relay_connection& sender, const p2p_message& message,
+                               const frame_ptr& frame) {
+  if (message.recipient_id.empty()) {
+    std::vector<std::shared_ptr<relay_connection>> targets;
+    {
+      std::lock_guard lock{mutex};
+      targets.reserve(nodes.size());
+      for (const auto& [id, slot] : nodes)
+        if (slot.owner != &sender)
+          if (auto target = slot.handle.lock())
+            targets.push_back(std::move(target));
+    }
+    for (const auto& target : targets)
+      target->deliver(frame);
+    return;
+  }
+  if (message.recipient_id == sender.node_id()) {
+    count(drop_cause::self_addressed);
+    return;
+  }
+  std::shared_ptr<relay_connection> target;
+  {
+    std::lock_guard lock{mutex};
+    if (auto it = nodes.find(message.recipient_id); it != nodes.end())
+      target = it->second.handle.lock();
+  }
+  if (!target) {
+    count(drop_cause::unknown_recipient);
+    log::debug(log_component, "no connection for recipient ", printable(message.recipient_id),
+               "; dropped ", to_string(message.type));
+    return;
+  }
+  target->deliver(frame);
+}
+
+bool relay_server::impl::authorized(const http::request<http::string_body>& request) const {
+  if (options.token.empty())
+    return true;
+  auto header = to_std(request[http::field::authorization]);
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() > scheme.size() && beast::iequals(header.substr(0, scheme.size()), scheme)) {
+    auto given = header.substr(scheme.size());
+    while (!given.empty() && given.front() == ' ')
+      given.remove_prefix(1);
+    while (!given.empty() && given.back() == ' ')
+      given.remove_suffix(1);
+    if (same_secret(given, options.token))
+      return true;
+  }
+  auto query_token = query_parameter(to_std(request.target()), "token");
+  return query_token && same_secret(*query_token, options.token);
+}
+
+http::response<http::string_body>
+relay_server::impl::answer(const http::request<http::string_body>& request) const {
+  const auto path = path_of(to_std(request.target()));
+  const bool keep_alive = request.keep_alive();
+  const bool known = path == "/health" || path == "/stats";
+  if (!known)
+    return json_response(http::status::not_found,
+                         error_body("not_found", "no such resource; WebSocket clients may "
+                                                 "connect on any path"),
+                         request.version(), keep_alive);
+  if (request.method() != http::verb::get) {
+    auto response = json_response(http::status::method_not_allowed,
+                                  error_body("method_not_allowed", "use GET"), request.version(),
+                                  keep_alive);
+    response.set(http::field::allow, "GET");
+    return response;
+  }
+  return json_response(http::status::ok, path == "/health" ? health_json() : stats_json(),
+                       request.version(), keep_alive);
+}
+
+std::string relay_server::impl::health_json() const {
+  std::size_t connection_count = 0;
+  std::size_t node_count = 0;
+  {
+    std::lock_guard lock{mutex};
+    connection_count = live_connections;
+    node_count = nodes.size();
+  }
+  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - started_at);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("status");
+  writer.String("ok");
+  writer.Key("connections");
+  writer.Uint64(connection_count);
+  writer.Key("nodes");
+  writer.Uint64(node_count);
+  writer.Key("uptime_ms");
+  writer.Int64(uptime.count());
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string relay_server::impl::stats_json() const {
+  std::size_t connection_count = 0;
+  std::vector<std::string> node_ids;
+  {
+    std::lock_guard lock{mutex};
+    connection_count = live_connections;
+    node_ids.reserve(nodes.size());
+    for (const auto& [id, slot] : nodes)
+      node_ids.push_back(id);
+  }
+  std::sort(node_ids.begin(), node_ids.end());
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  auto counters = [&writer](const char* key, const auto& names, const auto& values) {
+    writer.Key(key);
+    writer.StartObject();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      writer.Key(names[i].data(), static_cast<rapidjson::SizeType>(names[i].size()));
+      writer.Uint64(values[i].load(std::memory_order_relaxed));
+    }
+    writer.EndObject();
+  };
+  writer.StartObject();
+  writer.Key("connections");
+  writer.Uint64(connection_count);
+  writer.Key("nodes");
+  writer.StartArray();
+  for (const auto& id : node_ids)
+    writer.String(id);
+  writer.EndArray();
+  writer.Key("messages_in");
+  writer.Uint64(messages_in.load(std::memory_order_relaxed));
+  writer.Key("messages_out");
+  writer.Uint64(messages_out.load(std::memory_order_relaxed));
+  writer.Key("bytes_in");
+  writer.Uint64(bytes_in.load(std::memory_order_relaxed));
+  writer.Key("bytes_out");
+  writer.Uint64(bytes_out.load(std::memory_order_relaxed));
+  counters("drops", drop_cause_names, drops);
+  counters("disconnects", disconnect_cause_names, disconnects);
+  counters("rejected", reject_cause_names, rejects);
+  writer.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+// ---- relay_server ----------------------------------------------------------------------------
+
+relay_server::relay_server(asio::io_context& io, relay_options options)
+    : impl_(std::make_shared<impl>(io, std::move(options))) {}
+
+relay_server::~relay_server() { stop(); }
+
+void relay_server::start() { impl_->start(); }
+
+std::uint16_t relay_server::port() const { return impl_->bound_port.load(); }
+
+void relay_server::stop() { impl_->stop(); }
+
+std::string relay_server::health_json() const { return impl_->health_json(); }
+
+std::string relay_server::stats_json() const { return impl_->stats_json(); }
+
+}  // namespace gsio::net

@@ -1,0 +1,545 @@
+// Outbound WebSocket client on Boost.Beast.
+//
+// Every member of ws_client::impl except the atomics and the callback block is touched only on
+// the connection's strand; the public functions reach it by posting. The callback block (user
+// callbacks plus the "detached" flag) is guarded by a recursive mutex that is held while a
+// callback runs, which is what lets the destructor promise that no callback runs after it
+// returns: it takes the mutex (waiting for a callback in progress on another thread) and sets
+// the flag. The mutex is recursive because a callback may destroy its own client.
+#include "net/ws_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace gsio::net {
+
+// Named (not anonymous) so that ws_client::impl may use these types in its members without
+// -Wsubobject-linkage complaining.
+namespace ws_client_detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+struct ws_url {
+  std::string host;         // for the resolver: no brackets around IPv6 literals
+  std::string port;         // decimal, "80" when absent
+  std::string host_header;  // as sent in Host: brackets kept, port only when not 80
+  std::string target;       // path and query, at least "/"
+};
+
+bool is_digits(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+// Parses ws://host[:port][/path][?query]. On failure returns nullopt and says why in `error`.
+std::optional<ws_url> parse_ws_url(std::string_view url, std::string& error) {
+  // Control characters or spaces would corrupt the HTTP request line or the Host header.
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c == 0x7f) {
+      error = "URL contains a space or control character";
+      return std::nullopt;
+    }
+  }
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) {
+    error = "expected ws://host:port/path, got '" + std::string{url} + "'";
+    return std::nullopt;
+  }
+  std::string scheme{url.substr(0, scheme_end)};
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme != "ws") {
+    error = "unsupported scheme '" + scheme + "' (only ws:// is supported)";
+    return std::nullopt;
+  }
+  auto rest = url.substr(scheme_end + 3);
+  if (rest.find('#') != std::string_view::npos) {
+    error = "WebSocket URLs cannot have a fragment";
+    return std::nullopt;
+  }
+  auto authority_end = rest.find_first_of("/?");
+  auto authority = rest.substr(0, authority_end);
+  std::string_view target =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos) {
+    error = "credentials in the URL are not supported";
+    return std::nullopt;
+  }
+
+  ws_url out;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      error = "unterminated IPv6 address";
+      return std::nullopt;
+    }
+    out.host = std::string{authority.substr(1, close - 1)};
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        error = "unexpected characters after the IPv6 address";
+        return std::nullopt;
+      }
+      port = after.substr(1);
+      if (port.empty()) {
+        error = "empty port";
+        return std::nullopt;
+      }
+    }
+  } else {
+    auto colon = authority.find(':');
+    out.host = std::string{authority.substr(0, colon)};
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) {
+        error = "empty port";
+        return std::nullopt;
+      }
+    }
+  }
+  if (out.host.empty()) {
+    error = "missing host";
+    return std::nullopt;
+  }
+  if (!port.empty()) {
+    if (!is_digits(port) || port.size() > 5 || std::stoul(std::string{port}) == 0 ||
+        std::stoul(std::string{port}) > 65535) {
+      error = "invalid port '" + std::string{port} + "'";
+      return std::nullopt;
+    }
+    out.port = std::to_string(std::stoul(std::string{port}));
+  } else {
+    out.port = "80";
+  }
+  bool ipv6 = out.host.find(':') != std::string::npos;
+  out.host_header = ipv6 ? "[" + out.host + "]" : out.host;
+  if (out.port != "80")
+    out.host_header += ":" + out.port;
+  out.target = target.empty() ? "/" : target.front() == '?' ? "/" + std::string{target}
+                                                           : std::string{target};
+  return out;
+}
+
+// An HTTP header name must be a token and a value must not contain line breaks (which would let
+// it inject further headers) or other control characters except tab.
+bool valid_header(const std::string& name, const std::string& value) {
+  static constexpr std::string_view token_specials = "!#$%&'*+-.^_`|~";
+  if (name.empty())
+    return false;
+  for (unsigned char c : name)
+    if (std::isalnum(c) == 0 && token_specials.find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  for (unsigned char c : value)
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return false;
+  return true;
+}
+
+struct frame {
+  std::string data;
+  bool binary = false;
+};
+
+}  // namespace ws_client_detail
+
+using namespace ws_client_detail;
+
+struct ws_client::impl : std::enable_shared_from_this<impl> {
+  enum class phase { idle, connecting, open, closing, closed };
+
+  impl(asio::io_context& io, ws_client_options opts, ws_client_callbacks cbs)
+      : options(std::move(opts)),
+        strand(asio::make_strand(io)),
+        resolver(strand),
+        ws(strand),
+        timer(strand),
+        callbacks(std::move(cbs)) {}
+
+  const ws_client_options options;
+
+  // --- strand-only state ---
+  strand_type strand;
+  tcp::resolver resolver;
+  websocket::stream<beast::tcp_stream> ws;
+  asio::steady_timer timer;  // the connect deadline, later the close-handshake deadline
+  beast::flat_buffer read_buffer;
+  websocket::response_type upgrade_response;
+  ws_url url;
+  phase state = phase::idle;
+  std::deque<frame> queue;  // the front element is being written while `writing`
+  bool writing = false;
+  bool close_frame_sent = false;
+  std::string close_reason;  // reported when a close that we started completes
+
+  // --- shared with other threads ---
+  std::atomic<bool> started{false};
+  std::atomic<bool> accepting{true};  // false once closing: send() fails without posting
+  std::atomic<std::size_t> queued{0};
+
+  // --- callback block, guarded by callback_mutex ---
+  std::recursive_mutex callback_mutex;
+  ws_client_callbacks callbacks;
+  bool detached = false;
+  int callback_depth = 0;  // > 0 while a callback runs (on the thread holding the mutex)
+
+  // Runs `call(callbacks)` unless the owner has gone. Callbacks must not throw.
+  template <class Call>
+  void notify(Call&& call) {
+    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
+    if (detached)
+      return;
+    // Restores the depth even if a callback throws (the exception then leaves io_context::run).
+    struct depth_guard {
+      int& depth;
+      explicit depth_guard(int& d) : depth(d) { ++depth; }
+      ~depth_guard() { --depth; }
+    } guard{callback_depth};
+    call(callbacks);
+  }
+
+  void detach() {
+    ws_client_callbacks dropped;  // released outside the lock: captures may run destructors
+    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
+    detached = true;
+    // Inside one of our own callbacks the running std::function must stay alive; it is then
+    // released with the impl instead.
+    if (callback_depth == 0)
+      dropped = std::move(callbacks);
+  }
+
+  template <class Fn>
+  void post(Fn&& fn) {
+    asio::post(strand, [self = shared_from_this(), fn = std::forward<Fn>(fn)]() mutable {
+      fn(*self);
+    });
+  }
+
+  // --- connecting ---
+
+  void begin() {
+    if (state != phase::idle)
+      return;  // closed before start() was called
+    std::string error;
+    auto parsed = parse_ws_url(options.url, error);
+    if (!parsed) {
+      finish("invalid URL: " + error);
+      return;
+    }
+    url = std::move(*parsed);
+    for (const auto& [name, value] : options.headers) {
+      if (!valid_header(name, value)) {
+        finish("invalid header '" + name + "'");
+        return;
+      }
+    }
+    state = phase::connecting;
+    timer.expires_after(options.connect_timeout);
+    timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->state == phase::connecting)
+        self->finish(self->connect_timeout_reason());
+    }));
+    resolver.async_resolve(
+        url.host, url.port,
+        asio::bind_executor(strand, [self = shared_from_this()](
+                                        beast::error_code ec, tcp::resolver::results_type results) {
+          self->on_resolve(ec, std::move(results));
+        }));
+  }
+
+  std::string connect_timeout_reason() const {
+    return "connect failed: timed out after " + std::to_string(options.connect_timeout.count()) +
+           " ms";
+  }
+
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (state != phase::connecting)
+      return;
+    if (ec) {
+      finish("connect failed: cannot resolve " + url.host + ": " + ec.message());
+      return;
+    }
+    beast::get_lowest_layer(ws).async_connect(
+        results, asio::bind_executor(strand, [self = shared_from_this()](
+                                                 beast::error_code ec, tcp::endpoint) {
+          self->on_tcp_connect(ec);
+        }));
+  }
+
+  void on_tcp_connect(beast::error_code ec) {
+    if (state != phase::connecting)
+      return;
+    if (ec) {
+      finish("connect failed: " + ec.message());
+      return;
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
+    // From here on the WebSocket stream's own timers apply, not the TCP stream's.
+    beast::get_lowest_layer(ws).expires_never();
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = options.connect_timeout;  // also bounds the close handshake
+    timeouts.idle_timeout = options.idle_timeout.count() > 0
+                                ? websocket::stream_base::duration{options.idle_timeout}
+                                : websocket::stream_base::none();
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator(
+        [headers = options.headers](websocket::request_type& req) {
+          req.set(http::field::user_agent, "gsio-net");
+          for (const auto& [name, value] : headers)
+            req.set(name, value);
+        }));
+    ws.read_message_max(options.max_frame_bytes);
+    ws.async_handshake(upgrade_response, url.host_header, url.target,
+                       asio::bind_executor(strand, [self = shared_from_this()](
+                                                       beast::error_code ec) {
+                         self->on_handshake(ec);
+                       }));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (state != phase::connecting)
+      return;
+    if (ec == websocket::error::upgrade_declined) {
+      finish("upgrade refused: " + std::to_string(upgrade_response.result_int()));
+      return;
+    }
+    if (ec == beast::error::timeout) {
+      finish(connect_timeout_reason());  // Beast's handshake deadline beat our own by a hair
+      return;
+    }
+    if (ec) {
+      finish("connect failed: handshake: " + ec.message());
+      return;
+    }
+    timer.cancel();
+    upgrade_response = {};
+    state = phase::open;
+    notify([](ws_client_callbacks& cb) {
+      if (cb.on_open)
+        cb.on_open();
+    });
+    if (state != phase::open && state != phase::closing)
+      return;
+    do_read();
+    if (state == phase::open && !queue.empty() && !writing)
+      do_write();
+  }
+
+  // --- reading ---
+
+  void do_read() {
+    ws.async_read(read_buffer,
+                  asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
+                                                                          std::size_t) {
+                    self->on_read(ec);
+                  }));
+  }
+
+  std::string describe_read_error(beast::error_code ec) const {
+    if (ec == websocket::error::closed) {
+      const auto& r = ws.reason();
+      std::string out = "closed by peer (code " + std::to_string(r.code);
+      if (!r.reason.empty())
+        out += ": " + std::string{r.reason.c_str()};
+      return out + ")";
+    }
+    if (ec == websocket::error::message_too_big || ec == websocket::error::buffer_overflow)
+      return "incoming message larger than " + std::to_string(options.max_frame_bytes) + " bytes";
+    if (ec == beast::error::timeout)
+      return "idle timeout: peer silent for " + std::to_string(options.idle_timeout.count()) +
+             " ms";
+    if (ec == asio::error::eof || ec == asio::error::connection_reset)
+      return "connection lost: " + ec.message();
+    return "read error: " + ec.message();
+  }
+
+  void on_read(beast::error_code ec) {
+    if (state == phase::closed)
+      return;
+    if (ec) {
+      finish(state == phase::closing ? close_reason : describe_read_error(ec));
+      return;
+    }
+    std::string data = beast::buffers_to_string(read_buffer.data());
+    read_buffer.consume(read_buffer.size());
+    // After close() was asked for, incoming messages are dropped: the owner is done with them.
+    if (state == phase::open) {
+      bool binary = !ws.got_text();
+      notify([&](ws_client_callbacks& cb) {
+        if (binary && cb.on_binary)
+          cb.on_binary(std::move(data));
+        else if (cb.on_message)
+          cb.on_message(std::move(data));
+      });
+    }
+    // Keep reading while closing too: the peer's close frame arrives through the read.
+    if (state == phase::open || state == phase::closing)
+      do_read();
+  }
+
+  // --- writing ---
+
+  void enqueue(frame f) {
+    if (state == phase::closing || state == phase::closed) {
+      queued -= f.data.size();  // raced with close(): dropped
+      return;
+    }
+    queue.push_back(std::move(f));
+    if (state == phase::open && !writing)
+      do_write();
+  }
+
+  void do_write() {
+    writing = true;
+    ws.binary(queue.front().binary);
+    ws.async_write(asio::buffer(queue.front().data),
+                   asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
+                                                                           std::size_t) {
+                     self->on_write(ec);
+                   }));
+  }
+
+  void on_write(beast::error_code ec) {
+    writing = false;
+    queued -= queue.front().data.size();
+    queue.pop_front();
+    if (state == phase::closed)
+      return;
+    if (ec) {
+      finish("write error: " + ec.message());
+      return;
+    }
+    if (!queue.empty())
+      do_write();
+    else if (state == phase::closing && !close_frame_sent)
+      send_close_frame();
+  }
+
+  // --- closing ---
+
+  // A close asked for by the owner: flushes what is queued, then runs the close handshake.
+  void begin_close(std::string reason) {
+    accepting = false;
+    switch (state) {
+    case phase::idle:
+    case phase::connecting:
+      finish(std::move(reason));
+      return;
+    case phase::open:
+      break;
+    case phase::closing:
+    case phase::closed:
+      return;
+    }
+    state = phase::closing;
+    close_reason = std::move(reason);
+    timer.expires_after(options.connect_timeout);
+    timer.async_wait(asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec) {
+      if (!ec)
+        self->finish(self->close_reason);  // the peer did not complete the handshake in time
+    }));
+    if (!writing)
+      send_close_frame();
+  }
+
+  void send_close_frame() {
+    close_frame_sent = true;
+    ws.async_close(websocket::close_code::normal,
+                   asio::bind_executor(strand, [self = shared_from_this()](beast::error_code) {
+                     self->finish(self->close_reason);
+                   }));
+  }
+
+  // Tears the connection down at once and reports `reason` (only the first call does anything).
+  void finish(std::string reason) {
+    if (state == phase::closed)
+      return;
+    state = phase::closed;
+    accepting = false;
+    timer.cancel();
+    resolver.cancel();
+    auto& tcp_layer = beast::get_lowest_layer(ws);
+    beast::error_code ignored;
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_layer.close();
+    // A pending write still refers to the front element; its completion handler drops it.
+    while (queue.size() > (writing ? 1u : 0u)) {
+      queued -= queue.back().data.size();
+      queue.pop_back();
+    }
+    notify([&](ws_client_callbacks& cb) {
+      if (cb.on_close)
+        cb.on_close(std::move(reason));
+    });
+  }
+
+  bool send(std::string data, bool binary) {
+    if (!accepting)
+      return false;
+    std::size_t size = data.size();
+    std::size_t total = queued.fetch_add(size) + size;
+    if (total > options.max_queue_bytes) {
+      queued -= size;
+      accepting = false;
+      // The peer is not keeping up: drop it instead of growing memory, without a graceful
+      // flush (that is what would not drain).
+      post([total, max = options.max_queue_bytes](impl& self) {
+        self.finish("send queue limit exceeded (" + std::to_string(total) + " > " +
+                    std::to_string(max) + " bytes)");
+      });
+      return false;
+    }
+    post([f = frame{std::move(data), binary}](impl& self) mutable { self.enqueue(std::move(f)); });
+    return true;
+  }
+};
+
+ws_client::ws_client(boost::asio::io_context& io, ws_client_options options,
+                     ws_client_callbacks callbacks)
+    : impl_(std::make_shared<impl>(io, std::move(options), std::move(callbacks))) {}
+
+ws_client::~ws_client() {
+  impl_->detach();
+  impl_->post([](impl& self) { self.begin_close("closed"); });
+}
+
+void ws_client::start() {
+  if (impl_->started.exchange(true))
+    return;
+  impl_->post([](impl& self) { self.begin(); });
+}
+
+bool ws_client::send(std::string text) { return impl_->send(std::move(text), false); }
+
+bool ws_client::send_binary(std::string bytes) { return impl_->send(std::move(bytes), true); }
+
+void ws_client::close() {
+  impl_->accepting = false;
+  impl_->post([](impl& self) { self.begin_close("closed"); });
+}
+
+std::size_t ws_client::queued_bytes() const { return impl_->queued.load(); }
+
+}  // namespace gsio::net

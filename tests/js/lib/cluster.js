@@ -1,0 +1,151 @@
+'use strict';
+// Multi-node helpers on top of harness.js: a relay, nodes joined to it, a TCP proxy that can cut
+// one node's link, and convergence checks. Everything started here is stopped by cleanup().
+const { spawn } = require('node:child_process');
+const net = require('node:net');
+const path = require('node:path');
+const h = require('./harness');
+
+const relayBinary = path.join(h.buildDir, 'src/bin/gsio-relay');
+const relays = new Set();
+const proxies = new Set();
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// How often test nodes announce their tip: short, so convergence is quick.
+const ANNOUNCE_MS = 300;
+
+// Starts gsio-relay; `port` 0 picks a free one (pass the old port to restart "the same" relay).
+function startRelay({ port = 0, args = [] } = {}) {
+  const proc = spawn(relayBinary, ['--host', '127.0.0.1', '--port', String(port), ...args],
+                     { stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = { proc, log: '', port: 0, url: '', httpUrl: '', exited: null };
+  relays.add(relay);
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    relay.exited = { code, signal };
+    relays.delete(relay);
+    resolve(relay.exited);
+  }));
+  relay.waitExit = (ms = 15000) => h.withTimeout(exited, ms, 'gsio-relay exit');
+  relay.stop = async (signal = 'SIGTERM') => {
+    if (relay.exited) return relay.exited;
+    proc.kill(signal);
+    return relay.waitExit();
+  };
+  const ready = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      relay.log += chunk.toString();
+      const m = /gsio-relay ready on ws:\/\/127\.0\.0\.1:(\d+)/.exec(relay.log);
+      if (m && !relay.port) {
+        relay.port = Number(m[1]);
+        relay.url = `ws://127.0.0.1:${relay.port}`;
+        relay.httpUrl = `http://127.0.0.1:${relay.port}`;
+        resolve(relay);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    exited.then(({ code, signal }) =>
+      reject(new Error(`gsio-relay exited (${code}, ${signal}) before it was ready:\n${relay.log}`)));
+  });
+  return h.withTimeout(ready, 15000, 'gsio-relay start');
+}
+
+async function relayStats(relay) {
+  return (await fetch(`${relay.httpUrl}/stats`)).json();
+}
+
+// A TCP forwarder in front of `target` (host:port). cut() drops every connection and refuses new
+// ones until heal(): to the node behind it, the relay link simply breaks.
+async function startProxy(targetPort) {
+  const sockets = new Set();
+  let open = true;
+  const server = net.createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const done = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('error', done).on('close', done);
+    upstream.on('error', done).on('close', done);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy = {
+    port: server.address().port,
+    url: `ws://127.0.0.1:${server.address().port}`,
+    cut() { open = false; for (const s of sockets) s.destroy(); sockets.clear(); },
+    heal() { open = true; },
+    close() { proxy.cut(); server.close(); },
+  };
+  proxies.add(proxy);
+  return proxy;
+}
+
+// A node joined to `relayUrl` (or peered with `peer`), announcing every ANNOUNCE_MS.
+function startNetNode({ relayUrl, peer, dataDir, args = [] } = {}) {
+  const extra = ['--announce-interval-ms', String(ANNOUNCE_MS), '--peer-expiry-ms', '5000'];
+  if (relayUrl) extra.push('--relay', relayUrl);
+  if (peer) extra.push('--peer', peer);
+  return h.startNode({ dataDir, args: [...extra, ...args] });
+}
+
+async function nodeInfo(socket) {
+  return h.emitAck(socket, 'node_info');
+}
+
+// Waits until every socket's node reports the same tip (and at least `minHeight` entries).
+async function waitConverged(sockets, { timeout = 60000, minHeight = 0 } = {}) {
+  const deadline = Date.now() + timeout;
+  let infos = [];
+  for (;;) {
+    infos = await Promise.all(sockets.map(nodeInfo));
+    const tips = new Set(infos.map((i) => i.tip_hash));
+    if (tips.size === 1 && infos[0].height >= minHeight) return infos;
+    if (Date.now() > deadline) {
+      throw new Error(`no convergence after ${timeout} ms: ${JSON.stringify(infos.map((i) => [i.height, i.tip_hash.slice(0, 8), i.held]))}`);
+    }
+    await sleep(100);
+  }
+}
+
+// Adds entries from `clients` concurrently until `perClient` each or stop() is called; every
+// acknowledged id goes into `acked`. A client whose node dies stops quietly.
+function writers(clients, { perClient = Infinity, acked = new Map(), tag = 'w' } = {}) {
+  let stopped = false;
+  const done = Promise.all(clients.map(async (s, c) => {
+    for (let i = 0; i < perClient && !stopped; i++) {
+      const data = { tag, client: c, i };
+      const reply = await h.ackOrDisconnect(s, 'add_ledger_entry', data);
+      if (reply === null) return;
+      if (reply.error !== undefined) throw new Error(`add failed: ${reply.error}`);
+      acked.set(reply.id, data);
+    }
+  }));
+  return { acked, done, stop() { stopped = true; return done; } };
+}
+
+// Every acknowledged id is on the chain exactly once, with its data.
+function assertAllPresentOnce(assert, chain, acked, label) {
+  const counts = new Map();
+  for (const e of chain) counts.set(e.id, (counts.get(e.id) || 0) + 1);
+  const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  assert.deepEqual(twice, [], `${label}: ids on the chain more than once`);
+  const byId = new Map(chain.map((e) => [e.id, e]));
+  const missing = [...acked.keys()].filter((id) => !byId.has(id));
+  assert.deepEqual(missing, [], `${label}: ${missing.length} of ${acked.size} acknowledged ids missing`);
+  for (const [id, data] of acked) assert.deepEqual(byId.get(id).data, data, `${label}: data of ${id}`);
+}
+
+async function cleanup() {
+  for (const p of proxies) p.close();
+  proxies.clear();
+  await h.cleanup();
+  await Promise.all([...relays].map((r) => r.stop('SIGKILL').catch(() => {})));
+}
+
+module.exports = {
+  ANNOUNCE_MS, sleep, startRelay, relayStats, startProxy, startNetNode, nodeInfo, waitConverged,
+  writers, assertAllPresentOnce, cleanup,
+};

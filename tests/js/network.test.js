@@ -1,0 +1,252 @@
+'use strict';
+// The node network: real gsio-relay and gsio-node processes on 127.0.0.1, real socket.io-client
+// clients. Propagation, catch-up, convergence under concurrent writes, cut links, kill -9 of the
+// relay and of a node, direct peering, and forged traffic (P1-P4 of DESIGN §8).
+const { describe, it, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const WebSocket = require('ws');
+const h = require('./lib/harness');
+const c = require('./lib/cluster');
+
+afterEach(c.cleanup);
+
+async function cluster(n, relayArgs = []) {
+  const relay = await c.startRelay({ args: relayArgs });
+  const nodes = [];
+  for (let i = 0; i < n; i++) nodes.push(await c.startNetNode({ relayUrl: relay.url }));
+  const sockets = await Promise.all(nodes.map((node) => h.connect(node.url)));
+  return { relay, nodes, sockets };
+}
+
+// Waits until each node's registry lists all the others.
+async function waitLinked(sockets, others) {
+  await h.withTimeout((async () => {
+    for (;;) {
+      const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
+      if (lists.every((l) => l.nodes.filter((n) => !n.is_self).length >= others)) return;
+      await c.sleep(50);
+    }
+  })(), 10000, 'nodes to see each other');
+}
+
+// --- forged entries, built here with Node's own crypto -------------------------------------
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+function makeKey() {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const id = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  return { id, privateKey };
+}
+function signedEntry(key, data, previousHash) {
+  const ms = Date.now();
+  const e = {
+    id: `${key.id}-${ms}`, timestamp: new Date(ms).toISOString(), data, previous_hash: previousHash,
+    creator_node_id: key.id,
+  };
+  e.hash = crypto.createHash('sha256')
+    .update(canonical([e.id, e.timestamp, e.data, e.previous_hash, e.creator_node_id])).digest('hex');
+  e.signatures = { [key.id]: crypto.sign(null, Buffer.from(e.hash, 'hex'), key.privateKey).toString('hex') };
+  return e;
+}
+function envelope(type, sender, payload, recipient = '') {
+  return JSON.stringify({ message_type: type, message_id: crypto.randomBytes(16).toString('hex'),
+                          sender_id: sender, recipient_id: recipient, payload });
+}
+
+describe('gsio-net network', () => {
+  it('propagates an entry from node 1 to a client of node 3 through the relay within a second', async () => {
+    const { sockets } = await cluster(3);
+    await waitLinked(sockets, 2);
+    const latencies = [];
+    for (let i = 0; i < 20; i++) {
+      const arrived = h.once(sockets[2], 'ledger_entry_added', 1000);
+      const t0 = process.hrtime.bigint();
+      const entry = await h.emitAck(sockets[0], 'add_ledger_entry', { hop: i });
+      const [got] = await arrived;
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      assert.equal(got.id, entry.id);
+      assert.equal(got.hash, entry.hash);
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(`add on node 1 -> ledger_entry_added on node 3: median ${latencies[10].toFixed(2)} ms, ` +
+                `max ${latencies[19].toFixed(2)} ms (20 entries)`);
+    assert.ok(latencies[19] < 1000);
+    const lists = await h.emitAck(sockets[2], 'get_known_nodes');
+    assert.equal(lists.nodes.length, 3);
+    assert.ok(lists.nodes.filter((n) => !n.is_self).every((n) => n.link === 'relay'));
+  });
+
+  it('a node that joins late fetches exactly what it lacks', async () => {
+    const { relay, nodes, sockets } = await cluster(2);
+    const first = c.writers(Array.from({ length: 8 }, () => sockets[0]), { perClient: 125 });
+    await first.done;
+    assert.equal(first.acked.size, 1000);
+    await c.waitConverged(sockets, { minHeight: 1000 });
+
+    const late = await c.startNetNode({ relayUrl: relay.url });
+    const lateSocket = await h.connect(late.url);
+    const infos = await c.waitConverged([...sockets, lateSocket], { minHeight: 1000 });
+    const sync = infos[2].sync;
+    console.log(`late joiner: ${sync.entries_received_sync} entries by sync in ${sync.pulls} pull(s)`);
+    assert.equal(sync.entries_received_sync, 1000, 'the whole ledger, once, not once per peer');
+    assert.equal(infos[2].entries, 1000);
+
+    // A node that was down for 200 entries gets those 200 only.
+    const dataDir = nodes[1].dataDir;
+    sockets[1].disconnect();
+    await nodes[1].stop('SIGTERM');
+    const more = c.writers(Array.from({ length: 4 }, () => sockets[0]), { perClient: 50 });
+    await more.done;
+    const back = await c.startNetNode({ relayUrl: relay.url, dataDir });
+    const backSocket = await h.connect(back.url);
+    const after = await c.waitConverged([sockets[0], backSocket, lateSocket], { minHeight: 1200 });
+    console.log(`restarted node: ${after[1].sync.entries_received_sync} entries by sync`);
+    assert.equal(after[1].sync.entries_received_sync, 200, 'only the missing suffix');
+  });
+
+  it('concurrent writers on every node converge with every acknowledged id exactly once', async () => {
+    const { sockets, nodes } = await cluster(3);
+    await waitLinked(sockets, 2);
+    const clients = [];
+    for (const node of nodes) for (let i = 0; i < 5; i++) clients.push(await h.connect(node.url));
+    const run = c.writers(clients, { perClient: 200 });
+    await run.done;
+    assert.equal(run.acked.size, 3000);
+    const infos = await c.waitConverged(sockets, { minHeight: 3000 });
+    console.log(`3 nodes x 5 writers x 200: height ${infos[0].height}, ${infos[0].entries} entries ` +
+                `(forks ${infos[0].forks}), re-synced ${infos.map((i) => i.sync.entries_received_sync).join('/')}`);
+    for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
+  });
+
+  it('a node whose relay link is cut keeps writing and converges after the link heals', async () => {
+    const relay = await c.startRelay();
+    const proxy = await c.startProxy(relay.port);
+    const a = await c.startNetNode({ relayUrl: relay.url });
+    const b = await c.startNetNode({ relayUrl: relay.url });
+    const cut = await c.startNetNode({ relayUrl: proxy.url });
+    const sockets = await Promise.all([a, b, cut].map((n) => h.connect(n.url)));
+    await waitLinked(sockets, 2);
+
+    const acked = new Map();
+    const before = c.writers(sockets, { perClient: 20, acked });
+    await before.done;
+    proxy.cut();
+    const during = c.writers([sockets[0], sockets[1], sockets[2], sockets[2]], { perClient: 50, acked });
+    await during.done;
+    const isolated = await c.nodeInfo(sockets[2]);
+    const others = await c.nodeInfo(sockets[0]);
+    assert.notEqual(isolated.tip_hash, others.tip_hash, 'the cut node diverged while isolated');
+    proxy.heal();
+    const infos = await c.waitConverged(sockets, { minHeight: acked.size });
+    console.log(`after healing: height ${infos[0].height} for ${acked.size} acknowledged entries`);
+    for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
+  });
+
+  it('survives kill -9 of the relay and of a node during writes', async () => {
+    let relay = await c.startRelay();
+    const relayPort = relay.port;
+    const nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push(await c.startNetNode({ relayUrl: relay.url }));
+    let sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    await waitLinked(sockets, 2);
+    const acked = new Map();
+
+    // The relay dies while all three nodes write; it comes back on the same port.
+    let run = c.writers(sockets, { acked, tag: 'relay-kill' });
+    await c.sleep(300);
+    await relay.stop('SIGKILL');
+    await c.sleep(500);
+    relay = await c.startRelay({ port: relayPort });
+    await c.sleep(300);
+    await run.stop();
+
+    // Node 3 dies while all three write; it restarts from its data directory.
+    run = c.writers(sockets, { acked, tag: 'node-kill' });
+    await c.sleep(300);
+    const dataDir = nodes[2].dataDir;
+    await nodes[2].stop('SIGKILL');
+    await c.sleep(300);
+    nodes[2] = await c.startNetNode({ relayUrl: relay.url, dataDir });
+    await run.stop();
+    sockets = [sockets[0], sockets[1], await h.connect(nodes[2].url)];
+    const more = c.writers(sockets, { perClient: 20, acked, tag: 'after' });
+    await more.done;
+
+    const infos = await c.waitConverged(sockets, { minHeight: acked.size });
+    console.log(`after relay and node kill -9: height ${infos[0].height}, ${acked.size} acknowledged`);
+    for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
+  });
+
+  it('two nodes peered directly with --peer and no relay converge', async () => {
+    const a = await c.startNetNode();
+    const b = await c.startNetNode({ peer: a.url });
+    const sockets = await Promise.all([a, b].map((n) => h.connect(n.url)));
+    await waitLinked(sockets, 1);
+    const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
+    assert.equal(lists[0].nodes.find((n) => !n.is_self).link, 'inbound');
+    assert.equal(lists[1].nodes.find((n) => !n.is_self).link, 'direct');
+    const clients = [];
+    for (const node of [a, b]) for (let i = 0; i < 3; i++) clients.push(await h.connect(node.url));
+    const run = c.writers(clients, { perClient: 100 });
+    await run.done;
+    await c.waitConverged(sockets, { minHeight: 600 });
+    for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
+  });
+
+  it('rejects forged traffic through the relay, logs and counts it, and honest nodes carry on', async () => {
+    const { relay, nodes, sockets } = await cluster(2);
+    await waitLinked(sockets, 1);
+    await h.emitAck(sockets[0], 'add_ledger_entry', { honest: 0 });
+    const [base] = await c.waitConverged(sockets, { minHeight: 1 });
+
+    const mallory = makeKey();
+    const ws = new WebSocket(relay.url);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const send = (type, payload, sender = mallory.id) => ws.send(envelope(type, sender, payload));
+    send('NodeAnnounce', { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' });
+
+    const badSignature = signedEntry(mallory, { forged: 'signature' }, base.tip_hash);
+    badSignature.signatures[mallory.id] = '00'.repeat(64);
+    const wrongHash = signedEntry(mallory, { forged: 'hash' }, base.tip_hash);
+    wrongHash.hash = 'ab'.repeat(32);
+    const tampered = signedEntry(mallory, { forged: 'data' }, base.tip_hash);
+    tampered.data = { forged: 'DATA' };
+    const victim = await h.emitAck(sockets[0], 'add_ledger_entry', { honest: 1 });
+    const impersonated = { ...victim, data: { honest: 'rewritten' } };
+    for (const entry of [badSignature, wrongHash, tampered, impersonated]) {
+      send('EntryAnnounce', { entry, height: 99, tip_hash: entry.hash });
+    }
+    // Spoofing another node's id is refused by the relay itself.
+    send('EntryAnnounce', { entry: signedEntry(mallory, { spoofed: true }, base.tip_hash) }, base.node_id);
+
+    await h.withTimeout((async () => {
+      for (;;) {
+        const infos = await Promise.all(sockets.map(c.nodeInfo));
+        if (infos.every((i) => i.sync.entries_rejected >= 4)) return;
+        await c.sleep(50);
+      }
+    })(), 10000, 'forged entries to be counted as rejected');
+    const stats = await c.relayStats(relay);
+    assert.ok(stats.drops.spoofed >= 1, `relay drops: ${JSON.stringify(stats.drops)}`);
+    ws.close();
+
+    // Nothing forged got in, the honest entries did, and the honest network still works.
+    await h.emitAck(sockets[1], 'add_ledger_entry', { honest: 2 });
+    const infos = await c.waitConverged(sockets, { minHeight: 3 });
+    for (const s of sockets) {
+      const chain = await h.getAll(s);
+      assert.equal(chain.length, 3);
+      assert.ok(chain.every((e) => e.creator_node_id !== mallory.id));
+      assert.deepEqual(chain.find((e) => e.id === victim.id).data, { honest: 1 });
+    }
+    assert.deepEqual(await h.emitAck(sockets[1], 'verify_ledger'), { valid: true });
+    assert.match(nodes[1].log, /rejected an entry from a peer: .*(signature|SHA-256)/);
+    console.log(`rejected per node: ${infos.map((i) => i.sync.entries_rejected).join('/')}`);
+  });
+});

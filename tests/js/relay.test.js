@@ -1,0 +1,352 @@
+'use strict';
+// gsio-relay against raw WebSocket clients playing nodes (DESIGN.md §6): routing, sender checks,
+// bounded queues and frames, the network token, the HTTP endpoints and shutdown.
+//
+// "Never delivered" is asserted with a barrier instead of a sleep: the relay routes one
+// connection's messages in order and each connection's outbound queue is FIFO, so once a later
+// marker message has arrived, an earlier message that was wrongly routed would have arrived first.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const {
+  startRelay, connectPeer, announcedPeer, envelope, getJson, stats, health, rssKiB, waitUntil,
+  cleanup,
+} = require('./lib/relay_harness');
+
+test.after(cleanup);
+
+test.describe('routing', () => {
+  let relay;
+  // Two I/O threads, so routing between connections on different threads is exercised.
+  test.before(async () => { relay = await startRelay({ args: ['--io-threads', '2'] }); });
+  test.after(() => relay.stop());
+
+  test('a broadcast reaches every other announced peer but not the sender', async () => {
+    const a = await announcedPeer(relay, 'bcast-a');
+    const b = await announcedPeer(relay, 'bcast-b');
+    const c = await announcedPeer(relay, 'bcast-c');
+    // Earlier announces are forwarded like any broadcast.
+    await a.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === 'bcast-c');
+
+    const sent = await a.send(envelope('EntryAnnounce', 'bcast-a', '', { entry: { id: 'e1' } }));
+    const atB = await b.waitFor((m) => m.message_id === sent.message_id);
+    await c.waitFor((m) => m.message_id === sent.message_id);
+    assert.deepEqual(atB, sent, 'the frame is forwarded unchanged');
+
+    const marker = await b.send(envelope('NodeListRequest', 'bcast-b', 'bcast-a'));
+    await a.waitFor((m) => m.message_id === marker.message_id);
+    assert.equal(a.hasSeen(sent.message_id), false, 'the sender must not get its own broadcast');
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('a directed message reaches only its recipient', async () => {
+    const a = await announcedPeer(relay, 'direct-a');
+    const b = await announcedPeer(relay, 'direct-b');
+    const c = await announcedPeer(relay, 'direct-c');
+    const before = await stats(relay);
+
+    const sent = await a.send(envelope('EntryRequest', 'direct-a', 'direct-b', { entry_id: 'x' }));
+    await b.waitFor((m) => m.message_id === sent.message_id);
+    const marker = await a.send(envelope('EntryAnnounce', 'direct-a'));
+    await c.waitFor((m) => m.message_id === marker.message_id);
+    assert.equal(c.hasSeen(sent.message_id), false);
+    assert.equal(a.hasSeen(sent.message_id), false);
+
+    // Unknown recipients and the sender itself are dropped and counted.
+    const lost = await a.send(envelope('EntryRequest', 'direct-a', 'nobody-here'));
+    const self = await a.send(envelope('EntryRequest', 'direct-a', 'direct-a'));
+    const marker2 = await a.send(envelope('EntryAnnounce', 'direct-a'));
+    await b.waitFor((m) => m.message_id === marker2.message_id);
+    await c.waitFor((m) => m.message_id === marker2.message_id);
+    for (const p of [a, b, c]) {
+      assert.equal(p.hasSeen(lost.message_id), false);
+      assert.equal(p.hasSeen(self.message_id), false);
+    }
+    const after = await stats(relay);
+    assert.equal(after.drops.unknown_recipient - before.drops.unknown_recipient, 1);
+    assert.equal(after.drops.self_addressed - before.drops.self_addressed, 1);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('a spoofed sender_id is dropped, counted and logged; others are unaffected', async () => {
+    const a = await announcedPeer(relay, 'spoof-a');
+    const b = await announcedPeer(relay, 'spoof-b');
+    const c = await announcedPeer(relay, 'spoof-c');
+    const before = await stats(relay);
+
+    const forgedBroadcast = await b.send(envelope('EntryAnnounce', 'spoof-a'));
+    const forgedDirect = await b.send(envelope('EntryResponse', 'spoof-c', 'spoof-a'));
+    const honest = await b.send(envelope('EntryAnnounce', 'spoof-b'));
+    await a.waitFor((m) => m.message_id === honest.message_id);
+    await c.waitFor((m) => m.message_id === honest.message_id);
+    for (const p of [a, c]) {
+      assert.equal(p.hasSeen(forgedBroadcast.message_id), false);
+      assert.equal(p.hasSeen(forgedDirect.message_id), false);
+    }
+    const after = await stats(relay);
+    assert.equal(after.drops.spoofed - before.drops.spoofed, 2);
+    assert.ok(after.nodes.includes('spoof-a') && after.nodes.includes('spoof-b'));
+    // The warning names the connection's address and the forged id.
+    await waitUntil(() => /warn.*127\.0\.0\.1:\d+ \(node spoof-b\).*sender_id spoof-a/.test(relay.log),
+                    5000, 'spoof warning in the relay log');
+
+    // The real owner of the id still talks normally.
+    const fromA = await a.send(envelope('EntryAnnounce', 'spoof-a'));
+    await b.waitFor((m) => m.message_id === fromA.message_id);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('messages before NodeAnnounce are dropped and counted', async () => {
+    const a = await announcedPeer(relay, 'early-a');
+    const newcomer = await connectPeer(relay);
+    const before = await stats(relay);
+
+    const early = await newcomer.send(envelope('EntryAnnounce', 'early-n'));
+    const earlyDirect = await newcomer.send(envelope('EntryRequest', 'early-n', 'early-a'));
+    await newcomer.announce('early-n');
+    const announce = await a.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === 'early-n');
+    assert.ok(announce);
+    const late = await newcomer.send(envelope('EntryAnnounce', 'early-n'));
+    await a.waitFor((m) => m.message_id === late.message_id);
+    assert.equal(a.hasSeen(early.message_id), false);
+    assert.equal(a.hasSeen(earlyDirect.message_id), false);
+    const after = await stats(relay);
+    assert.equal(after.drops.unannounced - before.drops.unannounced, 2);
+    await Promise.all([a.close(), newcomer.close()]);
+  });
+
+  test('malformed messages are dropped and counted; the connection stays usable', async () => {
+    const a = await announcedPeer(relay, 'bad-a');
+    const b = await announcedPeer(relay, 'bad-b');
+    const before = await stats(relay);
+
+    const garbage = [
+      'not json at all',
+      '{"message_type":"NodeAnnounce"',
+      '[]',
+      '42',
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), message_type: 'NoSuchType' }),
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), payload: 'not an object' }),
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), sender_id: '' }),
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), message_id: 7 }),
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), sender_id: 'x'.repeat(300) }),
+    ];
+    for (const text of garbage) await a.send(text);
+    const fine = await a.send(envelope('EntryAnnounce', 'bad-a', '', { ok: true }));
+    const got = await b.waitFor((m) => m.message_id === fine.message_id);
+    assert.deepEqual(got.payload, { ok: true });
+    assert.equal(b.messages.filter((m) => m.raw !== undefined).length, 0, 'no garbage forwarded');
+    const after = await stats(relay);
+    assert.equal(after.drops.malformed - before.drops.malformed, garbage.length);
+    assert.ok(after.nodes.includes('bad-a'), 'the sender is still connected');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('a binary frame closes that connection only', async () => {
+    const a = await announcedPeer(relay, 'bin-a');
+    const b = await announcedPeer(relay, 'bin-b');
+    const before = await stats(relay);
+    a.ws.send(Buffer.from(JSON.stringify(envelope('EntryAnnounce', 'bin-a'))), { binary: true });
+    const closed = await a.closed;
+    assert.equal(closed.code, 1003);
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.protocol > before.disconnects.protocol && s;
+    }, 5000, 'protocol disconnect counted');
+    assert.equal(after.nodes.includes('bin-a'), false);
+    assert.ok(after.nodes.includes('bin-b'));
+    await b.close();
+  });
+
+  test('a second connection announcing the same id replaces the first', async () => {
+    const other = await announcedPeer(relay, 'dup-other');
+    const first = await announcedPeer(relay, 'dup-node');
+    const before = await stats(relay);
+    const second = await connectPeer(relay);
+    await second.announce('dup-node');
+
+    const closed = await first.closed;
+    assert.equal(closed.code, 1008);
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.replaced > before.disconnects.replaced && s;
+    }, 5000, 'replaced disconnect counted');
+    assert.equal(after.nodes.filter((id) => id === 'dup-node').length, 1);
+    assert.equal(after.connections, before.connections, 'one connection replaced by another');
+
+    const directed = await other.send(envelope('EntryRequest', 'dup-other', 'dup-node'));
+    await second.waitFor((m) => m.message_id === directed.message_id);
+    assert.equal(first.hasSeen(directed.message_id), false);
+    // The replacing connection speaks for the id.
+    const fromSecond = await second.send(envelope('EntryAnnounce', 'dup-node'));
+    await other.waitFor((m) => m.message_id === fromSecond.message_id);
+    await Promise.all([other.close(), second.close()]);
+  });
+
+  test('/health, /stats and unknown paths answer JSON', async () => {
+    const a = await announcedPeer(relay, 'http-a');
+    const h = await getJson(relay, '/health');
+    assert.equal(h.status, 200);
+    assert.match(h.contentType, /application\/json/);
+    assert.deepEqual(Object.keys(h.body).sort(), ['connections', 'nodes', 'status', 'uptime_ms']);
+    assert.equal(h.body.status, 'ok');
+    assert.ok(Number.isInteger(h.body.connections) && h.body.connections >= 1);
+    assert.ok(Number.isInteger(h.body.nodes) && h.body.nodes >= 1);
+    assert.ok(Number.isInteger(h.body.uptime_ms) && h.body.uptime_ms >= 0);
+
+    const s = await getJson(relay, '/stats');
+    assert.equal(s.status, 200);
+    for (const key of ['connections', 'messages_in', 'messages_out', 'bytes_in', 'bytes_out'])
+      assert.ok(Number.isInteger(s.body[key]), key);
+    assert.ok(Array.isArray(s.body.nodes) && s.body.nodes.includes('http-a'));
+    assert.ok(s.body.messages_in > 0 && s.body.bytes_in > 0 && s.body.messages_out > 0);
+    for (const cause of ['malformed', 'unannounced', 'spoofed', 'unknown_recipient'])
+      assert.ok(Number.isInteger(s.body.drops[cause]), `drops.${cause}`);
+    for (const cause of ['oversized', 'protocol', 'replaced', 'slow_reader', 'peer_closed'])
+      assert.ok(Number.isInteger(s.body.disconnects[cause]), `disconnects.${cause}`);
+
+    const missing = await getJson(relay, '/nope');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, 'not_found');
+    const root = await getJson(relay, '/');
+    assert.equal(root.status, 404);
+    const post = await fetch(relay.httpUrl + '/stats', { method: 'POST', body: 'x' });
+    assert.equal(post.status, 405);
+    await a.close();
+    await waitUntil(async () => (await health(relay)).nodes === h.body.nodes - 1, 5000, 'node gone');
+  });
+});
+
+test.describe('limits', () => {
+  test('a frame above --max-frame-bytes closes that connection', async () => {
+    const relay = await startRelay({ args: ['--max-frame-bytes', '65536'] });
+    const a = await announcedPeer(relay, 'big-a');
+    const b = await announcedPeer(relay, 'big-b');
+    const fits = await a.send(envelope('EntryAnnounce', 'big-a', '', { pad: 'x'.repeat(60000) }));
+    await b.waitFor((m) => m.message_id === fits.message_id);
+
+    const huge = envelope('EntryAnnounce', 'big-a', '', { pad: 'x'.repeat(100000) });
+    a.ws.send(JSON.stringify(huge));
+    const closed = await a.closed;
+    assert.equal(closed.code, 1009);
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.oversized === 1 && s;
+    }, 5000, 'oversized disconnect counted');
+    assert.deepEqual(after.nodes, ['big-b']);
+    assert.equal(b.hasSeen(huge.message_id), false);
+    await b.close();
+    assert.equal((await relay.stop()).code, 0);
+  });
+
+  test('a peer that never reads is disconnected; memory stays bounded; others keep receiving',
+       async (t) => {
+    const queueLimit = 1024 * 1024;
+    const relay = await startRelay({ args: ['--max-queue-bytes', String(queueLimit)] });
+    const sender = await announcedPeer(relay, 'flood-sender');
+    const fast = await announcedPeer(relay, 'flood-fast');
+    const slow = await announcedPeer(relay, 'flood-slow');
+    slow.ws._socket.pause();  // the kernel buffers fill, then the relay's queue for it grows
+
+    const pad = 'y'.repeat(64 * 1024);
+    const maxMessages = 1200;  // ~75 MiB: far beyond what socket buffers can hide
+    let sent = 0;
+    let maxRssKiB = rssKiB(relay.pid);
+    const received = () => fast.messages.filter((m) => m.message_type === 'EntryAnnounce').length;
+    let disconnected = false;
+    while (sent < maxMessages && !disconnected) {
+      // Stay a few frames ahead of the reading peer, so only the paused one can fall behind.
+      await waitUntil(() => sent - received() < 8, 10000, 'fast peer keeps up');
+      await sender.send(envelope('EntryAnnounce', 'flood-sender', '', { seq: sent, pad }));
+      sent += 1;
+      if (sent % 16 === 0) {
+        maxRssKiB = Math.max(maxRssKiB, rssKiB(relay.pid));
+        disconnected = (await stats(relay)).disconnects.slow_reader === 1;
+      }
+    }
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.slow_reader === 1 && s;
+    }, 10000, 'slow reader disconnected');
+    maxRssKiB = Math.max(maxRssKiB, rssKiB(relay.pid));
+    t.diagnostic(`slow reader cut after ${sent} frames of 64 KiB; relay RSS peak ${maxRssKiB} KiB`);
+    assert.ok(maxRssKiB < 200 * 1024, `relay RSS peaked at ${maxRssKiB} KiB`);
+    assert.deepEqual(after.nodes.sort(), ['flood-fast', 'flood-sender']);
+
+    // The reading peer got every frame, in order, and keeps receiving after the disconnect.
+    await waitUntil(() => received() === sent, 10000, 'fast peer received everything');
+    const seqs = fast.messages.filter((m) => m.message_type === 'EntryAnnounce').map((m) => m.payload.seq);
+    assert.deepEqual(seqs, [...Array(sent).keys()]);
+    const last = await sender.send(envelope('EntryAnnounce', 'flood-sender', '', { seq: 'last' }));
+    await fast.waitFor((m) => m.message_id === last.message_id);
+
+    // Once it reads again, the slow peer finds its connection gone.
+    slow.ws._socket.resume();
+    const closed = await slow.closed;
+    assert.notEqual(closed.code, 1000);
+    assert.ok(slow.messages.length < sent, 'the slow peer did not get everything');
+    await Promise.all([sender.close(), fast.close()]);
+    assert.equal((await relay.stop()).code, 0);
+  });
+
+  test('connections beyond --max-connections get HTTP 503', async () => {
+    const relay = await startRelay({ args: ['--max-connections', '2'] });
+    const a = await connectPeer(relay);
+    const b = await connectPeer(relay);
+    await assert.rejects(connectPeer(relay), (err) => {
+      assert.equal(err.statusCode, 503);
+      assert.equal(JSON.parse(err.body).error, 'over_capacity');
+      return true;
+    });
+    await a.close();
+    await waitUntil(async () => (await health(relay)).connections === 1, 5000, 'slot freed');
+    const c = await connectPeer(relay);
+    await Promise.all([b.close(), c.close()]);
+    assert.equal((await stats(relay)).rejected.over_capacity, 1);
+    assert.equal((await relay.stop()).code, 0);
+  });
+});
+
+test.describe('network token', () => {
+  let relay;
+  test.before(async () => { relay = await startRelay({ args: ['--token', 's3cret/+='] }); });
+  test.after(() => relay.stop());
+
+  test('a missing or wrong token gets 401 with a JSON body', async () => {
+    for (const options of [{}, { urlPath: '/?token=wrong' }, { headers: { Authorization: 'Bearer wrong' } },
+                           { urlPath: '/?token=s3cret' }]) {
+      await assert.rejects(connectPeer(relay, options), (err) => {
+        assert.equal(err.statusCode, 401);
+        assert.equal(JSON.parse(err.body).error, 'unauthorized');
+        return true;
+      });
+    }
+    assert.equal((await stats(relay)).rejected.unauthorized, 4);
+    assert.equal((await health(relay)).connections, 0);
+  });
+
+  test('the right token connects, as a query parameter or a bearer header', async () => {
+    const viaQuery = await connectPeer(relay, { urlPath: '/?token=' + encodeURIComponent('s3cret/+=') });
+    const viaHeader = await connectPeer(relay, { headers: { Authorization: 'Bearer s3cret/+=' } });
+    await viaQuery.announce('tok-a');
+    await viaHeader.announce('tok-b');
+    await viaQuery.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === 'tok-b');
+    await Promise.all([viaQuery.close(), viaHeader.close()]);
+  });
+
+  test('/health stays open without the token', async () => {
+    assert.equal((await getJson(relay, '/health')).status, 200);
+  });
+});
+
+test('SIGTERM closes connections with 1001 and exits 0', async () => {
+  const relay = await startRelay();
+  const a = await announcedPeer(relay, 'term-a');
+  const b = await connectPeer(relay);
+  relay.proc.kill('SIGTERM');
+  const [ca, cb] = await Promise.all([a.closed, b.closed]);
+  assert.equal(ca.code, 1001);
+  assert.equal(cb.code, 1001);
+  const exit = await relay.waitExit();
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.match(relay.log, /gsio-relay stopped/);
+});
