@@ -39,6 +39,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using seen_atom = caf::atom_constant<caf::atom("seen")>;
 using hashes_atom = caf::atom_constant<caf::atom("hashes")>;
 using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
+using suspend_atom = caf::atom_constant<caf::atom("suspend")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {

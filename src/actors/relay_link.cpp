@@ -130,7 +130,7 @@ std::string inspect_json(const relay_link_state& st) {
   w.Key("url");
   w.String(st.options.url);
   w.Key("state");
-  w.String(st.connected ? "connected" : "connecting");
+  w.String(st.suspended ? "suspended" : st.connected ? "connected" : "connecting");
   w.Key("connected_since_ms");
   w.Int64(st.connected ? st.connected_since_ms : 0);
   w.Key("connects");
@@ -239,8 +239,34 @@ relay_link_actor::behavior_type relay_link(relay_link_actor::stateful_pointer<re
       self->delayed_send(self, backoff(st), tick_atom::value, generation);
     },
     [=](tick_atom, std::uint64_t generation) {
-      if (generation == self->state.generation && !self->state.connected)
+      auto& st = self->state;
+      if (generation == st.generation && !st.connected && !st.suspended)
         dial(self);
+    },
+    [=](suspend_atom) {
+      auto& st = self->state;
+      if (st.suspended)
+        return;
+      st.suspended = true;
+      ++st.generation;  // callbacks of the dropped connection are now stale
+      st.connection->ws.reset();
+      st.connection->sio.reset();
+      if (st.connected) {
+        st.connected = false;
+        self->send(st.coordinator, link_down_atom::value, caf::actor_cast<p2p_link_actor>(self));
+      }
+      log::warn("link", kind_name(st.options.transport), " link to ", st.options.url,
+                " suspended by the operator");
+    },
+    [=](resume_atom) {
+      auto& st = self->state;
+      if (!st.suspended)
+        return;
+      st.suspended = false;
+      st.failures = 0;
+      log::info("link", "resuming the ", kind_name(st.options.transport), " link to ",
+                st.options.url);
+      dial(self);
     },
     [=](inspect_atom) { return inspect_json(self->state); },
   };

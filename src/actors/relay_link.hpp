@@ -39,6 +39,10 @@ using relay_link_actor = p2p_link_actor::extend<
   caf::reacts_to<p2p_atom, std::uint64_t, std::string>,        // a frame arrived
   caf::reacts_to<link_down_atom, std::uint64_t, std::string>,  // closed, with the reason
   caf::reacts_to<tick_atom, std::uint64_t>,                    // time to dial again
+  // Operator controls (gsio-node takes SIGUSR1 / SIGUSR2): drop the link and stay offline, or
+  // dial again. Used to cut and heal one node's link in a test cluster.
+  caf::reacts_to<suspend_atom>,
+  caf::reacts_to<resume_atom>,
   caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct link_connection;  // io_context, thread and the current client (relay_link.cpp)
@@ -50,6 +54,7 @@ struct relay_link_state {
   std::shared_ptr<link_connection> connection;
   std::uint64_t generation = 0;
   bool connected = false;
+  bool suspended = false;
   unsigned failures = 0;  // consecutive failed attempts, for the backoff
   seen_messages seen{8192};
   std::string last_error;

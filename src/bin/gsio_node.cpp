@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   node_options opt;
   util::option_set cli{"gsio-node",
                        "Runs a gsio-net node: a hash-chained ledger of signed JSON entries served "
-                       "to clients over Socket.IO."};
+                       "to clients over Socket.IO. SIGINT/SIGTERM stop it cleanly; SIGUSR1 suspends and "
+                       "SIGUSR2 resumes its relay and peer links."};
   cli.add("host", "address to listen on for clients", opt.host)
     .add("port", "port for Socket.IO clients and HTTP (0 picks a free one)", opt.port)
     .add("data-dir", "directory for the node key and the ledger store", opt.data_dir)
@@ -122,11 +123,13 @@ int main(int argc, char** argv) {
   log::set_level(*level);
 
   // Signals are taken synchronously by this thread; every thread started from here inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t control_signals;
+  sigemptyset(&control_signals);
+  sigaddset(&control_signals, SIGINT);
+  sigaddset(&control_signals, SIGTERM);
+  sigaddset(&control_signals, SIGUSR1);  // suspend the relay / peer links
+  sigaddset(&control_signals, SIGUSR2);  // resume them
+  pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   ledger::validation_limits limits;
@@ -229,10 +232,19 @@ int main(int argc, char** argv) {
                 opt.data_dir, ")");
       timespec tick{0, 200'000'000};
       while (!died) {
-        int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+        int sig = sigtimedwait(&control_signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
           log::info("node", "signal ", sig, ": shutting down");
           break;
+        }
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+          log::info("node", sig == SIGUSR1 ? "SIGUSR1: suspending" : "SIGUSR2: resuming",
+                    " the network links");
+          for (auto& link : links)
+            if (sig == SIGUSR1)
+              self->send(link, actors::suspend_atom::value);
+            else
+              self->send(link, actors::resume_atom::value);
         }
       }
       if (died) {
