@@ -103,28 +103,41 @@ void flush(ledger_actor::stateful_pointer<ledger_state> self) {
   }
 }
 
-// Tells every listener how the canonical chain changed with one insert.
+// Tells every listener how the canonical chain changed with a batch of inserts, as one event:
+// clients see the net change (e.g. one branch switch), not every intermediate step of a page.
 void publish(ledger_actor::stateful_pointer<ledger_state> self,
-             const ledger::chain_tree::insert_result& result) {
-  auto& st = self->state;
-  if (result.added.empty() && result.removed.empty())
+             const std::vector<ledger::chain_tree::insert_result>& results) {
+  // Fold the per-insert diffs into one diff against the chain before the batch. Each insert's
+  // `removed` is a suffix of the chain as it was then: first it cancels entries this batch added,
+  // then it removes entries that predate the batch (which come before those already removed).
+  std::vector<const ledger::entry*> removed;
+  std::vector<const ledger::entry*> added;
+  for (const auto& result : results) {
+    std::size_t cancel = std::min(result.removed.size(), added.size());
+    added.resize(added.size() - cancel);
+    removed.insert(removed.begin(), result.removed.begin(),
+                   result.removed.end() - static_cast<std::ptrdiff_t>(cancel));
+    added.insert(added.end(), result.added.begin(), result.added.end());
+  }
+  if (added.empty() && removed.empty())
     return;
+  auto& st = self->state;
   auto tip = make_tip_info(*st.res);
-  std::vector<std::string> added;
-  added.reserve(result.added.size());
-  for (auto* e : result.added)
-    added.push_back(ledger::to_json(*e));
-  if (!result.reorg()) {
+  std::vector<std::string> added_json;
+  added_json.reserve(added.size());
+  for (auto* e : added)
+    added_json.push_back(ledger::to_json(*e));
+  if (removed.empty()) {
     for (auto& listener : st.listeners)
-      self->send(listener, appended_atom::value, added, tip);
+      self->send(listener, appended_atom::value, added_json, tip);
     return;
   }
   ++st.reorgs;
   reorg_event ev;
-  ev.fork_height = tip.height - result.added.size();
-  for (auto* e : result.removed)
+  ev.fork_height = tip.height - added.size();
+  for (auto* e : removed)
     ev.removed_ids.push_back(e->id);
-  ev.added = std::move(added);
+  ev.added = std::move(added_json);
   ev.tip_hash = tip.tip_hash;
   ev.height = tip.height;
   log::info("ledger", "reorg at height ", ev.fork_height, ": ", ev.removed_ids.size(),
@@ -189,8 +202,7 @@ merge_result merge(ledger_actor::stateful_pointer<ledger_state> self,
   if (!persist(self, attached))
     return out;
   st.merged += attached.size();
-  for (auto& result : results)
-    publish(self, result);
+  publish(self, results);
   out.tip = make_tip_info(res);
   return out;
 }
@@ -216,8 +228,7 @@ std::vector<std::string> reappend(ledger_actor::stateful_pointer<ledger_state> s
     return {};
   st.reappended += out.size();
   log::info("ledger", "re-appended ", out.size(), " of this node's orphaned entries on the tip");
-  for (auto& result : results)
-    publish(self, result);
+  publish(self, results);
   return out;
 }
 

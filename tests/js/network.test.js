@@ -137,15 +137,28 @@ describe('gsio-net network', () => {
     const before = c.writers(sockets, { perClient: 20, acked });
     await before.done;
     proxy.cut();
-    const during = c.writers([sockets[0], sockets[1], sockets[2], sockets[2]], { perClient: 50, acked });
+    // More writes on the connected side, so its branch is the heavier one.
+    const during = c.writers([sockets[0], sockets[0], sockets[1], sockets[1], sockets[2]], { perClient: 50, acked });
     await during.done;
     const isolated = await c.nodeInfo(sockets[2]);
     const others = await c.nodeInfo(sockets[0]);
     assert.notEqual(isolated.tip_hash, others.tip_hash, 'the cut node diverged while isolated');
+    // The cut node's branch is the lighter one: healing switches its clients to the other branch,
+    // and the node re-appends its own orphaned entries on top (same ids).
+    const reorgs = [];
+    sockets[2].on('ledger_reorg', (ev) => reorgs.push(ev));
     proxy.heal();
     const infos = await c.waitConverged(sockets, { minHeight: acked.size });
-    console.log(`after healing: height ${infos[0].height} for ${acked.size} acknowledged entries`);
+    console.log(`after healing: height ${infos[0].height} for ${acked.size} acknowledged entries, ` +
+                `${reorgs.length} ledger_reorg event(s) on the cut node`);
+    assert.ok(reorgs.length >= 1, 'the cut node\'s clients saw the branch switch');
+    const cutNodeId = isolated.node_id;
+    assert.ok(reorgs[0].removed.length > 0 && reorgs[0].removed.every((id) => id.startsWith(cutNodeId)));
+    assert.ok(reorgs[0].added.length > 0);
+    assert.equal(typeof reorgs[0].fork_height, 'number');
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
+    const chain = await h.getAll(sockets[0]);
+    for (const id of reorgs[0].removed) assert.ok(chain.some((e) => e.id === id), `re-appended ${id}`);
   });
 
   it('survives kill -9 of the relay and of a node during writes', async () => {
@@ -181,6 +194,24 @@ describe('gsio-net network', () => {
     const infos = await c.waitConverged(sockets, { minHeight: acked.size });
     console.log(`after relay and node kill -9: height ${infos[0].height}, ${acked.size} acknowledged`);
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
+  });
+
+  it('forgets a node that went silent', async () => {
+    const { nodes, sockets } = await cluster(3);
+    await waitLinked(sockets, 2);
+    const goneId = (await c.nodeInfo(sockets[2])).node_id;
+    sockets[2].disconnect();
+    await nodes[2].stop('SIGKILL');
+    // Test nodes expire peers after 5 s of silence (--peer-expiry-ms 5000).
+    await h.withTimeout((async () => {
+      for (;;) {
+        const { nodes: known } = await h.emitAck(sockets[0], 'get_known_nodes');
+        if (!known.some((n) => n.node_id === goneId)) return known;
+        await c.sleep(200);
+      }
+    })(), 15000, 'the silent node to expire');
+    const { nodes: known } = await h.emitAck(sockets[1], 'get_known_nodes');
+    assert.equal(known.length, 2);
   });
 
   it('two nodes peered directly with --peer and no relay converge', async () => {

@@ -65,12 +65,12 @@ struct io_runner {
 // Something a test waits on: state changed under a mutex, waited for with a time limit.
 class monitor {
 public:
+  // Notifies under the lock: a waiter that then destroys the monitor (or the client whose
+  // callback is updating it) cannot do so while notify_all is still running.
   template <class F>
   void update(F&& f) {
-    {
-      std::lock_guard<std::mutex> lock{mutex_};
-      f();
-    }
+    std::lock_guard<std::mutex> lock{mutex_};
+    f();
     cv_.notify_all();
   }
   template <class Pred>
@@ -395,11 +395,11 @@ TEST_CASE("sio_client: emit with ack gets the server's acknowledgement") {
   io_runner runner;
   test_server server{runner};
   sio_log log;
+  monitor m;  // used by the ack callbacks, so it must outlive the client
+  std::vector<net::sio_args> acks;
   net::sio_client client{runner.io, p2p_options(server), log.callbacks()};
   connect_p2p(server, client, log);
 
-  monitor m;
-  std::vector<net::sio_args> acks;
   for (int i = 0; i < 3; ++i) {
     CHECK(client.emit("echo-ack", net::sio_args{"[" + std::to_string(i) + ",\"x\"]", {}},
                       [&](net::sio_args args) { m.update([&] { acks.push_back(args); }); }));
@@ -417,6 +417,8 @@ TEST_CASE("sio_client: binary attachments round-trip in events and acks") {
   io_runner runner;
   test_server server{runner};
   sio_log log;
+  monitor m;  // used by the ack callback, so it must outlive the client
+  std::optional<net::sio_args> ack;
   net::sio_client client{runner.io, p2p_options(server), log.callbacks()};
   connect_p2p(server, client, log);
 
@@ -440,8 +442,6 @@ TEST_CASE("sio_client: binary attachments round-trip in events and acks") {
     return 0;
   });
 
-  monitor m;
-  std::optional<net::sio_args> ack;
   CHECK(client.emit("echo-ack", net::sio_args{R"([{"_placeholder":true,"num":0}])", {blob0}},
                     [&](net::sio_args args) { m.update([&] { ack = std::move(args); }); }));
   REQUIRE(m.wait([&] { return ack.has_value(); }));

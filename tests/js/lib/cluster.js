@@ -1,13 +1,11 @@
 'use strict';
 // Multi-node helpers on top of harness.js: a relay, nodes joined to it, a TCP proxy that can cut
 // one node's link, and convergence checks. Everything started here is stopped by cleanup().
-const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
 const h = require('./harness');
 
 const relayBinary = path.join(h.buildDir, 'src/bin/gsio-relay');
-const relays = new Set();
 const proxies = new Set();
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,39 +14,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ANNOUNCE_MS = 300;
 
 // Starts gsio-relay; `port` 0 picks a free one (pass the old port to restart "the same" relay).
-function startRelay({ port = 0, args = [] } = {}) {
-  const proc = spawn(relayBinary, ['--host', '127.0.0.1', '--port', String(port), ...args],
-                     { stdio: ['ignore', 'pipe', 'pipe'] });
-  const relay = { proc, log: '', port: 0, url: '', httpUrl: '', exited: null };
-  relays.add(relay);
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    relay.exited = { code, signal };
-    relays.delete(relay);
-    resolve(relay.exited);
-  }));
-  relay.waitExit = (ms = 15000) => h.withTimeout(exited, ms, 'gsio-relay exit');
-  relay.stop = async (signal = 'SIGTERM') => {
-    if (relay.exited) return relay.exited;
-    proc.kill(signal);
-    return relay.waitExit();
-  };
-  const ready = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      relay.log += chunk.toString();
-      const m = /gsio-relay ready on ws:\/\/127\.0\.0\.1:(\d+)/.exec(relay.log);
-      if (m && !relay.port) {
-        relay.port = Number(m[1]);
-        relay.url = `ws://127.0.0.1:${relay.port}`;
-        relay.httpUrl = `http://127.0.0.1:${relay.port}`;
-        resolve(relay);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    exited.then(({ code, signal }) =>
-      reject(new Error(`gsio-relay exited (${code}, ${signal}) before it was ready:\n${relay.log}`)));
-  });
-  return h.withTimeout(ready, 15000, 'gsio-relay start');
+async function startRelay({ port = 0, args = [] } = {}) {
+  const relay = await h.startProcess(relayBinary,
+    ['--host', '127.0.0.1', '--port', String(port), ...args],
+    { name: 'gsio-relay', readyPattern: /gsio-relay ready on ws:\/\/127\.0\.0\.1:(\d+)/ });
+  relay.url = `ws://127.0.0.1:${relay.port}`;
+  relay.httpUrl = `http://127.0.0.1:${relay.port}`;
+  return relay;
 }
 
 async function relayStats(relay) {
@@ -142,7 +114,6 @@ async function cleanup() {
   for (const p of proxies) p.close();
   proxies.clear();
   await h.cleanup();
-  await Promise.all([...relays].map((r) => r.stop('SIGKILL').catch(() => {})));
 }
 
 module.exports = {

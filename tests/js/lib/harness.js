@@ -28,41 +28,51 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// Resolves once the node logs that it is ready; rejects if it exits first.
-function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000 } = {}) {
-  const proc = spawn(nodeBinary, ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args],
-                     { stdio: ['ignore', 'pipe', 'pipe'] });
-  const node = { proc, dataDir, log: '', port: 0, url: '', exited: null };
-  started.add(node);
+// Starts one of our programs and resolves once its log matches `readyPattern` (whose first group
+// is the port); rejects if it exits first. The returned handle has proc, log, port, exited,
+// waitExit(ms) and stop(signal). Every process started here is killed by cleanup().
+function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, extra = {} }) {
+  const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = { proc, log: '', port: 0, exited: null, ...extra };
+  started.add(child);
   const exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
-      node.exited = { code, signal };
-      started.delete(node);
-      resolve(node.exited);
+      child.exited = { code, signal };
+      started.delete(child);
+      resolve(child.exited);
     });
   });
-  node.waitExit = (ms = 15000) => withTimeout(exited, ms, 'gsio-node exit');
+  child.waitExit = (ms = 15000) => withTimeout(exited, ms, `${name} exit`);
+  child.stop = async (signal = 'SIGTERM') => {
+    if (child.exited) return child.exited;
+    proc.kill(signal);
+    return child.waitExit();
+  };
   const ready = new Promise((resolve, reject) => {
     const onData = (chunk) => {
-      node.log += chunk.toString();
-      const m = /ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(node.log);
-      if (m && !node.port) {
-        node.port = Number(m[1]);
-        node.url = `http://127.0.0.1:${node.port}`;
-        resolve(node);
+      child.log += chunk.toString();
+      const m = readyPattern.exec(child.log);
+      if (m && !child.port) {
+        child.port = Number(m[1]);
+        resolve(child);
       }
     };
     proc.stderr.on('data', onData);
     proc.stdout.on('data', onData);
     exited.then(({ code, signal }) =>
-      reject(new Error(`gsio-node exited (code ${code}, signal ${signal}) before it was ready:\n${node.log}`)));
+      reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${child.log}`)));
   });
-  node.stop = async (signal = 'SIGTERM') => {
-    if (node.exited) return node.exited;
-    proc.kill(signal);
-    return node.waitExit();
-  };
-  return withTimeout(ready, readyTimeout, 'gsio-node start');
+  return withTimeout(ready, readyTimeout, `${name} start`);
+}
+
+// A gsio-node on 127.0.0.1 with a free port; `url` is its http:// address.
+async function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000 } = {}) {
+  const node = await startProcess(nodeBinary,
+    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args],
+    { name: 'gsio-node', readyPattern: /ready on http:\/\/127\.0\.0\.1:(\d+)/, readyTimeout,
+      extra: { dataDir } });
+  node.url = `http://127.0.0.1:${node.port}`;
+  return node;
 }
 
 // Runs gsio-node to completion (for start-up failures) and returns {code, output}.
@@ -132,7 +142,7 @@ async function cleanup() {
 }
 
 module.exports = {
-  buildDir, nodeBinary, tempDir, startNode, runNodeToExit, connect, once, emitAck, health,
+  buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, once, emitAck, health,
   rssKiB, sqlite, cleanup, withTimeout, transports,
 };
 
