@@ -153,7 +153,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   void accept_next();
   void on_accept(error_code ec, tcp::socket socket);
 
-  bool admit_http(const std::shared_ptr<http_connection>& connection);
+  std::optional<reject_cause> admit_http(const std::shared_ptr<http_connection>& connection);
   void forget_http(const http_connection* connection);
   std::optional<reject_cause> reserve_connection_slot();
   bool enlist(const std::shared_ptr<relay_connection>& connection);
@@ -524,7 +524,11 @@ private:
         beast::get_lowest_layer(self->ws_).close();
     });
     ws_.async_close(websocket::close_reason(code, beast::string_view{reason.data(), reason.size()}),
-                    [self = shared_from_this()](error_code) { self->close_deadline_.cancel(); });
+                    [self = shared_from_this()](error_code ec) {
+                      self->close_deadline_.cancel();
+                      if (ec)  // the handshake failed half-way: nothing more will come
+                        beast::get_lowest_layer(self->ws_).close();
+                    });
   }
 
   void close_now(disconnect_cause cause) {
@@ -567,6 +571,12 @@ public:
         stream_(std::move(socket)),
         buffer_(max_request_header_bytes + max_request_body_bytes),
         remote_(std::move(remote)) {}
+
+  ~http_connection() {
+    // Only reached without finish() when the io_context is destroyed with our handlers queued.
+    if (!done_)
+      core_->forget_http(this);
+  }
 
   // Any thread: the first read is started on the socket's strand.
   void start() {
@@ -742,10 +752,10 @@ void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
   const auto peer = socket.remote_endpoint(ignored);
   auto connection = std::make_shared<http_connection>(shared_from_this(), std::move(socket),
                                                       describe(peer));
-  if (admit_http(connection))
-    connection->start();
+  if (auto refused = admit_http(connection))
+    count(*refused);  // the socket closes with `connection`, unread
   else
-    count(reject_cause::over_capacity);  // the socket closes with `connection`
+    connection->start();
   accept_next();
 }
 
@@ -775,13 +785,16 @@ void relay_server::impl::stop() {
     c->close_for_shutdown();
 }
 
-bool relay_server::impl::admit_http(const std::shared_ptr<http_connection>& connection) {
+std::optional<reject_cause>
+relay_server::impl::admit_http(const std::shared_ptr<http_connection>& connection) {
   std::lock_guard lock{mutex};
+  if (stopping)
+    return reject_cause::shutting_down;
   // Connections that have not upgraded yet are bounded too, so idle sockets cannot pile up.
-  if (stopping || http_connections.size() >= options.max_connections)
-    return false;
+  if (http_connections.size() >= options.max_connections)
+    return reject_cause::over_capacity;
   http_connections.emplace(connection.get(), connection);
-  return true;
+  return std::nullopt;
 }
 
 void relay_server::impl::forget_http(const http_connection* connection) {

@@ -7,6 +7,7 @@
 // marker message has arrived, an earlier message that was wrongly routed would have arrived first.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const {
   startRelay, connectPeer, announcedPeer, envelope, getJson, stats, health, rssKiB, waitUntil,
   cleanup,
@@ -18,7 +19,7 @@ test.describe('routing', () => {
   let relay;
   // Two I/O threads, so routing between connections on different threads is exercised.
   test.before(async () => { relay = await startRelay({ args: ['--io-threads', '2'] }); });
-  test.after(() => relay.stop());
+  test.after(async () => assert.equal((await relay.stop()).code, 0, 'clean exit'));
 
   test('a broadcast reaches every other announced peer but not the sender', async () => {
     const a = await announcedPeer(relay, 'bcast-a');
@@ -216,6 +217,42 @@ test.describe('routing', () => {
   });
 });
 
+test.describe('bad input', () => {
+  let relay;
+  test.before(async () => { relay = await startRelay(); });
+  test.after(async () => assert.equal((await relay.stop()).code, 0, 'clean exit'));
+
+  // Writes raw bytes, half-closes, and resolves with everything the relay answered.
+  function rawExchange(payload) {
+    return new Promise((resolve) => {
+      let answer = '';
+      const socket = net.connect(relay.port, '127.0.0.1', () => socket.end(payload));
+      socket.on('data', (chunk) => { answer += chunk; });
+      socket.on('error', () => {});  // a reset after an oversized request is fine
+      socket.on('close', () => resolve(answer));
+    });
+  }
+
+  test('garbage, oversized and broken upgrade requests are refused; the relay stays healthy',
+       async () => {
+    const before = await stats(relay);
+    assert.match(await rawExchange('\x00\x01\x02 garbage\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    await rawExchange('GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ' + 'a'.repeat(64 * 1024) + '\r\n\r\n');
+    const noKey = await rawExchange('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n' +
+                                    'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    assert.match(noKey, /^HTTP\/1\.1 400 /);
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.handshake_failed > before.disconnects.handshake_failed && s;
+    }, 5000, 'handshake failure counted');
+    assert.equal(after.connections, 0, 'no slot is leaked');
+    // Pipelined keep-alive requests are each answered.
+    const two = await rawExchange('GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(two, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 404 /);
+    assert.equal((await health(relay)).status, 'ok');
+  });
+});
+
 test.describe('limits', () => {
   test('a frame above --max-frame-bytes closes that connection', async () => {
     const relay = await startRelay({ args: ['--max-frame-bytes', '65536'] });
@@ -309,7 +346,7 @@ test.describe('limits', () => {
 test.describe('network token', () => {
   let relay;
   test.before(async () => { relay = await startRelay({ args: ['--token', 's3cret/+='] }); });
-  test.after(() => relay.stop());
+  test.after(async () => assert.equal((await relay.stop()).code, 0, 'clean exit'));
 
   test('a missing or wrong token gets 401 with a JSON body', async () => {
     for (const options of [{}, { urlPath: '/?token=wrong' }, { headers: { Authorization: 'Bearer wrong' } },
