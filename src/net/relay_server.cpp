@@ -165,6 +165,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   http::response<http::string_body> answer(const http::request<http::string_body>& request) const;
   std::string health_json() const;
   std::string stats_json() const;
+  std::string metrics_text() const;
 };
 
 namespace relay_detail {
@@ -273,6 +274,9 @@ http::response<http::string_body> json_response(http::status status, std::string
 // One WebSocket connection of a node.
 class relay_connection : public std::enable_shared_from_this<relay_connection> {
 public:
+  // Outbound bytes accepted for this peer and not yet written (for /metrics).
+  std::size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
+
   relay_connection(std::shared_ptr<relay_server::impl> core, beast::tcp_stream&& stream,
                    std::string remote)
       : core_(std::move(core)),
@@ -904,7 +908,7 @@ http::response<http::string_body>
 relay_server::impl::answer(const http::request<http::string_body>& request) const {
   const auto path = path_of(to_std(request.target()));
   const bool keep_alive = request.keep_alive();
-  const bool known = path == "/health" || path == "/stats";
+  const bool known = path == "/health" || path == "/stats" || path == "/metrics";
   if (!known)
     return json_response(http::status::not_found,
                          error_body("not_found", "no such resource; WebSocket clients may "
@@ -915,6 +919,14 @@ relay_server::impl::answer(const http::request<http::string_body>& request) cons
                                   error_body("method_not_allowed", "use GET"), request.version(),
                                   keep_alive);
     response.set(http::field::allow, "GET");
+    return response;
+  }
+  if (path == "/metrics") {
+    http::response<http::string_body> response{http::status::ok, request.version()};
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.keep_alive(keep_alive);
+    response.body() = metrics_text();
+    response.prepare_payload();
     return response;
   }
   return json_response(http::status::ok, path == "/health" ? health_json() : stats_json(),
@@ -989,6 +1001,68 @@ std::string relay_server::impl::stats_json() const {
   counters("rejected", reject_cause_names, rejects);
   writer.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
+}
+
+// The Prometheus text exposition format (0.0.4): the counters of /stats plus queue depth.
+std::string relay_server::impl::metrics_text() const {
+  std::size_t connection_count = 0;
+  std::size_t node_count = 0;
+  std::size_t queued = 0;
+  std::size_t deepest = 0;
+  {
+    std::lock_guard lock{mutex};
+    connection_count = live_connections;
+    node_count = nodes.size();
+    for (const auto& [raw, weak] : connections)
+      if (auto connection = weak.lock()) {
+        queued += connection->queued_bytes();
+        deepest = std::max(deepest, connection->queued_bytes());
+      }
+  }
+  std::string out;
+  auto header = [&out](std::string_view name, std::string_view type, std::string_view help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  };
+  auto sample = [&out](std::string_view name, std::string_view labels, std::uint64_t value) {
+    out.append(name);
+    if (!labels.empty())
+      out.append("{").append(labels).append("}");
+    out.append(" ").append(std::to_string(value)).append("\n");
+  };
+  auto by_cause = [&](std::string_view name, std::string_view help, const auto& names,
+                      const auto& values) {
+    header(name, "counter", help);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      sample(name, "cause=\"" + std::string(names[i]) + "\"", values[i].load(std::memory_order_relaxed));
+  };
+  header("gsio_relay_connections", "gauge", "Open WebSocket connections.");
+  sample("gsio_relay_connections", "", connection_count);
+  header("gsio_relay_nodes", "gauge", "Connections that announced a node id.");
+  sample("gsio_relay_nodes", "", node_count);
+  header("gsio_relay_messages_received_total", "counter", "P2P messages received from nodes.");
+  sample("gsio_relay_messages_received_total", "", messages_in.load(std::memory_order_relaxed));
+  header("gsio_relay_messages_forwarded_total", "counter", "P2P messages delivered to nodes (one per recipient).");
+  sample("gsio_relay_messages_forwarded_total", "", messages_out.load(std::memory_order_relaxed));
+  header("gsio_relay_received_bytes_total", "counter", "Bytes of P2P messages received.");
+  sample("gsio_relay_received_bytes_total", "", bytes_in.load(std::memory_order_relaxed));
+  header("gsio_relay_forwarded_bytes_total", "counter", "Bytes of P2P messages forwarded.");
+  sample("gsio_relay_forwarded_bytes_total", "", bytes_out.load(std::memory_order_relaxed));
+  by_cause("gsio_relay_dropped_total", "Messages dropped, by cause.", drop_cause_names, drops);
+  by_cause("gsio_relay_disconnects_total", "Connections closed, by cause.", disconnect_cause_names,
+           disconnects);
+  by_cause("gsio_relay_rejected_total", "Connections refused before the upgrade, by cause.",
+           reject_cause_names, rejects);
+  header("gsio_relay_queued_bytes", "gauge", "Outbound bytes queued across all connections.");
+  sample("gsio_relay_queued_bytes", "", queued);
+  header("gsio_relay_max_connection_queued_bytes", "gauge",
+         "Outbound bytes queued for the most backed-up connection.");
+  sample("gsio_relay_max_connection_queued_bytes", "", deepest);
+  header("gsio_relay_uptime_seconds", "gauge", "Seconds since the relay started.");
+  sample("gsio_relay_uptime_seconds", "",
+         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now() - started_at).count()));
+  return out;
 }
 
 // ---- relay_server ----------------------------------------------------------------------------

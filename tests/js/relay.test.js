@@ -387,3 +387,51 @@ test('SIGTERM closes connections with 1001 and exits 0', async () => {
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.match(relay.log, /gsio-relay stopped/);
 });
+
+test.describe('metrics', () => {
+  test('GET /metrics is Prometheus text whose counters follow the traffic', async () => {
+    const relay = await startRelay();
+    const scrape = async () => {
+      const res = await fetch(`${relay.httpUrl}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+      return res.text();
+    };
+    const value = (text, sample) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+      assert.ok(line, `${sample} is exposed`);
+      return Number(line.split(' ')[1]);
+    };
+    const before = await scrape();
+    assert.equal(value(before, 'gsio_relay_connections'), 0);
+    for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      const name = line.split(/[{ ]/)[0];
+      assert.match(before, new RegExp(`# TYPE ${name} (counter|gauge)`), `${name} has a TYPE line`);
+    }
+
+    const a = await announcedPeer(relay, 'metrics-a');
+    const b = await announcedPeer(relay, 'metrics-b');
+    const sent = await a.send(envelope('EntryAnnounce', 'metrics-a', '', { entry: { id: 'm1' } }));
+    await b.waitFor((m) => m.message_id === sent.message_id);
+    await a.send(envelope('EntryAnnounce', 'someone-else', '', {}));  // spoofed: dropped
+    await waitUntil(async () => value(await scrape(), 'gsio_relay_dropped_total{cause="spoofed"}') === 1,
+                    5000, 'the spoofed drop to be counted');
+    const after = await scrape();
+    assert.equal(value(after, 'gsio_relay_connections'), 2);
+    assert.equal(value(after, 'gsio_relay_nodes'), 2);
+    assert.ok(value(after, 'gsio_relay_messages_received_total') >= 3);
+    assert.ok(value(after, 'gsio_relay_messages_forwarded_total') >= 2);
+    assert.ok(value(after, 'gsio_relay_forwarded_bytes_total') > 0);
+
+    const promtool = '/usr/bin/promtool';
+    if (require('node:fs').existsSync(promtool)) {
+      const check = require('node:child_process').spawnSync(promtool, ['check', 'metrics'], { input: after });
+      assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+    } else {
+      assert.ok(!process.env.CI, 'promtool (Debian package prometheus) is required in CI');
+      test.diagnostic('promtool not installed: format check skipped');
+    }
+    await Promise.all([a.close(), b.close()]);
+    assert.equal((await relay.stop()).code, 0);
+  });
+});
