@@ -124,7 +124,13 @@ describe('gsio-node under bad input', () => {
     ws.on('message', (m) => { received += m.length; });
     await h.withTimeout(ws.closed, 20000, 'server closes the slow reader');
     assert.ok(received < 60 * 1024 * 1024, `received ${received} bytes before the close`);
-    assert.ok(rssDuring - rssBefore < 64 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
+    if (process.env.GSIO_SANITIZED) {
+      // ASan keeps freed memory in quarantine and pads every allocation, so RSS says little
+      // there; the bounded queue is still shown by the close and the byte count above.
+      console.log(`sanitized build: RSS grew by ${rssDuring - rssBefore} KiB (not asserted)`);
+    } else {
+      assert.ok(rssDuring - rssBefore < 64 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
+    }
     await assertHealthy();
   });
 });
