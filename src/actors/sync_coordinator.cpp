@@ -433,6 +433,18 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     ++st.malformed;
     return;
   }
+  for (auto& l : st.links) {
+    if (l.handle != link || l.kind == "relay")
+      continue;
+    if (l.peer_id.empty()) {
+      l.peer_id = env.sender_id;
+    } else if (l.peer_id != env.sender_id) {
+      if (++st.spoofed <= 10)
+        log::warn("sync", "dropped a message claiming to be from ", env.sender_id.substr(0, 12),
+                  " on the ", l.kind, " link of ", l.peer_id.substr(0, 12));
+      return;
+    }
+  }
   ++st.messages_in;
   const auto type = static_cast<p2p_type>(env.type);
   ++st.in_by_type[std::string(net::to_string(type))];
@@ -487,6 +499,7 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("duplicates_dropped", st.duplicates_dropped);
   counter("not_for_us", st.not_for_us);
   counter("malformed", st.malformed);
+  counter("spoofed", st.spoofed);
   counter("entries_received_sync", st.entries_received_sync);
   counter("entries_received_announce", st.entries_received_announce);
   counter("entries_sent_sync", st.entries_sent_sync);
@@ -532,7 +545,7 @@ sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state
     },
     [=](p2p_atom, p2p_envelope& env, const p2p_link_actor& link) { on_message(self, env, link); },
     [=](link_up_atom, const p2p_link_actor& link, const std::string& kind) {
-      self->state.links.push_back({link, kind});
+      self->state.links.push_back({link, kind, {}});
       log::info("sync", kind, " link up (", self->state.links.size(), " links)");
       // Tell the other side who we are right away; the relay learns our id from this.
       net::p2p_message hello;

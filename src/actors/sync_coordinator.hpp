@@ -64,6 +64,9 @@ struct sync_coordinator_state {
   struct link {
     p2p_link_actor handle;
     std::string kind;
+    // A direct or inbound link carries one node: the first sender heard on it. Other sender ids
+    // on it are refused, as the relay refuses them on its connections.
+    std::string peer_id;
   };
 
   sync_options options;
@@ -83,6 +86,7 @@ struct sync_coordinator_state {
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t not_for_us = 0;
   std::uint64_t malformed = 0;
+  std::uint64_t spoofed = 0;
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;

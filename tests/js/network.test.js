@@ -214,6 +214,32 @@ describe('gsio-net network', () => {
     assert.equal(known.length, 2);
   });
 
+  it('binds a direct /p2p link to the first node id heard on it', async () => {
+    const node = await c.startNetNode();
+    const client = await h.connect(node.url);
+    const p2p = await h.connect(node.url, { nsp: '/p2p' });
+    const first = makeKey();
+    const other = makeKey();
+    const emit = (env) => p2p.timeout(5000).emitWithAck('p2p_message', JSON.parse(env));
+    await emit(envelope('NodeAnnounce', first.id, { node_id: first.id, height: 0, tip_hash: '0'.repeat(64) }));
+    // A valid entry, but the link already belongs to `first`: the claim to be `other` is refused.
+    const entry = signedEntry(other, { via: 'impostor' }, '0'.repeat(64));
+    await emit(envelope('EntryAnnounce', other.id, { entry }));
+    // The same entry sent as `first` (who relays it) is accepted: entries are checked on their own.
+    await emit(envelope('EntryAnnounce', first.id, { entry }));
+    const info = await h.withTimeout((async () => {
+      for (;;) {
+        const i = await c.nodeInfo(client);
+        if (i.height === 1) return i;
+        await c.sleep(50);
+      }
+    })(), 5000, 'the relayed entry');
+    assert.equal(info.sync.spoofed, 1);
+    const { nodes } = await h.emitAck(client, 'get_known_nodes');
+    assert.ok(nodes.some((n) => n.node_id === first.id && n.link === 'inbound'));
+    assert.ok(!nodes.some((n) => n.node_id === other.id));
+  });
+
   it('two nodes peered directly with --peer and no relay converge', async () => {
     const a = await c.startNetNode();
     const b = await c.startNetNode({ peer: a.url });
