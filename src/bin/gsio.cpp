@@ -1,0 +1,609 @@
+// gsio: the command-line client of a gsio-node. Adds entries, lists and verifies the ledger,
+// watches it grow, and shows the node's peers and state, over the node's own Socket.IO API
+// (docs/PROTOCOL.md §2). Verification trusts nothing the node says (§3).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <unistd.h>
+
+#include "cli/chain_check.hpp"
+#include "cli/node_client.hpp"
+#include "cli/output.hpp"
+#include "ledger/canonical_json.hpp"
+#include "ledger/entry.hpp"
+#include "util/options.hpp"
+
+namespace {
+
+using namespace gsio;
+using cli::cli_error;
+
+constexpr const char* usage_text =
+  R"(usage: gsio [--node URL] [--timeout-ms N] <command> [options]
+
+The command-line client of a gsio-net node.
+
+commands:
+  add [JSON]    store an entry; the data is the argument, or stdin when absent
+  ledger        list the canonical chain (--from N, --limit N, --json)
+  watch         print entries and reorgs as they happen, until SIGINT/SIGTERM
+  nodes         list the nodes this node knows (--json)
+  verify        download the whole chain and check every hash, signature and link
+                (--from-file PATH verifies a chain exported with `gsio ledger --json`)
+  info          the node's state: id, height, tip, forks (--json)
+
+global options (also accepted after the command):
+  --node URL        the node, http://host:port (default: $GSIO_NODE, else http://127.0.0.1:3000)
+  --timeout-ms N    how long to wait to connect and for each answer (default: 10000)
+  --help            this help; `gsio <command> --help` lists a command's options
+
+exit codes:
+  0  success
+  1  the node refused the request (its reason is printed)
+  2  bad usage: unknown command or option, invalid JSON or argument
+  3  the node is unreachable, the connection dropped, or no answer came in time
+  4  verify found a bad entry (it names the entry and the failed rule)
+  5  the node's answer was malformed
+)";
+
+struct global_options {
+  std::string node = "http://127.0.0.1:3000";
+  std::uint64_t timeout_ms = 10000;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Option parsing
+
+// A command's options: its own plus the global ones, so they may follow the command too.
+util::option_set command_options(const std::string& command, const std::string& summary,
+                                 global_options& global) {
+  util::option_set options{"gsio " + command, summary};
+  options.add("node", "the node, http://host:port", global.node)
+    .add("timeout-ms", "how long to wait to connect and for each answer, ms", global.timeout_ms);
+  return options;
+}
+
+// Parses a command's arguments; returns an exit code to stop with, or -1 to go on.
+int parse_command(util::option_set& options, const std::string& program,
+                  const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string name = program;
+  argv.push_back(name.data());
+  std::vector<std::string> copies = args;  // option_set wants char**; keep the storage alive
+  for (auto& a : copies)
+    argv.push_back(a.data());
+  switch (options.parse(static_cast<int>(argv.size()), argv.data())) {
+    case util::option_set::outcome::exit_ok: return cli::exit_ok;
+    case util::option_set::outcome::exit_error: return cli::exit_usage;
+    case util::option_set::outcome::proceed: return -1;
+  }
+  return cli::exit_usage;
+}
+
+std::unique_ptr<cli::node_client> connect(const global_options& global,
+                                          cli::node_client::event_handler on_event = {}) {
+  if (global.timeout_ms == 0 || global.timeout_ms > 24ull * 3600 * 1000)
+    throw cli_error(cli::exit_usage, "--timeout-ms must be between 1 and 86400000");
+  auto client = std::make_unique<cli::node_client>(
+    global.node, std::chrono::milliseconds{global.timeout_ms}, std::move(on_event));
+  client->connect();
+  return client;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the node's answers
+
+std::string_view json_kind(const rapidjson::Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "something else";
+}
+
+[[noreturn]] void malformed(const std::string& url, const std::string& what) {
+  throw cli_error(cli::exit_malformed, "malformed answer from the node at " + url + ": " + what);
+}
+
+// Parses an ack's argument array into `doc` and returns its first argument.
+const rapidjson::Value& first_argument(const cli::node_client& client, const std::string& event,
+                                       const std::string& ack_json, rapidjson::Document& doc) {
+  std::string error;
+  if (!cli::parse_json(ack_json, doc, error))
+    malformed(client.url(), event + " ack: " + error);
+  if (!doc.IsArray() || doc.Empty())
+    malformed(client.url(), event + " ack carries no value");
+  return doc[0];
+}
+
+// The node answers a refused request with {error: "..."}; that is exit code 1.
+void throw_if_refused(const rapidjson::Value& answer, const std::string& event) {
+  if (!answer.IsObject())
+    return;
+  auto it = answer.FindMember("error");
+  if (it == answer.MemberEnd())
+    return;
+  const std::string reason =
+    it->value.IsString() ? std::string{it->value.GetString(), it->value.GetStringLength()}
+                         : cli::to_json_text(it->value, false);
+  throw cli_error(cli::exit_refused, "the node refused " + event + ": " + reason);
+}
+
+std::string string_member(const rapidjson::Value& object, const char* name,
+                          const std::string& fallback = "-") {
+  if (!object.IsObject())
+    return fallback;
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd())
+    return fallback;
+  if (it->value.IsString())
+    return {it->value.GetString(), it->value.GetStringLength()};
+  return cli::to_json_text(it->value, false);
+}
+
+// Pages through get_ledger from `from`, at most `limit` entries (0: to the end of the chain),
+// handing each page (a JSON array) and the chain index of its first entry to `on_page`.
+void fetch_ledger(cli::node_client& client, std::uint64_t from, std::uint64_t limit,
+                  const std::function<void(const rapidjson::Value&, std::uint64_t)>& on_page) {
+  constexpr std::uint64_t page_max = 1000;  // the protocol's largest page
+  std::uint64_t next = from;
+  for (;;) {
+    const std::uint64_t fetched = next - from;
+    const std::uint64_t want = limit == 0 ? page_max : std::min(page_max, limit - fetched);
+    if (want == 0)
+      return;
+    const std::string args =
+      "[{\"from\":" + std::to_string(next) + ",\"limit\":" + std::to_string(want) + "}]";
+    rapidjson::Document doc;
+    const auto& page = first_argument(client, "get_ledger", client.request("get_ledger", args), doc);
+    throw_if_refused(page, "get_ledger");
+    if (!page.IsArray())
+      malformed(client.url(), "get_ledger answered with " + std::string{json_kind(page)} +
+                                ", not an array of entries");
+    if (page.Size() > want)
+      malformed(client.url(), "get_ledger answered " + std::to_string(page.Size()) +
+                                " entries for a page of " + std::to_string(want));
+    on_page(page, next);
+    next += page.Size();
+    if (page.Size() < want)  // a short page is the last (docs/PROTOCOL.md §2)
+      return;
+  }
+}
+
+std::string read_stream(std::istream& in) {
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+// One line of a human-readable entry listing.
+std::vector<std::string> entry_cells(const ledger::entry& e) {
+  return {cli::short_id(e.id), e.timestamp, cli::short_hex(e.hash), cli::truncate_utf8(e.data, 48)};
+}
+
+// Reads an entry the node sent; a shape the protocol does not allow is a malformed answer.
+ledger::entry read_entry(const cli::node_client& client, const rapidjson::Value& value,
+                         const std::string& where) {
+  ledger::entry e;
+  std::string error;
+  bool ok = false;
+  try {
+    ok = ledger::from_json(value, e, error);
+  } catch (const std::exception& ex) {
+    error = ex.what();
+  }
+  if (!ok)
+    malformed(client.url(), where + " is not an entry: " + error);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+int cmd_add(global_options& global, std::vector<std::string> args) {
+  // The data is the one argument that is neither an option nor an option's value.
+  std::vector<std::string> option_args;
+  std::optional<std::string> data_arg;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool is_option = a.rfind("--", 0) == 0 || a == "-h";
+    if (is_option) {
+      option_args.push_back(a);
+      const bool takes_value = a != "--help" && a != "-h" && a.find('=') == std::string::npos;
+      if (takes_value && i + 1 < args.size())
+        option_args.push_back(args[++i]);
+      continue;
+    }
+    if (data_arg) {
+      std::fprintf(stderr, "gsio add: give the data as one argument (quote it), or on stdin\n");
+      return cli::exit_usage;
+    }
+    data_arg = a;
+  }
+  auto options = command_options(
+    "add", "Stores an entry: gsio add [options] [JSON]. Without the JSON argument the data is read "
+           "from stdin. Prints the stored entry.", global);
+  if (int code = parse_command(options, "gsio add", option_args); code >= 0)
+    return code;
+
+  if (!data_arg && isatty(STDIN_FILENO))
+    std::fputs("gsio add: reading the entry's JSON data from stdin (end it with Ctrl-D)\n", stderr);
+  const std::string text = data_arg ? *data_arg : read_stream(std::cin);
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw cli_error(cli::exit_usage, "add: no data given (pass JSON as the argument or on stdin)");
+  // Canonicalizing here catches invalid JSON before the network does, with the node's own rules.
+  std::string canonical;
+  std::string error;
+  if (!ledger::canonicalize_text(text, canonical, error))
+    throw cli_error(cli::exit_usage, "add: the data is not valid JSON: " + error);
+
+  auto client = connect(global);
+  rapidjson::Document doc;
+  const auto& answer = first_argument(
+    *client, "add_ledger_entry", client->request("add_ledger_entry", "[" + canonical + "]"), doc);
+  throw_if_refused(answer, "add_ledger_entry");
+  read_entry(*client, answer, "the add_ledger_entry answer");
+  print(cli::to_json_text(answer, true) + "\n");
+  return cli::exit_ok;
+}
+
+int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
+  std::uint64_t from = 0;
+  std::uint64_t limit = 0;
+  bool json = false;
+  auto options = command_options("ledger", "Lists the canonical chain, oldest first.", global);
+  options.add("from", "index of the first entry", from)
+    .add("limit", "at most this many entries (0: all, fetched in pages)", limit)
+    .add("json", "print the entries as a JSON array", json);
+  if (int code = parse_command(options, "gsio ledger", args); code >= 0)
+    return code;
+
+  auto client = connect(global);
+  rapidjson::Document all;
+  all.SetArray();
+  cli::table rows{{"index", "id", "timestamp", "hash", "data"}};
+  fetch_ledger(*client, from, limit, [&](const rapidjson::Value& page, std::uint64_t first) {
+    for (rapidjson::SizeType i = 0; i < page.Size(); ++i) {
+      const std::uint64_t index = first + i;
+      auto e = read_entry(*client, page[i], "ledger entry #" + std::to_string(index));
+      if (json) {
+        all.PushBack(rapidjson::Value(page[i], all.GetAllocator()), all.GetAllocator());
+      } else {
+        auto cells = entry_cells(e);
+        cells.insert(cells.begin(), std::to_string(index));
+        rows.add_row(std::move(cells));
+      }
+    }
+  });
+  print(json ? cli::to_json_text(all, true) + "\n" : rows.render());
+  return cli::exit_ok;
+}
+
+// Seconds since a unix-ms instant, for "last seen".
+std::string age(std::int64_t unix_ms) {
+  if (unix_ms <= 0)
+    return "-";
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  const double seconds = static_cast<double>(std::max<std::int64_t>(0, now - unix_ms)) / 1000.0;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fs ago", seconds);
+  return text;
+}
+
+int cmd_nodes(global_options& global, const std::vector<std::string>& args) {
+  bool json = false;
+  auto options = command_options("nodes", "Lists the nodes this node knows, itself included.", global);
+  options.add("json", "print the node's answer as JSON", json);
+  if (int code = parse_command(options, "gsio nodes", args); code >= 0)
+    return code;
+
+  auto client = connect(global);
+  rapidjson::Document doc;
+  const auto& answer =
+    first_argument(*client, "get_known_nodes", client->request("get_known_nodes", "[]"), doc);
+  throw_if_refused(answer, "get_known_nodes");
+  auto nodes = answer.IsObject() ? answer.FindMember("nodes") : rapidjson::Value::ConstMemberIterator{};
+  if (!answer.IsObject() || nodes == answer.MemberEnd() || !nodes->value.IsArray())
+    malformed(client->url(), "get_known_nodes answered without a nodes array");
+  if (json) {
+    print(cli::to_json_text(answer, true) + "\n");
+    return cli::exit_ok;
+  }
+  cli::table rows{{"node", "self", "link", "address", "height", "tip", "last seen"}};
+  for (const auto& n : nodes->value.GetArray()) {
+    if (!n.IsObject())
+      malformed(client->url(), "a known node is " + std::string{json_kind(n)} + ", not an object");
+    auto is_self = n.FindMember("is_self");
+    auto last_seen = n.FindMember("last_seen");
+    rows.add_row({cli::short_hex(string_member(n, "node_id")),
+                  is_self != n.MemberEnd() && is_self->value.IsBool() && is_self->value.GetBool()
+                    ? "yes" : "",
+                  string_member(n, "link"), string_member(n, "address"),
+                  string_member(n, "height"), cli::short_hex(string_member(n, "tip_hash")),
+                  last_seen != n.MemberEnd() && last_seen->value.IsInt64()
+                    ? age(last_seen->value.GetInt64()) : "-"});
+  }
+  print(rows.render());
+  return cli::exit_ok;
+}
+
+int cmd_info(global_options& global, const std::vector<std::string>& args) {
+  bool json = false;
+  auto options = command_options("info", "Shows the node's id, height, tip and fork counts.", global);
+  options.add("json", "print the node's answer as JSON", json);
+  if (int code = parse_command(options, "gsio info", args); code >= 0)
+    return code;
+
+  auto client = connect(global);
+  rapidjson::Document doc;
+  const auto& answer = first_argument(*client, "node_info", client->request("node_info", "[]"), doc);
+  throw_if_refused(answer, "node_info");
+  if (!answer.IsObject())
+    malformed(client->url(), "node_info answered with " + std::string{json_kind(answer)} +
+                               ", not an object");
+  if (json) {
+    print(cli::to_json_text(answer, true) + "\n");
+    return cli::exit_ok;
+  }
+  std::string out;
+  for (const auto& m : answer.GetObject()) {
+    std::string name{m.name.GetString(), m.name.GetStringLength()};
+    out += name + ":" + std::string(name.size() < 10 ? 10 - name.size() : 1, ' ');
+    out += m.value.IsString() ? std::string{m.value.GetString(), m.value.GetStringLength()}
+                              : cli::to_json_text(m.value, false);
+    out += "\n";
+  }
+  print(out);
+  return cli::exit_ok;
+}
+
+int cmd_verify(global_options& global, const std::vector<std::string>& args) {
+  std::string from_file;
+  auto options = command_options(
+    "verify",
+    "Downloads the whole chain and checks it without trusting the node: every entry's shape, "
+    "hash (recomputed from canonical JSON), signatures, id/timestamp agreement and the "
+    "previous_hash links from genesis. Exit 0 when it holds, 4 naming the first bad entry.",
+    global);
+  options.add("from-file", "verify an exported chain (`gsio ledger --json > FILE`) instead of "
+                           "the node's", from_file);
+  if (int code = parse_command(options, "gsio verify", args); code >= 0)
+    return code;
+
+  cli::chain_verifier verifier;
+  if (!from_file.empty()) {
+    std::ifstream in{from_file, std::ios::binary};
+    if (!in)
+      throw cli_error(cli::exit_usage, "verify: cannot read " + from_file);
+    rapidjson::Document doc;
+    std::string error;
+    if (!cli::parse_json(read_stream(in), doc, error))
+      throw cli_error(cli::exit_usage, "verify: " + from_file + ": " + error);
+    if (!doc.IsArray())
+      throw cli_error(cli::exit_usage, "verify: " + from_file + " must hold a JSON array of entries");
+    for (const auto& e : doc.GetArray())
+      if (!verifier.add(e))
+        break;
+  } else {
+    auto client = connect(global);
+    // A failure stops the paging: nothing after the first bad entry can be trusted anyway.
+    struct stop_paging {};
+    try {
+      fetch_ledger(*client, 0, 0, [&](const rapidjson::Value& page, std::uint64_t) {
+        for (const auto& e : page.GetArray())
+          if (!verifier.add(e))
+            throw stop_paging{};
+      });
+    } catch (const stop_paging&) {
+    }
+  }
+  if (const auto& failure = verifier.failure()) {
+    print("chain verification FAILED at " + cli::describe(*failure) + "\n");
+    return cli::exit_verify_failed;
+  }
+  print("chain verified: " + std::to_string(verifier.entries()) + " entries, tip " +
+        verifier.tip_hash() + "\n");
+  return cli::exit_ok;
+}
+
+// Prints pushed ledger events; runs on the client's I/O thread, one event at a time.
+class watch_printer {
+public:
+  explicit watch_printer(bool json) : json_(json) {}
+
+  void on_event(const std::string& event, const std::string& args_json) {
+    if (event != "ledger_entry_added" && event != "ledger_reorg")
+      return;  // auth, known_nodes and other pushes are not ledger changes
+    rapidjson::Document doc;
+    std::string error;
+    if (!cli::parse_json(args_json, doc, error) || !doc.IsArray() || doc.Empty() ||
+        !doc[0].IsObject())
+      return fail(event + " carries no object");
+    const auto& payload = doc[0];
+    if (json_) {
+      print("{\"event\":\"" + event + "\",\"data\":" + cli::to_json_text(payload, false) + "}\n");
+      return;
+    }
+    if (event == "ledger_entry_added") {
+      ledger::entry e;
+      if (!read(payload, e))
+        return fail("ledger_entry_added is not an entry: " + error_);
+      print(line("added", e));
+      return;
+    }
+    auto removed = payload.FindMember("removed");
+    auto added = payload.FindMember("added");
+    if (removed == payload.MemberEnd() || !removed->value.IsArray() ||
+        added == payload.MemberEnd() || !added->value.IsArray())
+      return fail("ledger_reorg lacks the removed and added arrays");
+    std::string out = "reorg  at height " + string_member(payload, "fork_height") + ": removed " +
+                      std::to_string(removed->value.Size()) + ", added " +
+                      std::to_string(added->value.Size()) + "; now height " +
+                      string_member(payload, "height") + ", tip " +
+                      cli::short_hex(string_member(payload, "tip_hash")) + "\n";
+    for (const auto& id : removed->value.GetArray())
+      out += "  removed " + cli::short_id(id.IsString() ? id.GetString() : "?") + "\n";
+    for (const auto& value : added->value.GetArray()) {
+      ledger::entry e;
+      if (!read(value, e))
+        return fail("an entry of ledger_reorg is malformed: " + error_);
+      out += "  " + line("added", e);
+    }
+    print(out);
+  }
+
+  // The first malformed push, if any; read by the main thread.
+  std::optional<std::string> failure() {
+    std::lock_guard lock{mutex_};
+    return failure_;
+  }
+
+private:
+  bool read(const rapidjson::Value& v, ledger::entry& e) {
+    try {
+      return ledger::from_json(v, e, error_);
+    } catch (const std::exception& ex) {
+      error_ = ex.what();
+      return false;
+    }
+  }
+  static std::string line(const char* what, const ledger::entry& e) {
+    std::string out = what;
+    for (auto& cell : entry_cells(e))
+      out += "  " + cell;
+    return out + "\n";
+  }
+  void fail(std::string what) {
+    std::lock_guard lock{mutex_};
+    if (!failure_)
+      failure_ = std::move(what);
+  }
+
+  bool json_;
+  std::string error_;
+  std::mutex mutex_;
+  std::optional<std::string> failure_;
+};
+
+int cmd_watch(global_options& global, const std::vector<std::string>& args) {
+  bool json = false;
+  auto options = command_options(
+    "watch", "Prints every ledger_entry_added and ledger_reorg until SIGINT or SIGTERM (exit 0) "
+             "or until the node goes away (exit 3).", global);
+  options.add("json", "print each event as one JSON line {\"event\", \"data\"}", json);
+  if (int code = parse_command(options, "gsio watch", args); code >= 0)
+    return code;
+
+  // Blocked before the I/O thread starts, so it inherits the mask and only sigtimedwait below
+  // takes these signals: a clean exit 0 instead of death by signal.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  watch_printer printer{json};
+  auto client = connect(global, [&printer](const std::string& event, const std::string& args_json) {
+    printer.on_event(event, args_json);
+  });
+  std::fprintf(stderr, "gsio: watching %s (SIGINT or SIGTERM stops)\n", global.node.c_str());
+  std::fflush(stderr);
+  for (;;) {
+    timespec tick{0, 100 * 1000 * 1000};  // also notice a dropped connection promptly
+    if (sigtimedwait(&stop_signals, nullptr, &tick) > 0)
+      return cli::exit_ok;
+    if (auto failure = printer.failure())
+      malformed(client->url(), *failure);
+    std::string reason;
+    if (client->wait_closed(std::chrono::milliseconds{0}, reason))
+      throw cli_error(cli::exit_unreachable,
+                      "lost the connection to the node at " + client->url() + ": " + reason);
+  }
+}
+
+int run(int argc, char** argv) {
+  global_options global;
+  if (const char* env = std::getenv("GSIO_NODE"); env && *env)
+    global.node = env;
+
+  // Global options come before the command; every one of them takes a value.
+  std::vector<std::string> global_args;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string_view a{argv[i]};
+    if (a == "--help" || a == "-h" || a == "help") {
+      std::fputs(usage_text, stdout);
+      return cli::exit_ok;
+    }
+    if (a.rfind("--", 0) != 0)
+      break;
+    global_args.emplace_back(a);
+    if (a.find('=') == std::string_view::npos && i + 1 < argc)
+      global_args.emplace_back(argv[++i]);
+  }
+  util::option_set globals{"gsio", "global options"};
+  globals.add("node", "the node", global.node).add("timeout-ms", "timeout", global.timeout_ms);
+  if (int code = parse_command(globals, "gsio", global_args); code >= 0)
+    return code == cli::exit_ok ? cli::exit_ok : cli::exit_usage;
+  if (i >= argc) {
+    std::fputs(usage_text, stderr);
+    return cli::exit_usage;
+  }
+  const std::string command = argv[i];
+  const std::vector<std::string> args(argv + i + 1, argv + argc);
+  if (command == "add")
+    return cmd_add(global, args);
+  if (command == "ledger")
+    return cmd_ledger(global, args);
+  if (command == "watch")
+    return cmd_watch(global, args);
+  if (command == "nodes")
+    return cmd_nodes(global, args);
+  if (command == "verify")
+    return cmd_verify(global, args);
+  if (command == "info")
+    return cmd_info(global, args);
+  std::fprintf(stderr, "gsio: unknown command '%s' (see gsio --help)\n", command.c_str());
+  return cli::exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const cli_error& ex) {
+    std::fprintf(stderr, "gsio: %s\n", ex.what());
+    return ex.code();
+  } catch (const std::exception& ex) {
+    // Anything else comes from processing an answer we did not foresee; never crash on it.
+    std::fprintf(stderr, "gsio: unexpected error: %s\n", ex.what());
+    return cli::exit_malformed;
+  }
+}
