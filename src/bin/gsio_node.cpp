@@ -107,20 +107,8 @@ int main(int argc, char** argv) {
          opt.announce_interval_ms)
     .add("peer-expiry-ms", "forget nodes silent this long", opt.peer_expiry_ms)
     .add("sync-page-limit", "entries per sync page requested from peers", opt.sync_page_limit);
-  switch (cli.parse(argc, argv)) {
-    case util::option_set::outcome::exit_ok:
-      return 0;
-    case util::option_set::outcome::exit_error:
-      return 2;
-    case util::option_set::outcome::proceed:
-      break;
-  }
-  auto level = log::parse_level(opt.log_level);
-  if (!level) {
-    std::fprintf(stderr, "gsio-node: unknown log level '%s'\n", opt.log_level.c_str());
-    return 2;
-  }
-  log::set_level(*level);
+  if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-node", opt.log_level))
+    return *exit_code;
 
   // Signals are taken synchronously by this thread; every thread started from here inherits the mask.
   sigset_t control_signals;

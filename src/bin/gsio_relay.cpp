@@ -97,20 +97,8 @@ int main(int argc, char** argv) {
          opt.max_connections)
     .add("log-level", "trace, debug, info, warn or error", opt.log_level)
     .add("io-threads", "threads running network I/O", opt.io_threads);
-  switch (cli.parse(argc, argv)) {
-    case util::option_set::outcome::exit_ok:
-      return 0;
-    case util::option_set::outcome::exit_error:
-      return 2;
-    case util::option_set::outcome::proceed:
-      break;
-  }
-  auto level = log::parse_level(opt.log_level);
-  if (!level) {
-    std::fprintf(stderr, "gsio-relay: unknown log level '%s'\n", opt.log_level.c_str());
-    return 2;
-  }
-  log::set_level(*level);
+  if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-relay", opt.log_level))
+    return *exit_code;
   if (opt.token.empty())
     if (const char* from_env = std::getenv("GSIO_RELAY_TOKEN"))
       opt.token = from_env;

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <limits>
 
+#include "util/log.hpp"
+
 namespace gsio::util {
 namespace {
 
@@ -211,6 +213,25 @@ std::string option_set::help_text() const {
     line(left, help);
   }
   return out;
+}
+
+std::optional<int> parse_command_line(option_set& cli, int argc, char** argv,
+                                      const std::string& program, const std::string& log_level) {
+  switch (cli.parse(argc, argv)) {
+    case option_set::outcome::exit_ok:
+      return 0;
+    case option_set::outcome::exit_error:
+      return 2;
+    case option_set::outcome::proceed:
+      break;
+  }
+  auto level = log::parse_level(log_level);
+  if (!level) {
+    std::fprintf(stderr, "%s: unknown log level '%s'\n", program.c_str(), log_level.c_str());
+    return 2;
+  }
+  log::set_level(*level);
+  return std::nullopt;
 }
 
 }  // namespace gsio::util

@@ -4,6 +4,7 @@
 // Command-line values win over the config file. `--help` prints every option with its default.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,11 @@ private:
   std::string summary_;
   std::vector<option> options_;
 };
+
+// The start of every gsio program's main: parses the command line (and --config) and applies
+// `log_level` (an option bound to a string in `cli`). Returns the exit code when the program must
+// stop here: 0 after --help, 2 after a bad option or an unknown log level.
+std::optional<int> parse_command_line(option_set& cli, int argc, char** argv,
+                                      const std::string& program, const std::string& log_level);
 
 }  // namespace gsio::util
