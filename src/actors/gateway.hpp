@@ -1,7 +1,9 @@
 #pragma once
 // The gateway owns the Socket.IO/HTTP server and its io_context threads. It turns Socket.IO
 // connects, events and disconnects into client-session actors and messages, serves the plain HTTP
-// routes (/health, the web UI), and pushes every ledger change to all clients.
+// routes (/health, /health/live, /health/ready, /metrics, the web UI), and pushes every ledger
+// change to all clients. For /metrics it refreshes a snapshot of the other actors' counters every
+// second, so the HTTP handler (on an io thread) never waits for an actor.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,7 +38,9 @@ struct gateway_options {
 using gateway_actor = ledger_listener_actor::extend<
   // The bound port (useful with port 0).
   caf::replies_to<get_atom>::with<std::uint16_t>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  // Refreshes the /metrics snapshot; the gateway sends it to itself.
+  caf::reacts_to<tick_atom>>;
 
 struct gateway_frontend;  // io_context, server, threads and the session table (gateway.cpp)
 
@@ -45,6 +49,7 @@ struct gateway_state {
   std::shared_ptr<gateway_frontend> frontend;
   std::uint64_t broadcasts = 0;
   std::uint64_t reorgs = 0;
+  unsigned metrics_replies_pending = 0;  // inspect requests of the current metrics refresh
 };
 
 // Binds and starts listening before returning its behavior; a bind failure terminates the actor

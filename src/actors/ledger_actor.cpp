@@ -89,6 +89,14 @@ void flush(ledger_actor::stateful_pointer<ledger_state> self) {
     ++st.commits;
     st.appended_local += to_store.size();
     st.largest_batch = std::max<std::uint64_t>(st.largest_batch, to_store.size());
+    st.commit_batch.observe(static_cast<double>(to_store.size()));
+    // The batch is on disk: what is acknowledged below is durable, so this is the latency a
+    // client sees minus the hops back to it.
+    const auto durable = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (accepted[i])
+        st.append_latency.observe(
+          std::chrono::duration<double>(durable - batch[i].arrived).count());
   }
   if (!added_json.empty()) {
     auto tip = make_tip_info(res);
@@ -232,6 +240,26 @@ std::vector<std::string> reappend(ledger_actor::stateful_pointer<ledger_state> s
   return out;
 }
 
+// {"bounds":[...],"counts":[... one per bound, then +Inf; not cumulative],"sum":s,"count":n}
+void write_histogram(rapidjson::Writer<rapidjson::StringBuffer>& w, const metrics::histogram& h) {
+  w.StartObject();
+  w.Key("bounds");
+  w.StartArray();
+  for (double bound : h.upper_bounds())
+    w.Double(bound);
+  w.EndArray();
+  w.Key("counts");
+  w.StartArray();
+  for (auto count : h.bucket_counts())
+    w.Uint64(count);
+  w.EndArray();
+  w.Key("sum");
+  w.Double(h.sum());
+  w.Key("count");
+  w.Uint64(h.count());
+  w.EndObject();
+}
+
 std::string inspect_json(const ledger_state& st) {
   auto& res = *st.res;
   rapidjson::StringBuffer buf;
@@ -273,6 +301,10 @@ std::string inspect_json(const ledger_state& st) {
   w.Uint64(st.listeners.size());
   w.Key("max_data_bytes");
   w.Uint64(res.limits.max_data_bytes);
+  w.Key("append_latency_seconds");
+  write_histogram(w, st.append_latency);
+  w.Key("commit_batch_entries");
+  write_histogram(w, st.commit_batch);
   w.EndObject();
   return buf.GetString();
 }
@@ -304,7 +336,7 @@ ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> 
     [=](add_atom, std::string& data) -> caf::typed_response_promise<add_result> {
       auto& st = self->state;
       auto promise = self->make_response_promise<add_result>();
-      st.pending.push_back({std::move(data), promise});
+      st.pending.push_back({std::move(data), promise, std::chrono::steady_clock::now()});
       if (!st.flush_scheduled) {
         // Goes behind every add already in the mailbox: they all share one commit.
         st.flush_scheduled = true;

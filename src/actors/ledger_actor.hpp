@@ -1,6 +1,7 @@
 #pragma once
 // The ledger actor owns the chain (fork tree), the durable store and the node identity. It signs
 // and appends local entries with group commit, answers queries and publishes changes.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "ledger/chain_tree.hpp"
 #include "ledger/crypto.hpp"
 #include "ledger/store.hpp"
@@ -74,6 +76,7 @@ struct ledger_state {
   struct pending_add {
     std::string data;
     caf::typed_response_promise<add_result> promise;
+    std::chrono::steady_clock::time_point arrived;  // for the append latency histogram
   };
 
   std::shared_ptr<ledger_resources> res;
@@ -90,6 +93,11 @@ struct ledger_state {
   std::uint64_t merge_rejected = 0;   // entries from peers refused
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
+  // Seconds from an add's arrival to its durable acknowledgement (accepted adds only).
+  metrics::histogram append_latency{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                     0.5, 1}};
+  // Entries per group commit of local adds: how well the commit cost is shared.
+  metrics::histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
 };
 
 ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,

@@ -554,6 +554,7 @@ sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state
       hello.sender_id = self->state.options.node_id;
       hello.payload_json = announce_payload(self->state);
       ++self->state.messages_out;
+      ++self->state.out_by_type[std::string(net::to_string(p2p_type::node_announce))];
       self->send(link, send_atom::value, net::encode(hello));
     },
     [=](link_down_atom, const p2p_link_actor& link) {
