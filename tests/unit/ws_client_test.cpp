@@ -422,7 +422,9 @@ TEST_CASE("sio_client: binary attachments round-trip in events and acks") {
   net::sio_client client{runner.io, p2p_options(server), log.callbacks()};
   connect_p2p(server, client, log);
 
-  const std::string blob0{"\x00\x01\x02\xff\xfe binary", 14};
+  // Embedded NUL bytes: built from a length-checked literal, not strlen.
+  constexpr char raw0[] = "\x00\x01\x02\xff\xfe binary";
+  const std::string blob0{raw0, sizeof raw0 - 1};
   const std::string blob1(70000, '\x7f');
   const std::string json =
       R"(["label",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}])";
