@@ -15,7 +15,7 @@
 namespace gsio::actors {
 namespace {
 
-using self_ptr = client_session_actor::stateful_pointer<client_session_state>;
+using self_ptr = instrumented<client_session_actor, client_session_state>;
 
 std::int64_t now_unix_ms() {
   using namespace std::chrono;
@@ -404,7 +404,7 @@ std::string inspect_json(const client_session_state& st) {
 }  // namespace
 
 client_session_actor::behavior_type
-client_session(client_session_actor::stateful_pointer<client_session_state> self,
+client_session(instrumented<client_session_actor, client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
                peer_registry_actor registry, sync_coordinator_actor coordinator,
                session_limits limits) {
@@ -432,7 +432,7 @@ client_session(client_session_actor::stateful_pointer<client_session_state> self
       ++st.messages_out;
       st.server->emit(st.info.id, "p2p_message", net::sio_args{"[" + frame + "]", {}});
     },
-    [=](inspect_atom) { return inspect_json(self->state); },
+    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };
 }
 

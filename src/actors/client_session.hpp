@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/ledger_actor.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
 #include "actors/sync_coordinator.hpp"
@@ -46,7 +47,7 @@ struct client_session_state {
 };
 
 client_session_actor::behavior_type
-client_session(client_session_actor::stateful_pointer<client_session_state> self,
+client_session(instrumented<client_session_actor, client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
                peer_registry_actor registry, sync_coordinator_actor coordinator,
                session_limits limits);

@@ -619,7 +619,7 @@ namespace {
 // One metrics refresh: asks the ledger, the coordinator and the registry for their inspect JSON
 // and publishes the snapshot once all three answered or timed out. The next refresh is scheduled
 // only then, so refreshes never overlap, and a slow actor delays metrics, never a scrape.
-void refresh_metrics(gateway_actor::stateful_pointer<gateway_state> self) {
+void refresh_metrics(instrumented<gateway_actor, gateway_state> self) {
   auto fe = self->state.frontend;
   self->state.metrics_replies_pending = 3;
   auto done = [self, fe] {
@@ -663,7 +663,7 @@ void refresh_metrics(gateway_actor::stateful_pointer<gateway_state> self) {
 
 }  // namespace
 
-gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
+gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> self,
                                      gateway_options options, ledger_actor ledger,
                                      peer_registry_actor registry,
                                      sync_coordinator_actor coordinator, tip_info initial_tip) {
@@ -732,8 +732,19 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
       ++self->state.reorgs;
     },
     [=](get_atom) { return self->state.frontend->server->port(); },
-    [=](inspect_atom) { return self->state.frontend->inspect_json(self->state); },
+    [=](inspect_atom) {
+      return inspect_with_vitals(self, self->state.frontend->inspect_json(self->state));
+    },
     [=](tick_atom) { refresh_metrics(self); },
+    [=](sessions_atom) {
+      auto& fe = *self->state.frontend;
+      std::vector<client_session_actor> out;
+      std::lock_guard<std::mutex> guard{fe.mtx};
+      out.reserve(fe.sessions.size());
+      for (auto& [id, entry] : fe.sessions)
+        out.push_back(entry.session);
+      return out;
+    },
   };
 }
 

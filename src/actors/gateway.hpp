@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/client_session.hpp"
 #include "actors/ledger_actor.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
 #include "actors/sync_coordinator.hpp"
@@ -39,6 +41,8 @@ using gateway_actor = ledger_listener_actor::extend<
   // The bound port (useful with port 0).
   caf::replies_to<get_atom>::with<std::uint16_t>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  // The session actor of every connected Socket.IO socket, "/" and "/p2p" alike.
+  caf::replies_to<sessions_atom>::with<std::vector<client_session_actor>>,
   // Refreshes the /metrics snapshot; the gateway sends it to itself.
   caf::reacts_to<tick_atom>>;
 
@@ -54,7 +58,7 @@ struct gateway_state {
 
 // Binds and starts listening before returning its behavior; a bind failure terminates the actor
 // with an error that names the address.
-gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
+gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> self,
                                      gateway_options options, ledger_actor ledger,
                                      peer_registry_actor registry,
                                      sync_coordinator_actor coordinator, tip_info initial_tip);

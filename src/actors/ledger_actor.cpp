@@ -33,7 +33,7 @@ tip_info make_tip_info(const ledger_resources& res) {
 
 // Signs and attaches every pending add, persists them in one transaction, then publishes and
 // answers. Nothing is acknowledged before the transaction is on disk.
-void flush(ledger_actor::stateful_pointer<ledger_state> self) {
+void flush(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.pending.empty())
@@ -113,7 +113,7 @@ void flush(ledger_actor::stateful_pointer<ledger_state> self) {
 
 // Tells every listener how the canonical chain changed with a batch of inserts, as one event:
 // clients see the net change (e.g. one branch switch), not every intermediate step of a page.
-void publish(ledger_actor::stateful_pointer<ledger_state> self,
+void publish(instrumented<ledger_actor, ledger_state> self,
              const std::vector<ledger::chain_tree::insert_result>& results) {
   // Fold the per-insert diffs into one diff against the chain before the batch. Each insert's
   // `removed` is a suffix of the chain as it was then: first it cancels entries this batch added,
@@ -155,7 +155,7 @@ void publish(ledger_actor::stateful_pointer<ledger_state> self,
 }
 
 // Persists entries just attached; on failure the node must stop (memory is ahead of the disk).
-bool persist(ledger_actor::stateful_pointer<ledger_state> self,
+bool persist(instrumented<ledger_actor, ledger_state> self,
              const std::vector<const ledger::entry*>& attached) {
   if (attached.empty())
     return true;
@@ -170,7 +170,7 @@ bool persist(ledger_actor::stateful_pointer<ledger_state> self,
   }
 }
 
-merge_result merge(ledger_actor::stateful_pointer<ledger_state> self,
+merge_result merge(instrumented<ledger_actor, ledger_state> self,
                    std::vector<std::string>& entries_json) {
   auto& st = self->state;
   auto& res = *st.res;
@@ -215,7 +215,7 @@ merge_result merge(ledger_actor::stateful_pointer<ledger_state> self,
   return out;
 }
 
-std::vector<std::string> reappend(ledger_actor::stateful_pointer<ledger_state> self) {
+std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   auto& res = *st.res;
   std::vector<std::string> out;
@@ -328,7 +328,7 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
   return res;
 }
 
-ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,
+ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self,
                                    std::shared_ptr<ledger_resources> res) {
   self->state.res = std::move(res);
   self->state.last_unix_ms = self->state.res->tree.last_unix_ms_of(self->state.res->self.node_id());
@@ -378,7 +378,7 @@ ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> 
     [=](subscribe_atom, ledger_listener_actor& listener) {
       self->state.listeners.push_back(std::move(listener));
     },
-    [=](inspect_atom) { return inspect_json(self->state); },
+    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
     [=](merge_atom, std::vector<std::string>& entries) { return merge(self, entries); },
     [=](sync_atom, const sync_query& query) {
       auto& tree = self->state.res->tree;
@@ -408,6 +408,32 @@ ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> 
       return out;
     },
     [=](reappend_atom) { return reappend(self); },
+    [=](get_atom, forks_atom) {
+      std::vector<branch_info> out;
+      for (const auto& branch : self->state.res->tree.side_branches())
+        out.push_back({branch.tip->hash, branch.tip->id, branch.fork_height, branch.length});
+      return out;
+    },
+    [=](get_atom, orphans_atom, std::uint64_t limit) {
+      auto& tree = self->state.res->tree;
+      // The newest `limit` of `entries`, as JSON.
+      auto newest = [limit](const std::vector<const ledger::entry*>& entries) {
+        std::vector<std::string> out;
+        const auto skip = entries.size() > limit ? entries.size() - limit : 0;
+        for (auto i = skip; i < entries.size(); ++i)
+          out.push_back(ledger::to_json(*entries[i]));
+        return out;
+      };
+      orphan_report report;
+      const auto off_chain = tree.off_chain_entries();
+      report.off_chain_total = off_chain.size();
+      report.off_chain = newest(off_chain);
+      const auto held = tree.held_entries();
+      report.held_total = held.size();
+      report.held = newest(held);
+      report.missing_parents = tree.missing_parents();
+      return report;
+    },
     [=](relate_atom, const std::string& tip_hash) {
       return static_cast<std::uint8_t>(ledger::sync_planner::relate(self->state.res->tree, tip_hash));
     },

@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "ledger/chain_tree.hpp"
@@ -52,6 +53,9 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<reappend_atom>::with<std::vector<std::string>>,
   // Where a peer's tip hash is in the tree: a ledger::sync_planner::tip_relation.
   caf::replies_to<relate_atom, std::string>::with<std::uint8_t>,
+  // For the debug console: the side branches, and entries off the chain (at most `limit` each).
+  caf::replies_to<get_atom, forks_atom>::with<std::vector<branch_info>>,
+  caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
   caf::reacts_to<flush_atom>>;
 
@@ -100,7 +104,7 @@ struct ledger_state {
   metrics::histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
 };
 
-ledger_actor::behavior_type ledger(ledger_actor::stateful_pointer<ledger_state> self,
+ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self,
                                    std::shared_ptr<ledger_resources> res);
 
 }  // namespace gsio::actors

@@ -16,6 +16,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<sync_query>("gsio::sync_query");
   cfg.add_message_type<sync_answer>("gsio::sync_answer");
   cfg.add_message_type<p2p_envelope>("gsio::p2p_envelope");
+  cfg.add_message_type<branch_info>("gsio::branch_info");
+  cfg.add_message_type<std::vector<branch_info>>("std::vector<gsio::branch_info>");
+  cfg.add_message_type<orphan_report>("gsio::orphan_report");
 }
 
 }  // namespace gsio::actors

@@ -41,6 +41,11 @@ using hashes_atom = caf::atom_constant<caf::atom("hashes")>;
 using advertise_atom = caf::atom_constant<caf::atom("advertise")>;
 using suspend_atom = caf::atom_constant<caf::atom("suspend")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+// Debug console.
+using console_atom = caf::atom_constant<caf::atom("console")>;
+using forks_atom = caf::atom_constant<caf::atom("forks")>;
+using orphans_atom = caf::atom_constant<caf::atom("orphans")>;
+using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {
@@ -179,6 +184,36 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, p2p_envelope& x) {
   return f(caf::meta::type_name("gsio::p2p_envelope"), x.type, x.message_id, x.sender_id,
            x.recipient_id, x.payload_json);
+}
+
+// A branch that left the canonical chain (ledger::chain_tree::side_branch).
+struct branch_info {
+  std::string tip_hash;
+  std::string tip_id;
+  std::uint64_t fork_height = 0;  // canonical entries it shares with the chain
+  std::uint64_t length = 0;       // its entries off the chain
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, branch_info& x) {
+  return f(caf::meta::type_name("gsio::branch_info"), x.tip_hash, x.tip_id, x.fork_height,
+           x.length);
+}
+
+// Entries the node holds outside its canonical chain: attached on side branches (off_chain) and
+// held because their parent is unknown. The lists are cut at the requested limit (newest kept).
+struct orphan_report {
+  std::uint64_t off_chain_total = 0;
+  std::vector<std::string> off_chain;  // entry JSON, attach order
+  std::uint64_t held_total = 0;
+  std::vector<std::string> held;       // entry JSON
+  std::vector<std::string> missing_parents;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orphan_report& x) {
+  return f(caf::meta::type_name("gsio::orphan_report"), x.off_chain_total, x.off_chain,
+           x.held_total, x.held, x.missing_parents);
 }
 
 // Registers every message type above with the actor system.

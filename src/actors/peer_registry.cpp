@@ -38,7 +38,7 @@ void write_record(rapidjson::Writer<rapidjson::StringBuffer>& w, const node_reco
 }  // namespace
 
 peer_registry_actor::behavior_type
-peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, ledger_actor ledger,
+peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledger_actor ledger,
               std::string node_id, std::string advertised_address,
               std::chrono::milliseconds expiry) {
   auto& st = self->state;
@@ -118,7 +118,7 @@ peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, l
       w.Key("queries");
       w.Uint64(st.queries);
       w.EndObject();
-      return std::string{buf.GetString()};
+      return inspect_with_vitals(self, std::string{buf.GetString(), buf.GetSize()});
     },
   };
 }

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/ledger_actor.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 
 namespace gsio::actors {
@@ -35,7 +36,7 @@ struct peer_registry_state {
 };
 
 peer_registry_actor::behavior_type
-peer_registry(peer_registry_actor::stateful_pointer<peer_registry_state> self, ledger_actor ledger,
+peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledger_actor ledger,
               std::string node_id, std::string advertised_address,
               std::chrono::milliseconds expiry = std::chrono::milliseconds{30000});
 

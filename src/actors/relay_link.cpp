@@ -43,7 +43,7 @@ struct link_connection {
 
 namespace {
 
-using self_ptr = relay_link_actor::stateful_pointer<relay_link_state>;
+using self_ptr = instrumented<relay_link_actor, relay_link_state>;
 
 std::int64_t now_unix_ms() {
   using namespace std::chrono;
@@ -159,7 +159,7 @@ std::string inspect_json(const relay_link_state& st) {
 
 }  // namespace
 
-relay_link_actor::behavior_type relay_link(relay_link_actor::stateful_pointer<relay_link_state> self,
+relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_link_state> self,
                                            relay_link_options options,
                                            sync_coordinator_actor coordinator) {
   auto& st = self->state;
@@ -268,7 +268,7 @@ relay_link_actor::behavior_type relay_link(relay_link_actor::stateful_pointer<re
                 st.options.url);
       dial(self);
     },
-    [=](inspect_atom) { return inspect_json(self->state); },
+    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };
 }
 

@@ -12,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/sync_coordinator.hpp"
 
@@ -67,7 +68,7 @@ struct relay_link_state {
   std::uint64_t dropped_offline = 0;  // messages to send while disconnected
 };
 
-relay_link_actor::behavior_type relay_link(relay_link_actor::stateful_pointer<relay_link_state> self,
+relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_link_state> self,
                                            relay_link_options options,
                                            sync_coordinator_actor coordinator);
 

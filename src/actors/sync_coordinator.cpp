@@ -27,7 +27,7 @@ bool seen_messages::first_time(const std::string& id) {
 
 namespace {
 
-using self_ptr = sync_coordinator_actor::stateful_pointer<sync_coordinator_state>;
+using self_ptr = instrumented<sync_coordinator_actor, sync_coordinator_state>;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
 
@@ -486,6 +486,27 @@ std::string inspect_json(const sync_coordinator_state& st) {
     w.String(*st.planner.pulling_from());
   else
     w.Null();
+  w.Key("in_flight");
+  if (auto pull = st.planner.in_flight()) {
+    w.StartObject();
+    w.Key("peer");
+    w.String(pull->peer);
+    // The planner's times come from a steady clock: only differences mean anything outside it.
+    const auto now = now_ms();
+    w.Key("running_ms");
+    w.Int64(now - pull->started_ms);
+    w.Key("waiting_ms");
+    w.Int64(now - pull->request_sent_ms);
+    w.Key("pages");
+    w.Uint64(pull->pages);
+    w.Key("full");
+    w.Bool(pull->full);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("peers_known");
+  w.Uint64(st.route.size());
   w.Key("pulls");
   w.Uint64(st.planner.pulls_started());
   w.Key("full_pulls");
@@ -520,7 +541,7 @@ std::string inspect_json(const sync_coordinator_state& st) {
 }  // namespace
 
 sync_coordinator_actor::behavior_type
-sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state> self,
+sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> self,
                  sync_options options, ledger_actor ledger, peer_registry_actor registry) {
   auto& st = self->state;
   st.planner = ledger::sync_planner(options.planner);
@@ -588,7 +609,7 @@ sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state
       self->delayed_send(self, st.options.announce_interval, tick_atom::value);
     },
     [=](advertise_atom, std::string& address) { self->state.options.address = std::move(address); },
-    [=](inspect_atom) { return inspect_json(self->state); },
+    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };
 }
 

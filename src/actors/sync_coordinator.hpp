@@ -16,6 +16,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/ledger_actor.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
 #include "ledger/sync.hpp"
@@ -96,7 +97,7 @@ struct sync_coordinator_state {
 };
 
 sync_coordinator_actor::behavior_type
-sync_coordinator(sync_coordinator_actor::stateful_pointer<sync_coordinator_state> self,
+sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> self,
                  sync_options options, ledger_actor ledger, peer_registry_actor registry);
 
 }  // namespace gsio::actors

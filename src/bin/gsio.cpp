@@ -22,7 +22,10 @@
 
 #include <unistd.h>
 
+#include <editline/readline.h>
+
 #include "cli/chain_check.hpp"
+#include "cli/console_client.hpp"
 #include "cli/node_client.hpp"
 #include "cli/output.hpp"
 #include "ledger/canonical_json.hpp"
@@ -47,6 +50,7 @@ commands:
   verify        download the whole chain and check every hash, signature and link
                 (--from-file PATH verifies a chain exported with `gsio ledger --json`)
   info          the node's state: id, height, tip, forks (--json)
+  console       the node's debug console: [HOST:PORT] interactively, or -c "CMD" once
 
 global options (also accepted after the command):
   --node URL        the node, http://host:port (default: $GSIO_NODE, else http://127.0.0.1:3000)
@@ -55,7 +59,7 @@ global options (also accepted after the command):
 
 exit codes:
   0  success
-  1  the node refused the request (its reason is printed)
+  1  the node refused the request (its reason is printed); for console, a command failed
   2  bad usage: unknown command or option, invalid JSON or argument
   3  the node is unreachable, the connection dropped, or no answer came in time
   4  verify found a bad entry (it names the entry and the failed rule)
@@ -547,6 +551,171 @@ int cmd_watch(global_options& global, const std::vector<std::string>& args) {
   }
 }
 
+constexpr const char* console_usage =
+  R"(usage: gsio console [HOST:PORT] [-c COMMAND]... [--timeout-ms N]
+
+Opens the debug console of a running gsio-node (its --admin address). Interactive with line
+editing and history (~/.gsio_console_history) on a terminal; with -c, runs each COMMAND in order
+and exits; with stdin not a terminal, runs one command per input line. Type `help` in the
+console for its commands.
+
+  HOST:PORT       the console address (default: $GSIO_CONSOLE, else the --node host with the
+                  node's port + 1000, i.e. 127.0.0.1:4000 for a node on port 3000)
+  -c, --command   a command to run; may be repeated
+  --timeout-ms N  how long to wait to connect (default: 10000); a reply may take up to 150 s
+
+exit codes: 0 every command succeeded, 1 a command failed (its error is printed), 2 bad usage,
+3 console unreachable or connection lost, 5 malformed reply.
+)";
+
+// The default console address: the --node host, the node's port + 1000 (gsio-node's default).
+std::string default_console_address(const global_options& global) {
+  if (const char* env = std::getenv("GSIO_CONSOLE"); env && *env)
+    return env;
+  std::string rest = global.node;
+  if (auto scheme = rest.find("://"); scheme != std::string::npos)
+    rest = rest.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('/'));
+  std::string host;
+  std::uint16_t port = 0;
+  if (!cli::parse_host_port(rest, host, port))
+    return "127.0.0.1:4000";
+  if (rest.find(':') == std::string::npos)
+    port = 80;
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port <= 65535 - 1000 ? port + 1000 : port);
+}
+
+std::string history_path() {
+  const char* home = std::getenv("HOME");
+  return home && *home ? std::string{home} + "/.gsio_console_history" : std::string{};
+}
+
+// Prints a reply: its text on stdout, or the error (on stderr when `to_stderr`).
+void show_reply(const cli::console_client::reply& r, bool to_stderr) {
+  if (r.ok) {
+    print(r.text);
+    return;
+  }
+  auto text = "error: " + r.text + (r.text.empty() || r.text.back() != '\n' ? "\n" : "");
+  if (to_stderr) {
+    std::fflush(stdout);
+    std::fputs(text.c_str(), stderr);
+  } else {
+    print(text);
+  }
+}
+
+bool is_quit(const std::string& line) {
+  std::istringstream in{line};
+  std::string word;
+  in >> word;
+  return word == "quit" || word == "exit";
+}
+
+int cmd_console(global_options& global, const std::vector<std::string>& args) {
+  std::vector<std::string> commands;
+  std::string address;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto value = [&](const char* what) -> std::string {
+      if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos)
+        return a.substr(eq + 1);
+      if (i + 1 >= args.size())
+        throw cli_error(cli::exit_usage, std::string{"console: "} + what + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(console_usage, stdout);
+      return cli::exit_ok;
+    }
+    if (a == "-c" || a == "--command" || a.rfind("--command=", 0) == 0) {
+      commands.push_back(value("-c"));
+    } else if (a == "--timeout-ms" || a.rfind("--timeout-ms=", 0) == 0) {
+      auto text = value("--timeout-ms");
+      if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+        throw cli_error(cli::exit_usage, "--timeout-ms must be a number of milliseconds");
+      global.timeout_ms = std::stoull(text);
+    } else if (a == "--node" || a.rfind("--node=", 0) == 0) {
+      global.node = value("--node");
+    } else if (!a.empty() && a[0] == '-') {
+      throw cli_error(cli::exit_usage, "console: unknown option '" + a + "' (see gsio console --help)");
+    } else if (address.empty()) {
+      address = a;
+    } else {
+      throw cli_error(cli::exit_usage, "console: more than one address given ('" + address +
+                                         "', '" + a + "')");
+    }
+  }
+  if (global.timeout_ms == 0 || global.timeout_ms > 24ull * 3600 * 1000)
+    throw cli_error(cli::exit_usage, "--timeout-ms must be between 1 and 86400000");
+  if (address.empty())
+    address = default_console_address(global);
+  std::string host;
+  std::uint16_t port = 0;
+  if (!cli::parse_host_port(address, host, port))
+    throw cli_error(cli::exit_usage, "console: '" + address + "' is not HOST:PORT");
+
+  cli::console_client console{host, port, std::chrono::milliseconds{global.timeout_ms},
+                              std::chrono::seconds{150}};
+  int status = cli::exit_ok;
+  auto run_one = [&](const std::string& line, bool errors_to_stderr) {
+    auto r = console.run(line);
+    show_reply(r, errors_to_stderr);
+    if (!r.ok)
+      status = cli::exit_refused;
+  };
+
+  if (!commands.empty()) {
+    for (const auto& c : commands) {
+      run_one(c, true);
+      if (is_quit(c))
+        break;
+    }
+    return status;
+  }
+  if (!::isatty(STDIN_FILENO)) {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos)
+        continue;
+      run_one(line, true);
+      if (is_quit(line))
+        break;
+    }
+    return status;
+  }
+
+  // Interactive: libedit's readline, with history kept across sessions.
+  print(console.greeting());
+  rl_readline_name = "gsio";
+  using_history();
+  const auto history = history_path();
+  if (!history.empty())
+    read_history(history.c_str());
+  const std::string prompt = "gsio " + console.address() + "> ";
+  for (;;) {
+    char* raw = readline(prompt.c_str());
+    if (!raw) {  // end of input (Ctrl-D)
+      print("\n");
+      break;
+    }
+    std::string line{raw};
+    std::free(raw);
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    add_history(line.c_str());
+    if (!history.empty()) {
+      write_history(history.c_str());
+      history_truncate_file(history.c_str(), 1000);
+    }
+    auto r = console.run(line);
+    show_reply(r, false);
+    if (is_quit(line))
+      break;
+  }
+  return cli::exit_ok;
+}
+
 int run(int argc, char** argv) {
   global_options global;
   if (const char* env = std::getenv("GSIO_NODE"); env && *env)
@@ -589,6 +758,8 @@ int run(int argc, char** argv) {
     return cmd_verify(global, args);
   if (command == "info")
     return cmd_info(global, args);
+  if (command == "console")
+    return cmd_console(global, args);
   std::fprintf(stderr, "gsio: unknown command '%s' (see gsio --help)\n", command.c_str());
   return cli::exit_usage;
 }

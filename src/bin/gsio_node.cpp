@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/console.hpp"
 #include "actors/gateway.hpp"
 #include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
@@ -46,7 +47,41 @@ struct node_options {
   std::uint64_t announce_interval_ms = 2000;
   std::uint64_t peer_expiry_ms = 30000;
   std::uint64_t sync_page_limit = 500;
+  std::string admin;
 };
+
+// --admin: "" (127.0.0.1 on the client port + 1000, or a free port when that is 0), "off",
+// "PORT" or "HOST:PORT". False with `error` when the text is none of these.
+bool parse_admin(const std::string& text, std::uint16_t client_port, bool& enabled,
+                 std::string& host, std::uint16_t& port, std::string& error) {
+  enabled = text != "off";
+  host = "127.0.0.1";
+  if (text.empty()) {
+    port = client_port == 0 || client_port > 65535 - 1000 ? 0 : client_port + 1000;
+    return true;
+  }
+  if (!enabled)
+    return true;
+  auto port_text = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+  }
+  unsigned long value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stoul(port_text, &used);
+    if (used != port_text.size() || value > 65535 || host.empty())
+      throw std::invalid_argument{"bad"};
+  } catch (const std::exception&) {
+    error = "--admin must be off, PORT or HOST:PORT, not '" + text + "'";
+    return false;
+  }
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
 
 // "a,b , c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& text) {
@@ -106,9 +141,21 @@ int main(int argc, char** argv) {
     .add("announce-interval-ms", "how often the node announces its tip to the network",
          opt.announce_interval_ms)
     .add("peer-expiry-ms", "forget nodes silent this long", opt.peer_expiry_ms)
-    .add("sync-page-limit", "entries per sync page requested from peers", opt.sync_page_limit);
+    .add("sync-page-limit", "entries per sync page requested from peers", opt.sync_page_limit)
+    .add("admin",
+         "debug console address for `gsio console`: HOST:PORT, PORT or off (default: "
+         "127.0.0.1, client port + 1000; keep it on loopback, it has no authentication)",
+         opt.admin);
   if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-node", opt.log_level))
     return *exit_code;
+
+  bool admin_enabled = true;
+  std::string admin_host;
+  std::uint16_t admin_port = 0;
+  if (std::string error; !parse_admin(opt.admin, opt.port, admin_enabled, admin_host, admin_port, error)) {
+    std::fprintf(stderr, "gsio-node: %s\n", error.c_str());
+    return 2;
+  }
 
   // Signals are taken synchronously by this thread; every thread started from here inherits the mask.
   sigset_t control_signals;
@@ -198,6 +245,16 @@ int main(int argc, char** argv) {
     links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
   }
 
+  actors::console_actor console;
+  if (admin_enabled) {
+    actors::console_options co;
+    co.host = admin_host;
+    co.port = admin_port;
+    console = sys.spawn(actors::console, co,
+                        actors::console_targets{ledger_handle, registry, coordinator, gateway, links},
+                        node_id);
+  }
+
   std::atomic<bool> died{false};
   keep_alive(caf::actor_cast<caf::actor>(ledger_handle), died);
   keep_alive(caf::actor_cast<caf::actor>(gateway), died);
@@ -209,6 +266,14 @@ int main(int argc, char** argv) {
     self->request(gateway, std::chrono::seconds{10}, actors::get_atom::value)
       .receive([&](std::uint16_t p) { port = p; },
                [&](caf::error&) { exit_code = 1; });
+    if (exit_code == 0 && console)
+      self->request(console, std::chrono::seconds{10}, actors::get_atom::value)
+        .receive([](std::uint16_t) {},
+                 [&](caf::error&) {
+                   log::error("node", "the debug console cannot start (use --admin to move it "
+                              "or --admin off)");
+                   exit_code = 1;
+                 });
     if (exit_code == 0 && opt.advertise.empty() && opt.port == 0) {
       // Only now is the real port known.
       auto address = "http://" + opt.host + ":" + std::to_string(port);
@@ -240,6 +305,8 @@ int main(int argc, char** argv) {
         exit_code = 1;
       }
     }
+    if (console)
+      self->send_exit(console, caf::exit_reason::user_shutdown);
     // Stop taking requests, then let the ledger commit what it already has before it exits.
     for (auto& link : links)
       self->send_exit(link, caf::exit_reason::user_shutdown);

@@ -284,6 +284,40 @@ std::vector<const entry*> chain_tree::tips() const {
   return out;
 }
 
+std::vector<chain_tree::side_branch> chain_tree::side_branches() const {
+  const auto is_canonical = [this](const node* n) {
+    return n->depth < impl_->canonical.size() && impl_->canonical[n->depth] == n;
+  };
+  std::vector<side_branch> out;
+  for (const segment& s : impl_->segments) {
+    if (s.nodes.empty() || s.nodes.back()->children != 0 || is_canonical(s.nodes.back()))
+      continue;
+    side_branch branch{&s.nodes.back()->value, 0, 0};
+    // Walk up segment by segment: every entry below the first canonical one is off the chain.
+    for (const segment* seg = &s; seg && seg != &impl_->root; seg = seg->parent) {
+      const auto first_canonical = std::find_if(seg->nodes.rbegin(), seg->nodes.rend(), is_canonical);
+      branch.length += static_cast<std::size_t>(first_canonical - seg->nodes.rbegin());
+      if (first_canonical != seg->nodes.rend()) {
+        branch.fork_height = (*first_canonical)->depth + 1;
+        break;
+      }
+    }
+    out.push_back(branch);
+  }
+  std::sort(out.begin(), out.end(), [](const side_branch& a, const side_branch& b) {
+    return a.length != b.length ? a.length > b.length : a.tip->hash < b.tip->hash;
+  });
+  return out;
+}
+
+std::vector<const entry*> chain_tree::off_chain_entries() const {
+  std::vector<const entry*> out;
+  for (const node* n : impl_->attach_order)
+    if (n->depth >= impl_->canonical.size() || impl_->canonical[n->depth] != n)
+      out.push_back(&n->value);
+  return out;
+}
+
 std::optional<std::size_t> chain_tree::attach_seq(std::string_view hash) const {
   auto it = impl_->nodes.find(hash);
   if (it == impl_->nodes.end())
@@ -329,6 +363,18 @@ std::vector<std::string> chain_tree::missing_parents() const {
     if (!impl_->held_hashes.count(parent))
       out.push_back(parent);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<const entry*> chain_tree::held_entries() const {
+  std::vector<std::string_view> parents;
+  for (const auto& [parent, waiting] : impl_->held)
+    parents.push_back(parent);
+  std::sort(parents.begin(), parents.end());
+  std::vector<const entry*> out;
+  for (auto parent : parents)
+    for (const entry& e : impl_->held.find(std::string{parent})->second)
+      out.push_back(&e);
   return out;
 }
 

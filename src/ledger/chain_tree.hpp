@@ -61,6 +61,17 @@ public:
   std::size_t fork_count() const;                   // entries with more than one child
   std::vector<const entry*> tips() const;           // leaves of the tree
 
+  // A branch that left the canonical chain: the entries from its fork point to one leaf.
+  struct side_branch {
+    const entry* tip = nullptr;
+    std::size_t fork_height = 0;  // canonical entries it shares with the chain
+    std::size_t length = 0;       // its entries off the canonical chain
+  };
+  // Every leaf that is not the canonical tip, longest branch first.
+  std::vector<side_branch> side_branches() const;
+  // Attached entries that are not on the canonical chain, in attach order.
+  std::vector<const entry*> off_chain_entries() const;
+
   // Attach order: every attached entry has a sequence number (0, 1, 2, ... in the order it was
   // attached; parents always before children). Sync pages walk it.
   std::optional<std::size_t> attach_seq(std::string_view hash) const;
@@ -80,6 +91,7 @@ public:
   // Held entries whose parent is unknown.
   std::size_t held_count() const;
   std::vector<std::string> missing_parents() const;
+  std::vector<const entry*> held_entries() const;   // by parent hash, then arrival
 
   // Entries created by `node_id` that are attached but not on the canonical chain, oldest first,
   // excluding those whose id is already on the canonical chain: what the creator must re-append.

@@ -50,10 +50,19 @@ sync_planner::sync_planner(options o) : options_(o) {}
 std::optional<sync_planner::pull> sync_planner::start(pull p, std::int64_t now) {
   in_flight_ = now;
   in_flight_peer_ = p.peer;
+  pull_started_ = now;
+  pull_pages_ = 0;
+  pull_full_ = p.full;
   ++pulls_started_;
   if (p.full)
     ++full_pulls_;
   return p;
+}
+
+std::optional<sync_planner::pull_status> sync_planner::in_flight() const {
+  if (!in_flight_ || !in_flight_peer_)
+    return std::nullopt;
+  return pull_status{*in_flight_peer_, pull_started_, *in_flight_, pull_pages_, pull_full_};
 }
 
 sync_planner::tip_relation sync_planner::relate(const chain_tree& tree,
@@ -110,6 +119,7 @@ std::optional<sync_planner::pull> sync_planner::on_page(const std::string& peer,
                                                         std::int64_t now) {
   if (!in_flight_peer_ || *in_flight_peer_ != peer)
     return std::nullopt;  // a late answer to an abandoned pull: its entries still count
+  ++pull_pages_;
   if (more) {
     in_flight_ = now;
     return pull{peer, next_cursor, false};

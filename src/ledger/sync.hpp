@@ -91,6 +91,16 @@ public:
   std::uint64_t pulls_started() const { return pulls_started_; }
   std::uint64_t full_pulls() const { return full_pulls_; }
 
+  // The pull in flight, for operators.
+  struct pull_status {
+    std::string peer;
+    std::int64_t started_ms = 0;       // when the pull's first request went out
+    std::int64_t request_sent_ms = 0;  // when the request now awaiting an answer went out
+    std::uint64_t pages = 0;           // pages received so far
+    bool full = false;
+  };
+  std::optional<pull_status> in_flight() const;
+
 private:
   struct peer_state {
     std::uint64_t height = 0;
@@ -105,6 +115,9 @@ private:
   std::map<std::string, peer_state> peers_;
   std::optional<std::int64_t> in_flight_;  // when the current request was sent
   std::optional<std::string> in_flight_peer_;
+  std::int64_t pull_started_ = 0;
+  std::uint64_t pull_pages_ = 0;
+  bool pull_full_ = false;
   std::uint64_t pulls_started_ = 0;
   std::uint64_t full_pulls_ = 0;
 };

@@ -166,6 +166,56 @@ TEST_CASE("an entry whose parent is unknown is held, then released with its desc
   CHECK(tree.tip_hash() == e3.hash);
 }
 
+TEST_CASE("side branches, off-chain and held entries are listed for the debug console") {
+  factory f;
+  chain_tree tree;
+  // canonical: c0 c1 c2 c3 c4; a branch of 2 forks after c1, one of 1 forks after c3.
+  std::vector<entry> chain{f.make(genesis_hash)};
+  for (int i = 1; i < 5; ++i)
+    chain.push_back(f.make(chain.back().hash));
+  for (auto& e : chain)
+    tree.insert(e);
+  entry long1 = f.make(chain[1].hash, 1);
+  entry long2 = f.make(long1.hash, 1);
+  entry short1 = f.make(chain[3].hash, 2);
+  tree.insert(long1);
+  tree.insert(long2);
+  tree.insert(short1);
+  REQUIRE(tree.tip_hash() == chain[4].hash);
+
+  auto branches = tree.side_branches();
+  REQUIRE(branches.size() == 2);
+  CHECK(branches[0].tip->hash == long2.hash);
+  CHECK(branches[0].fork_height == 2);
+  CHECK(branches[0].length == 2);
+  CHECK(branches[1].tip->hash == short1.hash);
+  CHECK(branches[1].fork_height == 4);
+  CHECK(branches[1].length == 1);
+
+  auto off = tree.off_chain_entries();
+  REQUIRE(off.size() == 3);
+  CHECK(off[0]->hash == long1.hash);
+  CHECK(off[1]->hash == long2.hash);
+  CHECK(off[2]->hash == short1.hash);
+
+  // A branch from the genesis link shares nothing with the chain.
+  entry lone = f.make(genesis_hash, 2);
+  tree.insert(lone);
+  auto with_lone = tree.side_branches();
+  REQUIRE(with_lone.size() == 3);
+  CHECK(with_lone[2].tip->hash == lone.hash);
+  CHECK(with_lone[2].fork_height == 0);
+  CHECK(with_lone[2].length == 1);
+
+  entry unknown_parent = f.make(genesis_hash);
+  entry held = f.make(unknown_parent.hash);
+  CHECK(tree.insert(held).outcome == status::held);
+  REQUIRE(tree.held_entries().size() == 1);
+  CHECK(tree.held_entries()[0]->hash == held.hash);
+  tree.insert(unknown_parent);
+  CHECK(tree.held_entries().empty());
+}
+
 TEST_CASE("the same id twice on one path is rejected, on separate branches it is allowed") {
   factory f;
   chain_tree tree;

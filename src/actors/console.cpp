@@ -1,0 +1,825 @@
+#include "actors/console.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <caf/all.hpp>
+#include <rapidjson/document.h>
+
+#include "cli/output.hpp"
+#include "net/admin_server.hpp"
+#include "util/log.hpp"
+
+namespace gsio::actors {
+
+// The admin server and the io thread it runs on. Commands reach the actor through a weak address,
+// so the io thread never keeps the actor alive.
+struct console_frontend : net::admin_handler {
+  console_frontend(caf::actor_addr owner, net::admin_options options)
+    : owner(std::move(owner)),
+      work(boost::asio::make_work_guard(io)),
+      server(io, std::move(options), *this) {}
+
+  ~console_frontend() override { stop(); }
+
+  void start() {
+    server.start();
+    thread = std::thread{[this] { io.run(); }};
+  }
+
+  void stop() {
+    server.stop();
+    work.reset();
+    if (thread.joinable()) {
+      io.stop();
+      thread.join();
+    }
+  }
+
+  void on_command(net::admin_connection_id id, std::string line) override {
+    if (auto hdl = caf::actor_cast<console_actor>(owner))
+      caf::anon_send(hdl, console_atom::value, std::uint64_t{id}, std::move(line));
+    else
+      server.reply(id, false, "the node is shutting down", true);
+  }
+
+  caf::actor_addr owner;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+  net::admin_server server;
+  std::thread thread;
+};
+
+namespace {
+
+using self_ptr = instrumented<console_actor, console_state>;
+
+constexpr std::size_t max_sessions_listed = 200;
+constexpr std::uint64_t default_tail = 10;
+constexpr std::uint64_t max_tail = 1000;
+constexpr std::uint64_t default_orphans = 20;
+
+std::int64_t now_unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// "850ms", "4.2s", "2m05s", "1h02m", "3d04h".
+std::string human_duration(std::int64_t ms) {
+  if (ms < 0)
+    ms = 0;
+  char buf[32];
+  if (ms < 1000)
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  else if (ms < 60'000)
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000);
+  else if (ms < 3'600'000)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms / 1000 % 60));
+  else if (ms < 86'400'000)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms / 60'000 % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(ms / 86'400'000),
+                  static_cast<long long>(ms / 3'600'000 % 24));
+  return buf;
+}
+
+std::string ago(std::int64_t unix_ms) {
+  return unix_ms <= 0 ? "-" : human_duration(now_unix_ms() - unix_ms) + " ago";
+}
+
+std::vector<std::string> split_words(const std::string& line) {
+  std::istringstream in{line};
+  std::vector<std::string> words;
+  for (std::string w; in >> w;)
+    words.push_back(std::move(w));
+  return words;
+}
+
+std::optional<std::uint64_t> parse_count(const std::string& text) {
+  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), ::isdigit))
+    return std::nullopt;
+  return std::stoull(text);
+}
+
+// Parsed inspect JSON; an empty optional when the text is not a JSON object.
+std::optional<rapidjson::Document> parse_object(const std::string& json) {
+  rapidjson::Document doc;
+  std::string error;
+  if (!cli::parse_json(json, doc, error) || !doc.IsObject())
+    return std::nullopt;
+  return doc;
+}
+
+std::uint64_t uint_of(const rapidjson::Value& object, const char* key) {
+  auto it = object.FindMember(key);
+  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
+}
+
+std::int64_t int_of(const rapidjson::Value& object, const char* key) {
+  auto it = object.FindMember(key);
+  return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+std::string string_of(const rapidjson::Value& object, const char* key) {
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd())
+    return {};
+  if (it->value.IsString())
+    return {it->value.GetString(), it->value.GetStringLength()};
+  if (it->value.IsNull())
+    return {};
+  return cli::to_json_text(it->value, false);
+}
+
+// One line of a table row for an entry: index, short id, author, short hash, data.
+std::vector<std::string> entry_row(const std::string& index, const std::string& entry_json) {
+  auto doc = parse_object(entry_json);
+  if (!doc)
+    return {index, "?", "?", "?", "(unreadable entry)"};
+  std::string data = "null";
+  if (auto it = doc->FindMember("data"); it != doc->MemberEnd())
+    data = cli::to_json_text(it->value, false);
+  return {index, cli::short_id(string_of(*doc, "id")),
+          cli::short_hex(string_of(*doc, "creator_node_id")), cli::short_hex(string_of(*doc, "hash")),
+          cli::truncate_utf8(data, 60)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answering a command
+
+class reply_to {
+public:
+  reply_to(self_ptr self, std::uint64_t connection) : self_(self), connection_(connection) {}
+
+  void ok(std::string text) const { send(true, std::move(text), false); }
+  void error(std::string text) const {
+    ++self_->state.errors;
+    send(false, std::move(text), false);
+  }
+  void close(std::string text) const { send(true, std::move(text), true); }
+  // The error handler of a request: the actor did not answer (or answered with an error).
+  auto on_failure(std::string who) const {
+    return [r = *this, who = std::move(who)](caf::error& err) {
+      r.error(who + " did not answer: " + caf::to_string(err));
+    };
+  }
+
+private:
+  void send(bool ok, std::string text, bool close_after) const {
+    if (auto& fe = self_->state.frontend)
+      fe->server.reply(connection_, ok, std::move(text), close_after);
+  }
+  self_ptr self_;
+  std::uint64_t connection_;
+};
+
+// An actor the console can inspect.
+struct target {
+  std::string kind;  // the name it is known by before it answers
+  caf::actor handle;
+};
+
+// The node's actors: the fixed ones, then one client session per connected socket (at most
+// `max_sessions`; `total_sessions` says how many there are).
+void list_targets(self_ptr self, std::size_t max_sessions,
+                  std::function<void(std::vector<target>, std::size_t total_sessions)> done,
+                  reply_to reply) {
+  auto& t = self->state.targets;
+  std::vector<target> out{
+    {"ledger", caf::actor_cast<caf::actor>(t.ledger)},
+    {"peer-registry", caf::actor_cast<caf::actor>(t.registry)},
+    {"sync-coordinator", caf::actor_cast<caf::actor>(t.coordinator)},
+    {"gateway", caf::actor_cast<caf::actor>(t.gateway)},
+  };
+  for (auto& link : t.links)
+    out.push_back({"relay-link", caf::actor_cast<caf::actor>(link)});
+  out.push_back({"console", caf::actor_cast<caf::actor>(self)});
+  self->request(t.gateway, self->state.options.request_timeout, sessions_atom::value)
+    .then(
+      [out = std::move(out), max_sessions, done](std::vector<client_session_actor>& sessions) mutable {
+        std::sort(sessions.begin(), sessions.end(),
+                  [](const auto& a, const auto& b) { return a.id() < b.id(); });
+        for (std::size_t i = 0; i < sessions.size() && i < max_sessions; ++i)
+          out.push_back({"client-session", caf::actor_cast<caf::actor>(sessions[i])});
+        done(std::move(out), sessions.size());
+      },
+      reply.on_failure("the gateway"));
+}
+
+// Asks every target for its inspect JSON; `done` gets one answer per target (nullopt for an actor
+// that did not answer in time or has gone).
+void inspect_all(self_ptr self, const std::vector<target>& targets,
+                 std::function<void(std::vector<std::optional<std::string>>)> done) {
+  struct batch {
+    std::vector<std::optional<std::string>> answers;
+    std::size_t pending;
+    std::function<void(std::vector<std::optional<std::string>>)> done;
+  };
+  auto b = std::make_shared<batch>(batch{
+    std::vector<std::optional<std::string>>(targets.size()), targets.size(), std::move(done)});
+  if (targets.empty()) {
+    b->done({});
+    return;
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto finish = [b] {
+      if (--b->pending == 0)
+        b->done(std::move(b->answers));
+    };
+    self->request(targets[i].handle, self->state.options.request_timeout, inspect_atom::value)
+      .then(
+        [b, i, finish](std::string& json) {
+          b->answers[i] = std::move(json);
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
+  }
+}
+
+// Inspect JSON of the first target of `kind` (the fixed actors are always there).
+void inspect_one(self_ptr self, const caf::actor& handle, const std::string& who, reply_to reply,
+                 std::function<void(const rapidjson::Document&)> use) {
+  self->request(handle, self->state.options.request_timeout, inspect_atom::value)
+    .then(
+      [reply, who, use](std::string& json) {
+        auto doc = parse_object(json);
+        if (!doc) {
+          reply.error(who + " answered with something that is not a JSON object");
+          return;
+        }
+        use(*doc);
+      },
+      reply.on_failure(who));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands
+
+struct command {
+  const char* name;
+  const char* usage;
+  const char* help;
+  void (*run)(self_ptr, const std::vector<std::string>& args, reply_to);
+  std::size_t min_args;
+  std::size_t max_args;
+};
+
+extern const std::vector<command> commands;
+
+void run_help(self_ptr, const std::vector<std::string>&, reply_to reply) {
+  cli::table t{{"COMMAND", "WHAT IT SHOWS"}};
+  for (const auto& c : commands)
+    t.add_row({c.usage, c.help});
+  reply.ok(t.render() + "Arguments in <> are required, in [] optional.\n");
+}
+
+void run_actors(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  list_targets(
+    self, 50,
+    [self, reply](std::vector<target> targets, std::size_t total_sessions) {
+      inspect_all(self, targets, [reply, targets, total_sessions](auto answers) {
+        cli::table t{{"NAME", "ID", "MAILBOX", "UPTIME", "HANDLED"}};
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+          auto doc = answers[i] ? parse_object(*answers[i]) : std::nullopt;
+          const rapidjson::Value* vitals = nullptr;
+          if (doc)
+            if (auto it = doc->FindMember("actor"); it != doc->MemberEnd() && it->value.IsObject())
+              vitals = &it->value;
+          if (!vitals) {
+            t.add_row({targets[i].kind, std::to_string(targets[i].handle.id()), "-", "-",
+                       "(no answer)"});
+            continue;
+          }
+          const auto& v = *vitals;
+          t.add_row({string_of(v, "name"), std::to_string(uint_of(v, "id")),
+                     std::to_string(uint_of(v, "mailbox")),
+                     human_duration(int_of(v, "uptime_ms")), std::to_string(uint_of(v, "handled"))});
+        }
+        auto text = t.render();
+        const auto listed_sessions = static_cast<std::size_t>(
+          std::count_if(targets.begin(), targets.end(),
+                        [](const target& x) { return x.kind == "client-session"; }));
+        if (total_sessions > listed_sessions)
+          text += "... and " + std::to_string(total_sessions - listed_sessions) +
+                  " more client sessions (see `sessions`)\n";
+        reply.ok(std::move(text));
+      });
+    },
+    reply);
+}
+
+void run_inspect(self_ptr self, const std::vector<std::string>& args, reply_to reply) {
+  const std::string wanted = args[0];
+  list_targets(
+    self, SIZE_MAX,
+    [self, reply, wanted](std::vector<target> targets, std::size_t) {
+      std::vector<target> matches;
+      for (auto& t : targets)
+        if (t.kind == wanted || std::to_string(t.handle.id()) == wanted)
+          matches.push_back(t);
+      if (matches.empty()) {
+        reply.error("no actor named or numbered '" + wanted +
+                    "' (see `actors`; names: ledger, peer-registry, sync-coordinator, gateway, "
+                    "relay-link, console, client-session)");
+        return;
+      }
+      if (matches.size() > 1) {
+        std::string ids;
+        for (std::size_t i = 0; i < matches.size() && i < 20; ++i)
+          ids += (i ? ", " : "") + std::to_string(matches[i].handle.id());
+        reply.error("'" + wanted + "' names " + std::to_string(matches.size()) +
+                    " actors; inspect one by its id: " + ids + (matches.size() > 20 ? ", ..." : ""));
+        return;
+      }
+      inspect_one(self, matches[0].handle, matches[0].kind, reply,
+                  [reply](const rapidjson::Document& doc) {
+                    reply.ok(cli::to_json_text(doc, true) + "\n");
+                  });
+    },
+    reply);
+}
+
+void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to reply) {
+  const auto& sub = args[0];
+  auto& ledger = self->state.targets.ledger;
+  const auto timeout = self->state.options.request_timeout;
+  if (sub == "tail") {
+    if (args.size() > 2) {
+      reply.error("usage: ledger tail [N]");
+      return;
+    }
+    auto n = args.size() == 2 ? parse_count(args[1]) : std::optional<std::uint64_t>{default_tail};
+    if (!n || *n == 0 || *n > max_tail) {
+      reply.error("ledger tail: N must be a number from 1 to " + std::to_string(max_tail));
+      return;
+    }
+    self->request(ledger, timeout, tip_atom::value)
+      .then(
+        [self, reply, n = *n, ledger, timeout](const tip_info& tip) {
+          const auto from = tip.height > n ? tip.height - n : 0;
+          self->request(ledger, timeout, get_atom::value, from, n)
+            .then(
+              [reply](const entries_page& page) {
+                if (page.entries.empty()) {
+                  reply.ok("the ledger is empty\n");
+                  return;
+                }
+                cli::table t{{"#", "ID", "AUTHOR", "HASH", "DATA"}};
+                for (std::size_t i = 0; i < page.entries.size(); ++i)
+                  t.add_row(entry_row(std::to_string(page.from + i), page.entries[i]));
+                reply.ok(t.render() + "height " + std::to_string(page.height) + "\n");
+              },
+              reply.on_failure("the ledger"));
+        },
+        reply.on_failure("the ledger"));
+    return;
+  }
+  if (sub == "show") {
+    if (args.size() != 2) {
+      reply.error("usage: ledger show <entry id or hash>");
+      return;
+    }
+    const auto key = args[1];
+    auto print = [reply](const std::string& json, const char* where) {
+      auto doc = parse_object(json);
+      if (!doc) {
+        reply.error("the ledger returned an unreadable entry");
+        return;
+      }
+      reply.ok(cli::to_json_text(*doc, true) + "\n(" + where + ")\n");
+    };
+    self->request(ledger, timeout, get_atom::value, entry_atom::value, key)
+      .then(
+        [self, reply, key, ledger, timeout, print](const std::string& json) {
+          if (!json.empty()) {
+            print(json, "on the canonical chain");
+            return;
+          }
+          // Not a canonical id: maybe a hash, of any branch.
+          self->request(ledger, timeout, get_atom::value, hashes_atom::value,
+                        std::vector<std::string>{key})
+            .then(
+              [self, reply, key, ledger, timeout, print](const std::vector<std::string>& found) {
+                if (found.empty()) {
+                  reply.error("no entry with id or hash '" + key + "'");
+                  return;
+                }
+                self->request(ledger, timeout, relate_atom::value, key)
+                  .then(
+                    [reply, print, json = found.front()](std::uint8_t relation) {
+                      using rel = ledger::sync_planner::tip_relation;
+                      const auto r = static_cast<rel>(relation);
+                      print(json, r == rel::same || r == rel::behind
+                                    ? "on the canonical chain"
+                                    : "off the canonical chain, on a side branch");
+                    },
+                    reply.on_failure("the ledger"));
+              },
+              reply.on_failure("the ledger"));
+        },
+        reply.on_failure("the ledger"));
+    return;
+  }
+  if (sub == "verify") {
+    if (args.size() != 1) {
+      reply.error("usage: ledger verify");
+      return;
+    }
+    self->request(ledger, std::chrono::seconds{120}, verify_atom::value)
+      .then(
+        [self, reply, ledger, timeout](const std::string& problem) {
+          if (!problem.empty()) {
+            reply.error("FAILED: " + problem);
+            return;
+          }
+          self->request(ledger, timeout, tip_atom::value)
+            .then(
+              [reply](const tip_info& tip) {
+                reply.ok("ok: all " + std::to_string(tip.height) +
+                         " entries of the canonical chain verify (hash, link and signature "
+                         "of each)\n");
+              },
+              reply.on_failure("the ledger"));
+        },
+        reply.on_failure("the ledger"));
+    return;
+  }
+  reply.error("unknown ledger command '" + sub + "' (ledger tail [N] | show <id> | verify)");
+}
+
+void run_forks(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  auto& ledger = self->state.targets.ledger;
+  const auto timeout = self->state.options.request_timeout;
+  self->request(ledger, timeout, get_atom::value, forks_atom::value)
+    .then(
+      [self, reply, ledger, timeout](const std::vector<branch_info>& branches) {
+        self->request(ledger, timeout, tip_atom::value)
+          .then(
+            [reply, branches](const tip_info& tip) {
+              std::string text = "canonical chain: height " + std::to_string(tip.height) +
+                                 ", tip " + cli::short_hex(tip.tip_hash) + "; " +
+                                 std::to_string(tip.forks) + " fork point(s)\n";
+              if (branches.empty()) {
+                reply.ok(text + "no side branches: every entry is on the canonical chain\n");
+                return;
+              }
+              cli::table t{{"TIP", "TIP ID", "FORKS AFTER", "LENGTH"}};
+              for (const auto& b : branches)
+                t.add_row({cli::short_hex(b.tip_hash), cli::short_id(b.tip_id),
+                           b.fork_height == 0 ? "genesis" : "#" + std::to_string(b.fork_height - 1),
+                           std::to_string(b.length)});
+              reply.ok(text + t.render());
+            },
+            reply.on_failure("the ledger"));
+      },
+      reply.on_failure("the ledger"));
+}
+
+void run_orphans(self_ptr self, const std::vector<std::string>& args, reply_to reply) {
+  auto limit = args.empty() ? std::optional<std::uint64_t>{default_orphans} : parse_count(args[0]);
+  if (!limit || *limit == 0 || *limit > max_tail) {
+    reply.error("orphans: N must be a number from 1 to " + std::to_string(max_tail));
+    return;
+  }
+  self
+    ->request(self->state.targets.ledger, self->state.options.request_timeout, get_atom::value,
+              orphans_atom::value, *limit)
+    .then(
+      [reply](const orphan_report& report) {
+        std::string text = std::to_string(report.off_chain_total) +
+                           " entries off the canonical chain (on side branches)";
+        if (report.off_chain.empty()) {
+          text += "\n";
+        } else {
+          text += report.off_chain.size() < report.off_chain_total
+                    ? ", the newest " + std::to_string(report.off_chain.size()) + ":\n"
+                    : ":\n";
+          cli::table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
+          for (const auto& e : report.off_chain)
+            t.add_row(entry_row("-", e));
+          text += t.render();
+        }
+        text += std::to_string(report.held_total) + " entries held, waiting for an unknown parent";
+        if (report.held.empty()) {
+          text += "\n";
+        } else {
+          text += ":\n";
+          cli::table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
+          for (const auto& e : report.held)
+            t.add_row(entry_row("-", e));
+          text += t.render();
+          text += "missing parents:";
+          for (const auto& p : report.missing_parents)
+            text += " " + cli::short_hex(p);
+          text += "\n";
+        }
+        reply.ok(std::move(text));
+      },
+      reply.on_failure("the ledger"));
+}
+
+void run_peers(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  self->request(self->state.targets.registry, self->state.options.request_timeout, peers_atom::value)
+    .then(
+      [reply](const std::vector<node_record>& nodes) {
+        cli::table t{{"NODE", "LINK", "ADDRESS", "HEIGHT", "TIP", "LAST SEEN"}};
+        for (const auto& n : nodes)
+          t.add_row({cli::short_hex(n.node_id) + (n.is_self ? " (this node)" : ""), n.link,
+                     n.address.empty() ? "-" : n.address, std::to_string(n.height),
+                     cli::short_hex(n.tip_hash), n.is_self ? "now" : ago(n.last_seen_ms)});
+        reply.ok(t.render() + std::to_string(nodes.size() - 1) + " other node(s) known\n");
+      },
+      reply.on_failure("the peer registry"));
+}
+
+void run_sessions(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  list_targets(
+    self, max_sessions_listed,
+    [self, reply](std::vector<target> targets, std::size_t total) {
+      std::erase_if(targets, [](const target& t) { return t.kind != "client-session"; });
+      inspect_all(self, targets, [reply, total, shown = targets.size()](auto answers) {
+        if (total == 0) {
+          reply.ok("no clients connected\n");
+          return;
+        }
+        cli::table t{{"SOCKET", "TRANSPORT", "NAMESPACE", "REMOTE", "CONNECTED", "IN", "OUT"}};
+        for (auto& answer : answers) {
+          auto doc = answer ? parse_object(*answer) : std::nullopt;
+          if (!doc)
+            continue;  // disconnected while we asked
+          t.add_row({std::to_string(uint_of(*doc, "socket_id")), string_of(*doc, "transport"),
+                     string_of(*doc, "namespace"), string_of(*doc, "remote_address"),
+                     ago(int_of(*doc, "connected_since_ms")),
+                     std::to_string(uint_of(*doc, "events_in")),
+                     std::to_string(uint_of(*doc, "messages_out"))});
+        }
+        auto text = t.render() + std::to_string(total) + " client(s)";
+        if (total > shown)
+          text += ", the first " + std::to_string(shown) + " shown";
+        reply.ok(text + "\n");
+      });
+    },
+    reply);
+}
+
+void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  auto& links = self->state.targets.links;
+  if (links.empty()) {
+    reply.ok("no relay or peer links: start gsio-node with --relay ws://HOST:PORT or --peer "
+             "http://HOST:PORT\n");
+    return;
+  }
+  std::vector<target> targets;
+  for (auto& l : links)
+    targets.push_back({"relay-link", caf::actor_cast<caf::actor>(l)});
+  inspect_all(self, targets, [reply](auto answers) {
+    std::string text;
+    for (auto& answer : answers) {
+      auto doc = answer ? parse_object(*answer) : std::nullopt;
+      if (!doc) {
+        text += "(a link did not answer)\n";
+        continue;
+      }
+      const auto& d = *doc;
+      const bool connected = string_of(d, "state") == "connected";
+      text += string_of(d, "kind") + " " + string_of(d, "url") + "\n";
+      cli::table t{{"", ""}};
+      t.add_row({"  state", string_of(d, "state") +
+                              (connected ? " since " + ago(int_of(d, "connected_since_ms")) : "")});
+      t.add_row({"  reconnects", std::to_string(uint_of(d, "reconnects"))});
+      t.add_row({"  failed attempts", std::to_string(uint_of(d, "failed_attempts"))});
+      auto last_error = string_of(d, "last_error");
+      t.add_row({"  last error", last_error.empty() ? "-" : last_error});
+      t.add_row({"  queue", std::to_string(uint_of(d, "queued_bytes")) + " bytes"});
+      t.add_row({"  frames in / out", std::to_string(uint_of(d, "frames_in")) + " / " +
+                                        std::to_string(uint_of(d, "frames_out"))});
+      t.add_row({"  duplicates dropped", std::to_string(uint_of(d, "duplicates"))});
+      auto rendered = t.render();
+      rendered.erase(0, rendered.find('\n') + 1);  // the empty header row
+      text += rendered;
+    }
+    reply.ok(std::move(text));
+  });
+}
+
+void run_sync(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  inspect_one(self, caf::actor_cast<caf::actor>(self->state.targets.coordinator), "the sync coordinator",
+              reply, [reply](const rapidjson::Document& d) {
+                std::string text;
+                auto in_flight = d.FindMember("in_flight");
+                if (in_flight != d.MemberEnd() && in_flight->value.IsObject()) {
+                  const auto& p = in_flight->value;
+                  cli::table t{{"PEER", "KIND", "PAGES", "RUNNING", "WAITING"}};
+                  t.add_row({cli::short_hex(string_of(p, "peer")),
+                             p.HasMember("full") && p["full"].IsBool() && p["full"].GetBool()
+                               ? "full pull"
+                               : "pull",
+                             std::to_string(uint_of(p, "pages")),
+                             human_duration(int_of(p, "running_ms")),
+                             human_duration(int_of(p, "waiting_ms"))});
+                  text += "1 request in flight:\n" + t.render();
+                } else {
+                  text += "no requests in flight\n";
+                }
+                text += "pulls started " + std::to_string(uint_of(d, "pulls")) + " (full " +
+                        std::to_string(uint_of(d, "full_pulls")) + "); entries received by sync " +
+                        std::to_string(uint_of(d, "entries_received_sync")) + ", by announce " +
+                        std::to_string(uint_of(d, "entries_received_announce")) +
+                        "; sent by sync " + std::to_string(uint_of(d, "entries_sent_sync")) +
+                        "\nP2P messages in " + std::to_string(uint_of(d, "messages_in")) +
+                        ", out " + std::to_string(uint_of(d, "messages_out")) +
+                        ", duplicates dropped " + std::to_string(uint_of(d, "duplicates_dropped")) +
+                        ", malformed " + std::to_string(uint_of(d, "malformed")) + "\n";
+                reply.ok(std::move(text));
+              });
+}
+
+void run_stats(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  auto& t = self->state.targets;
+  std::vector<target> targets{{"ledger", caf::actor_cast<caf::actor>(t.ledger)},
+                              {"gateway", caf::actor_cast<caf::actor>(t.gateway)},
+                              {"sync-coordinator", caf::actor_cast<caf::actor>(t.coordinator)},
+                              {"peer-registry", caf::actor_cast<caf::actor>(t.registry)}};
+  inspect_all(self, targets, [reply, node_id = self->state.node_id](auto answers) {
+    std::vector<std::optional<rapidjson::Document>> docs;
+    for (auto& a : answers)
+      docs.push_back(a ? parse_object(*a) : std::nullopt);
+    cli::table out{{"", ""}};
+    auto row = [&](std::string key, std::string value) { out.add_row({std::move(key), std::move(value)}); };
+    row("node", node_id);
+    if (const auto& l = docs[0]) {
+      auto vit = l->FindMember("actor");
+      if (vit != l->MemberEnd() && vit->value.IsObject())
+        row("uptime", human_duration(int_of(vit->value, "uptime_ms")));
+      row("height", std::to_string(uint_of(*l, "height")));
+      row("tip", string_of(*l, "tip_hash"));
+      row("entries (all branches)", std::to_string(uint_of(*l, "entries")));
+      row("forks", std::to_string(uint_of(*l, "forks")));
+      row("held (unknown parent)", std::to_string(uint_of(*l, "held")));
+      row("appended here", std::to_string(uint_of(*l, "appended_local")));
+      row("merged from peers", std::to_string(uint_of(*l, "merged")));
+      row("rejected (local / peers)", std::to_string(uint_of(*l, "rejected")) + " / " +
+                                        std::to_string(uint_of(*l, "merge_rejected")));
+      row("commits (largest batch)", std::to_string(uint_of(*l, "commits")) + " (" +
+                                       std::to_string(uint_of(*l, "largest_batch")) + ")");
+      row("reorgs", std::to_string(uint_of(*l, "reorgs")));
+    } else {
+      row("ledger", "(no answer)");
+    }
+    if (const auto& g = docs[1]) {
+      row("sessions (polling / websocket)", std::to_string(uint_of(*g, "polling_sessions")) + " / " +
+                                              std::to_string(uint_of(*g, "websocket_sessions")));
+      row("broadcasts", std::to_string(uint_of(*g, "broadcasts")));
+    } else {
+      row("gateway", "(no answer)");
+    }
+    if (const auto& c = docs[2]) {
+      auto links = c->FindMember("links");
+      row("links", std::to_string(links != c->MemberEnd() && links->value.IsArray()
+                                    ? links->value.Size()
+                                    : 0));
+      row("P2P messages in / out", std::to_string(uint_of(*c, "messages_in")) + " / " +
+                                     std::to_string(uint_of(*c, "messages_out")));
+    } else {
+      row("sync coordinator", "(no answer)");
+    }
+    if (const auto& r = docs[3]) {
+      auto peers = r->FindMember("peers");
+      row("peers known", std::to_string(peers != r->MemberEnd() && peers->value.IsArray()
+                                          ? peers->value.Size()
+                                          : 0));
+    } else {
+      row("peer registry", "(no answer)");
+    }
+    auto text = out.render();
+    text.erase(0, text.find('\n') + 1);  // the empty header row
+    reply.ok(std::move(text));
+  });
+}
+
+void run_log_level(self_ptr, const std::vector<std::string>& args, reply_to reply) {
+  const auto before = log::current();
+  if (args.empty()) {
+    reply.ok("log level: " + std::string{log::to_string(before)} + "\n");
+    return;
+  }
+  auto wanted = log::parse_level(args[0]);
+  if (!wanted) {
+    reply.error("unknown log level '" + args[0] + "' (trace, debug, info, warn, error, off)");
+    return;
+  }
+  log::set_level(*wanted);
+  log::warn("console", "log level set to ", log::to_string(*wanted), " (was ",
+            log::to_string(before), ")");
+  reply.ok("log level: " + std::string{log::to_string(*wanted)} + " (was " +
+           std::string{log::to_string(before)} + ")\n");
+}
+
+void run_quit(self_ptr, const std::vector<std::string>&, reply_to reply) { reply.close("bye\n"); }
+
+const std::vector<command> commands{
+  {"help", "help", "this list", run_help, 0, 0},
+  {"actors", "actors", "every actor: name, id, mailbox size, uptime, messages handled", run_actors,
+   0, 0},
+  {"inspect", "inspect <actor>", "an actor's whole state as JSON (by name or id, see actors)",
+   run_inspect, 1, 1},
+  {"ledger", "ledger tail [N]", "the last N entries of the canonical chain (10)", run_ledger, 1, 2},
+  {"ledger", "ledger show <id>", "one entry, by id or hash", nullptr, 0, 0},
+  {"ledger", "ledger verify", "re-check every hash, link and signature of the chain", nullptr, 0,
+   0},
+  {"forks", "forks", "side branches: where they leave the chain, their length", run_forks, 0, 0},
+  {"orphans", "orphans [N]", "entries off the canonical chain and entries held for a parent",
+   run_orphans, 0, 1},
+  {"peers", "peers", "every known node: link, address, tip, last seen", run_peers, 0, 0},
+  {"sessions", "sessions", "each client: transport, namespace, address, since, messages in/out",
+   run_sessions, 0, 0},
+  {"relay", "relay", "the relay and peer links: state, url, reconnects, last error, queue",
+   run_relay, 0, 0},
+  {"sync", "sync", "sync requests in flight and sync counters", run_sync, 0, 0},
+  {"stats", "stats", "a summary of the node", run_stats, 0, 0},
+  {"log-level", "log-level [level]", "show or set the log level (trace ... error, off)",
+   run_log_level, 0, 1},
+  {"quit", "quit", "end this console session", run_quit, 0, 0},
+};
+
+void run_command(self_ptr self, std::uint64_t connection, const std::string& line) {
+  reply_to reply{self, connection};
+  ++self->state.commands;
+  auto words = split_words(line);
+  if (words.empty()) {
+    reply.ok("");
+    return;
+  }
+  auto name = words.front();
+  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  if (name == "exit")
+    name = "quit";
+  words.erase(words.begin());
+  auto it = std::find_if(commands.begin(), commands.end(),
+                         [&](const command& c) { return name == c.name && c.run; });
+  if (it == commands.end()) {
+    reply.error("unknown command '" + name + "'; type help for the list");
+    return;
+  }
+  if (words.size() < it->min_args || words.size() > it->max_args) {
+    std::string usage;
+    for (const auto& c : commands)
+      if (c.name == name)
+        usage += (usage.empty() ? "" : " | ") + std::string{c.usage};
+    reply.error("usage: " + usage);
+    return;
+  }
+  log::debug("console", "connection ", connection, ": ", line);
+  it->run(self, words, reply);
+}
+
+std::string inspect_json(const console_state& st) {
+  return "{\"admin_port\":" + std::to_string(st.frontend ? st.frontend->server.port() : 0) +
+         ",\"connections\":" + std::to_string(st.frontend ? st.frontend->server.connections() : 0) +
+         ",\"commands\":" + std::to_string(st.commands) + ",\"errors\":" + std::to_string(st.errors) +
+         "}";
+}
+
+}  // namespace
+
+console_actor::behavior_type console(instrumented<console_actor, console_state> self,
+                                     console_options options, console_targets targets,
+                                     std::string node_id) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.targets = std::move(targets);
+  st.node_id = std::move(node_id);
+  net::admin_options ao;
+  ao.host = st.options.host;
+  ao.port = st.options.port;
+  ao.max_connections = st.options.max_connections;
+  ao.greeting = "gsio-node " + st.node_id + " debug console; type help for the commands\n";
+  auto frontend = std::make_shared<console_frontend>(self->address(), std::move(ao));
+  try {
+    frontend->start();
+    st.frontend = frontend;
+    log::info("console", "debug console on ", st.options.host, ":", frontend->server.port());
+    self->attach_functor([frontend](const caf::error&) { frontend->stop(); });
+  } catch (const std::exception& ex) {
+    log::error("console", ex.what());
+    self->quit(caf::make_error(caf::sec::cannot_open_port, ex.what()));
+  }
+  return {
+    [=](get_atom) -> std::uint16_t {
+      return self->state.frontend ? self->state.frontend->server.port() : 0;
+    },
+    [=](console_atom, std::uint64_t connection, const std::string& line) {
+      run_command(self, connection, line);
+    },
+    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
+  };
+}
+
+}  // namespace gsio::actors

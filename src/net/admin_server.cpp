@@ -1,0 +1,255 @@
+#include "net/admin_server.hpp"
+
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+namespace gsio::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string frame(bool ok, const std::string& text) {
+  std::string out = ok ? "ok " : "error ";
+  out += std::to_string(text.size());
+  out += '\n';
+  out += text;
+  return out;
+}
+
+}  // namespace
+
+class admin_connection;
+
+struct admin_server::impl : std::enable_shared_from_this<admin_server::impl> {
+  impl(asio::io_context& io_context, admin_options opts, admin_handler& h)
+    : io(io_context), options(std::move(opts)), handler(h), acceptor(asio::make_strand(io)) {}
+
+  asio::io_context& io;
+  admin_options options;
+  admin_handler& handler;
+  tcp::acceptor acceptor;
+  std::uint16_t bound_port = 0;
+
+  mutable std::mutex mtx;  // guards the members below
+  bool stopped = false;
+  admin_connection_id next_id = 1;
+  // Owns the connections: while a command is with the handler, no I/O operation holds one.
+  std::unordered_map<admin_connection_id, std::shared_ptr<admin_connection>> connections;
+
+  void accept();
+  void forget(admin_connection_id id) {
+    std::lock_guard<std::mutex> guard{mtx};
+    connections.erase(id);
+  }
+};
+
+// One console client. Everything runs on the connection's strand; a reply from another thread is
+// posted onto it.
+class admin_connection : public std::enable_shared_from_this<admin_connection> {
+public:
+  admin_connection(tcp::socket socket, std::shared_ptr<admin_server::impl> server,
+                   admin_connection_id id)
+    : socket_(std::move(socket)), server_(std::move(server)), id_(id) {}
+
+  void start() {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->write(frame(true, self->server_->options.greeting), false, true);
+    });
+  }
+
+  void reply(bool ok, std::string text, bool close_after) {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), ok, text = std::move(text), close_after] {
+                 if (!self->awaiting_reply_)
+                   return;  // not ours to answer (a duplicate or late reply)
+                 self->awaiting_reply_ = false;
+                 self->write(frame(ok, text), close_after, !close_after);
+               });
+  }
+
+  void close() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->shutdown(); });
+  }
+
+private:
+  void read_line() {
+    auto& limit = server_->options.max_line_bytes;
+    asio::async_read_until(
+      socket_, asio::dynamic_buffer(input_, limit + 2), '\n',
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->on_line(ec, n);
+      });
+  }
+
+  void on_line(boost::system::error_code ec, std::size_t n) {
+    if (ec == asio::error::not_found) {
+      write(frame(false, "line too long (the limit is " +
+                           std::to_string(server_->options.max_line_bytes) + " bytes)"),
+            true, false);
+      return;
+    }
+    if (ec) {
+      shutdown();
+      return;
+    }
+    std::string line = input_.substr(0, n - 1);
+    input_.erase(0, n);
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.size() > server_->options.max_line_bytes) {
+      write(frame(false, "line too long (the limit is " +
+                           std::to_string(server_->options.max_line_bytes) + " bytes)"),
+            true, false);
+      return;
+    }
+    awaiting_reply_ = true;
+    server_->handler.on_command(id_, std::move(line));
+  }
+
+  void write(std::string bytes, bool close_after, bool read_next) {
+    output_ = std::move(bytes);
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self = shared_from_this(), close_after, read_next](
+                        boost::system::error_code ec, std::size_t) {
+                        if (ec || close_after) {
+                          self->shutdown();
+                          return;
+                        }
+                        if (read_next)
+                          self->read_line();
+                      });
+  }
+
+  void shutdown() {
+    if (closed_)
+      return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    server_->forget(id_);
+  }
+
+  tcp::socket socket_;
+  std::shared_ptr<admin_server::impl> server_;
+  admin_connection_id id_;
+  std::string input_;
+  std::string output_;
+  bool awaiting_reply_ = false;
+  bool closed_ = false;
+};
+
+void admin_server::impl::accept() {
+  acceptor.async_accept(
+    asio::make_strand(io), [self = shared_from_this()](boost::system::error_code ec,
+                                                       tcp::socket socket) {
+      if (ec == asio::error::operation_aborted)
+        return;
+      if (!ec) {
+        std::shared_ptr<admin_connection> connection;
+        bool over_limit = false;
+        {
+          std::lock_guard<std::mutex> guard{self->mtx};
+          if (self->stopped)
+            return;
+          if (self->connections.size() >= self->options.max_connections) {
+            over_limit = true;
+          } else {
+            auto id = self->next_id++;
+            connection = std::make_shared<admin_connection>(std::move(socket), self, id);
+            self->connections.emplace(id, connection);
+          }
+        }
+        if (over_limit) {
+          // Say why before closing, so the operator does not see a bare disconnect.
+          auto refusal = std::make_shared<std::string>(
+            frame(false, "too many console connections (the limit is " +
+                           std::to_string(self->options.max_connections) + ")"));
+          auto sock = std::make_shared<tcp::socket>(std::move(socket));
+          asio::async_write(*sock, asio::buffer(*refusal),
+                            [sock, refusal](boost::system::error_code, std::size_t) {
+                              boost::system::error_code ignored;
+                              sock->close(ignored);
+                            });
+        } else {
+          connection->start();
+        }
+      }
+      self->accept();
+    });
+}
+
+admin_server::admin_server(asio::io_context& io, admin_options options, admin_handler& handler)
+  : impl_(std::make_shared<impl>(io, std::move(options), handler)) {}
+
+admin_server::~admin_server() { stop(); }
+
+void admin_server::start() {
+  auto& im = *impl_;
+  const auto where = im.options.host + ":" + std::to_string(im.options.port);
+  try {
+    tcp::resolver resolver{im.io};
+    auto endpoints = resolver.resolve(im.options.host, std::to_string(im.options.port),
+                                      tcp::resolver::passive | tcp::resolver::numeric_service);
+    const tcp::endpoint endpoint = *endpoints.begin();
+    im.acceptor.open(endpoint.protocol());
+    im.acceptor.set_option(asio::socket_base::reuse_address(true));
+    im.acceptor.bind(endpoint);
+    im.acceptor.listen(asio::socket_base::max_listen_connections);
+    im.bound_port = im.acceptor.local_endpoint().port();
+  } catch (const boost::system::system_error& ex) {
+    throw std::runtime_error("cannot listen on " + where + ": " + ex.code().message());
+  }
+  im.accept();
+}
+
+std::uint16_t admin_server::port() const { return impl_->bound_port; }
+
+void admin_server::stop() {
+  std::vector<std::shared_ptr<admin_connection>> open;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stopped)
+      return;
+    impl_->stopped = true;
+    for (auto& [id, connection] : impl_->connections)
+      open.push_back(connection);
+    impl_->connections.clear();
+  }
+  asio::post(impl_->acceptor.get_executor(), [server = impl_] {
+    boost::system::error_code ignored;
+    server->acceptor.close(ignored);
+  });
+  for (auto& c : open)
+    c->close();
+}
+
+void admin_server::reply(admin_connection_id id, bool ok, std::string text, bool close_after) {
+  std::shared_ptr<admin_connection> connection;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto it = impl_->connections.find(id);
+    if (it == impl_->connections.end())
+      return;
+    connection = it->second;
+  }
+  connection->reply(ok, std::move(text), close_after);
+}
+
+std::size_t admin_server::connections() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->connections.size();
+}
+
+}  // namespace gsio::net
