@@ -84,7 +84,7 @@ start() {
   done
   echo "relay   ws://127.0.0.1:$relay_port   (log $dir/relay.log)"
   for i in $(seq 1 "$n"); do
-    echo "node $i  http://127.0.0.1:$(cat "$dir/node$i/port")   (log $dir/node$i/node.log)"
+    echo "node $i  http://127.0.0.1:$(cat "$dir/node$i/port")   console: gsio console 127.0.0.1:$(( $(cat "$dir/node$i/port") + 1000 ))   (log $dir/node$i/node.log)"
   done
 }
 
