@@ -72,6 +72,16 @@ for conf in node relay; do
     echo "kept existing $sysconfdir/gsio/$conf.conf"
   fi
 done
+if [[ -f "$root/web/dist/index.html" ]]; then
+  # gsio-node serves PREFIX/share/gsio/web at / by default.
+  rm -rf "$prefix/share/gsio/web"
+  install -d "$prefix/share/gsio"
+  cp -r "$root/web/dist" "$prefix/share/gsio/web"
+  chmod -R a+rX "$prefix/share/gsio/web"
+  echo "installed $prefix/share/gsio/web (the web UI)"
+else
+  echo "install: web/dist is not built, so nodes will serve no web UI (run scripts/build-web.sh)" >&2
+fi
 install -m 0644 "$root/docs/DEPLOY.md" "$root/docs/PROTOCOL.md" "$docdir/"
 install -m 0644 "$root/deploy/nginx/gsio.conf" "$docdir/nginx-gsio.conf"
 

@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,36 @@ bool parse_admin(const std::string& text, std::uint16_t client_port, bool& enabl
   return true;
 }
 
+// The web UI to serve: --web-dir when given ("off": none), else the installed UI next to the
+// binary (PREFIX/share/gsio/web), else web/dist of the source tree this binary was built from.
+// Returns nullopt with `error` when an explicit directory has no index.html.
+std::optional<std::string> resolve_web_dir(const std::string& option, std::string& error) {
+  namespace fs = std::filesystem;
+  auto usable = [](const fs::path& dir) {
+    std::error_code ec;
+    return fs::is_regular_file(dir / "index.html", ec);
+  };
+  if (option == "off")
+    return std::string{};
+  if (!option.empty()) {
+    if (usable(option))
+      return option;
+    error = "--web-dir " + option + " has no index.html (build the UI with scripts/build-web.sh, "
+            "or pass --web-dir off)";
+    return std::nullopt;
+  }
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec)
+    candidates.push_back(exe.parent_path().parent_path() / "share" / "gsio" / "web");
+  candidates.push_back(fs::path{GSIO_SOURCE_ROOT} / "web" / "dist");
+  for (const auto& dir : candidates)
+    if (usable(dir))
+      return dir.string();
+  return std::string{};
+}
+
 // "a,b , c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -118,7 +150,10 @@ int main(int argc, char** argv) {
   cli.add("host", "address to listen on for clients", opt.host)
     .add("port", "port for Socket.IO clients and HTTP (0 picks a free one)", opt.port)
     .add("data-dir", "directory for the node key and the ledger store", opt.data_dir)
-    .add("web-dir", "directory of the web UI served at / (empty: none)", opt.web_dir)
+    .add("web-dir",
+         "directory of the web UI served at / (default: the installed UI, or web/dist of the "
+         "source tree this binary was built from; off: none)",
+         opt.web_dir)
     .add("advertise", "address other nodes and clients should use for this node", opt.advertise)
     .add("log-level", "trace, debug, info, warn or error", opt.log_level)
     .add("io-threads", "threads running network I/O", opt.io_threads)
@@ -154,6 +189,13 @@ int main(int argc, char** argv) {
   std::uint16_t admin_port = 0;
   if (std::string error; !parse_admin(opt.admin, opt.port, admin_enabled, admin_host, admin_port, error)) {
     std::fprintf(stderr, "gsio-node: %s\n", error.c_str());
+    return 2;
+  }
+
+  std::string web_error;
+  auto web_dir = resolve_web_dir(opt.web_dir, web_error);
+  if (!web_dir) {
+    std::fprintf(stderr, "gsio-node: %s\n", web_error.c_str());
     return 2;
   }
 
@@ -208,7 +250,11 @@ int main(int argc, char** argv) {
   gw.max_buffered_bytes = opt.max_buffered_bytes;
   gw.max_connections = opt.max_connections;
   gw.cors_origin = opt.cors_origin;
-  gw.web_dir = opt.web_dir;
+  gw.web_dir = *web_dir;
+  if (web_dir->empty())
+    log::info("node", "no web UI to serve at / (build it with scripts/build-web.sh, or --web-dir)");
+  else
+    log::info("node", "serving the web UI from ", *web_dir);
   gw.session.max_adds_in_flight = opt.max_adds_in_flight;
 
   auto advertised = opt.advertise.empty()
