@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ meson ninja-build cmake pkg-config libcaf-dev libboost1.81-dev rapidjson-dev
-            libcrypto++-dev libsqlite3-dev doctest-dev libedit-dev)
-test_pkgs=(python3-socketio python3-requests python3-websocket python3-aiohttp systemd prometheus tmux)
+            libcrypto++-dev libsqlite3-dev doctest-dev libedit-dev libssl-dev)
+test_pkgs=(python3-socketio python3-requests python3-websocket python3-aiohttp systemd prometheus tmux
+           openssl)
 # Node.js may come from outside Debian (with its own npm); install Debian's only when none is present.
 command -v node >/dev/null || test_pkgs+=(nodejs npm)
 

@@ -68,6 +68,7 @@ void dial(self_ptr self) {
   if (st.options.transport == link_transport::relay) {
     net::ws_client_options o;
     o.url = st.options.url;
+    o.tls_ca_file = st.options.tls_ca_file;
     if (!st.options.token.empty())
       o.headers.emplace_back("Authorization", "Bearer " + st.options.token);
     o.max_frame_bytes = st.options.max_frame_bytes;
@@ -85,6 +86,7 @@ void dial(self_ptr self) {
   } else {
     net::sio_client_options o;
     o.url = st.options.url;
+    o.tls_ca_file = st.options.tls_ca_file;
     o.nsp = "/p2p";
     o.max_payload = st.options.max_frame_bytes;
     net::sio_client_callbacks cb;

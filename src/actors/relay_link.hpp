@@ -25,7 +25,8 @@ enum class link_transport {
 
 struct relay_link_options {
   link_transport transport = link_transport::relay;
-  std::string url;    // ws://host:port for the relay, http://host:port for a peer
+  std::string url;    // ws:// or wss://host:port for the relay, http:// or https:// for a peer
+  std::string tls_ca_file;  // extra CA certificates (PEM) to trust for wss:// and https://
   std::string token;  // shared network token (relay only), sent as "Authorization: Bearer"
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{10000};

@@ -4,11 +4,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -50,6 +53,7 @@ struct node_options {
   std::uint64_t peer_expiry_ms = 30000;
   std::uint64_t sync_page_limit = 500;
   std::string admin;
+  std::string tls_ca;
 };
 
 // --admin: "" (127.0.0.1 on the client port + 1000, or a free port when that is 0), "off",
@@ -170,9 +174,13 @@ int main(int argc, char** argv) {
          opt.max_adds_in_flight)
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
          opt.cors_origin)
-    .add("relay", "relay to join, ws://host:port (empty: none)", opt.relay)
+    .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
     .add("token", "shared network token the relay requires", opt.token)
-    .add("peer", "nodes to peer with directly, http://host:port[,http://...]", opt.peers)
+    .add("peer", "nodes to peer with directly, http[s]://host:port[,http[s]://...]", opt.peers)
+    .add("tls-ca",
+         "PEM file of CA certificates to trust for wss:// and https:// links besides the "
+         "system's (e.g. a private CA of the relay)",
+         opt.tls_ca)
     .add("announce-interval-ms", "how often the node announces its tip to the network",
          opt.announce_interval_ms)
     .add("peer-expiry-ms", "forget nodes silent this long", opt.peer_expiry_ms)
@@ -196,6 +204,12 @@ int main(int argc, char** argv) {
   auto web_dir = resolve_web_dir(opt.web_dir, web_error);
   if (!web_dir) {
     std::fprintf(stderr, "gsio-node: %s\n", web_error.c_str());
+    return 2;
+  }
+
+  if (!opt.tls_ca.empty() && ::access(opt.tls_ca.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "gsio-node: cannot read --tls-ca %s: %s\n", opt.tls_ca.c_str(),
+                 std::strerror(errno));
     return 2;
   }
 
@@ -282,12 +296,14 @@ int main(int argc, char** argv) {
     lo.transport = actors::link_transport::relay;
     lo.url = opt.relay;
     lo.token = opt.token;
+    lo.tls_ca_file = opt.tls_ca;
     links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
   }
   for (auto& peer : split_list(opt.peers)) {
     actors::relay_link_options lo;
     lo.transport = actors::link_transport::peer;
     lo.url = peer;
+    lo.tls_ca_file = opt.tls_ca;
     links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
   }
 

@@ -58,10 +58,11 @@ std::optional<std::string> engineio_ws_url(const sio_client_options& options, st
   std::string scheme{url.substr(0, scheme_end)};
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "http" && scheme != "ws") {
-    error = "unsupported scheme '" + scheme + "' (only http:// and ws:// are supported)";
+  if (scheme != "http" && scheme != "ws" && scheme != "https" && scheme != "wss") {
+    error = "unsupported scheme '" + scheme + "' (http://, https://, ws:// or wss://)";
     return std::nullopt;
   }
+  const bool tls = scheme == "https" || scheme == "wss";
   auto rest = url.substr(scheme_end + 3);
   auto authority_end = rest.find_first_of("/?#");
   auto authority = rest.substr(0, authority_end);
@@ -85,7 +86,7 @@ std::optional<std::string> engineio_ws_url(const sio_client_options& options, st
   if (path.back() != '/')
     path += '/';  // as the JavaScript client does
   // ws_client validates the host and port and rejects control characters.
-  return "ws://" + std::string{authority} + path + "?EIO=4&transport=websocket";
+  return (tls ? "wss://" : "ws://") + std::string{authority} + path + "?EIO=4&transport=websocket";
 }
 
 // A namespace name ends at the first ',' on the wire, so it must not contain one.
@@ -257,6 +258,7 @@ struct sio_client::impl : std::enable_shared_from_this<impl> {
 
     ws_client_options ws_options;
     ws_options.url = std::move(*url);
+    ws_options.tls_ca_file = options.tls_ca_file;
     ws_options.max_frame_bytes = options.max_payload;
     // Room for a full pre-join buffer plus a maximal packet.
     ws_options.max_queue_bytes = std::max<std::size_t>(ws_options.max_queue_bytes,

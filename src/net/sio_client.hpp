@@ -25,8 +25,10 @@ namespace boost::asio { class io_context; }
 namespace gsio::net {
 
 struct sio_client_options {
-  // http://host:port (ws://host:port is accepted as well); no path: use `path` and `nsp`.
+  // http://host:port or https://host:port (ws:// and wss:// are accepted as well); no path: use
+  // `path` and `nsp`. https:// connects over TLS (see ws_client.hpp for the certificate checks).
   std::string url;
+  std::string tls_ca_file;  // https:// only: extra CA certificates to trust (PEM)
   std::string path = "/socket.io/";  // the server's Engine.IO endpoint
   std::string nsp = "/";
   std::string auth_json;  // the CONNECT payload, a JSON object; empty = none

@@ -22,9 +22,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 namespace gsio::net {
 
@@ -39,10 +43,15 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
+namespace ssl = asio::ssl;
+using plain_stream = websocket::stream<beast::tcp_stream>;
+using tls_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
 struct ws_url {
+  bool tls = false;         // wss://
   std::string host;         // for the resolver: no brackets around IPv6 literals
-  std::string port;         // decimal, "80" when absent
-  std::string host_header;  // as sent in Host: brackets kept, port only when not 80
+  std::string port;         // decimal, the scheme's default (80, 443) when absent
+  std::string host_header;  // as sent in Host: brackets kept, port only when not the default
   std::string target;       // path and query, at least "/"
 };
 
@@ -51,7 +60,7 @@ bool is_digits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
-// Parses ws://host[:port][/path][?query]. On failure returns nullopt and says why in `error`.
+// Parses ws:// or wss://host[:port][/path][?query]. On failure returns nullopt and says why in `error`.
 std::optional<ws_url> parse_ws_url(std::string_view url, std::string& error) {
   // Control characters or spaces would corrupt the HTTP request line or the Host header.
   for (unsigned char c : url) {
@@ -62,14 +71,14 @@ std::optional<ws_url> parse_ws_url(std::string_view url, std::string& error) {
   }
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos || scheme_end == 0) {
-    error = "expected ws://host:port/path, got '" + std::string{url} + "'";
+    error = "expected ws:// or wss://host:port/path, got '" + std::string{url} + "'";
     return std::nullopt;
   }
   std::string scheme{url.substr(0, scheme_end)};
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "ws") {
-    error = "unsupported scheme '" + scheme + "' (only ws:// is supported)";
+  if (scheme != "ws" && scheme != "wss") {
+    error = "unsupported scheme '" + scheme + "' (only ws:// and wss:// are supported)";
     return std::nullopt;
   }
   auto rest = url.substr(scheme_end + 3);
@@ -87,6 +96,8 @@ std::optional<ws_url> parse_ws_url(std::string_view url, std::string& error) {
   }
 
   ws_url out;
+  out.tls = scheme == "wss";
+  const std::string default_port = out.tls ? "443" : "80";
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
@@ -130,11 +141,11 @@ std::optional<ws_url> parse_ws_url(std::string_view url, std::string& error) {
     }
     out.port = std::to_string(std::stoul(std::string{port}));
   } else {
-    out.port = "80";
+    out.port = default_port;
   }
   bool ipv6 = out.host.find(':') != std::string::npos;
   out.host_header = ipv6 ? "[" + out.host + "]" : out.host;
-  if (out.port != "80")
+  if (out.port != default_port)
     out.host_header += ":" + out.port;
   out.target = target.empty() ? "/" : target.front() == '?' ? "/" + std::string{target}
                                                            : std::string{target};
@@ -172,7 +183,6 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       : options(std::move(opts)),
         strand(asio::make_strand(io)),
         resolver(strand),
-        ws(strand),
         timer(strand),
         callbacks(std::move(cbs)) {}
 
@@ -181,7 +191,10 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   // --- strand-only state ---
   strand_type strand;
   tcp::resolver resolver;
-  websocket::stream<beast::tcp_stream> ws;
+  // Exactly one of the two streams exists once begin() has parsed the URL.
+  std::shared_ptr<ssl::context> tls_context;  // outlives the TLS stream that uses it
+  std::optional<plain_stream> plain;
+  std::optional<tls_stream> tls;
   asio::steady_timer timer;  // the connect deadline, later the close-handshake deadline
   beast::flat_buffer read_buffer;
   websocket::response_type upgrade_response;
@@ -228,6 +241,45 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       dropped = std::move(callbacks);
   }
 
+  // Calls `fn` with the WebSocket stream, whichever kind it is.
+  template <class Fn>
+  decltype(auto) with_ws(Fn&& fn) {
+    return tls ? fn(*tls) : fn(*plain);
+  }
+  template <class Fn>
+  decltype(auto) with_ws(Fn&& fn) const {
+    return tls ? fn(*tls) : fn(*plain);
+  }
+  beast::tcp_stream& tcp_layer() {
+    return tls ? beast::get_lowest_layer(*tls) : beast::get_lowest_layer(*plain);
+  }
+
+  // Sets up the TLS stream for wss://: the system's CA certificates (plus options.tls_ca_file),
+  // and the server's certificate must name the host. False (after finish()) on a bad CA file.
+  bool make_tls_stream() {
+    try {
+      tls_context = std::make_shared<ssl::context>(ssl::context::tls_client);
+      tls_context->set_default_verify_paths();
+      if (!options.tls_ca_file.empty())
+        tls_context->load_verify_file(options.tls_ca_file);
+      tls_context->set_verify_mode(ssl::verify_peer);
+    } catch (const boost::system::system_error& ex) {
+      finish("invalid TLS settings: " + options.tls_ca_file + ": " + ex.code().message());
+      return false;
+    }
+    tls.emplace(strand, *tls_context);
+    auto& stream = tls->next_layer();
+    beast::error_code ec;
+    asio::ip::make_address(url.host, ec);
+    // SNI carries host names only, never address literals (RFC 6066).
+    if (ec && !SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+      finish("connect failed: cannot set the TLS server name");
+      return false;
+    }
+    stream.set_verify_callback(ssl::host_name_verification(url.host));
+    return true;
+  }
+
   template <class Fn>
   void post(Fn&& fn) {
     asio::post(strand, [self = shared_from_this(), fn = std::forward<Fn>(fn)]() mutable {
@@ -247,6 +299,12 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       return;
     }
     url = std::move(*parsed);
+    if (url.tls) {
+      if (!make_tls_stream())
+        return;
+    } else {
+      plain.emplace(strand);
+    }
     for (const auto& [name, value] : options.headers) {
       if (!valid_header(name, value)) {
         finish("invalid header '" + name + "'");
@@ -279,7 +337,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       finish("connect failed: cannot resolve " + url.host + ": " + ec.message());
       return;
     }
-    beast::get_lowest_layer(ws).async_connect(
+    tcp_layer().async_connect(
         results, asio::bind_executor(strand, [self = shared_from_this()](
                                                  beast::error_code ec, tcp::endpoint) {
           self->on_tcp_connect(ec);
@@ -294,9 +352,42 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       return;
     }
     beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
-    // From here on the WebSocket stream's own timers apply, not the TCP stream's.
-    beast::get_lowest_layer(ws).expires_never();
+    tcp_layer().socket().set_option(tcp::no_delay(true), ignored);
+    // From here on our connect timer and then the WebSocket stream's own timers apply.
+    tcp_layer().expires_never();
+    if (!tls) {
+      websocket_handshake();
+      return;
+    }
+    tls->next_layer().async_handshake(
+        ssl::stream_base::client,
+        asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec) {
+          if (self->state != phase::connecting)
+            return;
+          if (ec) {
+            self->finish("connect failed: TLS handshake: " + tls_error_text(ec));
+            return;
+          }
+          self->websocket_handshake();
+        }));
+  }
+
+  static std::string tls_error_text(beast::error_code ec) {
+    // OpenSSL's text for a failed verification is "certificate verify failed"; say which rule.
+    std::string text = ec.message();
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+      text += " (the server's certificate is not trusted or does not name this host; see the "
+              "TLS CA option)";
+    return text;
+  }
+
+  void websocket_handshake() {
+    with_ws([&](auto& ws) { configure_and_handshake(ws); });
+  }
+
+  template <class Stream>
+  void configure_and_handshake(Stream& ws) {
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = options.connect_timeout;  // also bounds the close handshake
     timeouts.idle_timeout = options.idle_timeout.count() > 0
@@ -350,16 +441,18 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   // --- reading ---
 
   void do_read() {
-    ws.async_read(read_buffer,
-                  asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
-                                                                          std::size_t) {
-                    self->on_read(ec);
-                  }));
+    with_ws([&](auto& ws) {
+      ws.async_read(read_buffer,
+                    asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
+                                                                            std::size_t) {
+                      self->on_read(ec);
+                    }));
+    });
   }
 
   std::string describe_read_error(beast::error_code ec) const {
     if (ec == websocket::error::closed) {
-      const auto& r = ws.reason();
+      const auto r = with_ws([](const auto& ws) { return ws.reason(); });
       std::string out = "closed by peer (code " + std::to_string(r.code);
       if (!r.reason.empty())
         out += ": " + std::string{r.reason.c_str()};
@@ -386,7 +479,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     read_buffer.consume(read_buffer.size());
     // After close() was asked for, incoming messages are dropped: the owner is done with them.
     if (state == phase::open) {
-      bool binary = !ws.got_text();
+      bool binary = !with_ws([](auto& ws) { return ws.got_text(); });
       notify([&](ws_client_callbacks& cb) {
         if (binary && cb.on_binary)
           cb.on_binary(std::move(data));
@@ -413,12 +506,14 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
 
   void do_write() {
     writing = true;
-    ws.binary(queue.front().binary);
-    ws.async_write(asio::buffer(queue.front().data),
-                   asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
-                                                                           std::size_t) {
-                     self->on_write(ec);
-                   }));
+    with_ws([&](auto& ws) {
+      ws.binary(queue.front().binary);
+      ws.async_write(asio::buffer(queue.front().data),
+                     asio::bind_executor(strand, [self = shared_from_this()](beast::error_code ec,
+                                                                             std::size_t) {
+                       self->on_write(ec);
+                     }));
+    });
   }
 
   void on_write(beast::error_code ec) {
@@ -466,10 +561,12 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
 
   void send_close_frame() {
     close_frame_sent = true;
-    ws.async_close(websocket::close_code::normal,
-                   asio::bind_executor(strand, [self = shared_from_this()](beast::error_code) {
-                     self->finish(self->close_reason);
-                   }));
+    with_ws([&](auto& ws) {
+      ws.async_close(websocket::close_code::normal,
+                     asio::bind_executor(strand, [self = shared_from_this()](beast::error_code) {
+                       self->finish(self->close_reason);
+                     }));
+    });
   }
 
   // Tears the connection down at once and reports `reason` (only the first call does anything).
@@ -480,10 +577,11 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     accepting = false;
     timer.cancel();
     resolver.cancel();
-    auto& tcp_layer = beast::get_lowest_layer(ws);
-    beast::error_code ignored;
-    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp_layer.close();
+    if (plain || tls) {
+      beast::error_code ignored;
+      tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      tcp_layer().close();
+    }
     // A pending write still refers to the front element; its completion handler drops it.
     while (queue.size() > (writing ? 1u : 0u)) {
       queued -= queue.back().data.size();

@@ -1,6 +1,8 @@
 #pragma once
-// An outbound WebSocket connection (plain ws:// only) on Boost.Beast, used by a node to dial the
-// relay and, through sio_client, other nodes. Beast and Asio stay inside ws_client.cpp.
+// An outbound WebSocket connection (ws:// or wss://) on Boost.Beast, used by a node to dial the
+// relay and, through sio_client, other nodes. Beast, Asio and OpenSSL stay inside ws_client.cpp.
+// Over wss:// the server's certificate is always verified against the system's CA certificates
+// (plus ws_client_options::tls_ca_file) and must name the host of the URL.
 //
 // Threading and lifetime:
 //   - The connection runs on the io_context it is given (any number of threads may run it); all
@@ -28,7 +30,10 @@ namespace boost::asio { class io_context; }
 namespace gsio::net {
 
 struct ws_client_options {
-  std::string url;  // ws://host[:port][/path][?query]; other schemes are rejected through on_close
+  // ws:// or wss://host[:port][/path][?query]; other schemes are rejected through on_close.
+  std::string url;
+  // wss:// only: a PEM file of CA certificates to trust besides the system's (a private CA).
+  std::string tls_ca_file;
   std::vector<std::pair<std::string, std::string>> headers;  // extra upgrade request headers
   // A larger incoming message closes the connection (Beast answers it with close code 1009).
   std::size_t max_frame_bytes = 16 * 1024 * 1024;

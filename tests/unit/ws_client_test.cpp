@@ -524,8 +524,10 @@ TEST_CASE("sio_client: connect failures and bad options are reported through on_
   net::sio_client_options options;
   options.url = "http://127.0.0.1:" + std::to_string(closed_port());
   CHECK(starts_with(closed_with(options), "connect failed: "));
-  options.url = "https://127.0.0.1:1";
-  CHECK(starts_with(closed_with(options), "invalid URL: unsupported scheme 'https'"));
+  options.url = "https://127.0.0.1:" + std::to_string(closed_port());
+  CHECK(starts_with(closed_with(options), "connect failed: "));
+  options.url = "ftp://127.0.0.1:1";
+  CHECK(starts_with(closed_with(options), "invalid URL: unsupported scheme 'ftp'"));
   options.url = "http://127.0.0.1:1/p2p";
   CHECK(starts_with(closed_with(options), "invalid URL: the URL must not have a path"));
   options.url = "http://127.0.0.1:1";
@@ -715,16 +717,40 @@ TEST_CASE("ws_client: invalid URLs are reported clearly") {
     REQUIRE(log.wait_closed());
     return log.close_reason();
   };
-  CHECK(closed_with("wss://example.com/") ==
-        "invalid URL: unsupported scheme 'wss' (only ws:// is supported)");
+  CHECK(closed_with("ftp://example.com/") ==
+        "invalid URL: unsupported scheme 'ftp' (only ws:// and wss:// are supported)");
   CHECK(starts_with(closed_with("http://127.0.0.1:1/"), "invalid URL: unsupported scheme 'http'"));
   CHECK(starts_with(closed_with("127.0.0.1:80"), "invalid URL: expected ws://"));
   CHECK(closed_with("ws:///path") == "invalid URL: missing host");
   CHECK(closed_with("ws://host:99999/") == "invalid URL: invalid port '99999'");
   CHECK(closed_with("ws://host:/") == "invalid URL: empty port");
   CHECK(closed_with("ws://host/a b") == "invalid URL: URL contains a space or control character");
-  CHECK(closed_with("") == "invalid URL: expected ws://host:port/path, got ''");
+  CHECK(closed_with("") == "invalid URL: expected ws:// or wss://host:port/path, got ''");
   CHECK(closed_with("ws://[::1/") == "invalid URL: unterminated IPv6 address");
+}
+
+TEST_CASE("ws_client: wss:// to a server that does not speak TLS, or with a bad CA file, fails clearly") {
+  io_runner runner;
+  test_server server{runner};
+  auto closed_with = [&](std::string url, std::string ca_file = {}) {
+    ws_log log;
+    net::ws_client_options options;
+    options.url = std::move(url);
+    options.tls_ca_file = std::move(ca_file);
+    options.connect_timeout = 2000ms;
+    net::ws_client client{runner.io, options, log.callbacks()};
+    client.start();
+    REQUIRE(log.wait_closed(3000ms));
+    CHECK_FALSE(log.m.read([&] { return log.opened; }));
+    return log.close_reason();
+  };
+  const auto plain_port = std::to_string(server.srv->port());
+  CHECK(starts_with(closed_with("wss://127.0.0.1:" + plain_port + "/"),
+                    "connect failed: TLS handshake: "));
+  CHECK(starts_with(closed_with("wss://127.0.0.1:" + plain_port + "/", "/nonexistent/ca.pem"),
+                    "invalid TLS settings: /nonexistent/ca.pem: "));
+  CHECK(starts_with(closed_with("wss://127.0.0.1:" + std::to_string(closed_port()) + "/"),
+                    "connect failed: "));
 }
 
 TEST_CASE("ws_client: the server's HTTP refusal is reported with its status") {
