@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs what gsio-net needs on Debian 12, then configures the build directory.
 #   scripts/setup.sh            build dependencies
-#   scripts/setup.sh --test     also the test dependencies (Python Socket.IO client, npm packages)
+#   scripts/setup.sh --test     also the test dependencies (Python Socket.IO client, npm packages,
+#                               Chromium for the web UI tests)
+# Both build the web UI (web/dist) and the TypeScript client with scripts/build-web.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ meson ninja-build cmake pkg-config libcaf-dev libboost1.81-dev rapidjson-dev
             libcrypto++-dev libsqlite3-dev doctest-dev libedit-dev libssl-dev)
-test_pkgs=(python3-socketio python3-requests python3-websocket python3-aiohttp systemd prometheus tmux
-           openssl)
+test_pkgs=(python3-socketio python3-requests python3-websocket python3-aiohttp systemd prometheus tmux openssl
+           chromium)
 # Node.js may come from outside Debian (with its own npm); install Debian's only when none is present.
-command -v node >/dev/null || test_pkgs+=(nodejs npm)
+# Not only for tests: the web UI that every node serves is built with npm.
+command -v node >/dev/null || build_pkgs+=(nodejs npm)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -29,6 +32,13 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   command -v npm >/dev/null || { echo "setup: npm is missing (it ships with Node.js)" >&2; exit 1; }
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The web UI (web/dist) and the TypeScript client it is built from.
+if command -v npm >/dev/null; then
+  scripts/build-web.sh
+else
+  echo "setup: npm is missing, so the web UI (web/dist) is not built" >&2
 fi
 
 if [[ ! -f build/build.ninja ]]; then

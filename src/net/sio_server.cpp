@@ -273,7 +273,7 @@ public:
   std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> sockets_of(
       const std::string& nsp);
 
-  void register_connection(const std::shared_ptr<http_session>& c);
+  bool register_connection(const std::shared_ptr<http_session>& c);  // false once stopping
   void unregister_connection(const http_session* c);
 
   std::size_t session_count() {
@@ -562,7 +562,8 @@ void server_core::on_accept(beast::error_code ec, tcp::socket socket) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto session = std::make_shared<http_session>(shared_from_this(), std::move(socket));
-  register_connection(session);
+  if (!register_connection(session))
+    return;  // stop() ran since the check above; the socket closes with the session
   session->start();
   do_accept();
 }
@@ -659,9 +660,14 @@ std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> server_core::
   return out;
 }
 
-void server_core::register_connection(const std::shared_ptr<http_session>& c) {
+bool server_core::register_connection(const std::shared_ptr<http_session>& c) {
+  // stop() sets `stopping` before it takes the lock to collect the connections: a connection
+  // either is in its list or sees the flag here, so none outlives the stop.
   std::lock_guard<std::mutex> lock{mutex_};
+  if (stopping)
+    return false;
   connections_.emplace(c.get(), c);
+  return true;
 }
 
 void server_core::unregister_connection(const http_session* c) {

@@ -42,7 +42,11 @@ function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, 
       resolve(child.exited);
     });
   });
-  child.waitExit = (ms = 15000) => withTimeout(exited, ms, `${name} exit`);
+  // On a timeout the error carries the end of the log: it says where shutdown got stuck.
+  child.waitExit = (ms = 15000) => withTimeout(exited, ms, `${name} exit`).catch((err) => {
+    err.message += `\n--- last lines of the ${name} log ---\n${child.log.split('\n').slice(-15).join('\n')}`;
+    throw err;
+  });
   child.stop = async (signal = 'SIGTERM') => {
     if (child.exited) return child.exited;
     proc.kill(signal);

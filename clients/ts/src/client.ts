@@ -1,0 +1,272 @@
+// GsioClient: the client API of a gsio-node (docs/PROTOCOL.md §2) over socket.io-client, with
+// promises for acks, typed push events, and a connection state that UIs can show.
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { Listeners, type Unsubscribe } from './emitter.js';
+import type { Entry, JsonValue, KnownNode, NodeInfo, Reorg } from './types.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+export type TransportName = 'polling' | 'websocket';
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** The Engine.IO transport in use while connected (polling until the upgrade to websocket). */
+  transport: TransportName | null;
+  /** The current reconnection attempt, 0 when not reconnecting. */
+  attempt: number;
+  /** Successful connects so far: above 1 means pushes may have been missed, so refetch. */
+  sessions: number;
+  /** Why the last connection attempt failed or the connection ended, if it did. */
+  lastError: string | null;
+}
+
+export interface GsioClientOptions {
+  /** Sent with the Socket.IO CONNECT; the node echoes it back as the `auth` event. */
+  auth?: Record<string, unknown>;
+  /** Engine.IO transports to try, in order; polling first with an upgrade by default. */
+  transports?: TransportName[];
+  /** How long to wait for each ack, ms (default 10,000). */
+  requestTimeoutMs?: number;
+  /** How long the first connect may take before connect() rejects, ms (default 10,000). */
+  connectTimeoutMs?: number;
+  /** Reconnection backoff: first delay and cap, ms (defaults 500 and 5,000). */
+  reconnectDelayMs?: number;
+  reconnectDelayMaxMs?: number;
+  /** Anything else for socket.io-client's io(); wins over the options above. */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** A request the node refused: its `{error}` reply. */
+export class GsioRequestError extends Error {
+  override name = 'GsioRequestError';
+  constructor(readonly event: string, readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** A request whose ack did not arrive in time (the node may still have acted on it). */
+export class GsioTimeoutError extends Error {
+  override name = 'GsioTimeoutError';
+  constructor(readonly event: string, ms: number) {
+    super(`${event}: no answer within ${ms} ms`);
+  }
+}
+
+type ClientEvents = {
+  entry: [Entry];
+  reorg: [Reorg];
+  state: [ConnectionStatus];
+  auth: [unknown];
+};
+
+function isErrorReply(reply: unknown): reply is { error: string } {
+  return typeof reply === 'object' && reply !== null && !Array.isArray(reply) &&
+    typeof (reply as { error?: unknown }).error === 'string';
+}
+
+export class GsioClient {
+  readonly url: string;
+  readonly #socket: Socket;
+  readonly #events = new Listeners<ClientEvents>();
+  readonly #requestTimeoutMs: number;
+  #status: ConnectionStatus = { state: 'connecting', transport: null, attempt: 0, sessions: 0, lastError: null };
+  #authReply: unknown = undefined;
+
+  /** Connects and resolves once the first connection is up; rejects if it fails (and closes). */
+  static connect(url: string, options: GsioClientOptions = {}): Promise<GsioClient> {
+    const client = new GsioClient(url, options);
+    const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      let stop: Unsubscribe = () => {};
+      const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        stop();
+        client.close();
+        reject(new Error(`cannot connect to ${url}: ${why}`));
+      };
+      stop = client.onState((status) => {
+        if (status.state === 'connected') {
+          clearTimeout(timer);
+          stop();
+          resolve(client);
+        } else if (status.state === 'reconnecting' || status.state === 'disconnected') {
+          fail(status.lastError ?? status.state);
+        }
+      });
+    });
+  }
+
+  /** Starts connecting right away; prefer GsioClient.connect(), which waits for the connection. */
+  constructor(url: string, options: GsioClientOptions = {}) {
+    this.url = url;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#socket = io(url, {
+      transports: options.transports ?? ['polling', 'websocket'],
+      forceNew: true, // one Manager per client: closing one must not close another's connection
+      reconnection: true,
+      reconnectionDelay: options.reconnectDelayMs ?? 500,
+      reconnectionDelayMax: options.reconnectDelayMaxMs ?? 5_000,
+      timeout: options.connectTimeoutMs ?? 10_000,
+      ...(options.auth ? { auth: options.auth } : {}),
+      ...options.socket,
+    });
+    this.#wire();
+  }
+
+  #setStatus(change: Partial<ConnectionStatus>): void {
+    this.#status = { ...this.#status, ...change };
+    this.#events.emit('state', this.status);
+  }
+
+  #wire(): void {
+    const socket = this.#socket;
+    const manager = socket.io;
+    socket.on('connect', () => {
+      const engine = manager.engine;
+      // The engine is new for every connection; follow its upgrade from polling to websocket.
+      engine.once('upgrade', (transport: { name: string }) => {
+        if (socket.connected) this.#setStatus({ transport: transport.name as TransportName });
+      });
+      this.#setStatus({
+        state: 'connected', transport: engine.transport.name as TransportName, attempt: 0,
+        sessions: this.#status.sessions + 1, lastError: null,
+      });
+    });
+    socket.on('connect_error', (err: Error) => {
+      // socket.active: socket.io-client keeps retrying by itself (a refused middleware
+      // connect_error would leave it inactive, and then we are really disconnected).
+      this.#setStatus({ state: socket.active ? 'reconnecting' : 'disconnected', transport: null, lastError: err.message });
+    });
+    socket.on('disconnect', (reason: string) => {
+      if (reason === 'io client disconnect') {
+        this.#setStatus({ state: 'disconnected', transport: null, attempt: 0, lastError: null });
+        return;
+      }
+      this.#setStatus({ state: 'reconnecting', transport: null, lastError: reason });
+      // socket.io-client does not reconnect after a server-side disconnect; a member's client
+      // should, since the node may have dropped us for a passing reason (e.g. a slow link).
+      if (reason === 'io server disconnect') socket.connect();
+    });
+    manager.on('reconnect_attempt', (attempt: number) => this.#setStatus({ state: 'reconnecting', attempt }));
+    socket.on('auth', (payload: unknown) => {
+      this.#authReply = payload;
+      this.#events.emit('auth', payload);
+    });
+    socket.on('ledger_entry_added', (entry: Entry) => this.#events.emit('entry', entry));
+    socket.on('ledger_reorg', (reorg: Reorg) => this.#events.emit('reorg', reorg));
+  }
+
+  /** A snapshot of the connection state. */
+  get status(): ConnectionStatus {
+    return { ...this.#status };
+  }
+
+  get connected(): boolean {
+    return this.#socket.connected;
+  }
+
+  /** The node's echo of the auth payload from the latest connect (`{}` when none was sent). */
+  get authReply(): unknown {
+    return this.#authReply;
+  }
+
+  /** The underlying socket.io-client socket, for events this class does not wrap. */
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  /**
+   * Sends `event` and resolves with the ack. While disconnected the request waits in
+   * socket.io-client's buffer and goes out on reconnect, unless the timeout passes first (then it
+   * is dropped from the buffer, so a late reconnect never sends it behind the caller's back).
+   */
+  async request<T>(event: string, ...args: unknown[]): Promise<T> {
+    let reply: unknown;
+    try {
+      reply = await this.#socket.timeout(this.#requestTimeoutMs).emitWithAck(event, ...args);
+    } catch (err) {
+      if (err instanceof Error && /timed out/.test(err.message)) throw new GsioTimeoutError(event, this.#requestTimeoutMs);
+      throw err;
+    }
+    if (isErrorReply(reply)) throw new GsioRequestError(event, reply.error);
+    return reply as T;
+  }
+
+  /**
+   * Appends `data` (any JSON) to the ledger. Resolves with the entry once the node has stored it
+   * durably (the ack); rejects with GsioRequestError when the node refuses it (e.g. too large).
+   */
+  addEntry(data: JsonValue): Promise<Entry> {
+    return this.request<Entry>('add_ledger_entry', data);
+  }
+
+  /** One page of the canonical chain: `limit` (1..1000, default 1000) entries from index `from`. */
+  getLedger({ from = 0, limit = 1000 }: { from?: number; limit?: number } = {}): Promise<Entry[]> {
+    return this.request<Entry[]>('get_ledger', { from, limit });
+  }
+
+  /**
+   * The whole canonical chain from `from`, fetched page by page. A reorg while paging can make
+   * the pages disagree; verifyChain() notices (a bad link) and the caller can fetch again.
+   */
+  async getFullLedger({ from = 0, pageSize = 1000 }: { from?: number; pageSize?: number } = {}): Promise<Entry[]> {
+    const all: Entry[] = [];
+    for (;;) {
+      const page = await this.getLedger({ from: from + all.length, limit: pageSize });
+      all.push(...page);
+      if (page.length < pageSize) return all;
+    }
+  }
+
+  /** The nodes this node knows of, itself included (`is_self`). */
+  async getKnownNodes(): Promise<KnownNode[]> {
+    return (await this.request<{ nodes: KnownNode[] }>('get_known_nodes')).nodes;
+  }
+
+  /** The canonical entry with this id; rejects when the chain has none. */
+  getEntry(id: string): Promise<Entry> {
+    return this.request<Entry>('get_entry', id);
+  }
+
+  /** The node's id, height, tip and counters. */
+  nodeInfo(): Promise<NodeInfo> {
+    return this.request<NodeInfo>('node_info');
+  }
+
+  /** Asks the node to re-check its own chain. To check it without trusting the node, use verifyChain(). */
+  async verifyOnNode(): Promise<{ valid: boolean; error?: string }> {
+    // Not request(): a failed check is a normal answer here, carrying `error` next to `valid`.
+    return this.#socket.timeout(this.#requestTimeoutMs).emitWithAck('verify_ledger');
+  }
+
+  /** Every entry that joins this node's canonical chain (added here or received from a peer). */
+  onEntry(listener: (entry: Entry) => void): Unsubscribe {
+    return this.#events.on('entry', listener);
+  }
+
+  /** Branch switches of the canonical chain: drop everything from `fork_height`, append `added`. */
+  onReorg(listener: (reorg: Reorg) => void): Unsubscribe {
+    return this.#events.on('reorg', listener);
+  }
+
+  /** Every change of the connection state (connecting, connected, transport upgrade, reconnecting, ...). */
+  onState(listener: (status: ConnectionStatus) => void): Unsubscribe {
+    return this.#events.on('state', listener);
+  }
+
+  /** The node's `auth` echo, on every (re)connect. */
+  onAuth(listener: (payload: unknown) => void): Unsubscribe {
+    return this.#events.on('auth', listener);
+  }
+
+  /** Closes the connection for good; pending requests reject. */
+  close(): void {
+    this.#socket.disconnect();
+    this.#events.clear();
+  }
+}
+
+/** Shorthand for GsioClient.connect(url, options). */
+export function connect(url: string, options: GsioClientOptions = {}): Promise<GsioClient> {
+  return GsioClient.connect(url, options);
+}

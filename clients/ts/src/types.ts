@@ -1,0 +1,64 @@
+// Shapes that cross the wire between a gsio-node and its clients (docs/PROTOCOL.md §2, §3).
+
+/** Any JSON value: what an entry's `data` may hold. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** One ledger entry, exactly as the node sends it (PROTOCOL.md §3). */
+export interface Entry {
+  /** `<creator_node_id>-<unix_ms>` */
+  id: string;
+  /** The same instant as the id's unix_ms, RFC 3339 UTC with milliseconds. */
+  timestamp: string;
+  data: JsonValue;
+  /** Hash of the entry before; 64 zeros for the first entry. */
+  previous_hash: string;
+  /** Lowercase hex SHA-256 of the canonical JSON of [id, timestamp, data, previous_hash, creator_node_id]. */
+  hash: string;
+  /** Lowercase hex Ed25519 public key of the node that created the entry. */
+  creator_node_id: string;
+  /** Node id → lowercase hex Ed25519 signature of the 32 raw hash bytes; the creator's is required. */
+  signatures: Record<string, string>;
+}
+
+/** One row of `get_known_nodes`. */
+export interface KnownNode {
+  node_id: string;
+  /** True for the node this client is connected to. */
+  is_self: boolean;
+  /** `self`, `relay`, `direct`, `inbound`, or `via <node id>` for nodes only heard of. */
+  link: string;
+  /** The node's advertised http:// URL ("" when unknown). */
+  address: string;
+  /** When the node was last heard from, unix ms on the answering node's clock. */
+  last_seen: number;
+  height: number;
+  tip_hash: string;
+}
+
+/** `ledger_reorg`: the canonical chain switched branches. */
+export interface Reorg {
+  /** Entries below this index are unchanged; `added` replaces everything from it on. */
+  fork_height: number;
+  /** Ids of the entries that left the canonical chain. */
+  removed: string[];
+  /** The entries now at fork_height, fork_height + 1, ... */
+  added: Entry[];
+  height: number;
+  tip_hash: string;
+}
+
+/** `node_info`. */
+export interface NodeInfo {
+  node_id: string;
+  height: number;
+  tip_hash: string;
+  entries: number;
+  forks: number;
+  held: number;
+  [more: string]: unknown;
+}
+
+/** The node's `{error}` reply, e.g. for a refused entry. */
+export interface ErrorReply {
+  error: string;
+}

@@ -1,0 +1,122 @@
+// verifyChain and canonicalization against the vectors made outside the project
+// (tests/vectors): RFC 8785's own examples, 100,000 number serializations, and five signed
+// entries that must be reproduced byte for byte. No node needed.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
+  nodeIdFromSeed, verifyChain, verifyEntry,
+} from '../dist/index.js';
+
+const vectorsDir = process.env.GSIO_VECTORS ||
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../tests/vectors');
+const vectors = JSON.parse(fs.readFileSync(path.join(vectorsDir, 'entries.json'), 'utf8'));
+const chain = () => structuredClone(vectors.map((v) => v.entry));
+
+// Changes one hex digit (one nibble of one byte) of a hash or signature.
+const flipHex = (hex, at = 10) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
+
+describe('canonical JSON (RFC 8785)', () => {
+  const jcs = path.join(vectorsDir, 'jcs');
+  for (const name of fs.readdirSync(path.join(jcs, 'input')).sort()) {
+    it(`canonicalizes ${name} to the RFC's bytes`, () => {
+      const input = JSON.parse(fs.readFileSync(path.join(jcs, 'input', name), 'utf8'));
+      const expected = fs.readFileSync(path.join(jcs, 'output', name), 'utf8');
+      assert.equal(canonicalize(input), expected);
+    });
+  }
+
+  it('serializes all 100,000 numbers of jcs-numbers.txt as ECMAScript does', () => {
+    const view = new DataView(new ArrayBuffer(8));
+    const lines = fs.readFileSync(path.join(vectorsDir, 'jcs-numbers.txt'), 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, 100000);
+    const wrong = [];
+    for (const line of lines) {
+      const [bits, expected] = line.split(',');
+      view.setBigUint64(0, BigInt(`0x${bits}`));
+      const got = canonicalize(view.getFloat64(0));
+      if (got !== expected) wrong.push(`${bits}: ${got} != ${expected}`);
+    }
+    assert.deepEqual(wrong.slice(0, 5), []);
+  });
+
+  it('refuses what has no canonical form', () => {
+    for (const bad of [NaN, Infinity, -Infinity, '\ud800', 'x\udc00y', undefined, () => 1, new Date(0), [1n]]) {
+      assert.throws(() => canonicalize(bad), CanonicalJsonError, String(bad));
+    }
+    const cyclic = {};
+    cyclic.self = cyclic;
+    assert.throws(() => canonicalize(cyclic), CanonicalJsonError);
+    // A surrogate pair is fine, and so is the same object twice side by side (not a cycle).
+    const shared = { a: 1 };
+    assert.equal(canonicalize(['\ud83d\ude00', shared, shared]), '["😀",{"a":1},{"a":1}]');
+    assert.equal(canonicalize(-0), '0');
+  });
+});
+
+describe('entry hashing and signatures', () => {
+  it('reproduces every vector: hash input, hash, and signature from the seed', () => {
+    for (const v of vectors) {
+      const e = v.entry;
+      assert.equal(entryHashInput(e), v.hash_input);
+      assert.equal(computeEntryHash(e), e.hash);
+      assert.equal(nodeIdFromSeed(v.creator_seed), e.creator_node_id);
+      const made = createEntry({ seed: v.creator_seed, data: e.data, previousHash: e.previous_hash,
+                                 unixMs: Number(e.id.split('-')[1]) });
+      assert.deepEqual(made, e);
+      assert.equal(verifyEntry(e), null);
+    }
+  });
+
+  it('accepts the vector chain and rejects each kind of tampering at the right entry', async () => {
+    const ok = await verifyChain(chain());
+    assert.deepEqual(ok, { valid: true, verified: 5, tipHash: vectors[4].entry.hash });
+
+    const cases = [
+      ['data', (c) => { c[2].data = c[2].data.replace('a', 'b'); }, 2, 'bad_hash'],
+      ['hash', (c) => { c[2].hash = flipHex(c[2].hash); }, 2, 'bad_hash'],
+      ['previous_hash', (c) => { c[2].previous_hash = flipHex(c[2].previous_hash); }, 2, 'bad_hash'],
+      ['signature', (c) => { const k = c[2].creator_node_id; c[2].signatures[k] = flipHex(c[2].signatures[k]); }, 2, 'bad_signature'],
+      ['missing signature', (c) => { c[1].signatures = {}; }, 1, 'bad_signature'],
+      ['attestation that does not verify', (c) => { c[3].signatures['ab'.repeat(32)] = c[3].signatures[c[3].creator_node_id]; }, 3, 'bad_signature'],
+      ['entry dropped', (c) => { c.splice(2, 1); }, 2, 'bad_link'],
+      ['entries swapped', (c) => { [c[1], c[2]] = [c[2], c[1]]; }, 1, 'bad_link'],
+      ['id and timestamp disagree', (c) => { c[0].timestamp = '2026-01-02T03:04:05.678Z'; }, 0, 'malformed'],
+      ['uppercase hex', (c) => { c[4].hash = c[4].hash.toUpperCase(); }, 4, 'malformed'],
+    ];
+    for (const [what, tamper, index, reason] of cases) {
+      const copy = chain();
+      tamper(copy);
+      const res = await verifyChain(copy);
+      assert.equal(res.valid, false, what);
+      assert.equal(res.problem.index, index, `${what}: ${JSON.stringify(res.problem)}`);
+      assert.equal(res.problem.reason, reason, `${what}: ${res.problem.message}`);
+      assert.equal(res.verified, index, what);
+    }
+  });
+
+  it('checks a suffix against a given link, and truncates on a reorg', async () => {
+    const c = chain();
+    assert.equal((await verifyChain(c.slice(2))).problem.reason, 'bad_link');
+    assert.equal((await verifyChain(c.slice(2), { previousHash: c[1].hash })).valid, true);
+
+    const v = new ChainVerifier();
+    for (const e of c) assert.equal(v.add(e), null);
+    assert.equal(v.add(c[4]).reason, 'bad_link');
+    v.truncate(3);
+    assert.equal(v.tipHash, c[2].hash);
+    assert.equal(v.add(c[3]), null, 'the entries above the cut can be added again');
+    v.truncate(0);
+    assert.equal(v.tipHash, GENESIS_HASH);
+
+    // The same id twice on one path, even with a correct link, hash and signature.
+    const seed = vectors[0].creator_seed;
+    const first = createEntry({ seed, data: 1, previousHash: GENESIS_HASH, unixMs: 1767323045000 });
+    const again = createEntry({ seed, data: 2, previousHash: first.hash, unixMs: 1767323045000 });
+    const res = await verifyChain([first, again]);
+    assert.equal(res.problem.reason, 'duplicate_id');
+  });
+});

@@ -1,0 +1,56 @@
+// How the UI reads entries: notes are `{type: "note", text, nickname?}`, but any JSON is shown
+// sensibly, since the CLI and other apps add whatever data they like. No DOM here.
+import type { Entry, JsonValue } from '@gsio/client';
+
+/** The data of a note added from this UI: `{type: "note", text, nickname?}`. */
+export function makeNote(text: string, nickname: string): { [key: string]: JsonValue } {
+  return nickname ? { type: 'note', text, nickname } : { type: 'note', text };
+}
+
+function field(data: JsonValue, name: string): string | undefined {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const value = data[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The nickname stored in an entry's data, if any. */
+export function nicknameOf(entry: Entry): string | undefined {
+  return field(entry.data, 'nickname');
+}
+
+/** The human text of an entry: a note's text, a `message`, a bare string, or the JSON itself. */
+export function textOf(entry: Entry): string {
+  const d = entry.data;
+  if (typeof d === 'string') return d;
+  return field(d, 'text') ?? field(d, 'note') ?? field(d, 'message') ?? JSON.stringify(d);
+}
+
+export function shortId(id: string, n = 10): string {
+  return id.length > n ? `${id.slice(0, n)}…` : id;
+}
+
+export function unixMs(entry: Entry): number {
+  return Date.parse(entry.timestamp);
+}
+
+export interface HistoryFilter {
+  /** Exact creator node id, or "" for anyone. */
+  author: string;
+  /** Case-insensitive substring of the nickname. */
+  nickname: string;
+  /** Case-insensitive substring of the text (or of the JSON for other data). */
+  text: string;
+  /** Unix ms bounds, inclusive; NaN for none. */
+  from: number;
+  to: number;
+}
+
+export function matches(entry: Entry, f: HistoryFilter): boolean {
+  if (f.author && entry.creator_node_id !== f.author) return false;
+  if (f.nickname && !(nicknameOf(entry) ?? '').toLowerCase().includes(f.nickname.toLowerCase())) return false;
+  if (f.text && !textOf(entry).toLowerCase().includes(f.text.toLowerCase())) return false;
+  const t = unixMs(entry);
+  if (!Number.isNaN(f.from) && t < f.from) return false;
+  if (!Number.isNaN(f.to) && t > f.to) return false;
+  return true;
+}
