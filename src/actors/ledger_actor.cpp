@@ -42,6 +42,39 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   st.pending.clear();
 
   auto& res = *st.res;
+  // Adds whose id would lead the clock too far wait for a later flush (see max_id_lead_ms).
+  const auto now = now_unix_ms();
+  const auto id_limit = now + res.max_id_lead_ms;
+  std::size_t fits = batch.size();
+  std::int64_t wait_ms = 0;
+  std::int64_t last = st.last_unix_ms;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].data.size() > res.limits.max_data_bytes)
+      continue;  // refused below; takes no id
+    const auto unix_ms = std::max(now, last + 1);
+    if (unix_ms > id_limit) {
+      fits = i;
+      wait_ms = unix_ms - id_limit;  // how far the clock must move before this id fits
+      break;
+    }
+    last = unix_ms;
+  }
+  if (fits < batch.size()) {
+    st.pending.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(fits)),
+                      std::make_move_iterator(batch.end()));
+    batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(fits), batch.end());
+    ++st.throttled_flushes;
+    if (!st.throttling)
+      log::warn("ledger", "local adds outpace the entry id clock (over 1000/s for a while): holding "
+                "them so that ids stay within ", res.max_id_lead_ms, " ms of the clock");
+    st.throttling = true;
+    st.flush_scheduled = true;
+    self->delayed_send(self, std::chrono::milliseconds{std::clamp<std::int64_t>(wait_ms, 1, 1000)},
+                       flush_atom::value);
+  } else if (st.throttling) {
+    st.throttling = false;
+    log::info("ledger", "local adds no longer held back by the entry id clock");
+  }
   std::vector<const ledger::entry*> to_store;
   std::vector<std::string> added_json;
   std::vector<std::string> replies(batch.size());
@@ -57,7 +90,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
       continue;
     }
     // Ids must increase strictly per creator, even when the clock stands still or steps back.
-    auto unix_ms = std::max(now_unix_ms(), st.last_unix_ms + 1);
+    auto unix_ms = std::max(now, st.last_unix_ms + 1);
     st.last_unix_ms = unix_ms;
     auto e = ledger::make_entry(res.self, std::move(batch[i].data),
                                 std::string{res.tree.tip_hash()}, unix_ms);
@@ -297,6 +330,10 @@ std::string inspect_json(const ledger_state& st) {
   w.Uint64(st.reappended);
   w.Key("reorgs");
   w.Uint64(st.reorgs);
+  w.Key("id_lead_ms");  // how far the last local id is ahead of the clock (negative: behind)
+  w.Int64(st.last_unix_ms - now_unix_ms());
+  w.Key("throttled_flushes");
+  w.Uint64(st.throttled_flushes);
   w.Key("listeners");
   w.Uint64(st.listeners.size());
   w.Key("max_data_bytes");

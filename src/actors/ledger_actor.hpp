@@ -67,6 +67,11 @@ struct ledger_resources {
   ledger::store store;
   ledger::chain_tree tree;
   ledger::validation_limits limits;
+  // Entry ids carry a millisecond that must increase per creator, so above 1000 local adds/s the
+  // ids run ahead of the clock; peers refuse entries more than limits.max_future_skew_ms ahead.
+  // Adds wait (unacknowledged) while the next id would lead the clock by more than this: bursts
+  // go through at full speed, sustained load is held at 1000 entries/s.
+  std::int64_t max_id_lead_ms = 60'000;
 };
 
 // Opens the store in `data_dir`, verifies every stored entry and rebuilds the fork tree.
@@ -97,6 +102,8 @@ struct ledger_state {
   std::uint64_t merge_rejected = 0;   // entries from peers refused
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
+  std::uint64_t throttled_flushes = 0;  // flushes cut short by max_id_lead_ms
+  bool throttling = false;              // for logging the start and end of a throttled spell
   // Seconds from an add's arrival to its durable acknowledgement (accepted adds only).
   metrics::histogram append_latency{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                      0.5, 1}};

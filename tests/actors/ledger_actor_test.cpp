@@ -136,6 +136,49 @@ TEST_CASE("ledger actor: concurrent adds share commits, are durable, chained and
   CHECK(stored.front().creator_node_id == node_id);
 }
 
+TEST_CASE("ledger actor: above 1000 adds/s the ids never lead the clock by more than max_id_lead_ms") {
+  temp_dir dir;
+  constexpr int adds = 400;
+  constexpr std::int64_t lead_ms = 100;
+  test_system ts;
+  auto res = open_ledger(dir.path.string(), {});
+  res->max_id_lead_ms = lead_ms;
+  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+  caf::scoped_actor self{*ts.sys};
+  using handle = decltype(self->request(ledger_handle, caf::infinite, add_atom::value, std::string{}));
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<handle> pending;
+  for (int i = 0; i < adds; ++i)
+    pending.push_back(self->request(ledger_handle, std::chrono::seconds{30}, add_atom::value,
+                                    "{\"n\":" + std::to_string(i) + "}"));
+  std::int64_t previous = 0;
+  for (auto& h : pending)
+    h.receive(
+      [&](add_result& r) {
+        REQUIRE(r.error.empty());
+        const auto acked_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+        const auto id = field(r.entry_json, "id");
+        const auto unix_ms = std::stoll(id.substr(id.find('-') + 1));
+        CHECK(unix_ms > previous);  // still strictly increasing
+        previous = unix_ms;
+        // Given out no further ahead of the clock than allowed (5 ms for scheduling jitter).
+        CHECK(unix_ms <= acked_at + lead_ms + 5);
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  // 400 ids at most 1 ms apart, with a 100 ms head start, take at least ~300 ms of clock.
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds{250});
+  self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
+    .receive([&](const std::string& json) {
+               rapidjson::Document d;
+               d.Parse(json.c_str());
+               CHECK(d["height"].GetUint64() == adds);
+               CHECK(d["throttled_flushes"].GetUint64() > 0);
+             },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("ledger actor: refuses oversized data with a reason") {
   temp_dir dir;
   test_system ts;
