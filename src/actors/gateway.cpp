@@ -473,7 +473,9 @@ struct gateway_frontend : net::handler {
       ++disconnects;
     }
     log::debug("gateway", "socket ", id, " left: ", net::to_string(reason));
-    caf::anon_send_exit(session, caf::exit_reason::normal);
+    // Not exit_reason::normal: actors ignore that one, and a session waiting for an answer
+    // would linger (and hold up shutdown) until the answer or its timeout came.
+    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
   }
 
   net::http_response on_http(const net::http_request& req) override {

@@ -179,6 +179,23 @@ describe('gsio-node client API', () => {
     assert.match(bad.error, /message_type/);
   });
 
+  it('stops at once when clients left with requests still open', async () => {
+    // A session that was waiting for an answer when its client left used to linger until the
+    // answer's timeout (10 s for node_info), and SIGTERM waited for it.
+    const node = await h.startNode();
+    for (let i = 0; i < 5; i++) {
+      const s = await h.connect(node.url);
+      s.emit('node_info', () => {});
+      s.emit('get_known_nodes', () => {});
+      s.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const exit = await node.stop('SIGTERM');
+    assert.equal(exit.code, 0);
+    assert.ok(Date.now() - started < 3000, `stopped in ${Date.now() - started} ms`);
+  });
+
   it('serves get_entry, node_info and verify_ledger', async () => {
     const s = await h.connect(node.url);
     const e = await h.emitAck(s, 'add_ledger_entry', { extra: true });
