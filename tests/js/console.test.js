@@ -12,40 +12,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
+const { makeKey, signedEntry, envelope } = require('./lib/forge');
 
 const gsioBinary = path.join(h.buildDir, 'src/bin/gsio');
 const GENESIS = '0'.repeat(64);
-
-// --- entries and envelopes from a fake peer, signed with Node's own crypto ----------------------
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-function makeKey() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const id = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-  return { id, privateKey };
-}
-let lastMs = 0;
-function signedEntry(key, data, previousHash) {
-  const ms = Math.max(Date.now(), lastMs + 1);
-  lastMs = ms;
-  const e = {
-    id: `${key.id}-${ms}`, timestamp: new Date(ms).toISOString(), data, previous_hash: previousHash,
-    creator_node_id: key.id,
-  };
-  e.hash = crypto.createHash('sha256')
-    .update(canonical([e.id, e.timestamp, e.data, e.previous_hash, e.creator_node_id])).digest('hex');
-  e.signatures = { [key.id]: crypto.sign(null, Buffer.from(e.hash, 'hex'), key.privateKey).toString('hex') };
-  return e;
-}
-function envelope(type, sender, payload) {
-  return { message_type: type, message_id: crypto.randomBytes(16).toString('hex'),
-           sender_id: sender, recipient_id: '', payload };
-}
 
 // --- a terminal ------------------------------------------------------------------------------
 // One tmux server per test run (its own socket), so nothing touches the user's tmux.

@@ -4,10 +4,10 @@
 // relay and of a node, direct peering, and forged traffic (P1-P4 of DESIGN §8).
 const { describe, it, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const WebSocket = require('ws');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
+const forge = require('./lib/forge');
 
 afterEach(c.cleanup);
 
@@ -30,34 +30,9 @@ async function waitLinked(sockets, others) {
   })(), 10000, 'nodes to see each other');
 }
 
-// --- forged entries, built here with Node's own crypto -------------------------------------
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-function makeKey() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const id = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-  return { id, privateKey };
-}
-function signedEntry(key, data, previousHash) {
-  const ms = Date.now();
-  const e = {
-    id: `${key.id}-${ms}`, timestamp: new Date(ms).toISOString(), data, previous_hash: previousHash,
-    creator_node_id: key.id,
-  };
-  e.hash = crypto.createHash('sha256')
-    .update(canonical([e.id, e.timestamp, e.data, e.previous_hash, e.creator_node_id])).digest('hex');
-  e.signatures = { [key.id]: crypto.sign(null, Buffer.from(e.hash, 'hex'), key.privateKey).toString('hex') };
-  return e;
-}
-function envelope(type, sender, payload, recipient = '') {
-  return JSON.stringify({ message_type: type, message_id: crypto.randomBytes(16).toString('hex'),
-                          sender_id: sender, recipient_id: recipient, payload });
-}
+// Forged traffic travels as envelope text.
+const envelope = (...args) => JSON.stringify(forge.envelope(...args));
+const { makeKey, signedEntry } = forge;
 
 describe('gsio-net network', () => {
   it('propagates an entry from node 1 to a client of node 3 through the relay within a second', async () => {

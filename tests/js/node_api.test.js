@@ -5,6 +5,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const h = require('./lib/harness');
+const forge = require('./lib/forge');
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -19,19 +20,8 @@ function assertEntryShape(entry, nodeId) {
   assert.match(entry.signatures[nodeId], /^[0-9a-f]{128}$/);
 }
 
-// Recomputes the hash rule of DESIGN §7 independently of the node (the data here has only
-// strings and small integers, for which JSON.stringify with sorted keys is RFC 8785).
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-function expectedHash(e) {
-  const input = canonical([e.id, e.timestamp, e.data, e.previous_hash, e.creator_node_id]);
-  return crypto.createHash('sha256').update(input).digest('hex');
-}
+// The hash rule recomputed independently of the node (tests/js/lib/forge.js).
+const expectedHash = forge.entryHash;
 function verifySignature(e) {
   const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(e.creator_node_id, 'hex')]);
   const key = crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' });
