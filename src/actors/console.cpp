@@ -495,26 +495,22 @@ void run_orphans(self_ptr self, const std::vector<std::string>& args, reply_to r
       [reply](const orphan_report& report) {
         std::string text = std::to_string(report.off_chain_total) +
                            " entries off the canonical chain (on side branches)";
-        if (report.off_chain.empty()) {
-          text += "\n";
-        } else {
-          text += report.off_chain.size() < report.off_chain_total
-                    ? ", the newest " + std::to_string(report.off_chain.size()) + ":\n"
-                    : ":\n";
+        // ":" and a table of `shown` (the newest of `total`), or just the end of the line.
+        auto listing = [](const std::vector<std::string>& shown, std::uint64_t total) {
+          if (shown.empty())
+            return std::string{"\n"};
+          std::string out = shown.size() < total
+                              ? ", the newest " + std::to_string(shown.size()) + ":\n"
+                              : ":\n";
           cli::table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
-          for (const auto& e : report.off_chain)
+          for (const auto& e : shown)
             t.add_row(entry_row("-", e));
-          text += t.render();
-        }
+          return out + t.render();
+        };
+        text += listing(report.off_chain, report.off_chain_total);
         text += std::to_string(report.held_total) + " entries held, waiting for an unknown parent";
-        if (report.held.empty()) {
-          text += "\n";
-        } else {
-          text += ":\n";
-          cli::table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
-          for (const auto& e : report.held)
-            t.add_row(entry_row("-", e));
-          text += t.render();
+        text += listing(report.held, report.held_total);
+        if (!report.held.empty()) {
           text += "missing parents:";
           for (const auto& p : report.missing_parents)
             text += " " + cli::short_hex(p);
