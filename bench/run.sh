@@ -1,25 +1,67 @@
 #!/usr/bin/env bash
-# One command for the ingest benchmark (scenario a, DESIGN §9): builds what it needs, measures the
-# machine's limits, runs gsio-node and the Node.js reference peer (bench/peers/node-server) side by
-# side, alternating, and writes bench/RESULTS.md.
+# One command for the benchmarks of DESIGN §9 (issue 5): builds what it needs, measures the
+# machine's limits, runs every scenario RUNS times and writes bench/RESULTS.md.
 #
 #   bench/run.sh
+#   GSIO_BIN_DIR=/path/to/src/bin bench/run.sh     # gsio-node / gsio-relay from elsewhere
 #
-# Knobs (environment): CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), RUNS (3, per peer),
-# BUILD_JOBS (2), RESULTS (bench/RESULTS.md). The runs take ~2 minutes after the build.
+#   (a) ingest       gsio-node vs the Node.js socket.io reference (bench/peers/node-server)
+#   (b) propagation  relay + PROP_NODES nodes: writers on node 1, a subscriber on the last node,
+#                    at PROP_RATE adds/s and at saturation (absolute targets, no reference)
+#   (c) fan-out      gsio-relay vs the Node `ws` relay reference (bench/peers/ws-relay)
+#   (d) catch-up     a fresh node syncing CATCHUP_ENTRIES entries from a node (absolute target)
+#   (e) idle         RSS per idle Socket.IO WebSocket client, gsio-node vs the Node.js reference
+# Peers with a reference run alternately, fresh processes and data directories each time.
+#
+# Knobs (environment), defaults in parentheses:
+#   RUNS (3, per peer and scenario), SCENARIOS ("a b c d e"), BUILD_JOBS (2), RESULTS (bench/RESULTS.md),
+#   KEEP_WORK (unset; set: keep the scratch directory with the raw JSON lines and server logs)
+#   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
+#     built; it must be configured with --buildtype=release (done here when it does not exist).
+#   GSIO_BIN_DIR (unset): a directory holding gsio-node and gsio-relay to use instead of building.
+#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1)
+#   (b) PROP_NODES (3), PROP_RATE (1000), PROP_WRITERS (4), PROP_DURATION_S (10),
+#       PROP_SAT_DURATION_S (4), PROP_SAT_WINDOW (16), ANNOUNCE_MS (200)
+#   (c) FANOUT_PEERS (16), FANOUT_WINDOW (128: enough to keep either relay busy), FANOUT_PAYLOAD (600), FANOUT_DURATION_S (5)
+#   (d) CATCHUP_ENTRIES (100000), CATCHUP_VIA (relay | peer), SYNC_PAGE_LIMIT (1000),
+#       CATCHUP_TIMEOUT_S (150)
+#   (e) IDLE_CLIENTS (10000), IDLE_SETTLE_MS (2000)
+# All of it takes about 7-10 minutes after the build on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
+RUNS=${RUNS:-3}
+SCENARIOS=${SCENARIOS:-a b c d e}
+BUILD_JOBS=${BUILD_JOBS:-2}
+BUILD_DIR=${BUILD_DIR:-build}
+RESULTS=${RESULTS:-bench/RESULTS.md}
 CLIENTS=${CLIENTS:-32}
 WINDOW=${WINDOW:-8}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-1}
-RUNS=${RUNS:-3}
-BUILD_JOBS=${BUILD_JOBS:-2}
-RESULTS=${RESULTS:-bench/RESULTS.md}
+PROP_NODES=${PROP_NODES:-3}
+PROP_RATE=${PROP_RATE:-1000}
+PROP_WRITERS=${PROP_WRITERS:-4}
+PROP_DURATION_S=${PROP_DURATION_S:-10}
+PROP_SAT_DURATION_S=${PROP_SAT_DURATION_S:-4}
+PROP_SAT_WINDOW=${PROP_SAT_WINDOW:-16}
+ANNOUNCE_MS=${ANNOUNCE_MS:-200}
+FANOUT_PEERS=${FANOUT_PEERS:-16}
+FANOUT_WINDOW=${FANOUT_WINDOW:-128}
+FANOUT_PAYLOAD=${FANOUT_PAYLOAD:-600}
+FANOUT_DURATION_S=${FANOUT_DURATION_S:-5}
+CATCHUP_ENTRIES=${CATCHUP_ENTRIES:-100000}
+CATCHUP_VIA=${CATCHUP_VIA:-relay}
+SYNC_PAGE_LIMIT=${SYNC_PAGE_LIMIT:-1000}
+CATCHUP_TIMEOUT_S=${CATCHUP_TIMEOUT_S:-150}
+IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
+IDLE_SETTLE_MS=${IDLE_SETTLE_MS:-2000}
 
 say() { echo "bench: $*" >&2; }
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+[[ $CATCHUP_VIA == relay || $CATCHUP_VIA == peer ]] ||
+  { echo "bench: CATCHUP_VIA must be relay or peer" >&2; exit 2; }
 
 # --- every process this script starts is killed on the way out -------------------------------
 started_pids=()
@@ -32,29 +74,52 @@ cleanup() {
   for pid in "${started_pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  [[ -n "$work" && -d "$work" ]] && rm -rf "$work"
+  if [[ -n "$work" && -d "$work" ]]; then
+    if [[ -n ${KEEP_WORK:-} ]]; then say "kept $work"; else rm -rf "$work"; fi
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- install and build ------------------------------------------------------------------------
-say "installing dependencies and configuring ./build (scripts/setup.sh)"
+say "installing dependencies (scripts/setup.sh)"
 scripts/setup.sh
 command -v node >/dev/null && command -v npm >/dev/null ||
-  { echo "bench: node and npm are needed for the reference peer" >&2; exit 1; }
-say "npm ci in bench/peers/node-server"
-(cd bench/peers/node-server && npm ci --no-audit --no-fund --loglevel=error)
-say "building gsio-node and gsio-bench (ninja -j$BUILD_JOBS)"
-ninja -C build -j"$BUILD_JOBS" src/bin/gsio-node src/bin/gsio-bench >&2
-gsio_node=$repo/build/src/bin/gsio-node
-gsio_bench=$repo/build/src/bin/gsio-bench
+  { echo "bench: node and npm are needed for the reference peers" >&2; exit 1; }
+for peer in node-server ws-relay; do
+  say "npm ci in bench/peers/$peer"
+  (cd "bench/peers/$peer" && npm ci --no-audit --no-fund --loglevel=error)
+done
+[[ -f $BUILD_DIR/build.ninja ]] || meson setup "$BUILD_DIR" --buildtype=release >&2
+if [[ -n ${GSIO_BIN_DIR:-} ]]; then
+  bin_dir=$(cd "$GSIO_BIN_DIR" && pwd)
+  say "gsio-node and gsio-relay from $bin_dir; building gsio-bench in $BUILD_DIR (ninja -j$BUILD_JOBS)"
+  ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio-bench >&2
+else
+  bin_dir=$repo/$BUILD_DIR/src/bin
+  say "building gsio-node, gsio-relay and gsio-bench in $BUILD_DIR (ninja -j$BUILD_JOBS)"
+  ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio-node src/bin/gsio-relay src/bin/gsio-bench >&2
+fi
+gsio_node=$bin_dir/gsio-node
+gsio_relay=$bin_dir/gsio-relay
+gsio_bench=$repo/$BUILD_DIR/src/bin/gsio-bench
+for b in "$gsio_node" "$gsio_relay" "$gsio_bench"; do
+  [[ -x $b ]] || { echo "bench: $b is missing" >&2; exit 1; }
+done
 
 # Scratch space on the disk the build lives on: a tmpfs /tmp would make fsync free and the
-# durability cost invisible. build/ is ignored by git.
-work=$(mktemp -d "$repo/build/bench-run.XXXXXX")
+# durability cost invisible. Build directories are ignored by git.
+work=$(mktemp -d "$repo/$BUILD_DIR/bench-run.XXXXXX")
 fs_type=$(findmnt -n -o FSTYPE -T "$work" 2>/dev/null || stat -f -c %T "$work")
 [[ "$fs_type" == tmpfs ]] && say "warning: $work is on tmpfs; fsync figures will not mean much"
+
+# (e) holds IDLE_CLIENTS sockets in the load generator and as many in the server.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if wants e && (($(ulimit -n) < IDLE_CLIENTS + 1000)); then
+  echo "bench: scenario e needs $((IDLE_CLIENTS + 1000)) file descriptors; ulimit -n is $(ulimit -n)" >&2
+  exit 1
+fi
 
 # --- the machine ------------------------------------------------------------------------------
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -62,54 +127,86 @@ machine_json=$(jq -n --arg nproc "$(nproc)" --arg cpu "$cpu_model" --arg kernel 
   --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
   --arg fs "$fs_type" --arg node "$(node --version)" \
   --arg sio "$(node -p "require('./bench/peers/node-server/node_modules/socket.io/package.json').version")" \
+  --arg ws "$(node -p "require('./bench/peers/ws-relay/node_modules/ws/package.json').version")" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg dirty "$([[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo yes || echo no)" \
+  --arg bins "$bin_dir" \
   '{nproc: $nproc, cpu: $cpu, kernel: $kernel, memory: $mem, data_fs: $fs, node: $node,
-    socketio: $sio, commit: $commit, uncommitted_changes: $dirty}')
+    socketio: $sio, ws: $ws, commit: $commit, uncommitted_changes: $dirty, bin_dir: $bins}')
 say "machine: $(jq -c . <<<"$machine_json")"
 
 say "measuring limits (gsio-bench limits --dir $work)"
 limits_json=$("$gsio_bench" limits --dir "$work")
 say "limits: $limits_json"
 
-# --- peers ------------------------------------------------------------------------------------
+# --- processes --------------------------------------------------------------------------------
 # Starts a server with --port 0 (so the kernel picks a free port) and sets peer_url from its
-# "ready on http://..." line; gsio-node logs that line at info level, and logs nothing per add.
-# Sets globals rather than printing, because a $(...) subshell would lose peer_pid and the
-# started_pids entry that the exit trap needs.
+# "ready on http://..." (or ws://) line; gsio-node logs that line at info level, and logs nothing
+# per add. Sets globals rather than printing, because a $(...) subshell would lose peer_pid and
+# the started_pids entry that the exit trap needs. peer_ready_s: seconds from spawn to ready.
 peer_pid=""
 peer_url=""
+peer_ready_s=""
 start_peer() {  # name log command...
   local name=$1 log=$2
   shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
   "$@" >"$log" 2>&1 &
   peer_pid=$!
   started_pids+=("$peer_pid")
   local url="" i
-  for ((i = 0; i < 300; ++i)); do
-    url=$(grep -o 'ready on http://[0-9.]*:[0-9]*' "$log" | head -1 | sed 's/^ready on //') || true
+  for ((i = 0; i < 3000; ++i)); do
+    url=$(grep -o 'ready on [a-z]*://[0-9.]*:[0-9]*' "$log" | head -1 | sed 's/^ready on //') || true
     [[ -n "$url" ]] && break
     kill -0 "$peer_pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" >&2; exit 1; }
-    sleep 0.1
+    sleep 0.02
   done
-  [[ -n "$url" ]] || { echo "bench: $name did not get ready in 30 s:" >&2; cat "$log" >&2; exit 1; }
+  [[ -n "$url" ]] || { echo "bench: $name did not get ready in 60 s:" >&2; cat "$log" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  peer_ready_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   peer_url=$url
 }
 
 # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the command
-# name in field 2 has no spaces for node or gsio-node).
+# name in field 2 has no spaces for node, gsio-node or gsio-relay).
 server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-stop_peer() {
-  kill -TERM "$peer_pid" 2>/dev/null || true
-  wait "$peer_pid" 2>/dev/null || true
+# Cores used between two readings: cpu_cores TICKS0 TICKS1 WALL0 WALL1
+cpu_cores() {
+  awk -v t="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v w0="$3" -v w1="$4" \
+    'BEGIN {printf "%.2f", t / hz / (w1 - w0)}'
 }
 
-raw=$work/ingest.jsonl
-: >"$raw"
-ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S")
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+stop_peer() { stop_pid "$peer_pid"; }
 
-run_one() {  # peer run
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# Runs gsio-bench; on failure shows its output and the server logs given, then stops the script.
+bench_or_die() {  # result-var logs... -- gsio-bench args...
+  local __var=$1 out logs=()
+  shift
+  while [[ $1 != -- ]]; do logs+=("$1"); shift; done
+  shift
+  if ! out=$("$gsio_bench" "$@"); then
+    echo "bench: gsio-bench $1 failed: $out" >&2
+    local l
+    for l in "${logs[@]}"; do echo "--- $l" >&2; tail -n 30 "$l" >&2; done
+    exit 1
+  fi
+  printf -v "$__var" '%s' "$out"
+}
+
+load_start=$(cat /proc/loadavg)
+
+# --- (a) ingest -------------------------------------------------------------------------------
+ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S")
+: >"$work/ingest.jsonl"
+
+run_ingest() {  # peer run
   local peer=$1 run=$2 dir=$work/$1-$2 log=$work/$1-$2.log url load_before result
   mkdir -p "$dir"
   case $peer in
@@ -119,16 +216,12 @@ run_one() {  # peer run
                  --host 127.0.0.1 --port 0 --data-dir "$dir" ;;
   esac
   url=$peer_url
-  load_before=$(cut -d' ' -f1 /proc/loadavg)
-  say "run $run: $peer at $url (load $load_before)"
+  load_before=$(load1)
+  say "(a) run $run: $peer at $url (load $load_before)"
   local cpu_before wall_before cpu_after wall_after batch_json='{}'
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
-  if ! result=$("$gsio_bench" ingest --url "$url" "${ingest_args[@]}"); then
-    echo "bench: gsio-bench failed against $peer: $result" >&2
-    cat "$log" >&2
-    exit 1
-  fi
+  bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --server-pid "$peer_pid"
   cpu_after=$(server_cpu_ticks "$peer_pid")
   wall_after=$(date +%s.%N)
   # gsio-node's commit counters, when its build has /metrics: the mean group-commit batch and
@@ -147,31 +240,239 @@ run_one() {  # peer run
   fi
   stop_peer
   say "  $(jq -c '{entries_per_s, latency_ms, client_cpu_util}' <<<"$result")"
-  # Server CPU over the whole client run (connect + warm-up + window + drain), in cores.
+  # Server CPU inside the measurement window (gsio-bench reads it), else over the whole client
+  # run (connect + warm-up + window + drain), in cores.
   local server_cpu
-  server_cpu=$(awk -v t="$((cpu_after - cpu_before))" -v hz="$(getconf CLK_TCK)" \
-    -v w0="$wall_before" -v w1="$wall_after" 'BEGIN {printf "%.2f", t / hz / (w1 - w0)}')
+  server_cpu=$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")
   jq -c --arg peer "$peer" --argjson run "$run" --arg load "$load_before" \
     --arg log "$(tail -c 400 "$log")" --argjson server_cpu "$server_cpu" --argjson batch "$batch_json" \
-    '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: $server_cpu,
+    '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           server_log_tail: $log} + (if $batch.mean_batch then {server_mean_batch: $batch.mean_batch} else {} end)
           + (if $batch.ledger_ms then {server_ledger_ms: $batch.ledger_ms} else {} end)' \
-    <<<"$result" >>"$raw"
+    <<<"$result" >>"$work/ingest.jsonl"
   rm -rf "$dir"
 }
 
-load_start=$(cat /proc/loadavg)
-for ((run = 1; run <= RUNS; ++run)); do
-  # Alternating peers spreads slow drift (other builds, page cache, thermal) over both.
-  if ((run % 2)); then order=(gsio-node node-ref); else order=(node-ref gsio-node); fi
-  for peer in "${order[@]}"; do run_one "$peer" "$run"; done
-done
+# Alternating peers spreads slow drift (other builds, page cache, thermal) over both.
+alternate() {  # function peerA peerB
+  local fn=$1 a=$2 b=$3 run
+  for ((run = 1; run <= RUNS; ++run)); do
+    if ((run % 2)); then "$fn" "$a" "$run"; "$fn" "$b" "$run"; else "$fn" "$b" "$run"; "$fn" "$a" "$run"; fi
+  done
+}
+
+if wants a; then alternate run_ingest gsio-node node-ref; fi
+
+# --- (b) propagation --------------------------------------------------------------------------
+: >"$work/propagation.jsonl"
+
+# A node's ledger counters from its /metrics: durable commits and entries appended (local adds,
+# entries from peers), as JSON; {} when the build has no /metrics.
+ledger_counters() {  # url
+  curl -fsS --max-time 5 "$1/metrics" 2>/dev/null | awk '
+    /^gsio_ledger_commits_total / {c = $2}
+    /^gsio_ledger_entries_appended_total\{origin="local"\} / {l = $2}
+    /^gsio_ledger_entries_appended_total\{origin="peer"\} / {p = $2}
+    END { if (c != "") printf "{\"commits\": %d, \"local\": %d, \"peer\": %d}", c, l, p; else print "{}" }' ||
+    echo '{}'
+}
+
+# Appends a propagation result with the counters of node 1 and node K over the phase.
+record_propagation() {  # result run load w0 w1 r0 r1
+  jq -c --argjson run "$2" --arg load "$3" --argjson nodes "$PROP_NODES" \
+    --argjson w0 "$4" --argjson w1 "$5" --argjson r0 "$6" --argjson r1 "$7" \
+    '. + {run: $run, nodes: $nodes, load_before: ($load | tonumber)}
+       + (if $w1.commits then {writer_node: {commits: ($w1.commits - $w0.commits),
+            local_entries: ($w1.local - $w0.local)},
+          reader_node: {commits: ($r1.commits - $r0.commits), peer_entries: ($r1.peer - $r0.peer)}}
+          else {} end)' <<<"$1" >>"$work/propagation.jsonl"
+}
+
+run_propagation() {  # run
+  local run=$1 dir=$work/prop-$1 pids=() urls=() logs=() i relay_url load_before result
+  mkdir -p "$dir"
+  start_peer gsio-relay "$dir/relay.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info
+  pids+=("$peer_pid"); relay_url=$peer_url; logs+=("$dir/relay.log")
+  # Nodes announce at the relay every ANNOUNCE_MS; the log level keeps per-entry lines out.
+  for ((i = 1; i <= PROP_NODES; ++i)); do
+    start_peer "node $i" "$dir/node$i.log" "$gsio_node" --host 127.0.0.1 --port 0 \
+      --data-dir "$dir/node$i" --relay "$relay_url" --announce-interval-ms "$ANNOUNCE_MS" \
+      --log-level info
+    pids+=("$peer_pid"); urls+=("$peer_url"); logs+=("$dir/node$i.log")
+  done
+  # Let every node see the others' NodeAnnounce (a few intervals) before the first entry.
+  sleep "$(awk -v ms="$ANNOUNCE_MS" 'BEGIN {printf "%.2f", 5 * ms / 1000}')"
+  local writer=${urls[0]} reader=${urls[$((PROP_NODES - 1))]}
+  load_before=$(load1)
+  say "(b) run $run: relay $relay_url + $PROP_NODES nodes; writers on $writer, subscriber on $reader (load $load_before)"
+  local w0 w1 r0 r1
+  w0=$(ledger_counters "$writer"); r0=$(ledger_counters "$reader")
+  bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
+    --rate "$PROP_RATE" --writers "$PROP_WRITERS" --duration-s "$PROP_DURATION_S" --warmup-s 1
+  w1=$(ledger_counters "$writer"); r1=$(ledger_counters "$reader")
+  say "  fixed: $(jq -c '{delivered_per_s, latency_ms, writer_ack_ms}' <<<"$result")"
+  record_propagation "$result" "$run" "$load_before" "$w0" "$w1" "$r0" "$r1"
+  # Saturation last: it pushes node 1's ids ahead of the clock (PROTOCOL §3), kept short.
+  load_before=$(load1)
+  w0=$w1; r0=$r1
+  bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
+    --rate 0 --writers "$PROP_WRITERS" --window "$PROP_SAT_WINDOW" \
+    --duration-s "$PROP_SAT_DURATION_S" --warmup-s 1 --drain-timeout-ms 15000
+  w1=$(ledger_counters "$writer"); r1=$(ledger_counters "$reader")
+  say "  saturation: $(jq -c '{delivered_per_s, latency_ms, writer_ack_ms}' <<<"$result")"
+  record_propagation "$result" "$run" "$load_before" "$w0" "$w1" "$r0" "$r1"
+  for i in "${pids[@]}"; do stop_pid "$i"; done
+  rm -rf "$dir"
+}
+
+if wants b; then for ((run = 1; run <= RUNS; ++run)); do run_propagation "$run"; done; fi
+
+# --- (c) relay fan-out ------------------------------------------------------------------------
+: >"$work/fanout.jsonl"
+# Both relays require a token, so the authorization path is part of what runs.
+fanout_token=gsio-bench-$RANDOM$RANDOM
+
+run_fanout() {  # relay run
+  local relay=$1 run=$2 log=$work/fanout-$1-$2.log url load_before result
+  case $relay in
+    gsio-relay) start_peer gsio-relay "$log" "$gsio_relay" --host 127.0.0.1 --port 0 \
+                  --token "$fanout_token" --log-level info ;;
+    ws-relay)   start_peer ws-relay "$log" node bench/peers/ws-relay/relay.js \
+                  --host 127.0.0.1 --port 0 --token "$fanout_token" ;;
+  esac
+  url=$peer_url
+  load_before=$(load1)
+  say "(c) run $run: $relay at $url (load $load_before)"
+  local cpu_before wall_before cpu_after wall_after
+  cpu_before=$(server_cpu_ticks "$peer_pid")
+  wall_before=$(date +%s.%N)
+  bench_or_die result "$log" -- fanout --url "$url/" --token "$fanout_token" \
+    --peers "$FANOUT_PEERS" --window "$FANOUT_WINDOW" --payload-bytes "$FANOUT_PAYLOAD" \
+    --duration-s "$FANOUT_DURATION_S" --warmup-s 1 --server-pid "$peer_pid"
+  cpu_after=$(server_cpu_ticks "$peer_pid")
+  wall_after=$(date +%s.%N)
+  local stats
+  stats=$(curl -fsS --max-time 5 "${url/ws:/http:}/stats" 2>/dev/null) || stats='{}'
+  stop_peer
+  say "  $(jq -c '{delivered_per_s, fanout_latency_ms, client_cpu_util}' <<<"$result")"
+  jq -c --arg peer "$relay" --argjson run "$run" --arg load "$load_before" \
+    --argjson server_cpu "$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")" \
+    --argjson stats "$stats" \
+    '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
+          relay_drops: ($stats.drops // {}), relay_disconnects: ($stats.disconnects // {})}' \
+    <<<"$result" >>"$work/fanout.jsonl"
+}
+
+if wants c; then alternate run_fanout gsio-relay ws-relay; fi
+
+# --- (d) catch-up -----------------------------------------------------------------------------
+: >"$work/catchup.jsonl"
+mkstore_json='{}'
+
+run_catchup() {  # run
+  local run=$1 dir=$work/catchup-$1 pids=() logs=() link=() load_before result source_url source_ready
+  mkdir -p "$dir"
+  # The source: a copy of the generated store (gsio-node verifies all of it on start).
+  cp -r "$work/catchup-source" "$dir/source"
+  if [[ $CATCHUP_VIA == relay ]]; then
+    start_peer gsio-relay "$dir/relay.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info
+    pids+=("$peer_pid"); logs+=("$dir/relay.log"); link=(--relay "$peer_url")
+  fi
+  start_peer "source node" "$dir/source.log" "$gsio_node" --host 127.0.0.1 --port 0 \
+    --data-dir "$dir/source" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" --log-level info
+  pids+=("$peer_pid"); logs+=("$dir/source.log"); source_url=$peer_url; source_ready=$peer_ready_s
+  [[ $CATCHUP_VIA == peer ]] && link=(--peer "$source_url")
+  load_before=$(load1)
+  say "(d) run $run: source $source_url ready after ${source_ready} s (verifying $CATCHUP_ENTRIES entries); fresh node via $CATCHUP_VIA (load $load_before)"
+  start_peer "fresh node" "$dir/fresh.log" "$gsio_node" --host 127.0.0.1 --port 0 \
+    --data-dir "$dir/fresh" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" \
+    --sync-page-limit "$SYNC_PAGE_LIMIT" --log-level info
+  pids+=("$peer_pid"); logs+=("$dir/fresh.log")
+  local fresh_pid=$peer_pid cpu_before wall_before cpu_after wall_after src_before src_after
+  cpu_before=$(server_cpu_ticks "$fresh_pid")
+  src_before=$(server_cpu_ticks "${pids[-2]}")
+  wall_before=$(date +%s.%N)
+  bench_or_die result "${logs[@]}" -- catchup --url "$peer_url" --height "$CATCHUP_ENTRIES" \
+    --tip "$(jq -r .tip_hash <<<"$mkstore_json")" --timeout-s "$CATCHUP_TIMEOUT_S"
+  cpu_after=$(server_cpu_ticks "$fresh_pid")
+  src_after=$(server_cpu_ticks "${pids[-2]}")
+  wall_after=$(date +%s.%N)
+  say "  $(jq -c '{entries_per_s, seconds, entries_per_s_after_first}' <<<"$result")"
+  jq -c --argjson run "$run" --arg load "$load_before" --arg via "$CATCHUP_VIA" \
+    --argjson source_ready "$source_ready" \
+    --argjson fresh_cpu "$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")" \
+    --argjson source_cpu "$(cpu_cores "$src_before" "$src_after" "$wall_before" "$wall_after")" \
+    '. + {run: $run, via: $via, load_before: ($load | tonumber), source_start_s: $source_ready,
+          fresh_cpu_cores: $fresh_cpu, source_cpu_cores: $source_cpu}' \
+    <<<"$result" >>"$work/catchup.jsonl"
+  for i in "${pids[@]}"; do stop_pid "$i"; done
+  rm -rf "$dir"
+}
+
+if wants d; then
+  say "(d) writing a source store of $CATCHUP_ENTRIES signed entries (gsio-bench mkstore)"
+  bench_or_die mkstore_json -- mkstore --dir "$work/catchup-source" --entries "$CATCHUP_ENTRIES"
+  say "  $mkstore_json"
+  for ((run = 1; run <= RUNS; ++run)); do run_catchup "$run"; done
+  rm -rf "$work/catchup-source"
+fi
+
+# --- (e) idle clients -------------------------------------------------------------------------
+: >"$work/idle.jsonl"
+
+run_idle() {  # peer run
+  local peer=$1 run=$2 dir=$work/idle-$1-$2 log=$work/idle-$1-$2.log load_before result
+  mkdir -p "$dir"
+  case $peer in
+    gsio-node) start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
+                 --data-dir "$dir" --max-connections "$((IDLE_CLIENTS + 100))" --log-level info ;;
+    node-ref)  start_peer node-ref "$log" node bench/peers/node-server/server.js \
+                 --host 127.0.0.1 --port 0 --data-dir "$dir" ;;
+  esac
+  load_before=$(load1)
+  say "(e) run $run: $peer at $peer_url (load $load_before)"
+  bench_or_die result "$log" -- idle --url "$peer_url" --pid "$peer_pid" --clients "$IDLE_CLIENTS" \
+    --settle-ms "$IDLE_SETTLE_MS"
+  stop_peer
+  say "  $(jq -c '{rss_per_client_kib, connect_s, server_rss_before_kib}' <<<"$result")"
+  jq -c --arg peer "$peer" --argjson run "$run" --arg load "$load_before" \
+    '. + {peer: $peer, run: $run, load_before: ($load | tonumber)}' <<<"$result" >>"$work/idle.jsonl"
+  rm -rf "$dir"
+}
+
+if wants e; then alternate run_idle gsio-node node-ref; fi
+
 load_end=$(cat /proc/loadavg)
 
 # --- report -----------------------------------------------------------------------------------
-command_line="CLIENTS=$CLIENTS WINDOW=$WINDOW DURATION_S=$DURATION_S WARMUP_S=$WARMUP_S RUNS=$RUNS bench/run.sh"
-node bench/report.js \
-  --machine "$machine_json" --limits "$limits_json" --raw "$raw" \
-  --load-start "$load_start" --load-end "$load_end" --command "$command_line" \
-  --ingest-args "${ingest_args[*]}" >"$RESULTS"
+command_line="RUNS=$RUNS SCENARIOS=\"$SCENARIOS\""
+[[ -n ${GSIO_BIN_DIR:-} ]] && command_line+=" GSIO_BIN_DIR=$GSIO_BIN_DIR"
+[[ $BUILD_DIR != build ]] && command_line+=" BUILD_DIR=$BUILD_DIR"
+command_line+=" bench/run.sh"
+knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
+  --arg ingest "${ingest_args[*]}" --argjson prop_nodes "$PROP_NODES" --argjson prop_rate "$PROP_RATE" \
+  --argjson prop_writers "$PROP_WRITERS" --argjson prop_duration "$PROP_DURATION_S" \
+  --argjson prop_sat_duration "$PROP_SAT_DURATION_S" --argjson prop_sat_window "$PROP_SAT_WINDOW" \
+  --argjson announce_ms "$ANNOUNCE_MS" --argjson fanout_peers "$FANOUT_PEERS" \
+  --argjson fanout_window "$FANOUT_WINDOW" --argjson fanout_payload "$FANOUT_PAYLOAD" \
+  --argjson fanout_duration "$FANOUT_DURATION_S" --argjson catchup_entries "$CATCHUP_ENTRIES" \
+  --arg catchup_via "$CATCHUP_VIA" --argjson sync_page_limit "$SYNC_PAGE_LIMIT" \
+  --argjson idle_clients "$IDLE_CLIENTS" --argjson idle_settle_ms "$IDLE_SETTLE_MS" \
+  --argjson mkstore "$mkstore_json" \
+  '{runs: $runs, build_dir: $build_dir, ingest_args: $ingest, prop_nodes: $prop_nodes,
+    prop_rate: $prop_rate, prop_writers: $prop_writers, prop_duration_s: $prop_duration,
+    prop_sat_duration_s: $prop_sat_duration, prop_sat_window: $prop_sat_window,
+    announce_ms: $announce_ms, fanout_peers: $fanout_peers, fanout_window: $fanout_window,
+    fanout_payload: $fanout_payload, fanout_duration_s: $fanout_duration,
+    catchup_entries: $catchup_entries, catchup_via: $catchup_via,
+    sync_page_limit: $sync_page_limit, idle_clients: $idle_clients,
+    idle_settle_ms: $idle_settle_ms, mkstore: $mkstore}')
+report_args=(--machine "$machine_json" --limits "$limits_json" --raw-dir "$work"
+  --load-start "$load_start" --load-end "$load_end" --command "$command_line" --knobs "$knobs")
+# With KEEP_WORK, `bash $work/report.sh > RESULTS.md` regenerates the report from the kept data.
+printf 'node bench/report.js' >"$work/report.sh"
+printf ' %q' "${report_args[@]}" >>"$work/report.sh"
+echo >>"$work/report.sh"
+node bench/report.js "${report_args[@]}" >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
 say "wrote $RESULTS"

@@ -4,11 +4,19 @@
 //       Scenario (a): C Socket.IO clients on one io_context, each keeping W add_ledger_entry
 //       requests with acks in flight, against any server that speaks the client API of
 //       docs/PROTOCOL.md §2 (gsio-node, or the Node.js reference in bench/peers/node-server).
+//   gsio-bench propagation --writer-url URL1 --reader-url URLK --rate 1000     (bench/propagation.cpp)
+//       Scenario (b): latency from an add on node 1 to its ledger_entry_added push on node K.
+//   gsio-bench fanout --url ws://relay --peers R                                (bench/fanout.cpp)
+//       Scenario (c): broadcast deliveries per second through a relay, R raw WebSocket peers.
+//   gsio-bench mkstore --dir DIR --entries N; gsio-bench catchup --url URL --height N  (bench/catchup.cpp)
+//       Scenario (d): a source store written with src/ledger, then a fresh node's sync rate.
+//   gsio-bench idle --url URL --pid PID --clients 10000                         (bench/idle.cpp)
+//       Scenario (e): the server's RSS per idle Socket.IO WebSocket client.
 //   gsio-bench limits [--dir DIR]
 //       What the hardware allows, measured in-process with src/ledger: SHA-256 throughput,
 //       Ed25519 sign / verify rates and the latency of a durable 4 KiB append.
 //
-// Both print one JSON object on stdout; progress and errors go to stderr.
+// Each prints one JSON object on stdout; progress and errors go to stderr.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -39,6 +47,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "bench/common.hpp"
 #include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
@@ -48,8 +57,8 @@
 namespace {
 
 using namespace gsio;
+using namespace gsio::bench;
 namespace asio = boost::asio;
-using steady = std::chrono::steady_clock;
 
 constexpr const char* usage_text =
   R"(usage: gsio-bench <command> [options]
@@ -57,54 +66,20 @@ constexpr const char* usage_text =
 Benchmarks for gsio-net (DESIGN §9). Each command prints one JSON object on stdout.
 
 commands:
-  ingest   durable add_ledger_entry throughput and latency against one server (scenario a)
-  limits   what this machine allows: SHA-256 MB/s, Ed25519 sign/verify per second,
-           latency of a 4 KiB write + fdatasync
+  ingest       durable add_ledger_entry throughput and latency against one server (scenario a)
+  propagation  latency from an add on one node to its push on another node (scenario b)
+  fanout       broadcast deliveries per second through a relay, raw WebSocket peers (scenario c)
+  mkstore      write a node data directory holding N signed entries (for scenario d)
+  catchup      time a fresh node's sync until its tip matches the source's (scenario d)
+  idle         server RSS per idle Socket.IO WebSocket client (scenario e)
+  limits       what this machine allows: SHA-256 MB/s, Ed25519 sign/verify per second,
+               latency of a 4 KiB write + fdatasync
 
 `gsio-bench <command> --help` lists a command's options.
 
 exit codes: 0 success, 1 the run failed (unreachable server, dropped connection, refused adds,
-invalid entries), 2 bad usage
+invalid entries, lost messages, timeout), 2 bad usage
 )";
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-double seconds_between(steady::time_point a, steady::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-// Nearest-rank percentile of sorted samples; 0 when there are none.
-template <class T>
-T percentile(const std::vector<T>& sorted, double p) {
-  if (sorted.empty())
-    return T{};
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return tv(usage.ru_utime) + tv(usage.ru_stime);
-}
-
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void print_json(const std::function<void(json_writer&)>& body) {
-  rapidjson::StringBuffer buffer;
-  json_writer w{buffer};
-  body(w);
-  std::printf("%s\n", buffer.GetString());
-  std::fflush(stdout);
-}
 
 // ---------------------------------------------------------------------------------------------
 // ingest
@@ -117,6 +92,7 @@ struct ingest_options {
   std::uint64_t warmup_s = 1;
   std::uint64_t connect_timeout_ms = 10000;
   std::uint64_t drain_timeout_ms = 5000;
+  std::uint64_t server_pid = 0;  // when set, the server's CPU use inside the window is reported
 };
 
 // What one connection did. The io_context runs on this one thread only (the machine's other cores
@@ -141,7 +117,7 @@ class ingest_run {
 public:
   explicit ingest_run(ingest_options options)
       : options_(std::move(options)), work_(asio::make_work_guard(io_)), timer_(io_),
-        stats_(options_.clients) {}
+        stats_(options_.clients), server_cpu_(options_.server_pid) {}
 
   int run() {
     start_clients();
@@ -201,6 +177,7 @@ private:
       if (ec)
         return;
       cpu_at_start_ = process_cpu_seconds();
+      server_cpu_.start();
       measure_start_ = steady::now();
       phase_ = run_phase::measuring;
       timer_.expires_after(std::chrono::seconds(options_.duration_s));
@@ -288,6 +265,7 @@ private:
     measure_end_ = steady::now();
     wall_at_end_ = std::chrono::system_clock::now();
     cpu_at_end_ = process_cpu_seconds();
+    server_cpu_.stop();
     phase_ = run_phase::draining;
     // Each client counts itself drained on its last ack; those with nothing in flight now are
     // drained already. In-flight acks are waited for so the server is idle before the next run.
@@ -314,8 +292,12 @@ private:
   }
 
   void on_client_closed(std::uint32_t i, std::string reason) {
-    if (phase_.load() == run_phase::closing)
+    if (phase_.load() == run_phase::closing) {
+      // Every close is reported once: when the last one is in, there is nothing to wait for.
+      if (++closed_ == options_.clients)
+        io_.stop();
       return;
+    }
     if (stats_[i].first_problem.empty())
       stats_[i].first_problem = "client " + std::to_string(i) + " closed: " + reason;
     // A connection lost before the run ends spoils the run: stop at once instead of measuring
@@ -404,6 +386,9 @@ private:
       w.Key("id_clock_lead_ms"); w.Int64(id_clock_lead_ms());
       w.Key("client_cpu_util");
       w.Double(window_s > 0 ? round_to((cpu_at_end_ - cpu_at_start_) / window_s, 2) : 0.0);
+      if (server_cpu_.valid()) {
+        w.Key("server_cpu_util"); w.Double(server_cpu_.cores(window_s));
+      }
       if (!problem.empty()) {
         w.Key("error"); w.String(problem.c_str());
       }
@@ -429,6 +414,8 @@ private:
   std::atomic<run_phase> phase_{run_phase::connecting};
   std::atomic<std::uint32_t> connected_{0};
   std::atomic<std::uint32_t> drained_{0};
+  std::uint32_t closed_ = 0;  // clients closed after close_all()
+  server_cpu_meter server_cpu_;
   std::atomic<std::uint64_t> verified_entries_{0};
   steady::time_point measure_start_{}, measure_end_{};
   std::chrono::system_clock::time_point wall_at_end_{};
@@ -452,7 +439,9 @@ int run_ingest(int argc, char** argv) {
     .add("warmup-s", "load before the window starts, not measured, seconds", o.warmup_s)
     .add("connect-timeout-ms", "how long all clients may take to connect", o.connect_timeout_ms)
     .add("drain-timeout-ms", "how long to wait for in-flight acks after the window",
-         o.drain_timeout_ms);
+         o.drain_timeout_ms)
+    .add("server-pid", "the server's process id: report its CPU use inside the window",
+         o.server_pid);
   switch (options.parse(argc, argv)) {
     case util::option_set::outcome::exit_ok: return 0;
     case util::option_set::outcome::exit_error: return 2;
@@ -634,6 +623,16 @@ int main(int argc, char** argv) {
       return run_ingest(argc - 1, argv + 1);
     if (command == "limits")
       return run_limits(argc - 1, argv + 1);
+    if (command == "propagation")
+      return run_propagation(argc - 1, argv + 1);
+    if (command == "fanout")
+      return run_fanout(argc - 1, argv + 1);
+    if (command == "mkstore")
+      return run_mkstore(argc - 1, argv + 1);
+    if (command == "catchup")
+      return run_catchup(argc - 1, argv + 1);
+    if (command == "idle")
+      return run_idle(argc - 1, argv + 1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gsio-bench %s: %s\n", argv[1], e.what());
     return 1;
