@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/entry.hpp"
+#include "ledger/parallel.hpp"
 #include "ledger/sync.hpp"
 #include "util/log.hpp"
 
@@ -203,49 +204,81 @@ bool persist(instrumented<ledger_actor, ledger_state> self,
   }
 }
 
-merge_result merge(instrumented<ledger_actor, ledger_state> self,
-                   std::vector<std::string>& entries_json) {
+// Validates and attaches the entries of every pending merge request, persists all of them in one
+// transaction, publishes the net change once and answers each request.
+void flush_merges(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
+  st.merge_flush_scheduled = false;
+  auto batch = std::move(st.pending_merges);
+  st.pending_merges.clear();
+  if (batch.empty())
+    return;
   auto& res = *st.res;
-  merge_result out;
+  const auto now = now_unix_ms();
+
+  // Parsing and validating (signature checks dominate) need no tree writes: do them for the whole
+  // batch first, over the cores; then insert in order. Exact copies of entries the tree already
+  // has skip the checks (they count as duplicates below); an altered copy is checked and refused.
+  struct candidate {
+    const std::string* json = nullptr;
+    ledger::entry e;
+    std::optional<ledger::rejection> why;
+  };
+  std::vector<candidate> candidates;
+  for (auto& request : batch)
+    for (auto& json : request.entries)
+      candidates.push_back({&json, {}, {}});
+  ledger::parallel_for(candidates.size(), [&](std::size_t i) {
+    auto& c = candidates[i];
+    std::string error;
+    if (!ledger::from_json_text(*c.json, c.e, error))
+      c.why = ledger::rejection{ledger::reject_code::malformed, "entry from a peer: " + error};
+    else if (const auto* known = res.tree.find(c.e.hash); !known || !(*known == c.e))
+      c.why = ledger::validate(c.e, res.limits, now);
+  });
+
+  std::vector<merge_result> outcomes(batch.size());
   std::vector<ledger::chain_tree::insert_result> results;
   std::vector<const ledger::entry*> attached;
-  const auto now = now_unix_ms();
-  for (auto& json : entries_json) {
-    ledger::entry e;
-    std::string error;
-    std::optional<ledger::rejection> why;
-    if (!ledger::from_json_text(json, e, error))
-      why = ledger::rejection{ledger::reject_code::malformed, "entry from a peer: " + error};
-    else
-      why = ledger::validate(e, res.limits, now);
-    if (!why) {
-      auto result = res.tree.insert(std::move(e));
-      switch (result.outcome) {
-        case ledger::chain_tree::status::appended:
-          out.appended += result.attached.size();
-          attached.insert(attached.end(), result.attached.begin(), result.attached.end());
-          out.reorg |= result.reorg();
-          results.push_back(std::move(result));
-          continue;
-        case ledger::chain_tree::status::duplicate: ++out.duplicates; continue;
-        case ledger::chain_tree::status::held: ++out.held; continue;
-        case ledger::chain_tree::status::rejected: why = std::move(result.why); break;
+  std::size_t next = 0;
+  for (std::size_t r = 0; r < batch.size(); ++r) {
+    auto& out = outcomes[r];
+    for (std::size_t k = 0; k < batch[r].entries.size(); ++k) {
+      auto& [json, e, why] = candidates[next++];
+      if (!why) {
+        auto result = res.tree.insert(std::move(e));
+        switch (result.outcome) {
+          case ledger::chain_tree::status::appended:
+            out.appended += result.attached.size();
+            attached.insert(attached.end(), result.attached.begin(), result.attached.end());
+            out.reorg |= result.reorg();
+            results.push_back(std::move(result));
+            continue;
+          case ledger::chain_tree::status::duplicate: ++out.duplicates; continue;
+          case ledger::chain_tree::status::held: ++out.held; continue;
+          case ledger::chain_tree::status::rejected: why = std::move(result.why); break;
+        }
       }
+      ++out.rejected;
+      ++st.merge_rejected;
+      const std::string reason = why ? why->reason : "rejected";
+      log::warn("ledger", "rejected an entry from a peer: ", reason);
+      if (out.rejections.size() < 8)
+        out.rejections.push_back(reason);
     }
-    ++out.rejected;
-    ++st.merge_rejected;
-    const std::string reason = why ? why->reason : "rejected";
-    log::warn("ledger", "rejected an entry from a peer: ", reason);
-    if (out.rejections.size() < 8)
-      out.rejections.push_back(reason);
   }
-  if (!persist(self, attached))
-    return out;
+  if (!persist(self, attached)) {
+    for (auto& request : batch)
+      request.promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failure"));
+    return;
+  }
   st.merged += attached.size();
   publish(self, results);
-  out.tip = make_tip_info(res);
-  return out;
+  const auto tip = make_tip_info(res);
+  for (std::size_t r = 0; r < batch.size(); ++r) {
+    outcomes[r].tip = tip;
+    batch[r].promise.deliver(std::move(outcomes[r]));
+  }
 }
 
 std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self) {
@@ -416,7 +449,18 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       self->state.listeners.push_back(std::move(listener));
     },
     [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
-    [=](merge_atom, std::vector<std::string>& entries) { return merge(self, entries); },
+    [=](merge_atom, std::vector<std::string>& entries) -> caf::typed_response_promise<merge_result> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<merge_result>();
+      st.pending_merges.push_back({std::move(entries), promise});
+      if (!st.merge_flush_scheduled) {
+        // Goes behind every merge already in the mailbox: they all share one commit.
+        st.merge_flush_scheduled = true;
+        self->send(self, merge_flush_atom::value);
+      }
+      return promise;
+    },
+    [=](merge_flush_atom) { flush_merges(self); },
     [=](sync_atom, const sync_query& query) {
       auto& tree = self->state.res->tree;
       ledger::sync_request request;

@@ -57,7 +57,8 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, forks_atom>::with<std::vector<branch_info>>,
   caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<flush_atom>,
+  caf::reacts_to<merge_flush_atom>>;
 
 // Everything the ledger owns, loaded and verified before the actor starts.
 struct ledger_resources {
@@ -88,9 +89,18 @@ struct ledger_state {
     std::chrono::steady_clock::time_point arrived;  // for the append latency histogram
   };
 
+  // Entries from peers wait here like local adds do, so that every merge request that arrived
+  // together shares one transaction (an announce carries one entry).
+  struct pending_merge {
+    std::vector<std::string> entries;
+    caf::typed_response_promise<merge_result> promise;
+  };
+
   std::shared_ptr<ledger_resources> res;
   std::vector<pending_add> pending;
   bool flush_scheduled = false;
+  std::vector<pending_merge> pending_merges;
+  bool merge_flush_scheduled = false;
   std::vector<ledger_listener_actor> listeners;
   std::int64_t last_unix_ms = 0;
   // Counters for inspect.

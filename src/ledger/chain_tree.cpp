@@ -174,14 +174,16 @@ struct chain_tree::impl {
     for (std::size_t i = diverged; i < canonical.size(); ++i)
       result.removed.push_back(&canonical[i]->value);
     canonical.resize(diverged);
+    // Whole segments before the divergence are skipped, so extending the chain costs the length
+    // of the path in segments, not in entries.
     std::size_t start = 0;
     for (const segment* seg : path) {
-      for (node* n : seg->nodes) {
-        if (start++ < diverged)
-          continue;
-        canonical.push_back(n);
-        result.added.push_back(&n->value);
+      const std::size_t length = seg->nodes.size();
+      for (std::size_t i = diverged > start ? std::min(diverged - start, length) : 0; i < length; ++i) {
+        canonical.push_back(seg->nodes[i]);
+        result.added.push_back(&seg->nodes[i]->value);
       }
+      start += length;
     }
   }
 };

@@ -1,5 +1,7 @@
 #include "ledger/store.hpp"
 
+#include "ledger/parallel.hpp"
+
 #include <sqlite3.h>
 
 #include <unordered_set>
@@ -102,30 +104,55 @@ void store::append(const std::vector<const entry*>& entries) {
 }
 
 std::vector<entry> store::load_verified() const {
+  struct row {
+    std::string hash;
+    std::string id;
+    std::string json;
+  };
+  // Parsing and checking each entry on its own (hash, signatures) is most of the work: it is
+  // spread over the cores, a chunk of rows at a time so that the raw rows never all sit in
+  // memory. Whatever goes wrong is reported for the first bad entry in store order.
+  constexpr std::size_t chunk_rows = 4096;
   statement select(db_, "SELECT hash, id, json FROM entries ORDER BY seq");
   std::vector<entry> out;
   std::unordered_set<std::string> known;
-  for (;;) {
-    int rc = sqlite3_step(select.get());
-    if (rc == SQLITE_DONE)
-      break;
-    if (rc != SQLITE_ROW)
-      throw store_error("cannot read " + path_.string() + ": " + sqlite3_errmsg(db_));
-    std::string stored_hash = column_text(select.get(), 0);
-    std::string stored_id = column_text(select.get(), 1);
-    entry e;
-    std::string error;
-    if (!from_json_text(column_text(select.get(), 2), e, error))
-      throw store_corrupt(stored_id, error);
-    if (e.id != stored_id || e.hash != stored_hash)
-      throw store_corrupt(stored_id, "the stored row and its entry disagree on id or hash");
-    if (auto failure = validate_integrity(e))
-      throw store_corrupt(e.id, failure->reason);
-    if (e.previous_hash != genesis_hash && !known.count(e.previous_hash))
-      throw store_corrupt(e.id, "its previous_hash " + e.previous_hash +
-                                  " links to no earlier entry");
-    known.insert(e.hash);
-    out.push_back(std::move(e));
+  std::vector<row> rows;
+  std::vector<std::string> problems;
+  for (bool done = false; !done;) {
+    rows.clear();
+    while (rows.size() < chunk_rows) {
+      int rc = sqlite3_step(select.get());
+      if (rc == SQLITE_DONE) {
+        done = true;
+        break;
+      }
+      if (rc != SQLITE_ROW)
+        throw store_error("cannot read " + path_.string() + ": " + sqlite3_errmsg(db_));
+      rows.push_back({column_text(select.get(), 0), column_text(select.get(), 1),
+                      column_text(select.get(), 2)});
+    }
+    const std::size_t first = out.size();
+    out.resize(first + rows.size());
+    problems.assign(rows.size(), {});
+    parallel_for(rows.size(), [&](std::size_t i) {
+      entry& e = out[first + i];
+      std::string error;
+      if (!from_json_text(rows[i].json, e, error))
+        problems[i] = error;
+      else if (e.id != rows[i].id || e.hash != rows[i].hash)
+        problems[i] = "the stored row and its entry disagree on id or hash";
+      else if (auto failure = validate_integrity(e))
+        problems[i] = failure->reason;
+    });
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!problems[i].empty())
+        throw store_corrupt(rows[i].id, problems[i]);
+      const entry& e = out[first + i];
+      if (e.previous_hash != genesis_hash && !known.count(e.previous_hash))
+        throw store_corrupt(e.id, "its previous_hash " + e.previous_hash +
+                                    " links to no earlier entry");
+      known.insert(e.hash);
+    }
   }
   return out;
 }

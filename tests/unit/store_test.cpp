@@ -78,6 +78,32 @@ TEST_CASE("a changed entry makes loading fail, naming the first bad entry") {
   }
 }
 
+TEST_CASE("a large store is verified in parallel and still names the first bad entry") {
+  gsio::test::temp_dir dir;
+  // More than one chunk of rows, and enough per chunk that several threads share the work.
+  auto chain = make_chain(identity::generate(), 5000);
+  {
+    store s(dir.path);
+    s.append(pointers(chain));
+  }
+  {
+    store s(dir.path);
+    CHECK(s.load_verified() == chain);
+  }
+  // Two bad entries in different threads' ranges, and one in the second chunk: the first wins.
+  for (int bad : {4500, 2600, 4200})
+    run_sql(dir.path / "ledger.db",
+            "UPDATE entries SET json = replace(json, '\"n\":" + std::to_string(bad) + "', '\"n\":-1') "
+            "WHERE id = '" + chain[static_cast<std::size_t>(bad)].id + "'");
+  store s(dir.path);
+  try {
+    s.load_verified();
+    FAIL("tampered store loaded");
+  } catch (const store_corrupt& corrupt) {
+    CHECK(corrupt.entry_id == chain[2600].id);
+  }
+}
+
 TEST_CASE("a removed entry breaks the link of the next one") {
   gsio::test::temp_dir dir;
   auto chain = make_chain(identity::generate(), 5);
