@@ -705,6 +705,15 @@ gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> 
         fe.tip.height = ev.height;
         fe.tip.tip_hash = ev.tip_hash;
       }
+      // A switch to a long branch would make one event too big for a client's send buffer (and
+      // cut the client off): then the event says `partial`, without the entries, and clients
+      // fetch the new branch from fork_height with get_ledger.
+      std::size_t bytes = 0;
+      for (const auto& id : ev.removed_ids)
+        bytes += id.size() + 3;
+      for (const auto& entry : ev.added)
+        bytes += entry.size() + 1;
+      const bool partial = bytes > fe.options.max_reorg_push_bytes;
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w{buf};
       w.StartObject();
@@ -712,19 +721,23 @@ gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> 
       w.Uint64(ev.fork_height);
       w.Key("removed");
       w.StartArray();
-      for (auto& id : ev.removed_ids)
-        w.String(id.c_str());
+      for (std::size_t i = 0; !partial && i < ev.removed_ids.size(); ++i)
+        w.String(ev.removed_ids[i].c_str());
       w.EndArray();
       w.Key("height");
       w.Uint64(ev.height);
       w.Key("tip_hash");
       w.String(ev.tip_hash.c_str());
+      if (partial) {
+        w.Key("partial");
+        w.Bool(true);
+      }
       w.EndObject();
       std::string body = buf.GetString();
       // Splice the added entries (already JSON) in without re-parsing them.
       body.pop_back();
       body += ",\"added\":[";
-      for (std::size_t i = 0; i < ev.added.size(); ++i) {
+      for (std::size_t i = 0; !partial && i < ev.added.size(); ++i) {
         if (i)
           body += ',';
         body += ev.added[i];

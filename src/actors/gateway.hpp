@@ -31,6 +31,8 @@ struct gateway_options {
   std::chrono::milliseconds connect_timeout{45000};
   std::size_t max_payload = 1'000'000;
   std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+  // A ledger_reorg whose added entries exceed this is pushed as `partial` (no entries).
+  std::size_t max_reorg_push_bytes = 1024 * 1024;
   std::size_t max_connections = 10'000;
   std::string cors_origin = "*";
   std::string web_dir;   // static files served at "/", empty for none

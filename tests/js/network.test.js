@@ -136,6 +136,36 @@ describe('gsio-net network', () => {
     for (const id of reorgs[0].removed) assert.ok(chain.some((e) => e.id === id), `re-appended ${id}`);
   });
 
+  it('a switch to a long branch reaches clients as a partial ledger_reorg, and they stay connected', async () => {
+    const relay = await c.startRelay();
+    const proxy = await c.startProxy(relay.port);
+    const a = await c.startNetNode({ relayUrl: relay.url });
+    const cut = await c.startNetNode({ relayUrl: proxy.url });
+    const [sa, sc] = await Promise.all([a, cut].map((n) => h.connect(n.url)));
+    await waitLinked([sa, sc], 1);
+    proxy.cut();
+    // Each side writes a branch of over 1 MB; the other side's is one entry longer, so the cut
+    // node switches only once it has all of it: one switch too big to push.
+    const big = 'x'.repeat(60 * 1024);
+    for (let i = 0; i < 20; i++) await h.emitAck(sc, 'add_ledger_entry', { isolated: i, big });
+    for (let i = 0; i < 21; i++) await h.emitAck(sa, 'add_ledger_entry', { i, big });
+    const reorgs = [];
+    sc.on('ledger_reorg', (ev) => reorgs.push(ev));
+    proxy.heal();
+    await c.waitConverged([sa, sc], { minHeight: 41, timeout: 30000 });
+    assert.ok(reorgs.length >= 1, 'the cut node switched branches');
+    const [ev] = reorgs;
+    assert.equal(ev.partial, true, `a ${JSON.stringify(ev).length}-byte event was pushed whole`);
+    assert.deepEqual(ev.added, []);
+    assert.deepEqual(ev.removed, []);
+    assert.equal(ev.fork_height, 0);
+    assert.ok(sc.connected, 'the client was not cut off');
+    // What the event left out is there to fetch, and the isolated entries came back on top.
+    const chain = await h.getAll(sc);
+    assert.deepEqual(chain.slice(0, 21).map((e) => e.data.i), [...Array(21).keys()]);
+    assert.deepEqual(chain.slice(21).map((e) => e.data.isolated), [...Array(20).keys()]);
+  });
+
   it('survives kill -9 of the relay and of a node during writes', async () => {
     let relay = await c.startRelay();
     const relayPort = relay.port;

@@ -161,6 +161,10 @@ export class LiveLedger {
       this.#scheduleVerify();
       return;
     }
+    if (p.reorg.partial) {
+      void this.reload(); // the node did not push the new branch: fetch it
+      return;
+    }
     const { fork_height: fork, added } = p.reorg;
     const linkBelow = fork === 0 ? GENESIS_HASH : this.#entries[fork - 1]?.hash;
     const joins = added.length === 0 || added[0]?.previous_hash === linkBelow;

@@ -45,6 +45,11 @@ export interface Reorg {
   added: Entry[];
   height: number;
   tip_hash: string;
+  /**
+   * Set when the switch was too large to push (over 1 MiB): `removed` and `added` are then empty
+   * and the entries from fork_height on must be fetched with getLedger.
+   */
+  partial?: boolean;
 }
 
 /** `node_info`. */
