@@ -24,6 +24,8 @@
 
 #include <unistd.h>
 
+#include <netinet/tcp.h>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -336,6 +338,7 @@ private:
   void on_read(beast::error_code ec, std::size_t bytes);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
+  void set_cork(bool on);
   void start_close_handshake();
   void hard_close();
   void report_closed(disconnect_reason reason);
@@ -352,6 +355,7 @@ private:
   std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
   bool transport_failed_ = false;  // the stream is unusable: no close handshake
@@ -1112,6 +1116,8 @@ bool ws_session::send(const outgoing& frame) {
 
 void ws_session::do_write() {
   writing_ = true;
+  if (!corked_ && queue_.size() > 1)
+    set_cork(true);
   const auto& frame = queue_.front();
   ws_.binary(frame.binary);
   ws_.async_write(asio::buffer(*frame.bytes),
@@ -1131,10 +1137,24 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     hard_close();
     return;
   }
-  if (!queue_.empty() && !transport_failed_)
+  if (!queue_.empty() && !transport_failed_) {
     do_write();
-  else if (close_after_flush_)
+    return;
+  }
+  if (corked_)
+    set_cork(false);
+  if (close_after_flush_)
     start_close_handshake();
+}
+
+// While several frames wait (a broadcast burst), TCP_CORK lets the kernel pack them into full
+// segments instead of sending one segment per frame; uncorking when the queue drains sends the
+// rest at once, so no frame waits longer than the burst.
+void ws_session::set_cork(bool on) {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().set_option(
+      asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
+  corked_ = on;
 }
 
 void ws_session::close(bool graceful) {
