@@ -60,7 +60,8 @@ std::string encode(const p2p_message& message) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error) {
+std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
+                                      bool with_payload) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
@@ -100,6 +101,8 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error)
     error = "\"payload\" must be an object";
     return std::nullopt;
   }
+  if (!with_payload)
+    return message;
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   payload->value.Accept(writer);

@@ -38,7 +38,10 @@ std::string encode(const p2p_message& message);
 // Parses and checks an envelope: an object with the five members, a known message_type, string
 // ids (message_id and sender_id non-empty, at most 256 bytes) and an object payload.
 // On failure returns nullopt and sets `error`.
-std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error);
+// `with_payload` false checks that the payload is an object but leaves payload_json empty: the
+// relay routes by the envelope alone and forwards the original text.
+std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
+                                      bool with_payload = true);
 
 // A fresh random message id (32 hex digits).
 std::string new_message_id();

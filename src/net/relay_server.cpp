@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/tcp.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -421,7 +423,7 @@ private:
 
   void handle_frame(const frame_ptr& frame) {
     std::string error;
-    auto message = decode_p2p(*frame, error);
+    auto message = decode_p2p(*frame, error, /*with_payload=*/false);
     if (!message) {
       core_->count(drop_cause::malformed);
       log::debug(log_component, remote_, describe_node(), ": dropped a malformed message: ", error);
@@ -463,6 +465,8 @@ private:
 
   // Writes go out one at a time; in_flight_ keeps the frame alive while Beast reads from it.
   void write_next() {
+    if (!corked_ && !queue_.empty() && queue_.size() > 1)
+      set_cork(true);
     in_flight_ = std::move(queue_.front());
     queue_.pop_front();
     ws_.async_write(asio::buffer(*in_flight_),
@@ -482,8 +486,21 @@ private:
     }
     core_->messages_out.fetch_add(1, std::memory_order_relaxed);
     core_->bytes_out.fetch_add(size, std::memory_order_relaxed);
-    if (!ended_.load(std::memory_order_relaxed) && !queue_.empty())
+    if (!ended_.load(std::memory_order_relaxed) && !queue_.empty()) {
       write_next();
+      return;
+    }
+    if (corked_)
+      set_cork(false);
+  }
+
+  // While several frames wait, TCP_CORK lets the kernel pack them into full segments (one per
+  // frame otherwise, with TCP_NODELAY); uncorking when the queue drains sends the rest at once.
+  void set_cork(bool on) {
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
+    corked_ = on;
   }
 
   void on_overflow() {
@@ -557,6 +574,7 @@ private:
   std::string node_id_;  // empty until the first NodeAnnounce
   std::deque<frame_ptr> queue_;
   frame_ptr in_flight_;
+  bool corked_ = false;
   bool close_started_ = false;
   std::uint64_t spoofed_ = 0;
 
