@@ -97,6 +97,34 @@ struct outgoing {
   bool binary = false;
 };
 
+// A FIFO of frames that allocates nothing until the first frame and gives its memory back after
+// a burst: std::deque allocates a 512-byte block per connection up front, which is most of what
+// an idle WebSocket client costs.
+class frame_queue {
+public:
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  const outgoing& front() const { return items_[head_]; }
+  void push_back(const outgoing& frame) { items_.push_back(frame); }
+  void pop_front() {
+    items_[head_++].bytes.reset();
+    if (head_ == items_.size()) {
+      head_ = 0;
+      if (items_.capacity() > 64)
+        std::vector<outgoing>{}.swap(items_);
+      else
+        items_.clear();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+private:
+  std::vector<outgoing> items_;
+  std::size_t head_ = 0;
+};
+
 outgoing text_packet(eio::packet_type type, std::string_view data = {}) {
   std::string text;
   text.reserve(data.size() + 1);
@@ -349,10 +377,10 @@ private:
   strand_type strand_;
   asio::steady_timer close_timer_;
   std::shared_ptr<engine_session> engine_;
-  http::request<http::string_body> request_;  // kept alive for the asynchronous handshake
+  http::request<http::string_body> request_;  // kept alive for the asynchronous handshake only
   std::shared_ptr<http::response<http::string_body>> rejection_;
   beast::flat_buffer buffer_;
-  std::deque<outgoing> queue_;
+  frame_queue queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool corked_ = false;
@@ -1052,6 +1080,7 @@ void ws_session::reject(engine_reply reply, http::request<http::string_body> req
 }
 
 void ws_session::on_accept(beast::error_code ec) {
+  request_ = {};  // the handshake is done: its headers need not live as long as the connection
   if (closing_)
     return;
   if (ec) {
