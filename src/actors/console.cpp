@@ -1,7 +1,9 @@
 #include "actors/console.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -103,7 +105,8 @@ std::vector<std::string> split_words(const std::string& line) {
 }
 
 std::optional<std::uint64_t> parse_count(const std::string& text) {
-  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), ::isdigit))
+  const auto is_digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), is_digit))
     return std::nullopt;
   return std::stoull(text);
 }
@@ -318,7 +321,7 @@ void run_actors(self_ptr self, const std::vector<std::string>&, reply_to reply) 
 void run_inspect(self_ptr self, const std::vector<std::string>& args, reply_to reply) {
   const std::string wanted = args[0];
   list_targets(
-    self, SIZE_MAX,
+    self, std::numeric_limits<std::size_t>::max(),
     [self, reply, wanted](std::vector<target> targets, std::size_t) {
       std::vector<target> matches;
       for (auto& t : targets)
@@ -754,7 +757,8 @@ void run_command(self_ptr self, std::uint64_t connection, const std::string& lin
     return;
   }
   auto name = words.front();
-  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (name == "exit")
     name = "quit";
   words.erase(words.begin());
