@@ -305,6 +305,10 @@ describe('debug console', () => {
     const bad = await gsio(['console', address, '-c', 'nonsense']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /error: unknown command 'nonsense'/);
+    const accented = await gsio(['console', address, '-c', 'LÉDGER tail ü', '-c', 'ledger tail ü']);
+    assert.equal(accented.code, 1);
+    assert.match(accented.stderr, /error: unknown command 'lÉdger'/);
+    assert.match(accented.stderr, /error: ledger tail: N must be a number/);
     const piped = await gsio(['console', address], { input: 'stats\nledger verify\n' });
     assert.equal(piped.code, 0, piped.stderr);
     assert.match(piped.stdout, /height\s+3[\s\S]*ok: all 3 entries/);
