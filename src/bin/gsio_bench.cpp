@@ -389,9 +389,7 @@ private:
       if (server_cpu_.valid()) {
         w.Key("server_cpu_util"); w.Double(server_cpu_.cores(window_s));
       }
-      if (!problem.empty()) {
-        w.Key("error"); w.String(problem.c_str());
-      }
+      write_error(w, problem);
       w.EndObject();
     });
     if (!problem.empty()) {

@@ -194,16 +194,10 @@ int catchup(const catchup_options& o) {
       w.EndArray();
     }
     w.EndArray();
-    if (!problem.empty()) {
-      w.Key("error"); w.String(problem.c_str());
-    }
+    write_error(w, problem);
     w.EndObject();
   });
-  if (!problem.empty()) {
-    std::fprintf(stderr, "gsio-bench catchup: %s\n", problem.c_str());
-    return 1;
-  }
-  return 0;
+  return exit_status("catchup", problem);
 }
 
 }  // namespace

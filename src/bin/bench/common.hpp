@@ -62,6 +62,22 @@ inline void print_json(const std::function<void(json_writer&)>& body) {
 
 // Writes {"p50", "p90", "p99", "p999", "max", "samples"} in milliseconds for microsecond samples
 // (sorted in place).
+// The last member of a report: why the run failed, when it did.
+inline void write_error(json_writer& w, const std::string& problem) {
+  if (problem.empty())
+    return;
+  w.Key("error");
+  w.String(problem.c_str());
+}
+
+// The exit status of a scenario: 0, or 1 after saying on stderr why it failed.
+inline int exit_status(const char* scenario, const std::string& problem) {
+  if (problem.empty())
+    return 0;
+  std::fprintf(stderr, "gsio-bench %s: %s\n", scenario, problem.c_str());
+  return 1;
+}
+
 inline void write_latency_ms(json_writer& w, std::vector<std::uint32_t>& samples_us) {
   std::sort(samples_us.begin(), samples_us.end());
   auto ms = [](std::uint32_t us) { return round_to(us / 1000.0, 3); };

@@ -336,16 +336,10 @@ private:
       if (server_cpu_.valid()) {
         w.Key("server_cpu_util"); w.Double(server_cpu_.cores(window_s));
       }
-      if (!problem.empty()) {
-        w.Key("error"); w.String(problem.c_str());
-      }
+      write_error(w, problem);
       w.EndObject();
     });
-    if (!problem.empty()) {
-      std::fprintf(stderr, "gsio-bench fanout: %s\n", problem.c_str());
-      return 1;
-    }
-    return 0;
+    return exit_status("fanout", problem);
   }
 
   fanout_options o_;

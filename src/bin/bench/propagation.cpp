@@ -332,16 +332,10 @@ private:
       w.Key("after_ack_ms"); write_latency_ms(w, relay_part);
       w.Key("client_cpu_util");
       w.Double(window_s > 0 ? round_to((cpu_end_ - cpu_start_) / window_s, 2) : 0.0);
-      if (!problem.empty()) {
-        w.Key("error"); w.String(problem.c_str());
-      }
+      write_error(w, problem);
       w.EndObject();
     });
-    if (!problem.empty()) {
-      std::fprintf(stderr, "gsio-bench propagation: %s\n", problem.c_str());
-      return 1;
-    }
-    return 0;
+    return exit_status("propagation", problem);
   }
 
   propagation_options o_;
