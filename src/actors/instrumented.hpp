@@ -4,8 +4,13 @@
 // mailbox size, uptime, messages handled) in its inspect answer. Counting in consume() sees every
 // message, whichever handler takes it, so no handler has to remember to count.
 //
+// The mailbox size is counted the same way (enqueued minus handled): asking CAF's mailbox for
+// its size from inside a handler reorganizes the queue that is being consumed, which UBSan flags
+// inside CAF and which is not safe.
+//
 // An actor function takes `instrumented<its_actor, its_state>` where a plain CAF actor function
 // would take `its_actor::stateful_pointer<its_state>`; spawn() infers the class from it.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -21,15 +26,28 @@ public:
 
   explicit instrumented_actor(caf::actor_config& cfg) : super(cfg) {}
 
+  using super::enqueue;
+  // Any thread may send to the actor.
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* eu) override {
+    enqueued_.fetch_add(1, std::memory_order_relaxed);
+    super::enqueue(std::move(x), eu);
+  }
+
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     ++handled_;
     return super::consume(x);
   }
 
   std::uint64_t messages_handled() const noexcept { return handled_; }
+  // Messages sent to the actor and not handled yet (the one being handled counts as handled).
+  std::uint64_t messages_waiting() const noexcept {
+    const auto enqueued = enqueued_.load(std::memory_order_relaxed);
+    return enqueued > handled_ ? enqueued - handled_ : 0;
+  }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
 
 private:
+  std::atomic<std::uint64_t> enqueued_{0};
   std::uint64_t handled_ = 0;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
@@ -52,7 +70,7 @@ actor_vitals vitals_of(instrumented_actor<State, Base>* self) {
   actor_vitals v;
   v.name = self->name();
   v.id = self->id();
-  v.mailbox = self->mailbox().size();
+  v.mailbox = self->messages_waiting();
   v.uptime_ms = duration_cast<milliseconds>(steady_clock::now() - self->started()).count();
   v.handled = self->messages_handled();
   return v;
