@@ -771,6 +771,9 @@ void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
     return;
   }
   error_code ignored;
+  // Without TCP_NODELAY a small frame waits behind the peer's delayed ACK (up to 40 ms) whenever
+  // an earlier frame is unacknowledged; bursts are packed by TCP_CORK instead (relay_connection).
+  socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
   auto connection = std::make_shared<http_connection>(shared_from_this(), std::move(socket),
                                                       describe(peer));
