@@ -36,6 +36,7 @@
 #include <rapidjson/writer.h>
 
 #include "net/p2p_message.hpp"
+#include "net/ws_frame.hpp"
 #include "util/log.hpp"
 
 namespace gsio::net {
@@ -273,19 +274,27 @@ http::response<http::string_body> json_response(http::status status, std::string
 
 }  // namespace
 
-// One WebSocket connection of a node.
+// One WebSocket connection of a node. Beast answers the opening handshake; after it the connection
+// frames by itself (net/ws_frame): a forwarded frame is encoded once and the same bytes are
+// queued on every recipient, and each write gathers every frame queued so far.
 class relay_connection : public std::enable_shared_from_this<relay_connection> {
 public:
   // Outbound bytes accepted for this peer and not yet written (for /metrics).
   std::size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
 
+  // `leftover`: bytes the client sent after its upgrade request, already read with it.
   relay_connection(std::shared_ptr<relay_server::impl> core, beast::tcp_stream&& stream,
-                   std::string remote)
+                   std::string remote, std::string leftover)
       : core_(std::move(core)),
         strand_(stream.get_executor()),
-        ws_(std::move(stream)),
+        handshake_(std::in_place, std::move(stream)),
+        socket_(strand_),
+        idle_timer_(strand_),
         close_deadline_(strand_),
-        remote_(std::move(remote)) {}
+        remote_(std::move(remote)),
+        read_buffer_(core_->options.max_frame_bytes + ws::max_header_bytes + read_chunk_bytes),
+        parser_(core_->options.max_frame_bytes),
+        leftover_(std::move(leftover)) {}
 
   ~relay_connection() {
     // Only reached without end() when the io_context is destroyed with our handlers still queued.
@@ -299,22 +308,11 @@ public:
       close_now(disconnect_cause::shutdown);
       return;
     }
-    // The WebSocket layer has its own timeouts; the TCP stream's would fire during idle periods.
-    beast::get_lowest_layer(ws_).expires_never();
-    websocket::stream_base::timeout timeouts;
-    timeouts.handshake_timeout = core_->options.handshake_timeout;
-    timeouts.idle_timeout = core_->options.idle_timeout;
-    timeouts.keep_alive_pings = true;
-    ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator(
+    beast::get_lowest_layer(*handshake_).expires_after(core_->options.handshake_timeout);
+    handshake_->set_option(websocket::stream_base::decorator(
       [](websocket::response_type& response) { response.set(http::field::server, server_name); }));
-    ws_.read_message_max(core_->options.max_frame_bytes);
-    ws_.text(true);
-    // Frames are forwarded whole: one frame per message lets Beast write straight from the
-    // shared frame text instead of copying it into fragments.
-    ws_.auto_fragment(false);
-    ws_.async_accept(request,
-                     beast::bind_front_handler(&relay_connection::on_handshake, shared_from_this()));
+    handshake_->async_accept(
+      request, beast::bind_front_handler(&relay_connection::on_handshake, shared_from_this()));
   }
 
   // Queues a frame for this connection. Any thread. The byte count is reserved before the frame
@@ -332,19 +330,19 @@ public:
         asio::post(strand_, [self = shared_from_this()] { self->on_overflow(); });
       return;
     }
-    asio::post(strand_, [self = shared_from_this(), frame] { self->enqueue(frame); });
+    asio::post(strand_, [self = shared_from_this(), frame] { self->enqueue(frame, true); });
   }
 
   void close_replaced() {
     asio::post(strand_, [self = shared_from_this()] {
-      self->close_gracefully(disconnect_cause::replaced, websocket::close_code::policy_error,
+      self->close_gracefully(disconnect_cause::replaced, ws::close_code::policy_violation,
                              "replaced by a newer connection for this node id");
     });
   }
 
   void close_for_shutdown() {
     asio::post(strand_, [self = shared_from_this()] {
-      self->close_gracefully(disconnect_cause::shutdown, websocket::close_code::going_away,
+      self->close_gracefully(disconnect_cause::shutdown, ws::close_code::going_away,
                              "relay shutting down");
     });
   }
@@ -353,19 +351,46 @@ public:
   const std::string& node_id() const { return node_id_; }
 
 private:
+  // A frame waiting to be written. Only data frames count against the queue limit and as
+  // messages out; control frames (ping, pong, close) are the connection's own.
+  struct outgoing {
+    frame_ptr frame;
+    bool data = false;
+    bool close = false;
+  };
+
   void on_handshake(error_code ec) {
-    if (ec) {
-      log::debug(log_component, remote_, ": WebSocket handshake failed: ", ec.message());
+    if (ec || socket_closed_) {
+      if (ec)
+        log::debug(log_component, remote_, ": WebSocket handshake failed: ", ec.message());
       close_now(disconnect_cause::handshake_failed);
       return;
     }
+    beast::get_lowest_layer(*handshake_).expires_never();
+    socket_ = beast::get_lowest_layer(*handshake_).release_socket();
+    handshake_.reset();
     log::debug(log_component, remote_, ": connected");
+    arm_idle_timer();
+    if (!leftover_.empty()) {
+      auto room = read_buffer_.prepare(leftover_.size());
+      asio::buffer_copy(room, asio::buffer(leftover_));
+      read_buffer_.commit(leftover_.size());
+      leftover_ = std::string{};
+      received_ = true;
+      process_input();
+    }
     read_next();
   }
 
   void read_next() {
-    ws_.async_read(read_buffer_,
-                   beast::bind_front_handler(&relay_connection::on_read, shared_from_this()));
+    if (socket_closed_)
+      return;
+    // Read into the room the buffer already has (at least min_read_bytes), within its limit.
+    const auto room = std::max(min_read_bytes, read_buffer_.capacity() - read_buffer_.size());
+    const auto allowed = read_buffer_.max_size() - read_buffer_.size();
+    socket_.async_read_some(read_buffer_.prepare(std::min(room, allowed)),
+                            beast::bind_front_handler(&relay_connection::on_read,
+                                                      shared_from_this()));
   }
 
   void on_read(error_code ec, std::size_t bytes) {
@@ -373,57 +398,88 @@ private:
       on_read_failed(ec);
       return;
     }
-    if (ended_.load(std::memory_order_relaxed)) {
-      // Closing: keep reading so Beast sees the peer's close frame, but forward nothing.
-      read_buffer_.consume(read_buffer_.size());
-      read_next();
-      return;
-    }
-    core_->messages_in.fetch_add(1, std::memory_order_relaxed);
-    core_->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-    if (!ws_.got_text()) {
-      read_buffer_.consume(read_buffer_.size());
-      log::info(log_component, remote_, ": binary frame; closing the connection");
-      close_gracefully(disconnect_cause::protocol, websocket::close_code::unknown_data,
-                       "only text frames carrying P2P messages are accepted");
-      read_next();
-      return;
-    }
-    auto frame = std::make_shared<const std::string>(beast::buffers_to_string(read_buffer_.data()));
-    read_buffer_.consume(read_buffer_.size());
-    if (read_buffer_.capacity() > kept_read_buffer_bytes)
+    read_buffer_.commit(bytes);
+    received_ = true;
+    process_input();
+    if (read_buffer_.size() == 0 && read_buffer_.capacity() > kept_read_buffer_bytes)
       read_buffer_.shrink_to_fit();
-    handle_frame(frame);
     read_next();
   }
 
   void on_read_failed(error_code ec) {
-    if (ec == asio::error::operation_aborted) {
-      // We cut the connection ourselves; end() already recorded why.
-      end(disconnect_cause::connection_lost);
+    if (ec == asio::error::operation_aborted || socket_closed_) {
+      end(disconnect_cause::connection_lost);  // we cut it ourselves; end() already knows why
       return;
     }
-    disconnect_cause cause = disconnect_cause::connection_lost;
-    if (ec == websocket::error::closed)
-      cause = disconnect_cause::peer_closed;
-    else if (ec == websocket::error::message_too_big)
-      cause = disconnect_cause::oversized;
-    else if (ec == beast::error::timeout)
-      cause = disconnect_cause::timeout;
-    else if (ec == websocket::condition::protocol_violation)
-      cause = disconnect_cause::protocol;
-    if (cause == disconnect_cause::oversized || cause == disconnect_cause::protocol)
-      log::info(log_component, remote_, describe_node(), ": closing: ", ec.message());
-    // Beast has already sent the close frame where the protocol asks for one; what is left is to
-    // release the socket and the queue now rather than when the last handler lets go.
-    end(cause);
-    close_deadline_.cancel();
-    beast::get_lowest_layer(ws_).close();
+    end(disconnect_cause::connection_lost);  // no-op after a close handshake: its cause stands
+    close_socket();
   }
 
-  void handle_frame(const frame_ptr& frame) {
+  // Takes every complete frame out of the read buffer.
+  void process_input() {
+    while (!socket_closed_ && !discard_input_) {
+      const auto bytes = read_buffer_.data();
+      auto result = parser_.parse({static_cast<const char*>(bytes.data()), bytes.size()});
+      if (result.what == ws::parsed::kind::need_more)
+        return;
+      read_buffer_.consume(result.consumed);
+      switch (result.what) {
+        case ws::parsed::kind::need_more:
+        case ws::parsed::kind::fragment:
+        case ws::parsed::kind::pong:
+          break;
+        case ws::parsed::kind::message:
+          on_message(std::move(result));
+          break;
+        case ws::parsed::kind::ping:
+          if (!close_sent_)
+            enqueue(std::make_shared<const std::string>(
+                      ws::encode_frame(ws::opcode::pong, result.payload)),
+                    false);
+          break;
+        case ws::parsed::kind::close:
+          on_peer_close(result.code);
+          return;
+        case ws::parsed::kind::failure: {
+          const bool too_big = result.code == ws::close_code::message_too_big;
+          log::info(log_component, remote_, describe_node(), ": closing: ", result.payload);
+          // Where the frame boundary is lost, nothing after it can be parsed.
+          if (result.consumed == 0)
+            discard_input_ = true;
+          close_gracefully(too_big ? disconnect_cause::oversized : disconnect_cause::protocol,
+                           result.code, result.payload);
+          break;
+        }
+      }
+    }
+    if (discard_input_)
+      read_buffer_.consume(read_buffer_.size());
+  }
+
+  void on_message(ws::parsed message) {
+    if (ended_.load(std::memory_order_relaxed))
+      return;  // closing: forward nothing more
+    core_->messages_in.fetch_add(1, std::memory_order_relaxed);
+    core_->bytes_in.fetch_add(message.payload.size(), std::memory_order_relaxed);
+    if (message.op != ws::opcode::text) {
+      log::info(log_component, remote_, ": binary frame; closing the connection");
+      close_gracefully(disconnect_cause::protocol, ws::close_code::unsupported_data,
+                       "only text frames carrying P2P messages are accepted");
+      return;
+    }
+    // The frame every recipient gets: encoded once, shared by all of them.
+    const auto header = ws::header_size(message.payload.size());
+    auto frame = std::make_shared<std::string>();
+    frame->reserve(header + message.payload.size());
+    ws::append_header(*frame, ws::opcode::text, message.payload.size());
+    frame->append(message.payload);
+    const auto text = std::string_view{*frame}.substr(header);
+    handle_frame(text, std::move(frame));
+  }
+
+  void handle_frame(std::string_view text, frame_ptr frame) {
     std::string error;
-    auto message = decode_p2p(*frame, error, /*with_payload=*/false);
+    auto message = decode_p2p(text, error, /*with_payload=*/false);
     if (!message) {
       core_->count(drop_cause::malformed);
       log::debug(log_component, remote_, describe_node(), ": dropped a malformed message: ", error);
@@ -453,54 +509,109 @@ private:
     core_->route(*this, *message, frame);
   }
 
-  void enqueue(frame_ptr frame) {
-    if (ended_.load(std::memory_order_relaxed)) {
-      queued_bytes_.fetch_sub(frame->size(), std::memory_order_acq_rel);
+  // The peer's close frame: answer it (unless we began the close) and close the socket once the
+  // answer is out, as the server side of RFC 6455 §7.1.1 does.
+  void on_peer_close(std::uint16_t code) {
+    discard_input_ = true;
+    peer_closed_ = true;
+    if (close_sent_) {
+      close_socket();
       return;
     }
-    queue_.push_back(std::move(frame));
-    if (!in_flight_)
-      write_next();
+    end(disconnect_cause::peer_closed);
+    close_sent_ = true;
+    const auto echoed = code == no_status_code ? ws::close_code::normal : code;
+    enqueue(std::make_shared<const std::string>(ws::encode_close(echoed, {})), false, true);
+    arm_close_deadline();
   }
 
-  // Writes go out one at a time; in_flight_ keeps the frame alive while Beast reads from it.
-  void write_next() {
-    if (!corked_ && !queue_.empty() && queue_.size() > 1)
-      set_cork(true);
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
-    ws_.async_write(asio::buffer(*in_flight_),
-                    beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
+  // Strand only. `data`: a forwarded message (its size was reserved by deliver()).
+  void enqueue(frame_ptr frame, bool data, bool close = false) {
+    if (socket_closed_ || (data && ended_.load(std::memory_order_relaxed))) {
+      if (data)
+        queued_bytes_.fetch_sub(frame->size(), std::memory_order_acq_rel);
+      return;
+    }
+    queue_.push_back(outgoing{std::move(frame), data, close});
+    if (writing_.empty())
+      write_queued();
+  }
+
+  // One gathered write of everything queued so far (bounded, so one write does not pin a huge
+  // buffer list); writing_ keeps those frames alive until it completes.
+  void write_queued() {
+    std::size_t bytes = 0;
+    buffers_.clear();
+    while (!queue_.empty() && writing_.size() < max_frames_per_write &&
+           (writing_.empty() || bytes + queue_.front().frame->size() <= max_bytes_per_write)) {
+      bytes += queue_.front().frame->size();
+      buffers_.emplace_back(queue_.front().frame->data(), queue_.front().frame->size());
+      writing_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    asio::async_write(socket_, buffers_,
+                      beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
   }
 
   void on_write(error_code ec, std::size_t) {
-    const auto size = in_flight_->size();
-    in_flight_.reset();
-    queued_bytes_.fetch_sub(size, std::memory_order_acq_rel);
+    std::size_t data_bytes = 0, data_frames = 0;
+    bool wrote_close = false;
+    for (const auto& out : writing_) {
+      if (out.data) {
+        data_bytes += out.frame->size();
+        ++data_frames;
+      }
+      wrote_close = wrote_close || out.close;
+    }
+    writing_.clear();
+    queued_bytes_.fetch_sub(data_bytes, std::memory_order_acq_rel);
     if (ec) {
-      if (!ended_.load(std::memory_order_relaxed)) {
+      if (!socket_closed_) {
         log::debug(log_component, remote_, describe_node(), ": write failed: ", ec.message());
         close_now(disconnect_cause::connection_lost);
       }
       return;
     }
-    core_->messages_out.fetch_add(1, std::memory_order_relaxed);
-    core_->bytes_out.fetch_add(size, std::memory_order_relaxed);
-    if (!ended_.load(std::memory_order_relaxed) && !queue_.empty()) {
-      write_next();
+    core_->messages_out.fetch_add(data_frames, std::memory_order_relaxed);
+    core_->bytes_out.fetch_add(data_bytes, std::memory_order_relaxed);
+    if (wrote_close) {
+      // Our close frame is out: nothing more will be written. When the peer began the close it
+      // has nothing more to say either; otherwise its close frame or EOF ends the wait. Until
+      // then its bytes are still read: closing with unread data would reset the connection and
+      // could destroy the close frame on its way to the peer.
+      error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      if (peer_closed_)
+        close_socket();
       return;
     }
-    if (corked_)
-      set_cork(false);
+    if (!queue_.empty())
+      write_queued();
   }
 
-  // While several frames wait, TCP_CORK lets the kernel pack them into full segments (one per
-  // frame otherwise, with TCP_NODELAY); uncorking when the queue drains sends the rest at once.
-  void set_cork(bool on) {
-    error_code ignored;
-    beast::get_lowest_layer(ws_).socket().set_option(
-        asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
-    corked_ = on;
+  // Ping after half the idle timeout without traffic; close after the other half.
+  void arm_idle_timer() {
+    idle_timer_.expires_after(core_->options.idle_timeout / 2);
+    idle_timer_.async_wait(
+      beast::bind_front_handler(&relay_connection::on_idle_tick, shared_from_this()));
+  }
+
+  void on_idle_tick(error_code ec) {
+    if (ec || socket_closed_ || close_sent_)
+      return;
+    if (received_) {
+      received_ = false;
+      pinged_ = false;
+    } else if (!pinged_) {
+      pinged_ = true;
+      enqueue(std::make_shared<const std::string>(ws::encode_frame(ws::opcode::ping, {})), false);
+    } else {
+      log::info(log_component, remote_, describe_node(), ": nothing received for ",
+                core_->options.idle_timeout.count(), " ms; closing");
+      close_now(disconnect_cause::timeout);
+      return;
+    }
+    arm_idle_timer();
   }
 
   void on_overflow() {
@@ -519,8 +630,9 @@ private:
     core_->count(cause);
     core_->forget(this, node_id_);
     std::size_t freed = 0;
-    for (const auto& frame : queue_)
-      freed += frame->size();
+    for (const auto& out : queue_)
+      if (out.data)
+        freed += out.frame->size();
     queue_.clear();
     queue_.shrink_to_fit();
     queued_bytes_.fetch_sub(freed, std::memory_order_acq_rel);
@@ -530,52 +642,79 @@ private:
 
   // Sends a close frame and waits for the peer's, but no longer than handshake_timeout: a peer
   // whose socket is stuck (a pending write never completes) is then cut off.
-  void close_gracefully(disconnect_cause cause, websocket::close_code code, std::string_view reason) {
+  void close_gracefully(disconnect_cause cause, std::uint16_t code, std::string_view reason) {
     end(cause);
-    if (close_started_)
+    if (close_sent_ || socket_closed_)
       return;
-    close_started_ = true;
-    if (!ws_.is_open()) {  // the handshake has not completed, or the stream already failed
-      beast::get_lowest_layer(ws_).close();
+    if (handshake_) {  // the handshake has not completed
+      close_now(cause);
       return;
     }
+    close_sent_ = true;
+    enqueue(std::make_shared<const std::string>(ws::encode_close(code, reason)), false, true);
+    arm_close_deadline();
+  }
+
+  void arm_close_deadline() {
     close_deadline_.expires_after(core_->options.handshake_timeout);
     close_deadline_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec)
-        beast::get_lowest_layer(self->ws_).close();
+        self->close_socket();
     });
-    ws_.async_close(websocket::close_reason(code, beast::string_view{reason.data(), reason.size()}),
-                    [self = shared_from_this()](error_code ec) {
-                      self->close_deadline_.cancel();
-                      if (ec)  // the handshake failed half-way: nothing more will come
-                        beast::get_lowest_layer(self->ws_).close();
-                    });
   }
 
   void close_now(disconnect_cause cause) {
     end(cause);
-    close_started_ = true;
+    close_sent_ = true;
+    close_socket();
+  }
+
+  void close_socket() {
+    if (socket_closed_)
+      return;
+    socket_closed_ = true;
+    idle_timer_.cancel();
     close_deadline_.cancel();
-    beast::get_lowest_layer(ws_).close();
+    error_code ignored;
+    if (handshake_)
+      beast::get_lowest_layer(*handshake_).close();
+    else
+      socket_.close(ignored);
   }
 
   std::string describe_node() const {
     return node_id_.empty() ? std::string{} : " (node " + printable(node_id_) + ")";
   }
 
+  static constexpr std::uint16_t no_status_code = 1005;
+  // One read takes up to this much; a gathered write up to this many frames and bytes.
+  static constexpr std::size_t read_chunk_bytes = 64 * 1024;
+  static constexpr std::size_t min_read_bytes = 16 * 1024;
+  static constexpr std::size_t max_frames_per_write = 64;
+  static constexpr std::size_t max_bytes_per_write = 256 * 1024;
+
   std::shared_ptr<relay_server::impl> core_;
-  const asio::any_io_executor strand_;  // a copy, so deliver() never touches ws_ off the strand
-  websocket::stream<beast::tcp_stream> ws_;
+  const asio::any_io_executor strand_;  // a copy, so deliver() never touches the socket off it
+  std::optional<websocket::stream<beast::tcp_stream>> handshake_;  // until the handshake is done
+  tcp::socket socket_;                                             // after it
+  asio::steady_timer idle_timer_;
   asio::steady_timer close_deadline_;
   const std::string remote_;
   beast::flat_buffer read_buffer_;
+  ws::frame_parser parser_;
+  std::string leftover_;
 
   // Strand-only state.
   std::string node_id_;  // empty until the first NodeAnnounce
-  std::deque<frame_ptr> queue_;
-  frame_ptr in_flight_;
-  bool corked_ = false;
-  bool close_started_ = false;
+  std::deque<outgoing> queue_;
+  std::vector<outgoing> writing_;
+  std::vector<asio::const_buffer> buffers_;
+  bool received_ = false;       // since the last idle tick
+  bool pinged_ = false;         // a keep-alive ping is out and nothing came back yet
+  bool close_sent_ = false;     // our close frame is queued (or the socket is being cut)
+  bool discard_input_ = false;  // the frame boundary is lost, or the peer's close has arrived
+  bool peer_closed_ = false;    // the peer's close frame has arrived
+  bool socket_closed_ = false;
   std::uint64_t spoofed_ = 0;
 
   // Shared with deliver() on other threads.
@@ -673,7 +812,11 @@ private:
     }
     done_ = true;
     core_->forget_http(this);
-    auto connection = std::make_shared<relay_connection>(core_, std::move(stream_), remote_);
+    // Bytes after the request (a client may send its first frame without waiting for the 101)
+    // belong to the WebSocket.
+    auto leftover = beast::buffers_to_string(buffer_.data());
+    auto connection =
+      std::make_shared<relay_connection>(core_, std::move(stream_), remote_, std::move(leftover));
     connection->start(std::move(request));
   }
 
