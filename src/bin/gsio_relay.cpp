@@ -39,6 +39,7 @@ struct relay_cli_options {
   std::uint64_t max_frame_bytes = 4 * 1024 * 1024;
   std::uint64_t max_queue_bytes = 8 * 1024 * 1024;
   std::uint64_t max_connections = 10'000;
+  std::uint64_t idle_timeout_ms = 20'000;
   std::string log_level = "info";
   std::uint32_t io_threads = 1;
 };
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
          opt.max_queue_bytes)
     .add("max-connections", "concurrent node connections; more are refused with HTTP 503",
          opt.max_connections)
+    .add("idle-timeout-ms", "a connection silent for half of this is pinged; silent for all of "
+                            "it, closed",
+         opt.idle_timeout_ms)
     .add("log-level", "trace, debug, info, warn or error", opt.log_level)
     .add("io-threads", "threads running network I/O", opt.io_threads);
   if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-relay", opt.log_level))
@@ -112,6 +116,10 @@ int main(int argc, char** argv) {
                  "gsio-relay: --max-frame-bytes and --max-queue-bytes must be at least %llu, "
                  "--max-connections at least 1\n",
                  static_cast<unsigned long long>(min_frame_bytes));
+    return 2;
+  }
+  if (opt.idle_timeout_ms < 100 || opt.idle_timeout_ms > 3'600'000) {
+    std::fprintf(stderr, "gsio-relay: --idle-timeout-ms must be 100 to 3600000\n");
     return 2;
   }
   if (opt.max_queue_bytes < opt.max_frame_bytes)
@@ -135,6 +143,7 @@ int main(int argc, char** argv) {
   relay_opt.max_frame_bytes = opt.max_frame_bytes;
   relay_opt.max_queue_bytes = opt.max_queue_bytes;
   relay_opt.max_connections = opt.max_connections;
+  relay_opt.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
 
   boost::asio::io_context io{static_cast<int>(opt.io_threads)};
   net::relay_server relay{io, relay_opt};

@@ -95,6 +95,19 @@ std::string encode_close(std::uint16_t code, std::string_view reason) {
   return encode_frame(opcode::close, payload);
 }
 
+void append_masked_frame(std::string& out, opcode op, std::string_view payload,
+                         std::uint32_t mask_key) {
+  const auto start = out.size();
+  append_header(out, op, payload.size());
+  out[start + 1] = static_cast<char>(out[start + 1] | mask_bit);
+  const std::uint8_t key[4] = {static_cast<std::uint8_t>(mask_key >> 24),
+                               static_cast<std::uint8_t>(mask_key >> 16),
+                               static_cast<std::uint8_t>(mask_key >> 8),
+                               static_cast<std::uint8_t>(mask_key)};
+  out.append(reinterpret_cast<const char*>(key), 4);
+  unmask_into(out, payload.data(), payload.size(), key);  // masking and unmasking are one XOR
+}
+
 bool valid_utf8(std::string_view text) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
   const auto* end = p + text.size();
@@ -165,8 +178,11 @@ parsed frame_parser::parse(std::string_view input) {
   if (!known_opcode(raw_op))
     return fail(close_code::protocol_error, "unknown opcode " + std::to_string(raw_op));
   const auto op = static_cast<opcode>(raw_op);
-  if (!(b1 & mask_bit))
+  const bool masked = b1 & mask_bit;
+  if (side_ == role::server && !masked)
     return fail(close_code::protocol_error, "a client frame must be masked");
+  if (side_ == role::client && masked)
+    return fail(close_code::protocol_error, "a server frame must not be masked");
 
   std::uint64_t length = b1 & 0x7F;
   std::size_t header = 2;
@@ -209,11 +225,13 @@ parsed frame_parser::parse(std::string_view input) {
   }
 
   const std::size_t mask_at = header;
-  header += 4;
+  if (masked)
+    header += 4;
   if (input.size() < header || input.size() - header < length)
     return result;  // need_more
-  std::uint8_t key[4];
-  std::memcpy(key, input.data() + mask_at, 4);
+  std::uint8_t key[4] = {0, 0, 0, 0};  // unmasking with zeros copies
+  if (masked)
+    std::memcpy(key, input.data() + mask_at, 4);
   const char* body = input.data() + header;
   const auto size = static_cast<std::size_t>(length);
   result.consumed = header + size;

@@ -1,6 +1,6 @@
 #pragma once
-// RFC 6455 framing for the server side of a WebSocket, without sockets: encoding the unmasked
-// frames a server sends and parsing the masked frames a client sends.
+// RFC 6455 framing without sockets: encoding the unmasked frames a server sends and the masked
+// frames a client sends, and parsing either side's frames.
 //
 // Why not Beast's stream after the handshake: a server frame is the same bytes for every
 // recipient, so a relay can encode a broadcast once and hand the same buffer to every connection,
@@ -47,6 +47,11 @@ std::string encode_frame(opcode op, std::string_view payload);
 // A close frame: the code and a reason (cut to fit a control frame).
 std::string encode_close(std::uint16_t code, std::string_view reason);
 
+// Appends a final frame as a client sends it: masked with `mask_key` (RFC 6455 §5.3 asks for a
+// fresh unpredictable key per frame).
+void append_masked_frame(std::string& out, opcode op, std::string_view payload,
+                         std::uint32_t mask_key);
+
 bool valid_utf8(std::string_view text);
 
 // What the parser found at the front of the bytes it was given.
@@ -67,13 +72,18 @@ struct parsed {
   std::string payload;
 };
 
-// Parses client-to-server frames one at a time and reassembles fragmented messages. A frame is
+// Which side's frames a parser reads: a server reads masked client frames, a client reads
+// unmasked server frames; anything else is a protocol error.
+enum class role { server, client };
+
+// Parses the peer's frames one at a time and reassembles fragmented messages. A frame is
 // parsed only once it is complete in the input, so the caller's buffer must be able to hold
 // max_message_bytes + max_header_bytes. Messages larger than max_message_bytes (counting all their
 // fragments) fail with 1009; text messages must be valid UTF-8 (1007).
 class frame_parser {
 public:
-  explicit frame_parser(std::size_t max_message_bytes) : max_message_bytes_(max_message_bytes) {}
+  explicit frame_parser(std::size_t max_message_bytes, role side = role::server)
+      : max_message_bytes_(max_message_bytes), side_(side) {}
 
   parsed parse(std::string_view input);
 
@@ -83,6 +93,7 @@ private:
   parsed fail(std::uint16_t code, std::string why, std::size_t consumed = 0);
 
   std::size_t max_message_bytes_;
+  role side_;
   bool in_message_ = false;  // inside a fragmented message
   opcode message_op_ = opcode::text;
   std::string message_;      // the fragments so far

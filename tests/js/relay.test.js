@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const {
   startRelay, connectPeer, announcedPeer, envelope, getJson, stats, health, rssKiB, waitUntil,
-  cleanup,
+  cleanup, rawPeer, clientFrame,
 } = require('./lib/relay_harness');
 
 test.after(cleanup);
@@ -252,6 +252,100 @@ test.describe('bad input', () => {
     assert.equal((await health(relay)).status, 'ok');
   });
 });
+
+test.describe('WebSocket framing (RFC 6455)', () => {
+  let relay;
+  test.before(async () => { relay = await startRelay(); });
+  test.after(async () => assert.equal((await relay.stop()).code, 0, 'clean exit'));
+
+  test('a frame sent with the upgrade request counts; fragments are forwarded as one message; ' +
+       'pings between fragments are answered', async () => {
+    const listener = await announcedPeer(relay, 'frag-listener');
+    const announce = JSON.stringify(envelope('NodeAnnounce', 'frag-raw', '', { tip_height: 0 }));
+    const raw = await rawPeer(relay, { pipelined: clientFrame(0x81, announce) });
+    await waitUntil(async () => (await stats(relay)).nodes.includes('frag-raw'), 5000,
+                    'the pipelined announce registered the peer');
+
+    const message = envelope('EntryAnnounce', 'frag-raw', '', { note: 'caf\u00e9 \u2615 in pieces' });
+    const text = Buffer.from(JSON.stringify(message));
+    // Cut inside the two-byte "é" and the three-byte "☕": UTF-8 is checked on the whole message.
+    const cut1 = text.indexOf(Buffer.from('\u00e9')) + 1;
+    const cut2 = text.indexOf(Buffer.from('\u2615')) + 2;
+    raw.write(clientFrame(0x01, text.subarray(0, cut1)));
+    raw.write(clientFrame(0x89, 'still there?'));
+    raw.write(clientFrame(0x00, text.subarray(cut1, cut2)));
+    raw.write(clientFrame(0x80, text.subarray(cut2)));
+
+    const pong = await raw.waitFrame((f) => f.opcode === 0xA, 5000, 'pong');
+    assert.equal(pong.payload.toString(), 'still there?');
+    const got = await listener.waitFor((m) => m.message_id === message.message_id);
+    assert.deepEqual(got, message);
+
+    // And the raw peer receives the relay's frames: unmasked, final text frames.
+    const back = await listener.send(envelope('EntryAnnounce', 'frag-listener', 'frag-raw'));
+    const frame = await raw.waitFrame((f) => f.opcode === 1 &&
+                                             f.payload.toString().includes(back.message_id));
+    assert.equal(frame.fin, true);
+    assert.deepEqual(JSON.parse(frame.payload.toString()), back);
+
+    raw.write(clientFrame(0x88, Buffer.from([0x03, 0xe8])));
+    assert.equal(await raw.closeCode(), 1000, 'the close is echoed');
+    await raw.ended;
+    await listener.close();
+  });
+
+  test('protocol violations close with the code RFC 6455 names, and are counted', async () => {
+    const before = await stats(relay);
+    const cases = [
+      ['an unmasked frame', clientFrame(0x81, '{}', { mask: false }), 1002],
+      ['a text message that is not UTF-8', clientFrame(0x81, Buffer.from([0x7b, 0xc3, 0x28, 0x7d])), 1007],
+      ['reserved bits without an extension', clientFrame(0xc1, '{}'), 1002],
+      ['an unknown opcode', clientFrame(0x83, '{}'), 1002],
+      ['a continuation with nothing to continue', clientFrame(0x80, '{}'), 1002],
+      ['a fragmented ping', clientFrame(0x09, 'p'), 1002],
+    ];
+    for (const [what, bytes, code] of cases) {
+      const raw = await rawPeer(relay);
+      raw.write(bytes);
+      assert.equal(await raw.closeCode(), code, what);
+      await withTimeoutEnd(raw, what);
+    }
+    const after = await waitUntil(async () => {
+      const s = await stats(relay);
+      return s.disconnects.protocol - before.disconnects.protocol === cases.length && s;
+    }, 5000, 'every violation counted as a protocol disconnect');
+    assert.equal(after.connections, before.connections);
+  });
+
+  test('a peer that answers no ping is pinged, then closed as timed out; one that answers stays',
+       async () => {
+    const quick = await startRelay({ args: ['--idle-timeout-ms', '600'] });
+    const silent = await rawPeer(quick);
+    const lively = await connectPeer(quick);  // the ws library answers pings by itself
+    await lively.announce('lively');
+    await silent.waitFrame((f) => f.opcode === 9, 3000, 'a keep-alive ping');
+    await withTimeoutEnd(silent, 'the silent peer is closed');
+    const s = await waitUntil(async () => {
+      const st = await stats(quick);
+      return st.disconnects.timeout === 1 && st;
+    }, 3000, 'timeout counted');
+    assert.deepEqual(s.nodes, ['lively']);
+    await new Promise((resolve) => setTimeout(resolve, 1500));  // 2.5 idle timeouts
+    assert.deepEqual((await stats(quick)).nodes, ['lively'], 'a peer answering pings stays');
+    await lively.close();
+    assert.equal((await quick.stop()).code, 0);
+  });
+
+  test('--idle-timeout-ms out of range is refused at start', async () => {
+    await assert.rejects(startRelay({ args: ['--idle-timeout-ms', '5'] }),
+                         /idle-timeout-ms must be 100 to 3600000/);
+  });
+});
+
+async function withTimeoutEnd(raw, what) {
+  await Promise.race([raw.ended, new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`${what}: the relay did not close the socket`)), 5000))]);
+}
 
 test.describe('limits', () => {
   test('a frame above --max-frame-bytes closes that connection', async () => {

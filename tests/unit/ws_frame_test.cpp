@@ -209,3 +209,35 @@ TEST_CASE("a new message inside a fragmented one is a protocol error") {
   REQUIRE(p.what == parsed::kind::failure);
   CHECK(p.code == close_code::protocol_error);
 }
+
+TEST_CASE("a client-side parser reads unmasked server frames and refuses masked ones") {
+  frame_parser client{1 << 20, role::client};
+  const std::string text(300, 't');
+  auto p = client.parse(encode_frame(opcode::text, text) + "next");
+  REQUIRE(p.what == parsed::kind::message);
+  CHECK(p.payload == text);
+  CHECK(p.consumed == 4 + 300);
+  auto c = client.parse(encode_close(1001, "going"));
+  REQUIRE(c.what == parsed::kind::close);
+  CHECK(c.code == 1001);
+  CHECK(c.payload == "going");
+  auto masked = client.parse(client_frame(fin_text, "masked"));
+  REQUIRE(masked.what == parsed::kind::failure);
+  CHECK(masked.code == close_code::protocol_error);
+}
+
+TEST_CASE("masked frames from append_masked_frame read back through a server-side parser") {
+  for (std::size_t size : {0u, 5u, 125u, 126u, 65535u, 65536u}) {
+    std::string payload(size, '\0');
+    for (std::size_t i = 0; i < size; ++i)
+      payload[i] = static_cast<char>('a' + i % 26);
+    std::string frame;
+    append_masked_frame(frame, opcode::text, payload, 0xa1b2c3d4);
+    CHECK(frame.size() == header_size(size) + 4 + size);
+    CHECK(frame == client_frame(fin_text, payload, 0xa1b2c3d4));
+    frame_parser server{1 << 20};
+    auto p = server.parse(frame);
+    REQUIRE(p.what == parsed::kind::message);
+    CHECK(p.payload == payload);
+  }
+}

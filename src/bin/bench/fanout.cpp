@@ -20,7 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bench/common.hpp"
-#include "net/ws_client.hpp"
+#include "bench/raw_ws_peer.hpp"
 
 namespace gsio::bench {
 
@@ -98,12 +98,7 @@ private:
 
   void start_peers() {
     for (std::uint32_t i = 0; i < o_.peers; ++i) {
-      net::ws_client_options co;
-      co.url = o_.url;
-      if (!o_.token.empty())
-        co.headers.emplace_back("Authorization", "Bearer " + o_.token);
-      co.connect_timeout = std::chrono::milliseconds(o_.connect_timeout_ms);
-      net::ws_client_callbacks cb;
+      raw_ws_peer_callbacks cb;
       cb.on_open = [this, i] {
         // NodeAnnounce first: the relay forwards nothing from a connection before it.
         clients_[i]->send(envelope(i, "NodeAnnounce", "announce-" + peers_[i].node_id,
@@ -113,14 +108,14 @@ private:
         if (++opened_ == o_.peers)
           asio::post(io_, [this] { barrier_round(); });
       };
-      cb.on_message = [this, i](std::string text) { on_message(i, text); };
+      cb.on_message = [this, i](const std::string& text) { on_message(i, text); };
       cb.on_close = [this, i](std::string reason) {
         if (phase_ != phase::closing)
           fail("peer " + std::to_string(i) + " closed: " + reason);
         else if (++closed_ == o_.peers)
           io_.stop();  // every close is reported once; nothing left to wait for
       };
-      clients_.push_back(std::make_unique<net::ws_client>(io_, std::move(co), std::move(cb)));
+      clients_.push_back(std::make_unique<raw_ws_peer>(io_, o_.url, o_.token, std::move(cb)));
     }
     for (auto& c : clients_)
       c->start();
@@ -348,7 +343,7 @@ private:
   asio::steady_timer timer_;
   std::optional<asio::steady_timer> retry_;
   std::vector<peer_state> peers_;
-  std::vector<std::unique_ptr<net::ws_client>> clients_;
+  std::vector<std::unique_ptr<raw_ws_peer>> clients_;
   std::string filler_;
   phase phase_ = phase::connecting;
   std::uint32_t opened_ = 0, barrier_done_ = 0, closed_ = 0;

@@ -4,6 +4,7 @@
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const WebSocket = require('ws');
 
@@ -168,7 +169,81 @@ async function cleanup() {
   await Promise.all([...started].map((r) => r.stop('SIGKILL').catch(() => {})));
 }
 
+
+// A WebSocket client on a bare TCP socket, for what a WebSocket library will not send: unmasked
+// or malformed frames, fragments, a first frame sent together with the upgrade request, and a
+// client that never answers pings. `frames` collects the server's frames as {opcode, fin, payload}.
+function rawPeer(relay, { pipelined = Buffer.alloc(0), timeout = 5000 } = {}) {
+  const socket = net.connect(relay.port, '127.0.0.1');
+  peers.add({ ws: { terminate: () => socket.destroy() } });
+  const peer = { socket, frames: [], waiters: new Set() };
+  let buffer = Buffer.alloc(0);
+  let upgraded = false;
+  peer.ended = new Promise((resolve) => socket.on('close', resolve));
+  socket.on('error', () => {});
+  const opened = new Promise((resolve, reject) => {
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!upgraded) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buffer.subarray(0, end).toString();
+        buffer = buffer.subarray(end + 4);
+        if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head}`));
+        upgraded = true;
+        resolve(peer);
+      }
+      while (buffer.length >= 2) {
+        let length = buffer[1] & 0x7f;
+        let offset = 2;
+        if (length === 126) { if (buffer.length < 4) return; length = buffer.readUInt16BE(2); offset = 4; }
+        else if (length === 127) { if (buffer.length < 10) return; length = Number(buffer.readBigUInt64BE(2)); offset = 10; }
+        if (buffer.length < offset + length) return;
+        peer.frames.push({ opcode: buffer[0] & 0x0f, fin: (buffer[0] & 0x80) !== 0,
+                           payload: buffer.subarray(offset, offset + length) });
+        buffer = buffer.subarray(offset + length);
+        for (const waiter of peer.waiters) waiter();
+      }
+    });
+  });
+  const key = crypto.randomBytes(16).toString('base64');
+  socket.write(Buffer.concat([Buffer.from(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`), pipelined]));
+  peer.waitFrame = (predicate, ms = 5000, what = 'frame') => withTimeout(new Promise((resolve) => {
+    const check = () => {
+      const found = peer.frames.find(predicate);
+      if (found) { peer.waiters.delete(check); resolve(found); }
+    };
+    peer.waiters.add(check);
+    check();
+  }), ms, what);
+  // The close code of the server's close frame (null when it sent none).
+  peer.closeCode = async (ms = 5000) => {
+    const frame = await peer.waitFrame((f) => f.opcode === 8, ms, 'close frame');
+    return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : null;
+  };
+  peer.write = (bytes) => socket.write(bytes);
+  return withTimeout(opened, timeout, 'raw WebSocket upgrade');
+}
+
+// One client frame: masked unless `mask` is false. `first` is the first header byte (FIN, RSV,
+// opcode), e.g. 0x81 for a final text frame.
+function clientFrame(first, payload, { mask = true } = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const length = data.length;
+  const header = length < 126 ? Buffer.from([first, length])
+    : length < 65536 ? Buffer.from([first, 126, length >> 8, length & 0xff])
+      : (() => { const h = Buffer.alloc(10); h[0] = first; h[1] = 127; h.writeBigUInt64BE(BigInt(length), 2); return h; })();
+  if (!mask) return Buffer.concat([header, data]);
+  header[1] |= 0x80;
+  const key = crypto.randomBytes(4);
+  const masked = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) masked[i] = data[i] ^ key[i % 4];
+  return Buffer.concat([header, key, masked]);
+}
+
 module.exports = {
   buildDir, relayBinary, startRelay, connectPeer, announcedPeer, envelope, getJson, stats, health,
-  rssKiB, waitUntil, withTimeout, sleep, cleanup,
+  rssKiB, waitUntil, withTimeout, sleep, cleanup, rawPeer, clientFrame,
 };
