@@ -41,6 +41,7 @@
 
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
+#include "net/ws_frame.hpp"
 
 namespace gsio::net {
 
@@ -335,15 +336,23 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 
+// One WebSocket connection. Beast answers the opening handshake; after it the session frames by
+// itself (net/ws_frame): it waits for the socket to become readable and reads into a scratch
+// buffer shared by the thread, so an idle connection holds no read buffer, and it writes all of
+// its queued frames with one gathered write (a broadcast burst is one syscall, not one per frame).
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
+  // `leftover`: bytes that arrived after the upgrade request, read along with it.
   ws_session(std::shared_ptr<server_core> core, bool raw, beast::tcp_stream stream,
-             strand_type strand)
+             strand_type strand, std::string leftover)
     : core_(std::move(core)),
       raw_(raw),
-      ws_(std::move(stream)),
+      handshake_(std::in_place, std::move(stream)),
+      socket_(strand),
       strand_(std::move(strand)),
-      close_timer_(strand_) {}
+      close_timer_(strand_),
+      parser_(core_->options.max_payload),
+      pending_input_(std::move(leftover)) {}
 
   const strand_type& strand() const { return strand_; }
   void set_engine(std::shared_ptr<engine_session> engine) { engine_ = std::move(engine); }
@@ -362,30 +371,47 @@ public:
 
 private:
   void on_accept(beast::error_code ec);
-  void do_read();
-  void on_read(beast::error_code ec, std::size_t bytes);
+  void wait_readable();
+  void on_readable(beast::error_code ec);
+  // Handles every complete frame at the start of `input`; returns the bytes used (all of them
+  // once the rest is to be ignored).
+  std::size_t take_frames(std::string_view input);
+  void on_frame_failure(const ws::parsed& failure);
+  void queue_control(std::string frame);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
-  void set_cork(bool on);
-  void start_close_handshake();
+  void start_close_handshake(std::uint16_t code, std::string_view reason);
   void hard_close();
   void report_closed(disconnect_reason reason);
+  tcp::socket& socket() { return handshake_ ? beast::get_lowest_layer(*handshake_).socket() : socket_; }
 
   std::shared_ptr<server_core> core_;
   bool raw_;
-  websocket::stream<beast::tcp_stream> ws_;
+  std::optional<websocket::stream<beast::tcp_stream>> handshake_;  // until the handshake is done
+  tcp::socket socket_;                                             // after it
   strand_type strand_;
   asio::steady_timer close_timer_;
   std::shared_ptr<engine_session> engine_;
   http::request<http::string_body> request_;  // kept alive for the asynchronous handshake only
   std::shared_ptr<http::response<http::string_body>> rejection_;
-  beast::flat_buffer buffer_;
+  ws::frame_parser parser_;
+  std::string pending_input_;  // the start of a frame whose rest has not arrived
   frame_queue queue_;
   std::size_t queued_bytes_ = 0;
+  // The write in progress: its frames, their headers one after another, and the buffer list.
+  std::vector<outgoing> in_flight_;
+  std::string write_headers_;
+  std::vector<asio::const_buffer> write_buffers_;
+  std::string control_in_flight_;  // pong or close frames being written
+  std::string control_pending_;    // ... and those waiting for the write in progress
   bool writing_ = false;
-  bool corked_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
+  bool close_sent_ = false;        // our close frame is queued or written
+  bool close_queued_ = false;      // it is in control_pending_
+  bool close_in_flight_ = false;   // it is in control_in_flight_
+  bool peer_closed_ = false;       // the peer's close frame has arrived
+  bool discard_input_ = false;     // after the peer's close frame or a malformed frame
   bool transport_failed_ = false;  // the stream is unusable: no close handshake
 };
 
@@ -920,10 +946,12 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
       return;
     }
     auto strand = asio::make_strand(core_->io);
+    auto leftover = beast::buffers_to_string(buffer_.data());
     auto stream = take_stream_onto(strand);
     if (!stream)
       return;
-    auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), std::move(strand));
+    auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), std::move(strand),
+                                           std::move(leftover));
     ws->start_accept(std::move(req));
     return;
   }
@@ -932,10 +960,12 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
     respond(error_reply(engine_error::session_id_unknown));
     return;
   }
+  auto leftover = beast::buffers_to_string(buffer_.data());
   auto stream = take_stream_onto(engine->strand());
   if (!stream)
     return;
-  auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), engine->strand());
+  auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), engine->strand(),
+                                         std::move(leftover));
   asio::post(engine->strand(), [engine, ws, req = std::move(req)]() mutable {
     engine->begin_probe(ws, std::move(req));
   });
@@ -1049,16 +1079,12 @@ void http_session::close_stream() {
 
 void ws_session::start_accept(http::request<http::string_body> request) {
   request_ = std::move(request);
-  ws_.set_option(websocket::stream_base::timeout{
-      std::chrono::seconds(30),               // handshake and close handshake
-      websocket::stream_base::none(),         // liveness is Engine.IO's heartbeat
-      false});
-  ws_.set_option(websocket::stream_base::decorator(
+  beast::get_lowest_layer(*handshake_).expires_after(std::chrono::seconds(30));
+  handshake_->set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "gsio-net"); }));
-  ws_.read_message_max(core_->options.max_payload);
-  ws_.async_accept(request_, asio::bind_executor(strand_, beast::bind_front_handler(
-                                                              &ws_session::on_accept,
-                                                              shared_from_this())));
+  handshake_->async_accept(request_, asio::bind_executor(strand_, beast::bind_front_handler(
+                                                                      &ws_session::on_accept,
+                                                                      shared_from_this())));
 }
 
 void ws_session::reject(engine_reply reply, http::request<http::string_body> request) {
@@ -1071,8 +1097,8 @@ void ws_session::reject(engine_reply reply, http::request<http::string_body> req
   rejection_->keep_alive(false);
   rejection_->body() = std::move(reply.body);
   rejection_->prepare_payload();
-  beast::get_lowest_layer(ws_).expires_after(http_write_timeout);
-  http::async_write(beast::get_lowest_layer(ws_), *rejection_,
+  beast::get_lowest_layer(*handshake_).expires_after(http_write_timeout);
+  http::async_write(beast::get_lowest_layer(*handshake_), *rejection_,
                     asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code,
                                                                              std::size_t) {
                       self->hard_close();
@@ -1089,11 +1115,15 @@ void ws_session::on_accept(beast::error_code ec) {
     hard_close();
     return;
   }
+  beast::get_lowest_layer(*handshake_).expires_never();
+  socket_ = beast::get_lowest_layer(*handshake_).release_socket();
+  handshake_.reset();
+  beast::error_code ignored;
+  socket_.non_blocking(true, ignored);
   if (!engine_) {
     // A WebSocket-only session: it shares this WebSocket's strand.
     std::string remote;
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+    auto endpoint = socket_.remote_endpoint(ignored);
     if (!ignored)
       remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
     auto engine =
@@ -1104,31 +1134,116 @@ void ws_session::on_accept(beast::error_code ec) {
     }
     engine->attach_websocket(shared_from_this());
   }
-  do_read();
+  if (!pending_input_.empty()) {
+    const auto used = take_frames(pending_input_);
+    pending_input_.erase(0, used);
+  }
+  wait_readable();
 }
 
-void ws_session::do_read() {
-  ws_.async_read(buffer_, asio::bind_executor(strand_, beast::bind_front_handler(
-                                                           &ws_session::on_read,
-                                                           shared_from_this())));
+void ws_session::wait_readable() {
+  if (transport_failed_ || !socket_.is_open())
+    return;
+  socket_.async_wait(tcp::socket::wait_read,
+                     asio::bind_executor(strand_, beast::bind_front_handler(
+                                                      &ws_session::on_readable,
+                                                      shared_from_this())));
 }
 
-void ws_session::on_read(beast::error_code ec, std::size_t) {
+// Reads what the socket holds into the thread's scratch buffer and parses it there; only the
+// start of an incomplete frame is kept by the session.
+void ws_session::on_readable(beast::error_code ec) {
+  thread_local std::vector<char> scratch(64 * 1024);
+  std::size_t bytes = 0;
+  if (!ec)
+    bytes = socket_.read_some(asio::buffer(scratch), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    wait_readable();
+    return;
+  }
   if (ec) {
     transport_failed_ = true;
-    bool clean = ec == websocket::error::closed || ec == asio::error::eof ||
-                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset;
+    const bool clean = ec == asio::error::eof || ec == asio::error::operation_aborted ||
+                       ec == asio::error::connection_reset;
     report_closed(clean ? disconnect_reason::transport_close : disconnect_reason::transport_error);
     hard_close();
     return;
   }
-  std::string data = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
-  if (engine_ && !closing_) {
-    auto engine = engine_;  // the engine may close us (and drop engine_) while handling the frame
-    engine->on_ws_frame(this, std::move(data), ws_.got_text());
+  if (pending_input_.empty()) {
+    const auto used = take_frames({scratch.data(), bytes});
+    pending_input_.assign(scratch.data() + used, bytes - used);
+  } else {
+    pending_input_.append(scratch.data(), bytes);
+    const auto used = take_frames(pending_input_);
+    pending_input_.erase(0, used);
   }
-  do_read();  // also after close(): the close handshake completes through the read
+  if (pending_input_.empty() && pending_input_.capacity() > 0)
+    std::string{}.swap(pending_input_);  // an idle connection keeps no input buffer
+  wait_readable();  // also after close(): the close handshake completes through the read
+}
+
+std::size_t ws_session::take_frames(std::string_view input) {
+  std::size_t used = 0;
+  while (!transport_failed_) {
+    if (discard_input_)
+      return input.size();
+    auto frame = parser_.parse(input.substr(used));
+    if (frame.what == ws::parsed::kind::need_more)
+      break;
+    used += frame.consumed;
+    switch (frame.what) {
+    case ws::parsed::kind::message:
+      if (engine_ && !closing_) {
+        auto engine = engine_;  // the engine may close us (and drop engine_) while handling it
+        engine->on_ws_frame(this, std::move(frame.payload), frame.op == ws::opcode::text);
+      }
+      break;
+    case ws::parsed::kind::ping:
+      if (!close_sent_)
+        queue_control(ws::encode_frame(ws::opcode::pong, frame.payload));
+      break;
+    case ws::parsed::kind::close:
+      peer_closed_ = true;
+      discard_input_ = true;  // nothing may follow a close frame
+      report_closed(disconnect_reason::transport_close);
+      closing_ = true;
+      engine_.reset();
+      if (close_sent_) {
+        hard_close();
+      } else {
+        // Answer with the same code, then close the connection once the answer is out.
+        close_after_flush_ = false;
+        start_close_handshake(frame.code == 1005 ? ws::close_code::normal : frame.code, {});
+      }
+      return input.size();
+    case ws::parsed::kind::failure:
+      on_frame_failure(frame);
+      return input.size();
+    default:
+      break;
+    }
+  }
+  return used;
+}
+
+void ws_session::on_frame_failure(const ws::parsed& failure) {
+  discard_input_ = true;  // where a frame was malformed, nothing after it can be parsed
+  report_closed(disconnect_reason::transport_error);
+  closing_ = true;
+  engine_.reset();
+  close_timer_.expires_after(graceful_close_timeout);
+  close_timer_.async_wait(
+      asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->hard_close();
+      }));
+  start_close_handshake(failure.code, failure.payload);
+}
+
+void ws_session::queue_control(std::string frame) {
+  control_pending_ += frame;
+  if (!writing_)
+    do_write();
 }
 
 bool ws_session::send(const outgoing& frame) {
@@ -1143,47 +1258,75 @@ bool ws_session::send(const outgoing& frame) {
   return true;
 }
 
+// One gathered write: pending control frames first, then queued frames up to a bound, each
+// behind its header. The frames move to in_flight_ so that dropping the queue cannot free bytes
+// being written; write_headers_ is filled completely before any buffer points into it.
 void ws_session::do_write() {
+  if (transport_failed_ || (queue_.empty() && control_pending_.empty()))
+    return;
+  constexpr std::size_t max_frames_per_write = 64;
+  constexpr std::size_t max_bytes_per_write = 256 * 1024;
   writing_ = true;
-  if (!corked_ && queue_.size() > 1)
-    set_cork(true);
-  const auto& frame = queue_.front();
-  ws_.binary(frame.binary);
-  ws_.async_write(asio::buffer(*frame.bytes),
-                  asio::bind_executor(strand_, beast::bind_front_handler(&ws_session::on_write,
-                                                                         shared_from_this())));
+  control_in_flight_.swap(control_pending_);
+  control_pending_.clear();
+  close_in_flight_ = close_queued_;
+  close_queued_ = false;
+  std::size_t bytes = 0;
+  while (!queue_.empty() && in_flight_.size() < max_frames_per_write &&
+         bytes < max_bytes_per_write) {
+    bytes += queue_.front().bytes->size();
+    in_flight_.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  write_headers_.clear();
+  for (const auto& frame : in_flight_)
+    ws::append_header(write_headers_, frame.binary ? ws::opcode::binary : ws::opcode::text,
+                      frame.bytes->size());
+  write_buffers_.clear();
+  if (!control_in_flight_.empty())
+    write_buffers_.emplace_back(control_in_flight_.data(), control_in_flight_.size());
+  std::size_t header_at = 0;
+  for (const auto& frame : in_flight_) {
+    const auto header = ws::header_size(frame.bytes->size());
+    write_buffers_.emplace_back(write_headers_.data() + header_at, header);
+    write_buffers_.emplace_back(frame.bytes->data(), frame.bytes->size());
+    header_at += header;
+  }
+  asio::async_write(socket_, write_buffers_,
+                    asio::bind_executor(strand_, beast::bind_front_handler(&ws_session::on_write,
+                                                                           shared_from_this())));
 }
 
 void ws_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  if (!queue_.empty()) {
-    queued_bytes_ -= queue_.front().bytes->size();
-    queue_.pop_front();
-  }
+  for (const auto& frame : in_flight_)
+    queued_bytes_ -= frame.bytes->size();
+  in_flight_.clear();
+  control_in_flight_.clear();
+  const bool wrote_close = std::exchange(close_in_flight_, false);
   if (ec) {
     transport_failed_ = true;
     report_closed(disconnect_reason::transport_error);
     hard_close();
     return;
   }
-  if (!queue_.empty() && !transport_failed_) {
+  if (wrote_close) {
+    // Our close frame is out and nothing follows it. If the peer began the close, we are done;
+    // otherwise its close frame or EOF arrives through the read loop, bounded by close_timer_.
+    // (Closing now, with its bytes unread, would reset the connection and could destroy the
+    // close frame on its way.)
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    if (peer_closed_)
+      hard_close();
+    return;
+  }
+  if (!queue_.empty() || !control_pending_.empty()) {
     do_write();
     return;
   }
-  if (corked_)
-    set_cork(false);
   if (close_after_flush_)
-    start_close_handshake();
-}
-
-// While several frames wait (a broadcast burst), TCP_CORK lets the kernel pack them into full
-// segments instead of sending one segment per frame; uncorking when the queue drains sends the
-// rest at once, so no frame waits longer than the burst.
-void ws_session::set_cork(bool on) {
-  beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().set_option(
-      asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
-  corked_ = on;
+    start_close_handshake(ws::close_code::normal, {});
 }
 
 void ws_session::close(bool graceful) {
@@ -1191,7 +1334,7 @@ void ws_session::close(bool graceful) {
     return;
   closing_ = true;
   engine_.reset();
-  if (!graceful || transport_failed_) {
+  if (!graceful || transport_failed_ || handshake_) {
     hard_close();
     return;
   }
@@ -1203,25 +1346,33 @@ void ws_session::close(bool graceful) {
           self->hard_close();
       }));
   if (!writing_ && queue_.empty())
-    start_close_handshake();
+    start_close_handshake(ws::close_code::normal, {});
 }
 
-void ws_session::start_close_handshake() {
+// Queues our close frame; queued data frames are dropped (a graceful close has flushed them).
+void ws_session::start_close_handshake(std::uint16_t code, std::string_view reason) {
   close_after_flush_ = false;
-  ws_.async_close(websocket::close_code::normal,
-                  asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code) {
-                    self->hard_close();
-                  }));
+  if (close_sent_ || transport_failed_)
+    return;
+  close_sent_ = true;
+  while (!queue_.empty()) {
+    queued_bytes_ -= queue_.front().bytes->size();
+    queue_.pop_front();
+  }
+  control_pending_ += ws::encode_close(code, reason);
+  close_queued_ = true;
+  if (!writing_)
+    do_write();
 }
 
 void ws_session::hard_close() {
   close_timer_.cancel();
-  auto& tcp_layer = beast::get_lowest_layer(ws_);
-  if (!tcp_layer.socket().is_open())
+  auto& sock = socket();
+  if (!sock.is_open())
     return;
   beast::error_code ignored;
-  tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  tcp_layer.close();
+  sock.shutdown(tcp::socket::shutdown_both, ignored);
+  sock.close(ignored);
 }
 
 void ws_session::report_closed(disconnect_reason reason) {
