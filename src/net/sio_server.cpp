@@ -377,6 +377,7 @@ private:
   // once the rest is to be ignored).
   std::size_t take_frames(std::string_view input);
   void on_frame_failure(const ws::parsed& failure);
+  void arm_close_timer();
   void queue_control(std::string frame);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
@@ -1205,14 +1206,14 @@ std::size_t ws_session::take_frames(std::string_view input) {
     case ws::parsed::kind::close:
       peer_closed_ = true;
       discard_input_ = true;  // nothing may follow a close frame
+      closing_ = true;        // first: the engine's close() must not cut the connection
       report_closed(disconnect_reason::transport_close);
-      closing_ = true;
-      engine_.reset();
       if (close_sent_) {
         hard_close();
       } else {
         // Answer with the same code, then close the connection once the answer is out.
         close_after_flush_ = false;
+        arm_close_timer();
         start_close_handshake(frame.code == 1005 ? ws::close_code::normal : frame.code, {});
       }
       return input.size();
@@ -1228,16 +1229,20 @@ std::size_t ws_session::take_frames(std::string_view input) {
 
 void ws_session::on_frame_failure(const ws::parsed& failure) {
   discard_input_ = true;  // where a frame was malformed, nothing after it can be parsed
+  closing_ = true;        // first: the engine's close() must not cut the connection
   report_closed(disconnect_reason::transport_error);
-  closing_ = true;
-  engine_.reset();
+  arm_close_timer();
+  start_close_handshake(failure.code, failure.payload);
+}
+
+// Bounds every close: a peer that stops reading cannot keep the connection open.
+void ws_session::arm_close_timer() {
   close_timer_.expires_after(graceful_close_timeout);
   close_timer_.async_wait(
       asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
         if (!ec)
           self->hard_close();
       }));
-  start_close_handshake(failure.code, failure.payload);
 }
 
 void ws_session::queue_control(std::string frame) {
@@ -1339,12 +1344,7 @@ void ws_session::close(bool graceful) {
     return;
   }
   close_after_flush_ = true;
-  close_timer_.expires_after(graceful_close_timeout);
-  close_timer_.async_wait(
-      asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
-        if (!ec)
-          self->hard_close();
-      }));
+  arm_close_timer();
   if (!writing_ && queue_.empty())
     start_close_handshake(ws::close_code::normal, {});
 }

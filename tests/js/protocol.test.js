@@ -399,6 +399,57 @@ describe('Engine.IO WebSocket', () => {
   });
 });
 
+describe('WebSocket framing (RFC 6455)', () => {
+  const { rawPeer, clientFrame } = require('./lib/relay_harness');
+  const sioPath = '/socket.io/?EIO=4&transport=websocket';
+  const text = (frame) => frame.payload.toString();
+
+  it('takes frames sent along with the upgrade request', async () => {
+    const peer = await rawPeer({ port }, { urlPath: sioPath, pipelined: clientFrame(0x81, '40') });
+    const open = await peer.waitFrame((f) => text(f).startsWith('0{'));
+    assert.equal(open.opcode, 1);
+    await peer.waitFrame((f) => text(f).startsWith('40{"sid":'), 2000, 'namespace joined');
+    peer.socket.destroy();
+  });
+
+  it('reassembles fragmented messages and answers pings between fragments', async () => {
+    const peer = await rawPeer({ port }, { urlPath: sioPath });
+    await peer.waitFrame((f) => text(f).startsWith('0{'));
+    peer.write(clientFrame(0x81, '40'));
+    await peer.waitFrame((f) => text(f).startsWith('40{'));
+    const message = Buffer.from('42["message","caf\u00e9 in three pieces"]');
+    const cut = message.indexOf(Buffer.from('\u00e9')) + 1;  // inside the two-byte "é"
+    peer.write(clientFrame(0x01, message.subarray(0, cut)));
+    peer.write(clientFrame(0x89, 'ping data'));
+    peer.write(clientFrame(0x00, message.subarray(cut, cut + 5)));
+    peer.write(clientFrame(0x80, message.subarray(cut + 5)));
+    const pong = await peer.waitFrame((f) => f.opcode === 0xA);
+    assert.equal(text(pong), 'ping data');
+    const back = await peer.waitFrame((f) => text(f).startsWith('42["message-back"'));
+    assert.equal(text(back), '42["message-back","caf\u00e9 in three pieces"]');
+    peer.write(clientFrame(0x88, Buffer.from([0x03, 0xe8])));
+    assert.equal(await peer.closeCode(), 1000);
+    await peer.ended;
+  });
+
+  it('closes on protocol violations with the code RFC 6455 names', async () => {
+    for (const [what, bytes, code] of [
+      ['an unmasked frame', clientFrame(0x81, '40', { mask: false }), 1002],
+      ['text that is not UTF-8', clientFrame(0x81, Buffer.from([0x34, 0x32, 0xff])), 1007],
+      ['a fragmented ping', clientFrame(0x09, 'x'), 1002],
+      ['a message above maxPayload in fragments',
+       Buffer.concat([clientFrame(0x01, 'x'.repeat(MAX_PAYLOAD - 10)), clientFrame(0x80, 'y'.repeat(20))]),
+       1009],
+    ]) {
+      const peer = await rawPeer({ port }, { urlPath: sioPath });
+      await peer.waitFrame((f) => text(f).startsWith('0{'));
+      peer.write(bytes);
+      assert.equal(await peer.closeCode(), code, what);
+      await withTimeout(peer.ended, 5000, `${what}: the server closes the socket`);
+    }
+  });
+});
+
 describe('Engine.IO upgrade', () => {
   it('upgrades from polling: 2probe → 3probe, held poll → 6, then 5', async () => {
     const sid = await openPolling();

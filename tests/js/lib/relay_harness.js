@@ -172,8 +172,8 @@ async function cleanup() {
 
 // A WebSocket client on a bare TCP socket, for what a WebSocket library will not send: unmasked
 // or malformed frames, fragments, a first frame sent together with the upgrade request, and a
-// client that never answers pings. `frames` collects the server's frames as {opcode, fin, payload}.
-function rawPeer(relay, { pipelined = Buffer.alloc(0), timeout = 5000 } = {}) {
+// client that never answers pings (`relay` may be any server: only its port is used). `frames` collects the server's frames as {opcode, fin, payload}.
+function rawPeer(relay, { pipelined = Buffer.alloc(0), timeout = 5000, urlPath = '/' } = {}) {
   const socket = net.connect(relay.port, '127.0.0.1');
   peers.add({ ws: { terminate: () => socket.destroy() } });
   const peer = { socket, frames: [], waiters: new Set() };
@@ -208,7 +208,7 @@ function rawPeer(relay, { pipelined = Buffer.alloc(0), timeout = 5000 } = {}) {
   });
   const key = crypto.randomBytes(16).toString('base64');
   socket.write(Buffer.concat([Buffer.from(
-    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`), pipelined]));
   peer.waitFrame = (predicate, ms = 5000, what = 'frame') => withTimeout(new Promise((resolve) => {
     const check = () => {
