@@ -234,7 +234,10 @@ function ingestSection(runs, ctx) {
   const w = (s = '') => out.push(s);
   w('## (a) Ingest: durable `add_ledger_entry` with acks');
   w();
-  w(`${clients} Socket.IO clients (one \`gsio-bench\` process, one io_context, one thread) each keep ` +
+  w(`${clients} Socket.IO clients (one \`gsio-bench\` process, one io_context, one thread; ` +
+    '`src/bin/bench/raw_sio_peer`: Engine.IO v4 / Socket.IO v5 over a bare-socket WebSocket client that ' +
+    'parses frames in place and counts pushes by event name without parsing their arguments, so that ' +
+    'receiving every push costs the load generator little) each keep ' +
     `${window} adds in flight (${inFlight} in total) for ${first.duration_s.toFixed(0)} s after a ` +
     `${first.warmup_s} s warm-up; an add counts when its ack (the stored entry) arrives inside the ` +
     'window. Latency is from emit to ack. The first entry acked to each client is checked in full ' +
@@ -409,7 +412,9 @@ function fanoutSection(runs, ctx) {
   const first = runs[0];
   w('## (c) Relay fan-out: broadcast messages delivered per second');
   w();
-  w(`${first.peers} raw WebSocket peers (the project's \`net::ws_client\`, one \`gsio-bench\` thread) join the relay ` +
+  w(`${first.peers} WebSocket peers (\`src/bin/bench/raw_ws_peer\`: bare sockets on one \`gsio-bench\` thread, ` +
+    'frames parsed in place and queued frames written with one gathered write, because the load generator ' +
+    'receives every delivery) join the relay ' +
     'with the network token and announce themselves (NodeAnnounce); then every peer broadcasts ' +
     `EntryAnnounce-shaped envelopes of ${first.frame_bytes} bytes, keeping ${first.window} broadcasts not yet ` +
     'received by all other peers (closed loop, so neither relay drops a slow reader). A delivery is one ' +
@@ -443,10 +448,11 @@ function fanoutSection(runs, ctx) {
     parts.push(`gsio-relay used ${fix(gCpu)} cores and the Node relay ${fix(nCpu)} for these rates, i.e. ` +
       `${fix(gCpu > 0 ? gr / gCpu / 1000 : 0, 0)}k vs ${fix(nCpu > 0 ? nr / nCpu / 1000 : 0, 0)}k deliveries per CPU-second.`);
     parts.push(gCpu >= 0.85
-      ? 'gsio-relay\'s one I/O thread is saturated: it is CPU-bound on this machine, and per delivery it pays a ' +
-        'post to the target connection\'s strand, one `async_write` per frame (one syscall per message and ' +
-        'recipient, no batching of queued frames into one write) and, per received frame, a full JSON parse ' +
-        'plus a re-serialization of the payload it never reads (`decode_p2p`).'
+      ? 'gsio-relay\'s one I/O thread is saturated: it is CPU-bound on this machine. Per received message it ' +
+        'parses the envelope (`decode_p2p` without the payload) and encodes the outgoing frame once; per ' +
+        'delivery it pays a post to the target connection\'s strand and a share of one gathered write (every ' +
+        'frame queued on a connection goes out in one `sendmsg`), so the kernel\'s loopback TCP is most of ' +
+        'what is left.'
       : `gsio-relay did not use a full core (${fix(gCpu)}), so the loop was limited elsewhere — the load generator ` +
         `(${fix(lg * 100, 0)} % of a core) and the shared 2 cores.`);
     parts.push(lg >= 0.85
@@ -604,8 +610,9 @@ function idleSection(runs, ctx) {
     w(`**Ratio gsio-node / Node reference (medians of KiB per client; lower is better): ${fix(gk / nk)}×**. ` +
       `Target ≤ 10 KiB per idle client: ${met(gk <= 10)} (${fix(gk, 1)} KiB).`);
     w();
-    w('**What it consists of** (from the code, not profiled). Per connection gsio-node keeps a Beast WebSocket stream (its read buffer, ' +
-      'the TCP socket and its strand), the Engine.IO/Socket.IO session state and a CAF actor for the ' +
+    w('**What it consists of** (from the code, not profiled). Per connection gsio-node keeps the TCP socket and its strand, ' +
+      'the WebSocket framing state (no read buffer while idle: a session waits for the socket to be readable ' +
+      'and reads into a scratch buffer of its I/O thread), the Engine.IO/Socket.IO session state and a CAF actor for the ' +
       'client session; the kernel\'s socket buffers are not in RSS. The figure includes the allocator\'s ' +
       'retained free memory, which is why the per-run spread is a few tenths of a KiB.');
     w();
