@@ -520,9 +520,11 @@ function catchupSection(runs, ctx) {
   const mid = ok.length ? [...ok].sort((x, y) => x.entries_per_s - y.entries_per_s)[Math.floor(ok.length / 2)] : null;
   const parts = [];
   parts.push(`Every synced entry is verified (one Ed25519 verify, ${int(verify)}/s on one core here) and ` +
-    `stored durably, so one verifying thread alone caps catch-up at ≈ ${int(verify)} entries/s on this machine: ` +
-    'the 25k/s target needs verification spread over cores (or cheaper batch verification) as well as a ' +
-    'faster pipeline.');
+    'stored durably. A merged page is parsed and verified on all cores (`ledger/parallel.hpp`), so ' +
+    `verification alone caps catch-up at ≈ ${int(verify * ctx.nproc)} entries/s on ${ctx.nproc} cores, ` +
+    'and only if nothing else ran: the source reading and encoding pages, the relay forwarding ' +
+    'them, and the fresh node parsing, inserting and committing them share the same cores. The 25k/s ' +
+    `target asks for ${fix(25000 / verify, 2)} cores of verification alone here.`);
   const startRate = median(runs.map((r) => k.catchup_entries / r.source_start_s));
   parts.push(startRate < 0.6 * verify
     ? `Starting the source took ${fix(median(runs.map((r) => r.source_start_s)), 1)} s (≈ ${int(startRate)} entries/s), ` +
@@ -546,12 +548,10 @@ function catchupSection(runs, ctx) {
   const freshCpu = median(ok.map((r) => r.fresh_cpu_cores));
   parts.push(`The fresh node used ${fix(freshCpu)} cores and the source ` +
     `${fix(median(ok.map((r) => r.source_cpu_cores)))}` +
-    (freshCpu >= 0.85 ? ' — about one thread\'s worth on the fresh node: its ledger actor verifies, inserts and ' +
-      'stores every entry on one thread, ' : ': ') +
-    'and pages are pulled one at a time (request → page → merge → next request), so the two nodes take ' +
-    'turns instead of working in parallel.');
-  parts.push('The profile in bench/FINDINGS.md (d) finds a quarter of the fresh node\'s CPU in ' +
-    '`chain_tree::recompute_canonical`, which walks the canonical chain on every insert.');
+    ': pages are pulled one at a time (request → page → merge → next request), so the two nodes ' +
+    'take turns, and between pages the fresh node\'s verification threads wait. Asking for the next ' +
+    'page while merging one was tried and measured no gain on this machine (bench/FINDINGS.md (d)): ' +
+    'the verifier and the source compete for the same two cores.');
   w('**What limits it.** ' + parts.join(' '));
   w();
   if (mid && mid.progress) {
@@ -665,10 +665,12 @@ function analysis(f) {
           'ledger actor and on the way back (client session, gateway, the Asio↔CAF hops and the ' +
           `Asio thread writing each ack plus ${f.clients} broadcasts per entry)`
         : '') +
-      `. At ${int(f.gsioRate)} entries/s that is ≈ ${int(f.gsioRate / gBatch)} commits/s: adds reach the ` +
-      'ledger actor a few at a time, so each small SQLite transaction pays a full WAL sync ' +
-      `(a lone 4 KiB fdatasync is ${fix(f.fsyncUs, 0)} µs here; SQLite with synchronous=FULL managed ~5.5k ` +
-      'rows/s at one row per transaction on this class of machine).');
+      `. At ${int(f.gsioRate)} entries/s that is ≈ ${int(f.gsioRate / gBatch)} commits/s` +
+      (gBatch < 8
+        ? ': adds reach the ledger actor a few at a time, so each small SQLite transaction pays a full ' +
+          `WAL sync (a lone 4 KiB fdatasync is ${fix(f.fsyncUs, 0)} µs here; SQLite with synchronous=FULL ` +
+          'managed ~5.5k rows/s at one row per transaction on this class of machine).'
+        : '.'));
   }
   if (gCpu !== undefined) {
     parts.push(gCpu < busy
@@ -702,6 +704,13 @@ function analysis(f) {
     `at the end of these ${g[0].duration_s.toFixed(0)} s runs — and peers refuse entries more than 5 minutes ` +
     '(`future_timestamp`) ahead. At the 25k/s target a node would hit that after ≈ 12 s of sustained ' +
     'ingest, so the target also needs a finer id (e.g. a per-millisecond sequence).');
+  if (lead >= 59.5) {
+    parts.push('gsio-node holds local adds while its next id would lead the clock by more than 60 s, so that ' +
+      'peers never refuse its entries: these runs reached that cap, after which adds are accepted at the ' +
+      'clock\'s pace (1,000/s). The figure is therefore a burst at full speed followed by a held tail, and ' +
+      `the ledger time above and the p99 of ${fix(med(g, (r) => r.latency_ms.p99))} ms are mostly that hold; ` +
+      'bench/FINDINGS.md (a) has shorter runs that stay below the cap.');
+  }
   if (f.highLoad) parts.push('Other work on the machine during this run also took CPU and disk bandwidth from both peers.');
   return parts.join(' ');
 }
