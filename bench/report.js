@@ -658,7 +658,7 @@ function analysis(f) {
     `gsio-node's p50 of ${fix(gLat)} ms means ≈ ${int(f.inFlight / (gLat / 1000))} entries/s, so the ` +
     'question is where an add waits.');
   if (gBatch !== undefined) {
-    parts.push(`gsio-node committed batches of only ${fix(gBatch, 1)} entries on average` +
+    parts.push(`gsio-node committed batches of ${gBatch < 8 ? 'only ' : ''}${fix(gBatch, 1)} entries on average` +
       (gLedgerMs !== undefined
         ? `, and an add spent ${fix(gLedgerMs)} ms from reaching the ledger actor to being durable — ` +
           `so ≈ ${fix(Math.max(0, gLat - gLedgerMs))} ms of the ${fix(gLat)} ms were spent before the ` +
