@@ -113,7 +113,8 @@ describe('gsio-net network', () => {
     await before.done;
     proxy.cut();
     // More writes on the connected side, so its branch is the heavier one.
-    const during = c.writers([sockets[0], sockets[0], sockets[1], sockets[1], sockets[2]], { perClient: 50, acked });
+    const during = c.writers([sockets[0], sockets[0], sockets[1], sockets[1], sockets[2]],
+                             { perClient: 50, acked, tag: 'during' });
     await during.done;
     const isolated = await c.nodeInfo(sockets[2]);
     const others = await c.nodeInfo(sockets[0]);
@@ -127,13 +128,22 @@ describe('gsio-net network', () => {
     console.log(`after healing: height ${infos[0].height} for ${acked.size} acknowledged entries, ` +
                 `${reorgs.length} ledger_reorg event(s) on the cut node`);
     assert.ok(reorgs.length >= 1, 'the cut node\'s clients saw the branch switch');
+    // Every entry the cut node wrote while isolated left its canonical chain at the switch. (Other
+    // nodes' entries may leave it too: a fork between them that was still open at the cut.)
     const cutNodeId = isolated.node_id;
-    assert.ok(reorgs[0].removed.length > 0 && reorgs[0].removed.every((id) => id.startsWith(cutNodeId)));
+    const removed = new Set(reorgs.flatMap((r) => r.removed));
+    const writtenWhileCut = [...acked].filter(([, d]) => d.tag === 'during' && d.client === 4)
+      .map(([id]) => id);
+    assert.equal(writtenWhileCut.length, 50);
+    for (const id of writtenWhileCut) {
+      assert.ok(id.startsWith(cutNodeId));
+      assert.ok(removed.has(id), `${id}, written on the cut node, was switched away from`);
+    }
     assert.ok(reorgs[0].added.length > 0);
     assert.equal(typeof reorgs[0].fork_height, 'number');
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
     const chain = await h.getAll(sockets[0]);
-    for (const id of reorgs[0].removed) assert.ok(chain.some((e) => e.id === id), `re-appended ${id}`);
+    for (const id of removed) assert.ok(chain.some((e) => e.id === id), `re-appended ${id}`);
   });
 
   it('a switch to a long branch reaches clients as a partial ledger_reorg, and they stay connected', async () => {
