@@ -694,8 +694,11 @@ gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> 
         std::lock_guard<std::mutex> guard{fe.mtx};
         fe.tip = std::move(tip);
       }
+      std::vector<net::sio_args> messages;
+      messages.reserve(entries.size());
       for (auto& entry : entries)
-        fe.server->broadcast("/", "ledger_entry_added", net::sio_args{args_of(entry), {}});
+        messages.push_back(net::sio_args{args_of(entry), {}});
+      fe.server->broadcast_each("/", "ledger_entry_added", messages);
       self->state.broadcasts += entries.size();
     },
     [=](reorg_atom, const reorg_event& ev) {

@@ -1952,16 +1952,27 @@ void server::emit(socket_id id, std::string event, sio_args args,
 }
 
 void server::broadcast(const std::string& nsp, std::string event, sio_args args) {
+  broadcast_each(nsp, event, std::vector<sio_args>{std::move(args)});
+}
+
+void server::broadcast_each(const std::string& nsp, const std::string& event,
+                            const std::vector<sio_args>& messages) {
+  if (messages.empty())
+    return;
   auto receivers = impl_->sockets_of(nsp);
   if (receivers.empty())
     return;
-  sio::packet p;
-  p.type = args.attachments.empty() ? sio::packet_type::event : sio::packet_type::binary_event;
-  p.attachments = args.attachments.size();
-  p.nsp = nsp;
-  p.data = sio::make_event_payload(event, args.json);
-  auto packets = std::make_shared<const std::vector<detail::outgoing>>(
-      detail::encode_sio(p, args.attachments));
+  std::vector<detail::outgoing> encoded;
+  for (const auto& args : messages) {
+    sio::packet p;
+    p.type = args.attachments.empty() ? sio::packet_type::event : sio::packet_type::binary_event;
+    p.attachments = args.attachments.size();
+    p.nsp = nsp;
+    p.data = sio::make_event_payload(event, args.json);
+    for (auto& packet : detail::encode_sio(p, args.attachments))
+      encoded.push_back(std::move(packet));
+  }
+  auto packets = std::make_shared<const std::vector<detail::outgoing>>(std::move(encoded));
   for (auto& [id, engine] : receivers)
     boost::asio::post(engine->strand(), [engine = engine, id = id, packets] {
       engine->send_shared(id, packets);

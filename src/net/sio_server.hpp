@@ -136,6 +136,10 @@ public:
             std::function<void(sio_args)> on_ack = {});
   // Sends `event` to every socket of `nsp` (one encoding shared by all).
   void broadcast(const std::string& nsp, std::string event, sio_args args);
+  // Sends one `event` per element of `messages`, in order, to every socket of `nsp`: one hand-off
+  // to each connection for the whole batch instead of one per message.
+  void broadcast_each(const std::string& nsp, const std::string& event,
+                      const std::vector<sio_args>& messages);
   // Replies to a client's ack request.
   void ack(socket_id id, std::uint64_t ack_id, sio_args args);
   // Sends DISCONNECT for the socket and forgets it.
