@@ -139,6 +139,8 @@ void announce(self_ptr self, const std::string& recipient = {}) {
 
 void announce_entries(self_ptr self, const std::vector<std::string>& entries) {
   auto& st = self->state;
+  if (st.links.empty())
+    return;  // a node without links (yet) catches up through sync when one comes up
   for (const auto& e : entries) {
     if (!created_by(e, st.options.node_id))
       continue;  // others announce their own entries; relaying them would multiply traffic
