@@ -444,9 +444,9 @@ private:
         case ws::parsed::kind::failure: {
           const bool too_big = result.code == ws::close_code::message_too_big;
           log::info(log_component, remote_, describe_node(), ": closing: ", result.payload);
-          // Where the frame boundary is lost, nothing after it can be parsed.
-          if (result.consumed == 0)
-            discard_input_ = true;
+          // Nothing after a violation is parsed (the frame boundary may be lost, and a peer
+          // that keeps breaking the protocol must not fill the log); its EOF ends the close.
+          discard_input_ = true;
           close_gracefully(too_big ? disconnect_cause::oversized : disconnect_cause::protocol,
                            result.code, result.payload);
           break;
