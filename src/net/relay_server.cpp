@@ -433,10 +433,7 @@ private:
           on_message(std::move(result));
           break;
         case ws::parsed::kind::ping:
-          if (!close_sent_)
-            enqueue(std::make_shared<const std::string>(
-                      ws::encode_frame(ws::opcode::pong, result.payload)),
-                    false);
+          queue_pong(result.payload);
           break;
         case ws::parsed::kind::close:
           on_peer_close(result.code);
@@ -534,7 +531,17 @@ private:
       return;
     }
     queue_.push_back(outgoing{std::move(frame), data, close});
-    if (writing_.empty())
+    if (!write_active_)
+      write_queued();
+  }
+
+  // Only the latest ping not yet answered gets a pong (RFC 6455 §5.5.3 allows it): a peer that
+  // sends pings and reads nothing cannot make pongs pile up.
+  void queue_pong(std::string_view payload) {
+    if (close_sent_ || socket_closed_)
+      return;
+    pong_ = ws::encode_frame(ws::opcode::pong, payload);
+    if (!write_active_)
       write_queued();
   }
 
@@ -543,6 +550,11 @@ private:
   void write_queued() {
     std::size_t bytes = 0;
     buffers_.clear();
+    if (!pong_.empty()) {
+      pong_in_flight_.swap(pong_);
+      pong_.clear();
+      buffers_.emplace_back(pong_in_flight_.data(), pong_in_flight_.size());
+    }
     while (!queue_.empty() && writing_.size() < max_frames_per_write &&
            (writing_.empty() || bytes + queue_.front().frame->size() <= max_bytes_per_write)) {
       bytes += queue_.front().frame->size();
@@ -550,6 +562,9 @@ private:
       writing_.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    if (buffers_.empty())
+      return;
+    write_active_ = true;
     asio::async_write(socket_, buffers_,
                       beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
   }
@@ -565,6 +580,8 @@ private:
       wrote_close = wrote_close || out.close;
     }
     writing_.clear();
+    pong_in_flight_.clear();
+    write_active_ = false;
     queued_bytes_.fetch_sub(data_bytes, std::memory_order_acq_rel);
     if (ec) {
       if (!socket_closed_) {
@@ -586,7 +603,7 @@ private:
         close_socket();
       return;
     }
-    if (!queue_.empty())
+    if (!queue_.empty() || !pong_.empty())
       write_queued();
   }
 
@@ -711,7 +728,10 @@ private:
   // Strand-only state.
   std::string node_id_;  // empty until the first NodeAnnounce
   std::deque<outgoing> queue_;
-  std::vector<outgoing> writing_;
+  std::vector<outgoing> writing_;  // the frames of the write in progress
+  std::string pong_;                // the answer to the latest ping, not written yet
+  std::string pong_in_flight_;      // ... and the one being written
+  bool write_active_ = false;
   std::vector<asio::const_buffer> buffers_;
   std::chrono::steady_clock::time_point last_received_ = std::chrono::steady_clock::now();
   bool pinged_ = false;  // a keep-alive ping went out in the current silence

@@ -378,7 +378,7 @@ private:
   std::size_t take_frames(std::string_view input);
   void on_frame_failure(const ws::parsed& failure);
   void arm_close_timer();
-  void queue_control(std::string frame);
+  void queue_pong(std::string frame);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void start_close_handshake(std::uint16_t code, std::string_view reason);
@@ -1201,7 +1201,7 @@ std::size_t ws_session::take_frames(std::string_view input) {
       break;
     case ws::parsed::kind::ping:
       if (!close_sent_)
-        queue_control(ws::encode_frame(ws::opcode::pong, frame.payload));
+        queue_pong(ws::encode_frame(ws::opcode::pong, frame.payload));
       break;
     case ws::parsed::kind::close:
       peer_closed_ = true;
@@ -1245,8 +1245,11 @@ void ws_session::arm_close_timer() {
       }));
 }
 
-void ws_session::queue_control(std::string frame) {
-  control_pending_ += frame;
+// Only the latest ping not yet answered gets a pong (RFC 6455 §5.5.3 allows it): a peer that
+// sends pings and reads nothing cannot make pongs pile up. Before our close frame is queued,
+// control_pending_ holds at most that pong.
+void ws_session::queue_pong(std::string frame) {
+  control_pending_ = std::move(frame);
   if (!writing_)
     do_write();
 }

@@ -106,6 +106,35 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('answers only the latest of many unread WebSocket pings, with memory bounded', async (t) => {
+    const ws = await joined(node);
+    ws._socket.pause();  // read nothing: every pong the node writes stays in the socket buffers
+    const rssBefore = h.rssKiB(node.proc.pid);
+    const payload = Buffer.alloc(125, 'p');
+    for (let i = 0; i < 300000; i++) ws.ping(payload);  // ~38 MB of pongs if each were kept
+    // An add after the pings: once the bystander is told of it, every ping before it was read.
+    const marker = `after-pings-${process.pid}`;
+    const told = new Promise((resolve) => {
+      const onEntry = (e) => {
+        if (e.data && e.data.marker === marker) {
+          bystander.off('ledger_entry_added', onEntry);
+          resolve();
+        }
+      };
+      bystander.on('ledger_entry_added', onEntry);
+    });
+    ws.send(`42["add_ledger_entry",{"marker":"${marker}"}]`);
+    await h.withTimeout(told, 30000, 'the node read every ping');
+    const grownKiB = h.rssKiB(node.proc.pid) - rssBefore;
+    t.diagnostic(`node RSS grew by ${grownKiB} KiB over 300,000 unread pings`);
+    if (!process.env.GSIO_SANITIZED) assert.ok(grownKiB < 16 * 1024, `RSS grew by ${grownKiB} KiB`);
+    await assertHealthy();
+    const pong = new Promise((resolve) => ws.once('pong', resolve));
+    ws._socket.resume();
+    assert.equal((await h.withTimeout(pong, 5000, 'a pong')).length, 125);
+    ws.terminate();
+  });
+
   it('disconnects a client that never reads, with memory bounded', async () => {
     const s = await h.connect(node.url);
     const filler = 'z'.repeat(4000);

@@ -336,6 +336,29 @@ test.describe('WebSocket framing (RFC 6455)', () => {
     assert.equal((await quick.stop()).code, 0);
   });
 
+  test('pings from a peer that reads nothing do not pile up pongs', async (t) => {
+    const quiet = await startRelay();
+    const raw = await rawPeer(quiet);
+    raw.socket.pause();  // read nothing: every pong the relay writes stays in the socket buffers
+    const before = rssKiB(quiet.pid);
+    const batch = Buffer.concat(Array(1000).fill(clientFrame(0x89, 'p'.repeat(125))));
+    for (let i = 0; i < 300; i++) {  // 300,000 pings: ~38 MB of pongs if each were kept
+      if (!raw.socket.write(batch)) await new Promise((resolve) => raw.socket.once('drain', resolve));
+    }
+    // An announce after the pings: once it is registered, every ping before it was read.
+    raw.write(clientFrame(0x81, JSON.stringify(envelope('NodeAnnounce', 'pinger', '', {}))));
+    await waitUntil(async () => (await stats(quiet)).nodes.includes('pinger'), 20000,
+                    'the relay read every ping');
+    const grownKiB = rssKiB(quiet.pid) - before;
+    t.diagnostic(`relay RSS grew by ${grownKiB} KiB over 300,000 unread pings`);
+    if (!process.env.GSIO_SANITIZED) assert.ok(grownKiB < 16 * 1024, `RSS grew by ${grownKiB} KiB`);
+    raw.socket.resume();
+    const pong = await raw.waitFrame((f) => f.opcode === 0xA, 5000, 'a pong');
+    assert.equal(pong.payload.toString(), 'p'.repeat(125));
+    raw.socket.destroy();
+    assert.equal((await quiet.stop()).code, 0);
+  });
+
   test('--idle-timeout-ms out of range is refused at start', async () => {
     await assert.rejects(startRelay({ args: ['--idle-timeout-ms', '5'] }),
                          /idle-timeout-ms must be 100 to 3600000/);
