@@ -168,20 +168,12 @@ private:
     for (std::uint32_t i = 0; i < options_.clients; ++i)
       for (std::uint32_t k = 0; k < options_.window; ++k)
         send_one(i);
-    timer_.expires_after(std::chrono::seconds(options_.warmup_s));
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec)
-        return;
+    run_measurement_window(timer_, options_.warmup_s, options_.duration_s, [this] {
       cpu_at_start_ = process_cpu_seconds();
       server_cpu_.start();
       measure_start_ = steady::now();
       phase_ = run_phase::measuring;
-      timer_.expires_after(std::chrono::seconds(options_.duration_s));
-      timer_.async_wait([this](boost::system::error_code ec2) {
-        if (!ec2)
-          begin_drain();
-      });
-    });
+    }, [this] { begin_drain(); });
   }
 
   // Emits one add on client i. Called on client i's callbacks, or from begin_load before any of

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -160,6 +161,26 @@ inline std::optional<int> parse_options(util::option_set& options, int argc, cha
 }
 
 // The scenarios in src/bin/bench/*.cpp; each gets argv with the command in argv[0].
+// The measurement window every load scenario uses: `warmup_s` of load, then `on_start` (take the
+// starting counters), `duration_s` measured, then `on_end` (begin draining). A cancelled timer
+// (the run failed or is closing) ends the chain.
+inline void run_measurement_window(boost::asio::steady_timer& timer, std::uint64_t warmup_s,
+                                   std::uint64_t duration_s, std::function<void()> on_start,
+                                   std::function<void()> on_end) {
+  timer.expires_after(std::chrono::seconds(warmup_s));
+  timer.async_wait([&timer, duration_s, on_start = std::move(on_start),
+                    on_end = std::move(on_end)](boost::system::error_code ec) mutable {
+    if (ec)
+      return;
+    on_start();
+    timer.expires_after(std::chrono::seconds(duration_s));
+    timer.async_wait([on_end = std::move(on_end)](boost::system::error_code ec2) {
+      if (!ec2)
+        on_end();
+    });
+  });
+}
+
 int run_propagation(int argc, char** argv);
 int run_fanout(int argc, char** argv);
 int run_mkstore(int argc, char** argv);

@@ -206,20 +206,12 @@ private:
     for (std::uint32_t s = 0; s < o_.senders; ++s)
       for (std::uint32_t k = 0; k < o_.window; ++k)
         send_one(s);
-    timer_.expires_after(std::chrono::seconds(o_.warmup_s));
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec)
-        return;
+    run_measurement_window(timer_, o_.warmup_s, o_.duration_s, [this] {
       phase_ = phase::measuring;
       measure_start_ = steady::now();
       cpu_start_ = process_cpu_seconds();
       server_cpu_.start();
-      timer_.expires_after(std::chrono::seconds(o_.duration_s));
-      timer_.async_wait([this](boost::system::error_code ec2) {
-        if (!ec2)
-          begin_drain();
-      });
-    });
+    }, [this] { begin_drain(); });
   }
 
   void send_one(std::uint32_t s) {

@@ -137,19 +137,11 @@ private:
         for (std::uint32_t k = 0; k < o_.window; ++k)
           send_one(w);
     }
-    phase_timer_.expires_after(std::chrono::seconds(o_.warmup_s));
-    phase_timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec)
-        return;
+    run_measurement_window(phase_timer_, o_.warmup_s, o_.duration_s, [this] {
       phase_ = phase::measuring;
       measure_start_ = steady::now();
       cpu_start_ = process_cpu_seconds();
-      phase_timer_.expires_after(std::chrono::seconds(o_.duration_s));
-      phase_timer_.async_wait([this](boost::system::error_code ec2) {
-        if (!ec2)
-          begin_drain();
-      });
-    });
+    }, [this] { begin_drain(); });
   }
 
   // Open loop: on every tick, emit as many adds as the rate says are due by now. Sending on a
