@@ -22,8 +22,6 @@
 #include <utility>
 #include <vector>
 
-#include <netinet/tcp.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -939,7 +937,7 @@ void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
   }
   error_code ignored;
   // Without TCP_NODELAY a small frame waits behind the peer's delayed ACK (up to 40 ms) whenever
-  // an earlier frame is unacknowledged; bursts are packed by TCP_CORK instead (relay_connection).
+  // an earlier frame is unacknowledged; bursts go out as one gathered write (relay_connection).
   socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
   auto connection = std::make_shared<http_connection>(shared_from_this(), std::move(socket),

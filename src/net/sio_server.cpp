@@ -24,8 +24,6 @@
 
 #include <unistd.h>
 
-#include <netinet/tcp.h>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
