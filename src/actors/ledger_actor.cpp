@@ -9,11 +9,23 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/entry.hpp"
-#include "ledger/parallel.hpp"
 #include "ledger/sync.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
+
+checked_page to_checked_page(std::vector<ledger::checked_entry>&& checked) {
+  checked_page page;
+  page.valid.reserve(checked.size());
+  for (auto& c : checked) {
+    if (c.why)
+      page.refused.push_back(std::move(c.why->reason));
+    else
+      page.valid.push_back(std::move(c.e));
+  }
+  return page;
+}
+
 namespace {
 
 std::int64_t now_unix_ms() {
@@ -214,57 +226,57 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
   if (batch.empty())
     return;
   auto& res = *st.res;
-  const auto now = now_unix_ms();
 
-  // Parsing and validating (signature checks dominate) need no tree writes: do them for the whole
-  // batch first, over the cores; then insert in order. Exact copies of entries the tree already
-  // has skip the checks (they count as duplicates below); an altered copy is checked and refused.
-  struct candidate {
-    const std::string* json = nullptr;
-    ledger::entry e;
-    std::optional<ledger::rejection> why;
-  };
-  std::vector<candidate> candidates;
+  // Entries that arrived unchecked are checked for the whole batch at once, over the cores, before
+  // any tree write. Exact copies of entries the tree already has skip the checks (they count as
+  // duplicates below); an altered copy is checked and refused.
+  std::vector<const std::string*> unchecked;
   for (auto& request : batch)
-    for (auto& json : request.entries)
-      candidates.push_back({&json, {}, {}});
-  ledger::parallel_for(candidates.size(), [&](std::size_t i) {
-    auto& c = candidates[i];
-    std::string error;
-    if (!ledger::from_json_text(*c.json, c.e, error))
-      c.why = ledger::rejection{ledger::reject_code::malformed, "entry from a peer: " + error};
-    else if (const auto* known = res.tree.find(c.e.hash); !known || !(*known == c.e))
-      c.why = ledger::validate(c.e, res.limits, now);
-  });
+    for (auto& json : request.unchecked)
+      unchecked.push_back(&json);
+  if (!unchecked.empty()) {
+    auto checked = ledger::check_entries(unchecked, res.limits, now_unix_ms(), [&](const ledger::entry& e) {
+      const auto* known = res.tree.find(e.hash);
+      return known && *known == e;
+    });
+    auto next = checked.begin();
+    for (auto& request : batch) {
+      const auto count = static_cast<std::ptrdiff_t>(request.unchecked.size());
+      request.checked = to_checked_page({std::make_move_iterator(next), std::make_move_iterator(next + count)});
+      next += count;
+    }
+  }
 
   std::vector<merge_result> outcomes(batch.size());
   std::vector<ledger::chain_tree::insert_result> results;
   std::vector<const ledger::entry*> attached;
-  std::size_t next = 0;
+  auto refuse = [&](merge_result& out, const std::string& reason) {
+    ++out.rejected;
+    ++st.merge_rejected;
+    log::warn("ledger", "rejected an entry from a peer: ", reason);
+    if (out.rejections.size() < 8)
+      out.rejections.push_back(reason);
+  };
   for (std::size_t r = 0; r < batch.size(); ++r) {
     auto& out = outcomes[r];
-    for (std::size_t k = 0; k < batch[r].entries.size(); ++k) {
-      auto& [json, e, why] = candidates[next++];
-      if (!why) {
-        auto result = res.tree.insert(std::move(e));
-        switch (result.outcome) {
-          case ledger::chain_tree::status::appended:
-            out.appended += result.attached.size();
-            attached.insert(attached.end(), result.attached.begin(), result.attached.end());
-            out.reorg |= result.reorg();
-            results.push_back(std::move(result));
-            continue;
-          case ledger::chain_tree::status::duplicate: ++out.duplicates; continue;
-          case ledger::chain_tree::status::held: ++out.held; continue;
-          case ledger::chain_tree::status::rejected: why = std::move(result.why); break;
-        }
+    auto& page = batch[r].checked;
+    for (const auto& reason : page.refused)
+      refuse(out, reason);
+    for (auto& e : page.valid) {
+      auto result = res.tree.insert(std::move(e));
+      switch (result.outcome) {
+        case ledger::chain_tree::status::appended:
+          out.appended += result.attached.size();
+          attached.insert(attached.end(), result.attached.begin(), result.attached.end());
+          out.reorg |= result.reorg();
+          results.push_back(std::move(result));
+          break;
+        case ledger::chain_tree::status::duplicate: ++out.duplicates; break;
+        case ledger::chain_tree::status::held: ++out.held; break;
+        case ledger::chain_tree::status::rejected:
+          refuse(out, result.why ? result.why->reason : "rejected");
+          break;
       }
-      ++out.rejected;
-      ++st.merge_rejected;
-      const std::string reason = why ? why->reason : "rejected";
-      log::warn("ledger", "rejected an entry from a peer: ", reason);
-      if (out.rejections.size() < 8)
-        out.rejections.push_back(reason);
     }
   }
   if (!persist(self, attached)) {
@@ -279,6 +291,20 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
     outcomes[r].tip = tip;
     batch[r].promise.deliver(std::move(outcomes[r]));
   }
+}
+
+caf::typed_response_promise<merge_result> queue_merge(instrumented<ledger_actor, ledger_state> self,
+                                                       std::vector<std::string> unchecked,
+                                                       checked_page checked) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<merge_result>();
+  st.pending_merges.push_back({std::move(unchecked), std::move(checked), promise});
+  if (!st.merge_flush_scheduled) {
+    // Goes behind every merge already in the mailbox: they all share one commit.
+    st.merge_flush_scheduled = true;
+    self->send(self, merge_flush_atom::value);
+  }
+  return promise;
 }
 
 std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self) {
@@ -449,17 +475,10 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       self->state.listeners.push_back(std::move(listener));
     },
     [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
-    [=](merge_atom, std::vector<std::string>& entries) -> caf::typed_response_promise<merge_result> {
-      auto& st = self->state;
-      auto promise = self->make_response_promise<merge_result>();
-      st.pending_merges.push_back({std::move(entries), promise});
-      if (!st.merge_flush_scheduled) {
-        // Goes behind every merge already in the mailbox: they all share one commit.
-        st.merge_flush_scheduled = true;
-        self->send(self, merge_flush_atom::value);
-      }
-      return promise;
+    [=](merge_atom, std::vector<std::string>& entries) {
+      return queue_merge(self, std::move(entries), {});
     },
+    [=](merge_atom, checked_page& page) { return queue_merge(self, {}, std::move(page)); },
     [=](merge_flush_atom) { flush_merges(self); },
     [=](sync_atom, const sync_query& query) {
       auto& tree = self->state.res->tree;

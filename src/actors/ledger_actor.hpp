@@ -20,7 +20,34 @@
 #include "ledger/store.hpp"
 #include "ledger/validation.hpp"
 
+namespace gsio::ledger {
+
+// Entries travel parsed only inside checked_page below; CAF finds this by argument-dependent lookup.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entry& x) {
+  return f(caf::meta::type_name("gsio::entry"), x.id, x.timestamp, x.data, x.previous_hash, x.hash,
+           x.creator_node_id, x.signatures);
+}
+
+}  // namespace gsio::ledger
+
 namespace gsio::actors {
+
+// Entries from a peer that already went through the checks needing no chain (ledger::
+// check_entries, done by the entry_verifier actor so that the ledger does not verify signatures
+// while it could be persisting). Unlike other messages they carry parsed entries: parsing them a
+// second time would put that work back on the ledger's thread.
+struct checked_page {
+  std::vector<ledger::entry> valid;   // in the order received
+  std::vector<std::string> refused;   // the reason each other entry was refused
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checked_page& x) {
+  return f(caf::meta::type_name("gsio::checked_page"), x.valid, x.refused);
+}
+
+// Keeps the entries of `checked` that passed, in order, and the reasons for the others.
+checked_page to_checked_page(std::vector<ledger::checked_entry>&& checked);
 
 // Receives what the ledger publishes: entries that joined the canonical chain by extending it
 // (JSON, chain order) with the tip after them, and branch switches.
@@ -41,6 +68,8 @@ using ledger_actor = caf::typed_actor<
   caf::reacts_to<subscribe_atom, ledger_listener_actor>,
   // Validates, attaches and durably stores entries from peers (JSON); publishes what changed.
   caf::replies_to<merge_atom, std::vector<std::string>>::with<merge_result>,
+  // The same for entries an entry_verifier checked: only attaches and stores them.
+  caf::replies_to<merge_atom, checked_page>::with<merge_result>,
   // Answers a peer's LedgerSyncRequest.
   caf::replies_to<sync_atom, sync_query>::with<sync_answer>,
   // This node's locator (ledger::chain_tree::locator) for its own LedgerSyncRequest.
@@ -92,7 +121,8 @@ struct ledger_state {
   // Entries from peers wait here like local adds do, so that every merge request that arrived
   // together shares one transaction (an announce carries one entry).
   struct pending_merge {
-    std::vector<std::string> entries;
+    std::vector<std::string> unchecked;  // as received, checked when the merge is flushed
+    checked_page checked;
     caf::typed_response_promise<merge_result> promise;
   };
 

@@ -2,6 +2,8 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "actors/ledger_actor.hpp"
+
 namespace gsio::actors {
 
 void register_message_types(caf::actor_system_config& cfg) {
@@ -13,6 +15,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_record>("gsio::node_record");
   cfg.add_message_type<std::vector<node_record>>("std::vector<gsio::node_record>");
   cfg.add_message_type<merge_result>("gsio::merge_result");
+  cfg.add_message_type<checked_page>("gsio::checked_page");
   cfg.add_message_type<sync_query>("gsio::sync_query");
   cfg.add_message_type<sync_answer>("gsio::sync_answer");
   cfg.add_message_type<p2p_envelope>("gsio::p2p_envelope");

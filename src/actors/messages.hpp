@@ -28,6 +28,7 @@ using verify_atom = caf::atom_constant<caf::atom("verify")>;
 // Node-to-node traffic.
 using merge_atom = caf::atom_constant<caf::atom("merge")>;
 using merge_flush_atom = caf::atom_constant<caf::atom("mergeflush")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using missing_atom = caf::atom_constant<caf::atom("missing")>;
 using reappend_atom = caf::atom_constant<caf::atom("reappend")>;

@@ -32,6 +32,8 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
 
 constexpr std::size_t max_hashes_per_request = 256;
+// Pages of a pull being checked or merged at once (on_sync_response).
+constexpr std::size_t max_pages_in_process = 2;
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -220,6 +222,12 @@ void request_missing_parents(self_ptr self) {
       [](const caf::error&) {});
 }
 
+void note_merge(sync_coordinator_state& st, const merge_result& result) {
+  st.entries_rejected += result.rejected;
+  if (result.reorg)
+    st.reappend_wanted = true;
+}
+
 // Hands entries from a peer to the ledger; `then` runs with the result.
 template <class Then>
 void merge_entries(self_ptr self, std::vector<std::string> entries, Then then) {
@@ -230,10 +238,7 @@ void merge_entries(self_ptr self, std::vector<std::string> entries, Then then) {
   self->request(self->state.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(entries))
     .then(
       [self, then](merge_result& result) mutable {
-        auto& st = self->state;
-        st.entries_rejected += result.rejected;
-        if (result.reorg)
-          st.reappend_wanted = true;
+        note_merge(self->state, result);
         then(result);
       },
       [](const caf::error& err) {
@@ -309,19 +314,75 @@ void on_sync_request(self_ptr self, const std::string& sender, const rapidjson::
       [](const caf::error&) {});
 }
 
+// Asks for the page after a merged one when its request had to wait (see on_sync_response).
+void page_merged(self_ptr self) {
+  auto& st = self->state;
+  --st.pages_in_process;
+  if (!st.deferred || st.pages_in_process >= max_pages_in_process)
+    return;
+  auto page = std::move(*st.deferred);
+  st.deferred.reset();
+  if (auto pull = st.planner.on_page(page.peer, true, page.cursor, now_ms()))
+    send_pull(self, *pull);
+}
+
+// Pages are checked by the entry verifier and then merged by the ledger, each in the order they
+// arrived, so a page's signatures are verified while the ledger persists the one before. While
+// fewer than max_pages_in_process pages are being checked or merged, the next page is asked for
+// as soon as one arrives, so that the transfer overlaps both too; beyond that the request waits
+// for a merge, which bounds what a catch-up holds in memory.
 void on_sync_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+  auto& st = self->state;
   auto entries_it = payload.FindMember("entries");
   auto entries = entries_it != payload.MemberEnd() ? read_entries(entries_it->value)
                                                    : std::vector<std::string>{};
-  self->state.entries_received_sync += entries.size();
+  st.entries_received_sync += entries.size();
   const bool more = payload.HasMember("more") && payload["more"].IsBool() && payload["more"].GetBool();
   const auto next_cursor = uint_member(payload, "next_cursor");
-  merge_entries(self, std::move(entries), [self, sender, more, next_cursor](const merge_result&) {
-    if (auto pull = self->state.planner.on_page(sender, more, next_cursor, now_ms()))
+  ++st.pages_in_process;
+  // A late answer to an abandoned pull still gets merged, but asks for nothing more.
+  const bool current = st.planner.pulling_from() == sender;
+  if (more && current) {
+    if (st.pages_in_process <= max_pages_in_process) {
+      if (auto pull = st.planner.on_page(sender, true, next_cursor, now_ms()))
+        send_pull(self, *pull);
+    } else {
+      ++st.pages_deferred;
+      st.deferred = sync_coordinator_state::deferred_page{sender, next_cursor};
+    }
+  }
+  auto merged = [self, sender, more](const merge_result&) {
+    page_merged(self);
+    if (more)
+      return;
+    // The last page: the pull ends once everything before it is merged too.
+    if (auto pull = self->state.planner.on_page(sender, false, 0, now_ms()))
       send_pull(self, *pull);
     else
       request_missing_parents(self);
-  });
+  };
+  if (entries.empty()) {
+    merged(merge_result{});
+    return;
+  }
+  self->request(st.verifier, std::chrono::seconds{60}, check_atom::value, std::move(entries))
+    .then(
+      [self, merged](checked_page& page) {
+        self->request(self->state.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(page))
+          .then(
+            [self, merged](merge_result& result) {
+              note_merge(self->state, result);
+              merged(result);
+            },
+            [merged](const caf::error& err) {
+              log::warn("sync", "the ledger did not take a page from a peer: ", caf::to_string(err));
+              merged(merge_result{});
+            });
+      },
+      [merged](const caf::error& err) {
+        log::warn("sync", "a page from a peer was not checked: ", caf::to_string(err));
+        merged(merge_result{});
+      });
 }
 
 void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
@@ -526,6 +587,8 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("entries_received_sync", st.entries_received_sync);
   counter("entries_received_announce", st.entries_received_announce);
   counter("entries_sent_sync", st.entries_sent_sync);
+  counter("pages_in_process", st.pages_in_process);
+  counter("pages_deferred", st.pages_deferred);
   counter("entries_rejected", st.entries_rejected);
   for (const auto* table : {&st.in_by_type, &st.out_by_type}) {
     w.Key(table == &st.in_by_type ? "in_by_type" : "out_by_type");
@@ -550,6 +613,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
   st.options = std::move(options);
   st.ledger = std::move(ledger);
   st.registry = std::move(registry);
+  st.verifier = self->spawn<caf::detached + caf::linked>(entry_verifier, st.options.limits);
   self->send(st.ledger, subscribe_atom::value, caf::actor_cast<ledger_listener_actor>(self));
   self->request(st.ledger, std::chrono::seconds{10}, tip_atom::value)
     .then([self](tip_info& tip) { self->state.tip = std::move(tip); }, [](const caf::error&) {});

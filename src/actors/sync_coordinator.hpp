@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -15,8 +16,9 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/ledger_actor.hpp"
+#include "actors/entry_verifier.hpp"
 #include "actors/instrumented.hpp"
+#include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
 #include "ledger/sync.hpp"
@@ -43,6 +45,7 @@ struct sync_options {
   std::chrono::milliseconds announce_interval{2000};
   std::uint64_t page_limit = 500;
   ledger::sync_planner::options planner;
+  ledger::validation_limits limits;  // the ledger's, for checking pages before it merges them
 };
 
 // Remembers recently seen message ids (bounded), so a message that reaches this node over several
@@ -70,10 +73,19 @@ struct sync_coordinator_state {
     std::string peer_id;
   };
 
+  // The next page of a pull, asked for once fewer pages are in process (see on_sync_response).
+  struct deferred_page {
+    std::string peer;
+    std::uint64_t cursor = 0;
+  };
+
   sync_options options;
   ledger_actor ledger;
   peer_registry_actor registry;
+  entry_verifier_actor verifier;  // spawned and linked by the coordinator
   ledger::sync_planner planner;
+  std::size_t pages_in_process = 0;  // received and not merged yet
+  std::optional<deferred_page> deferred;
   seen_messages seen;
   std::vector<link> links;
   std::unordered_map<std::string, p2p_link_actor> route;  // node id -> link it was last heard on
@@ -91,6 +103,7 @@ struct sync_coordinator_state {
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;
+  std::uint64_t pages_deferred = 0;  // pages asked for only after an earlier one was merged
   std::uint64_t entries_rejected = 0;
   std::unordered_map<std::string, std::uint64_t> in_by_type;
   std::unordered_map<std::string, std::uint64_t> out_by_type;

@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
   so.address = advertised;
   so.announce_interval = std::chrono::milliseconds{opt.announce_interval_ms};
   so.page_limit = opt.sync_page_limit;
+  so.limits = limits;
   // A pull must survive a slow peer, and peers announce every interval: scale the planner with it.
   so.planner.request_timeout_ms = std::max<std::int64_t>(10'000, 5 * opt.announce_interval_ms);
   so.planner.stuck_after_ms = 3 * static_cast<std::int64_t>(opt.announce_interval_ms);

@@ -2,6 +2,7 @@
 
 #include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/parallel.hpp"
 
 namespace gsio::ledger {
 
@@ -79,6 +80,21 @@ std::optional<rejection> validate(const entry& e, const validation_limits& limit
                     " ms ahead of this node's clock (limit " +
                     std::to_string(limits.max_future_skew_ms) + " ms)");
   return std::nullopt;
+}
+
+std::vector<checked_entry> check_entries(const std::vector<const std::string*>& json,
+                                         const validation_limits& limits, std::int64_t now_unix_ms,
+                                         const std::function<bool(const entry&)>& known) {
+  std::vector<checked_entry> out(json.size());
+  parallel_for(json.size(), [&](std::size_t i) {
+    auto& checked = out[i];
+    std::string error;
+    if (!from_json_text(*json[i], checked.e, error))
+      checked.why = rejection{reject_code::malformed, "entry from a peer: " + error};
+    else if (!known || !known(checked.e))
+      checked.why = validate(checked.e, limits, now_unix_ms);
+  });
+  return out;
 }
 
 }  // namespace gsio::ledger

@@ -2,13 +2,15 @@
 // Stateless entry checks. Checks that need the chain (duplicate id on the path, unknown parent)
 // live in chain_tree.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "ledger/entry.hpp"
 
 namespace gsio::ledger {
-
-struct entry;
 
 enum class reject_code {
   malformed,          // a field is missing, has the wrong form, or id/timestamp disagree
@@ -38,5 +40,19 @@ std::optional<rejection> validate(const entry& e, const validation_limits& limit
 
 // The same checks without the clock and size limits: what verifying a stored chain needs.
 std::optional<rejection> validate_integrity(const entry& e);
+
+// An entry from a peer after check_entries: parsed, and refused with a reason or not.
+struct checked_entry {
+  entry e;                        // as far as it parsed
+  std::optional<rejection> why;   // nullopt: valid, or an exact copy of a known entry
+};
+
+// Parses entries from a peer (each one JSON object) and validates them, spread over the machine's
+// cores: signature checks dominate and need no chain. `known` (optional, called concurrently)
+// names entries the caller already holds; an exact copy of one skips the checks, since attaching
+// it is a no-op. Results are in the order given.
+std::vector<checked_entry> check_entries(const std::vector<const std::string*>& json,
+                                         const validation_limits& limits, std::int64_t now_unix_ms,
+                                         const std::function<bool(const entry&)>& known = {});
 
 }  // namespace gsio::ledger

@@ -64,12 +64,17 @@ describe('gsio-net network', () => {
     assert.equal(first.acked.size, 1000);
     await c.waitConverged(sockets, { minHeight: 1000 });
 
-    const late = await c.startNetNode({ relayUrl: relay.url });
+    // Small pages: several are checked and merged while the next ones are on their way.
+    const late = await c.startNetNode({ relayUrl: relay.url, args: ['--sync-page-limit', '40'] });
     const lateSocket = await h.connect(late.url);
     const infos = await c.waitConverged([...sockets, lateSocket], { minHeight: 1000 });
     const sync = infos[2].sync;
-    console.log(`late joiner: ${sync.entries_received_sync} entries by sync in ${sync.pulls} pull(s)`);
+    console.log(`late joiner: ${sync.entries_received_sync} entries by sync in ${sync.pulls} pull(s), ` +
+                `${sync.pages_deferred} page request(s) deferred`);
     assert.equal(sync.entries_received_sync, 1000, 'the whole ledger, once, not once per peer');
+    assert.equal(sync.pulls, 1, 'one pull whose pages followed each other without a stall');
+    assert.equal(sync.entries_rejected, 0);
+    assert.equal(sync.pages_in_process, 0);
     assert.equal(infos[2].entries, 1000);
 
     // A node that was down for 200 entries gets those 200 only.

@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
 
 #include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
@@ -119,4 +122,54 @@ TEST_CASE("reject codes have stable names") {
   CHECK(to_string(reject_code::future_timestamp) == "future_timestamp");
   CHECK(to_string(reject_code::too_large) == "too_large");
   CHECK(to_string(reject_code::duplicate_id) == "duplicate_id");
+}
+
+TEST_CASE("check_entries parses and validates a page over the cores, in order") {
+  auto creator = make_identity(1);
+  // Enough entries for parallel_for to use every core, with bad ones at both ends of the ranges.
+  std::vector<entry> chain;
+  std::string parent(genesis_hash);
+  for (int i = 0; i < 300; ++i) {
+    chain.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, now - 1000 + i));
+    parent = chain.back().hash;
+  }
+  std::vector<std::string> texts;
+  for (const auto& e : chain)
+    texts.push_back(to_json(e));
+  texts[0] = R"({"id":"x"})";
+  entry forged = chain[150];
+  forged.data = R"({"n":"forged"})";
+  texts[150] = to_json(forged);
+  entry future = make_entry(creator, "1", parent, now + 6 * 60 * 1000);
+  texts.push_back(to_json(future));
+
+  std::vector<const std::string*> json;
+  for (const auto& t : texts)
+    json.push_back(&t);
+  auto checked = check_entries(json, {}, now);
+  REQUIRE(checked.size() == texts.size());
+  REQUIRE(checked[0].why);
+  CHECK(checked[0].why->code == reject_code::malformed);
+  REQUIRE(checked[150].why);
+  CHECK(checked[150].why->code == reject_code::bad_hash);
+  REQUIRE(checked.back().why);
+  CHECK(checked.back().why->code == reject_code::future_timestamp);
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (i == 150)
+      continue;
+    CHECK_FALSE(checked[i].why);
+    CHECK(checked[i].e == chain[i]);
+  }
+
+  // An entry the caller already holds skips the checks only if it is an exact copy.
+  std::vector<const std::string*> again{&texts[1], &texts[150]};
+  std::atomic<int> asked{0};
+  auto known = check_entries(again, {}, now, [&](const entry& e) {
+    ++asked;
+    return e == chain[1];
+  });
+  CHECK(asked == 2);
+  CHECK_FALSE(known[0].why);
+  REQUIRE(known[1].why);
+  CHECK(known[1].why->code == reject_code::bad_hash);
 }

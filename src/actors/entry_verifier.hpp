@@ -1,0 +1,34 @@
+#pragma once
+// The entry verifier checks pages of entries from peers (parsing, hashes, Ed25519 signatures) off
+// the ledger actor, so that during a catch-up the ledger attaches and persists one page while the
+// next is being verified: verification is pure work that needs no chain, and it is most of a
+// page's cost. Spawn it detached: a request keeps its thread, and one helper per further core,
+// busy for the whole page, which must not hold one of CAF's scheduler threads.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/instrumented.hpp"
+#include "actors/ledger_actor.hpp"
+#include "actors/messages.hpp"
+#include "ledger/validation.hpp"
+
+namespace gsio::actors {
+
+using entry_verifier_actor = caf::typed_actor<
+  // Parses and validates entries (JSON) from a peer; the ledger takes the result as a merge.
+  caf::replies_to<check_atom, std::vector<std::string>>::with<checked_page>>;
+
+struct entry_verifier_state {
+  static inline const char* name = "entry-verifier";
+  ledger::validation_limits limits;
+};
+
+entry_verifier_actor::behavior_type
+entry_verifier(instrumented<entry_verifier_actor, entry_verifier_state> self,
+               ledger::validation_limits limits);
+
+}  // namespace gsio::actors
