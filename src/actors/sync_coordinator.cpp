@@ -33,7 +33,7 @@ using net::p2p_type;
 
 constexpr std::size_t max_hashes_per_request = 256;
 // Pages of a pull being checked or merged at once (on_sync_response).
-constexpr std::size_t max_pages_in_process = 2;
+constexpr std::size_t max_pages_in_process = 3;
 
 std::int64_t now_ms() {
   using namespace std::chrono;
