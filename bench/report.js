@@ -520,11 +520,12 @@ function catchupSection(runs, ctx) {
   const mid = ok.length ? [...ok].sort((x, y) => x.entries_per_s - y.entries_per_s)[Math.floor(ok.length / 2)] : null;
   const parts = [];
   parts.push(`Every synced entry is verified (one Ed25519 verify, ${int(verify)}/s on one core here) and ` +
-    'stored durably. A merged page is parsed and verified on all cores (`ledger/parallel.hpp`), so ' +
-    `verification alone caps catch-up at ≈ ${int(verify * ctx.nproc)} entries/s on ${ctx.nproc} cores, ` +
-    'and only if nothing else ran: the source reading and encoding pages, the relay forwarding ' +
-    'them, and the fresh node parsing, inserting and committing them share the same cores. The 25k/s ' +
-    `target asks for ${fix(25000 / verify, 2)} cores of verification alone here.`);
+    'stored durably. The fresh node verifies a page on all cores in its entry verifier (its own thread, ' +
+    '`ledger::check_entries`), so verification alone caps catch-up at ' +
+    `≈ ${int(verify * ctx.nproc)} entries/s on ${ctx.nproc} cores, and only if nothing else ran: the source ` +
+    'reading and encoding pages, the relay forwarding them, and the fresh node parsing, inserting and ' +
+    `committing them share the same cores. The 25k/s target asks for ${fix(25000 / verify, 2)} cores of ` +
+    'verification alone here.');
   const startRate = median(runs.map((r) => k.catchup_entries / r.source_start_s));
   parts.push(startRate < 0.6 * verify
     ? `Starting the source took ${fix(median(runs.map((r) => r.source_start_s)), 1)} s (≈ ${int(startRate)} entries/s), ` +
@@ -546,12 +547,14 @@ function catchupSection(runs, ctx) {
         : '.'));
   }
   const freshCpu = median(ok.map((r) => r.fresh_cpu_cores));
-  parts.push(`The fresh node used ${fix(freshCpu)} cores and the source ` +
-    `${fix(median(ok.map((r) => r.source_cpu_cores)))}` +
-    ': pages are pulled one at a time (request → page → merge → next request), so the two nodes ' +
-    'take turns, and between pages the fresh node\'s verification threads wait. Asking for the next ' +
-    'page while merging one was tried and measured no gain on this machine (bench/FINDINGS.md (d)): ' +
-    'the verifier and the source compete for the same two cores.');
+  const sourceCpu = median(ok.map((r) => r.source_cpu_cores));
+  parts.push(`The fresh node used ${fix(freshCpu)} cores and the source ${fix(sourceCpu)}: the coordinator ` +
+    'asks for the next page as soon as one arrives while at most three are being verified or merged, and ' +
+    'the verifier checks one page while the ledger attaches and persists the one before, so the transfer, ' +
+    'verification and the ledger\'s single-threaded work overlap. ' +
+    `With ${fix(freshCpu + sourceCpu)} of ${ctx.nproc} cores busy in the two nodes (plus the relay and the ` +
+    'load generator), what is left is CPU per entry: verification is about half of the fresh node\'s CPU, ' +
+    'the rest parsing, canonical JSON, tree inserts, SQLite and thread hand-offs (bench/FINDINGS.md (d)).');
   w('**What limits it.** ' + parts.join(' '));
   w();
   if (mid && mid.progress) {
