@@ -241,6 +241,8 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
     });
     auto next = checked.begin();
     for (auto& request : batch) {
+      if (request.unchecked.empty())
+        continue;  // checked by the entry verifier
       const auto count = static_cast<std::ptrdiff_t>(request.unchecked.size());
       request.checked = to_checked_page({std::make_move_iterator(next), std::make_move_iterator(next + count)});
       next += count;

@@ -199,31 +199,64 @@ TEST_CASE("ledger actor: refuses oversized data with a reason") {
 TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting each request's own") {
   temp_dir dir;
   test_system ts;
-  auto peer = ledger::identity::generate();
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-  std::vector<ledger::entry> chain;
+  // A stored chain long enough that re-verifying it keeps the actor busy while both merge
+  // requests reach its mailbox, so that they share one flush (where a checked page once lost
+  // its entries to an unchecked request's results).
+  auto writer = ledger::identity::generate();
+  std::vector<ledger::entry> stored;
   std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < 2000; ++i) {
+    stored.push_back(ledger::make_entry(writer, "{\"i\":" + std::to_string(i) + "}", parent, now - 10'000 + i));
+    parent = stored.back().hash;
+  }
+  {
+    ledger::store s(dir.path.string());
+    std::vector<const ledger::entry*> pointers;
+    for (const auto& e : stored)
+      pointers.push_back(&e);
+    s.append(pointers);
+  }
+  auto peer = ledger::identity::generate();
+  std::vector<ledger::entry> chain;
   for (int i = 0; i < 6; ++i) {
     chain.push_back(ledger::make_entry(peer, "{\"n\":" + std::to_string(i) + "}", parent, now - 100 + i));
     parent = chain.back().hash;
   }
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
   caf::scoped_actor self{*ts.sys};
+  auto commits = [&] {
+    std::uint64_t n = 0;
+    self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
+      .receive(
+        [&](const std::string& json) {
+          rapidjson::Document d;
+          d.Parse(json.c_str());
+          REQUIRE(d.IsObject());
+          n = d["commits"].GetUint64();
+        },
+        [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    return n;
+  };
+  const auto commits_before = commits();
 
   // As the entry verifier hands it over: the first three entries valid, one refused.
   checked_page page;
   page.valid.assign(chain.begin(), chain.begin() + 3);
   page.refused.push_back("entry x: hash is not SHA-256 of the canonical hash input");
-  // Unchecked entries from another peer in the same flush: a forged one, two valid ones (one of
-  // them already in the checked page), and one whose parent nobody sent.
+  // Unchecked entries from another peer: a forged one, two valid ones (one of them also in the
+  // checked page), and one whose parent nobody sent.
   auto forged = chain[3];
   forged.data = R"({"n":"forged"})";
   std::vector<std::string> unchecked{ledger::to_json(forged), ledger::to_json(chain[3]),
                                      ledger::to_json(chain[2]), ledger::to_json(chain[5])};
-  auto checked_reply = self->request(ledger_handle, std::chrono::seconds{5}, merge_atom::value, page);
-  auto unchecked_reply = self->request(ledger_handle, std::chrono::seconds{5}, merge_atom::value, unchecked);
+  auto busy = self->request(ledger_handle, std::chrono::seconds{30}, verify_atom::value);
+  auto checked_reply = self->request(ledger_handle, std::chrono::seconds{30}, merge_atom::value, page);
+  auto unchecked_reply = self->request(ledger_handle, std::chrono::seconds{30}, merge_atom::value, unchecked);
+  busy.receive([](const std::string& problem) { CHECK(problem.empty()); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
   checked_reply.receive(
     [&](merge_result& r) {
       CHECK(r.appended == 3);
@@ -242,14 +275,15 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
       CHECK(r.rejections[0].find("hash") != std::string::npos);
       CHECK(r.duplicates == 1);
       CHECK(r.held == 1);
-      CHECK(r.tip.height == 4);
+      CHECK(r.tip.height == 2004);
       CHECK(r.tip.tip_hash == chain[3].hash);
     },
     [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(commits() == commits_before + 1);  // both requests in one transaction
   self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
   self->wait_for(ledger_handle);
 
   // What was attached is on disk.
   ledger::store reopened(dir.path.string());
-  CHECK(reopened.load_verified().size() == 4);
+  CHECK(reopened.load_verified().size() == 2004);
 }
