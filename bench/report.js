@@ -352,7 +352,10 @@ function propagationSection(runs, ctx) {
       ? 'The time after the ack dominates by far, and it is far above the sum of the work on that path ' +
         '(a relay hop on loopback, one verify, one fsync, one push: well under 2 ms on this machine), so it is ' +
         'queueing, not work on that path — bench/FINDINGS.md has the counters and the cause.'
-      : 'Both halves are of similar size.');
+      : 'Both halves are of similar size: each holds one durable commit (node 1\'s, then node ' +
+        `${k.prop_nodes}'s, with the other nodes syncing on the same disk) and about five hand-offs between ` +
+        'threads. Idle CAF workers wait on a condition variable rather than polling with sleeps, so a hand-off ' +
+        'from an io thread wakes one at once (bench/FINDINGS.md, stop 11).');
     const perEntry = fixed.filter((r) => r.reader_node && r.reader_node.peer_entries > 0)
       .map((r) => r.reader_node.commits / r.reader_node.peer_entries);
     if (perEntry.length) {
@@ -364,8 +367,12 @@ function propagationSection(runs, ctx) {
             `${k.prop_nodes} nodes on one disk that is ≈ ${int(k.prop_rate * k.prop_nodes)} fsyncs/s ` +
             `(× ${fix(ctx.fsyncUs, 0)} µs ≈ ${fix(k.prop_rate * k.prop_nodes * ctx.fsyncUs / 1e4, 0)} % of the device's time if they do not overlap), ` +
             'plus the other work of 3 nodes, a relay and the load generator on 2 cores.'
-          : `: replicated entries share commits (≈ ${fix(1 / commitsPerEntry, 1)} per commit), so the fsyncs are ` +
-            'not what limits it; 3 nodes, a relay and the load generator share 2 cores.'));
+          : commitsPerEntry > 0.5
+            ? `: at this pace most replicated entries arrive alone and get a commit of their own (≈ ${fix(1 / commitsPerEntry, 1)} ` +
+              'entries per commit), so nearly every entry waits for one WAL fsync on node 1 and one on node ' +
+              `${k.prop_nodes}, while the other nodes sync on the same disk.`
+            : `: replicated entries share commits (≈ ${fix(1 / commitsPerEntry, 1)} per commit), so the fsyncs are ` +
+              'not what limits it; 3 nodes, a relay and the load generator share 2 cores.'));
     }
     if (sat.length) {
       const satRate = median(sat.map((r) => r.delivered_per_s));
