@@ -333,6 +333,15 @@ void page_merged(self_ptr self) {
 // for a merge, which bounds what a catch-up holds in memory.
 void on_sync_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
   auto& st = self->state;
+  // A page is asked for only while at most max_pages_in_process are in process, so one beyond
+  // that was not asked for (or answers a pull given up long ago): dropping it bounds what a peer
+  // that floods responses can make this node hold. A pull it belonged to starts over later.
+  if (st.pages_in_process > max_pages_in_process) {
+    if (st.pages_dropped++ % 100 == 0)
+      log::warn("sync", "dropped a sync page from ", sender.substr(0, 12), " that was not asked for (",
+                st.pages_dropped, " so far)");
+    return;
+  }
   auto entries_it = payload.FindMember("entries");
   auto entries = entries_it != payload.MemberEnd() ? read_entries(entries_it->value)
                                                    : std::vector<std::string>{};
@@ -589,6 +598,7 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("entries_sent_sync", st.entries_sent_sync);
   counter("pages_in_process", st.pages_in_process);
   counter("pages_deferred", st.pages_deferred);
+  counter("pages_dropped", st.pages_dropped);
   counter("entries_rejected", st.entries_rejected);
   for (const auto* table : {&st.in_by_type, &st.out_by_type}) {
     w.Key(table == &st.in_by_type ? "in_by_type" : "out_by_type");

@@ -104,6 +104,7 @@ struct sync_coordinator_state {
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;
   std::uint64_t pages_deferred = 0;  // pages asked for only after an earlier one was merged
+  std::uint64_t pages_dropped = 0;   // sync pages nobody asked for, beyond the pages in process
   std::uint64_t entries_rejected = 0;
   std::unordered_map<std::string, std::uint64_t> in_by_type;
   std::unordered_map<std::string, std::uint64_t> out_by_type;

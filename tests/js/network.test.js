@@ -277,6 +277,43 @@ describe('gsio-net network', () => {
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
   });
 
+  it('drops sync pages nobody asked for beyond the pages in process, and carries on', async () => {
+    const { relay, sockets } = await cluster(2);
+    await waitLinked(sockets, 1);
+    const writes = c.writers(Array.from({ length: 4 }, () => sockets[0]), { perClient: 75 });
+    await writes.done;
+    const [, target] = await c.waitConverged(sockets, { minHeight: 300 });
+    const entries = await h.getAll(sockets[1]);
+
+    // 40 unrequested pages of valid entries (each one costs the target 300 signature checks).
+    const mallory = makeKey();
+    const ws = new WebSocket(relay.url);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' }));
+    const page = { entries, next_cursor: 0, more: false, height: entries.length, tip_hash: target.tip_hash };
+    for (let i = 0; i < 40; ++i) ws.send(envelope('LedgerSyncResponse', mallory.id, page, target.node_id));
+
+    const sync = await h.withTimeout((async () => {
+      for (;;) {
+        const info = await c.nodeInfo(sockets[1]);
+        const pages = info.sync.entries_received_sync / entries.length + info.sync.pages_dropped;
+        if (pages >= 40 && info.sync.pages_in_process === 0) return info.sync;
+        await c.sleep(50);
+      }
+    })(), 20000, 'every page to be merged or dropped');
+    ws.close();
+    console.log(`unrequested pages: ${sync.entries_received_sync / entries.length} merged, ${sync.pages_dropped} dropped`);
+    assert.ok(sync.pages_dropped > 0, 'some pages were dropped');
+    assert.equal(sync.entries_received_sync % entries.length, 0, 'pages are merged whole or not at all');
+    assert.equal(sync.entries_rejected, 0);
+
+    // The target's chain is as it was, and the network still works.
+    await h.emitAck(sockets[1], 'add_ledger_entry', { after: 'flood' });
+    const infos = await c.waitConverged(sockets, { minHeight: 301 });
+    assert.equal(infos[1].height, 301);
+    c.assertAllPresentOnce(assert, await h.getAll(sockets[1]), writes.acked, 'target');
+  });
+
   it('rejects forged traffic through the relay, logs and counts it, and honest nodes carry on', async () => {
     const { relay, nodes, sockets } = await cluster(2);
     await waitLinked(sockets, 1);
