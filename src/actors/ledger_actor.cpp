@@ -235,16 +235,18 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
     for (auto& json : request.unchecked)
       unchecked.push_back(&json);
   if (!unchecked.empty()) {
-    auto checked = ledger::check_entries(unchecked, res.limits, now_unix_ms(), [&](const ledger::entry& e) {
+    auto is_known = [&](const ledger::entry& e) {
       const auto* known = res.tree.find(e.hash);
       return known && *known == e;
-    });
+    };
+    auto checked = ledger::check_entries(unchecked, res.limits, now_unix_ms(), is_known);
     auto next = checked.begin();
     for (auto& request : batch) {
       if (request.unchecked.empty())
         continue;  // checked by the entry verifier
       const auto count = static_cast<std::ptrdiff_t>(request.unchecked.size());
-      request.checked = to_checked_page({std::make_move_iterator(next), std::make_move_iterator(next + count)});
+      request.checked = to_checked_page(
+        {std::make_move_iterator(next), std::make_move_iterator(next + count)});
       next += count;
     }
   }

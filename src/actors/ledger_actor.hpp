@@ -22,7 +22,8 @@
 
 namespace gsio::ledger {
 
-// Entries travel parsed only inside checked_page below; CAF finds this by argument-dependent lookup.
+// Entries travel parsed only inside checked_page below; CAF finds this by argument-dependent
+// lookup.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entry& x) {
   return f(caf::meta::type_name("gsio::entry"), x.id, x.timestamp, x.data, x.previous_hash, x.hash,

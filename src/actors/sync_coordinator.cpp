@@ -338,8 +338,8 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
   // that floods responses can make this node hold. A pull it belonged to starts over later.
   if (st.pages_in_process > max_pages_in_process) {
     if (st.pages_dropped++ % 100 == 0)
-      log::warn("sync", "dropped a sync page from ", sender.substr(0, 12), " that was not asked for (",
-                st.pages_dropped, " so far)");
+      log::warn("sync", "dropped a sync page from ", sender.substr(0, 12),
+                " that was not asked for (", st.pages_dropped, " so far)");
     return;
   }
   auto entries_it = payload.FindMember("entries");
@@ -377,14 +377,16 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
   self->request(st.verifier, std::chrono::seconds{60}, check_atom::value, std::move(entries))
     .then(
       [self, merged](checked_page& page) {
-        self->request(self->state.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(page))
+        auto& ledger = self->state.ledger;
+        self->request(ledger, std::chrono::seconds{60}, merge_atom::value, std::move(page))
           .then(
             [self, merged](merge_result& result) {
               note_merge(self->state, result);
               merged(result);
             },
             [merged](const caf::error& err) {
-              log::warn("sync", "the ledger did not take a page from a peer: ", caf::to_string(err));
+              log::warn("sync", "the ledger did not take a page from a peer: ",
+                        caf::to_string(err));
               merged(merge_result{});
             });
       },

@@ -209,7 +209,8 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   std::vector<ledger::entry> stored;
   std::string parent(ledger::genesis_hash);
   for (int i = 0; i < 2000; ++i) {
-    stored.push_back(ledger::make_entry(writer, "{\"i\":" + std::to_string(i) + "}", parent, now - 10'000 + i));
+    const auto data = "{\"i\":" + std::to_string(i) + "}";
+    stored.push_back(ledger::make_entry(writer, data, parent, now - 10'000 + i));
     parent = stored.back().hash;
   }
   {
@@ -222,7 +223,8 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   auto peer = ledger::identity::generate();
   std::vector<ledger::entry> chain;
   for (int i = 0; i < 6; ++i) {
-    chain.push_back(ledger::make_entry(peer, "{\"n\":" + std::to_string(i) + "}", parent, now - 100 + i));
+    const auto data = "{\"n\":" + std::to_string(i) + "}";
+    chain.push_back(ledger::make_entry(peer, data, parent, now - 100 + i));
     parent = chain.back().hash;
   }
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
@@ -252,9 +254,10 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   forged.data = R"({"n":"forged"})";
   std::vector<std::string> unchecked{ledger::to_json(forged), ledger::to_json(chain[3]),
                                      ledger::to_json(chain[2]), ledger::to_json(chain[5])};
-  auto busy = self->request(ledger_handle, std::chrono::seconds{30}, verify_atom::value);
-  auto checked_reply = self->request(ledger_handle, std::chrono::seconds{30}, merge_atom::value, page);
-  auto unchecked_reply = self->request(ledger_handle, std::chrono::seconds{30}, merge_atom::value, unchecked);
+  const auto timeout = std::chrono::seconds{30};
+  auto busy = self->request(ledger_handle, timeout, verify_atom::value);
+  auto checked_reply = self->request(ledger_handle, timeout, merge_atom::value, page);
+  auto unchecked_reply = self->request(ledger_handle, timeout, merge_atom::value, unchecked);
   busy.receive([](const std::string& problem) { CHECK(problem.empty()); },
                [&](caf::error& err) { FAIL(caf::to_string(err)); });
   checked_reply.receive(

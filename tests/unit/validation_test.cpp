@@ -130,7 +130,8 @@ TEST_CASE("check_entries parses and validates a page over the cores, in order") 
   std::vector<entry> chain;
   std::string parent(genesis_hash);
   for (int i = 0; i < 300; ++i) {
-    chain.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, now - 1000 + i));
+    const auto data = "{\"n\":" + std::to_string(i) + "}";
+    chain.push_back(make_entry(creator, data, parent, now - 1000 + i));
     parent = chain.back().hash;
   }
   std::vector<std::string> texts;
