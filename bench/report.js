@@ -527,8 +527,8 @@ function catchupSection(runs, ctx) {
   const mid = ok.length ? [...ok].sort((x, y) => x.entries_per_s - y.entries_per_s)[Math.floor(ok.length / 2)] : null;
   const parts = [];
   parts.push(`Every synced entry is verified (one Ed25519 verify, ${int(verify)}/s on one core here) and ` +
-    'stored durably. The fresh node verifies a page on all cores in its entry verifier (its own thread, ' +
-    '`ledger::check_entries`), so verification alone caps catch-up at ' +
+    'stored durably. The fresh node verifies a page on all cores in its entry verifier (an actor of ' +
+    'its own, `ledger::check_entries`), so verification alone caps catch-up at ' +
     `≈ ${int(verify * ctx.nproc)} entries/s on ${ctx.nproc} cores, and only if nothing else ran: the source ` +
     'reading and encoding pages, the relay forwarding them, and the fresh node parsing, inserting and ' +
     `committing them share the same cores. The 25k/s target asks for ${fix(25000 / verify, 2)} cores of ` +

@@ -2,8 +2,10 @@
 // The entry verifier checks pages of entries from peers (parsing, hashes, Ed25519 signatures) off
 // the ledger actor, so that during a catch-up the ledger attaches and persists one page while the
 // next is being verified: verification is pure work that needs no chain, and it is most of a
-// page's cost. Spawn it detached: a request keeps its thread, and one helper per further core,
-// busy for the whole page, which must not hold one of CAF's scheduler threads.
+// page's cost. A page holds the worker that runs it, and one helper thread per further core, for
+// its verification (tens of milliseconds); the node's other worker keeps the ledger going. It is
+// not spawned detached: CAF 0.17 can hang at shutdown waiting for a detached actor's thread
+// (actor-framework issue 1196, fixed in 0.18), and a node that must stop on SIGTERM cannot risk it.
 #include <cstdint>
 #include <string>
 #include <vector>

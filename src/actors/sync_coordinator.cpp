@@ -625,7 +625,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
   st.options = std::move(options);
   st.ledger = std::move(ledger);
   st.registry = std::move(registry);
-  st.verifier = self->spawn<caf::detached + caf::linked>(entry_verifier, st.options.limits);
+  st.verifier = self->spawn<caf::linked>(entry_verifier, st.options.limits);
   self->send(st.ledger, subscribe_atom::value, caf::actor_cast<ledger_listener_actor>(self));
   self->request(st.ledger, std::chrono::seconds{10}, tip_atom::value)
     .then([self](tip_info& tip) { self->state.tip = std::move(tip); }, [](const caf::error&) {});
