@@ -19,7 +19,8 @@
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
 #   GSIO_BIN_DIR (unset): a directory holding gsio-node and gsio-relay to use instead of building.
-#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1)
+#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (3: a second
+#       series of runs that ends before gsio-node's ids lead the clock by 60 s; 0 skips it)
 #   (b) PROP_NODES (3), PROP_RATE (1000), PROP_WRITERS (4), PROP_DURATION_S (10),
 #       PROP_SAT_DURATION_S (4), PROP_SAT_WINDOW (16), ANNOUNCE_MS (200)
 #   (c) FANOUT_PEERS (16), FANOUT_WINDOW (128: enough to keep either relay busy), FANOUT_PAYLOAD (600), FANOUT_DURATION_S (5)
@@ -40,6 +41,7 @@ CLIENTS=${CLIENTS:-32}
 WINDOW=${WINDOW:-8}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-1}
+SHORT_DURATION_S=${SHORT_DURATION_S:-3}
 PROP_NODES=${PROP_NODES:-3}
 PROP_RATE=${PROP_RATE:-1000}
 PROP_WRITERS=${PROP_WRITERS:-4}
@@ -203,11 +205,18 @@ bench_or_die() {  # result-var logs... -- gsio-bench args...
 load_start=$(cat /proc/loadavg)
 
 # --- (a) ingest -------------------------------------------------------------------------------
-ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S")
+ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --warmup-s "$WARMUP_S")
 : >"$work/ingest.jsonl"
+: >"$work/ingest_short.jsonl"
 
-run_ingest() {  # peer run
-  local peer=$1 run=$2 dir=$work/$1-$2 log=$work/$1-$2.log url load_before result
+# kind "full": DURATION_S, into ingest.jsonl; "short": SHORT_DURATION_S, into ingest_short.jsonl.
+# Above 1,000 adds/s gsio-node's ids run ahead of the clock and it holds adds once they lead by
+# 60 s (PROTOCOL §3), so a full run measures a burst and then the clock's pace; a short run stays
+# below that cap and shows what the node does without it.
+run_ingest() {  # peer run [kind]
+  local peer=$1 run=$2 kind=${3:-full} dir=$work/$1-$2 log=$work/$1-$2.log url load_before result
+  local duration=$DURATION_S out=$work/ingest.jsonl
+  if [[ $kind == short ]]; then duration=$SHORT_DURATION_S out=$work/ingest_short.jsonl; fi
   mkdir -p "$dir"
   case $peer in
     gsio-node) start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
@@ -217,11 +226,12 @@ run_ingest() {  # peer run
   esac
   url=$peer_url
   load_before=$(load1)
-  say "(a) run $run: $peer at $url (load $load_before)"
+  say "(a) run $run ($kind, ${duration} s): $peer at $url (load $load_before)"
   local cpu_before wall_before cpu_after wall_after batch_json='{}'
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
-  bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --server-pid "$peer_pid"
+  bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --duration-s "$duration" \
+    --server-pid "$peer_pid"
   cpu_after=$(server_cpu_ticks "$peer_pid")
   wall_after=$(date +%s.%N)
   # gsio-node's commit counters, when its build has /metrics: the mean group-commit batch and
@@ -249,9 +259,10 @@ run_ingest() {  # peer run
     '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           server_log_tail: $log} + (if $batch.mean_batch then {server_mean_batch: $batch.mean_batch} else {} end)
           + (if $batch.ledger_ms then {server_ledger_ms: $batch.ledger_ms} else {} end)' \
-    <<<"$result" >>"$work/ingest.jsonl"
+    <<<"$result" >>"$out"
   rm -rf "$dir"
 }
+run_ingest_short() { run_ingest "$1" "$2" short; }
 
 # Alternating peers spreads slow drift (other builds, page cache, thermal) over both.
 alternate() {  # function peerA peerB
@@ -261,7 +272,10 @@ alternate() {  # function peerA peerB
   done
 }
 
-if wants a; then alternate run_ingest gsio-node node-ref; fi
+if wants a; then
+  alternate run_ingest gsio-node node-ref
+  if ((SHORT_DURATION_S > 0)); then alternate run_ingest_short gsio-node node-ref; fi
+fi
 
 # --- (b) propagation --------------------------------------------------------------------------
 : >"$work/propagation.jsonl"
@@ -450,7 +464,8 @@ command_line="RUNS=$RUNS SCENARIOS=\"$SCENARIOS\""
 [[ $BUILD_DIR != build ]] && command_line+=" BUILD_DIR=$BUILD_DIR"
 command_line+=" bench/run.sh"
 knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
-  --arg ingest "${ingest_args[*]}" --argjson prop_nodes "$PROP_NODES" --argjson prop_rate "$PROP_RATE" \
+  --arg ingest "${ingest_args[*]}" --argjson duration "$DURATION_S" \
+  --argjson short_duration "$SHORT_DURATION_S" --argjson prop_nodes "$PROP_NODES" --argjson prop_rate "$PROP_RATE" \
   --argjson prop_writers "$PROP_WRITERS" --argjson prop_duration "$PROP_DURATION_S" \
   --argjson prop_sat_duration "$PROP_SAT_DURATION_S" --argjson prop_sat_window "$PROP_SAT_WINDOW" \
   --argjson announce_ms "$ANNOUNCE_MS" --argjson fanout_peers "$FANOUT_PEERS" \
@@ -459,7 +474,8 @@ knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
   --arg catchup_via "$CATCHUP_VIA" --argjson sync_page_limit "$SYNC_PAGE_LIMIT" \
   --argjson idle_clients "$IDLE_CLIENTS" --argjson idle_settle_ms "$IDLE_SETTLE_MS" \
   --argjson mkstore "$mkstore_json" \
-  '{runs: $runs, build_dir: $build_dir, ingest_args: $ingest, prop_nodes: $prop_nodes,
+  '{runs: $runs, build_dir: $build_dir, ingest_args: $ingest, ingest_duration_s: $duration,
+    ingest_short_duration_s: $short_duration, prop_nodes: $prop_nodes,
     prop_rate: $prop_rate, prop_writers: $prop_writers, prop_duration_s: $prop_duration,
     prop_sat_duration_s: $prop_sat_duration, prop_sat_window: $prop_sat_window,
     announce_ms: $announce_ms, fanout_peers: $fanout_peers, fanout_window: $fanout_window,
