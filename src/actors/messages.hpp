@@ -1,7 +1,8 @@
 #pragma once
 // Atoms and message structs exchanged between the node's actors. Entries cross actor boundaries as
 // their canonical JSON text: that is what clients, peers and the store all want, and it keeps
-// messages small, copyable and serializable.
+// messages small, copyable and serializable. The one exception, checked_page (ledger_actor.hpp),
+// carries entries the entry verifier already parsed to the ledger.
 #include <cstdint>
 #include <string>
 #include <vector>
