@@ -214,7 +214,8 @@ ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --warmup-s "$WARMUP_S")
 # 60 s (PROTOCOL §3), so a full run measures a burst and then the clock's pace; a short run stays
 # below that cap and shows what the node does without it.
 run_ingest() {  # peer run [kind]
-  local peer=$1 run=$2 kind=${3:-full} dir=$work/$1-$2 log=$work/$1-$2.log url load_before result
+  local peer=$1 run=$2 kind=${3:-full} url load_before result
+  local dir=$work/$1-$kind-$2 log=$work/$1-$kind-$2.log  # kept apart, so KEEP_WORK keeps both logs
   local duration=$DURATION_S out=$work/ingest.jsonl
   if [[ $kind == short ]]; then duration=$SHORT_DURATION_S out=$work/ingest_short.jsonl; fi
   mkdir -p "$dir"
