@@ -330,9 +330,10 @@ std::string args_of(const std::string& single_json) {
 
 }  // namespace
 
-// Lives as long as anything still holds the server (sessions do), so a late reply from a session
-// never touches a destroyed server. Handler callbacks run on the io threads.
-struct gateway_frontend : net::handler {
+// Handler callbacks run on the io threads. Session actors hold the server through a pointer that
+// owns this frontend: the server's sockets and strands belong to `io`, so the io_context must
+// outlive the last session that can still touch the server, which may be after the gateway quit.
+struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_frontend> {
   gateway_frontend(caf::actor_system& sys, gateway_options opts, ledger_actor ledger,
                    peer_registry_actor registry, sync_coordinator_actor coordinator)
     : system(sys),
@@ -435,8 +436,9 @@ struct gateway_frontend : net::handler {
   }
 
   void on_connect(const net::socket_info& info) override {
-    auto session = system.spawn(client_session, info, server, ledger, registry, coordinator,
-                                 options.session);
+    auto session = system.spawn(client_session, info,
+                                std::shared_ptr<net::server>{shared_from_this(), server.get()},
+                                ledger, registry, coordinator, options.session);
     std::lock_guard<std::mutex> guard{mtx};
     sessions.emplace(info.id, socket_entry{std::move(session), info.nsp});
     ++sockets_by_namespace[info.nsp];

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -260,6 +259,9 @@ int main(int argc, char** argv) {
   // 1.6-1.9 ms (bench/FINDINGS.md), with ingest and catch-up unchanged and less idle CPU.
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
   actors::register_message_types(cfg);
+  // Set by the functors keep_alive() attaches, which run when an actor terminates: that can be
+  // during ~actor_system, so it is declared before the system and outlives it.
+  std::atomic<bool> died{false};
   caf::actor_system sys{cfg};
 
   actors::gateway_options gw;
@@ -327,7 +329,6 @@ int main(int argc, char** argv) {
                         node_id);
   }
 
-  std::atomic<bool> died{false};
   keep_alive(caf::actor_cast<caf::actor>(ledger_handle), died);
   keep_alive(caf::actor_cast<caf::actor>(gateway), died);
 
@@ -394,16 +395,5 @@ int main(int argc, char** argv) {
     self->send_exit(registry, caf::exit_reason::user_shutdown);
     self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
   }
-  // Every actor has been told to stop, and the ledger committed everything it had accepted before
-  // it answered above. What is left is the actor system's own wait for its actors and threads,
-  // which takes milliseconds; in two CI runs it never ended (with CAF 0.17, cause not found), and
-  // a node that does not exit on SIGTERM gets killed by its supervisor anyway. So it is bounded:
-  // nothing unsaved is lost by leaving without it.
-  std::thread([exit_code] {
-    std::this_thread::sleep_for(std::chrono::seconds{5});
-    log::error("node", "actors still running 5 s after shutdown began; exiting without them");
-    std::fflush(nullptr);
-    std::_Exit(exit_code);
-  }).detach();
   return exit_code;
 }

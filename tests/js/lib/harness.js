@@ -30,9 +30,10 @@ function withTimeout(promise, ms, what) {
 
 // Starts one of our programs and resolves once its log matches `readyPattern` (whose first group
 // is the port); rejects if it exits first. The returned handle has proc, log, port, exited,
-// waitExit(ms) and stop(signal). Every process started here is killed by cleanup().
-function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, extra = {} }) {
-  const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// waitExit(ms) and stop(signal). Every process started here is killed by cleanup(). `env` adds
+// to the environment it inherits.
+function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, extra = {}, env = {} }) {
+  const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const child = { proc, log: '', port: 0, exited: null, ...extra };
   started.add(child);
   const exited = new Promise((resolve) => {
@@ -70,11 +71,11 @@ function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, 
 }
 
 // A gsio-node on 127.0.0.1 with a free port; `url` is its http:// address.
-async function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000 } = {}) {
+async function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000, env = {} } = {}) {
   const node = await startProcess(nodeBinary,
     ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args],
     { name: 'gsio-node', readyPattern: /ready on http:\/\/127\.0\.0\.1:(\d+)/, readyTimeout,
-      extra: { dataDir } });
+      extra: { dataDir }, env });
   node.url = `http://127.0.0.1:${node.port}`;
   return node;
 }
