@@ -67,9 +67,7 @@ store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
     // FULL: a commit returns only after the WAL is fsynced, so an acknowledged entry survives
     // power loss, not just a process crash.
     exec(db_, "PRAGMA synchronous=FULL");
-    exec(db_, "CREATE TABLE IF NOT EXISTS entries ("
-              "seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, id TEXT NOT NULL, "
-              "json TEXT NOT NULL)");
+    create_or_migrate_schema();
   } catch (...) {
     sqlite3_close(db_);
     throw;
@@ -78,12 +76,62 @@ store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
 
 store::~store() { sqlite3_close(db_); }
 
+// Schema 1 has no index but the rowid: rows are only ever appended, so a commit writes the table's
+// last pages and nothing else. Schema 0 (stores made before it) also had a UNIQUE index on the
+// hash; its random keys made every commit of n entries rewrite about n index pages, several times
+// the entries' own bytes, which is what bounded catch-up (bench/FINDINGS.md). The ledger stores
+// each entry once (its tree knows every stored hash), so the index guarded nothing it needed.
+void store::create_or_migrate_schema() {
+  constexpr int current_version = 1;
+  constexpr const char* create_table =
+    "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
+    "json TEXT NOT NULL)";
+  int version = 0;
+  {
+    statement pragma(db_, "PRAGMA user_version");
+    if (sqlite3_step(pragma.get()) == SQLITE_ROW)
+      version = sqlite3_column_int(pragma.get(), 0);
+  }
+  if (version == current_version)
+    return;
+  if (version > current_version)
+    throw store_error(path_.string() + " has schema version " + std::to_string(version) +
+                      ", newer than this gsio-node understands (" +
+                      std::to_string(current_version) + ")");
+  bool has_table = false;
+  {
+    statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'");
+    has_table = sqlite3_step(table.get()) == SQLITE_ROW;
+  }
+  exec(db_, "BEGIN IMMEDIATE");
+  try {
+    if (has_table) {
+      exec(db_, "ALTER TABLE entries RENAME TO entries_schema0");
+      exec(db_, create_table);
+      exec(db_, "INSERT INTO entries (seq, hash, id, json) "
+                "SELECT seq, hash, id, json FROM entries_schema0 ORDER BY seq");
+      exec(db_, "DROP TABLE entries_schema0");
+    } else {
+      exec(db_, create_table);
+    }
+    exec(db_, ("PRAGMA user_version = " + std::to_string(current_version)).c_str());
+    exec(db_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  // The copy left the old table's pages free inside the file, as large as the entries: give
+  // them back once rather than carry a file twice the size.
+  if (has_table)
+    exec(db_, "VACUUM");
+}
+
 void store::append(const std::vector<const entry*>& entries) {
   if (entries.empty())
     return;
   exec(db_, "BEGIN IMMEDIATE");
   try {
-    statement insert(db_, "INSERT OR IGNORE INTO entries (hash, id, json) VALUES (?1, ?2, ?3)");
+    statement insert(db_, "INSERT INTO entries (hash, id, json) VALUES (?1, ?2, ?3)");
     std::string json;
     for (const entry* e : entries) {
       json.clear();

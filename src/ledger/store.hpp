@@ -36,8 +36,9 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  // Writes all entries in one transaction; returns only once they are on disk (fsync).
-  // Entries already stored (same hash) are skipped. Throws store_error on failure.
+  // Writes all entries in one transaction; returns only once they are on disk (fsync). Each
+  // entry is to be appended once: the store keeps no index to find it again (see
+  // create_or_migrate_schema). Throws store_error on failure.
   void append(const std::vector<const entry*>& entries);
 
   // Reads every stored entry in attach order and verifies each (shape, hash, creator signature,
@@ -48,6 +49,8 @@ public:
   const std::filesystem::path& path() const { return path_; }
 
 private:
+  void create_or_migrate_schema();
+
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
 };

@@ -39,6 +39,18 @@ void run_sql(const std::filesystem::path& db_path, const std::string& sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+std::int64_t query_int(const std::filesystem::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  auto value = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
 }  // namespace
 
 TEST_CASE("appended entries survive reopening and verify") {
@@ -48,13 +60,57 @@ TEST_CASE("appended entries survive reopening and verify") {
   {
     store s(dir.path);
     s.append(pointers(chain));
-    s.append(pointers(chain));  // already stored: ignored
     CHECK(s.count() == 50);
   }
   store reopened(dir.path);
   CHECK(reopened.path() == dir.path / "ledger.db");
   auto loaded = reopened.load_verified();
   CHECK(loaded == chain);
+}
+
+TEST_CASE("appends touch no index: the table is the only b-tree") {
+  gsio::test::temp_dir dir;
+  { store s(dir.path); }
+  const auto db = dir.path / "ledger.db";
+  CHECK(query_int(db, "PRAGMA user_version") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
+}
+
+TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on open") {
+  gsio::test::temp_dir dir;
+  auto chain = make_chain(identity::generate(), 30);
+  const auto db = dir.path / "ledger.db";
+  std::string sql = "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, "
+                    "id TEXT NOT NULL, json TEXT NOT NULL);";
+  // Out of seq order on purpose: the copy must keep seq, which is the attach order.
+  for (std::size_t i = chain.size(); i-- > 0;)
+    sql += "INSERT INTO entries VALUES (" + std::to_string(i + 1) + ", '" + chain[i].hash +
+           "', '" + chain[i].id + "', '" + to_json(chain[i]) + "');";
+  std::filesystem::create_directories(dir.path);
+  run_sql(db, sql);
+  REQUIRE(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
+  {
+    store s(dir.path);
+    CHECK(s.count() == chain.size());
+    CHECK(s.load_verified() == chain);
+    auto more = make_chain(identity::generate(), 2);
+    s.append(pointers(more));
+    CHECK(s.count() == chain.size() + 2);
+  }
+  CHECK(query_int(db, "PRAGMA user_version") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'entries_schema0'") == 0);
+  CHECK(query_int(db, "PRAGMA freelist_count") == 0);  // the old table's pages were given back
+  store reopened(dir.path);  // already migrated: opens as is
+  CHECK(reopened.count() == chain.size() + 2);
+}
+
+TEST_CASE("a store of a newer schema is refused, not rewritten") {
+  gsio::test::temp_dir dir;
+  std::filesystem::create_directories(dir.path);
+  run_sql(dir.path / "ledger.db", "PRAGMA user_version = 7");
+  CHECK_THROWS_WITH_AS(store{dir.path}, doctest::Contains("schema version 7"), store_error);
+  CHECK(query_int(dir.path / "ledger.db", "PRAGMA user_version") == 7);
 }
 
 TEST_CASE("a changed entry makes loading fail, naming the first bad entry") {
