@@ -163,7 +163,14 @@ void append_canonical_number(double value, std::string& out) {
 
 void append_canonical_string(std::string_view utf8, std::string& out) {
   out.push_back('"');
-  for (char c : utf8) {
+  // Most strings (hex hashes, ids, timestamps) need no escape: copy runs, not characters.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(utf8.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -172,13 +179,10 @@ void append_canonical_string(std::string_view utf8, std::string& out) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          append_unicode_escape(static_cast<unsigned char>(c), out);
-        else
-          out.push_back(c);
+      default: append_unicode_escape(c, out);
     }
   }
+  out.append(utf8.data() + run, utf8.size() - run);
   out.push_back('"');
 }
 
