@@ -19,7 +19,7 @@
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
 #   GSIO_BIN_DIR (unset): a directory holding gsio-node and gsio-relay to use instead of building.
-#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (3: a second
+#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (2: a second
 #       series of runs that ends before gsio-node's ids lead the clock by 60 s; 0 skips it)
 #   (b) PROP_NODES (3), PROP_RATE (1000), PROP_WRITERS (4), PROP_DURATION_S (10),
 #       PROP_SAT_DURATION_S (4), PROP_SAT_WINDOW (16), ANNOUNCE_MS (200)
@@ -41,7 +41,7 @@ CLIENTS=${CLIENTS:-32}
 WINDOW=${WINDOW:-8}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-1}
-SHORT_DURATION_S=${SHORT_DURATION_S:-3}
+SHORT_DURATION_S=${SHORT_DURATION_S:-2}
 PROP_NODES=${PROP_NODES:-3}
 PROP_RATE=${PROP_RATE:-1000}
 PROP_WRITERS=${PROP_WRITERS:-4}
@@ -185,7 +185,17 @@ stop_pid() {
 }
 stop_peer() { stop_pid "$peer_pid"; }
 
-load1() { cut -d' ' -f1 /proc/loadavg; }
+# Cores kept busy by anything on the machine over half a second, taken right before a run while
+# its peers are up but idle: other work competing with the run shows here. (The 1-minute load
+# average would mostly show the bench's own previous run.)
+busy_cores() {
+  local busy0 total0 busy1 total1
+  read -r busy0 total0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  sleep 0.5
+  read -r busy1 total1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) -v n="$(nproc)" \
+    'BEGIN { printf "%.2f", (t > 0 ? n * b / t : 0) }'
+}
 
 # Runs gsio-bench; on failure shows its output and the server logs given, then stops the script.
 bench_or_die() {  # result-var logs... -- gsio-bench args...
@@ -214,7 +224,7 @@ ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --warmup-s "$WARMUP_S")
 # 60 s (PROTOCOL §3), so a full run measures a burst and then the clock's pace; a short run stays
 # below that cap and shows what the node does without it.
 run_ingest() {  # peer run [kind]
-  local peer=$1 run=$2 kind=${3:-full} url load_before result
+  local peer=$1 run=$2 kind=${3:-full} url busy_before result
   local dir=$work/$1-$kind-$2 log=$work/$1-$kind-$2.log  # kept apart, so KEEP_WORK keeps both logs
   local duration=$DURATION_S out=$work/ingest.jsonl
   if [[ $kind == short ]]; then duration=$SHORT_DURATION_S out=$work/ingest_short.jsonl; fi
@@ -226,8 +236,8 @@ run_ingest() {  # peer run [kind]
                  --host 127.0.0.1 --port 0 --data-dir "$dir" ;;
   esac
   url=$peer_url
-  load_before=$(load1)
-  say "(a) run $run ($kind, ${duration} s): $peer at $url (load $load_before)"
+  busy_before=$(busy_cores)
+  say "(a) run $run ($kind, ${duration} s): $peer at $url (cores busy $busy_before)"
   local cpu_before wall_before cpu_after wall_after batch_json='{}'
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
@@ -255,9 +265,9 @@ run_ingest() {  # peer run [kind]
   # run (connect + warm-up + window + drain), in cores.
   local server_cpu
   server_cpu=$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")
-  jq -c --arg peer "$peer" --argjson run "$run" --arg load "$load_before" \
+  jq -c --arg peer "$peer" --argjson run "$run" --arg load "$busy_before" \
     --arg log "$(tail -c 400 "$log")" --argjson server_cpu "$server_cpu" --argjson batch "$batch_json" \
-    '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
+    '. + {peer: $peer, run: $run, busy_cores_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           server_log_tail: $log} + (if $batch.mean_batch then {server_mean_batch: $batch.mean_batch} else {} end)
           + (if $batch.ledger_ms then {server_ledger_ms: $batch.ledger_ms} else {} end)' \
     <<<"$result" >>"$out"
@@ -296,7 +306,7 @@ ledger_counters() {  # url
 record_propagation() {  # result run load w0 w1 r0 r1
   jq -c --argjson run "$2" --arg load "$3" --argjson nodes "$PROP_NODES" \
     --argjson w0 "$4" --argjson w1 "$5" --argjson r0 "$6" --argjson r1 "$7" \
-    '. + {run: $run, nodes: $nodes, load_before: ($load | tonumber)}
+    '. + {run: $run, nodes: $nodes, busy_cores_before: ($load | tonumber)}
        + (if $w1.commits then {writer_node: {commits: ($w1.commits - $w0.commits),
             local_entries: ($w1.local - $w0.local)},
           reader_node: {commits: ($r1.commits - $r0.commits), peer_entries: ($r1.peer - $r0.peer)}}
@@ -304,7 +314,7 @@ record_propagation() {  # result run load w0 w1 r0 r1
 }
 
 run_propagation() {  # run
-  local run=$1 dir=$work/prop-$1 pids=() urls=() logs=() i relay_url load_before result
+  local run=$1 dir=$work/prop-$1 pids=() urls=() logs=() i relay_url busy_before result
   mkdir -p "$dir"
   start_peer gsio-relay "$dir/relay.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info
   pids+=("$peer_pid"); relay_url=$peer_url; logs+=("$dir/relay.log")
@@ -318,24 +328,24 @@ run_propagation() {  # run
   # Let every node see the others' NodeAnnounce (a few intervals) before the first entry.
   sleep "$(awk -v ms="$ANNOUNCE_MS" 'BEGIN {printf "%.2f", 5 * ms / 1000}')"
   local writer=${urls[0]} reader=${urls[$((PROP_NODES - 1))]}
-  load_before=$(load1)
-  say "(b) run $run: relay $relay_url + $PROP_NODES nodes; writers on $writer, subscriber on $reader (load $load_before)"
+  busy_before=$(busy_cores)
+  say "(b) run $run: relay $relay_url + $PROP_NODES nodes; writers on $writer, subscriber on $reader (cores busy $busy_before)"
   local w0 w1 r0 r1
   w0=$(ledger_counters "$writer"); r0=$(ledger_counters "$reader")
   bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
     --rate "$PROP_RATE" --writers "$PROP_WRITERS" --duration-s "$PROP_DURATION_S" --warmup-s 1
   w1=$(ledger_counters "$writer"); r1=$(ledger_counters "$reader")
   say "  fixed: $(jq -c '{delivered_per_s, latency_ms, writer_ack_ms}' <<<"$result")"
-  record_propagation "$result" "$run" "$load_before" "$w0" "$w1" "$r0" "$r1"
+  record_propagation "$result" "$run" "$busy_before" "$w0" "$w1" "$r0" "$r1"
   # Saturation last: it pushes node 1's ids ahead of the clock (PROTOCOL §3), kept short.
-  load_before=$(load1)
+  busy_before=$(busy_cores)
   w0=$w1; r0=$r1
   bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
     --rate 0 --writers "$PROP_WRITERS" --window "$PROP_SAT_WINDOW" \
     --duration-s "$PROP_SAT_DURATION_S" --warmup-s 1 --drain-timeout-ms 15000
   w1=$(ledger_counters "$writer"); r1=$(ledger_counters "$reader")
   say "  saturation: $(jq -c '{delivered_per_s, latency_ms, writer_ack_ms}' <<<"$result")"
-  record_propagation "$result" "$run" "$load_before" "$w0" "$w1" "$r0" "$r1"
+  record_propagation "$result" "$run" "$busy_before" "$w0" "$w1" "$r0" "$r1"
   for i in "${pids[@]}"; do stop_pid "$i"; done
   rm -rf "$dir"
 }
@@ -348,7 +358,7 @@ if wants b; then for ((run = 1; run <= RUNS; ++run)); do run_propagation "$run";
 fanout_token=gsio-bench-$RANDOM$RANDOM
 
 run_fanout() {  # relay run
-  local relay=$1 run=$2 log=$work/fanout-$1-$2.log url load_before result
+  local relay=$1 run=$2 log=$work/fanout-$1-$2.log url busy_before result
   case $relay in
     gsio-relay) start_peer gsio-relay "$log" "$gsio_relay" --host 127.0.0.1 --port 0 \
                   --token "$fanout_token" --log-level info ;;
@@ -356,8 +366,8 @@ run_fanout() {  # relay run
                   --host 127.0.0.1 --port 0 --token "$fanout_token" ;;
   esac
   url=$peer_url
-  load_before=$(load1)
-  say "(c) run $run: $relay at $url (load $load_before)"
+  busy_before=$(busy_cores)
+  say "(c) run $run: $relay at $url (cores busy $busy_before)"
   local cpu_before wall_before cpu_after wall_after
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
@@ -370,10 +380,10 @@ run_fanout() {  # relay run
   stats=$(curl -fsS --max-time 5 "${url/ws:/http:}/stats" 2>/dev/null) || stats='{}'
   stop_peer
   say "  $(jq -c '{delivered_per_s, fanout_latency_ms, client_cpu_util}' <<<"$result")"
-  jq -c --arg peer "$relay" --argjson run "$run" --arg load "$load_before" \
+  jq -c --arg peer "$relay" --argjson run "$run" --arg load "$busy_before" \
     --argjson server_cpu "$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")" \
     --argjson stats "$stats" \
-    '. + {peer: $peer, run: $run, load_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
+    '. + {peer: $peer, run: $run, busy_cores_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           relay_drops: ($stats.drops // {}), relay_disconnects: ($stats.disconnects // {})}' \
     <<<"$result" >>"$work/fanout.jsonl"
 }
@@ -385,7 +395,7 @@ if wants c; then alternate run_fanout gsio-relay ws-relay; fi
 mkstore_json='{}'
 
 run_catchup() {  # run
-  local run=$1 dir=$work/catchup-$1 pids=() logs=() link=() load_before result source_url source_ready
+  local run=$1 dir=$work/catchup-$1 pids=() logs=() link=() busy_before result source_url source_ready
   mkdir -p "$dir"
   # The source: a copy of the generated store (gsio-node verifies all of it on start).
   cp -r "$work/catchup-source" "$dir/source"
@@ -397,8 +407,8 @@ run_catchup() {  # run
     --data-dir "$dir/source" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" --log-level info
   pids+=("$peer_pid"); logs+=("$dir/source.log"); source_url=$peer_url; source_ready=$peer_ready_s
   [[ $CATCHUP_VIA == peer ]] && link=(--peer "$source_url")
-  load_before=$(load1)
-  say "(d) run $run: source $source_url ready after ${source_ready} s (verifying $CATCHUP_ENTRIES entries); fresh node via $CATCHUP_VIA (load $load_before)"
+  busy_before=$(busy_cores)
+  say "(d) run $run: source $source_url ready after ${source_ready} s (verifying $CATCHUP_ENTRIES entries); fresh node via $CATCHUP_VIA (cores busy $busy_before)"
   start_peer "fresh node" "$dir/fresh.log" "$gsio_node" --host 127.0.0.1 --port 0 \
     --data-dir "$dir/fresh" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" \
     --sync-page-limit "$SYNC_PAGE_LIMIT" --log-level info
@@ -413,11 +423,11 @@ run_catchup() {  # run
   src_after=$(server_cpu_ticks "${pids[-2]}")
   wall_after=$(date +%s.%N)
   say "  $(jq -c '{entries_per_s, seconds, entries_per_s_after_first}' <<<"$result")"
-  jq -c --argjson run "$run" --arg load "$load_before" --arg via "$CATCHUP_VIA" \
+  jq -c --argjson run "$run" --arg load "$busy_before" --arg via "$CATCHUP_VIA" \
     --argjson source_ready "$source_ready" \
     --argjson fresh_cpu "$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")" \
     --argjson source_cpu "$(cpu_cores "$src_before" "$src_after" "$wall_before" "$wall_after")" \
-    '. + {run: $run, via: $via, load_before: ($load | tonumber), source_start_s: $source_ready,
+    '. + {run: $run, via: $via, busy_cores_before: ($load | tonumber), source_start_s: $source_ready,
           fresh_cpu_cores: $fresh_cpu, source_cpu_cores: $source_cpu}' \
     <<<"$result" >>"$work/catchup.jsonl"
   for i in "${pids[@]}"; do stop_pid "$i"; done
@@ -436,7 +446,7 @@ fi
 : >"$work/idle.jsonl"
 
 run_idle() {  # peer run
-  local peer=$1 run=$2 dir=$work/idle-$1-$2 log=$work/idle-$1-$2.log load_before result
+  local peer=$1 run=$2 dir=$work/idle-$1-$2 log=$work/idle-$1-$2.log busy_before result
   mkdir -p "$dir"
   case $peer in
     gsio-node) start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
@@ -444,14 +454,14 @@ run_idle() {  # peer run
     node-ref)  start_peer node-ref "$log" node bench/peers/node-server/server.js \
                  --host 127.0.0.1 --port 0 --data-dir "$dir" ;;
   esac
-  load_before=$(load1)
-  say "(e) run $run: $peer at $peer_url (load $load_before)"
+  busy_before=$(busy_cores)
+  say "(e) run $run: $peer at $peer_url (cores busy $busy_before)"
   bench_or_die result "$log" -- idle --url "$peer_url" --pid "$peer_pid" --clients "$IDLE_CLIENTS" \
     --settle-ms "$IDLE_SETTLE_MS"
   stop_peer
   say "  $(jq -c '{rss_per_client_kib, connect_s, server_rss_before_kib}' <<<"$result")"
-  jq -c --arg peer "$peer" --argjson run "$run" --arg load "$load_before" \
-    '. + {peer: $peer, run: $run, load_before: ($load | tonumber)}' <<<"$result" >>"$work/idle.jsonl"
+  jq -c --arg peer "$peer" --argjson run "$run" --arg load "$busy_before" \
+    '. + {peer: $peer, run: $run, busy_cores_before: ($load | tonumber)}' <<<"$result" >>"$work/idle.jsonl"
   rm -rf "$dir"
 }
 
