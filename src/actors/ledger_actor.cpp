@@ -413,8 +413,15 @@ std::string inspect_json(const ledger_state& st) {
 
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits) {
+  const auto opening = std::chrono::steady_clock::now();
   auto res = std::make_shared<ledger_resources>(ledger::identity::load_or_create(data_dir),
                                                 data_dir, limits);
+  if (auto from = res->store.converted_from()) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - opening);
+    log::info("ledger", "converted the store ", res->store.path().string(), " from schema ", *from,
+              " to schema ", ledger::store::schema_version, " in ", took.count(), " ms");
+  }
   auto entries = res->store.load_verified();
   auto& tree = res->tree;
   for (auto& e : entries) {

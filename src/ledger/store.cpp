@@ -82,7 +82,7 @@ store::~store() { sqlite3_close(db_); }
 // the entries' own bytes, which is what bounded catch-up (bench/FINDINGS.md). The ledger stores
 // each entry once (its tree knows every stored hash), so the index guarded nothing it needed.
 void store::create_or_migrate_schema() {
-  constexpr int current_version = 1;
+  constexpr int current_version = schema_version;
   constexpr const char* create_table =
     "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
     "json TEXT NOT NULL)";
@@ -122,8 +122,10 @@ void store::create_or_migrate_schema() {
   }
   // The copy left the old table's pages free inside the file, as large as the entries: give
   // them back once rather than carry a file twice the size.
-  if (has_table)
+  if (has_table) {
     exec(db_, "VACUUM");
+    converted_from_ = version;
+  }
 }
 
 void store::append(const std::vector<const entry*>& entries) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ public:
 
 class store {
 public:
+  // PRAGMA user_version of the stores this code writes (see create_or_migrate_schema).
+  static constexpr int schema_version = 1;
+
   // Opens or creates `<dir>/ledger.db`.
   explicit store(const std::filesystem::path& dir);
   ~store();
@@ -47,12 +51,15 @@ public:
 
   std::size_t count() const;
   const std::filesystem::path& path() const { return path_; }
+  // The schema version the store was converted from when it was opened, if it was.
+  std::optional<int> converted_from() const { return converted_from_; }
 
 private:
   void create_or_migrate_schema();
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
+  std::optional<int> converted_from_;
 };
 
 }  // namespace gsio::ledger

@@ -91,6 +91,7 @@ TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on 
   REQUIRE(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
   {
     store s(dir.path);
+    CHECK(s.converted_from() == 0);
     CHECK(s.count() == chain.size());
     CHECK(s.load_verified() == chain);
     auto more = make_chain(identity::generate(), 2);
@@ -102,6 +103,7 @@ TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on 
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'entries_schema0'") == 0);
   CHECK(query_int(db, "PRAGMA freelist_count") == 0);  // the old table's pages were given back
   store reopened(dir.path);  // already migrated: opens as is
+  CHECK(!reopened.converted_from());
   CHECK(reopened.count() == chain.size() + 2);
 }
 
