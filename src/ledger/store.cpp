@@ -121,9 +121,11 @@ void store::create_or_migrate_schema() {
     throw;
   }
   // The copy left the old table's pages free inside the file, as large as the entries: give
-  // them back once rather than carry a file twice the size.
+  // them back once rather than carry a file twice the size. The conversion is committed either
+  // way, so a VACUUM that fails (it needs room for a temporary copy) costs only that space, which
+  // later appends reuse.
   if (has_table) {
-    exec(db_, "VACUUM");
+    sqlite3_exec(db_, "VACUUM", nullptr, nullptr, nullptr);
     converted_from_ = version;
   }
 }
