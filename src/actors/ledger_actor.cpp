@@ -411,6 +411,17 @@ std::string inspect_json(const ledger_state& st) {
 
 }  // namespace
 
+ledger_resources::ledger_resources(ledger::identity id, const std::string& data_dir,
+                                   ledger::validation_limits l)
+  : self(std::move(id)),
+    store(data_dir,
+          [&data_dir](int from) {
+            log::info("ledger", "converting the store in ", data_dir, " from schema ", from,
+                      " to schema ", ledger::store::schema_version,
+                      " (once; a large store takes a while)");
+          }),
+    limits(l) {}
+
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits) {
   const auto opening = std::chrono::steady_clock::now();
@@ -419,8 +430,7 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
   if (auto from = res->store.converted_from()) {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - opening);
-    log::info("ledger", "converted the store ", res->store.path().string(), " from schema ", *from,
-              " to schema ", ledger::store::schema_version, " in ", took.count(), " ms");
+    log::info("ledger", "converted the store from schema ", *from, " in ", took.count(), " ms");
   }
   auto entries = res->store.load_verified();
   auto& tree = res->tree;

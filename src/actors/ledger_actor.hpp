@@ -92,8 +92,8 @@ using ledger_actor = caf::typed_actor<
 
 // Everything the ledger owns, loaded and verified before the actor starts.
 struct ledger_resources {
-  ledger_resources(ledger::identity id, const std::string& data_dir, ledger::validation_limits l)
-    : self(std::move(id)), store(data_dir), limits(l) {}
+  // Logs when the store has to be converted to the current schema first (see ledger::store).
+  ledger_resources(ledger::identity id, const std::string& data_dir, ledger::validation_limits l);
   ledger::identity self;
   ledger::store store;
   ledger::chain_tree tree;

@@ -50,7 +50,9 @@ std::string column_text(sqlite3_stmt* stmt, int column) {
 
 }  // namespace
 
-store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
+store::store(const std::filesystem::path& dir,
+             const std::function<void(int from_version)>& on_conversion)
+  : path_(dir / "ledger.db") {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -67,7 +69,7 @@ store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
     // FULL: a commit returns only after the WAL is fsynced, so an acknowledged entry survives
     // power loss, not just a process crash.
     exec(db_, "PRAGMA synchronous=FULL");
-    create_or_migrate_schema();
+    create_or_migrate_schema(on_conversion);
   } catch (...) {
     sqlite3_close(db_);
     throw;
@@ -81,7 +83,7 @@ store::~store() { sqlite3_close(db_); }
 // hash; its random keys made every commit of n entries rewrite about n index pages, several times
 // the entries' own bytes, which is what bounded catch-up (bench/FINDINGS.md). The ledger stores
 // each entry once (its tree knows every stored hash), so the index guarded nothing it needed.
-void store::create_or_migrate_schema() {
+void store::create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion) {
   constexpr int current_version = schema_version;
   constexpr const char* create_table =
     "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
@@ -103,6 +105,8 @@ void store::create_or_migrate_schema() {
     statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'");
     has_table = sqlite3_step(table.get()) == SQLITE_ROW;
   }
+  if (has_table && on_conversion)
+    on_conversion(version);
   exec(db_, "BEGIN IMMEDIATE");
   try {
     if (has_table) {

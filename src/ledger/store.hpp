@@ -34,8 +34,11 @@ public:
   // PRAGMA user_version of the stores this code writes (see create_or_migrate_schema).
   static constexpr int schema_version = 1;
 
-  // Opens or creates `<dir>/ledger.db`.
-  explicit store(const std::filesystem::path& dir);
+  // Opens or creates `<dir>/ledger.db`. A store of an older schema is converted first, once;
+  // `on_conversion` (if given) is called with the old version just before, since that can take a
+  // while on a large store.
+  explicit store(const std::filesystem::path& dir,
+                 const std::function<void(int from_version)>& on_conversion = {});
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -55,7 +58,7 @@ public:
   std::optional<int> converted_from() const { return converted_from_; }
 
 private:
-  void create_or_migrate_schema();
+  void create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion);
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;

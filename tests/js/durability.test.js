@@ -38,6 +38,39 @@ describe('gsio-node store', () => {
     assert.ok(!run.output.includes(added[0].id), 'the intact entry before it is not blamed');
   });
 
+  it('converts a store of schema 0 (a UNIQUE index on hash) once, keeping every entry', async () => {
+    const dataDir = h.tempDir();
+    let node = await h.startNode({ dataDir });
+    let s = await h.connect(node.url);
+    for (const word of ['one', 'two', 'three']) await h.emitAck(s, 'add_ledger_entry', { word });
+    const before = await h.getAll(s);
+    s.disconnect();
+    assert.equal((await node.stop('SIGTERM')).code, 0);
+
+    // Rewrite the store the way nodes before schema 1 made it.
+    const db = path.join(dataDir, 'ledger.db');
+    for (const sql of ['ALTER TABLE entries RENAME TO entries_new',
+      'CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, id TEXT NOT NULL, json TEXT NOT NULL)',
+      'INSERT INTO entries SELECT seq, hash, id, json FROM entries_new', 'DROP TABLE entries_new',
+      'PRAGMA user_version = 0']) h.sqlite(db, sql);
+    assert.deepEqual(h.sqlite(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"), [[1]]);
+
+    node = await h.startNode({ dataDir });
+    assert.match(node.log, /converting the store in .* from schema 0 to schema 1/);
+    assert.match(node.log, /ledger verified, height 3/);
+    s = await h.connect(node.url);
+    assert.deepEqual(await h.getAll(s), before);
+    await h.emitAck(s, 'add_ledger_entry', { word: 'four' });
+    s.disconnect();
+    assert.equal((await node.stop('SIGTERM')).code, 0);
+    assert.deepEqual(h.sqlite(db, 'PRAGMA user_version'), [[1]]);
+    assert.deepEqual(h.sqlite(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"), [[0]]);
+
+    node = await h.startNode({ dataDir });  // converted once: a plain start now
+    assert.doesNotMatch(node.log, /converting the store/);
+    assert.match(node.log, /ledger verified, height 4/);
+  });
+
   it('shuts down cleanly on SIGTERM under load, keeping every acknowledged entry', async () => {
     const dataDir = h.tempDir();
     // glibc fills freed memory with this byte, so touching freed memory while shutting down (as a

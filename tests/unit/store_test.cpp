@@ -90,7 +90,13 @@ TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on 
   run_sql(db, sql);
   REQUIRE(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
   {
-    store s(dir.path);
+    std::vector<int> announced;
+    store s(dir.path, [&](int from) {
+      // Called before the conversion: the old table is still there.
+      CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
+      announced.push_back(from);
+    });
+    CHECK(announced == std::vector<int>{0});
     CHECK(s.converted_from() == 0);
     CHECK(s.count() == chain.size());
     CHECK(s.load_verified() == chain);
@@ -102,7 +108,9 @@ TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on 
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'entries_schema0'") == 0);
   CHECK(query_int(db, "PRAGMA freelist_count") == 0);  // the old table's pages were given back
-  store reopened(dir.path);  // already migrated: opens as is
+  bool announced_again = false;
+  store reopened(dir.path, [&](int) { announced_again = true; });  // already migrated: as is
+  CHECK(!announced_again);
   CHECK(!reopened.converted_from());
   CHECK(reopened.count() == chain.size() + 2);
 }
