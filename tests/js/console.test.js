@@ -223,9 +223,16 @@ describe('debug console', () => {
 
   it('peers, sessions and relay', async () => {
     const infoB = await h.emitAck(await h.connect(b.url), 'node_info');
-    const peers = await term.run('peers');
+    // a learns b's height from b's next NodeAnnounce (every ANNOUNCE_MS), which can come after
+    // the two converged.
+    const bAtHeight3 = new RegExp(`${infoB.node_id.slice(0, 12)}\\s+relay\\s+http://127\\.0\\.0\\.1:${b.port}\\s+3`);
+    let peers = await term.run('peers');
+    for (const deadline = Date.now() + 5000; !bAtHeight3.test(peers) && Date.now() < deadline;) {
+      await c.sleep(100);
+      peers = await term.run('peers');
+    }
     assert.match(peers, /\(this node\)\s+self/);
-    assert.match(peers, new RegExp(`${infoB.node_id.slice(0, 12)}\\s+relay\\s+http://127\\.0\\.0\\.1:${b.port}\\s+3`));
+    assert.match(peers, bAtHeight3);
     const sessions = await term.run('sessions');
     assert.match(sessions, /\d+\s+websocket\s+\/\s+127\.0\.0\.1/);
     assert.match(sessions, /\d+\s+polling\s+\/\s+127\.0\.0\.1/);
