@@ -84,7 +84,6 @@ store::~store() { sqlite3_close(db_); }
 // the entries' own bytes, which is what bounded catch-up (bench/FINDINGS.md). The ledger stores
 // each entry once (its tree knows every stored hash), so the index guarded nothing it needed.
 void store::create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion) {
-  constexpr int current_version = schema_version;
   constexpr const char* create_table =
     "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
     "json TEXT NOT NULL)";
@@ -94,12 +93,12 @@ void store::create_or_migrate_schema(const std::function<void(int from_version)>
     if (sqlite3_step(pragma.get()) == SQLITE_ROW)
       version = sqlite3_column_int(pragma.get(), 0);
   }
-  if (version == current_version)
+  if (version == schema_version)
     return;
-  if (version > current_version)
+  if (version > schema_version)
     throw store_error(path_.string() + " has schema version " + std::to_string(version) +
                       ", newer than this gsio-node understands (" +
-                      std::to_string(current_version) + ")");
+                      std::to_string(schema_version) + ")");
   bool has_table = false;
   {
     statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'");
@@ -118,7 +117,7 @@ void store::create_or_migrate_schema(const std::function<void(int from_version)>
     } else {
       exec(db_, create_table);
     }
-    exec(db_, ("PRAGMA user_version = " + std::to_string(current_version)).c_str());
+    exec(db_, ("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     exec(db_, "COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
