@@ -34,6 +34,7 @@
 #include <rapidjson/writer.h>
 
 #include "net/p2p_message.hpp"
+#include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
 #include "util/log.hpp"
 
@@ -543,27 +544,23 @@ private:
       write_queued();
   }
 
-  // One gathered write of everything queued so far (bounded, so one write does not pin a huge
-  // buffer list); writing_ keeps those frames alive until it completes.
+  // One gathered write of everything queued so far (bounded, so that a connection slow to read
+  // holds little); writing_ keeps those frames alive until it completes.
   void write_queued() {
     std::size_t bytes = 0;
-    buffers_.clear();
-    if (!pong_.empty()) {
-      pong_in_flight_.swap(pong_);
-      pong_.clear();
-      buffers_.emplace_back(pong_in_flight_.data(), pong_in_flight_.size());
-    }
-    while (!queue_.empty() && writing_.size() < max_frames_per_write &&
+    batch_.copy(pong_);
+    pong_.clear();
+    while (!queue_.empty() && writing_.size() < max_frames_per_write && !batch_.full() &&
            (writing_.empty() || bytes + queue_.front().frame->size() <= max_bytes_per_write)) {
       bytes += queue_.front().frame->size();
-      buffers_.emplace_back(queue_.front().frame->data(), queue_.front().frame->size());
+      batch_.add(*queue_.front().frame);
       writing_.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    if (buffers_.empty())
+    if (batch_.empty())
       return;
     write_active_ = true;
-    asio::async_write(socket_, buffers_,
+    asio::async_write(socket_, batch_.buffers(),
                       beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
   }
 
@@ -578,7 +575,7 @@ private:
       wrote_close = wrote_close || out.close;
     }
     writing_.clear();
-    pong_in_flight_.clear();
+    batch_.clear();
     write_active_ = false;
     queued_bytes_.fetch_sub(data_bytes, std::memory_order_acq_rel);
     if (ec) {
@@ -709,7 +706,7 @@ private:
   // One read takes up to this much; a gathered write up to this many frames and bytes.
   static constexpr std::size_t read_chunk_bytes = 64 * 1024;
   static constexpr std::size_t min_read_bytes = 16 * 1024;
-  static constexpr std::size_t max_frames_per_write = 64;
+  static constexpr std::size_t max_frames_per_write = 256;
   static constexpr std::size_t max_bytes_per_write = 256 * 1024;
 
   std::shared_ptr<relay_server::impl> core_;
@@ -728,9 +725,8 @@ private:
   std::deque<outgoing> queue_;
   std::vector<outgoing> writing_;  // the frames of the write in progress
   std::string pong_;                // the answer to the latest ping, not written yet
-  std::string pong_in_flight_;      // ... and the one being written
+  write_batch batch_;               // the bytes of the write in progress
   bool write_active_ = false;
-  std::vector<asio::const_buffer> buffers_;
   std::chrono::steady_clock::time_point last_received_ = std::chrono::steady_clock::now();
   bool pinged_ = false;  // a keep-alive ping went out in the current silence
   bool close_sent_ = false;     // our close frame is queued (or the socket is being cut)

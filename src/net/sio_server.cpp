@@ -39,6 +39,7 @@
 
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
+#include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
 
 namespace gsio::net {
@@ -397,18 +398,16 @@ private:
   std::string pending_input_;  // the start of a frame whose rest has not arrived
   frame_queue queue_;
   std::size_t queued_bytes_ = 0;
-  // The write in progress: its frames, their headers one after another, and the buffer list.
+  // The write in progress: its frames (which its buffers may point into) and its bytes.
   std::vector<outgoing> in_flight_;
-  std::string write_headers_;
-  std::vector<asio::const_buffer> write_buffers_;
-  std::string control_in_flight_;  // pong or close frames being written
-  std::string control_pending_;    // ... and those waiting for the write in progress
+  write_batch batch_;
+  std::string control_pending_;    // pong or close frames waiting for the write in progress
   bool writing_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
   bool close_sent_ = false;        // our close frame is queued or written
   bool close_queued_ = false;      // it is in control_pending_
-  bool close_in_flight_ = false;   // it is in control_in_flight_
+  bool close_in_flight_ = false;   // it is in the write in progress
   bool peer_closed_ = false;       // the peer's close frame has arrived
   bool discard_input_ = false;     // after the peer's close frame or a malformed frame
   bool transport_failed_ = false;  // the stream is unusable: no close handshake
@@ -1266,39 +1265,32 @@ bool ws_session::send(const outgoing& frame) {
 
 // One gathered write: pending control frames first, then queued frames up to a bound, each
 // behind its header. The frames move to in_flight_ so that dropping the queue cannot free bytes
-// being written; write_headers_ is filled completely before any buffer points into it.
+// the write still references.
 void ws_session::do_write() {
   if (transport_failed_ || (queue_.empty() && control_pending_.empty()))
     return;
-  constexpr std::size_t max_frames_per_write = 64;
+  constexpr std::size_t max_frames_per_write = 256;
   constexpr std::size_t max_bytes_per_write = 256 * 1024;
   writing_ = true;
-  control_in_flight_.swap(control_pending_);
-  control_pending_.clear();
   close_in_flight_ = close_queued_;
   close_queued_ = false;
+  batch_.copy(control_pending_);
+  control_pending_.clear();
   std::size_t bytes = 0;
+  std::string header;
   while (!queue_.empty() && in_flight_.size() < max_frames_per_write &&
-         bytes < max_bytes_per_write) {
-    bytes += queue_.front().bytes->size();
-    in_flight_.push_back(queue_.front());
+         bytes < max_bytes_per_write && !batch_.full()) {
+    const auto& frame = queue_.front();
+    header.clear();
+    ws::append_header(header, frame.binary ? ws::opcode::binary : ws::opcode::text,
+                      frame.bytes->size());
+    batch_.copy(header);
+    batch_.add(*frame.bytes);
+    bytes += frame.bytes->size();
+    in_flight_.push_back(frame);
     queue_.pop_front();
   }
-  write_headers_.clear();
-  for (const auto& frame : in_flight_)
-    ws::append_header(write_headers_, frame.binary ? ws::opcode::binary : ws::opcode::text,
-                      frame.bytes->size());
-  write_buffers_.clear();
-  if (!control_in_flight_.empty())
-    write_buffers_.emplace_back(control_in_flight_.data(), control_in_flight_.size());
-  std::size_t header_at = 0;
-  for (const auto& frame : in_flight_) {
-    const auto header = ws::header_size(frame.bytes->size());
-    write_buffers_.emplace_back(write_headers_.data() + header_at, header);
-    write_buffers_.emplace_back(frame.bytes->data(), frame.bytes->size());
-    header_at += header;
-  }
-  asio::async_write(socket_, write_buffers_,
+  asio::async_write(socket_, batch_.buffers(),
                     asio::bind_executor(strand_, beast::bind_front_handler(&ws_session::on_write,
                                                                            shared_from_this())));
 }
@@ -1308,7 +1300,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   for (const auto& frame : in_flight_)
     queued_bytes_ -= frame.bytes->size();
   in_flight_.clear();
-  control_in_flight_.clear();
+  batch_.clear();
   const bool wrote_close = std::exchange(close_in_flight_, false);
   if (ec) {
     transport_failed_ = true;
