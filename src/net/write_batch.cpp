@@ -5,7 +5,7 @@ namespace gsio::net {
 void write_batch::add(std::string_view bytes) {
   if (bytes.size() <= copy_limit)
     block_.append(bytes);
-  else if (!bytes.empty())
+  else
     references_.push_back({block_.size(), bytes});
 }
 
