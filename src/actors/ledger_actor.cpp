@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <rapidjson/stringbuffer.h>
@@ -44,18 +45,48 @@ tip_info make_tip_info(const ledger_resources& res) {
   return info;
 }
 
-// Signs and attaches every pending add, persists them in one transaction, then publishes and
-// answers. Nothing is acknowledged before the transaction is on disk.
+bool drained(const ledger_state& st) {
+  return st.committing.empty() && !st.merges_waiting && st.reappends_waiting.empty()
+         && (st.pending.empty() || st.throttling);
+}
+
+void answer_drains(instrumented<ledger_actor, ledger_state> self) {
+  auto& st = self->state;
+  if (st.drains_waiting.empty() || !drained(st))
+    return;
+  const auto tip = make_tip_info(*st.res);
+  for (auto& promise : std::exchange(st.drains_waiting, {}))
+    promise.deliver(tip);
+}
+
+void schedule_flush(instrumented<ledger_actor, ledger_state> self) {
+  auto& st = self->state;
+  if (st.flush_scheduled || st.pending.empty())
+    return;
+  // Goes behind every add already in the mailbox: they are made together.
+  st.flush_scheduled = true;
+  self->send(self, flush_atom::value);
+}
+
+void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t batches,
+                  std::uint64_t entries, const std::string& error);
+
+// Makes and signs every pending add whose id fits the clock (see max_id_lead_ms), each linked to
+// the one before (the newest entry still being committed, else the chain's tip), and queues them
+// for the disk as one batch. on_committed attaches, publishes and answers them.
 void flush(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.pending.empty())
-    return;
+  if (st.pending.empty() || st.merges_waiting || !st.reappends_waiting.empty())
+    return;  // what waits for the pipeline to drain goes first; it schedules the next flush
   auto batch = std::move(st.pending);
   st.pending.clear();
 
   auto& res = *st.res;
-  // Adds whose id would lead the clock too far wait for a later flush (see max_id_lead_ms).
+  // A merge may have brought back an entry of this node's that the store had lost: new ids must
+  // still be above every id of ours the tree knows, or the tree would refuse the made entry after
+  // it is on disk.
+  st.last_unix_ms = std::max(st.last_unix_ms, res.tree.last_unix_ms_of(res.self.node_id()));
   const auto now = now_unix_ms();
   const auto id_limit = now + res.max_id_lead_ms;
   std::size_t fits = batch.size();
@@ -88,73 +119,134 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     st.throttling = false;
     log::info("ledger", "local adds no longer held back by the entry id clock");
   }
-  std::vector<const ledger::entry*> to_store;
-  std::vector<std::string> added_json;
-  std::vector<std::string> replies(batch.size());
-  std::vector<bool> accepted(batch.size(), false);
-  to_store.reserve(batch.size());
-  added_json.reserve(batch.size());
 
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].data.size() > res.limits.max_data_bytes) {
-      replies[i] = "data is " + std::to_string(batch[i].data.size()) + " bytes, the limit is "
-                   + std::to_string(res.limits.max_data_bytes);
+  ledger_state::made_batch made;
+  made.entries = std::make_shared<std::vector<ledger::entry>>();
+  made.entries->reserve(batch.size());
+  made.adds.reserve(batch.size());
+  std::string link = st.committing.empty() ? std::string{res.tree.tip_hash()} : st.made_tip;
+  for (auto& add : batch) {
+    if (add.data.size() > res.limits.max_data_bytes) {
+      add.promise.deliver(add_result{{}, "data is " + std::to_string(add.data.size())
+                                           + " bytes, the limit is "
+                                           + std::to_string(res.limits.max_data_bytes)});
       ++st.rejected;
       continue;
     }
     // Ids must increase strictly per creator, even when the clock stands still or steps back.
-    auto unix_ms = std::max(now, st.last_unix_ms + 1);
+    const auto unix_ms = std::max(now, st.last_unix_ms + 1);
     st.last_unix_ms = unix_ms;
-    auto e = ledger::make_entry(res.self, std::move(batch[i].data),
-                                std::string{res.tree.tip_hash()}, unix_ms);
-    auto result = res.tree.insert(std::move(e));
-    if (result.outcome != ledger::chain_tree::status::appended) {
-      replies[i] = result.why ? result.why->reason : "entry could not be attached";
-      ++st.rejected;
-      continue;
-    }
-    for (auto* attached : result.attached)
-      to_store.push_back(attached);
-    for (auto* added : result.added)
-      added_json.push_back(ledger::to_json(*added));
-    replies[i] = added_json.back();
-    accepted[i] = true;
+    made.entries->push_back(ledger::make_entry(res.self, std::move(add.data), link, unix_ms));
+    link = made.entries->back().hash;
+    made.adds.push_back(std::move(add));
   }
-
-  if (!to_store.empty()) {
+  if (made.entries->empty()) {
+    answer_drains(self);
+    return;
+  }
+  if (st.committing.empty() && self->messages_waiting() == 0) {
+    // Nothing to do meanwhile: committing here saves the hand-off to the writer's thread and back
+    // (tens of microseconds each way), which is most of the latency at low rates.
+    std::vector<const ledger::entry*> rows;
+    rows.reserve(made.entries->size());
+    for (const auto& e : *made.entries)
+      rows.push_back(&e);
+    st.committing.push_back(std::move(made));
+    std::string error;
     try {
-      res.store.append(to_store);
+      st.writer->append_now(rows);
     } catch (const std::exception& ex) {
-      // The in-memory chain is now ahead of the disk: stop rather than acknowledge anything.
-      log::error("ledger", "cannot persist entries, shutting down: ", ex.what());
-      for (auto& p : batch)
-        p.promise.deliver(add_result{{}, "storage failure: the node is shutting down"});
-      self->quit(caf::make_error(caf::sec::runtime_error, ex.what()));
+      error = ex.what();
+    }
+    on_committed(self, 1, rows.size(), error);
+    return;
+  }
+  st.made_tip = std::move(link);
+  st.writer->enqueue(made.entries);
+  st.committing.push_back(std::move(made));
+}
+
+// Runs what waited for the pipeline to drain (merges, then re-appends), then lets local adds
+// continue.
+void after_drain(instrumented<ledger_actor, ledger_state> self);
+
+// The store writer made the oldest `batches` made batches durable (or failed): attaches them to
+// the tree, publishes them and answers their adds.
+void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t batches,
+                  std::uint64_t entries, const std::string& error) {
+  auto& st = self->state;
+  auto& res = *st.res;
+  if (!error.empty()) {
+    // What was made after the failed batch links to entries that are not on disk: stop rather
+    // than acknowledge anything.
+    log::error("ledger", "cannot persist entries, shutting down: ", error);
+    const add_result failed{{}, "storage failure: the node is shutting down"};
+    for (auto& made : st.committing)
+      for (auto& add : made.adds)
+        add.promise.deliver(failed);
+    for (auto& add : st.pending)
+      add.promise.deliver(failed);
+    st.committing.clear();
+    st.pending.clear();
+    self->quit(caf::make_error(caf::sec::runtime_error, error));
+    return;
+  }
+  ++st.commits;
+  st.appended_local += entries;
+  st.largest_batch = std::max<std::uint64_t>(st.largest_batch, entries);
+  st.commit_batch.observe(static_cast<double>(entries));
+  // What is acknowledged below is durable, so this is the latency a client sees minus the hops
+  // back to it.
+  const auto durable = std::chrono::steady_clock::now();
+
+  std::vector<std::string> added_json;
+  std::vector<std::pair<caf::typed_response_promise<add_result>, add_result>> replies;
+  std::vector<const ledger::entry*> released;  // held entries a made entry was the parent of
+  for (std::uint64_t b = 0; b < batches && !st.committing.empty(); ++b) {
+    auto made = std::move(st.committing.front());
+    st.committing.pop_front();
+    for (std::size_t i = 0; i < made.entries->size(); ++i) {
+      auto& add = made.adds[i];
+      auto result = res.tree.insert(std::move((*made.entries)[i]));
+      if (result.outcome != ledger::chain_tree::status::appended) {
+        // Made on the tip with a fresh id, so this is a broken invariant, and the entry is
+        // already stored: say so loudly rather than acknowledge it.
+        auto why = result.why ? result.why->reason : "entry could not be attached";
+        log::error("ledger", "a stored local entry was refused by the chain: ", why);
+        replies.emplace_back(add.promise, add_result{{}, std::move(why)});
+        ++st.rejected;
+        continue;
+      }
+      released.insert(released.end(), result.attached.begin() + 1, result.attached.end());
+      const auto first_added = added_json.size();
+      for (auto* added : result.added)
+        added_json.push_back(ledger::to_json(*added));
+      const auto* own = result.attached.front();
+      auto reply = !result.added.empty() && result.added.front() == own
+                     ? added_json[first_added]
+                     : ledger::to_json(*own);
+      st.append_latency.observe(std::chrono::duration<double>(durable - add.arrived).count());
+      replies.emplace_back(add.promise, add_result{std::move(reply), {}});
+    }
+  }
+  if (!released.empty()) {
+    try {
+      st.writer->append_now(released);
+    } catch (const std::exception& ex) {
+      on_committed(self, 0, 0, ex.what());
       return;
     }
-    ++st.commits;
-    st.appended_local += to_store.size();
-    st.largest_batch = std::max<std::uint64_t>(st.largest_batch, to_store.size());
-    st.commit_batch.observe(static_cast<double>(to_store.size()));
-    // The batch is on disk: what is acknowledged below is durable, so this is the latency a
-    // client sees minus the hops back to it.
-    const auto durable = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (accepted[i])
-        st.append_latency.observe(
-          std::chrono::duration<double>(durable - batch[i].arrived).count());
   }
   if (!added_json.empty()) {
     auto tip = make_tip_info(res);
     for (auto& listener : st.listeners)
       self->send(listener, appended_atom::value, added_json, tip);
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (accepted[i])
-      batch[i].promise.deliver(add_result{std::move(replies[i]), {}});
-    else
-      batch[i].promise.deliver(add_result{{}, std::move(replies[i])});
-  }
+  for (auto& [promise, reply] : replies)
+    promise.deliver(std::move(reply));
+  if (st.committing.empty())
+    after_drain(self);
+  answer_drains(self);
 }
 
 // Tells every listener how the canonical chain changed with a batch of inserts, as one event:
@@ -200,13 +292,14 @@ void publish(instrumented<ledger_actor, ledger_state> self,
     self->send(listener, reorg_atom::value, ev);
 }
 
-// Persists entries just attached; on failure the node must stop (memory is ahead of the disk).
+// Persists entries just attached (nothing is being committed: see ledger_actor.hpp); on failure
+// the node must stop (memory is ahead of the disk).
 bool persist(instrumented<ledger_actor, ledger_state> self,
              const std::vector<const ledger::entry*>& attached) {
   if (attached.empty())
     return true;
   try {
-    self->state.res->store.append(attached);
+    self->state.writer->append_now(attached);
     ++self->state.commits;
     return true;
   } catch (const std::exception& ex) {
@@ -221,6 +314,10 @@ bool persist(instrumented<ledger_actor, ledger_state> self,
 void flush_merges(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   st.merge_flush_scheduled = false;
+  if (!st.committing.empty()) {
+    st.merges_waiting = true;  // after_drain runs it
+    return;
+  }
   auto batch = std::move(st.pending_merges);
   st.pending_merges.clear();
   if (batch.empty())
@@ -336,6 +433,28 @@ std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self)
   return out;
 }
 
+caf::typed_response_promise<std::vector<std::string>>
+queue_reappend(instrumented<ledger_actor, ledger_state> self) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<std::vector<std::string>>();
+  if (st.committing.empty())
+    promise.deliver(reappend(self));
+  else
+    st.reappends_waiting.push_back(promise);  // after_drain answers it
+  return promise;
+}
+
+void after_drain(instrumented<ledger_actor, ledger_state> self) {
+  auto& st = self->state;
+  if (st.merges_waiting) {
+    st.merges_waiting = false;
+    flush_merges(self);
+  }
+  for (auto& promise : std::exchange(st.reappends_waiting, {}))
+    promise.deliver(reappend(self));
+  schedule_flush(self);
+}
+
 // {"bounds":[...],"counts":[... one per bound, then +Inf; not cumulative],"sum":s,"count":n}
 void write_histogram(rapidjson::Writer<rapidjson::StringBuffer>& w, const metrics::histogram& h) {
   w.StartObject();
@@ -377,6 +496,11 @@ std::string inspect_json(const ledger_state& st) {
   w.String(res.store.path().string().c_str());
   w.Key("pending_adds");
   w.Uint64(st.pending.size());
+  std::uint64_t committing = 0;
+  for (const auto& made : st.committing)
+    committing += made.entries->size();
+  w.Key("committing_entries");  // made and signed, waiting for the disk
+  w.Uint64(committing);
   w.Key("appended_local");
   w.Uint64(st.appended_local);
   w.Key("commits");
@@ -447,21 +571,41 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
 
 ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self,
                                    std::shared_ptr<ledger_resources> res) {
-  self->state.res = std::move(res);
-  self->state.last_unix_ms = self->state.res->tree.last_unix_ms_of(self->state.res->self.node_id());
+  auto& st = self->state;
+  st.res = std::move(res);
+  st.last_unix_ms = st.res->tree.last_unix_ms_of(st.res->self.node_id());
+  // The writer thread reports through the mailbox, and only while the actor is alive (the state
+  // owns the writer: a strong handle would keep the actor from ever being destroyed).
+  caf::weak_actor_ptr weak_self{self->ctrl()};
+  st.writer = std::make_unique<ledger::store_writer>(
+    [res = st.res](const std::vector<const ledger::entry*>& entries) { res->store.append(entries); },
+    [weak_self](std::size_t batches, std::size_t entries, const std::string& error) {
+      if (auto strong = weak_self.lock())
+        caf::anon_send(caf::actor_cast<ledger_actor>(strong), committed_atom::value,
+                       static_cast<std::uint64_t>(batches), static_cast<std::uint64_t>(entries),
+                       error);
+    });
   return {
     [=](add_atom, std::string& data) -> caf::typed_response_promise<add_result> {
       auto& st = self->state;
       auto promise = self->make_response_promise<add_result>();
       st.pending.push_back({std::move(data), promise, std::chrono::steady_clock::now()});
-      if (!st.flush_scheduled) {
-        // Goes behind every add already in the mailbox: they all share one commit.
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      schedule_flush(self);
       return promise;
     },
     [=](flush_atom) { flush(self); },
+    [=](committed_atom, std::uint64_t batches, std::uint64_t entries, const std::string& error) {
+      on_committed(self, batches, entries, error);
+    },
+    [=](drain_atom) -> caf::typed_response_promise<tip_info> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<tip_info>();
+      st.drains_waiting.push_back(promise);
+      if (!st.throttling)  // held adds stay pending; their delayed flush is already scheduled
+        flush(self);
+      answer_drains(self);  // or on_committed does, once what was made is on disk
+      return promise;
+    },
     [=](get_atom, std::uint64_t from, std::uint64_t limit) {
       auto& tree = self->state.res->tree;
       entries_page page;
@@ -528,7 +672,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
           out.push_back(ledger::to_json(*e));
       return out;
     },
-    [=](reappend_atom) { return reappend(self); },
+    [=](reappend_atom) { return queue_reappend(self); },
     [=](get_atom, forks_atom) {
       std::vector<branch_info> out;
       for (const auto& branch : self->state.res->tree.side_branches())

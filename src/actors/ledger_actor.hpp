@@ -1,8 +1,15 @@
 #pragma once
 // The ledger actor owns the chain (fork tree), the durable store and the node identity. It signs
 // and appends local entries with group commit, answers queries and publishes changes.
+//
+// Local adds are pipelined: the actor makes and signs a batch and hands it to a store_writer
+// thread, then makes the next batch while that one is synced. A batch joins the tree, is
+// published and is acknowledged only once it is on disk, so every query answers from durable
+// entries. Merges and re-appends change the tree before they persist, so they wait until no
+// local batch is being committed, and new local batches wait behind them.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,6 +25,7 @@
 #include "ledger/chain_tree.hpp"
 #include "ledger/crypto.hpp"
 #include "ledger/store.hpp"
+#include "ledger/store_writer.hpp"
 #include "ledger/validation.hpp"
 
 namespace gsio::ledger {
@@ -87,8 +95,13 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, forks_atom>::with<std::vector<branch_info>>,
   caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  // Makes what is pending and replies with the tip once nothing made is waiting for the disk (adds
+  // held back by the id clock stay pending): for an orderly shutdown.
+  caf::replies_to<drain_atom>::with<tip_info>,
   caf::reacts_to<flush_atom>,
-  caf::reacts_to<merge_flush_atom>>;
+  caf::reacts_to<merge_flush_atom>,
+  // From the store writer: batches, entries, and "" or the error that stopped it.
+  caf::reacts_to<committed_atom, std::uint64_t, std::uint64_t, std::string>>;
 
 // Everything the ledger owns, loaded and verified before the actor starts.
 struct ledger_resources {
@@ -127,11 +140,24 @@ struct ledger_state {
     caf::typed_response_promise<merge_result> promise;
   };
 
+  // Local entries made and queued for the disk, with the adds they answer (adds[i] made
+  // entries[i]). They join the tree once the store writer reports them durable.
+  struct made_batch {
+    std::shared_ptr<std::vector<ledger::entry>> entries;
+    std::vector<pending_add> adds;
+  };
+
   std::shared_ptr<ledger_resources> res;
   std::vector<pending_add> pending;
   bool flush_scheduled = false;
+  std::deque<made_batch> committing;  // oldest first, as the writer commits them
+  std::string made_tip;               // hash of the newest made entry while committing
   std::vector<pending_merge> pending_merges;
   bool merge_flush_scheduled = false;
+  // Work that changes the tree before it persists waits until `committing` is empty.
+  bool merges_waiting = false;
+  std::vector<caf::typed_response_promise<std::vector<std::string>>> reappends_waiting;
+  std::vector<caf::typed_response_promise<tip_info>> drains_waiting;
   std::vector<ledger_listener_actor> listeners;
   std::int64_t last_unix_ms = 0;
   // Counters for inspect.
@@ -150,6 +176,8 @@ struct ledger_state {
                                      0.5, 1}};
   // Entries per group commit of local adds: how well the commit cost is shared.
   metrics::histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+  // Last, so that it is destroyed first: it writes what is still queued before the rest goes.
+  std::unique_ptr<ledger::store_writer> writer;
 };
 
 ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self,

@@ -385,8 +385,7 @@ int main(int argc, char** argv) {
     self->send_exit(gateway, caf::exit_reason::user_shutdown);
     self->wait_for(gateway);
     self->send_exit(coordinator, caf::exit_reason::user_shutdown);
-    self->send(ledger_handle, actors::flush_atom::value);
-    self->request(ledger_handle, std::chrono::seconds{30}, actors::tip_atom::value)
+    self->request(ledger_handle, std::chrono::seconds{30}, actors::drain_atom::value)
       .receive([](const actors::tip_info& tip) {
                  log::info("node", "stopped at height ", tip.height);
                },

@@ -290,3 +290,168 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   ledger::store reopened(dir.path.string());
   CHECK(reopened.load_verified().size() == 2004);
 }
+
+TEST_CASE("ledger actor: adds pipelined with a merge and a re-append are all durable, on the chain, "
+          "and drain waits for them") {
+  temp_dir dir;
+  test_system ts;
+  constexpr int adds_each_side = 300;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  // A peer's short chain from genesis: it forks from this node's chain whichever arrives first.
+  auto peer = ledger::identity::generate();
+  std::vector<std::string> peer_chain;
+  std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < 3; ++i) {
+    auto e = ledger::make_entry(peer, "{\"peer\":" + std::to_string(i) + "}", parent, now - 100 + i);
+    parent = e.hash;
+    peer_chain.push_back(ledger::to_json(e));
+  }
+  auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
+  caf::scoped_actor self{*ts.sys};
+  const auto timeout = std::chrono::seconds{30};
+  using add_handle = decltype(self->request(ledger_handle, timeout, add_atom::value, std::string{}));
+  auto fire_adds = [&](int first) {
+    std::vector<add_handle> out;
+    for (int i = first; i < first + adds_each_side; ++i)
+      out.push_back(self->request(ledger_handle, timeout, add_atom::value,
+                                  "{\"n\":" + std::to_string(i) + "}"));
+    return out;
+  };
+  // Everything is in the mailbox before the first reply: the merge and the re-append land while
+  // local batches are being committed.
+  auto before = fire_adds(0);
+  auto merged = self->request(ledger_handle, timeout, merge_atom::value, peer_chain);
+  auto after = fire_adds(adds_each_side);
+  auto reappended = self->request(ledger_handle, timeout, reappend_atom::value);
+  auto drained = self->request(ledger_handle, timeout, drain_atom::value);
+
+  std::vector<std::string> acked_ids;
+  for (auto* handles : {&before, &after})
+    for (auto& h : *handles)
+      h.receive(
+        [&](add_result& r) {
+          REQUIRE(r.error.empty());
+          acked_ids.push_back(field(r.entry_json, "id"));
+        },
+        [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  merged.receive([](merge_result& r) { CHECK(r.appended == 3); },
+                 [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  // This node's entries never left the chain, so there is nothing to re-append.
+  reappended.receive([](std::vector<std::string>& fresh) { CHECK(fresh.empty()); },
+                     [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  tip_info tip;
+  drained.receive([&](tip_info& t) { tip = std::move(t); },
+                  [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  REQUIRE(acked_ids.size() == 2 * adds_each_side);
+  CHECK(tip.entries == 2 * adds_each_side + 3);
+  CHECK(tip.held == 0);
+  // Local entries are made on each other while batches commit: the peer's chain is the only fork.
+  CHECK(tip.forks <= 1);
+  for (const auto& id : acked_ids) {
+    self->request(ledger_handle, timeout, get_atom::value, entry_atom::value, id)
+      .receive([&](const std::string& json) { CHECK_MESSAGE(!json.empty(), id << " is off the chain"); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  }
+  self->request(ledger_handle, timeout, inspect_atom::value)
+    .receive(
+      [&](const std::string& json) {
+        rapidjson::Document d;
+        d.Parse(json.c_str());
+        REQUIRE(d.IsObject());
+        CHECK(d["committing_entries"].GetUint64() == 0);
+        CHECK(d["pending_adds"].GetUint64() == 0);
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  self->wait_for(ledger_handle);
+
+  // The store holds the same tree: pipelined commits and the merge's kept parents first.
+  auto reopened = open_ledger(dir.path.string(), {});
+  CHECK(reopened->tree.size() == tip.entries);
+  CHECK(reopened->tree.tip_hash() == tip.tip_hash);
+  CHECK(reopened->tree.height() == tip.height);
+}
+
+TEST_CASE("ledger actor: a merge waits for local batches being committed; adds after it build on "
+          "the chain it chose") {
+  temp_dir dir;
+  test_system ts;
+  constexpr int adds_each_side = 300;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  // A peer's chain from genesis, longer than everything this node will add: it wins the fork.
+  auto peer = ledger::identity::generate();
+  std::vector<std::string> peer_chain;
+  std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < 1000; ++i) {
+    auto e = ledger::make_entry(peer, "{\"peer\":" + std::to_string(i) + "}", parent, now - 2000 + i);
+    parent = e.hash;
+    peer_chain.push_back(ledger::to_json(e));
+  }
+  auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
+  caf::scoped_actor self{*ts.sys};
+  const auto timeout = std::chrono::seconds{30};
+  using add_handle = decltype(self->request(ledger_handle, timeout, add_atom::value, std::string{}));
+  auto fire_adds = [&](int first) {
+    std::vector<add_handle> out;
+    for (int i = first; i < first + adds_each_side; ++i)
+      out.push_back(self->request(ledger_handle, timeout, add_atom::value,
+                                  "{\"n\":" + std::to_string(i) + "}"));
+    return out;
+  };
+  auto collect = [&](std::vector<add_handle>& handles) {
+    std::vector<std::string> entries;
+    for (auto& h : handles)
+      h.receive(
+        [&](add_result& r) {
+          REQUIRE(r.error.empty());
+          entries.push_back(std::move(r.entry_json));
+        },
+        [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    return entries;
+  };
+  auto before = fire_adds(0);
+  self->request(ledger_handle, timeout, merge_atom::value, peer_chain)
+    .receive([](merge_result& r) { CHECK(r.appended == 1000); },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  // The merge is in the tree now; whatever is made from here on links to the peer's chain.
+  auto after = fire_adds(adds_each_side);
+  auto before_entries = collect(before);
+  auto after_entries = collect(after);
+  self->request(ledger_handle, timeout, drain_atom::value)
+    .receive([](tip_info&) {}, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+
+  auto on_chain = [&](const std::string& id) {
+    bool found = false;
+    self->request(ledger_handle, timeout, get_atom::value, entry_atom::value, id)
+      .receive([&](const std::string& json) { found = !json.empty(); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    return found;
+  };
+  for (const auto& json : after_entries)
+    CHECK_MESSAGE(on_chain(field(json, "id")), field(json, "id") << " was made on a stale tip");
+  // Those made before the merge lost the fork; a re-append brings back exactly those.
+  std::vector<std::string> off_chain;
+  for (const auto& json : before_entries)
+    if (!on_chain(field(json, "id")))
+      off_chain.push_back(field(json, "id"));
+  std::vector<std::string> reappended_ids;
+  self->request(ledger_handle, timeout, reappend_atom::value)
+    .receive(
+      [&](std::vector<std::string>& fresh) {
+        for (const auto& json : fresh)
+          reappended_ids.push_back(field(json, "id"));
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(reappended_ids == off_chain);
+  for (const auto& json : before_entries)
+    CHECK(on_chain(field(json, "id")));
+  self->request(ledger_handle, timeout, tip_atom::value)
+    .receive([&](tip_info& tip) { CHECK(tip.height == 1000 + 2 * adds_each_side); },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  self->wait_for(ledger_handle);
+}
