@@ -271,7 +271,9 @@ function ingestSection(runs, ctx, shortRuns = []) {
   w('Durability of the two peers:');
   w();
   w('- gsio-node: SQLite in WAL mode with `synchronous=FULL`; adds that arrive together share one ' +
-    'transaction (group commit, PROTOCOL §6) and are acknowledged after the commit is synced.');
+    'transaction (group commit, PROTOCOL §6) and are acknowledged after the commit is synced. Under ' +
+    'load a store writer thread commits while the ledger signs the next batch, and every batch made ' +
+    'meanwhile shares the next transaction.');
   w('- Node reference (`bench/peers/node-server/server.js`): **group commit** as well — adds that ' +
     'arrive while an `fdatasync` is in flight are queued; when it completes, the whole queue is ' +
     'appended to `entries.jsonl` with one write and one `fs.fdatasync`, and only then acknowledged. ' +
@@ -738,7 +740,7 @@ function analysis(f) {
     parts.push(gCpu < busy
       ? `gsio-node used ${fix(gCpu)} of ${f.nproc} cores, so it is not CPU-bound: it is bound by ` +
         'serialization and waiting (hand-offs between threads, which cost 30–80 µs each when they ' +
-        'wake an idle core, and synchronous commits inside the ledger actor), not by work.'
+        'wake an idle core, and each batch waiting for its commit to be synced), not by work.'
       : `gsio-node used ${fix(gCpu)} of ${f.nproc} cores: it is CPU-bound on this machine.`);
   }
   parts.push(`Crypto is not the limit: one Ed25519 signature per entry costs ${fix(1e6 / f.limits.ed25519_sign_per_s, 1)} µs, ` +

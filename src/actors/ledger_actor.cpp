@@ -87,6 +87,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   // still be above every id of ours the tree knows, or the tree would refuse the made entry after
   // it is on disk.
   st.last_unix_ms = std::max(st.last_unix_ms, res.tree.last_unix_ms_of(res.self.node_id()));
+  // Adds whose id would lead the clock too far wait for a later flush (see max_id_lead_ms).
   const auto now = now_unix_ms();
   const auto id_limit = now + res.max_id_lead_ms;
   std::size_t fits = batch.size();
@@ -178,7 +179,7 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
   auto& res = *st.res;
   if (!error.empty()) {
     // What was made after the failed batch links to entries that are not on disk: stop rather
-    // than acknowledge anything.
+    // than acknowledge anything, and tell everyone waiting.
     log::error("ledger", "cannot persist entries, shutting down: ", error);
     const add_result failed{{}, "storage failure: the node is shutting down"};
     for (auto& made : st.committing)
@@ -186,8 +187,18 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
         add.promise.deliver(failed);
     for (auto& add : st.pending)
       add.promise.deliver(failed);
+    const auto stopped = caf::make_error(caf::sec::runtime_error, "storage failure");
+    for (auto& merge : st.pending_merges)
+      merge.promise.deliver(stopped);
+    for (auto& promise : st.reappends_waiting)
+      promise.deliver(stopped);
+    for (auto& promise : st.drains_waiting)
+      promise.deliver(stopped);
     st.committing.clear();
     st.pending.clear();
+    st.pending_merges.clear();
+    st.reappends_waiting.clear();
+    st.drains_waiting.clear();
     self->quit(caf::make_error(caf::sec::runtime_error, error));
     return;
   }
@@ -233,6 +244,8 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
     try {
       st.writer->append_now(released);
     } catch (const std::exception& ex) {
+      for (auto& [promise, reply] : replies)
+        promise.deliver(std::move(reply));  // their own entries are on disk
       on_committed(self, 0, 0, ex.what());
       return;
     }
