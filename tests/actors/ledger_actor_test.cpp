@@ -58,6 +58,36 @@ probe_actor::behavior_type probe(probe_actor::stateful_pointer<listener_state> s
   };
 }
 
+// A peer's chain of `length` entries from genesis, as JSON, with ids in the recent past.
+std::vector<std::string> peer_chain_from_genesis(int length) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  auto peer = ledger::identity::generate();
+  std::vector<std::string> chain;
+  std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < length; ++i) {
+    auto e = ledger::make_entry(peer, "{\"peer\":" + std::to_string(i) + "}", parent,
+                                now - 2 * length + i);
+    parent = e.hash;
+    chain.push_back(ledger::to_json(e));
+  }
+  return chain;
+}
+
+constexpr auto request_timeout = std::chrono::seconds{30};
+
+// Sends `count` adds numbered from `first` without waiting for any reply, as many clients would.
+auto fire_adds(caf::scoped_actor& self, const ledger_actor& ledger_handle, int first, int count) {
+  using handle = decltype(self->request(ledger_handle, request_timeout, add_atom::value,
+                                        std::string{}));
+  std::vector<handle> out;
+  for (int i = first; i < first + count; ++i)
+    out.push_back(self->request(ledger_handle, request_timeout, add_atom::value,
+                                "{\"n\":" + std::to_string(i) + "}"));
+  return out;
+}
+
 std::string field(const std::string& json, const char* name) {
   rapidjson::Document d;
   d.Parse(json.c_str());
@@ -296,34 +326,16 @@ TEST_CASE("ledger actor: adds pipelined with a merge and a re-append are all dur
   temp_dir dir;
   test_system ts;
   constexpr int adds_each_side = 300;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
   // A peer's short chain from genesis: it forks from this node's chain whichever arrives first.
-  auto peer = ledger::identity::generate();
-  std::vector<std::string> peer_chain;
-  std::string parent(ledger::genesis_hash);
-  for (int i = 0; i < 3; ++i) {
-    auto e = ledger::make_entry(peer, "{\"peer\":" + std::to_string(i) + "}", parent, now - 100 + i);
-    parent = e.hash;
-    peer_chain.push_back(ledger::to_json(e));
-  }
+  const auto peer_chain = peer_chain_from_genesis(3);
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
   caf::scoped_actor self{*ts.sys};
-  const auto timeout = std::chrono::seconds{30};
-  using add_handle = decltype(self->request(ledger_handle, timeout, add_atom::value, std::string{}));
-  auto fire_adds = [&](int first) {
-    std::vector<add_handle> out;
-    for (int i = first; i < first + adds_each_side; ++i)
-      out.push_back(self->request(ledger_handle, timeout, add_atom::value,
-                                  "{\"n\":" + std::to_string(i) + "}"));
-    return out;
-  };
+  const auto timeout = request_timeout;
   // Everything is in the mailbox before the first reply: the merge and the re-append land while
   // local batches are being committed.
-  auto before = fire_adds(0);
+  auto before = fire_adds(self, ledger_handle, 0, adds_each_side);
   auto merged = self->request(ledger_handle, timeout, merge_atom::value, peer_chain);
-  auto after = fire_adds(adds_each_side);
+  auto after = fire_adds(self, ledger_handle, adds_each_side, adds_each_side);
   auto reappended = self->request(ledger_handle, timeout, reappend_atom::value);
   auto drained = self->request(ledger_handle, timeout, drain_atom::value);
 
@@ -379,29 +391,12 @@ TEST_CASE("ledger actor: a merge waits for local batches being committed; adds a
   temp_dir dir;
   test_system ts;
   constexpr int adds_each_side = 300;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
   // A peer's chain from genesis, longer than everything this node will add: it wins the fork.
-  auto peer = ledger::identity::generate();
-  std::vector<std::string> peer_chain;
-  std::string parent(ledger::genesis_hash);
-  for (int i = 0; i < 1000; ++i) {
-    auto e = ledger::make_entry(peer, "{\"peer\":" + std::to_string(i) + "}", parent, now - 2000 + i);
-    parent = e.hash;
-    peer_chain.push_back(ledger::to_json(e));
-  }
+  const auto peer_chain = peer_chain_from_genesis(1000);
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
   caf::scoped_actor self{*ts.sys};
-  const auto timeout = std::chrono::seconds{30};
-  using add_handle = decltype(self->request(ledger_handle, timeout, add_atom::value, std::string{}));
-  auto fire_adds = [&](int first) {
-    std::vector<add_handle> out;
-    for (int i = first; i < first + adds_each_side; ++i)
-      out.push_back(self->request(ledger_handle, timeout, add_atom::value,
-                                  "{\"n\":" + std::to_string(i) + "}"));
-    return out;
-  };
+  const auto timeout = request_timeout;
+  using add_handle = decltype(fire_adds(self, ledger_handle, 0, 0))::value_type;
   auto collect = [&](std::vector<add_handle>& handles) {
     std::vector<std::string> entries;
     for (auto& h : handles)
@@ -413,12 +408,12 @@ TEST_CASE("ledger actor: a merge waits for local batches being committed; adds a
         [&](caf::error& err) { FAIL(caf::to_string(err)); });
     return entries;
   };
-  auto before = fire_adds(0);
+  auto before = fire_adds(self, ledger_handle, 0, adds_each_side);
   self->request(ledger_handle, timeout, merge_atom::value, peer_chain)
     .receive([](merge_result& r) { CHECK(r.appended == 1000); },
              [&](caf::error& err) { FAIL(caf::to_string(err)); });
   // The merge is in the tree now; whatever is made from here on links to the peer's chain.
-  auto after = fire_adds(adds_each_side);
+  auto after = fire_adds(self, ledger_handle, adds_each_side, adds_each_side);
   auto before_entries = collect(before);
   auto after_entries = collect(after);
   self->request(ledger_handle, timeout, drain_atom::value)
