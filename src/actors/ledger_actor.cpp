@@ -145,7 +145,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     answer_drains(self);
     return;
   }
-  if (st.committing.empty() && self->messages_waiting() == 0) {
+  if (res.commit_inline_when_idle && st.committing.empty() && self->messages_waiting() == 0) {
     // Nothing to do meanwhile: committing here saves the hand-off to the writer's thread and back
     // (tens of microseconds each way), which is most of the latency at low rates.
     std::vector<const ledger::entry*> rows;
@@ -591,7 +591,11 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
   // owns the writer: a strong handle would keep the actor from ever being destroyed).
   caf::weak_actor_ptr weak_self{self->ctrl()};
   st.writer = std::make_unique<ledger::store_writer>(
-    [res = st.res](const std::vector<const ledger::entry*>& entries) { res->store.append(entries); },
+    [res = st.res](const std::vector<const ledger::entry*>& entries) {
+      if (res->before_commit)
+        res->before_commit();
+      res->store.append(entries);
+    },
     [weak_self](std::size_t batches, std::size_t entries, const std::string& error) {
       if (auto strong = weak_self.lock())
         caf::anon_send(caf::actor_cast<ledger_actor>(strong), committed_atom::value,

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -116,6 +117,13 @@ struct ledger_resources {
   // Adds wait (unacknowledged) while the next id would lead the clock by more than this: bursts
   // go through at full speed, sustained load is held at 1000 entries/s.
   std::int64_t max_id_lead_ms = 60'000;
+  // When nothing is being committed and nothing else waits in the mailbox, the ledger commits a
+  // batch on its own thread, saving two thread hand-offs (latency at low rates). Tests turn it
+  // off to put every batch through the store writer.
+  bool commit_inline_when_idle = true;
+  // Runs before each store transaction, on the thread that writes it (it may throw, which fails
+  // the transaction). Unset in a node; tests use it to hold a commit open or to fail the disk.
+  std::function<void()> before_commit;
 };
 
 // Opens the store in `data_dir`, verifies every stored entry and rebuilds the fork tree.

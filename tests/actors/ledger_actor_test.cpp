@@ -1,8 +1,12 @@
 // The ledger actor in a real actor system: group commit, durability, paging, publishing.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <vector>
@@ -449,4 +453,114 @@ TEST_CASE("ledger actor: a merge waits for local batches being committed; adds a
              [&](caf::error& err) { FAIL(caf::to_string(err)); });
   self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
   self->wait_for(ledger_handle);
+}
+
+TEST_CASE("ledger actor: a merge waits while a local batch is being committed") {
+  temp_dir dir;
+  test_system ts;
+  auto res = open_ledger(dir.path.string(), {});
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool holding = false;
+  bool released = false;
+  int transactions = 0;
+  res->commit_inline_when_idle = false;  // so the ledger is free while the writer commits
+  res->before_commit = [&] {  // holds the first transaction open until released
+    std::unique_lock lock{mutex};
+    if (transactions++ != 0)
+      return;
+    holding = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released; });
+  };
+  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+  res.reset();
+  caf::scoped_actor self{*ts.sys};
+  auto before = fire_adds(self, ledger_handle, 0, 50);
+  {
+    std::unique_lock lock{mutex};
+    REQUIRE(changed.wait_for(lock, std::chrono::seconds{10}, [&] { return holding; }));
+  }
+  // Longer than this node's chain: once merged it is the chain, and adds after it build on it.
+  const auto peer_chain = peer_chain_from_genesis(100);
+  auto merged =
+    self->request(ledger_handle, std::chrono::milliseconds{500}, merge_atom::value, peer_chain);
+  auto after = fire_adds(self, ledger_handle, 50, 20);
+  merged.receive(
+    [](merge_result&) { FAIL("a merge was applied while a local batch was committing"); },
+    [](caf::error& err) { CHECK(err == caf::sec::request_timeout); });
+  {
+    std::lock_guard lock{mutex};
+    released = true;
+    changed.notify_all();
+  }
+  for (auto& h : before)
+    h.receive([](add_result& r) { CHECK(r.error.empty()); },
+              [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  std::vector<std::string> after_ids;
+  for (auto& h : after)
+    h.receive(
+      [&](add_result& r) {
+        REQUIRE(r.error.empty());
+        after_ids.push_back(field(r.entry_json, "id"));
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->request(ledger_handle, request_timeout, drain_atom::value)
+    .receive(
+      [](tip_info& tip) {
+        CHECK(tip.entries == 170);
+        CHECK(tip.height == 120);  // the peer's chain and the adds made after the merge
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  for (const auto& id : after_ids)
+    self->request(ledger_handle, request_timeout, get_atom::value, entry_atom::value, id)
+      .receive([&](const std::string& json) { CHECK_MESSAGE(!json.empty(), id << " was made on a stale tip"); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  self->wait_for(ledger_handle);
+}
+
+TEST_CASE("ledger actor: when the disk fails, exactly the acknowledged adds are stored and the "
+          "ledger stops") {
+  temp_dir dir;
+  test_system ts;
+  auto res = open_ledger(dir.path.string(), {});
+  std::atomic<int> transactions{0};
+  res->before_commit = [&transactions] {
+    if (transactions.fetch_add(1) >= 1)  // the first transaction goes through
+      throw std::runtime_error("disk on fire");
+  };
+  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+  res.reset();
+  caf::scoped_actor self{*ts.sys};
+  std::vector<std::string> acked_ids;
+  std::size_t refused_for_storage = 0;
+  std::size_t unanswered = 0;  // reached the ledger after it stopped
+  auto collect = [&](auto& handles) {
+    for (auto& h : handles)
+      h.receive(
+        [&](add_result& r) {
+          if (r.error.empty())
+            acked_ids.push_back(field(r.entry_json, "id"));
+          else if (r.error == "storage failure: the node is shutting down")
+            ++refused_for_storage;
+          else
+            FAIL("unexpected refusal: " << r.error);
+        },
+        [&](caf::error&) { ++unanswered; });
+  };
+  auto first = fire_adds(self, ledger_handle, 0, 1);
+  collect(first);
+  REQUIRE(acked_ids.size() == 1);
+  auto rest = fire_adds(self, ledger_handle, 1, 200);
+  collect(rest);
+  CHECK(acked_ids.size() == 1);
+  CHECK(refused_for_storage >= 1);
+  CHECK(acked_ids.size() + refused_for_storage + unanswered == 201);
+  self->wait_for(ledger_handle);  // it stopped by itself
+
+  ledger::store reopened{dir.path};
+  auto stored = reopened.load_verified();
+  REQUIRE(stored.size() == acked_ids.size());
+  CHECK(stored.front().id == acked_ids.front());
 }
