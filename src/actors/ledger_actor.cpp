@@ -45,6 +45,12 @@ tip_info make_tip_info(const ledger_resources& res) {
   return info;
 }
 
+// An empty text would read as success in on_committed.
+std::string failure_text(const std::exception& ex) {
+  std::string text = ex.what();
+  return text.empty() ? "the store failed" : text;
+}
+
 bool drained(const ledger_state& st) {
   return st.committing.empty() && !st.merges_waiting && st.reappends_waiting.empty()
          && (st.pending.empty() || st.throttling);
@@ -157,7 +163,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     try {
       st.writer->append_now(rows);
     } catch (const std::exception& ex) {
-      error = ex.what();
+      error = failure_text(ex);
     }
     on_committed(self, 1, rows.size(), error);
     return;
@@ -246,7 +252,7 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
     } catch (const std::exception& ex) {
       for (auto& [promise, reply] : replies)
         promise.deliver(std::move(reply));  // their own entries are on disk
-      on_committed(self, 0, 0, ex.what());
+      on_committed(self, 0, 0, failure_text(ex));
       return;
     }
   }
