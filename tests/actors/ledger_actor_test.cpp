@@ -390,8 +390,8 @@ TEST_CASE("ledger actor: adds pipelined with a merge and a re-append are all dur
   CHECK(reopened->tree.height() == tip.height);
 }
 
-TEST_CASE("ledger actor: a merge waits for local batches being committed; adds after it build on "
-          "the chain it chose") {
+TEST_CASE("ledger actor: adds made after a merge build on the chain it chose; a re-append brings "
+          "back exactly those that lost the fork") {
   temp_dir dir;
   test_system ts;
   constexpr int adds_each_side = 300;
