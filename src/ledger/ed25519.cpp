@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <cryptopp/sha.h>
@@ -265,14 +266,6 @@ point dbl(const point& p) {
 }
 
 bool is_identity(const point& p) { return is_zero(p.X) && equal(p.Y, p.Z); }
-
-std::array<std::uint8_t, 32> encode(const point& p) {
-  const fe z_inverse = invert(p.Z);
-  const fe x = mul(p.X, z_inverse), y = mul(p.Y, z_inverse);
-  auto out = to_bytes(y);
-  out[31] |= static_cast<std::uint8_t>(is_negative(x) << 7);
-  return out;
-}
 
 // Decodes a point from its canonical encoding (RFC 8032 5.1.3, with y below p required).
 bool decode(const std::uint8_t* s, point& out) {
@@ -558,18 +551,21 @@ key_tables& tables_in_use() {
 
 }  // namespace
 
-bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
-                    std::size_t message_size, const std::uint8_t* signature) {
+namespace {
+
+// [S]B - [k]A for a signature the fast path handles (see the header), else nullopt.
+std::optional<point> candidate_r(const std::uint8_t* public_key, const std::uint8_t* message,
+                                 std::size_t message_size, const std::uint8_t* signature) {
   const std::uint8_t* r = signature;
   const std::uint8_t* s = signature + 32;
   u256 s_words;
   for (int i = 0; i < 4; ++i)
     s_words[i] = load64(s + 8 * i);
   if (!less_than_order(s_words))
-    return false;
+    return std::nullopt;
   const auto key_table = tables_in_use().find(public_key);
   if (!key_table)
-    return false;
+    return std::nullopt;
 
   std::uint8_t digest[64];
   CryptoPP::SHA512 hash;
@@ -582,7 +578,7 @@ bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
   for (int i = 0; i < 32; ++i)
     k[i] = static_cast<std::uint8_t>(k_words[i / 8] >> (8 * (i % 8)));
 
-  // [S]B - [k]A: the odd digits of both scalars, times 16, then the even ones.
+  // The odd digits of both scalars, times 16, then the even ones.
   const auto s_digits = radix16(s);
   const auto k_digits = radix16(k);
   const table& b_table = base_table();
@@ -596,8 +592,46 @@ bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
     add_digit(h, b_table, i / 2, s_digits[i], false);
     add_digit(h, *key_table, i / 2, k_digits[i], true);
   }
-  const auto computed_r = encode(h);
-  return std::equal(computed_r.begin(), computed_r.end(), r);
+  return h;
+}
+
+bool encodes_as(const point& p, const fe& z_inverse, const std::uint8_t* encoding) {
+  auto bytes = to_bytes(mul(p.Y, z_inverse));
+  bytes[31] |= static_cast<std::uint8_t>(is_negative(mul(p.X, z_inverse)) << 7);
+  return std::equal(bytes.begin(), bytes.end(), encoding);
+}
+
+}  // namespace
+
+bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
+                    std::size_t message_size, const std::uint8_t* signature) {
+  const auto r = candidate_r(public_key, message, message_size, signature);
+  return r && encodes_as(*r, invert(r->Z), signature);
+}
+
+void verify_batch_if_fast(const signature_job* jobs, std::size_t count, bool* valid) {
+  std::vector<std::optional<point>> candidates(count);
+  // Montgomery's trick again: one inversion for the Z of every candidate.
+  std::vector<fe> prefix;
+  prefix.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& job = jobs[i];
+    candidates[i] = candidate_r(job.public_key, job.message, sizeof job.message, job.signature);
+    if (candidates[i])
+      prefix.push_back(prefix.empty() ? candidates[i]->Z : mul(prefix.back(), candidates[i]->Z));
+  }
+  fe inverse = prefix.empty() ? fe_small(0) : invert(prefix.back());
+  std::size_t n = prefix.size();
+  for (std::size_t i = count; i-- > 0;) {
+    valid[i] = false;
+    if (!candidates[i])
+      continue;
+    --n;
+    const fe z_inverse = n > 0 ? mul(inverse, prefix[n - 1]) : inverse;
+    if (n > 0)
+      inverse = mul(inverse, candidates[i]->Z);
+    valid[i] = encodes_as(*candidates[i], z_inverse, jobs[i].signature);
+  }
 }
 
 void forget_keys() { tables_in_use().clear(); }

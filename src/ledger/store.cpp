@@ -1,6 +1,5 @@
 #include "ledger/store.hpp"
 
-#include "ledger/parallel.hpp"
 
 #include <sqlite3.h>
 
@@ -189,14 +188,16 @@ std::vector<entry> store::load_verified() const {
     const std::size_t first = out.size();
     out.resize(first + rows.size());
     problems.assign(rows.size(), {});
-    parallel_for(rows.size(), [&](std::size_t i) {
+    validate_batched(rows.size(), [&](std::size_t i, const signature_check& check) {
       entry& e = out[first + i];
+      e = entry{};
+      problems[i].clear();
       std::string error;
       if (!from_json_text(rows[i].json, e, error))
         problems[i] = error;
       else if (e.id != rows[i].id || e.hash != rows[i].hash)
         problems[i] = "the stored row and its entry disagree on id or hash";
-      else if (auto failure = validate_integrity(e))
+      else if (auto failure = validate_integrity(e, check))
         problems[i] = failure->reason;
     });
     for (std::size_t i = 0; i < rows.size(); ++i) {

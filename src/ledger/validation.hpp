@@ -41,6 +41,25 @@ std::optional<rejection> validate(const entry& e, const validation_limits& limit
 // The same checks without the clock and size limits: what verifying a stored chain needs.
 std::optional<rejection> validate_integrity(const entry& e);
 
+// Checks one signature: (signer node id, hash, signature), all hex, as verify_signature does.
+using signature_check =
+  std::function<bool(std::string_view signer, std::string_view hash_hex, std::string_view signature_hex)>;
+
+// validate and validate_integrity with the signatures checked by `check`.
+std::optional<rejection> validate(const entry& e, const validation_limits& limits,
+                                  std::int64_t now_unix_ms, const signature_check& check);
+std::optional<rejection> validate_integrity(const entry& e, const signature_check& check);
+
+// Runs validate_one(i, check) for every i in [0, n) on all cores, where validate_one validates
+// item i, checking its signatures with `check`, and stores the outcome (it may run twice for
+// the same i and must then start afresh). The signatures of a run of items are verified
+// together, sharing one field inversion (ed25519::verify_batch_if_fast): a first pass takes
+// every signature as valid and records it, and an item with a signature that the batch does not
+// show valid is validated again with verify_signature, which has the last word (Crypto++) and
+// gives the exact reason.
+void validate_batched(std::size_t n,
+                      const std::function<void(std::size_t i, const signature_check& check)>& validate_one);
+
 // An entry from a peer after check_entries: parsed, and refused with a reason or not.
 struct checked_entry {
   entry e;                        // as far as it parsed

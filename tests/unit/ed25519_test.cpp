@@ -1,6 +1,7 @@
 // The Ed25519 fast path (ledger/ed25519.hpp) against Crypto++'s verifier: it must accept valid
 // signatures by keys it has tables for (or it is no faster), and never accept what Crypto++ refuses.
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -283,4 +284,45 @@ TEST_CASE("a table unused for long enough goes to a new key") {
   CHECK(fast_verify(newcomer));
   CHECK_FALSE(fast_verify(by_signer[0]));  // it gave its table up
   CHECK(fast_verify(by_signer[1]));
+}
+
+TEST_CASE("a batch gives each signature the fast path's own answer") {
+  ed25519::forget_keys();
+  std::mt19937_64 rng{23};
+  auto alice = identity_from(300);
+  auto bob = identity_from(301);
+  auto newcomer = identity_from(302);
+  for (int warm = 0; warm < 2; ++warm) {
+    fast_verify(sign_random(alice, rng));
+    fast_verify(sign_random(bob, rng));
+  }
+  std::vector<ed25519::signature_job> jobs;
+  std::vector<bool> expected;
+  for (int i = 0; i < 70; ++i) {
+    auto m = sign_random(i % 2 ? alice : bob, rng);
+    bool valid = true;
+    if (i % 9 == 4) {
+      m.signature[3] ^= 0x10;
+      valid = false;
+    }
+    if (i == 33) {
+      m = sign_random(newcomer, rng);  // first sighting: no table yet
+      valid = false;
+    }
+    ed25519::signature_job job;
+    std::copy(m.key.begin(), m.key.end(), job.public_key);
+    std::copy(m.message.begin(), m.message.end(), job.message);
+    std::copy(m.signature.begin(), m.signature.end(), job.signature);
+    jobs.push_back(job);
+    expected.push_back(valid);
+  }
+  auto valid = std::make_unique<bool[]>(jobs.size());
+  ed25519::verify_batch_if_fast(jobs.data(), jobs.size(), valid.get());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    CAPTURE(i);
+    CHECK(valid[i] == expected[i]);
+  }
+  ed25519::verify_batch_if_fast(jobs.data(), 0, valid.get());  // an empty batch is fine
+  ed25519::verify_batch_if_fast(jobs.data(), 1, valid.get());
+  CHECK(valid[0] == expected[0]);
 }

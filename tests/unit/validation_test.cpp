@@ -174,3 +174,53 @@ TEST_CASE("check_entries parses and validates a page over the cores, in order") 
   REQUIRE(known[1].why);
   CHECK(known[1].why->code == reject_code::bad_hash);
 }
+
+TEST_CASE("check_entries decides every entry exactly as validate does") {
+  // Signatures are verified in batches (validate_batched); a batch with a bad signature in it
+  // must still give every entry validate's own verdict and reason.
+  auto alice = make_identity(1);
+  auto bob = make_identity(2);
+  auto mallory = make_identity(3);
+  std::vector<entry> page;
+  std::string parent(genesis_hash);
+  for (int i = 0; i < 200; ++i) {
+    const auto& creator = i % 3 == 0 ? bob : alice;
+    page.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, now - 1000 + i));
+    parent = page.back().hash;
+  }
+  page[7].signatures[0].second = mallory.sign_hash(page[7].hash);  // forged by another key
+  page[8].signatures[0].second[5] ^= 1;                            // not hex any more, or changed
+  page[40].signatures.emplace_back(mallory.node_id(), mallory.sign_hash(page[40].hash));
+  std::sort(page[40].signatures.begin(), page[40].signatures.end());  // a valid attestation
+  page[41].signatures.emplace_back(mallory.node_id(), alice.sign_hash(page[41].hash));
+  std::sort(page[41].signatures.begin(), page[41].signatures.end());  // an invalid attestation
+  // Too far ahead and badly signed: the signature is reported, as validate checks it first.
+  page[90] = make_entry(alice, "1", parent, now + 6 * 60 * 1000);
+  page[90].signatures[0].second = bob.sign_hash(page[90].hash);
+  page[91] = make_entry(alice, "2", parent, now + 6 * 60 * 1000);
+  page[150].signatures[0].second = std::string(128, 'f');  // S far above the group order
+
+  std::vector<std::string> texts;
+  for (const auto& e : page)
+    texts.push_back(to_json(e));
+  std::vector<const std::string*> json;
+  for (const auto& t : texts)
+    json.push_back(&t);
+  auto checked = check_entries(json, {}, now);
+  REQUIRE(checked.size() == page.size());
+  int rejected = 0;
+  for (std::size_t i = 0; i < page.size(); ++i) {
+    CAPTURE(i);
+    const auto expected = validate(page[i], {}, now);
+    REQUIRE(checked[i].why.has_value() == expected.has_value());
+    if (expected) {
+      ++rejected;
+      CHECK(checked[i].why->code == expected->code);
+      CHECK(checked[i].why->reason == expected->reason);
+    }
+  }
+  CHECK(rejected == 6);
+  CHECK(checked[90].why->code == reject_code::bad_signature);
+  CHECK(checked[91].why->code == reject_code::future_timestamp);
+  CHECK(checked[41].why->reason.find("attestation") != std::string::npos);
+}
