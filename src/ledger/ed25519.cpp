@@ -295,34 +295,45 @@ bool decode(const std::uint8_t* s, point& out) {
   return true;
 }
 
-// Multiples of a point for fixed-base multiplication: row i holds 1..8 times 256^i P.
+// Fixed-base multiplication by signed digits of window_bits bits: s = sum e[i] 2^(w i) with
+// e[i] in [-2^(w-1), 2^(w-1)], enough digits for any s below 2^253 (S and k both are). A digit at
+// an even position 2m takes entry |e| of row m, which holds 1..2^(w-1) times 2^(2 w m) P. The
+// odd positions use the same rows and their sum is multiplied by 2^w with w doublings, which
+// halves the table.
+constexpr int window_bits = 7;
+constexpr int digit_count = (253 + window_bits - 1) / window_bits;
+constexpr int row_count = (digit_count + 1) / 2;
+constexpr int row_size = 1 << (window_bits - 1);
+static_assert(window_bits >= 2 && window_bits <= 8, "digits are int8_t, at most 2^(w-1) in size");
+
 struct table {
-  std::array<std::array<cached, 8>, 32> rows;
+  std::array<std::array<cached, row_size>, row_count> rows;
 };
 
 std::unique_ptr<const table> make_table(const point& p) {
-  std::vector<point> multiples(256);
+  constexpr int count = row_count * row_size;
+  std::vector<point> multiples(count);
   point base = p;
-  for (int row = 0; row < 32; ++row) {
-    multiples[row * 8] = base;
-    for (int j = 1; j < 8; ++j)
-      multiples[row * 8 + j] = add(multiples[row * 8 + j - 1], base);
-    for (int k = 0; k < 8; ++k)
+  for (int row = 0; row < row_count; ++row) {
+    multiples[row * row_size] = base;
+    for (int j = 1; j < row_size; ++j)
+      multiples[row * row_size + j] = add(multiples[row * row_size + j - 1], base);
+    for (int k = 0; k < 2 * window_bits; ++k)
       base = dbl(base);
   }
-  // One inversion for all 256 points (Montgomery's trick): prefix[i] = Z_0 ... Z_i.
-  std::vector<fe> prefix(256);
+  // One inversion for all the points (Montgomery's trick): prefix[i] = Z_0 ... Z_i.
+  std::vector<fe> prefix(count);
   prefix[0] = multiples[0].Z;
-  for (int i = 1; i < 256; ++i)
+  for (int i = 1; i < count; ++i)
     prefix[i] = mul(prefix[i - 1], multiples[i].Z);
-  fe inverse = invert(prefix[255]);  // 1 / (Z_0 ... Z_255)
+  fe inverse = invert(prefix[count - 1]);  // 1 / (Z_0 ... Z_last)
   auto out = std::make_unique<table>();
-  for (int i = 255; i >= 0; --i) {
+  for (int i = count - 1; i >= 0; --i) {
     const fe z_inverse = i > 0 ? mul(inverse, prefix[i - 1]) : inverse;
     if (i > 0)
       inverse = mul(inverse, multiples[i].Z);
     const fe x = mul(multiples[i].X, z_inverse), y = mul(multiples[i].Y, z_inverse);
-    out->rows[i / 8][i % 8] = {add(y, x), sub(y, x), mul(mul(x, y), curve().d2)};
+    out->rows[i / row_size][i % row_size] = {add(y, x), sub(y, x), mul(mul(x, y), curve().d2)};
   }
   return out;
 }
@@ -432,20 +443,23 @@ u256 reduce_512(const std::uint8_t* bytes) {
   return {r[0], r[1], r[2], r[3]};
 }
 
-// Signed radix-16 digits e[0..63] in [-8, 8] with s = sum e[i] 16^i, for s < 2^255.
-std::array<std::int8_t, 64> radix16(const std::uint8_t* s) {
-  std::array<std::int8_t, 64> e;
-  for (int i = 0; i < 32; ++i) {
-    e[2 * i] = static_cast<std::int8_t>(s[i] & 15);
-    e[2 * i + 1] = static_cast<std::int8_t>(s[i] >> 4);
-  }
+// The signed digits of a little-endian scalar below 2^253 (see table).
+std::array<std::int8_t, digit_count> signed_digits(const std::uint8_t* s) {
+  u64 words[4];
+  for (int i = 0; i < 4; ++i)
+    words[i] = load64(s + 8 * i);
+  constexpr int base = 1 << window_bits;
+  std::array<std::int8_t, digit_count> e;
   int carry_digit = 0;
-  for (int i = 0; i < 63; ++i) {
-    e[i] = static_cast<std::int8_t>(e[i] + carry_digit);
-    carry_digit = (e[i] + 8) >> 4;
-    e[i] = static_cast<std::int8_t>(e[i] - carry_digit * 16);
+  for (int i = 0; i < digit_count; ++i) {
+    const int bit = window_bits * i, word = bit / 64, offset = bit % 64;
+    u64 window = word < 4 ? words[word] >> offset : 0;
+    if (offset > 64 - window_bits && word < 3)
+      window |= words[word + 1] << (64 - offset);
+    const int digit = static_cast<int>(window & (base - 1)) + carry_digit;
+    carry_digit = i + 1 < digit_count ? (digit + base / 2) / base : 0;  // the top digit keeps it
+    e[i] = static_cast<std::int8_t>(digit - carry_digit * base);
   }
-  e[63] = static_cast<std::int8_t>(e[63] + carry_digit);
   return e;
 }
 
@@ -579,16 +593,17 @@ std::optional<point> candidate_r(const std::uint8_t* public_key, const std::uint
     k[i] = static_cast<std::uint8_t>(k_words[i / 8] >> (8 * (i % 8)));
 
   // The odd digits of both scalars, times 16, then the even ones.
-  const auto s_digits = radix16(s);
-  const auto k_digits = radix16(k);
+  const auto s_digits = signed_digits(s);
+  const auto k_digits = signed_digits(k);
   const table& b_table = base_table();
   point h = identity();
-  for (int i = 1; i < 64; i += 2) {
+  for (int i = 1; i < digit_count; i += 2) {
     add_digit(h, b_table, i / 2, s_digits[i], false);
     add_digit(h, *key_table, i / 2, k_digits[i], true);
   }
-  h = dbl(dbl(dbl(dbl(h))));
-  for (int i = 0; i < 64; i += 2) {
+  for (int k = 0; k < window_bits; ++k)
+    h = dbl(h);
+  for (int i = 0; i < digit_count; i += 2) {
     add_digit(h, b_table, i / 2, s_digits[i], false);
     add_digit(h, *key_table, i / 2, k_digits[i], true);
   }

@@ -4,9 +4,9 @@
 // A catch-up verifies thousands of signatures by the same few keys, and Crypto++'s general
 // verifier (about 42 µs on the bench machine) was two thirds of a syncing node's CPU.
 // Verification computes [S]B - [k]A; B is fixed, and so, in practice, is A. With a precomputed
-// table of multiples of A as well as of B, each product takes 64 table additions and no
-// doublings to speak of, against the 250-odd doublings of a verifier without a table: about
-// 22 µs per signature.
+// table of multiples of A as well as of B (7-bit signed windows), each product takes 37 table
+// additions and the two share 7 doublings, against the 250-odd doublings of a verifier without
+// a table: about 17 µs per signature, 12 µs in batches (verify_batch_if_fast).
 //
 // The fast path only ever says "valid": it answers true when it has computed [S]B - [k]A and found
 // it equal to R, and false whenever it cannot say, which includes every invalid signature. The
@@ -22,7 +22,7 @@
 
 namespace gsio::ledger::ed25519 {
 
-// How many keys have tables (30 KiB each), and how many lookups a key's table must go unused
+// How many keys have tables (143 KiB each), and how many lookups a key's table must go unused
 // before a new key may take its place.
 constexpr std::size_t tables_kept = 32;
 constexpr std::uint64_t table_idle_lookups = 4096;
