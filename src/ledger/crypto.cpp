@@ -78,10 +78,17 @@ bool verify_signature(std::string_view node_id_hex, std::string_view hash_hex,
       !from_hex(hash_hex, message, sizeof message) ||
       !from_hex(signature_hex, signature, sizeof signature))
     return false;
-  // The fast path answers only "valid"; for everything else Crypto++ has the last word, so both
-  // verifiers reject exactly the same signatures (ed25519.hpp).
+  // S at or above the group order is the same signature written another way (S + L verifies
+  // wherever S does), and a key of small order "signs" some messages for anyone; RFC 8032 and
+  // the web UI refuse both, Crypto++ neither.
+  if (!ed25519::canonical_s(signature))
+    return false;
+  // The fast path answers only "valid", and only for a usable key; for everything else Crypto++
+  // has the last word (ed25519.hpp).
   if (ed25519::verify_if_fast(public_key, message, sizeof message, signature))
     return true;
+  if (!ed25519::usable_key(public_key))
+    return false;
   try {
     CryptoPP::ed25519::Verifier verifier(public_key);
     return verifier.VerifyMessage(message, sizeof message, signature, sizeof signature);

@@ -19,7 +19,8 @@ bool from_hex(std::string_view hex, std::uint8_t* out, std::size_t size);
 bool is_lower_hex(std::string_view text, std::size_t expected_length);
 
 // Checks a hex Ed25519 signature (64 bytes) by `node_id_hex` (32-byte public key) over the 32 bytes
-// that `hash_hex` encodes. Any malformed input is simply "not valid".
+// that `hash_hex` encodes, by RFC 8032 with its encoding rules (docs/PROTOCOL.md §3). Any
+// malformed input is simply "not valid".
 bool verify_signature(std::string_view node_id_hex, std::string_view hash_hex,
                       std::string_view signature_hex);
 

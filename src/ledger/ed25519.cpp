@@ -572,10 +572,7 @@ std::optional<point> candidate_r(const std::uint8_t* public_key, const std::uint
                                  std::size_t message_size, const std::uint8_t* signature) {
   const std::uint8_t* r = signature;
   const std::uint8_t* s = signature + 32;
-  u256 s_words;
-  for (int i = 0; i < 4; ++i)
-    s_words[i] = load64(s + 8 * i);
-  if (!less_than_order(s_words))
+  if (!canonical_s(signature))
     return std::nullopt;
   const auto key_table = tables_in_use().find(public_key);
   if (!key_table)
@@ -647,6 +644,18 @@ void verify_batch_if_fast(const signature_job* jobs, std::size_t count, bool* va
       inverse = mul(inverse, candidates[i]->Z);
     valid[i] = encodes_as(*candidates[i], z_inverse, jobs[i].signature);
   }
+}
+
+bool canonical_s(const std::uint8_t* signature) {
+  u256 s;
+  for (int i = 0; i < 4; ++i)
+    s[i] = load64(signature + 32 + 8 * i);
+  return less_than_order(s);
+}
+
+bool usable_key(const std::uint8_t* public_key) {
+  point a;
+  return decode(public_key, a) && !is_identity(dbl(dbl(dbl(a))));
 }
 
 void forget_keys() { tables_in_use().clear(); }

@@ -10,10 +10,11 @@
 //
 // The fast path only ever says "valid": it answers true when it has computed [S]B - [k]A and found
 // it equal to R, and false whenever it cannot say, which includes every invalid signature. The
-// caller then asks Crypto++ (crypto.cpp's verify_signature does), so what is rejected is exactly
-// what Crypto++ rejects. For that to hold for what is accepted, the fast path accepts only inputs
-// on which the two verifiers compute the same equation: S below the group order, A canonically
-// encoded on the curve and not of small order, R compared by its canonical encoding.
+// caller then asks Crypto++ (crypto.cpp's verify_signature does). The fast path handles only
+// inputs on which the two compute the same equation: S below the group order, A canonically
+// encoded on the curve and not of small order, R compared by its canonical encoding. Those are
+// also the encoding rules a node enforces (docs/PROTOCOL.md §3; Crypto++ enforces none of them),
+// so the node accepts exactly the signatures that meet them and that Crypto++ accepts.
 //
 // Tables are built for a key the second time it is seen, so that entries signed by many one-off
 // keys cost no more than before.
@@ -31,6 +32,12 @@ constexpr std::uint64_t table_idle_lookups = 4096;
 // `message`; false if it is not, or if the fast path cannot tell (see above).
 bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
                     std::size_t message_size, const std::uint8_t* signature);
+
+// RFC 8032's encoding rules that Crypto++ does not check: S (the second half of the signature)
+// below the group order L; the key a canonical encoding (y < p) of a curve point that is not of
+// small order. verify_signature refuses signatures that break them.
+bool canonical_s(const std::uint8_t* signature);
+bool usable_key(const std::uint8_t* public_key);
 
 // One signature over a 32-byte message (an entry hash).
 struct signature_job {

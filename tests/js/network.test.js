@@ -215,7 +215,7 @@ describe('gsio-net network', () => {
     const more = c.writers(sockets, { perClient: 20, acked, tag: 'after' });
     await more.done;
 
-    const infos = await c.waitConverged(sockets, { minHeight: acked.size });
+    const infos = await c.waitConverged(sockets, { minHeight: acked.size, acked });
     console.log(`after relay and node kill -9: height ${infos[0].height}, ${acked.size} acknowledged`);
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), acked, `node ${i + 1}`);
   });

@@ -101,6 +101,26 @@ TEST_CASE("missing, forged and foreign signatures are rejected") {
   CHECK(validate(e, {}, now)->reason.find("attestation") != std::string::npos);
 }
 
+TEST_CASE("a signature with S at or above the group order is refused (RFC 8032)") {
+  // S + L verifies wherever S does under Crypto++; the protocol (and the web UI) refuse it.
+  auto creator = make_identity(1);
+  entry e = good_entry(creator);
+  std::uint8_t signature[64];
+  REQUIRE(from_hex(e.signatures[0].second, signature, 64));
+  static constexpr std::uint8_t order[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                             0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                             0,    0,    0,    0,    0,    0,    0,    0,
+                                             0,    0,    0,    0,    0,    0,    0,    0x10};
+  unsigned carry = 0;
+  for (int i = 0; i < 32; ++i) {
+    const unsigned sum = signature[32 + i] + order[i] + carry;
+    signature[32 + i] = static_cast<std::uint8_t>(sum);
+    carry = sum >> 8;
+  }
+  e.signatures[0].second = to_hex(signature, 64);
+  CHECK(code_of(e) == reject_code::bad_signature);
+}
+
 TEST_CASE("time and size limits") {
   auto creator = make_identity(1);
   entry future = make_entry(creator, "1", std::string(genesis_hash), now + 6 * 60 * 1000);

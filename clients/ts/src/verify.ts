@@ -104,7 +104,7 @@ export function verifyEntry(entry: unknown): VerifyProblem | null {
   for (const [signer, sig] of Object.entries(e.signatures)) {
     let ok: boolean;
     try {
-      // Strict RFC 8032 rules (not ZIP-215), like the node's Crypto++ verifier.
+      // Strict RFC 8032 rules (not ZIP-215): a node refuses everything this refuses (PROTOCOL.md §3).
       ok = ed.verify(hexToBytes(sig), message, hexToBytes(signer), { zip215: false });
     } catch {
       ok = false; // e.g. a public key that is not a curve point

@@ -98,6 +98,31 @@ describe('entry hashing and signatures', () => {
     }
   });
 
+  it('refuses the signature encodings a node refuses (docs/PROTOCOL.md §3)', () => {
+    // S + L: the same signature written another way.
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const e = structuredClone(vectors[0].entry);
+    const key = e.creator_node_id;
+    const sig = e.signatures[key];
+    const sBytes = sig.slice(64).match(/../g).map((b) => parseInt(b, 16));
+    const s = sBytes.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+    let sPlusL = s + L;
+    let sHex = '';
+    for (let i = 0; i < 32; i++, sPlusL >>= 8n) sHex += Number(sPlusL & 0xffn).toString(16).padStart(2, '0');
+    e.signatures[key] = sig.slice(0, 64) + sHex;
+    assert.equal(verifyEntry(e).reason, 'bad_signature');
+
+    // A key of small order (the neutral point) with R = neutral, S = 0 satisfies the equation for
+    // any message; it is no key anyone owns.
+    const neutral = '01' + '00'.repeat(31);
+    const forged = structuredClone(vectors[0].entry);
+    forged.creator_node_id = neutral;
+    forged.id = `${neutral}-${forged.id.split('-')[1]}`;
+    forged.hash = computeEntryHash(forged);
+    forged.signatures = { [neutral]: neutral + '00'.repeat(32) };
+    assert.equal(verifyEntry(forged).reason, 'bad_signature');
+  });
+
   it('checks a suffix against a given link, and truncates on a reorg', async () => {
     const c = chain();
     assert.equal((await verifyChain(c.slice(2))).problem.reason, 'bad_link');

@@ -68,13 +68,23 @@ async function nodeInfo(socket) {
 }
 
 // Waits until every socket's node reports the same tip (and at least `minHeight` entries).
-async function waitConverged(sockets, { timeout = 60000, minHeight = 0 } = {}) {
+// With `acked`, also waits until every acknowledged id is on the common chain: a node may have
+// committed adds whose acks were lost (kill -9), so the height can reach acked.size while a
+// creator has yet to re-append an orphaned entry (on its next announce tick). At the deadline
+// it returns anyway, so that assertAllPresentOnce names what is missing.
+async function waitConverged(sockets, { timeout = 60000, minHeight = 0, acked = null } = {}) {
   const deadline = Date.now() + timeout;
   let infos = [];
   for (;;) {
     infos = await Promise.all(sockets.map(nodeInfo));
     const tips = new Set(infos.map((i) => i.tip_hash));
-    if (tips.size === 1 && infos[0].height >= minHeight) return infos;
+    if (tips.size === 1 && infos[0].height >= minHeight) {
+      if (!acked || Date.now() > deadline) return infos;
+      const ids = new Set((await h.getAll(sockets[0])).map((e) => e.id));
+      const missing = [...acked.keys()].filter((id) => !ids.has(id)).length;
+      if (missing === 0) return infos;
+      console.log(`converged at height ${infos[0].height} with ${missing} acknowledged id(s) not yet on the chain`);
+    }
     if (Date.now() > deadline) {
       throw new Error(`no convergence after ${timeout} ms: ${JSON.stringify(infos.map((i) => [i.height, i.tip_hash.slice(0, 8), i.held]))}`);
     }
