@@ -75,21 +75,6 @@ void check_agreement(const signed_message& m) {
     CHECK(node);
 }
 
-// s + L as 32 little-endian bytes (s < L, so the sum fits).
-bytes32 plus_group_order(const std::uint8_t* s) {
-  static constexpr bytes32 order = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
-                                    0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
-                                    0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10};
-  bytes32 sum;
-  unsigned carry = 0;
-  for (int i = 0; i < 32; ++i) {
-    const unsigned t = s[i] + order[i] + carry;
-    sum[i] = static_cast<std::uint8_t>(t);
-    carry = t >> 8;
-  }
-  return sum;
-}
-
 }  // namespace
 
 TEST_CASE("the fast path verifies a key's signatures from its second one on") {
@@ -151,7 +136,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
 
   SUBCASE("S plus the group order: the same signature written another way") {
     auto malleated = valid;
-    const auto s = plus_group_order(valid.signature.data() + 32);
+    const auto s = gsio::test::plus_group_order(valid.signature.data() + 32);
     std::copy(s.begin(), s.end(), malleated.signature.begin() + 32);
     CHECK(reference_verify(malleated));
     CHECK_FALSE(ed25519::canonical_s(malleated.signature.data()));

@@ -9,6 +9,7 @@
 #include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
+#include "test_util.hpp"
 
 using namespace gsio::ledger;
 
@@ -107,16 +108,8 @@ TEST_CASE("a signature with S at or above the group order is refused (RFC 8032)"
   entry e = good_entry(creator);
   std::uint8_t signature[64];
   REQUIRE(from_hex(e.signatures[0].second, signature, 64));
-  static constexpr std::uint8_t order[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-                                             0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-                                             0,    0,    0,    0,    0,    0,    0,    0,
-                                             0,    0,    0,    0,    0,    0,    0,    0x10};
-  unsigned carry = 0;
-  for (int i = 0; i < 32; ++i) {
-    const unsigned sum = signature[32 + i] + order[i] + carry;
-    signature[32 + i] = static_cast<std::uint8_t>(sum);
-    carry = sum >> 8;
-  }
+  const auto s = gsio::test::plus_group_order(signature + 32);
+  std::copy(s.begin(), s.end(), signature + 32);
   e.signatures[0].second = to_hex(signature, 64);
   CHECK(code_of(e) == reject_code::bad_signature);
 }
