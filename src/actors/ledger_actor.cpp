@@ -100,7 +100,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   std::int64_t wait_ms = 0;
   std::int64_t last = st.last_unix_ms;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].data.size() > res.limits.max_data_bytes)
+    if (ledger::data_over_limits(batch[i].data, res.limits))
       continue;  // refused below; takes no id
     const auto unix_ms = std::max(now, last + 1);
     if (unix_ms > id_limit) {
@@ -133,10 +133,8 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   made.adds.reserve(batch.size());
   std::string link = st.committing.empty() ? std::string{res.tree.tip_hash()} : st.made_tip;
   for (auto& add : batch) {
-    if (add.data.size() > res.limits.max_data_bytes) {
-      add.promise.deliver(add_result{{}, "data is " + std::to_string(add.data.size())
-                                           + " bytes, the limit is "
-                                           + std::to_string(res.limits.max_data_bytes)});
+    if (auto why = ledger::data_over_limits(add.data, res.limits)) {
+      add.promise.deliver(add_result{{}, std::move(*why)});
       ++st.rejected;
       continue;
     }

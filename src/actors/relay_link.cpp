@@ -96,7 +96,7 @@ void dial(self_ptr self) {
         return;
       // args.json is the argument array: the envelope is its first element.
       rapidjson::Document doc;
-      doc.Parse(args.json.data(), args.json.size());
+      doc.Parse<rapidjson::kParseIterativeFlag>(args.json.data(), args.json.size());
       if (doc.HasParseError() || !doc.IsArray() || doc.Empty())
         return;
       rapidjson::StringBuffer buf;

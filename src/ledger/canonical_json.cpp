@@ -10,6 +10,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include "util/json_depth.hpp"
+
 namespace gsio::ledger {
 
 namespace {
@@ -197,8 +199,14 @@ std::string canonicalize(const rapidjson::Value& value) {
 }
 
 bool canonicalize_text(std::string_view json, std::string& out, std::string& error) {
+  if (util::json_nested_deeper_than(json, util::max_message_nesting)) {
+    error = "invalid JSON: nested more than " + std::to_string(util::max_message_nesting) +
+            " levels of arrays and objects deep";
+    return false;
+  }
   rapidjson::Document doc;
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag |
+                             rapidjson::kParseIterativeFlag;
   doc.Parse<flags>(json.data(), json.size());
   if (doc.HasParseError()) {
     error = std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +

@@ -7,6 +7,7 @@
 
 #include "ledger/canonical_json.hpp"
 #include "ledger/crypto.hpp"
+#include "util/json_depth.hpp"
 
 namespace gsio::ledger {
 
@@ -193,8 +194,16 @@ bool from_json(const rapidjson::Value& value, entry& out, std::string& error) {
 }
 
 bool from_json_text(std::string_view json, entry& out, std::string& error) {
+  // Canonicalizing the data recurses once per level; validation refuses data deeper than its
+  // own limit later, with a reason.
+  if (util::json_nested_deeper_than(json, util::max_message_nesting)) {
+    error = "nested more than " + std::to_string(util::max_message_nesting) +
+            " levels of arrays and objects deep";
+    return false;
+  }
   rapidjson::Document doc;
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag |
+                             rapidjson::kParseIterativeFlag;
   doc.Parse<flags>(json.data(), json.size());
   if (doc.HasParseError()) {
     error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());

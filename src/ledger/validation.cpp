@@ -6,6 +6,7 @@
 #include "ledger/ed25519.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/parallel.hpp"
+#include "util/json_depth.hpp"
 
 namespace gsio::ledger {
 
@@ -83,12 +84,21 @@ std::optional<rejection> validate(const entry& e, const validation_limits& limit
   return validate(e, limits, now_unix_ms, verify_each);
 }
 
+std::optional<std::string> data_over_limits(std::string_view data, const validation_limits& limits) {
+  if (data.size() > limits.max_data_bytes)
+    return "data is " + std::to_string(data.size()) + " bytes, the limit is " +
+           std::to_string(limits.max_data_bytes);
+  const auto depth = util::json_nesting_depth(data, limits.max_data_depth);
+  if (depth > limits.max_data_depth)
+    return "data nests arrays and objects more than " + std::to_string(limits.max_data_depth) +
+           " levels deep";
+  return std::nullopt;
+}
+
 std::optional<rejection> validate(const entry& e, const validation_limits& limits,
                                   std::int64_t now_unix_ms, const signature_check& check) {
-  if (e.data.size() > limits.max_data_bytes)
-    return reject(reject_code::too_large, e,
-                  "data is " + std::to_string(e.data.size()) + " bytes, the limit is " +
-                    std::to_string(limits.max_data_bytes));
+  if (auto why = data_over_limits(e.data, limits))
+    return reject(reject_code::too_large, e, std::move(*why));
   if (auto failure = validate_integrity(e, check))
     return failure;
   if (e.unix_ms() > now_unix_ms + limits.max_future_skew_ms)

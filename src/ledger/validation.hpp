@@ -30,8 +30,12 @@ struct rejection {
 
 struct validation_limits {
   std::size_t max_data_bytes = 64 * 1024;
+  std::size_t max_data_depth = 128;  // levels of arrays and objects nested in data
   std::int64_t max_future_skew_ms = 5 * 60 * 1000;
 };
+
+// Why `data` (canonical JSON) is over the size or nesting limit, or nullopt.
+std::optional<std::string> data_over_limits(std::string_view data, const validation_limits& limits);
 
 // Returns nullopt when `e` is well-formed, correctly hashed and signed by its creator, within
 // the size limit and not too far in the future relative to `now_unix_ms`.

@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/json_depth.hpp"
+
 namespace gsio::net {
 
 namespace {
@@ -62,8 +64,15 @@ std::string encode(const p2p_message& message) {
 
 std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
                                       bool with_payload) {
+  // Parsing is iterative, but serializing the payload below recurses once per level.
+  if (util::json_nested_deeper_than(json, util::max_message_nesting)) {
+    error = "a P2P message may nest at most " + std::to_string(util::max_message_nesting) +
+            " levels of arrays and objects";
+    return std::nullopt;
+  }
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
+                                                                                      json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = "a P2P message must be a JSON object";
     return std::nullopt;
@@ -101,8 +110,10 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
     error = "\"payload\" must be an object";
     return std::nullopt;
   }
-  if (!with_payload)
+  if (!with_payload) {
+    message.payload_json.clear();
     return message;
+  }
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   payload->value.Accept(writer);

@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/json_depth.hpp"
+
 namespace gsio::net::sio {
 namespace {
 
@@ -19,8 +21,11 @@ constexpr std::array<std::string_view, 6> reserved_events{
 
 decode_result fail(std::string message) { return decode_result{std::nullopt, std::move(message)}; }
 
-// Parses JSON iteratively (deeply nested input must not exhaust the stack) and validates UTF-8.
+// Parses JSON iteratively and validates UTF-8. Deeper nesting than any message needs is refused
+// first: the parse would survive it, but later walks over the document recurse per level.
 bool parse_json(rapidjson::Document& doc, std::string_view text) {
+  if (util::json_nested_deeper_than(text, util::max_message_nesting))
+    return false;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<flags>(text.data(), text.size());
   return !doc.HasParseError();

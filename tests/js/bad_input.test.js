@@ -78,6 +78,28 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('refuses data nested deeper than 128 levels, and closes a socket that nests beyond any message', async () => {
+    const nested = (depth) => {
+      let value = 0;
+      for (let i = 0; i < depth; i++) value = [value];
+      return value;
+    };
+    const s = await h.connect(node.url);
+    const fits = await h.emitAck(s, 'add_ledger_entry', nested(128));
+    assert.equal(fits.error, undefined, JSON.stringify(fits).slice(0, 200));
+    assert.equal(JSON.stringify(fits.data).length, 2 * 128 + 1);
+    const deep = await h.emitAck(s, 'add_ledger_entry', nested(140));
+    assert.match(deep.error, /more than 128 levels deep/);
+    assert.ok(s.connected);
+
+    // A packet nested 300,000 levels deep (600 kB, under the payload limit) is malformed.
+    const ws = await joined(node);
+    ws.send('42["add_ledger_entry",' + '['.repeat(300000) + ']'.repeat(300000) + ']');
+    const code = await h.withTimeout(ws.closed, 5000, 'close after a deeply nested packet');
+    assert.ok(code >= 1000, `closed with code ${code}`);
+    await assertHealthy();
+  });
+
   it('rejects an unknown sid, a bad protocol version and a 10 MB polling POST', async () => {
     let res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=doesnotexist`);
     assert.equal(res.status, 400);

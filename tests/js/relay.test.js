@@ -130,6 +130,9 @@ test.describe('routing', () => {
       JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), sender_id: '' }),
       JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), message_id: 7 }),
       JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), sender_id: 'x'.repeat(300) }),
+      // Nested deeper than any message needs: a recursive parse of it would exhaust the stack.
+      '['.repeat(300000) + ']'.repeat(300000),
+      JSON.stringify({ ...envelope('EntryAnnounce', 'bad-a'), payload: { deep: nested(161) } }),
     ];
     for (const text of garbage) await a.send(text);
     const fine = await a.send(envelope('EntryAnnounce', 'bad-a', '', { ok: true }));
@@ -216,6 +219,13 @@ test.describe('routing', () => {
     await waitUntil(async () => (await health(relay)).nodes === h.body.nodes - 1, 5000, 'node gone');
   });
 });
+
+// An array nested `depth` levels deep, built without recursion.
+function nested(depth) {
+  let value = 0;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
 
 test.describe('bad input', () => {
   let relay;

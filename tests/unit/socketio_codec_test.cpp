@@ -175,14 +175,22 @@ TEST_CASE("socket.io: malformed packets are errors") {
   }
 }
 
-TEST_CASE("socket.io: deep nesting is rejected or accepted without recursion") {
+TEST_CASE("socket.io: nesting beyond any message is refused before it is parsed") {
+  // Everything after the codec walks documents recursively (serializing, canonicalizing), so
+  // the codec refuses what no message of the protocol needs: more than 160 levels.
   std::string deep = "2[\"x\"," + std::string(200000, '[') + std::string(200000, ']') + "]";
-  CHECK(decode(deep));
+  auto r = decode(deep);
+  CHECK_FALSE(r);
+  CHECK_FALSE(r.error.empty());
   std::string unbalanced = "2[\"x\"," + std::string(200000, '[');
   CHECK_FALSE(decode(unbalanced));
   std::string deep_binary = "51-[\"x\"," + std::string(100000, '[') +
                             R"({"_placeholder":true,"num":0})" + std::string(100000, ']') + "]";
-  CHECK(decode(deep_binary));
+  CHECK_FALSE(decode(deep_binary));
+  // 159 levels inside the event's array (160 in all) are fine.
+  std::string fits = "2[\"x\"," + std::string(159, '[') + std::string(159, ']') + "]";
+  CHECK(decode(fits));
+  CHECK_FALSE(decode("2[\"x\",[" + std::string(159, '[') + std::string(159, ']') + "]]"));
 }
 
 TEST_CASE("socket.io: event payload helpers") {

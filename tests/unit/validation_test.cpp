@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/canonical_json.hpp"
 #include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
@@ -236,4 +237,27 @@ TEST_CASE("check_entries decides every entry exactly as validate does") {
   CHECK(checked[90].why->code == reject_code::bad_signature);
   CHECK(checked[91].why->code == reject_code::future_timestamp);
   CHECK(checked[41].why->reason.find("attestation") != std::string::npos);
+}
+
+TEST_CASE("data may nest 128 levels of arrays and objects, and deeper text is refused unparsed") {
+  auto creator = make_identity(1);
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  entry fits = make_entry(creator, nested(128), std::string(genesis_hash), now);
+  CHECK_FALSE(validate(fits, {}, now).has_value());
+  entry deep = make_entry(creator, nested(129), std::string(genesis_hash), now);
+  CHECK(code_of(deep) == reject_code::too_large);
+  CHECK(validate(deep, {}, now)->reason.find("more than 128 levels deep") != std::string::npos);
+  CHECK(data_over_limits(nested(129), {}).has_value());
+  CHECK_FALSE(data_over_limits(nested(128), {}).has_value());
+
+  // An entry from a peer nested far deeper is refused before it is parsed (no recursion).
+  std::string text = to_json(fits);
+  const auto at = text.find("\"data\":") + 7;
+  text.replace(at, nested(128).size(), nested(300'000));
+  entry parsed;
+  std::string error;
+  CHECK_FALSE(from_json_text(text, parsed, error));
+  CHECK(error.find("nested more than 160 levels") != std::string::npos);
+  std::string canonical;
+  CHECK_FALSE(canonicalize_text(nested(300'000), canonical, error));
 }
