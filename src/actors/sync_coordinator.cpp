@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
@@ -60,11 +61,15 @@ void write_entries(json_writer& w, const std::vector<std::string>& entries) {
   w.EndArray();
 }
 
-// Entries of a payload array, re-serialized one by one (the ledger parses and checks them).
-std::vector<std::string> read_entries(const rapidjson::Value& array) {
+// Entries of a payload array, re-serialized one by one (the ledger parses and checks them);
+// nullopt for more than `max`. Nothing this node asks for holds more, and a message of a few
+// megabytes of tiny objects would otherwise become a page of a million entries to check.
+std::optional<std::vector<std::string>> read_entries(const rapidjson::Value& array, std::size_t max) {
   std::vector<std::string> out;
   if (!array.IsArray())
     return out;
+  if (array.Size() > max)
+    return std::nullopt;
   out.reserve(array.Size());
   for (const auto& item : array.GetArray()) {
     rapidjson::StringBuffer buf;
@@ -343,8 +348,15 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
     return;
   }
   auto entries_it = payload.FindMember("entries");
-  auto entries = entries_it != payload.MemberEnd() ? read_entries(entries_it->value)
-                                                   : std::vector<std::string>{};
+  auto read = entries_it != payload.MemberEnd() ? read_entries(entries_it->value, st.options.page_limit)
+                                                : std::vector<std::string>{};
+  if (!read) {
+    ++st.malformed;
+    log::warn("sync", "dropped a sync page from ", sender.substr(0, 12), " with more than the ",
+              st.options.page_limit, " entries asked for");
+    return;
+  }
+  auto entries = std::move(*read);
   st.entries_received_sync += entries.size();
   const bool more = payload.HasMember("more") && payload["more"].IsBool() && payload["more"].GetBool();
   const auto next_cursor = uint_member(payload, "next_cursor");
@@ -537,9 +549,14 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     case p2p_type::entry_request: return on_entry_request(self, env.sender_id, payload);
     case p2p_type::entry_response: {
       auto it = payload.FindMember("entries");
-      auto entries = it != payload.MemberEnd() ? read_entries(it->value) : std::vector<std::string>{};
-      st.entries_received_announce += entries.size();
-      return merge_entries(self, std::move(entries), [](const merge_result&) {});
+      auto entries = it != payload.MemberEnd() ? read_entries(it->value, max_hashes_per_request)
+                                               : std::vector<std::string>{};
+      if (!entries) {  // more than an EntryRequest can ask for
+        ++st.malformed;
+        return;
+      }
+      st.entries_received_announce += entries->size();
+      return merge_entries(self, std::move(*entries), [](const merge_result&) {});
     }
     case p2p_type::ledger_sync_request: return on_sync_request(self, env.sender_id, payload);
     case p2p_type::ledger_sync_response: return on_sync_response(self, env.sender_id, payload);

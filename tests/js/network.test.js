@@ -310,11 +310,25 @@ describe('gsio-net network', () => {
         await c.sleep(50);
       }
     })(), 20000, 'every page to be merged or dropped');
-    ws.close();
     console.log(`unrequested pages: ${sync.merged / entries.length} merged, ${sync.dropped} dropped`);
     assert.ok(sync.dropped > 0, 'some pages were dropped');
     assert.equal(sync.merged % entries.length, 0, 'pages are merged whole or not at all');
     assert.equal(sync.rejected, 0);
+
+    // A page with more entries than the node asks for (500) is not an answer: dropped whole.
+    const malformedBefore = (await c.nodeInfo(sockets[1])).sync.malformed;
+    const oversized = { ...page, entries: [...entries, ...entries].slice(0, 501) };
+    ws.send(envelope('LedgerSyncResponse', mallory.id, oversized, target.node_id));
+    const afterOversized = await h.withTimeout((async () => {
+      for (;;) {
+        const info = await c.nodeInfo(sockets[1]);
+        if (info.sync.malformed > malformedBefore) return info.sync;
+        await c.sleep(50);
+      }
+    })(), 10000, 'the oversized page to be dropped');
+    assert.equal(afterOversized.entries_received_sync - before.entries_received_sync, sync.merged,
+                 'nothing of the oversized page was taken');
+    ws.close();
 
     // The target's chain is as it was, and the network still works.
     await h.emitAck(sockets[1], 'add_ledger_entry', { after: 'flood' });
