@@ -77,6 +77,10 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
       auto it = st.peers.find(record.node_id);
       if (record.last_seen_ms == 0) {
         // Only heard of through another node: never overrides what we heard directly.
+        if (it == st.peers.end() && st.peers.size() >= st.max_heard_of) {
+          ++st.heard_of_ignored;
+          return;
+        }
         if (it == st.peers.end()) {
           record.last_seen_ms = now_unix_ms();
           st.peers.emplace(record.node_id, std::move(record));
@@ -115,6 +119,8 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
       w.EndArray();
       w.Key("expired");
       w.Uint64(st.expired);
+      w.Key("heard_of_ignored");
+      w.Uint64(st.heard_of_ignored);
       w.Key("queries");
       w.Uint64(st.queries);
       w.EndObject();

@@ -27,11 +27,16 @@ using peer_registry_actor = caf::typed_actor<
 
 struct peer_registry_state {
   static inline const char* name = "peer-registry";
+  // Nodes only heard of through other nodes (NodeListResponse) are remembered while fewer than
+  // this many nodes are known, so that a peer cannot fill the registry with made-up ids; nodes
+  // heard from directly are always remembered.
+  static constexpr std::size_t max_heard_of = 1024;
   node_record self_record;
   std::unordered_map<std::string, node_record> peers;  // by node id, never the node itself
   ledger_actor ledger;
   std::uint64_t queries = 0;
   std::uint64_t expired = 0;
+  std::uint64_t heard_of_ignored = 0;  // beyond max_heard_of
   std::chrono::milliseconds expiry{30000};
 };
 

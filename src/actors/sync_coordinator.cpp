@@ -87,6 +87,21 @@ std::string string_member(const rapidjson::Value& object, const char* name) {
            : std::string();
 }
 
+// What a peer says of a node, kept only when well-formed: an address is at most
+// max_address_bytes (an http:// URL), a tip hash 64 lowercase hex digits. Anything else would be
+// kept in the registry and repeated to every client that asks for the known nodes.
+constexpr std::size_t max_address_bytes = 512;
+
+std::string address_member(const rapidjson::Value& object) {
+  auto address = string_member(object, "address");
+  return address.size() <= max_address_bytes ? address : std::string();
+}
+
+std::string tip_hash_member(const rapidjson::Value& object) {
+  auto hash = string_member(object, "tip_hash");
+  return ledger::is_lower_hex(hash, 64) ? hash : std::string();
+}
+
 std::uint64_t uint_member(const rapidjson::Value& object, const char* name) {
   auto it = object.FindMember(name);
   return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
@@ -267,12 +282,12 @@ void on_announce(self_ptr self, const std::string& sender, const rapidjson::Valu
   node_record record;
   record.node_id = sender;
   record.link = link_kind;
-  record.address = string_member(payload, "address");
+  record.address = address_member(payload);
   record.last_seen_ms = wall_ms();
   record.height = uint_member(payload, "height");
-  record.tip_hash = string_member(payload, "tip_hash");
+  record.tip_hash = tip_hash_member(payload);
   self->send(st.registry, seen_atom::value, record);
-  if (!ledger::is_lower_hex(record.tip_hash, 64))
+  if (record.tip_hash.empty())
     return;
   self->request(st.ledger, std::chrono::seconds{10}, relate_atom::value, record.tip_hash)
     .then(
@@ -494,9 +509,9 @@ void on_node_list_response(self_ptr self, const std::string& sender, const rapid
     if (!ledger::is_lower_hex(record.node_id, 64) || record.node_id == self->state.options.node_id)
       continue;
     record.link = "via " + sender.substr(0, 12);
-    record.address = string_member(n, "address");
+    record.address = address_member(n);
     record.height = uint_member(n, "height");
-    record.tip_hash = string_member(n, "tip_hash");
+    record.tip_hash = tip_hash_member(n);
     // Heard of, not heard from: the registry keeps a fresher direct record if it has one.
     record.last_seen_ms = 0;
     self->send(self->state.registry, seen_atom::value, record);

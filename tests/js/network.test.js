@@ -337,6 +337,41 @@ describe('gsio-net network', () => {
     c.assertAllPresentOnce(assert, await h.getAll(sockets[1]), writes.acked, 'target');
   });
 
+  it('remembers a bounded number of nodes heard of, and only well-formed addresses and tips', async () => {
+    const { relay, nodes, sockets } = await cluster(2);
+    await waitLinked(sockets, 1);
+    const target = nodes[1];
+    const targetId = (await c.nodeInfo(sockets[1])).node_id;
+    const mallory = makeKey();
+    const ws = new WebSocket(relay.url);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64),
+                                                  address: 'x'.repeat(100000) }));
+    const made = Array.from({ length: 3000 }, (_, i) => ({
+      node_id: i.toString(16).padStart(64, '0'), address: `http://10.0.0.1:${i}`, height: i, tip_hash: 'f'.repeat(64),
+    }));
+    made[0].address = 'y'.repeat(10000);
+    made[0].tip_hash = 'not a hash';
+    ws.send(envelope('NodeListResponse', mallory.id, { nodes: made }, targetId));
+    const known = await h.withTimeout((async () => {
+      for (;;) {
+        const { nodes: list } = await h.emitAck(sockets[1], 'get_known_nodes');
+        if (list.some((n) => n.node_id === made[0].node_id) && list.some((n) => n.node_id === mallory.id)) return list;
+        await c.sleep(50);
+      }
+    })(), 10000, 'the made-up nodes to be heard of');
+    ws.close();
+    assert.ok(known.length <= 1024 + 1, `${known.length} nodes known`);
+    assert.ok(known.length >= 1000, `${known.length} nodes known`);
+    const first = known.find((n) => n.node_id === made[0].node_id);
+    assert.equal(first.address, '');
+    assert.equal(first.tip_hash, '');
+    assert.equal(known.find((n) => n.node_id === mallory.id).address, '');
+    const honestId = (await c.nodeInfo(sockets[0])).node_id;
+    assert.ok(known.some((n) => n.node_id === honestId), 'the real peer stays');
+    assert.equal(target.exited, null);
+  });
+
   it('rejects forged traffic through the relay, logs and counts it, and honest nodes carry on', async () => {
     const { relay, nodes, sockets } = await cluster(2);
     await waitLinked(sockets, 1);
