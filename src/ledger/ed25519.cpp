@@ -391,7 +391,7 @@ const std::array<u64, 5>& barrett_mu() {
         word = word << 1 | carry_bit;
         carry_bit = next;
       }
-      if (!less_than_order(remainder)) {
+      if (!less_than_order(remainder)) {  // first true at bit 260: the quotient fits 5 words
         subtract_order(remainder);
         quotient[bit / 64] |= u64{1} << (bit % 64);
       }
