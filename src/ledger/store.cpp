@@ -1,6 +1,5 @@
 #include "ledger/store.hpp"
 
-
 #include <sqlite3.h>
 
 #include <unordered_set>

@@ -75,6 +75,7 @@ async function nodeInfo(socket) {
 async function waitConverged(sockets, { timeout = 60000, minHeight = 0, acked = null } = {}) {
   const deadline = Date.now() + timeout;
   let infos = [];
+  let reported = false;
   for (;;) {
     infos = await Promise.all(sockets.map(nodeInfo));
     const tips = new Set(infos.map((i) => i.tip_hash));
@@ -83,7 +84,9 @@ async function waitConverged(sockets, { timeout = 60000, minHeight = 0, acked = 
       const ids = new Set((await h.getAll(sockets[0])).map((e) => e.id));
       const missing = [...acked.keys()].filter((id) => !ids.has(id)).length;
       if (missing === 0) return infos;
-      console.log(`converged at height ${infos[0].height} with ${missing} acknowledged id(s) not yet on the chain`);
+      if (!reported)
+        console.log(`converged at height ${infos[0].height} with ${missing} acknowledged id(s) not yet on the chain`);
+      reported = true;
     }
     if (Date.now() > deadline) {
       throw new Error(`no convergence after ${timeout} ms: ${JSON.stringify(infos.map((i) => [i.height, i.tip_hash.slice(0, 8), i.held]))}`);
