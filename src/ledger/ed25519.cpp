@@ -295,6 +295,15 @@ bool decode(const std::uint8_t* s, point& out) {
   return true;
 }
 
+// The point a key encodes, if it is a usable key: canonical, on the curve, not of small order
+// ([8]A is not the neutral point).
+std::optional<point> usable_point(const std::uint8_t* public_key) {
+  point a;
+  if (!decode(public_key, a) || is_identity(dbl(dbl(dbl(a)))))
+    return std::nullopt;
+  return a;
+}
+
 // Fixed-base multiplication by signed digits of window_bits bits: s = sum e[i] 2^(w i) with
 // e[i] in [-2^(w-1), 2^(w-1)], enough digits for any s below 2^253 (S and k both are). A digit at
 // an even position 2m takes entry |e| of row m, which holds 1..2^(w-1) times 2^(2 w m) P. The
@@ -498,12 +507,12 @@ public:
       if (!has_room())
         return nullptr;
     }
-    point a;
-    // Keys that do not decode, or are of small order, get no slot: they would only keep slots
-    // from keys that sign valid entries.
-    if (!decode(key.data(), a) || is_identity(dbl(dbl(dbl(a)))))
+    // Keys that are not usable get no slot: they would only keep slots from keys that sign
+    // valid entries.
+    const auto a = usable_point(key.data());
+    if (!a)
       return nullptr;
-    std::shared_ptr<const table> built = make_table(a);
+    std::shared_ptr<const table> built = make_table(*a);
     std::lock_guard lock(mutex_);
     if (auto* slot = slot_of(key))  // another thread built it meanwhile
       return slot->tables;
@@ -653,10 +662,7 @@ bool canonical_s(const std::uint8_t* signature) {
   return less_than_order(s);
 }
 
-bool usable_key(const std::uint8_t* public_key) {
-  point a;
-  return decode(public_key, a) && !is_identity(dbl(dbl(dbl(a))));
-}
+bool usable_key(const std::uint8_t* public_key) { return usable_point(public_key).has_value(); }
 
 void forget_keys() { tables_in_use().clear(); }
 
