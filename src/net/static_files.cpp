@@ -1,5 +1,6 @@
 #include "net/static_files.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -72,10 +73,18 @@ http_response serve_static(const std::filesystem::path& root, std::string_view t
   if (!percent_decode(path_part, decoded) || decoded.empty() || decoded.front() != '/'
       || decoded.find('\0') != std::string::npos)
     return plain(400, "bad path\n");
-  std::filesystem::path relative{decoded.substr(1)};
-  for (auto& part : relative)
-    if (part == "..")
+  // Built one segment at a time, so that the result is always relative: joining an absolute
+  // path ("//etc/passwd", "/%2Fetc/passwd") onto the root would replace the root.
+  std::filesystem::path relative;
+  for (std::size_t begin = 1; begin <= decoded.size();) {
+    const auto end = std::min(decoded.find('/', begin), decoded.size());
+    const std::string_view segment{decoded.data() + begin, end - begin};
+    if (segment == "..")
       return plain(400, "bad path\n");
+    if (!segment.empty() && segment != ".")
+      relative /= segment;
+    begin = end + 1;
+  }
   std::error_code ec;
   auto file = root / relative;
   if (std::filesystem::is_directory(file, ec))
