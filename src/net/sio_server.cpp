@@ -451,7 +451,7 @@ private:
   // Hands the connection over for a WebSocket, moved onto `strand`: Beast runs the WebSocket's
   // internal timers on the socket's executor, which must be the strand our handlers use.
   std::optional<beast::tcp_stream> take_stream_onto(const strand_type& strand);
-  void reject_oversized_body();
+  void on_oversized_body();
   void respond(engine_reply reply);
   void write(http::response<http::string_body> res);
   void on_write(beast::error_code ec, std::size_t bytes);
@@ -752,7 +752,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   if (closed_)
     return;
   if (ec == http::error::body_limit) {
-    reject_oversized_body();
+    on_oversized_body();
     return;
   }
   if (ec) {
@@ -789,7 +789,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   handle_request(std::move(request));
 }
 
-void http_session::reject_oversized_body() {
+void http_session::on_oversized_body() {
   // Engine.IO closes a session whose client sent more than maxPayload in one POST.
   auto target = std::string(parser_->get().target());
   auto qpos = target.find('?');
@@ -803,8 +803,21 @@ void http_session::reject_oversized_body() {
                  [engine] { engine->close(disconnect_reason::transport_error); });
   }
   ++core_->protocol_errors;
-  version_ = parser_->get().version();
   keep_alive_ = false;  // the unread rest of the body makes the connection unusable
+  // Pipelined behind a request still being answered (a held poll reads on, to notice a client
+  // that gives up): only one response may be written at a time, so this one gets none.
+  if (awaiting_poll_ && engine_) {
+    auto engine = engine_;
+    asio::post(engine->strand(),
+               [engine, self = shared_from_this()] { engine->poll_aborted(self); });
+    close_stream();
+    return;
+  }
+  if (awaiting_engine_ || writing_) {
+    peer_eof_ = true;  // answer what is in flight, then close
+    return;
+  }
+  version_ = parser_->get().version();
   linger_after_write_ = true;
   respond(engine_reply{413, "text/plain; charset=UTF-8", "payload too large\n"});
 }
@@ -1016,11 +1029,22 @@ void http_session::add_cors(http::response<http::string_body>& res) const {
 }
 
 void http_session::write(http::response<http::string_body> res) {
+  if (writing_) {
+    // Two writes at once would interleave on the socket; every caller waits for on_write, so
+    // this is a broken invariant: drop the connection rather than corrupt it.
+    ++core_->protocol_errors;
+    close_stream();
+    return;
+  }
   writing_ = true;
   response_ = std::make_shared<http::response<http::string_body>>(std::move(res));
   stream_.expires_after(http_write_timeout);
+  // The handler holds the response: the serializer reads it until the write completes.
   http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&http_session::on_write, shared_from_this()));
+                    [self = shared_from_this(), response = response_](beast::error_code ec,
+                                                                      std::size_t n) {
+                      self->on_write(ec, n);
+                    });
 }
 
 void http_session::on_write(beast::error_code ec, std::size_t) {

@@ -3,6 +3,10 @@
 // stays up, other clients carry on and memory stays bounded (P4).
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const path = require('node:path');
 const WebSocket = require('ws');
 const h = require('./lib/harness');
 
@@ -120,6 +124,26 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('answers no pipelined request over the size limit while a poll is held on the connection', async () => {
+    const sid = await handshake(node);
+    const socket = net.connect(node.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (c) => { received += c.toString('latin1'); });
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    await h.withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 5000, 'connect');
+    // The poll is held (nothing to send yet); the POST behind it is over --max-payload.
+    socket.write(`GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n` +
+      `Content-Type: text/plain\r\nContent-Length: 20000000\r\n\r\n4${'x'.repeat(65536)}`);
+    await h.withTimeout(closed, 10000, 'the node closes the connection');
+    // Responses go out in request order: a 413 here would have answered the GET.
+    assert.ok(!/^HTTP\/1\.1 413/.test(received), `the held poll was answered with: ${received.slice(0, 40)}`);
+    const res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    assert.equal(res.status, 400, 'the session is closed');
+    await assertHealthy();
+  });
+
   it('closes a WebSocket that sends a 10 MB frame', async () => {
     const ws = await joined(node);
     ws.send('42["message","' + 'y'.repeat(10 * 1024 * 1024) + '"]');
@@ -183,5 +207,32 @@ describe('gsio-node under bad input', () => {
       assert.ok(rssDuring - rssBefore < 64 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
     }
     await assertHealthy();
+  });
+
+  it('serves the web UI directory and no file outside it, however the path is spelled', async () => {
+    const webDir = h.tempDir();
+    fs.writeFileSync(path.join(webDir, 'index.html'), '<title>ui</title>');
+    fs.writeFileSync(path.join(webDir, 'app.js'), 'ui code');
+    const uiNode = await h.startNode({ args: ['--web-dir', webDir] });
+    // The request target is sent exactly as written (fetch would normalize some of these).
+    const get = (target) => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: uiNode.port, path: target }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject);
+    });
+    assert.equal((await get('/app.js')).body, 'ui code');
+    assert.equal((await get('/')).body, '<title>ui</title>');
+    const key = path.join(uiNode.dataDir, 'node.key');  // the node's private key
+    assert.ok(fs.existsSync(key), `${key} exists`);
+    const secret = fs.readFileSync(key, 'utf8').trim();
+    for (const target of [`/${key}`, `/%2F${key.slice(1)}`, `/app.js/../../${path.basename(uiNode.dataDir)}/node.key`,
+      `/..${key}`, `/%2e%2e${key}`, '//etc/hostname', '/%2Fetc%2Fhostname']) {
+      const res = await get(target);
+      assert.notEqual(res.status, 200, `${target} answered 200`);
+      assert.ok(!res.body.includes(secret), `${target} gave away the key`);
+    }
+    assert.equal(uiNode.exited, null, 'node is still running');
   });
 });
