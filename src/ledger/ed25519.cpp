@@ -598,7 +598,7 @@ std::optional<point> candidate_r(const std::uint8_t* public_key, const std::uint
   for (int i = 0; i < 32; ++i)
     k[i] = static_cast<std::uint8_t>(k_words[i / 8] >> (8 * (i % 8)));
 
-  // The odd digits of both scalars, times 16, then the even ones.
+  // The odd digits of both scalars, times 2^window_bits, then the even ones.
   const auto s_digits = signed_digits(s);
   const auto k_digits = signed_digits(k);
   const table& b_table = base_table();
