@@ -33,7 +33,14 @@ void store_writer::append_now(const std::vector<const entry*>& entries) {
   std::lock_guard lock{store_mutex_};
   if (!failure_.empty())
     throw std::runtime_error(failure_);
-  append_(entries);
+  try {
+    append_(entries);
+  } catch (const std::exception& ex) {
+    // Batches queued after this one would link to entries that are not on disk: the writer
+    // must not commit them either.
+    failure_ = *ex.what() ? ex.what() : "the store failed";
+    throw;
+  }
 }
 
 void store_writer::run() {

@@ -40,7 +40,7 @@ public:
 
   // Writes on the calling thread, one transaction at a time with the writer's own. Only for
   // entries that depend on no queued batch; throws what `append` throws, or the writer's error
-  // once it has stopped.
+  // once it has stopped. A failure here stops the writer as a failed transaction of its own does.
   void append_now(const std::vector<const entry*>& entries);
 
 private:

@@ -148,6 +148,27 @@ TEST_CASE("store writer: after a failed transaction nothing more is written, and
   CHECK(done.seen[2].batches == 1);
 }
 
+TEST_CASE("store writer: a failed append_now stops the writer as well") {
+  fake_store disk;
+  disk.fail_at = 0;
+  reports done;
+  store_writer writer{[&](const auto& entries) { disk.append(entries); }, done.callback()};
+  entry lone;
+  lone.id = "a1";
+  CHECK_THROWS_WITH_AS(writer.append_now({&lone}), "disk full", std::runtime_error);
+  disk.fail_at = -1;  // the disk would take the next transaction
+  writer.enqueue(batch_of({"b1"}));  // may link to a1, which is not on disk
+  done.wait_batches(1);
+  entry later;
+  later.id = "c1";
+  CHECK_THROWS_WITH_AS(writer.append_now({&later}), "disk full", std::runtime_error);
+  std::lock_guard lock{disk.mutex};
+  CHECK(disk.transactions.empty());
+  std::lock_guard report_lock{done.mutex};
+  REQUIRE(done.seen.size() == 1);
+  CHECK(done.seen[0].error == "disk full");
+}
+
 TEST_CASE("store writer: writes what is still queued when destroyed") {
   fake_store disk;
   disk.hold_first = true;
