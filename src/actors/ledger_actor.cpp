@@ -513,6 +513,17 @@ std::string inspect_json(const ledger_state& st) {
   w.String(res.store.path().string().c_str());
   w.Key("pending_adds");
   w.Uint64(st.pending.size());
+  w.Key("verifying");  // a verify_ledger in progress: entries verified so far, requests waiting
+  if (st.verifying) {
+    w.StartObject();
+    w.Key("verified");
+    w.Uint64(st.verifying->next);
+    w.Key("waiting");
+    w.Uint64(st.verifying->waiting.size());
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   std::uint64_t committing = 0;
   for (const auto& made : st.committing)
     committing += made.entries->size();
@@ -548,6 +559,48 @@ std::string inspect_json(const ledger_state& st) {
   write_histogram(w, st.commit_batch);
   w.EndObject();
   return buf.GetString();
+}
+
+// One step of a verification (ledger_state::verify_run): a few thousand entries, checked on all
+// cores, so that a long chain does not hold up adds and merges for seconds.
+void verify_step(instrumented<ledger_actor, ledger_state> self) {
+  constexpr std::size_t entries_per_step = 4096;
+  constexpr int max_restarts = 8;
+  auto& st = self->state;
+  if (!st.verifying)
+    return;
+  auto& run = *st.verifying;
+  const auto& tree = st.res->tree;
+  auto finish = [&](const std::string& verdict) {
+    for (auto& promise : run.waiting)
+      promise.deliver(verdict);
+    st.verifying.reset();
+  };
+  if (run.next > tree.height() || (run.next > 0 && tree.at(run.next - 1)->hash != run.previous)) {
+    // A reorg replaced entries already verified: start again on the chain as it is now.
+    if (++run.restarts > max_restarts)
+      return finish("the chain changed too often while it was being verified; ask again");
+    run.next = 0;
+    run.previous = ledger::genesis_hash;
+  }
+  const auto begin = run.next;
+  const auto end = std::min<std::size_t>(tree.height(), begin + entries_per_step);
+  std::vector<std::optional<ledger::rejection>> problems(end - begin);
+  ledger::validate_batched(end - begin, [&](std::size_t i, const ledger::signature_check& check) {
+    problems[i] = ledger::validate_integrity(*tree.at(begin + i), check);
+  });
+  for (auto i = begin; i < end; ++i) {
+    const auto* e = tree.at(i);
+    if (e->previous_hash != run.previous)
+      return finish("entry " + e->id + " does not link to the entry before it");
+    if (problems[i - begin])
+      return finish(problems[i - begin]->reason);
+    run.previous = e->hash;
+  }
+  run.next = end;
+  if (end == tree.height())
+    return finish({});
+  self->send(self, verify_step_atom::value);  // behind what arrived meanwhile
 }
 
 }  // namespace
@@ -644,19 +697,20 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       return e ? ledger::to_json(*e) : std::string{};
     },
     [=](tip_atom) { return make_tip_info(*self->state.res); },
-    [=](verify_atom) -> std::string {
-      auto& tree = self->state.res->tree;
-      std::string_view previous = ledger::genesis_hash;
-      for (std::size_t i = 0; i < tree.height(); ++i) {
-        auto* e = tree.at(i);
-        if (e->previous_hash != previous)
-          return "entry " + e->id + " does not link to the entry before it";
-        if (auto why = ledger::validate_integrity(*e))
-          return why->reason;
-        previous = e->hash;
+    [=](verify_atom) -> caf::typed_response_promise<std::string> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<std::string>();
+      if (st.verifying) {
+        st.verifying->waiting.push_back(promise);  // shares the run in progress
+        return promise;
       }
-      return {};
+      st.verifying.emplace();
+      st.verifying->previous = ledger::genesis_hash;
+      st.verifying->waiting.push_back(promise);
+      verify_step(self);
+      return promise;
     },
+    [=](verify_step_atom) { verify_step(self); },
     [=](subscribe_atom, ledger_listener_actor& listener) {
       self->state.listeners.push_back(std::move(listener));
     },

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,8 +74,10 @@ using ledger_actor = caf::typed_actor<
   // One entry by id, from the canonical chain ("" when unknown).
   caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
   caf::replies_to<tip_atom>::with<tip_info>,
-  // Re-verifies the whole canonical chain in memory; replies "" or the first problem.
+  // Re-verifies the whole canonical chain in memory; replies "" or the first problem. Done in
+  // steps between other messages, and shared by every request that arrives meanwhile.
   caf::replies_to<verify_atom>::with<std::string>,
+  caf::reacts_to<verify_step_atom>,
   caf::reacts_to<subscribe_atom, ledger_listener_actor>,
   // Validates, attaches and durably stores entries from peers (JSON); publishes what changed.
   caf::replies_to<merge_atom, std::vector<std::string>>::with<merge_result>,
@@ -167,6 +170,16 @@ struct ledger_state {
   std::vector<caf::typed_response_promise<std::vector<std::string>>> reappends_waiting;
   std::vector<caf::typed_response_promise<tip_info>> drains_waiting;
   std::vector<ledger_listener_actor> listeners;
+  // A verification of the canonical chain in progress: entries [0, next) are verified, and
+  // `previous` is the hash of entry next - 1 (or genesis), which tells whether a reorg moved the
+  // chain under it since the last step.
+  struct verify_run {
+    std::size_t next = 0;
+    std::string previous;
+    int restarts = 0;
+    std::vector<caf::typed_response_promise<std::string>> waiting;
+  };
+  std::optional<verify_run> verifying;
   std::int64_t last_unix_ms = 0;
   // Counters for inspect.
   std::uint64_t appended_local = 0;

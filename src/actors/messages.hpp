@@ -28,6 +28,7 @@ using event_atom = caf::atom_constant<caf::atom("event")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using entry_atom = caf::atom_constant<caf::atom("entry")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using verify_step_atom = caf::atom_constant<caf::atom("verifystep")>;
 // Node-to-node traffic.
 using merge_atom = caf::atom_constant<caf::atom("merge")>;
 using merge_flush_atom = caf::atom_constant<caf::atom("mergeflush")>;

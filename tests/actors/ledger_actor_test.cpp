@@ -325,6 +325,67 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   CHECK(reopened.load_verified().size() == 2004);
 }
 
+TEST_CASE("ledger actor: verify_ledger runs in steps between other messages, shared by every "
+          "request made meanwhile") {
+  temp_dir dir;
+  test_system ts;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  constexpr int length = 10'000;  // more than two steps
+  auto writer = ledger::identity::generate();
+  std::vector<ledger::entry> stored;
+  std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < length; ++i) {
+    stored.push_back(ledger::make_entry(writer, "{\"i\":" + std::to_string(i) + "}", parent,
+                                        now - 2 * length + i));
+    parent = stored.back().hash;
+  }
+  {
+    ledger::store s(dir.path.string());
+    std::vector<const ledger::entry*> pointers;
+    for (const auto& e : stored)
+      pointers.push_back(&e);
+    s.append(pointers);
+  }
+  auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
+  caf::scoped_actor self{*ts.sys};
+  auto first = self->request(ledger_handle, request_timeout, verify_atom::value);
+  // Handled after the first step: the verification is under way, not done.
+  std::uint64_t verified = 0;
+  self->request(ledger_handle, request_timeout, inspect_atom::value)
+    .receive(
+      [&](const std::string& json) {
+        rapidjson::Document d;
+        d.Parse(json.c_str());
+        REQUIRE(d.IsObject());
+        REQUIRE(d["verifying"].IsObject());
+        verified = d["verifying"]["verified"].GetUint64();
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(verified > 0);
+  CHECK(verified < length);
+  auto second = self->request(ledger_handle, request_timeout, verify_atom::value);
+  auto add = self->request(ledger_handle, request_timeout, add_atom::value, std::string{"{}"});
+  for (auto* reply : {&first, &second})
+    reply->receive([](const std::string& problem) { CHECK(problem.empty()); },
+                   [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  add.receive([](const add_result& r) { CHECK(r.error.empty()); },
+              [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->request(ledger_handle, request_timeout, inspect_atom::value)
+    .receive(
+      [&](const std::string& json) {
+        rapidjson::Document d;
+        d.Parse(json.c_str());
+        REQUIRE(d.IsObject());
+        CHECK(d["verifying"].IsNull());
+        CHECK(d["height"].GetUint64() == length + 1);
+      },
+      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  self->wait_for(ledger_handle);
+}
+
 TEST_CASE("ledger actor: adds pipelined with a merge and a re-append are all durable, on the chain, "
           "and drain waits for them") {
   temp_dir dir;
