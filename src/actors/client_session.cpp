@@ -87,6 +87,21 @@ std::unique_ptr<rapidjson::Document> parse_args(self_ptr self, const client_even
   return doc;
 }
 
+// Takes one of the session's slots for a request other than an add; false after telling the
+// client it has too many waiting. Every answer to a request that took a slot gives it back.
+bool take_request_slot(self_ptr self, const client_event& ev) {
+  auto& st = self->state;
+  if (st.requests_in_flight >= st.limits.max_requests_in_flight) {
+    fail(self, ev, ev.name + ": too many requests in flight (limit "
+                     + std::to_string(st.limits.max_requests_in_flight) + "); wait for answers");
+    return false;
+  }
+  ++st.requests_in_flight;
+  return true;
+}
+
+void give_back_request_slot(self_ptr self) { --self->state.requests_in_flight; }
+
 bool has_binary_placeholder(const rapidjson::Value& v) {
   if (v.IsObject()) {
     auto it = v.FindMember("_placeholder");
@@ -179,16 +194,22 @@ void on_get_ledger(self_ptr self, const client_event& ev) {
     if (!read_paging(self, ev, (*doc)[0], from, limit))
       return;
   }
+  if (!take_request_slot(self, ev))
+    return;
   self->request(self->state.ledger, caf::infinite, get_atom::value, from, limit)
     .then(
       [=](const entries_page& page) {
+        give_back_request_slot(self);
         auto body = args_of(join_array(page.entries));
         if (ev.wants_ack)
           ack(self, ev, std::move(body));
         else
           emit(self, "ledger_entries", std::move(body));
       },
-      [=](caf::error& err) { fail(self, ev, "get_ledger: " + to_string(err)); });
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "get_ledger: " + to_string(err));
+      });
 }
 
 void on_get_entry(self_ptr self, const client_event& ev) {
@@ -198,9 +219,12 @@ void on_get_entry(self_ptr self, const client_event& ev) {
   if (doc->Empty() || !(*doc)[0].IsString())
     return fail(self, ev, "get_entry: the argument must be an entry id (string)");
   std::string id{(*doc)[0].GetString(), (*doc)[0].GetStringLength()};
+  if (!take_request_slot(self, ev))
+    return;
   self->request(self->state.ledger, caf::infinite, get_atom::value, entry_atom::value, id)
     .then(
       [=](const std::string& entry_json) {
+        give_back_request_slot(self);
         if (entry_json.empty())
           return fail(self, ev, "get_entry: no entry with id '" + id + "' on the chain");
         if (ev.wants_ack)
@@ -208,7 +232,10 @@ void on_get_entry(self_ptr self, const client_event& ev) {
         else
           emit(self, "ledger_entry", args_of(entry_json));
       },
-      [=](caf::error& err) { fail(self, ev, "get_entry: " + to_string(err)); });
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "get_entry: " + to_string(err));
+      });
 }
 
 std::string nodes_json(const std::vector<node_record>& nodes) {
@@ -241,14 +268,20 @@ std::string nodes_json(const std::vector<node_record>& nodes) {
 }
 
 void on_get_known_nodes(self_ptr self, const client_event& ev) {
+  if (!take_request_slot(self, ev))
+    return;
   self->request(self->state.registry, caf::infinite, peers_atom::value)
     .then(
       [=](const std::vector<node_record>& nodes) {
+        give_back_request_slot(self);
         auto body = args_of(nodes_json(nodes));
         emit(self, "known_nodes", body);
         ack(self, ev, std::move(body));
       },
-      [=](caf::error& err) { fail(self, ev, "get_known_nodes: " + to_string(err)); });
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "get_known_nodes: " + to_string(err));
+      });
 }
 
 void reply_node_info(self_ptr self, const client_event& ev, const tip_info& tip,
@@ -284,22 +317,34 @@ void reply_node_info(self_ptr self, const client_event& ev, const tip_info& tip,
 // The tip from the ledger and the P2P counters from the sync coordinator (links, pulls, entries
 // received by sync or announcement), so operators and tests can see what crossed the wire.
 void on_node_info(self_ptr self, const client_event& ev) {
+  if (!take_request_slot(self, ev))
+    return;
+  auto answer = [=](const tip_info& tip, const std::string& sync_json) {
+    give_back_request_slot(self);
+    reply_node_info(self, ev, tip, sync_json);
+  };
   self->request(self->state.ledger, caf::infinite, tip_atom::value)
     .then(
       [=](const tip_info& tip) {
         if (!self->state.coordinator)
-          return reply_node_info(self, ev, tip, {});
+          return answer(tip, {});
         self->request(self->state.coordinator, std::chrono::seconds{10}, inspect_atom::value)
-          .then([=](const std::string& sync_json) { reply_node_info(self, ev, tip, sync_json); },
-                [=](caf::error&) { reply_node_info(self, ev, tip, {}); });
+          .then([=](const std::string& sync_json) { answer(tip, sync_json); },
+                [=](caf::error&) { answer(tip, {}); });
       },
-      [=](caf::error& err) { fail(self, ev, "node_info: " + to_string(err)); });
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "node_info: " + to_string(err));
+      });
 }
 
 void on_verify_ledger(self_ptr self, const client_event& ev) {
+  if (!take_request_slot(self, ev))
+    return;
   self->request(self->state.ledger, caf::infinite, verify_atom::value)
     .then(
       [=](const std::string& problem) {
+        give_back_request_slot(self);
         std::string body = problem.empty() ? std::string{"[{\"valid\":true}]"}
                                            : args_of("{\"valid\":false,\"error\":"
                                                      + [&] {
@@ -313,7 +358,10 @@ void on_verify_ledger(self_ptr self, const client_event& ev) {
         else
           emit(self, "ledger_verified", std::move(body));
       },
-      [=](caf::error& err) { fail(self, ev, "verify_ledger: " + to_string(err)); });
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "verify_ledger: " + to_string(err));
+      });
 }
 
 // "/p2p": one P2P envelope per event; well-formed ones go to the sync coordinator, which answers
@@ -397,6 +445,8 @@ std::string inspect_json(const client_session_state& st) {
   w.Uint64(st.errors);
   w.Key("adds_in_flight");
   w.Uint64(st.adds_in_flight);
+  w.Key("requests_in_flight");
+  w.Uint64(st.requests_in_flight);
   w.EndObject();
   return buf.GetString();
 }

@@ -27,6 +27,10 @@ using client_session_actor = caf::typed_actor<
 
 struct session_limits {
   std::uint32_t max_adds_in_flight = 256;   // add_ledger_entry requests awaiting the ledger
+  // Other requests awaiting an answer (get_ledger, get_entry, get_known_nodes, node_info,
+  // verify_ledger): each can cost the ledger a page of up to max_unpaged_entries, so one client
+  // must not queue thousands of them.
+  std::uint32_t max_requests_in_flight = 16;
   std::uint64_t max_unpaged_entries = 10'000;  // get_ledger without {limit}
   std::uint64_t max_page_entries = 1'000;      // get_ledger with {limit}
 };
@@ -44,6 +48,7 @@ struct client_session_state {
   std::uint64_t messages_out = 0;
   std::uint64_t errors = 0;
   std::uint32_t adds_in_flight = 0;
+  std::uint32_t requests_in_flight = 0;
 };
 
 client_session_actor::behavior_type

@@ -209,6 +209,25 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('answers at most 16 requests of one client at a time and refuses the rest with a reason', async () => {
+    const ws = await joined(node);
+    const count = 100;
+    for (let i = 0; i < count; i++) ws.send(`42${i}["verify_ledger"]`);
+    const acks = () => ws.messages.filter((m) => typeof m === 'string' && /^43\d/.test(m));
+    await h.withTimeout(new Promise((resolve) => {
+      const check = () => (acks().length === count ? resolve() : setTimeout(check, 10));
+      check();
+    }), 20000, 'every request answered');
+    const answers = acks().map((m) => JSON.parse(m.replace(/^43\d+/, ''))[0]);
+    const verified = answers.filter((a) => a.valid === true).length;
+    const refused = answers.filter((a) => /too many requests in flight \(limit 16\)/.test(a.error || ''));
+    assert.equal(verified + refused.length, count, JSON.stringify(answers.find((a) => !a.valid && !a.error)));
+    assert.ok(verified >= 16, `${verified} verified`);
+    assert.ok(refused.length >= 1, 'some requests were refused');
+    ws.close();
+    await assertHealthy();
+  });
+
   it('serves the web UI directory and no file outside it, however the path is spelled', async () => {
     const webDir = h.tempDir();
     fs.writeFileSync(path.join(webDir, 'index.html'), '<title>ui</title>');
