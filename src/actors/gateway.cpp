@@ -314,6 +314,12 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
             live.server.packets_out);
   w.counter("gsio_engineio_protocol_errors_total",
             "Invalid Engine.IO or Socket.IO input from clients.", live.server.protocol_errors);
+  w.family("gsio_http_connections", metric_type::gauge,
+           "Open HTTP connections (polling, REST, not yet upgraded to WebSocket).");
+  w.sample({}, std::uint64_t{live.server.http_connections});
+  w.counter("gsio_connections_refused_total",
+            "Connections closed unread because --max-connections were open.",
+            live.server.connections_refused);
   w.counter("gsio_broadcast_entries_total", "Entries broadcast to clients as ledger_entry_added.",
             a.broadcasts);
   return w.take();
@@ -609,6 +615,10 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     w.Uint64(stats.packets_out);
     w.Key("protocol_errors");
     w.Uint64(stats.protocol_errors);
+    w.Key("http_connections");
+    w.Uint64(stats.http_connections);
+    w.Key("connections_refused");
+    w.Uint64(stats.connections_refused);
     w.Key("broadcasts");
     w.Uint64(st.broadcasts);
     w.Key("reorgs");

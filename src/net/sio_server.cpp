@@ -281,6 +281,7 @@ public:
   std::atomic<std::uint64_t> packets_in{0};
   std::atomic<std::uint64_t> packets_out{0};
   std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> connections_refused{0};
   std::atomic<std::size_t> polling_sessions{0};
   std::atomic<std::size_t> websocket_sessions{0};
 
@@ -303,7 +304,9 @@ public:
   std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> sockets_of(
       const std::string& nsp);
 
-  bool register_connection(const std::shared_ptr<http_session>& c);  // false once stopping
+  enum class admission { admitted, stopping, full };
+  admission register_connection(const std::shared_ptr<http_session>& c);
+  std::size_t connection_count();
   void unregister_connection(const http_session* c);
 
   std::size_t session_count() {
@@ -620,9 +623,16 @@ void server_core::on_accept(beast::error_code ec, tcp::socket socket) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto session = std::make_shared<http_session>(shared_from_this(), std::move(socket));
-  if (!register_connection(session))
-    return;  // stop() ran since the check above; the socket closes with the session
-  session->start();
+  switch (register_connection(session)) {
+    case admission::stopping:
+      return;  // stop() ran since the check above; the socket closes with the session
+    case admission::full:
+      ++connections_refused;  // the socket closes with the session, unread
+      break;
+    case admission::admitted:
+      session->start();
+      break;
+  }
   do_accept();
 }
 
@@ -718,14 +728,21 @@ std::vector<std::pair<socket_id, std::shared_ptr<engine_session>>> server_core::
   return out;
 }
 
-bool server_core::register_connection(const std::shared_ptr<http_session>& c) {
+server_core::admission server_core::register_connection(const std::shared_ptr<http_session>& c) {
   // stop() sets `stopping` before it takes the lock to collect the connections: a connection
   // either is in its list or sees the flag here, so none outlives the stop.
   std::lock_guard<std::mutex> lock{mutex_};
   if (stopping)
-    return false;
+    return admission::stopping;
+  if (connections_.size() >= options.max_connections)
+    return admission::full;
   connections_.emplace(c.get(), c);
-  return true;
+  return admission::admitted;
+}
+
+std::size_t server_core::connection_count() {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return connections_.size();
 }
 
 void server_core::unregister_connection(const http_session* c) {
@@ -2032,6 +2049,8 @@ server_stats server::stats() const {
   s.packets_in = impl_->packets_in;
   s.packets_out = impl_->packets_out;
   s.protocol_errors = impl_->protocol_errors;
+  s.http_connections = impl_->connection_count();
+  s.connections_refused = impl_->connections_refused;
   return s;
 }
 

@@ -64,6 +64,8 @@ struct server_options {
   std::chrono::milliseconds connect_timeout{45000};  // Engine.IO open without a namespace CONNECT
   std::size_t max_payload = 1'000'000;  // maxHttpBufferSize: POST bodies and WebSocket frames
   std::size_t max_buffered_bytes = 4 * 1024 * 1024;  // per connection outbound; beyond it we close
+  // Engine.IO sessions; also the most HTTP connections (a polling session uses one or two, a
+  // WebSocket session none once upgraded) held at once: beyond it new ones are closed unread.
   std::size_t max_connections = 100'000;
   std::string cors_origin = "*";        // Access-Control-Allow-Origin; "" disables CORS headers
   bool allow_upgrades = true;
@@ -115,6 +117,8 @@ struct server_stats {
   std::uint64_t packets_in = 0;
   std::uint64_t packets_out = 0;
   std::uint64_t protocol_errors = 0;
+  std::size_t http_connections = 0;          // open HTTP connections (not yet WebSocket)
+  std::uint64_t connections_refused = 0;     // closed unread at max_connections
 };
 
 class server {

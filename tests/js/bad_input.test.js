@@ -228,6 +228,39 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('holds at most --max-connections idle HTTP connections and closes the rest unread', async () => {
+    const capped = await h.startNode({ args: ['--max-connections', '4'] });
+    const open = (port) => new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.closedByPeer = new Promise((r) => socket.on('close', r));
+      socket.on('error', () => {});
+      socket.once('connect', () => resolve(socket));
+      socket.once('error', reject);
+    });
+    const idle = [];
+    for (let i = 0; i < 4; i++) idle.push(await open(capped.port));  // say nothing
+    const extra = await open(capped.port);
+    await h.withTimeout(extra.closedByPeer, 5000, 'the fifth connection is closed');
+    const stillOpen = await Promise.race([
+      Promise.any(idle.map((s) => s.closedByPeer.then(() => false))),
+      new Promise((r) => setTimeout(() => r(true), 300)),
+    ]);
+    assert.ok(stillOpen, 'the four idle connections stay open');
+    for (const s of idle) s.destroy();
+    await Promise.all(idle.map((s) => s.closedByPeer));
+    // Once they are gone, the node answers again; its metrics count the refusal.
+    let metrics = '';
+    await h.withTimeout((async () => {
+      for (;;) {
+        const res = await fetch(`${capped.url}/metrics`).catch(() => null);
+        if (res && res.ok) { metrics = await res.text(); return; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(), 5000, 'metrics after the idle connections closed');
+    assert.match(metrics, /^gsio_connections_refused_total [1-9]/m);
+    assert.equal(capped.exited, null, 'node is still running');
+  });
+
   it('serves the web UI directory and no file outside it, however the path is spelled', async () => {
     const webDir = h.tempDir();
     fs.writeFileSync(path.join(webDir, 'index.html'), '<title>ui</title>');
