@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
@@ -33,12 +34,16 @@ class admin_connection;
 
 struct admin_server::impl : std::enable_shared_from_this<admin_server::impl> {
   impl(asio::io_context& io_context, admin_options opts, admin_handler& h)
-    : io(io_context), options(std::move(opts)), handler(h), acceptor(asio::make_strand(io)) {}
+    : io(io_context), options(std::move(opts)), handler(h), acceptor(asio::make_strand(io)),
+    accept_retry(acceptor.get_executor()) {}
 
   asio::io_context& io;
   admin_options options;
   admin_handler& handler;
   tcp::acceptor acceptor;
+  // After a failed accept (out of file descriptors, say), the next waits a little: accepting
+  // again at once would fail again at once, and spin.
+  asio::steady_timer accept_retry;
   std::uint16_t bound_port = 0;
 
   mutable std::mutex mtx;  // guards the members below
@@ -60,7 +65,8 @@ class admin_connection : public std::enable_shared_from_this<admin_connection> {
 public:
   admin_connection(tcp::socket socket, std::shared_ptr<admin_server::impl> server,
                    admin_connection_id id)
-    : socket_(std::move(socket)), server_(std::move(server)), id_(id) {}
+    : socket_(std::move(socket)), server_(std::move(server)), id_(id),
+      deadline_(socket_.get_executor()) {}
 
   void start() {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
@@ -83,7 +89,17 @@ public:
   }
 
 private:
+  // Closes the connection unless the operation that follows ends within `limit`.
+  void expire_after(std::chrono::milliseconds limit) {
+    deadline_.expires_after(limit);
+    deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec)
+        self->shutdown();
+    });
+  }
+
   void read_line() {
+    expire_after(server_->options.idle_timeout);
     auto& limit = server_->options.max_line_bytes;
     asio::async_read_until(
       socket_, asio::dynamic_buffer(input_, limit + 2), '\n',
@@ -93,6 +109,7 @@ private:
   }
 
   void on_line(boost::system::error_code ec, std::size_t n) {
+    deadline_.cancel();  // the handler's reply is not the client's to hurry
     if (ec == asio::error::not_found) {
       write(frame(false, "line too long (the limit is " +
                            std::to_string(server_->options.max_line_bytes) + " bytes)"),
@@ -119,9 +136,11 @@ private:
 
   void write(std::string bytes, bool close_after, bool read_next) {
     output_ = std::move(bytes);
+    expire_after(server_->options.write_timeout);
     asio::async_write(socket_, asio::buffer(output_),
                       [self = shared_from_this(), close_after, read_next](
                         boost::system::error_code ec, std::size_t) {
+                        self->deadline_.cancel();
                         if (ec || close_after) {
                           self->shutdown();
                           return;
@@ -135,6 +154,7 @@ private:
     if (closed_)
       return;
     closed_ = true;
+    deadline_.cancel();
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -148,6 +168,7 @@ private:
   std::string output_;
   bool awaiting_reply_ = false;
   bool closed_ = false;
+  asio::steady_timer deadline_;
 };
 
 void admin_server::impl::accept() {
@@ -156,7 +177,17 @@ void admin_server::impl::accept() {
                                                        tcp::socket socket) {
       if (ec == asio::error::operation_aborted)
         return;
-      if (!ec) {
+      if (ec) {
+        if (!self->acceptor.is_open())
+          return;  // stopped
+        self->accept_retry.expires_after(std::chrono::milliseconds{100});
+        self->accept_retry.async_wait([self](boost::system::error_code wait_ec) {
+          if (!wait_ec && self->acceptor.is_open())
+            self->accept();
+        });
+        return;
+      }
+      {
         std::shared_ptr<admin_connection> connection;
         bool over_limit = false;
         {
@@ -229,6 +260,7 @@ void admin_server::stop() {
   }
   asio::post(impl_->acceptor.get_executor(), [server = impl_] {
     boost::system::error_code ignored;
+    server->accept_retry.cancel();
     server->acceptor.close(ignored);
   });
   for (auto& c : open)

@@ -14,6 +14,7 @@
 //
 // Beast and Asio stay in admin_server.cpp; this header is cheap to include. Every public member
 // function is thread-safe.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,10 @@ struct admin_options {
   std::size_t max_line_bytes = 4096;
   std::size_t max_connections = 16;
   std::string greeting;            // sent as the first frame of every connection
+  // A connection is closed when its client sends no command for idle_timeout, or does not take
+  // a reply within write_timeout, so that idle or stuck clients cannot hold every slot.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{15}};
+  std::chrono::milliseconds write_timeout{std::chrono::seconds{30}};
 };
 
 // Receives commands on the io threads. Every on_command must eventually be answered with
