@@ -509,6 +509,10 @@ std::string inspect_json(const ledger_state& st) {
   w.Uint64(res.tree.fork_count());
   w.Key("held");
   w.Uint64(res.tree.held_count());
+  w.Key("held_bytes");
+  w.Uint64(res.tree.held_bytes());
+  w.Key("held_dropped");  // held too long past the limits, or below a refused entry
+  w.Uint64(res.tree.held_dropped());
   w.Key("store");
   w.String(res.store.path().string().c_str());
   w.Key("pending_adds");

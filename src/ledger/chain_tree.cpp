@@ -58,6 +58,80 @@ struct chain_tree::impl {
   // Held entries, keyed by the parent hash they wait for.
   std::unordered_map<std::string, std::vector<entry>> held;
   std::unordered_set<std::string> held_hashes;
+  // (parent, hash) in the order entries were held; released ones are skipped lazily.
+  std::deque<std::pair<std::string, std::string>> held_order;
+  held_limits limits;
+  std::size_t held_size = 0;  // bytes, as held_cost counts them
+  std::uint64_t dropped = 0;
+
+  static std::size_t held_cost(const entry& e) {
+    std::size_t bytes = sizeof(entry) + e.id.size() + e.timestamp.size() + e.data.size() +
+                        e.previous_hash.size() + e.hash.size() + e.creator_node_id.size();
+    for (const auto& [signer, signature] : e.signatures)
+      bytes += signer.size() + signature.size() + sizeof(std::pair<std::string, std::string>);
+    return bytes;
+  }
+
+  void hold(entry e) {
+    held_size += held_cost(e);
+    held_hashes.insert(e.hash);
+    held_order.emplace_back(e.previous_hash, e.hash);
+    held[e.previous_hash].push_back(std::move(e));
+    while (!held_hashes.empty() &&
+           (held_hashes.size() > limits.max_entries || held_size > limits.max_bytes))
+      drop_oldest_held();
+    // Released entries leave stale records behind; keep the queue proportional to what is held.
+    if (held_order.size() > 2 * held_hashes.size() + 1024) {
+      std::erase_if(held_order, [this](const auto& record) {
+        return !held_hashes.count(record.second);
+      });
+    }
+  }
+
+  // Takes the entries waiting for `parent` out of the held set.
+  std::vector<entry> release(const std::string& parent) {
+    auto waiting = held.find(parent);
+    if (waiting == held.end())
+      return {};
+    std::vector<entry> children = std::move(waiting->second);
+    held.erase(waiting);
+    for (const entry& child : children) {
+      held_hashes.erase(child.hash);
+      held_size -= held_cost(child);
+    }
+    return children;
+  }
+
+  // Drops what waits for `parent`, and what waits for those, and so on.
+  void drop_held_below(const std::string& parent) {
+    std::vector<std::string> parents{parent};
+    while (!parents.empty()) {
+      auto children = release(parents.back());
+      parents.pop_back();
+      dropped += children.size();
+      for (auto& child : children)
+        parents.push_back(std::move(child.hash));
+    }
+  }
+
+  void drop_oldest_held() {
+    while (!held_order.empty()) {
+      auto [parent, hash] = std::move(held_order.front());
+      held_order.pop_front();
+      if (!held_hashes.count(hash))
+        continue;  // released meanwhile
+      auto& siblings = held.at(parent);
+      auto it = std::find_if(siblings.begin(), siblings.end(),
+                             [&](const entry& e) { return e.hash == hash; });
+      held_size -= held_cost(*it);
+      siblings.erase(it);
+      if (siblings.empty())
+        held.erase(parent);
+      held_hashes.erase(hash);
+      ++dropped;
+      return;
+    }
+  }
 
   static void add_below(segment* s, std::size_t n) {
     for (; s; s = s->parent)
@@ -189,6 +263,9 @@ struct chain_tree::impl {
 };
 
 chain_tree::chain_tree() : impl_(std::make_unique<impl>()) {}
+chain_tree::chain_tree(held_limits limits) : impl_(std::make_unique<impl>()) {
+  impl_->limits = limits;
+}
 chain_tree::~chain_tree() = default;
 chain_tree::chain_tree(chain_tree&&) noexcept = default;
 chain_tree& chain_tree::operator=(chain_tree&&) noexcept = default;
@@ -201,13 +278,13 @@ chain_tree::insert_result chain_tree::insert(entry e) {
     return result;
   }
   if (e.previous_hash != genesis_hash && !self.nodes.count(e.previous_hash)) {
-    self.held_hashes.insert(e.hash);
-    self.held[e.previous_hash].push_back(std::move(e));
+    self.hold(std::move(e));
     result.outcome = status::held;
     return result;
   }
   std::string hash = e.hash;
   if (auto failure = self.attach(std::move(e))) {
+    self.drop_held_below(hash);  // they would wait for it forever
     result.outcome = status::rejected;
     result.why = std::move(failure);
     return result;
@@ -219,16 +296,12 @@ chain_tree::insert_result chain_tree::insert(entry e) {
     const node* n = self.nodes.at(released.front()).get();
     released.pop_front();
     result.attached.push_back(&n->value);
-    auto waiting = self.held.find(n->value.hash);
-    if (waiting == self.held.end())
-      continue;
-    std::vector<entry> children = std::move(waiting->second);
-    self.held.erase(waiting);
-    for (entry& child : children) {
-      self.held_hashes.erase(child.hash);
+    for (entry& child : self.release(n->value.hash)) {
       std::string child_hash = child.hash;
       if (!self.attach(std::move(child)))
         released.push_back(std::move(child_hash));
+      else
+        self.drop_held_below(child_hash);  // refused (an id already on its path): so are they
     }
   }
   self.recompute_canonical(result);
@@ -358,6 +431,8 @@ const entry* chain_tree::common_ancestor(const std::vector<std::string>& locator
 std::string chain_tree::digest() const { return to_hex(impl_->set_digest); }
 
 std::size_t chain_tree::held_count() const { return impl_->held_hashes.size(); }
+std::size_t chain_tree::held_bytes() const { return impl_->held_size; }
+std::uint64_t chain_tree::held_dropped() const { return impl_->dropped; }
 
 std::vector<std::string> chain_tree::missing_parents() const {
   std::vector<std::string> out;

@@ -5,6 +5,7 @@
 // subtree holds more entries; on a tie take the child with the smaller hash. The result depends only
 // on the set of entries, never on the order they arrived in.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,7 +40,16 @@ public:
     bool reorg() const { return !removed.empty(); }
   };
 
+  // Held entries are kept up to these bounds; beyond them the longest held are dropped (a peer
+  // can send entries whose parents never come, and they would otherwise stay forever). A dropped
+  // entry comes back like any other when a peer sends it again.
+  struct held_limits {
+    std::size_t max_entries = 100'000;
+    std::size_t max_bytes = 128 * 1024 * 1024;  // of entry data and fields
+  };
+
   chain_tree();
+  explicit chain_tree(held_limits limits);
   ~chain_tree();
   chain_tree(chain_tree&&) noexcept;
   chain_tree& operator=(chain_tree&&) noexcept;
@@ -90,6 +100,10 @@ public:
 
   // Held entries whose parent is unknown.
   std::size_t held_count() const;
+  std::size_t held_bytes() const;
+  // Held entries dropped so far: by the limits above, or because the entry they waited for was
+  // rejected (they can never attach).
+  std::uint64_t held_dropped() const;
   std::vector<std::string> missing_parents() const;
   std::vector<const entry*> held_entries() const;   // by parent hash, then arrival
 

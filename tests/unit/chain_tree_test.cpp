@@ -166,6 +166,65 @@ TEST_CASE("an entry whose parent is unknown is held, then released with its desc
   CHECK(tree.tip_hash() == e3.hash);
 }
 
+TEST_CASE("held entries are bounded: beyond the limits the longest held are dropped") {
+  factory f;
+  chain_tree tree{chain_tree::held_limits{3, 1 << 20}};
+  std::vector<entry> parents, children;
+  for (int i = 0; i < 5; ++i) {
+    parents.push_back(f.make(genesis_hash, 0, "{\"parent\":" + std::to_string(i) + "}"));
+    children.push_back(f.make(parents.back().hash));
+    CHECK(tree.insert(children.back()).outcome == status::held);
+  }
+  CHECK(tree.held_count() == 3);
+  CHECK(tree.held_dropped() == 2);
+  // The two oldest are gone: their parents come alone. The others are still released.
+  CHECK(tree.insert(parents[0]).attached.size() == 1);
+  CHECK(tree.insert(parents[4]).attached.size() == 2);
+  CHECK(tree.held_count() == 2);
+  // A dropped entry is taken again when a peer sends it again.
+  CHECK(tree.insert(children[0]).outcome == status::appended);
+
+  // The byte bound counts data: one large entry pushes out the others.
+  chain_tree small{chain_tree::held_limits{100, 8 * 1024}};
+  for (int i = 0; i < 3; ++i)
+    small.insert(f.make(parents[i].hash, 1, "{\"n\":" + std::to_string(i) + "}"));
+  CHECK(small.held_count() == 3);
+  const auto before = small.held_bytes();
+  CHECK(before > 0);
+  small.insert(f.make(parents[3].hash, 1, "\"" + std::string(7000, 'x') + "\""));
+  CHECK(small.held_bytes() <= 8 * 1024);
+  CHECK(small.held_count() < 4);
+  CHECK(small.held_dropped() >= 1);
+}
+
+TEST_CASE("entries held below an entry that is refused on arrival are dropped with it") {
+  factory f;
+  chain_tree tree;
+  entry e1 = f.make(genesis_hash);
+  entry e2 = f.make(e1.hash);
+  tree.insert(e1);
+  // A replay of e1 below e2 (a duplicate id on its path), with a child waiting for it.
+  entry replay = relink(e1, f.creators[0], e2.hash);
+  entry child = f.make(replay.hash, 1);
+  CHECK(tree.insert(child).outcome == status::held);
+  CHECK(tree.insert(replay).outcome == status::held);  // e2 is not there yet
+  CHECK(tree.held_count() == 2);
+  auto result = tree.insert(e2);  // releases the replay, which is refused, and so its child
+  CHECK(result.outcome == status::appended);
+  CHECK(result.attached.size() == 1);
+  CHECK(tree.held_count() == 0);
+  CHECK(tree.held_dropped() == 1);
+  CHECK(tree.missing_parents().empty());
+
+  // The same when the refused entry itself is what arrives last.
+  entry replay2 = relink(e2, f.creators[0], e2.hash);
+  entry child2 = f.make(replay2.hash, 2);
+  CHECK(tree.insert(child2).outcome == status::held);
+  CHECK(tree.insert(replay2).outcome == status::rejected);
+  CHECK(tree.held_count() == 0);
+  CHECK(tree.held_dropped() == 2);
+}
+
 TEST_CASE("side branches, off-chain and held entries are listed for the debug console") {
   factory f;
   chain_tree tree;
