@@ -342,7 +342,7 @@ void page_merged(self_ptr self) {
     return;
   auto page = std::move(*st.deferred);
   st.deferred.reset();
-  if (auto pull = st.planner.on_page(page.peer, true, page.cursor, now_ms()))
+  if (auto pull = st.planner.on_page(page.peer, true, page.cursor, page.entries, now_ms()))
     send_pull(self, *pull);
 }
 
@@ -380,11 +380,11 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
   const bool current = st.planner.pulling_from() == sender;
   if (more && current) {
     if (st.pages_in_process <= max_pages_in_process) {
-      if (auto pull = st.planner.on_page(sender, true, next_cursor, now_ms()))
+      if (auto pull = st.planner.on_page(sender, true, next_cursor, entries.size(), now_ms()))
         send_pull(self, *pull);
     } else {
       ++st.pages_deferred;
-      st.deferred = sync_coordinator_state::deferred_page{sender, next_cursor};
+      st.deferred = sync_coordinator_state::deferred_page{sender, next_cursor, entries.size()};
     }
   }
   auto merged = [self, sender, more](const merge_result&) {
@@ -392,7 +392,7 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
     if (more)
       return;
     // The last page: the pull ends once everything before it is merged too.
-    if (auto pull = self->state.planner.on_page(sender, false, 0, now_ms()))
+    if (auto pull = self->state.planner.on_page(sender, false, 0, 0, now_ms()))
       send_pull(self, *pull);
     else
       request_missing_parents(self);
@@ -617,6 +617,8 @@ std::string inspect_json(const sync_coordinator_state& st) {
   w.Uint64(st.planner.pulls_started());
   w.Key("full_pulls");
   w.Uint64(st.planner.full_pulls());
+  w.Key("pulls_cut");  // ended because a page said "more" without moving the cursor
+  w.Uint64(st.planner.pulls_cut());
   auto counter = [&](const char* name, std::uint64_t value) {
     w.Key(name);
     w.Uint64(value);

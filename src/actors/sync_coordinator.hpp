@@ -77,6 +77,7 @@ struct sync_coordinator_state {
   struct deferred_page {
     std::string peer;
     std::uint64_t cursor = 0;
+    std::size_t entries = 0;  // in the page that said there is more
   };
 
   sync_options options;

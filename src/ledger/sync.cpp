@@ -53,6 +53,7 @@ std::optional<sync_planner::pull> sync_planner::start(pull p, std::int64_t now) 
   pull_started_ = now;
   pull_pages_ = 0;
   pull_full_ = p.full;
+  pull_cursor_ = p.cursor;
   ++pulls_started_;
   if (p.full)
     ++full_pulls_;
@@ -116,12 +117,16 @@ std::optional<sync_planner::pull> sync_planner::on_unknown_parent(const std::str
 
 std::optional<sync_planner::pull> sync_planner::on_page(const std::string& peer, bool more,
                                                         std::uint64_t next_cursor,
-                                                        std::int64_t now) {
+                                                        std::size_t entries, std::int64_t now) {
   if (!in_flight_peer_ || *in_flight_peer_ != peer)
     return std::nullopt;  // a late answer to an abandoned pull: its entries still count
   ++pull_pages_;
-  if (more) {
+  const bool progress = entries > 0 && (!pull_cursor_ || next_cursor > *pull_cursor_);
+  if (more && !progress)
+    ++pulls_cut_;
+  else if (more) {
     in_flight_ = now;
+    pull_cursor_ = next_cursor;
     return pull{peer, next_cursor, false};
   }
   in_flight_.reset();

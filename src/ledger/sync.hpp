@@ -78,9 +78,12 @@ public:
                                   std::int64_t now);
   // A peer sent an entry whose parent we lack: pull from it (if nothing else is in flight).
   std::optional<pull> on_unknown_parent(const std::string& peer, std::int64_t now);
-  // A page of the pull in flight arrived. Returns the continuation when there is more.
+  // A page of `entries` entries of the pull in flight arrived. Returns the continuation when
+  // there is more. A page that says there is more must hold entries and move the cursor past
+  // the one asked for; otherwise the pull ends there (counted in pulls_cut), so that a peer
+  // cannot hold the one pull this node runs at a time (and the re-appends that wait for it).
   std::optional<pull> on_page(const std::string& peer, bool more, std::uint64_t next_cursor,
-                              std::int64_t now);
+                              std::size_t entries, std::int64_t now);
   // Expires a pull that went unanswered and peers that went silent.
   void tick(std::int64_t now);
   // The pull in flight went nowhere (e.g. the link dropped).
@@ -90,6 +93,7 @@ public:
   const std::optional<std::string>& pulling_from() const { return in_flight_peer_; }
   std::uint64_t pulls_started() const { return pulls_started_; }
   std::uint64_t full_pulls() const { return full_pulls_; }
+  std::uint64_t pulls_cut() const { return pulls_cut_; }
 
   // The pull in flight, for operators.
   struct pull_status {
@@ -120,6 +124,8 @@ private:
   bool pull_full_ = false;
   std::uint64_t pulls_started_ = 0;
   std::uint64_t full_pulls_ = 0;
+  std::uint64_t pulls_cut_ = 0;
+  std::optional<std::uint64_t> pull_cursor_;  // of the request in flight (none: by locator)
 };
 
 }  // namespace gsio::ledger

@@ -267,9 +267,10 @@ private:
         break;
       }
       case message::kind::sync_response: {
+        const auto received = m.entries.size();
         for (auto& e : m.entries)
           node.tree.insert(std::move(e));
-        if (auto p = node.planner.on_page(peer, m.more, m.next_cursor, now_))
+        if (auto p = node.planner.on_page(peer, m.more, m.next_cursor, received, now_))
           pull(n, *p);
         else
           request_missing_parents(n);

@@ -145,12 +145,12 @@ TEST_CASE("the planner pulls once for an unknown tip, pages, times out and detec
   CHECK(planner.busy());
   // Another peer announcing the same unknown tip does not start a second pull.
   CHECK_FALSE(planner.on_announce("p2", 10, "t1", relation::unknown, 1).has_value());
-  auto next = planner.on_page("p1", true, 7, 2);
+  auto next = planner.on_page("p1", true, 7, 7, 2);
   REQUIRE(next.has_value());
   CHECK(next->cursor == 7u);
-  CHECK_FALSE(planner.on_page("p2", false, 0, 3).has_value());  // not the peer we pull from
+  CHECK_FALSE(planner.on_page("p2", false, 0, 0, 3).has_value());  // not the peer we pull from
   CHECK(planner.busy());
-  CHECK_FALSE(planner.on_page("p1", false, 9, 4).has_value());
+  CHECK_FALSE(planner.on_page("p1", false, 9, 2, 4).has_value());
   CHECK_FALSE(planner.busy());
 
   // Lagging or equal peers cause nothing.
@@ -170,7 +170,7 @@ TEST_CASE("the planner pulls once for an unknown tip, pages, times out and detec
   REQUIRE(full.has_value());
   CHECK(full->full);
   CHECK(full->cursor == 0u);
-  planner.on_page("p3", false, 40, 261);
+  planner.on_page("p3", false, 40, 40, 261);
   CHECK_FALSE(planner.on_announce("p3", 9, "side", relation::diverged, 400).has_value());
   CHECK(planner.full_pulls() == 1);
 
@@ -192,4 +192,35 @@ TEST_CASE("tip relations") {
   CHECK(sync_planner::relate(tree, std::string(genesis_hash)) == relation::behind);
   CHECK(sync_planner::relate(tree, side.hash) == relation::diverged);
   CHECK(sync_planner::relate(tree, std::string(64, 'f')) == relation::unknown);
+}
+
+TEST_CASE("sync planner: a pull whose pages say 'more' without moving the cursor ends") {
+  using relation = sync_planner::tip_relation;
+  sync_planner planner;
+  REQUIRE(planner.on_announce("p1", 10, "t1", relation::unknown, 0).has_value());
+  auto next = planner.on_page("p1", true, 5, 5, 1);
+  REQUIRE(next.has_value());
+  CHECK(next->cursor == 5u);
+  // The same cursor again: the peer is not getting anywhere.
+  CHECK_FALSE(planner.on_page("p1", true, 5, 3, 2).has_value());
+  CHECK_FALSE(planner.busy());
+  CHECK(planner.pulls_cut() == 1);
+
+  // An empty page that says there is more ends a pull as well, its first page included.
+  REQUIRE(planner.on_announce("p2", 10, "t2", relation::unknown, 3).has_value());
+  CHECK_FALSE(planner.on_page("p2", true, 9, 0, 4).has_value());
+  CHECK_FALSE(planner.busy());
+  CHECK(planner.pulls_cut() == 2);
+
+  // A full pull starts at cursor 0: its pages must go past it.
+  sync_planner::options o;
+  o.stuck_after_ms = 0;
+  sync_planner full_planner(o);
+  auto full = full_planner.on_announce("p3", 9, "side", relation::diverged, 10);
+  REQUIRE(full.has_value());
+  REQUIRE(full->full);
+  CHECK_FALSE(full_planner.on_page("p3", true, 0, 4, 11).has_value());
+  CHECK(full_planner.pulls_cut() == 1);
+  // Another peer can be pulled from at once.
+  CHECK(full_planner.on_announce("p4", 12, "t4", relation::unknown, 12).has_value());
 }
