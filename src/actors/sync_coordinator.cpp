@@ -35,6 +35,11 @@ using net::p2p_type;
 constexpr std::size_t max_hashes_per_request = 256;
 // Pages of a pull being checked or merged at once (on_sync_response).
 constexpr std::size_t max_pages_in_process = 3;
+// Announce and EntryResponse merges waiting for the ledger. The ledger answers them in group
+// commits, so a handful is the norm; a peer sending faster than the ledger can check (each entry
+// costs it a signature verification) must not grow its mailbox without bound. What is dropped is
+// not lost: the entries' creators hold them, and tips that differ start a pull.
+constexpr std::size_t max_merges_in_flight = 256;
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -255,13 +260,23 @@ void merge_entries(self_ptr self, std::vector<std::string> entries, Then then) {
     then(merge_result{});
     return;
   }
-  self->request(self->state.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(entries))
+  auto& st = self->state;
+  if (st.merges_in_flight >= max_merges_in_flight) {
+    if (st.merges_dropped++ % 1000 == 0)
+      log::warn("sync", "entries from peers arrive faster than the ledger takes them: dropped ",
+                st.merges_dropped, " messages so far (a pull brings their entries)");
+    return;
+  }
+  ++st.merges_in_flight;
+  self->request(st.ledger, std::chrono::seconds{60}, merge_atom::value, std::move(entries))
     .then(
       [self, then](merge_result& result) mutable {
+        --self->state.merges_in_flight;
         note_merge(self->state, result);
         then(result);
       },
-      [](const caf::error& err) {
+      [self](const caf::error& err) {
+        --self->state.merges_in_flight;
         log::warn("sync", "the ledger did not take entries from a peer: ", caf::to_string(err));
       });
 }
@@ -636,6 +651,8 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("pages_deferred", st.pages_deferred);
   counter("pages_dropped", st.pages_dropped);
   counter("entries_rejected", st.entries_rejected);
+  counter("merges_in_flight", st.merges_in_flight);
+  counter("merges_dropped", st.merges_dropped);
   for (const auto* table : {&st.in_by_type, &st.out_by_type}) {
     w.Key(table == &st.in_by_type ? "in_by_type" : "out_by_type");
     w.StartObject();

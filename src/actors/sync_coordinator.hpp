@@ -107,6 +107,10 @@ struct sync_coordinator_state {
   std::uint64_t pages_deferred = 0;  // pages asked for only after an earlier one was merged
   std::uint64_t pages_dropped = 0;   // sync pages nobody asked for, beyond the pages in process
   std::uint64_t entries_rejected = 0;
+  // Merges of announced or requested entries the ledger has not answered yet, and the messages
+  // dropped for being beyond max_merges_in_flight (their entries come with the next pull).
+  std::size_t merges_in_flight = 0;
+  std::uint64_t merges_dropped = 0;
   std::unordered_map<std::string, std::uint64_t> in_by_type;
   std::unordered_map<std::string, std::uint64_t> out_by_type;
 };

@@ -1,0 +1,111 @@
+// The sync coordinator against a stand-in ledger: what it asks of a ledger that falls behind.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <rapidjson/document.h>
+
+#include "actors/sync_coordinator.hpp"
+#include "net/p2p_message.hpp"
+
+using namespace gsio;
+using namespace gsio::actors;
+
+namespace {
+
+struct test_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  test_system() {
+    cfg.set("scheduler.max-threads", std::size_t{2});
+    register_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+struct stalled_ledger_state {
+  std::vector<caf::response_promise> merges;  // taken, never answered
+};
+
+// A ledger busy with something long: it takes merge requests and answers none. Other requests
+// wait unanswered too (answering them with an error would be a ledger the node never has).
+caf::behavior stalled_ledger(caf::stateful_actor<stalled_ledger_state>* self) {
+  self->set_default_handler(caf::skip);
+  return {
+    [=](merge_atom, std::vector<std::string>&) {
+      self->state.merges.push_back(self->make_response_promise());
+      return self->state.merges.back();
+    },
+    [=](get_atom) { return self->state.merges.size(); },
+  };
+}
+
+// Stands in for the peer registry and the links: takes everything, answers nothing.
+caf::behavior black_hole(caf::event_based_actor* self) {
+  self->set_default_handler(caf::skip);
+  return {[](tick_atom) {}};
+}
+
+// Stops the actors when the test ends, however it ends: the actor system waits for them.
+struct stop_at_exit {
+  std::vector<caf::actor> actors;
+  ~stop_at_exit() {
+    for (auto& a : actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+};
+
+std::uint64_t counter(const std::string& inspect_json, const char* name) {
+  rapidjson::Document d;
+  d.Parse(inspect_json.c_str());
+  REQUIRE(d.IsObject());
+  REQUIRE(d.HasMember(name));
+  return d[name].GetUint64();
+}
+
+}  // namespace
+
+TEST_CASE("sync coordinator: announced entries wait for a stalled ledger up to a bound, the rest "
+          "are dropped") {
+  test_system ts;
+  auto ledger = ts.sys->spawn(stalled_ledger);
+  auto nowhere = ts.sys->spawn(black_hole);
+  sync_options options;
+  options.node_id = std::string(64, 'a');
+  auto coordinator = ts.sys->spawn(sync_coordinator, options,
+                                   caf::actor_cast<ledger_actor>(ledger),
+                                   caf::actor_cast<peer_registry_actor>(nowhere));
+  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
+  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  constexpr int announces = 300;
+  for (int i = 0; i < announces; ++i) {
+    p2p_envelope env;
+    env.type = static_cast<std::uint8_t>(net::p2p_type::entry_announce);
+    env.message_id = "announce-" + std::to_string(i);
+    env.sender_id = std::string(64, 'b');
+    env.payload_json = R"({"entry":{"n":)" + std::to_string(i) + "}}";
+    caf::anon_send(coordinator, p2p_atom::value, env, link);
+  }
+  caf::scoped_actor self{*ts.sys};
+  std::string state;
+  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
+    .receive([&](const std::string& json) { state = json; },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(counter(state, "entries_received_announce") == announces);
+  CHECK(counter(state, "merges_in_flight") == 256);
+  CHECK(counter(state, "merges_dropped") == announces - 256);
+
+  std::size_t taken = 0;
+  for (int i = 0; i < 200 && taken < 256; ++i) {
+    self->request(ledger, std::chrono::seconds{10}, get_atom::value)
+      .receive([&](std::size_t n) { taken = n; }, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    if (taken < 256)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  CHECK(taken == 256);
+}
