@@ -150,6 +150,10 @@ export class LiveLedger {
   #apply(p: Pending): void {
     if (p.kind === 'entry') {
       const e = p.entry;
+      if (!isEntryShaped(e)) {
+        void this.reload(); // not an entry: don't guess
+        return;
+      }
       if (this.#hashes.has(e.hash)) return; // already loaded
       if (e.previous_hash !== this.tipHash) {
         void this.reload(); // we missed something: don't guess
@@ -166,6 +170,12 @@ export class LiveLedger {
       return;
     }
     const { fork_height: fork, added } = p.reorg;
+    // Checked before anything changes: a malformed event must not leave the entries replaced and
+    // the verifier still vouching for the old ones.
+    if (!Number.isSafeInteger(fork) || fork < 0 || !Array.isArray(added) || !added.every(isEntryShaped)) {
+      void this.reload();
+      return;
+    }
     const linkBelow = fork === 0 ? GENESIS_HASH : this.#entries[fork - 1]?.hash;
     const joins = added.length === 0 || added[0]?.previous_hash === linkBelow;
     if (fork > this.#entries.length || !joins) {
@@ -174,11 +184,11 @@ export class LiveLedger {
     }
     // Already applied (e.g. the reorg raced with a load that saw its result).
     if (added.every((e, i) => this.#entries[fork + i]?.hash === e.hash) && this.#entries.length === fork + added.length) return;
+    this.#verifier.truncate(fork);
     const removed = this.#entries.splice(fork);
     for (const e of removed) this.#hashes.delete(e.hash);
     this.#entries.push(...added);
     for (const e of added) this.#hashes.add(e.hash);
-    this.#verifier.truncate(fork);
     // A failure in the replaced part no longer stands; one below the fork still does.
     if (this.#problem && this.#problem.index >= fork) this.#problem = null;
     this.#events.emit('change', { kind: 'reorg', forkHeight: fork, removed, added });
@@ -199,6 +209,9 @@ export class LiveLedger {
   async #pump(): Promise<void> {
     await Promise.resolve(); // let the caller finish its change first
     while (!this.#stopped && !this.#problem) {
+      // The verifier vouches for entries [0, height): if the entries are fewer, what it checked
+      // is gone, so check everything again rather than trust it.
+      if (this.#verifier.height > this.#entries.length) this.#verifier.truncate(0);
       const start = this.#verifier.height;
       if (start >= this.#entries.length) break;
       const end = Math.min(this.#entries.length, start + LiveLedger.BATCH);
@@ -222,4 +235,11 @@ export class LiveLedger {
     this.#verification = v;
     this.#events.emit('verification', this.verification);
   }
+}
+
+// What #apply relies on before it changes anything; the verifier checks the rest.
+function isEntryShaped(e: unknown): e is Entry {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return false;
+  const { hash, previous_hash: previous } = e as Record<string, unknown>;
+  return typeof hash === 'string' && typeof previous === 'string';
 }

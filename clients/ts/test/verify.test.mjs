@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
-  nodeIdFromSeed, verifyChain, verifyEntry,
+  LiveLedger, nodeIdFromSeed, verifyChain, verifyEntry,
 } from '../dist/index.js';
 
 const vectorsDir = process.env.GSIO_VECTORS ||
@@ -143,5 +143,55 @@ describe('entry hashing and signatures', () => {
     const again = createEntry({ seed, data: 2, previousHash: first.hash, unixMs: 1767323045000 });
     const res = await verifyChain([first, again]);
     assert.equal(res.problem.reason, 'duplicate_id');
+  });
+});
+
+describe('LiveLedger against a node that pushes malformed events', () => {
+  // A stand-in for GsioClient: serves `chain` and lets the test push events.
+  function fakeClient(chain) {
+    const handlers = { entry: [], reorg: [] };
+    return {
+      chain,
+      loads: 0,
+      onEntry: (f) => { handlers.entry.push(f); return () => {}; },
+      onReorg: (f) => { handlers.reorg.push(f); return () => {}; },
+      onState: () => () => {},
+      async getFullLedger() { this.loads++; return structuredClone(this.chain); },
+      push(kind, value) { for (const f of handlers[kind]) f(value); },
+    };
+  }
+  const seed = '5a'.repeat(32);
+  function makeChain(length, previousHash = GENESIS_HASH, from = 0) {
+    const out = [];
+    for (let i = 0; i < length; i++) {
+      out.push(createEntry({ seed, data: { i: from + i }, previousHash: out.at(-1)?.hash ?? previousHash,
+                             unixMs: 1767323045000 + from + i }));
+    }
+    return out;
+  }
+
+  it('reloads rather than apply a reorg with a malformed entry, and never vouches for unverified entries', async () => {
+    const honest = makeChain(6);
+    const client = fakeClient(honest);
+    const live = new LiveLedger(client);
+    await live.start();
+    assert.deepEqual(await live.settled(), { state: 'verified', verified: 6 });
+    // A branch from height 2 whose second entry is not an entry at all.
+    const branch = makeChain(5, honest[1].hash, 100);
+    client.push('reorg', { fork_height: 2, removed: honest.slice(2).map((e) => e.id), added: [branch[0], null, ...branch.slice(2)], partial: false });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(client.loads, 2, 'the malformed reorg made it load the chain again');
+    assert.deepEqual(live.entries.map((e) => e.hash), honest.map((e) => e.hash));
+    const v = await live.settled();
+    assert.equal(v.state, 'verified');
+    assert.equal(v.verified, live.entries.length);
+
+    // A negative or fractional fork height is refused the same way.
+    client.push('reorg', { fork_height: -1, removed: [], added: [], partial: false });
+    client.push('reorg', { fork_height: 1.5, removed: [], added: [], partial: false });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(client.loads >= 3, `${client.loads} loads`);
+    assert.deepEqual(live.entries.map((e) => e.hash), honest.map((e) => e.hash));
+    live.stop();
   });
 });
