@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <span>
 
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
@@ -33,6 +34,8 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
 
 constexpr std::size_t max_hashes_per_request = 256;
+// Entry JSON per EntryResponse, as sync pages (ledger::answer_sync) are bounded.
+constexpr std::size_t max_response_bytes = 512 * 1024;
 // Pages of a pull being checked or merged at once (on_sync_response).
 constexpr std::size_t max_pages_in_process = 3;
 // Announce and EntryResponse merges waiting for the ledger. The ledger answers them in group
@@ -59,7 +62,7 @@ bool created_by(const std::string& entry_json, const std::string& node_id) {
          entry_json.compare(prefix.size(), node_id.size(), node_id) == 0;
 }
 
-void write_entries(json_writer& w, const std::vector<std::string>& entries) {
+void write_entries(json_writer& w, std::span<const std::string> entries) {
   w.StartArray();
   for (const auto& e : entries)
     w.RawValue(e.data(), e.size(), rapidjson::kObjectType);
@@ -471,15 +474,22 @@ void on_entry_request(self_ptr self, const std::string& sender, const rapidjson:
                 std::move(hashes))
     .then(
       [self, sender](const std::vector<std::string>& found) {
-        if (found.empty())
-          return;
-        rapidjson::StringBuffer buf;
-        json_writer w{buf};
-        w.StartObject();
-        w.Key("entries");
-        write_entries(w, found);
-        w.EndObject();
-        send_message(self, p2p_type::entry_response, sender, {buf.GetString(), buf.GetSize()});
+        // Several responses rather than one of up to 256 entries of 64 KiB: a message must stay
+        // well below the relay's frame limit and a /p2p socket's payload limit, or the link that
+        // carries it is closed (and the request comes again).
+        for (std::size_t begin = 0; begin < found.size();) {
+          std::size_t end = begin, bytes = 0;
+          while (end < found.size() && (end == begin || bytes + found[end].size() <= max_response_bytes))
+            bytes += found[end++].size();
+          rapidjson::StringBuffer buf;
+          json_writer w{buf};
+          w.StartObject();
+          w.Key("entries");
+          write_entries(w, std::span{found}.subspan(begin, end - begin));
+          w.EndObject();
+          send_message(self, p2p_type::entry_response, sender, {buf.GetString(), buf.GetSize()});
+          begin = end;
+        }
       },
       [](const caf::error&) {});
 }

@@ -337,6 +337,32 @@ describe('gsio-net network', () => {
     c.assertAllPresentOnce(assert, await h.getAll(sockets[1]), writes.acked, 'target');
   });
 
+  it('answers an EntryRequest for large entries in several responses of bounded size', async () => {
+    const { relay, sockets } = await cluster(1);
+    const big = 'x'.repeat(60 * 1024);
+    for (let i = 0; i < 40; ++i) await h.emitAck(sockets[0], 'add_ledger_entry', { i, big });
+    const entries = await h.getAll(sockets[0]);
+    const target = await c.nodeInfo(sockets[0]);
+    const mallory = makeKey();
+    const ws = new WebSocket(relay.url);
+    const responses = [];
+    ws.on('message', (m) => {
+      const text = m.toString();
+      const message = JSON.parse(text);
+      if (message.message_type === 'EntryResponse') responses.push({ bytes: text.length, count: message.payload.entries.length });
+    });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' }));
+    ws.send(envelope('EntryRequest', mallory.id, { hashes: entries.map((e) => e.hash) }, target.node_id));
+    await h.withTimeout((async () => {
+      while (responses.reduce((n, r) => n + r.count, 0) < entries.length) await c.sleep(20);
+    })(), 10000, 'every requested entry');
+    assert.ok(responses.length >= 4, `${responses.length} responses`);
+    for (const r of responses) assert.ok(r.bytes < 600 * 1024, `a response of ${r.bytes} bytes`);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    ws.close();
+  });
+
   it('remembers a bounded number of nodes heard of, and only well-formed addresses and tips', async () => {
     const { relay, nodes, sockets } = await cluster(2);
     await waitLinked(sockets, 1);
