@@ -199,8 +199,10 @@ std::string read_stream(std::istream& in) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Everything printed passes through terminal_safe: it carries text from nodes and peers.
 void print(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  const auto safe = cli::terminal_safe(text);
+  std::fwrite(safe.data(), 1, safe.size(), stdout);
   std::fflush(stdout);
 }
 
@@ -600,7 +602,7 @@ void show_reply(const cli::console_client::reply& r, bool to_stderr) {
   auto text = "error: " + r.text + (r.text.empty() || r.text.back() != '\n' ? "\n" : "");
   if (to_stderr) {
     std::fflush(stdout);
-    std::fputs(text.c_str(), stderr);
+    std::fputs(cli::terminal_safe(text).c_str(), stderr);
   } else {
     print(text);
   }
@@ -770,11 +772,11 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const cli_error& ex) {
-    std::fprintf(stderr, "gsio: %s\n", ex.what());
+    std::fprintf(stderr, "gsio: %s\n", cli::terminal_safe(ex.what()).c_str());
     return ex.code();
   } catch (const std::exception& ex) {
     // Anything else comes from processing an answer we did not foresee; never crash on it.
-    std::fprintf(stderr, "gsio: unexpected error: %s\n", ex.what());
+    std::fprintf(stderr, "gsio: unexpected error: %s\n", cli::terminal_safe(ex.what()).c_str());
     return cli::exit_malformed;
   }
 }

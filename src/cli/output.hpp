@@ -18,6 +18,13 @@ bool parse_json(std::string_view text, rapidjson::Document& doc, std::string& er
 // is printed is exactly what was stored.
 std::string to_json_text(const rapidjson::Value& value, bool pretty);
 
+// `text` made safe to write to a terminal: control characters other than newline and tab (C0,
+// DEL, C1), bidirectional overrides and isolates become \uXXXX, and bytes that are not UTF-8
+// become \xNN, so that text from a node or a peer (entry data, addresses, error messages)
+// cannot move the cursor, retitle the window or reorder what is shown. Inside a JSON string the
+// \uXXXX form means the same character, so JSON output stays valid and equal.
+std::string terminal_safe(std::string_view text);
+
 // At most `max_chars` code points of UTF-8 `text`, "..." marking a cut; never splits a character.
 std::string truncate_utf8(std::string_view text, std::size_t max_chars);
 

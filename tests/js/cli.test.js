@@ -205,6 +205,32 @@ describe('gsio against a node', () => {
     assert.equal(beyond.stdout.trimEnd().split('\n').length, 1, 'only the header');
   });
 
+  it('prints no terminal control sequence that came from entry data, and its JSON still parses', async () => {
+    const note = 'rtl\u202eevil csi\u009b2J del\u007f red\u001b[31m title\u001b]0;pwned\u0007';
+    const entry = await h.emitAck(socket, 'add_ledger_entry', { note });
+    const table = await gsio(['--node', node.url, 'ledger', '--from', '0', '--limit', '100000']);
+    assert.equal(table.code, 0, table.stderr);
+    const json = await gsio(['--node', node.url, 'ledger', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    for (const out of [table.stdout, json.stdout]) {
+      assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(out),
+                `a control character reached the terminal: ${JSON.stringify(out.slice(-300))}`);
+    }
+    assert.ok(table.stdout.includes('\\u202e'), 'the override is shown escaped');
+    const listed = JSON.parse(json.stdout).find((e) => e.id === entry.id);
+    assert.equal(listed.data.note, note, 'the JSON output means the same text');
+  });
+
+  it('refuses a file nested too deep to verify, without crashing', async () => {
+    const dir = h.tempDir('gsio-cli-');
+    const file = path.join(dir, 'deep.json');
+    fs.writeFileSync(file, '['.repeat(200000) + ']'.repeat(200000));
+    const r = await gsio(['verify', '--from-file', file]);
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /nested deeper than 160 levels/);
+  });
+
   it('lists the known nodes', async () => {
     const r = await gsio(['--node', node.url, 'nodes']);
     assert.equal(r.code, 0, r.stderr);
