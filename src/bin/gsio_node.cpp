@@ -56,6 +56,42 @@ struct node_options {
   std::string tls_ca;
 };
 
+// The numeric options outside the range the node can work with, as one message (empty: none).
+// Zero intervals would spin a core, and huge ones wrap around inside std::chrono.
+std::string out_of_range(const node_options& o) {
+  struct bound {
+    const char* name;
+    std::uint64_t value, min, max;
+  };
+  constexpr std::uint64_t hour_ms = 3'600'000;
+  const bound bounds[] = {
+    {"io-threads", o.io_threads, 1, 64},
+    {"workers", o.workers, 1, 256},
+    {"ping-interval-ms", o.ping_interval_ms, 100, hour_ms},
+    {"ping-timeout-ms", o.ping_timeout_ms, 100, hour_ms},
+    {"connect-timeout-ms", o.connect_timeout_ms, 100, hour_ms},
+    {"max-payload", o.max_payload, 1024, std::uint64_t{1} << 30},
+    {"max-buffered-bytes", o.max_buffered_bytes, 4096, std::uint64_t{1} << 34},
+    {"max-connections", o.max_connections, 1, 1'000'000},
+    {"max-data-bytes", o.max_data_bytes, 16, std::uint64_t{1} << 26},
+    {"max-adds-in-flight", o.max_adds_in_flight, 1, 65'536},
+    {"announce-interval-ms", o.announce_interval_ms, 50, hour_ms},
+    {"peer-expiry-ms", o.peer_expiry_ms, 1000, 24 * hour_ms},
+    {"sync-page-limit", o.sync_page_limit, 1, 1000},
+  };
+  std::string out;
+  for (const auto& b : bounds)
+    if (b.value < b.min || b.value > b.max)
+      out += (out.empty() ? "--" : "; --") + std::string{b.name} + " must be " +
+             std::to_string(b.min) + " to " + std::to_string(b.max) + " (got " +
+             std::to_string(b.value) + ")";
+  if (out.empty() && o.peer_expiry_ms < 2 * o.announce_interval_ms)
+    out = "--peer-expiry-ms (" + std::to_string(o.peer_expiry_ms) +
+          ") must be at least twice --announce-interval-ms (" +
+          std::to_string(o.announce_interval_ms) + "), or peers expire between their announces";
+  return out;
+}
+
 // --admin: "" (127.0.0.1 on the client port + 1000, or a free port when that is 0), "off",
 // "PORT" or "HOST:PORT". False with `error` when the text is none of these.
 bool parse_admin(const std::string& text, std::uint16_t client_port, bool& enabled,
@@ -191,6 +227,10 @@ int main(int argc, char** argv) {
          opt.admin);
   if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-node", opt.log_level))
     return *exit_code;
+  if (auto problem = out_of_range(opt); !problem.empty()) {
+    std::fprintf(stderr, "gsio-node: %s\n", problem.c_str());
+    return 2;
+  }
 
   bool admin_enabled = true;
   std::string admin_host;

@@ -35,6 +35,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Where a config line's comment starts: the first '#' outside double quotes, so that a quoted
+// value (a token, say) may hold '#'.
+std::size_t comment_start(std::string_view line) {
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"')
+      quoted = !quoted;
+    else if (line[i] == '#' && !quoted)
+      return i;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 option_set::option_set(std::string program, std::string summary)
@@ -107,7 +120,7 @@ bool option_set::load_file(const std::string& path, std::vector<std::string>& se
   }
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    auto text = trim(std::string_view{line}.substr(0, line.find('#')));
+    auto text = trim(std::string_view{line}.substr(0, comment_start(line)));
     if (text.empty())
       continue;
     auto eq = text.find('=');
@@ -159,10 +172,10 @@ option_set::outcome option_set::parse(int argc, char** argv) {
       bool flag = false;
       for (auto& opt : options_)
         flag = flag || (opt.name == name && opt.is_flag);
-      if (!flag && name != "config" && i + 1 < argc) {
-        value = argv[++i];
-        has_value = true;
-      } else if (name == "config" && i + 1 < argc) {
+      // The next argument is the value, unless it is another option: `--relay --token=x` is a
+      // missing value, not a relay named "--token=x" (write `--name=--value` for such a value).
+      const bool next_is_value = i + 1 < argc && std::string_view{argv[i + 1]}.substr(0, 2) != "--";
+      if (!flag && next_is_value) {
         value = argv[++i];
         has_value = true;
       }

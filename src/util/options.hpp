@@ -1,6 +1,7 @@
 #pragma once
 // Command-line and config-file options for the gsio programs.
-//   --name value | --name=value | a config file with `name = value` lines (# starts a comment)
+//   --name value | --name=value | a config file with `name = value` lines (a # outside double
+//   quotes starts a comment; quote values that hold one)
 // Command-line values win over the config file. `--help` prints every option with its default.
 #include <cstdint>
 #include <functional>

@@ -196,3 +196,39 @@ describe('gsio-node client API', () => {
     assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
   });
 });
+
+describe('gsio-node options', () => {
+  after(h.cleanup);
+  const run = (...args) => h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', h.tempDir(), ...args]);
+
+  it('refuses values it cannot work with, naming the option and its range', async () => {
+    for (const [args, expected] of [
+      [['--announce-interval-ms', '0'], /--announce-interval-ms must be 50 to 3600000 \(got 0\)/],
+      [['--peer-expiry-ms', '2'], /--peer-expiry-ms must be 1000 to/],
+      [['--workers', '4000000000'], /--workers must be 1 to 256/],
+      [['--ping-interval-ms', '18446744073709551615'], /--ping-interval-ms must be 100 to/],
+      [['--announce-interval-ms', '20000'], /--peer-expiry-ms \(30000\) must be at least twice --announce-interval-ms/],
+    ]) {
+      const r = await run(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.output}`);
+      assert.match(r.output, expected);
+    }
+  });
+
+  it('takes an option that follows a value-taking option as a missing value, not as the value', async () => {
+    const r = await run('--relay', '--token=secret');
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /option --relay needs a value/);
+    assert.ok(!r.output.includes('secret'), 'the token is not echoed');
+  });
+
+  it("keeps a '#' inside a quoted config value", async () => {
+    const dir = h.tempDir();
+    const config = require('node:path').join(dir, 'node.conf');
+    require('node:fs').writeFileSync(config, 'cors-origin = "https://a.example/#frag" # a comment\nmax-connections = 9 # another\n');
+    const node = await h.startNode({ args: ['--config', config] });
+    const res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://a.example/#frag');
+  });
+});
