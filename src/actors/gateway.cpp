@@ -20,10 +20,22 @@
 #include "net/sio_server.hpp"
 #include "net/static_files.hpp"
 #include "util/log.hpp"
+#include "util/secret.hpp"
 
 namespace gsio::actors {
 
 namespace {
+
+// Whether a /p2p CONNECT's auth payload carries `token` as its "token" member.
+bool token_matches(const std::string& auth_json, const std::string& token) {
+  rapidjson::Document auth;
+  auth.Parse<rapidjson::kParseIterativeFlag>(auth_json.data(), auth_json.size());
+  if (auth.HasParseError() || !auth.IsObject())
+    return false;
+  auto it = auth.FindMember("token");
+  return it != auth.MemberEnd() && it->value.IsString() &&
+         util::same_secret({it->value.GetString(), it->value.GetStringLength()}, token);
+}
 
 std::int64_t now_unix_ms() {
   using namespace std::chrono;
@@ -393,6 +405,12 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     so.max_buffered_bytes = options.max_buffered_bytes;
     so.max_connections = options.max_connections;
     so.cors_origin = options.cors_origin;
+    if (!options.p2p_token.empty())
+      so.admit = [token = options.p2p_token](const std::string& nsp, const std::string& auth_json) {
+        return nsp != "/p2p" || token_matches(auth_json, token)
+                 ? std::string{}
+                 : std::string{"unauthorized: /p2p needs the network token as auth {\"token\": ...}"};
+      };
     {
       std::lock_guard<std::mutex> guard{mtx};
       for (const auto& nsp : so.namespaces)

@@ -36,6 +36,9 @@ struct gateway_options {
   std::size_t max_connections = 10'000;
   std::string cors_origin = "*";
   std::string web_dir;   // static files served at "/", empty for none
+  // The network token: when set, a socket joins "/p2p" only with {"token": it} as its auth
+  // payload (other nodes' links), so that only the network's nodes speak P2P to this one.
+  std::string p2p_token;
   session_limits session;
 };
 

@@ -89,6 +89,15 @@ void dial(self_ptr self) {
     o.tls_ca_file = st.options.tls_ca_file;
     o.nsp = "/p2p";
     o.max_payload = st.options.max_frame_bytes;
+    if (!st.options.token.empty()) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+      w.StartObject();
+      w.Key("token");
+      w.String(st.options.token.data(), static_cast<rapidjson::SizeType>(st.options.token.size()));
+      w.EndObject();
+      o.auth_json = buf.GetString();
+    }
     net::sio_client_callbacks cb;
     cb.on_connect = [addr, generation] { tell(addr, link_up_atom::value, generation); };
     cb.on_event = [addr, generation](std::string event, net::sio_args args) {

@@ -27,7 +27,9 @@ struct relay_link_options {
   link_transport transport = link_transport::relay;
   std::string url;    // ws:// or wss://host:port for the relay, http:// or https:// for a peer
   std::string tls_ca_file;  // extra CA certificates (PEM) to trust for wss:// and https://
-  std::string token;  // shared network token (relay only), sent as "Authorization: Bearer"
+  // The shared network token: to a relay as "Authorization: Bearer", to a peer as the /p2p auth
+  // payload {"token": ...}.
+  std::string token;
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{10000};
   std::size_t max_frame_bytes = 16 * 1024 * 1024;

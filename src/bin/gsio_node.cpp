@@ -211,7 +211,10 @@ int main(int argc, char** argv) {
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
          opt.cors_origin)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
-    .add("token", "shared network token the relay requires", opt.token)
+    .add("token",
+         "shared network token: sent to the relay and to --peer nodes, and required of nodes "
+         "joining this one's /p2p",
+         opt.token)
     .add("peer", "nodes to peer with directly, http[s]://host:port[,http[s]://...]", opt.peers)
     .add("tls-ca",
          "PEM file of CA certificates to trust for wss:// and https:// links besides the "
@@ -314,6 +317,7 @@ int main(int argc, char** argv) {
   gw.max_buffered_bytes = opt.max_buffered_bytes;
   gw.max_connections = opt.max_connections;
   gw.cors_origin = opt.cors_origin;
+  gw.p2p_token = opt.token;
   gw.web_dir = *web_dir;
   if (web_dir->empty())
     log::info("node", "no web UI to serve at / (build it with scripts/build-web.sh, or --web-dir)");
@@ -354,6 +358,7 @@ int main(int argc, char** argv) {
     actors::relay_link_options lo;
     lo.transport = actors::link_transport::peer;
     lo.url = peer;
+    lo.token = opt.token;
     lo.tls_ca_file = opt.tls_ca;
     links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
   }

@@ -37,6 +37,7 @@
 #include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
 #include "util/log.hpp"
+#include "util/secret.hpp"
 
 namespace gsio::net {
 
@@ -236,15 +237,6 @@ std::string_view path_of(std::string_view target) {
 }
 
 // Compares secrets without an early exit, so timing does not reveal how much of a guess matched.
-bool same_secret(std::string_view given, std::string_view expected) {
-  if (given.size() != expected.size())
-    return false;
-  unsigned char difference = 0;
-  for (std::size_t i = 0; i < given.size(); ++i)
-    difference |= static_cast<unsigned char>(given[i] ^ expected[i]);
-  return difference == 0;
-}
-
 std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
 
 std::string error_body(std::string_view error, std::string_view message) {
@@ -1079,11 +1071,11 @@ bool relay_server::impl::authorized(const http::request<http::string_body>& requ
       given.remove_prefix(1);
     while (!given.empty() && given.back() == ' ')
       given.remove_suffix(1);
-    if (same_secret(given, options.token))
+    if (util::same_secret(given, options.token))
       return true;
   }
   auto query_token = query_parameter(to_std(request.target()), "token");
-  return query_token && same_secret(*query_token, options.token);
+  return query_token && util::same_secret(*query_token, options.token);
 }
 
 http::response<http::string_body>

@@ -1867,6 +1867,18 @@ void engine_session::on_sio_connect(sio::packet p) {
     protocol_error();  // a second CONNECT for a namespace this connection already joined
     return;
   }
+  auto first = p.data.find_first_not_of(" \t\r\n");
+  std::string auth_json = first == std::string::npos ? "{}" : std::move(p.data);
+  if (core_->options.admit) {
+    if (auto refusal = core_->options.admit(p.nsp, auth_json); !refusal.empty()) {
+      sio::packet error;
+      error.type = sio::packet_type::connect_error;
+      error.nsp = p.nsp;
+      error.data = R"({"message":)" + json_string(refusal) + "}";
+      send(encode_sio(error, {}));
+      return;
+    }
+  }
   sio_socket s;
   s.nsp = p.nsp;
   s.sio_sid = random_id();
@@ -1877,8 +1889,7 @@ void engine_session::on_sio_connect(sio::packet p) {
   socket_info info;
   info.id = s.id;
   info.nsp = p.nsp;
-  auto first = p.data.find_first_not_of(" \t\r\n");
-  info.auth_json = first == std::string::npos ? "{}" : std::move(p.data);
+  info.auth_json = std::move(auth_json);
   info.remote_address = remote_;
   info.transport = transport_;
   info.engine_sid = sid_;

@@ -59,6 +59,10 @@ struct server_options {
   std::uint16_t port = 3000;            // 0 picks a free port; see server::port()
   std::string path = "/socket.io/";     // Engine.IO endpoint
   std::vector<std::string> namespaces{"/"};  // a CONNECT to any other gets CONNECT_ERROR
+  // Decides a CONNECT to a configured namespace from its auth payload (JSON, "{}" when absent):
+  // "" admits it, any other text refuses it with CONNECT_ERROR {"message": text}. Unset: all are
+  // admitted. Called on an io thread.
+  std::function<std::string(const std::string& nsp, const std::string& auth_json)> admit;
   std::chrono::milliseconds ping_interval{25000};
   std::chrono::milliseconds ping_timeout{20000};
   std::chrono::milliseconds connect_timeout{45000};  // Engine.IO open without a namespace CONNECT

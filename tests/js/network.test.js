@@ -281,6 +281,23 @@ describe('gsio-net network', () => {
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
   });
 
+  it('with --token, lets only nodes that present it join /p2p; --peer links present it', async () => {
+    const token = 'network-secret-1';
+    const a = await c.startNetNode({ args: ['--token', token] });
+    for (const auth of [undefined, { token: 'wrong' }, { token: 7 }]) {
+      await assert.rejects(h.connect(a.url, { nsp: '/p2p', auth }), /unauthorized/, JSON.stringify(auth));
+    }
+    const p2p = await h.connect(a.url, { nsp: '/p2p', auth: { token } });
+    assert.ok(p2p.connected);
+    p2p.disconnect();
+    const client = await h.connect(a.url);  // the client API needs no token
+    const b = await c.startNetNode({ peer: a.url, args: ['--token', token] });
+    const sockets = [client, await h.connect(b.url)];
+    await waitLinked(sockets, 1);
+    await h.emitAck(sockets[1], 'add_ledger_entry', { via: 'b' });
+    await c.waitConverged(sockets, { minHeight: 1 });
+  });
+
   it('drops sync pages nobody asked for beyond the pages in process, and carries on', async () => {
     const { relay, sockets } = await cluster(2);
     await waitLinked(sockets, 1);
