@@ -37,7 +37,15 @@ json_field() {  # json_field NAME < json  (numbers and strings of a flat object)
   sed -nE "s/.*\"$1\":\"?([^,\"}]*)\"?.*/\1/p"
 }
 
-alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a live process of ours: after a reboot or a crash the pid may belong to
+# something else by now, which must never be signalled.
+alive() {
+  [[ -f "$1" ]] || return 1
+  local pid
+  pid=$(cat "$1")
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE '(^|/)gsio-(node|relay) '
+}
 
 node_count() { ls -d "$dir"/node* 2>/dev/null | wc -l; }
 

@@ -106,6 +106,12 @@ int main(int argc, char** argv) {
   if (opt.token.empty())
     if (const char* from_env = std::getenv("GSIO_RELAY_TOKEN"))
       opt.token = from_env;
+  if (opt.token == "change-me-to-a-long-random-string") {
+    // The placeholder of deploy/config/relay.conf.example: anyone who read the example knows it.
+    std::fprintf(stderr, "gsio-relay: the token is still the example's placeholder; set a secret "
+                         "one (e.g. openssl rand -hex 32)\n");
+    return 2;
+  }
   if (opt.io_threads < 1 || opt.io_threads > max_io_threads) {
     std::fprintf(stderr, "gsio-relay: --io-threads must be 1 to %u\n", max_io_threads);
     return 2;

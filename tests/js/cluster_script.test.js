@@ -74,4 +74,25 @@ describe('deploy/cluster.sh', () => {
     await assert.rejects(fetch(`http://127.0.0.1:${relayPort}/health`));
     env = null;
   });
+
+  it('never signals a process that took over the pid of a cluster process', async () => {
+    const dir = h.tempDir('gsio-cluster-');
+    const bystander = require('node:child_process').spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      // What a crash or a reboot leaves: pid files naming pids that are now someone else's.
+      require('node:fs').mkdirSync(path.join(dir, 'node1'));
+      require('node:fs').writeFileSync(path.join(dir, 'node1', 'pid'), `${bystander.pid}\n`);
+      require('node:fs').writeFileSync(path.join(dir, 'relay.pid'), `${bystander.pid}\n`);
+      env = { ...process.env, GSIO_CLUSTER_DIR: dir, GSIO_BUILD_DIR: h.buildDir };
+      const stopped = await run('stop');
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stdout, /nothing running/);
+      assert.equal(bystander.exitCode, null);
+      assert.equal(bystander.signalCode, null, 'the bystander was not signalled');
+      process.kill(bystander.pid, 0);  // still there
+    } finally {
+      env = null;
+      bystander.kill('SIGKILL');
+    }
+  });
 });
