@@ -457,15 +457,20 @@ void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to re
   reply.error("unknown ledger command '" + sub + "' (ledger tail [N] | show <id> | verify)");
 }
 
-void run_forks(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+void run_forks(self_ptr self, const std::vector<std::string>& args, reply_to reply) {
+  auto limit = args.empty() ? std::optional<std::uint64_t>{default_orphans} : parse_count(args[0]);
+  if (!limit || *limit == 0 || *limit > max_tail) {
+    reply.error("forks: N must be a number from 1 to " + std::to_string(max_tail));
+    return;
+  }
   auto& ledger = self->state.targets.ledger;
   const auto timeout = self->state.options.request_timeout;
-  self->request(ledger, timeout, get_atom::value, forks_atom::value)
+  self->request(ledger, timeout, get_atom::value, forks_atom::value, *limit)
     .then(
-      [self, reply, ledger, timeout](const std::vector<branch_info>& branches) {
+      [self, reply, ledger, timeout](const std::vector<branch_info>& branches, std::uint64_t total) {
         self->request(ledger, timeout, tip_atom::value)
           .then(
-            [reply, branches](const tip_info& tip) {
+            [reply, branches, total](const tip_info& tip) {
               std::string text = "canonical chain: height " + std::to_string(tip.height) +
                                  ", tip " + cli::short_hex(tip.tip_hash) + "; " +
                                  std::to_string(tip.forks) + " fork point(s)\n";
@@ -478,6 +483,9 @@ void run_forks(self_ptr self, const std::vector<std::string>&, reply_to reply) {
                 t.add_row({cli::short_hex(b.tip_hash), cli::short_id(b.tip_id),
                            b.fork_height == 0 ? "genesis" : "#" + std::to_string(b.fork_height - 1),
                            std::to_string(b.length)});
+              if (total > branches.size())
+                text += "the " + std::to_string(branches.size()) + " longest of " +
+                        std::to_string(total) + " side branches (forks N shows more)\n";
               reply.ok(text + t.render());
             },
             reply.on_failure("the ledger"));
@@ -733,7 +741,8 @@ const std::vector<command> commands{
   {"ledger", "ledger show <id>", "one entry, by id or hash", nullptr, 0, 0},
   {"ledger", "ledger verify", "re-check every hash, link and signature of the chain", nullptr, 0,
    0},
-  {"forks", "forks", "side branches: where they leave the chain, their length", run_forks, 0, 0},
+  {"forks", "forks [N]", "the N longest side branches (20): where they leave the chain, their length",
+   run_forks, 0, 1},
   {"orphans", "orphans [N]", "entries off the canonical chain and entries held for a parent",
    run_orphans, 0, 1},
   {"peers", "peers", "every known node: link, address, tip, last seen", run_peers, 0, 0},

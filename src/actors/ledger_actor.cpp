@@ -752,11 +752,13 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       return out;
     },
     [=](reappend_atom) { return queue_reappend(self); },
-    [=](get_atom, forks_atom) {
+    [=](get_atom, forks_atom, std::uint64_t limit) {
+      const auto branches = self->state.res->tree.side_branches();  // longest first
       std::vector<branch_info> out;
-      for (const auto& branch : self->state.res->tree.side_branches())
-        out.push_back({branch.tip->hash, branch.tip->id, branch.fork_height, branch.length});
-      return out;
+      for (std::size_t i = 0; i < branches.size() && i < limit; ++i)
+        out.push_back({branches[i].tip->hash, branches[i].tip->id, branches[i].fork_height,
+                       branches[i].length});
+      return caf::make_result(std::move(out), std::uint64_t{branches.size()});
     },
     [=](get_atom, orphans_atom, std::uint64_t limit) {
       auto& tree = self->state.res->tree;

@@ -96,7 +96,8 @@ using ledger_actor = caf::typed_actor<
   // Where a peer's tip hash is in the tree: a ledger::sync_planner::tip_relation.
   caf::replies_to<relate_atom, std::string>::with<std::uint8_t>,
   // For the debug console: the side branches, and entries off the chain (at most `limit` each).
-  caf::replies_to<get_atom, forks_atom>::with<std::vector<branch_info>>,
+  // (The `limit` longest side branches, and how many there are in all.)
+  caf::replies_to<get_atom, forks_atom, std::uint64_t>::with<std::vector<branch_info>, std::uint64_t>,
   caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
   // Makes what is pending and replies with the tip once nothing made is waiting for the disk (adds

@@ -213,6 +213,9 @@ describe('debug console', () => {
     const forks = await term.run('forks');
     assert.match(forks, /canonical chain: height 3/);
     assert.match(forks, new RegExp(`${side.hash.slice(0, 12)}\\s+\\S+\\s+genesis\\s+1`));
+    assert.doesNotMatch(forks, /longest of/, 'the only branch is shown whole');
+    assert.match(await term.run('forks 1'), new RegExp(side.hash.slice(0, 12)));
+    assert.match(await term.run('forks 0').catch((e) => String(e)), /forks: N must be a number from 1 to 1000/);
     const orphans = await term.run('orphans');
     assert.match(orphans, /1 entries off the canonical chain/);
     assert.match(orphans, /"note":"side branch"/);
