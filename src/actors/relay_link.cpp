@@ -204,7 +204,6 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
       if (generation != st.generation)
         return;
       st.connected = true;
-      st.failures = 0;
       st.connected_since_ms = now_unix_ms();
       ++st.connects;
       log::info("link", kind_name(st.options.transport), " link to ", st.options.url, " is up");
@@ -241,6 +240,8 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
         log::warn("link", kind_name(st.options.transport), " link to ", st.options.url,
                   " lost: ", reason);
         self->send(st.coordinator, link_down_atom::value, caf::actor_cast<p2p_link_actor>(self));
+        if (now_unix_ms() - st.connected_since_ms >= st.options.stable_after.count())
+          st.failures = 0;
       } else if (st.failures == 0 || reason != st.last_error) {
         log::warn("link", "cannot reach ", st.options.url, ": ", reason);
       }

@@ -32,6 +32,10 @@ struct relay_link_options {
   std::string token;
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{10000};
+  // The backoff starts again from backoff_initial only after a link stayed up this long: a link
+  // that is closed right after it opens (another connection taking this node id at the relay,
+  // say) must not redial several times a second.
+  std::chrono::milliseconds stable_after{30000};
   std::size_t max_frame_bytes = 16 * 1024 * 1024;
   std::size_t max_queue_bytes = 16 * 1024 * 1024;
 };
@@ -59,7 +63,7 @@ struct relay_link_state {
   std::uint64_t generation = 0;
   bool connected = false;
   bool suspended = false;
-  unsigned failures = 0;  // consecutive failed attempts, for the backoff
+  unsigned failures = 0;  // attempts that failed or did not stay up, for the backoff
   seen_messages seen{8192};
   std::string last_error;
   std::int64_t connected_since_ms = 0;
