@@ -368,7 +368,6 @@ private:
       asio::buffer_copy(room, asio::buffer(leftover_));
       read_buffer_.commit(leftover_.size());
       leftover_ = std::string{};
-      last_received_ = std::chrono::steady_clock::now();
       process_input();
     }
     read_next();
@@ -391,8 +390,10 @@ private:
       return;
     }
     read_buffer_.commit(bytes);
-    last_received_ = std::chrono::steady_clock::now();
-    process_input();
+    // Only whole frames count as signs of life: a peer that trickles one byte of a frame at a
+    // time would otherwise hold its connection, and the frame's buffer, for ever.
+    if (process_input())
+      last_received_ = std::chrono::steady_clock::now();
     if (read_buffer_.size() == 0 && read_buffer_.capacity() > kept_read_buffer_bytes)
       read_buffer_.shrink_to_fit();
     read_next();
@@ -407,13 +408,15 @@ private:
     close_socket();
   }
 
-  // Takes every complete frame out of the read buffer.
-  void process_input() {
+  // Takes every complete frame out of the read buffer; true if there was one.
+  bool process_input() {
+    bool took_frame = false;
     while (!socket_closed_ && !discard_input_) {
       const auto bytes = read_buffer_.data();
       auto result = parser_.parse({static_cast<const char*>(bytes.data()), bytes.size()});
       if (result.what == ws::parsed::kind::need_more)
-        return;
+        return took_frame;
+      took_frame = true;
       read_buffer_.consume(result.consumed);
       switch (result.what) {
         case ws::parsed::kind::need_more:
@@ -428,7 +431,7 @@ private:
           break;
         case ws::parsed::kind::close:
           on_peer_close(result.code);
-          return;
+          return took_frame;
         case ws::parsed::kind::failure: {
           const bool too_big = result.code == ws::close_code::message_too_big;
           log::info(log_component, remote_, describe_node(), ": closing: ", result.payload);
@@ -443,6 +446,7 @@ private:
     }
     if (discard_input_)
       read_buffer_.consume(read_buffer_.size());
+    return took_frame;
   }
 
   void on_message(ws::parsed message) {

@@ -346,6 +346,24 @@ test.describe('WebSocket framing (RFC 6455)', () => {
     assert.equal((await quick.stop()).code, 0);
   });
 
+  test('a peer that trickles a frame a byte at a time is closed as timed out', async () => {
+    const quick = await startRelay({ args: ['--idle-timeout-ms', '600'] });
+    const trickler = await rawPeer(quick);
+    // The header of a 64 KiB text frame, then one byte of it every 100 ms: bytes keep coming,
+    // the frame never completes.
+    const frame = clientFrame(0x81, 'x'.repeat(65536));
+    trickler.write(frame.subarray(0, 20));
+    let sent = 20;
+    const timer = setInterval(() => { if (sent < frame.length) trickler.socket.write(frame.subarray(sent, ++sent)); }, 100);
+    try {
+      await withTimeoutEnd(trickler, 'the trickling peer is closed');
+    } finally {
+      clearInterval(timer);
+    }
+    await waitUntil(async () => (await stats(quick)).disconnects.timeout === 1, 3000, 'timeout counted');
+    assert.equal((await quick.stop()).code, 0);
+  });
+
   test('pings from a peer that reads nothing do not pile up pongs', async (t) => {
     const quiet = await startRelay();
     const raw = await rawPeer(quiet);
