@@ -290,6 +290,17 @@ function wireHistory(): void {
   ui.filterForm.addEventListener('reset', () => setTimeout(rerender, 0));
 }
 
+async function showNodeId(client: GsioClient): Promise<void> {
+  try {
+    const info = await client.nodeInfo();
+    selfId = info.node_id;
+    ui.nodeId.textContent = `node ${shortId(selfId, 16)}`;
+    ui.nodeId.title = selfId;
+  } catch (err) {
+    notify(`The node did not answer: ${(err as Error).message}`);
+  }
+}
+
 async function start(): Promise<void> {
   // The page's own origin is the node: the UI talks to whichever node served it.
   const client = new GsioClient(location.origin, { auth: { client: 'gsio-web' } });
@@ -302,7 +313,9 @@ async function start(): Promise<void> {
   live.onVerification(showVerification);
   live.onError((err) => notify(`Could not load the chain: ${err.message}`));
   client.onState((s) => {
-    if (s.state === 'connected') void refreshPeers(client);
+    if (s.state !== 'connected') return;
+    void refreshPeers(client);
+    if (!selfId) void showNodeId(client); // the first attempt failed: try again now
   });
   setInterval(() => void refreshPeers(client), PEER_REFRESH_MS);
   ui.dialog.addEventListener('close', () => {
@@ -310,14 +323,7 @@ async function start(): Promise<void> {
     const back = document.querySelector<HTMLElement>(`#history-results button, #feed button`);
     if (document.activeElement === document.body) back?.focus();
   });
-  try {
-    const info = await client.nodeInfo();
-    selfId = info.node_id;
-    ui.nodeId.textContent = `node ${shortId(selfId, 16)}`;
-    ui.nodeId.title = selfId;
-  } catch (err) {
-    notify(`The node did not answer: ${(err as Error).message}`);
-  }
+  await showNodeId(client);
   await live.start();
   document.body.dataset.ready = 'true';
 }

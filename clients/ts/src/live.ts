@@ -44,6 +44,7 @@ export class LiveLedger {
   #stopped = false;
   #problem: Verification['problem'] | null = null;
   #pumping = false;
+  #loaded = false; // a load has succeeded
   static readonly BATCH = 100;
 
   constructor(client: GsioClient) {
@@ -56,8 +57,9 @@ export class LiveLedger {
       this.#client.onEntry((entry) => this.#push({ kind: 'entry', entry })),
       this.#client.onReorg((reorg) => this.#push({ kind: 'reorg', reorg })),
       this.#client.onState((status: ConnectionStatus) => {
-        // Pushes sent while we were away are lost: fetch the chain again.
-        if (status.state === 'connected' && status.sessions > 1) void this.reload();
+        // Pushes sent while we were away are lost: fetch the chain again. So is a first load
+        // that failed (the node was slow or away when we started).
+        if (status.state === 'connected' && (status.sessions > 1 || !this.#loaded)) void this.reload();
       }),
     );
     await this.reload();
@@ -123,6 +125,7 @@ export class LiveLedger {
         // A reorg during paging may have mixed two branches; the replay below would not fix that.
         if (this.#pending.some((p) => p.kind === 'reorg')) this.#reloadAgain = true;
         if (this.#reloadAgain) continue;
+        this.#loaded = true;
         this.#entries = entries;
         this.#hashes = new Set(entries.map((e) => e.hash));
         this.#verifier = new ChainVerifier();

@@ -155,8 +155,13 @@ describe('LiveLedger against a node that pushes malformed events', () => {
       loads: 0,
       onEntry: (f) => { handlers.entry.push(f); return () => {}; },
       onReorg: (f) => { handlers.reorg.push(f); return () => {}; },
-      onState: () => () => {},
-      async getFullLedger() { this.loads++; return structuredClone(this.chain); },
+      onState: (f) => { handlers.state = [f]; return () => {}; },
+      failNextLoad: false,
+      async getFullLedger() {
+        this.loads++;
+        if (this.failNextLoad) { this.failNextLoad = false; throw new Error('timed out'); }
+        return structuredClone(this.chain);
+      },
       push(kind, value) { for (const f of handlers[kind]) f(value); },
     };
   }
@@ -192,6 +197,22 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.ok(client.loads >= 3, `${client.loads} loads`);
     assert.deepEqual(live.entries.map((e) => e.hash), honest.map((e) => e.hash));
+    live.stop();
+  });
+
+  it('loads again on the next connect when the first load failed', async () => {
+    const client = fakeClient(makeChain(3));
+    client.failNextLoad = true;
+    const live = new LiveLedger(client);
+    const errors = [];
+    live.onError((e) => errors.push(e.message));
+    await live.start();
+    assert.deepEqual(errors, ['timed out']);
+    assert.equal(live.entries.length, 0);
+    client.push('state', { state: 'connected', sessions: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(live.entries.length, 3);
+    assert.deepEqual(await live.settled(), { state: 'verified', verified: 3 });
     live.stop();
   });
 });
