@@ -79,7 +79,10 @@ void fail(self_ptr self, const client_event& ev, std::string_view message) {
 // The arguments of an event, parsed; nullptr after reporting the problem to the client.
 std::unique_ptr<rapidjson::Document> parse_args(self_ptr self, const client_event& ev) {
   auto doc = std::make_unique<rapidjson::Document>();
-  doc->Parse<rapidjson::kParseIterativeFlag>(ev.args_json.data(), ev.args_json.size());
+  // Full precision: a number must reach the ledger as the double the client meant (ECMAScript
+  // parses exactly), not one unit in the last place off.
+  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(ev.args_json.data(),
+                                                                                 ev.args_json.size());
   if (doc->HasParseError() || !doc->IsArray()) {
     fail(self, ev, ev.name + ": arguments are not valid JSON");
     return nullptr;

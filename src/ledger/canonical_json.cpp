@@ -67,9 +67,47 @@ std::u16string to_utf16(std::string_view utf8) {
   return units;
 }
 
-struct duplicate_member : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// Whether `text` is UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates (U+D800 to
+// U+DFFF), nothing above U+10FFFF. A parser that validates its input still lets "\udc00" through
+// as the bytes ED B0 80: a lone surrogate escape decodes to no character at all.
+bool utf8_ok(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length;
+    std::uint32_t cp, min;
+    if (byte >= 0xC2 && byte <= 0xDF) { length = 2; cp = byte & 0x1F; min = 0x80; }
+    else if (byte >= 0xE0 && byte <= 0xEF) { length = 3; cp = byte & 0x0F; min = 0x800; }
+    else if (byte >= 0xF0 && byte <= 0xF4) { length = 4; cp = byte & 0x07; min = 0x10000; }
+    else return false;
+    if (i + length > text.size())
+      return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80)
+        return false;
+      cp = cp << 6 | (next & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += length;
+  }
+  return true;
+}
+
+struct duplicate_member : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
 };
+
+void append_checked_string(std::string_view text, std::string& out) {
+  if (!utf8_ok(text))
+    throw std::invalid_argument("a string is not valid Unicode text (a lone surrogate such as "
+                                "\\udc00, or bytes that are not UTF-8)");
+  append_canonical_string(text, out);
+}
 
 void append_value(const rapidjson::Value& value, std::string& out, bool reject_duplicates) {
   switch (value.GetType()) {
@@ -78,7 +116,7 @@ void append_value(const rapidjson::Value& value, std::string& out, bool reject_d
     case rapidjson::kTrueType: out += "true"; return;
     case rapidjson::kNumberType: append_canonical_number(value.GetDouble(), out); return;
     case rapidjson::kStringType:
-      append_canonical_string({value.GetString(), value.GetStringLength()}, out);
+      append_checked_string({value.GetString(), value.GetStringLength()}, out);
       return;
     case rapidjson::kArrayType: {
       out.push_back('[');
@@ -101,8 +139,10 @@ void append_value(const rapidjson::Value& value, std::string& out, bool reject_d
       members.reserve(value.MemberCount());
       for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it)
         members.push_back({to_utf16({it->name.GetString(), it->name.GetStringLength()}), it});
-      std::sort(members.begin(), members.end(),
-                [](const keyed& a, const keyed& b) { return a.key < b.key; });
+      // Stable, so that equal names (refused below, but not by append_canonical's callers of
+      // old) could never come out in a different order from one run to the next.
+      std::stable_sort(members.begin(), members.end(),
+                       [](const keyed& a, const keyed& b) { return a.key < b.key; });
       out.push_back('{');
       for (std::size_t i = 0; i < members.size(); ++i) {
         if (i > 0) {
@@ -112,7 +152,7 @@ void append_value(const rapidjson::Value& value, std::string& out, bool reject_d
           out.push_back(',');
         }
         const auto& name = members[i].member->name;
-        append_canonical_string({name.GetString(), name.GetStringLength()}, out);
+        append_checked_string({name.GetString(), name.GetStringLength()}, out);
         out.push_back(':');
         append_value(members[i].member->value, out, reject_duplicates);
       }
@@ -123,6 +163,8 @@ void append_value(const rapidjson::Value& value, std::string& out, bool reject_d
 }
 
 }  // namespace
+
+bool valid_utf8(std::string_view text) { return utf8_ok(text); }
 
 void append_canonical_number(double value, std::string& out) {
   if (!std::isfinite(value))
@@ -189,7 +231,11 @@ void append_canonical_string(std::string_view utf8, std::string& out) {
 }
 
 void append_canonical(const rapidjson::Value& value, std::string& out) {
-  append_value(value, out, false);
+  try {
+    append_value(value, out, true);
+  } catch (const duplicate_member& dup) {
+    throw std::invalid_argument(std::string("duplicate member name \"") + dup.what() + "\"");
+  }
 }
 
 std::string canonicalize(const rapidjson::Value& value) {
@@ -218,6 +264,9 @@ bool canonicalize_text(std::string_view json, std::string& out, std::string& err
     append_value(doc, result, true);
   } catch (const duplicate_member& dup) {
     error = std::string("invalid JSON: duplicate member name \"") + dup.what() + "\"";
+    return false;
+  } catch (const std::invalid_argument& bad) {
+    error = std::string("invalid JSON: ") + bad.what();
     return false;
   }
   out = std::move(result);

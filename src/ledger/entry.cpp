@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include "ledger/canonical_json.hpp"
 #include "ledger/crypto.hpp"
@@ -12,7 +14,9 @@
 namespace gsio::ledger {
 
 std::int64_t entry::unix_ms() const {
-  auto dash = id.rfind('-');
+  // The first dash: a node id has none, so "<id>-x-<ms>" or "<id>--<ms>" read as no time at all
+  // rather than as other spellings of <ms>.
+  auto dash = id.find('-');
   if (dash == std::string::npos || dash + 1 >= id.size() || id.size() - dash - 1 > 16)
     return -1;
   std::int64_t ms = -1;
@@ -139,6 +143,11 @@ bool read_string(const rapidjson::Value& object, const char* name, std::string& 
     return false;
   }
   out.assign(it->value.GetString(), it->value.GetStringLength());
+  if (!valid_utf8(out)) {
+    out.clear();  // it ends up in the error message of whoever reports the entry
+    error = std::string("field \"") + name + "\" is not valid Unicode text";
+    return false;
+  }
   return true;
 }
 
@@ -151,10 +160,17 @@ bool from_json(const rapidjson::Value& value, entry& out, std::string& error) {
   }
   static constexpr const char* known[] = {"id", "timestamp", "data", "previous_hash",
                                           "hash", "creator_node_id", "signatures"};
+  bool seen[std::size(known)] = {};
   for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    if (std::find(std::begin(known), std::end(known), name) == std::end(known)) {
-      error = "unexpected field \"" + std::string(name) + "\"";
+    const auto at = std::find(std::begin(known), std::end(known), name);
+    if (at == std::end(known)) {
+      error = valid_utf8(name) ? "unexpected field \"" + std::string(name) + "\""
+                               : std::string("a field name is not valid Unicode text");
+      return false;
+    }
+    if (std::exchange(seen[at - std::begin(known)], true)) {
+      error = "field \"" + std::string(name) + "\" appears twice";
       return false;
     }
   }
@@ -169,7 +185,12 @@ bool from_json(const rapidjson::Value& value, entry& out, std::string& error) {
     error = "missing field \"data\"";
     return false;
   }
-  e.data = canonicalize(data->value);
+  try {
+    e.data = canonicalize(data->value);
+  } catch (const std::invalid_argument& bad) {
+    error = std::string("field \"data\": ") + bad.what();
+    return false;
+  }
   auto signatures = value.FindMember("signatures");
   if (signatures == value.MemberEnd() || !signatures->value.IsObject()) {
     error = "field \"signatures\" must be an object of node id to signature";
@@ -178,6 +199,11 @@ bool from_json(const rapidjson::Value& value, entry& out, std::string& error) {
   for (auto it = signatures->value.MemberBegin(); it != signatures->value.MemberEnd(); ++it) {
     if (!it->value.IsString()) {
       error = "every signature must be a string";
+      return false;
+    }
+    if (!valid_utf8({it->name.GetString(), it->name.GetStringLength()}) ||
+        !valid_utf8({it->value.GetString(), it->value.GetStringLength()})) {
+      error = "a signature is not valid Unicode text";
       return false;
     }
     e.signatures.emplace_back(std::string(it->name.GetString(), it->name.GetStringLength()),

@@ -71,6 +71,10 @@ std::optional<rejection> validate_integrity(const entry& e, const signature_chec
   for (const auto& [signer, signature] : e.signatures) {
     if (!is_lower_hex(signer, 64))
       return reject(bad_signature, e, "signature key \"" + signer + "\" is not a node id");
+    // One spelling per signature: an upper-case copy verifies as well, and would make a
+    // byte-different copy of the same entry.
+    if (!is_lower_hex(signature, 128))
+      return reject(bad_signature, e, "a signature must be 128 lowercase hex digits");
     if (!check(signer, e.hash, signature))
       return reject(bad_signature, e,
                     signer == e.creator_node_id ? std::string("the creator's signature is invalid")

@@ -261,6 +261,29 @@ describe('gsio-node under bad input', () => {
     assert.equal(capped.exited, null, 'node is still running');
   });
 
+  it('refuses data that cannot be stored and read back the same: lone surrogates, repeated names', async () => {
+    const dataDir = h.tempDir();
+    let target = await h.startNode({ dataDir });
+    const ws = await joined(target);
+    // Sent as raw packets: a JS object cannot hold a repeated name, and socket.io-client would
+    // re-encode the string.
+    ws.send('420["add_ledger_entry",{"x":"\\udc00"}]');
+    ws.send('421["add_ledger_entry",{"a":1,"a":2,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0}]');
+    ws.send('422["add_ledger_entry",{"ok":"\\ud83d\\ude00"}]');
+    const acks = () => ws.messages.filter((m) => typeof m === 'string' && /^43[012]\[/.test(m));
+    await h.withTimeout((async () => { while (acks().length < 3) await new Promise((r) => setTimeout(r, 10)); })(),
+                        5000, 'three answers');
+    const answer = (id) => JSON.parse(acks().find((m) => m.startsWith(`43${id}[`)).slice(3))[0];
+    assert.match(answer(0).error, /not valid Unicode text/);
+    assert.match(answer(1).error, /duplicate member name "a"/);
+    assert.equal(answer(2).data.ok, '\u{1F600}');
+    ws.close();
+    // What was stored reads back: the node starts again on it.
+    assert.equal((await target.stop('SIGTERM')).code, 0);
+    target = await h.startNode({ dataDir });
+    assert.equal((await h.health(target)).height, 1);
+  });
+
   it('serves the web UI directory and no file outside it, however the path is spelled', async () => {
     const webDir = h.tempDir();
     fs.writeFileSync(path.join(webDir, 'index.html'), '<title>ui</title>');

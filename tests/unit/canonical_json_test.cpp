@@ -1,6 +1,8 @@
 // RFC 8785 canonicalization against the RFC's reference data and 100,000 ECMAScript numbers.
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -109,4 +111,27 @@ TEST_CASE("invalid JSON is refused with a reason") {
   CHECK(failure_of("[1e400]").find("invalid JSON") != std::string::npos);
   CHECK(failure_of("").find("invalid JSON") != std::string::npos);
   CHECK(failure_of(R"(["\ud800"])").find("invalid JSON") != std::string::npos);
+  // A lone low surrogate: the parser's encoding check lets it through as the bytes ED B0 80.
+  CHECK(failure_of(R"(["\udc00"])").find("not valid Unicode text") != std::string::npos);
+  CHECK(failure_of(R"({"\udfff":1})").find("not valid Unicode text") != std::string::npos);
+  CHECK(canonical(R"(["\ud83d\ude00"])") == "[\"\xf0\x9f\x98\x80\"]");  // a pair is fine
+}
+
+TEST_CASE("canonicalize of a parsed value refuses what canonicalize_text refuses") {
+  // Parsed as clients' and peers' data is: without the checks of canonicalize_text.
+  auto parsed = [](const char* json) {
+    auto doc = std::make_unique<rapidjson::Document>();
+    doc->Parse(json);
+    REQUIRE_FALSE(doc->HasParseError());
+    return doc;
+  };
+  CHECK_THROWS_WITH_AS(gsio::ledger::canonicalize(*parsed(R"({"x":"\udc00"})")),
+                       doctest::Contains("not valid Unicode text"), std::invalid_argument);
+  // Seventeen members with a repeated name: the order of equal names once depended on the sort.
+  CHECK_THROWS_WITH_AS(
+    gsio::ledger::canonicalize(*parsed(R"({"a":1,"a":2,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,
+                                          "i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0})")),
+    doctest::Contains("duplicate member name \"a\""), std::invalid_argument);
+  CHECK(gsio::ledger::canonicalize(*parsed(R"({"b":[1,{"d":1,"c":2}],"a":"\u00e9"})")) ==
+        "{\"a\":\"\xc3\xa9\",\"b\":[1,{\"c\":2,\"d\":1}]}");
 }

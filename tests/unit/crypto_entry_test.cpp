@@ -1,6 +1,9 @@
 // Hashes, signatures and the entry format against vectors made outside the project.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <sys/stat.h>
 
 #include <rapidjson/document.h>
@@ -105,6 +108,11 @@ TEST_CASE("entry ids carry the creation time") {
   CHECK(e.unix_ms() == -1);
   e.id = "no-dash-number-";
   CHECK(e.unix_ms() == -1);
+  // One spelling per instant: nothing between the node id and the milliseconds.
+  e.id = std::string(64, 'a') + "--1767323045679";
+  CHECK(e.unix_ms() == -1);
+  e.id = std::string(64, 'a') + "-anything-1767323045679";
+  CHECK(e.unix_ms() == -1);
 }
 
 TEST_CASE("relink keeps id, timestamp and data but re-links, re-hashes and re-signs") {
@@ -137,6 +145,28 @@ TEST_CASE("entry JSON shape errors are named") {
   CHECK_FALSE(from_json_text(R"({"id":"","timestamp":"","data":1,"previous_hash":"","hash":"",
       "creator_node_id":"","signatures":[]})", e, error));
   CHECK(error.find("signatures") != std::string::npos);
+  CHECK_FALSE(from_json_text(R"({"id":"","timestamp":"","data":1,"data":2,"previous_hash":"",
+      "hash":"","creator_node_id":"","signatures":{}})", e, error));
+  CHECK(error == "field \"data\" appears twice");
+  CHECK_FALSE(from_json_text(R"({"id":"","timestamp":"","data":{"x":"\udc00"},"previous_hash":"",
+      "hash":"","creator_node_id":"","signatures":{}})", e, error));
+  CHECK(error.find("field \"data\": a string is not valid Unicode text") == 0);
+  CHECK_FALSE(from_json_text(R"({"id":"\udc00","timestamp":"","data":1,"previous_hash":"",
+      "hash":"","creator_node_id":"","signatures":{}})", e, error));
+  CHECK(error == "field \"id\" is not valid Unicode text");
+}
+
+TEST_CASE("a signature has one spelling: lowercase hex") {
+  auto creator = identity::from_seed(seed_of(std::string(64, '5')));
+  entry e = make_entry(creator, R"({"n":1})", std::string(genesis_hash), 1000);
+  CHECK_FALSE(validate_integrity(e).has_value());
+  for (auto& [signer, signature] : e.signatures)
+    std::transform(signature.begin(), signature.end(), signature.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  auto why = validate_integrity(e);
+  REQUIRE(why.has_value());
+  CHECK(why->code == reject_code::bad_signature);
+  CHECK(why->reason.find("lowercase hex") != std::string::npos);
 }
 
 TEST_CASE("node identity is created once with mode 0600 and reloaded") {
