@@ -129,24 +129,42 @@ identity identity::load_or_create(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   const fs::path file = dir / "node.key";
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  const bool created = fs::create_directories(dir, ec);
   if (ec)
     throw std::runtime_error("cannot create data directory " + dir.string() + ": " + ec.message());
+  if (created)  // the ledger and the key are the node's own business
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 
   if (!fs::exists(file)) {
     identity fresh = generate();
-    const fs::path temporary = dir / "node.key.tmp";
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // A temporary file of our own (mkstemp: unique name, mode 0600), written and synced, then
+    // linked in place: the key appears complete or not at all, and if another process started
+    // on the same directory made one meanwhile, link fails and both use that one.
+    std::string temporary = (dir / "node.key.XXXXXX").string();
+    int fd = ::mkstemp(temporary.data());
     if (fd < 0)
-      throw std::runtime_error("cannot create " + temporary.string() + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot create a file in " + dir.string() + ": " + std::strerror(errno));
     const std::string text = fresh.seed_hex() + "\n";
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              ::fsync(fd) == 0;
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                         ::fsync(fd) == 0;
+    const int write_errno = errno;
     ::close(fd);
-    // Rename makes the key appear complete or not at all, even if we crash mid-write.
-    if (!ok || ::rename(temporary.c_str(), file.c_str()) != 0)
-      throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
-    return fresh;
+    const int linked = written ? ::link(temporary.c_str(), file.c_str()) : -1;
+    const int link_errno = errno;
+    ::unlink(temporary.c_str());
+    if (!written)
+      throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(write_errno));
+    if (linked != 0 && link_errno != EEXIST)
+      throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(link_errno));
+    // The directory entry must be durable before anything is signed with the key: entries
+    // signed by a key that a power loss took away could never be re-signed.
+    if (int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+    if (linked == 0)
+      return fresh;
+    // Another process won the race: use its key (read below).
   }
 
   struct stat st{};

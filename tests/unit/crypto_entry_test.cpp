@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <thread>
+#include <vector>
 
 #include <sys/stat.h>
 
@@ -189,3 +192,26 @@ TEST_CASE("node identity is created once with mode 0600 and reloaded") {
   CHECK_THROWS_WITH_AS(identity::load_or_create(dir.path / "node"),
                        doctest::Contains("does not hold"), std::runtime_error);
 }
+
+TEST_CASE("node identity: a new data directory is the owner's only, and racing starts agree on one key") {
+  gsio::test::temp_dir dir;
+  std::vector<std::string> ids(8);
+  {
+    std::vector<std::thread> starts;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      starts.emplace_back([&, i] { ids[i] = identity::load_or_create(dir.path / "node").node_id(); });
+    for (auto& t : starts)
+      t.join();
+  }
+  for (const auto& id : ids)
+    CHECK(id == ids[0]);  // one key on disk, and every start signs with it
+  CHECK(identity::load_or_create(dir.path / "node").node_id() == ids[0]);
+  struct stat st{};
+  REQUIRE(::stat((dir.path / "node").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  std::size_t files = 0;  // no temporary file left behind
+  for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path / "node"))
+    ++files;
+  CHECK(files == 1);
+}
+
