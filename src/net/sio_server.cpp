@@ -455,6 +455,10 @@ private:
   // internal timers on the socket's executor, which must be the strand our handlers use.
   std::optional<beast::tcp_stream> take_stream_onto(const strand_type& strand);
   void on_oversized_body();
+  // The connection cannot go on (a read failed, or a request cannot be answered) while a poll is
+  // held or a response is on its way: aborts the held poll, or closes once the response is
+  // written. False when nothing is pending.
+  bool end_behind_pending();
   void respond(engine_reply reply);
   void write(http::response<http::string_body> res);
   void on_write(beast::error_code ec, std::size_t bytes);
@@ -773,19 +777,8 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     return;
   }
   if (ec) {
-    // A client that goes away while its poll is held has aborted the poll; Engine.IO then closes
-    // the session (a later poll with the same sid must fail).
-    if (awaiting_poll_ && engine_) {
-      auto engine = engine_;
-      asio::post(engine->strand(),
-                 [engine, self = shared_from_this()] { engine->poll_aborted(self); });
-      close_stream();
+    if (end_behind_pending())
       return;
-    }
-    if (awaiting_engine_ || writing_) {
-      peer_eof_ = true;  // answer what is in flight, then close
-      return;
-    }
     if (ec != http::error::end_of_stream &&
         ec.category() == http::make_error_code(http::error::bad_target).category()) {
       // Malformed HTTP: say so before hanging up.
@@ -806,6 +799,23 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   handle_request(std::move(request));
 }
 
+bool http_session::end_behind_pending() {
+  // A client that goes away while its poll is held has aborted the poll; Engine.IO then closes
+  // the session (a later poll with the same sid must fail).
+  if (awaiting_poll_ && engine_) {
+    auto engine = engine_;
+    asio::post(engine->strand(),
+               [engine, self = shared_from_this()] { engine->poll_aborted(self); });
+    close_stream();
+    return true;
+  }
+  if (awaiting_engine_ || writing_) {
+    peer_eof_ = true;  // answer what is in flight, then close
+    return true;
+  }
+  return false;
+}
+
 void http_session::on_oversized_body() {
   // Engine.IO closes a session whose client sent more than maxPayload in one POST.
   auto target = std::string(parser_->get().target());
@@ -823,17 +833,8 @@ void http_session::on_oversized_body() {
   keep_alive_ = false;  // the unread rest of the body makes the connection unusable
   // Pipelined behind a request still being answered (a held poll reads on, to notice a client
   // that gives up): only one response may be written at a time, so this one gets none.
-  if (awaiting_poll_ && engine_) {
-    auto engine = engine_;
-    asio::post(engine->strand(),
-               [engine, self = shared_from_this()] { engine->poll_aborted(self); });
-    close_stream();
+  if (end_behind_pending())
     return;
-  }
-  if (awaiting_engine_ || writing_) {
-    peer_eof_ = true;  // answer what is in flight, then close
-    return;
-  }
   version_ = parser_->get().version();
   linger_after_write_ = true;
   respond(engine_reply{413, "text/plain; charset=UTF-8", "payload too large\n"});

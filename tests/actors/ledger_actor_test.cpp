@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
 
+#include "actor_test_util.hpp"
 #include "actors/ledger_actor.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/store.hpp"
@@ -34,15 +35,7 @@ struct temp_dir {
   ~temp_dir() { fs::remove_all(path); }
 };
 
-struct test_system {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  test_system() {
-    cfg.set("scheduler.max-threads", std::size_t{2});
-    register_message_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
+using gsio::test::test_system;
 
 // Collects what the ledger publishes.
 struct listener_state {
@@ -77,6 +70,25 @@ std::vector<std::string> peer_chain_from_genesis(int length) {
     chain.push_back(ledger::to_json(e));
   }
   return chain;
+}
+
+// Stores a chain of `length` entries by a new key in `dir`, with ids from `first_ms` on, and
+// returns its tip hash.
+std::string store_chain(const fs::path& dir, int length, std::int64_t first_ms) {
+  auto writer = ledger::identity::generate();
+  std::vector<ledger::entry> stored;
+  std::string parent(ledger::genesis_hash);
+  for (int i = 0; i < length; ++i) {
+    stored.push_back(ledger::make_entry(writer, "{\"i\":" + std::to_string(i) + "}", parent,
+                                        first_ms + i));
+    parent = stored.back().hash;
+  }
+  ledger::store s(dir.string());
+  std::vector<const ledger::entry*> pointers;
+  for (const auto& e : stored)
+    pointers.push_back(&e);
+  s.append(pointers);
+  return parent;
 }
 
 constexpr auto request_timeout = std::chrono::seconds{30};
@@ -239,21 +251,7 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   // A stored chain long enough that re-verifying it keeps the actor busy while both merge
   // requests reach its mailbox, so that they share one flush (where a checked page once lost
   // its entries to an unchecked request's results).
-  auto writer = ledger::identity::generate();
-  std::vector<ledger::entry> stored;
-  std::string parent(ledger::genesis_hash);
-  for (int i = 0; i < 2000; ++i) {
-    const auto data = "{\"i\":" + std::to_string(i) + "}";
-    stored.push_back(ledger::make_entry(writer, data, parent, now - 10'000 + i));
-    parent = stored.back().hash;
-  }
-  {
-    ledger::store s(dir.path.string());
-    std::vector<const ledger::entry*> pointers;
-    for (const auto& e : stored)
-      pointers.push_back(&e);
-    s.append(pointers);
-  }
+  std::string parent = store_chain(dir.path, 2000, now - 10'000);
   auto peer = ledger::identity::generate();
   std::vector<ledger::entry> chain;
   for (int i = 0; i < 6; ++i) {
@@ -333,21 +331,7 @@ TEST_CASE("ledger actor: verify_ledger runs in steps between other messages, sha
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
   constexpr int length = 10'000;  // more than two steps
-  auto writer = ledger::identity::generate();
-  std::vector<ledger::entry> stored;
-  std::string parent(ledger::genesis_hash);
-  for (int i = 0; i < length; ++i) {
-    stored.push_back(ledger::make_entry(writer, "{\"i\":" + std::to_string(i) + "}", parent,
-                                        now - 2 * length + i));
-    parent = stored.back().hash;
-  }
-  {
-    ledger::store s(dir.path.string());
-    std::vector<const ledger::entry*> pointers;
-    for (const auto& e : stored)
-      pointers.push_back(&e);
-    s.append(pointers);
-  }
+  store_chain(dir.path, length, now - 2 * length);
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
   caf::scoped_actor self{*ts.sys};
   auto first = self->request(ledger_handle, request_timeout, verify_atom::value);

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
 
+#include "actor_test_util.hpp"
 #include "actors/sync_coordinator.hpp"
 #include "net/p2p_message.hpp"
 
@@ -18,15 +19,7 @@ using namespace gsio::actors;
 
 namespace {
 
-struct test_system {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  test_system() {
-    cfg.set("scheduler.max-threads", std::size_t{2});
-    register_message_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
+using gsio::test::test_system;
 
 struct stalled_ledger_state {
   std::vector<caf::response_promise> merges;  // taken, never answered
