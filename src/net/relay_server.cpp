@@ -157,6 +157,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   void on_accept(error_code ec, tcp::socket socket);
 
   std::optional<reject_cause> admit_http(const std::shared_ptr<http_connection>& connection);
+  bool http_pool_has_room();  // below half of max_connections connections not upgraded yet
   void forget_http(const http_connection* connection);
   std::optional<reject_cause> reserve_connection_slot();
   bool enlist(const std::shared_ptr<relay_connection>& connection);
@@ -795,7 +796,13 @@ private:
       upgrade(parser_->release());
       return;
     }
-    respond(core_->answer(request));
+    // Sockets kept alive between monitoring requests sit in the pool that nodes' upgrades must
+    // get through: a client sending a request every few seconds could hold a place there for
+    // good. Once the pool is half full, each such request gets its own connection.
+    auto response = core_->answer(request);
+    if (!core_->http_pool_has_room())
+      response.keep_alive(false);
+    respond(std::move(response));
   }
 
   void upgrade(http::request<http::string_body> request) {
@@ -977,6 +984,11 @@ relay_server::impl::admit_http(const std::shared_ptr<http_connection>& connectio
     return reject_cause::over_capacity;
   http_connections.emplace(connection.get(), connection);
   return std::nullopt;
+}
+
+bool relay_server::impl::http_pool_has_room() {
+  std::lock_guard lock{mutex};
+  return http_connections.size() < options.max_connections / 2;
 }
 
 void relay_server::impl::forget_http(const http_connection* connection) {

@@ -470,6 +470,31 @@ test.describe('limits', () => {
     assert.equal((await relay.stop()).code, 0);
   });
 
+  test('once half of --max-connections are held by plain HTTP, monitoring requests are not kept alive', async () => {
+    const small = await startRelay({ args: ['--max-connections', '6'] });
+    const exchange = () => new Promise((resolve, reject) => {
+      const socket = net.connect(small.port, '127.0.0.1');
+      let reply = '';
+      socket.on('data', (c) => { reply += c; });
+      socket.on('error', reject);
+      socket.once('connect', () => socket.write('GET /health HTTP/1.1\r\nHost: relay\r\n\r\n'));
+      const timer = setTimeout(() => resolve({ socket, reply, closed: false }), 1000);
+      socket.on('close', () => { clearTimeout(timer); resolve({ socket, reply, closed: true }); });
+    });
+    const first = await exchange();  // 1 of 6 (itself): kept alive
+    assert.match(first.reply, /^HTTP\/1\.1 200/);
+    assert.equal(first.closed, false);
+    const second = await exchange();  // 2 of 6: still below half
+    assert.equal(second.closed, false);
+    const third = await exchange();  // 3 of 6: closed after its answer
+    assert.match(third.reply, /^HTTP\/1\.1 200/);
+    assert.match(third.reply, /\r\nConnection: close\r\n/i);
+    assert.equal(third.closed, true);
+    first.socket.destroy();
+    second.socket.destroy();
+    assert.equal((await small.stop()).code, 0);
+  });
+
   test('connections beyond --max-connections get HTTP 503', async () => {
     const relay = await startRelay({ args: ['--max-connections', '2'] });
     const a = await connectPeer(relay);
