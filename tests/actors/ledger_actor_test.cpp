@@ -93,6 +93,16 @@ std::string store_chain(const fs::path& dir, int length, std::int64_t first_ms) 
 
 constexpr auto request_timeout = std::chrono::seconds{30};
 
+// The ledger's inspect answer, parsed.
+rapidjson::Document inspect_ledger(caf::scoped_actor& self, const ledger_actor& ledger_handle) {
+  rapidjson::Document d;
+  self->request(ledger_handle, request_timeout, inspect_atom::value)
+    .receive([&](const std::string& json) { d.Parse(json.c_str()); },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  REQUIRE(d.IsObject());
+  return d;
+}
+
 // Sends `count` adds numbered from `first` without waiting for any reply, as many clients would.
 auto fire_adds(caf::scoped_actor& self, const ledger_actor& ledger_handle, int first, int count) {
   using handle = decltype(self->request(ledger_handle, request_timeout, add_atom::value,
@@ -140,16 +150,11 @@ TEST_CASE("ledger actor: concurrent adds share commits, are durable, chained and
                 },
                 [&](caf::error& err) { FAIL(caf::to_string(err)); });
     REQUIRE(acked.size() == adds);
-    self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
-      .receive([&](const std::string& json) {
-                 rapidjson::Document d;
-                 d.Parse(json.c_str());
-                 CHECK(d["height"].GetUint64() == adds);
-                 CHECK(d["appended_local"].GetUint64() == adds);
-                 // Group commit: requests that waited together shared transactions.
-                 CHECK(d["commits"].GetUint64() < adds);
-               },
-               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    const auto d = inspect_ledger(self, ledger_handle);
+    CHECK(d["height"].GetUint64() == adds);
+    CHECK(d["appended_local"].GetUint64() == adds);
+    // Group commit: requests that waited together shared transactions.
+    CHECK(d["commits"].GetUint64() < adds);
     entries_page page;
     self->request(ledger_handle, std::chrono::seconds{5}, get_atom::value, std::uint64_t{10},
                   std::uint64_t{5})
@@ -214,14 +219,9 @@ TEST_CASE("ledger actor: above 1000 adds/s the ids never lead the clock by more 
       [&](caf::error& err) { FAIL(caf::to_string(err)); });
   // 400 ids at most 1 ms apart, with a 100 ms head start, take at least ~300 ms of clock.
   CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds{250});
-  self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
-    .receive([&](const std::string& json) {
-               rapidjson::Document d;
-               d.Parse(json.c_str());
-               CHECK(d["height"].GetUint64() == adds);
-               CHECK(d["throttled_flushes"].GetUint64() > 0);
-             },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto d = inspect_ledger(self, ledger_handle);
+  CHECK(d["height"].GetUint64() == adds);
+  CHECK(d["throttled_flushes"].GetUint64() > 0);
   self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
 }
 
@@ -261,19 +261,7 @@ TEST_CASE("ledger actor: merges checked pages and unchecked entries, counting ea
   }
   auto ledger_handle = ts.sys->spawn(actors::ledger, open_ledger(dir.path.string(), {}));
   caf::scoped_actor self{*ts.sys};
-  auto commits = [&] {
-    std::uint64_t n = 0;
-    self->request(ledger_handle, std::chrono::seconds{5}, inspect_atom::value)
-      .receive(
-        [&](const std::string& json) {
-          rapidjson::Document d;
-          d.Parse(json.c_str());
-          REQUIRE(d.IsObject());
-          n = d["commits"].GetUint64();
-        },
-        [&](caf::error& err) { FAIL(caf::to_string(err)); });
-    return n;
-  };
+  auto commits = [&] { return inspect_ledger(self, ledger_handle)["commits"].GetUint64(); };
   const auto commits_before = commits();
 
   // As the entry verifier hands it over: the first three entries valid, one refused.
@@ -336,17 +324,9 @@ TEST_CASE("ledger actor: verify_ledger runs in steps between other messages, sha
   caf::scoped_actor self{*ts.sys};
   auto first = self->request(ledger_handle, request_timeout, verify_atom::value);
   // Handled after the first step: the verification is under way, not done.
-  std::uint64_t verified = 0;
-  self->request(ledger_handle, request_timeout, inspect_atom::value)
-    .receive(
-      [&](const std::string& json) {
-        rapidjson::Document d;
-        d.Parse(json.c_str());
-        REQUIRE(d.IsObject());
-        REQUIRE(d["verifying"].IsObject());
-        verified = d["verifying"]["verified"].GetUint64();
-      },
-      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto during = inspect_ledger(self, ledger_handle);
+  REQUIRE(during["verifying"].IsObject());
+  const auto verified = during["verifying"]["verified"].GetUint64();
   CHECK(verified > 0);
   CHECK(verified < length);
   auto second = self->request(ledger_handle, request_timeout, verify_atom::value);
@@ -356,16 +336,9 @@ TEST_CASE("ledger actor: verify_ledger runs in steps between other messages, sha
                    [&](caf::error& err) { FAIL(caf::to_string(err)); });
   add.receive([](const add_result& r) { CHECK(r.error.empty()); },
               [&](caf::error& err) { FAIL(caf::to_string(err)); });
-  self->request(ledger_handle, request_timeout, inspect_atom::value)
-    .receive(
-      [&](const std::string& json) {
-        rapidjson::Document d;
-        d.Parse(json.c_str());
-        REQUIRE(d.IsObject());
-        CHECK(d["verifying"].IsNull());
-        CHECK(d["height"].GetUint64() == length + 1);
-      },
-      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto after = inspect_ledger(self, ledger_handle);
+  CHECK(after["verifying"].IsNull());
+  CHECK(after["height"].GetUint64() == length + 1);
   self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
   self->wait_for(ledger_handle);
 }
@@ -415,16 +388,9 @@ TEST_CASE("ledger actor: adds pipelined with a merge and a re-append are all dur
       .receive([&](const std::string& json) { CHECK_MESSAGE(!json.empty(), id << " is off the chain"); },
                [&](caf::error& err) { FAIL(caf::to_string(err)); });
   }
-  self->request(ledger_handle, timeout, inspect_atom::value)
-    .receive(
-      [&](const std::string& json) {
-        rapidjson::Document d;
-        d.Parse(json.c_str());
-        REQUIRE(d.IsObject());
-        CHECK(d["committing_entries"].GetUint64() == 0);
-        CHECK(d["pending_adds"].GetUint64() == 0);
-      },
-      [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto d = inspect_ledger(self, ledger_handle);
+  CHECK(d["committing_entries"].GetUint64() == 0);
+  CHECK(d["pending_adds"].GetUint64() == 0);
   self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
   self->wait_for(ledger_handle);
 
