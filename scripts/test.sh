@@ -40,7 +40,7 @@ if [[ "${GSIO_SANITIZE:-1}" != 0 && $# -eq 0 ]]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32
   export GSIO_SANITIZED=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
-  run_suite build-asan ledger net-codec net-clients actors protocol-conformance relay node-node-api node-bad-input \
+  run_suite build-asan ledger net-codec net-clients fuzz-replay actors protocol-conformance relay node-node-api node-bad-input \
     console tls node-durability network metrics cli ts-client python-client
 fi
 

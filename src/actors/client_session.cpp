@@ -10,6 +10,7 @@
 
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
+#include "util/json_parse.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -78,11 +79,14 @@ void fail(self_ptr self, const client_event& ev, std::string_view message) {
 
 // The arguments of an event, parsed; nullptr after reporting the problem to the client.
 std::unique_ptr<rapidjson::Document> parse_args(self_ptr self, const client_event& ev) {
+  if (const char* refusal = util::exact_json_refusal(ev.args_json)) {
+    fail(self, ev, ev.name + ": arguments hold " + refusal);
+    return nullptr;
+  }
   auto doc = std::make_unique<rapidjson::Document>();
-  // Full precision: a number must reach the ledger as the double the client meant (ECMAScript
+  // Exact numbers: a number must reach the ledger as the double the client meant (ECMAScript
   // parses exactly), not one unit in the last place off.
-  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(ev.args_json.data(),
-                                                                                 ev.args_json.size());
+  doc->Parse<util::exact_json_parse_flags>(ev.args_json.data(), ev.args_json.size());
   if (doc->HasParseError() || !doc->IsArray()) {
     fail(self, ev, ev.name + ": arguments are not valid JSON");
     return nullptr;

@@ -13,6 +13,7 @@
 #include "net/p2p_message.hpp"
 #include "net/sio_client.hpp"
 #include "net/ws_client.hpp"
+#include "util/json_parse.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -104,8 +105,10 @@ void dial(self_ptr self) {
       if (event != "p2p_message")
         return;
       // args.json is the argument array: the envelope is its first element.
+      if (util::exact_json_refusal(args.json))
+        return;  // dropped like text that does not parse
       rapidjson::Document doc;
-      doc.Parse<rapidjson::kParseIterativeFlag>(args.json.data(), args.json.size());
+      doc.Parse<util::exact_json_parse_flags>(args.json.data(), args.json.size());
       if (doc.HasParseError() || !doc.IsArray() || doc.Empty())
         return;
       rapidjson::StringBuffer buf;

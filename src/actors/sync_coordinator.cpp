@@ -12,6 +12,7 @@
 
 #include "ledger/crypto.hpp"
 #include "net/p2p_message.hpp"
+#include "util/json_parse.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -576,7 +577,7 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
   ++st.in_by_type[std::string(net::to_string(type))];
   st.route.insert_or_assign(env.sender_id, link);
   rapidjson::Document payload;
-  payload.Parse<rapidjson::kParseIterativeFlag>(env.payload_json.data(), env.payload_json.size());
+  payload.Parse<util::exact_json_parse_flags>(env.payload_json.data(), env.payload_json.size());
   if (payload.HasParseError() || !payload.IsObject()) {
     ++st.malformed;
     return;

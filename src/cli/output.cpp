@@ -6,6 +6,7 @@
 
 #include "ledger/canonical_json.hpp"
 #include "util/json_depth.hpp"
+#include "util/json_parse.hpp"
 
 namespace gsio::cli {
 
@@ -87,15 +88,17 @@ std::size_t code_points(std::string_view text) {
 }  // namespace
 
 bool parse_json(std::string_view text, rapidjson::Document& doc, std::string& error) {
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag |
-                             rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
   // What is parsed here is printed and canonicalized afterwards, both recursively: a file of
   // nested brackets must be refused, not overflow the stack.
   if (util::json_nested_deeper_than(text, util::max_message_nesting)) {
     error = "JSON nested deeper than " + std::to_string(util::max_message_nesting) + " levels";
     return false;
   }
-  doc.Parse<flags>(text.data(), text.size());
+  if (const char* refusal = util::exact_json_refusal(text)) {
+    error = std::string("invalid JSON: ") + refusal;
+    return false;
+  }
+  doc.Parse<util::exact_json_parse_flags>(text.data(), text.size());
   if (doc.HasParseError()) {
     error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
     return false;

@@ -11,6 +11,7 @@
 #include <rapidjson/error/en.h>
 
 #include "util/json_depth.hpp"
+#include "util/json_parse.hpp"
 
 namespace gsio::ledger {
 
@@ -250,10 +251,12 @@ bool canonicalize_text(std::string_view json, std::string& out, std::string& err
             " levels of arrays and objects deep";
     return false;
   }
+  if (const char* refusal = util::exact_json_refusal(json)) {
+    error = std::string("invalid JSON: ") + refusal;
+    return false;
+  }
   rapidjson::Document doc;
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag |
-                             rapidjson::kParseIterativeFlag;
-  doc.Parse<flags>(json.data(), json.size());
+  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
   if (doc.HasParseError()) {
     error = std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
             rapidjson::GetParseError_En(doc.GetParseError());

@@ -116,13 +116,13 @@ struct chain_tree::impl {
 
   void drop_oldest_held() {
     while (!held_order.empty()) {
-      auto [parent, hash] = std::move(held_order.front());
+      const auto [parent, hash] = std::move(held_order.front());
       held_order.pop_front();
       if (!held_hashes.count(hash))
         continue;  // released meanwhile
       auto& siblings = held.at(parent);
       auto it = std::find_if(siblings.begin(), siblings.end(),
-                             [&](const entry& e) { return e.hash == hash; });
+                             [&hash = hash](const entry& e) { return e.hash == hash; });
       held_size -= held_cost(*it);
       siblings.erase(it);
       if (siblings.empty())

@@ -10,6 +10,7 @@
 #include "ledger/canonical_json.hpp"
 #include "ledger/crypto.hpp"
 #include "util/json_depth.hpp"
+#include "util/json_parse.hpp"
 
 namespace gsio::ledger {
 
@@ -227,10 +228,12 @@ bool from_json_text(std::string_view json, entry& out, std::string& error) {
             " levels of arrays and objects deep";
     return false;
   }
+  if (const char* refusal = util::exact_json_refusal(json)) {
+    error = std::string("invalid JSON: ") + refusal;
+    return false;
+  }
   rapidjson::Document doc;
-  constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag |
-                             rapidjson::kParseIterativeFlag;
-  doc.Parse<flags>(json.data(), json.size());
+  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
   if (doc.HasParseError()) {
     error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
     return false;

@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "util/json_depth.hpp"
+#include "util/json_parse.hpp"
 
 namespace gsio::net {
 
@@ -70,9 +71,18 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
             " levels of arrays and objects";
     return std::nullopt;
   }
+  // Whatever a node takes in it may write out again to other nodes (a sender id as a recipient,
+  // addresses in node lists), so only text that re-encodes as valid UTF-8 is accepted.
+  if (const char* refusal = util::exact_json_refusal(json)) {
+    error = std::string("a P2P message must not hold ") + refusal;
+    return std::nullopt;
+  }
+  if (util::json_has_lone_surrogate(json)) {
+    error = "a P2P message's strings must be Unicode text (no lone surrogate escape)";
+    return std::nullopt;
+  }
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
-                                                                                      json.size());
+  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = "a P2P message must be a JSON object";
     return std::nullopt;

@@ -77,6 +77,8 @@ constexpr auto graceful_close_timeout = 5s;
 // Upper bound for writing one HTTP response to a client that does not read.
 constexpr auto http_write_timeout = 30s;
 constexpr std::uint32_t max_header_bytes = 16 * 1024;
+// What one read of an HTTP connection may add to its buffer (Beast reads at most 64 KiB a time).
+constexpr std::size_t max_read_bytes = 64 * 1024;
 // Pause before accepting again after an accept error such as EMFILE, instead of spinning.
 constexpr auto accept_retry_delay = 100ms;
 // After an error answer to a request whose body was not read (413, malformed HTTP), unread input
@@ -424,6 +426,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(std::shared_ptr<server_core> core, tcp::socket socket)
     : core_(std::move(core)), stream_(std::move(socket)), executor_(stream_.get_executor()) {
+    // Beast's header_limit covers the request line and headers only: a chunk-size line or a
+    // trailer that never ends would otherwise grow the buffer until the request timeout. Bodies
+    // are taken out of the buffer as they arrive, so it never needs more than the headers and
+    // one read. Beyond this the read fails with buffer_overflow, answered with 400.
+    buffer_.max_size(max_header_bytes + max_read_bytes);
     beast::error_code ec;
     auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec)

@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "util/json_depth.hpp"
+#include "util/json_parse.hpp"
 
 namespace gsio::net::sio {
 namespace {
@@ -24,7 +25,7 @@ decode_result fail(std::string message) { return decode_result{std::nullopt, std
 // Parses JSON iteratively and validates UTF-8. Deeper nesting than any message needs is refused
 // first: the parse would survive it, but later walks over the document recurse per level.
 bool parse_json(rapidjson::Document& doc, std::string_view text) {
-  if (util::json_nested_deeper_than(text, util::max_message_nesting))
+  if (util::json_nested_deeper_than(text, util::max_message_nesting) || util::holds_nul(text))
     return false;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<flags>(text.data(), text.size());

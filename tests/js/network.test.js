@@ -301,6 +301,39 @@ describe('gsio-net network', () => {
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
   });
 
+  it('passes on entries whose numbers need full precision: by announce, by sync and over --peer', async () => {
+    // Read at rapidjson's default precision, 9.899999999999999 (3.3 * 3) becomes 9.9, and an
+    // entry re-serialized from such a parse no longer matches its hash at the next node.
+    const numbers = [3.3 * 3, 1.15 * 100, 29.849999999999998, 0.9452706955539223,
+                     123456789012345680000, 5e-324, 1.7976931348623157e308, -0.1 - 0.2];
+    const relay = await c.startRelay();
+    const a = await c.startNetNode({ relayUrl: relay.url });
+    const b = await c.startNetNode({ relayUrl: relay.url });
+    const sockets = await Promise.all([a, b].map((n) => h.connect(n.url)));
+    await waitLinked(sockets, 1);
+    const acked = new Map();
+    for (const [i, v] of numbers.entries()) {
+      const arrived = h.once(sockets[1], 'ledger_entry_added', 5000);
+      const entry = await h.emitAck(sockets[0], 'add_ledger_entry', { v, i });
+      acked.set(entry.id, entry.data);
+      const [got] = await arrived;
+      assert.equal(got.hash, entry.hash, `entry ${i} (${v}) reached node 2 by announce`);
+      assert.equal(got.data.v, v);
+    }
+    const late = await c.startNetNode({ relayUrl: relay.url });
+    const peered = await c.startNetNode({ peer: a.url });
+    const more = await Promise.all([late, peered].map((n) => h.connect(n.url)));
+    const infos = await c.waitConverged([...sockets, ...more], { minHeight: numbers.length, timeout: 20000 });
+    assert.equal(new Set(infos.map((i) => i.tip_hash)).size, 1, 'every node on one tip');
+    assert.equal(infos[2].sync.entries_rejected, 0, 'the late node by sync refused nothing');
+    assert.equal(infos[3].sync.entries_rejected, 0, 'the --peer node refused nothing');
+    for (const [n, s] of more.entries()) {
+      const all = await h.getAll(s);
+      assert.deepEqual(all.map((e) => e.data.v), numbers, `node ${n + 3} holds every number exactly`);
+      c.assertAllPresentOnce(assert, all, acked, `node ${n + 3}`);
+    }
+  });
+
   it('with --token, lets only nodes that present it join /p2p; --peer links present it', async () => {
     const token = 'network-secret-1';
     const a = await c.startNetNode({ args: ['--token', token] });

@@ -115,6 +115,17 @@ TEST_CASE("invalid JSON is refused with a reason") {
   CHECK(failure_of(R"(["\udc00"])").find("not valid Unicode text") != std::string::npos);
   CHECK(failure_of(R"({"\udfff":1})").find("not valid Unicode text") != std::string::npos);
   CHECK(canonical(R"(["\ud83d\ude00"])") == "[\"\xf0\x9f\x98\x80\"]");  // a pair is fine
+  // rapidjson stops at a NUL byte as if the text ended there.
+  using namespace std::string_literals;
+  CHECK(failure_of("[1]\0junk"s).find("NUL byte") != std::string::npos);
+  CHECK(failure_of("[\"a\0b\"]"s).find("NUL byte") != std::string::npos);
+  CHECK(canonical(R"(["a\u0000b"])") == R"(["a\u0000b"])");  // an escaped NUL is a character
+  // rapidjson's exact parser reads outside a table for hundreds of zero digits (found by
+  // tests/fuzz); numbers are limited to 100 characters.
+  CHECK(failure_of("[0." + std::string(400, '0') + "]").find("more than 100 characters") != std::string::npos);
+  CHECK(failure_of("[1" + std::string(100, '0') + "]").find("more than 100 characters") != std::string::npos);
+  CHECK(canonical("[1" + std::string(99, '0') + "]") == "[1e+99]");
+  CHECK(canonical(R"(["0.)" + std::string(400, '0') + R"("])") == R"(["0.)" + std::string(400, '0') + R"("])");
 }
 
 TEST_CASE("canonicalize of a parsed value refuses what canonicalize_text refuses") {

@@ -2,6 +2,7 @@
 #include <string>
 
 #include <doctest/doctest.h>
+#include <rapidjson/document.h>
 
 #include "net/p2p_message.hpp"
 
@@ -60,4 +61,45 @@ TEST_CASE("nesting beyond any message is refused before it is parsed") {
   // 150 levels inside the payload (151 with the envelope) are fine.
   std::string fits = std::string(149, '[') + std::string(149, ']');
   REQUIRE(decode_p2p(envelope_with_payload("{\"d\":" + fits + "}"), error));
+}
+
+TEST_CASE("numbers in the payload keep their exact value through decode and encode") {
+  // rapidjson's default parse rounds 9.899999999999999 to 9.9; an entry passed on from such a
+  // parse would no longer match its hash.
+  std::string error;
+  auto m = decode_p2p(envelope_with_payload(
+                        R"({"v":[9.899999999999999,114.99999999999999,123456789012345680000,5e-324]})"),
+                      error);
+  REQUIRE(m);
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(m->payload_json.c_str());
+  REQUIRE(doc.IsObject());
+  const auto& v = doc["v"];
+  CHECK(v[0].GetDouble() == 9.899999999999999);
+  CHECK(v[1].GetDouble() == 114.99999999999999);
+  CHECK(v[2].GetDouble() == 123456789012345680000.0);
+  CHECK(v[3].GetDouble() == 5e-324);
+}
+
+TEST_CASE("envelopes whose text could be read two ways or re-encoded as invalid UTF-8 are refused") {
+  std::string error;
+  // A NUL byte ends rapidjson's parse early: the bytes after it would ride along unread.
+  const std::string valid = envelope_with_payload("{}");
+  REQUIRE(decode_p2p(valid, error));
+  for (bool with_payload : {true, false}) {
+    CHECK_FALSE(decode_p2p(valid + std::string(1, '\0') + "junk", error, with_payload));
+    CHECK(error.find("NUL byte") != std::string::npos);
+    // A lone surrogate escape decodes to bytes that are not UTF-8; a node that wrote the sender
+    // id back out (as a recipient) would send text its WebSocket peer must refuse.
+    CHECK_FALSE(decode_p2p(
+      R"({"message_type":"NodeAnnounce","message_id":"m","sender_id":"a\udc00","payload":{}})", error,
+      with_payload));
+    CHECK(error.find("lone surrogate") != std::string::npos);
+    CHECK_FALSE(decode_p2p(envelope_with_payload(R"({"address":"x\ud800y"})"), error, with_payload));
+    CHECK_FALSE(decode_p2p(envelope_with_payload(R"({"address":"\ud83d"})"), error, with_payload));
+  }
+  CHECK_FALSE(decode_p2p(envelope_with_payload("{\"v\":0." + std::string(400, '0') + "}"), error));
+  CHECK(error.find("more than 100 characters") != std::string::npos);
+  // A whole pair is a character; an escaped backslash before "u" is no escape at all.
+  CHECK(decode_p2p(envelope_with_payload(R"({"emoji":"\ud83d\ude00","path":"C:\\udc00"})"), error));
 }

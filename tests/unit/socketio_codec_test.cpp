@@ -100,6 +100,11 @@ TEST_CASE("socket.io: decoding EVENT and ACK") {
   p = decoded("1/custom");
   CHECK(p.type == packet_type::disconnect);
   CHECK(p.nsp == "/custom");
+
+  // rapidjson stops at a NUL byte as if the text ended there: what follows it would be accepted
+  // unread (found by tests/fuzz).
+  CHECK_FALSE(decode("2[\"message\",1]\n\0junk"s));
+  CHECK_FALSE(decode("2[\"mes\0sage\"]"s));
 }
 
 TEST_CASE("socket.io: decoding binary packets") {
