@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
     .add("ping-timeout-ms", "Engine.IO heartbeat timeout", opt.ping_timeout_ms)
     .add("connect-timeout-ms", "time a client has to join a namespace", opt.connect_timeout_ms)
     .add("max-payload", "largest HTTP body or WebSocket message from a client, bytes", opt.max_payload)
-    .add("max-buffered-bytes", "outbound bytes queued per client before it is dropped as too slow",
+    .add("max-buffered-bytes", "outbound bytes a client may leave unread for 5 s (4x at any time) before it is dropped as too slow",
          opt.max_buffered_bytes)
     .add("max-connections", "concurrent client connections", opt.max_connections)
     .add("max-data-bytes", "largest entry data (canonical JSON), bytes", opt.max_data_bytes)

@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <system_error>
@@ -97,6 +99,39 @@ class engine_session;
 struct outgoing {
   std::shared_ptr<const std::string> bytes;
   bool binary = false;
+};
+
+// Decides when a reader is too slow to keep (P4), the way Redis judges its clients' output
+// buffers: a backlog above the limit is let be for a grace period, so that a burst (a large
+// commit's events, the acks of many adds, a page of big entries) reaches a reader that keeps up;
+// a backlog above the limit for longer than that, or above four times the limit at any time,
+// ends the session. What a session holds stays below four times the limit.
+class backlog_judge {
+public:
+  static constexpr std::size_t hard_factor = 4;
+  static constexpr std::chrono::seconds grace{5};
+
+  // After the backlog grew to `backlog`: true when the reader is too slow.
+  bool too_slow(std::size_t backlog, std::size_t limit) {
+    if (backlog <= limit) {
+      over_since_.reset();
+      return false;
+    }
+    if (backlog > hard_factor * limit)
+      return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (!over_since_)
+      over_since_ = now;
+    return now - *over_since_ > grace;
+  }
+  // After the backlog shrank to `backlog`.
+  void drained(std::size_t backlog, std::size_t limit) {
+    if (backlog <= limit)
+      over_since_.reset();
+  }
+
+private:
+  std::optional<std::chrono::steady_clock::time_point> over_since_;
 };
 
 // A FIFO of frames that allocates nothing until the first frame and gives its memory back after
@@ -367,8 +402,12 @@ public:
   // Answers the upgrade request with an HTTP error instead of accepting it.
   void reject(engine_reply reply, http::request<http::string_body> request);
 
-  // Queues one frame; false when the queue went past max_buffered_bytes (the caller closes).
-  bool send(const outgoing& frame);
+  // Queues frames that go together (a packet and its attachments, a commit's events). False when
+  // the reader is too slow (backlog_judge, with max_buffered_bytes as the limit): the caller
+  // closes.
+  bool send(const outgoing* frames, std::size_t count);
+  bool send(const outgoing& frame) { return send(&frame, 1); }
+  bool send(const std::vector<outgoing>& frames) { return send(frames.data(), frames.size()); }
   // Graceful: flush queued frames, then the close handshake (bounded by a timer). Otherwise the
   // TCP connection is dropped at once. The engine is forgotten either way.
   void close(bool graceful);
@@ -403,6 +442,7 @@ private:
   std::string pending_input_;  // the start of a frame whose rest has not arrived
   frame_queue queue_;
   std::size_t queued_bytes_ = 0;
+  backlog_judge backlog_;
   // The write in progress: its frames (which its buffers may point into) and its bytes.
   std::vector<outgoing> in_flight_;
   // A node holds thousands of sessions (the relay a few links): a smaller block bounds what
@@ -578,6 +618,7 @@ private:
   // Polling transport.
   std::vector<outgoing> outbox_;
   std::size_t outbox_bytes_ = 0;
+  backlog_judge poll_backlog_;  // judges outbox_bytes_
   std::shared_ptr<http_session> pending_poll_;
 
   // WebSocket transport, and the probe WebSocket of an upgrade in progress.
@@ -1302,12 +1343,14 @@ void ws_session::queue_pong(std::string frame) {
     do_write();
 }
 
-bool ws_session::send(const outgoing& frame) {
+bool ws_session::send(const outgoing* frames, std::size_t count) {
   if (closing_)
     return true;
-  queued_bytes_ += frame.bytes->size();
-  queue_.push_back(frame);
-  if (queued_bytes_ > core_->options.max_buffered_bytes)
+  for (std::size_t i = 0; i < count; ++i) {
+    queued_bytes_ += frames[i].bytes->size();
+    queue_.push_back(frames[i]);
+  }
+  if (backlog_.too_slow(queued_bytes_, core_->options.max_buffered_bytes))
     return false;
   if (!writing_)
     do_write();
@@ -1350,6 +1393,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   for (const auto& frame : in_flight_)
     queued_bytes_ -= frame.bytes->size();
+  backlog_.drained(queued_bytes_, core_->options.max_buffered_bytes);
   in_flight_.clear();
   batch_.clear();
   const bool wrote_close = std::exchange(close_in_flight_, false);
@@ -1563,6 +1607,7 @@ void engine_session::flush_polling() {
     }
     outbox_.clear();
     outbox_bytes_ = 0;
+    poll_backlog_.drained(0, core_->options.max_buffered_bytes);
   }
   reply(pending_poll_, text_reply(std::move(body)));
   pending_poll_.reset();
@@ -1573,18 +1618,15 @@ void engine_session::send(std::vector<outgoing> packets) {
     return;
   core_->packets_out += packets.size();
   if (transport_ == transport_kind::websocket && ws_) {
-    for (const auto& p : packets)
-      if (!ws_->send(p)) {
-        close(disconnect_reason::buffer_overflow);
-        return;
-      }
+    if (!ws_->send(packets))
+      close(disconnect_reason::buffer_overflow);
     return;
   }
   for (auto& p : packets) {
     outbox_bytes_ += polling_size(p) + 1;
     outbox_.push_back(std::move(p));
   }
-  if (outbox_bytes_ > core_->options.max_buffered_bytes) {
+  if (poll_backlog_.too_slow(outbox_bytes_, core_->options.max_buffered_bytes)) {
     close(disconnect_reason::buffer_overflow);
     return;
   }
@@ -1680,11 +1722,8 @@ void engine_session::complete_upgrade() {
   auto queued = std::move(outbox_);
   outbox_.clear();
   outbox_bytes_ = 0;
-  for (const auto& p : queued)
-    if (!ws_->send(p)) {
-      close(disconnect_reason::buffer_overflow);
-      return;
-    }
+  if (!ws_->send(queued))
+    close(disconnect_reason::buffer_overflow);
 }
 
 void engine_session::abort_probe() {

@@ -185,6 +185,26 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('delivers a commit larger than --max-buffered-bytes to every client that keeps up', async () => {
+    // The node's limit is 1 MiB; 64 adds of 40 KiB sent at once are committed in a few batches of
+    // more than that. Readers are judged on what they had not yet taken when a batch came.
+    const writer = await h.connect(node.url);
+    const readers = [await h.connect(node.url), await h.connect(node.url, { transport: 'polling' })];
+    const seen = readers.map(() => new Set());
+    readers.forEach((r, i) => r.on('ledger_entry_added', (e) => seen[i].add(e.id)));
+    const disconnects = [];
+    for (const s of [writer, ...readers]) s.on('disconnect', (why) => disconnects.push(why));
+    const big = 'b'.repeat(40 * 1024);
+    const acks = await Promise.all(Array.from({ length: 64 }, (_, i) => h.emitAck(writer, 'add_ledger_entry', { i, big })));
+    assert.ok(acks.every((a) => a.id && !a.error), 'every add acknowledged');
+    await h.withTimeout((async () => {
+      while (!seen.every((s) => acks.every((a) => s.has(a.id)))) await new Promise((r) => setTimeout(r, 20));
+    })(), 10000, 'every reader gets every entry');
+    assert.deepEqual(disconnects, []);
+    for (const s of [writer, ...readers]) s.disconnect();
+    await assertHealthy();
+  });
+
   it('closes a WebSocket that sends a 10 MB frame', async () => {
     const ws = await joined(node);
     ws.send('42["message","' + 'y'.repeat(10 * 1024 * 1024) + '"]');
