@@ -391,8 +391,9 @@ private:
       return;
     }
     read_buffer_.commit(bytes);
-    // Only whole frames count as signs of life: a peer that trickles one byte of a frame at a
-    // time would otherwise hold its connection, and the frame's buffer, for ever.
+    // Only whole messages count as signs of life: a peer that trickles one byte of a frame at a
+    // time, or sends the first fragment of a message and then only pings, would otherwise hold
+    // its connection, and the message's buffer, for ever.
     if (process_input())
       last_received_ = std::chrono::steady_clock::now();
     if (read_buffer_.size() == 0 && read_buffer_.capacity() > kept_read_buffer_bytes)
@@ -409,7 +410,8 @@ private:
     close_socket();
   }
 
-  // Takes every complete frame out of the read buffer; true if there was one.
+  // Takes every complete frame out of the read buffer; true if one was a sign of life: a whole
+  // message, or a control frame outside a fragmented message.
   bool process_input() {
     bool took_frame = false;
     while (!socket_closed_ && !discard_input_) {
@@ -417,7 +419,8 @@ private:
       auto result = parser_.parse({static_cast<const char*>(bytes.data()), bytes.size()});
       if (result.what == ws::parsed::kind::need_more)
         return took_frame;
-      took_frame = true;
+      if (result.what != ws::parsed::kind::fragment && !parser_.inside_message())
+        took_frame = true;
       read_buffer_.consume(result.consumed);
       switch (result.what) {
         case ws::parsed::kind::need_more:

@@ -88,6 +88,8 @@ public:
   parsed parse(std::string_view input);
 
   std::size_t max_message_bytes() const { return max_message_bytes_; }
+  // Between the first and the last frame of a fragmented message.
+  bool inside_message() const { return in_message_; }
 
 private:
   parsed fail(std::uint16_t code, std::string why, std::size_t consumed = 0);

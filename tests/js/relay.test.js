@@ -364,6 +364,20 @@ test.describe('WebSocket framing (RFC 6455)', () => {
     assert.equal((await quick.stop()).code, 0);
   });
 
+  test('a peer that sends the first fragment of a message and then only pings is closed as timed out', async () => {
+    const quick = await startRelay({ args: ['--idle-timeout-ms', '600'] });
+    const stalled = await rawPeer(quick);
+    stalled.write(clientFrame(0x01, 'x'.repeat(60000)));  // FIN clear: more is to follow
+    const timer = setInterval(() => stalled.socket.write(clientFrame(0x89, 'alive?')), 100);
+    try {
+      await withTimeoutEnd(stalled, 'the peer holding a fragment is closed');
+    } finally {
+      clearInterval(timer);
+    }
+    await waitUntil(async () => (await stats(quick)).disconnects.timeout === 1, 3000, 'timeout counted');
+    assert.equal((await quick.stop()).code, 0);
+  });
+
   test('pings from a peer that reads nothing do not pile up pongs', async (t) => {
     const quiet = await startRelay();
     const raw = await rawPeer(quiet);
