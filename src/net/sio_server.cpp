@@ -410,7 +410,8 @@ public:
   bool send(const std::vector<outgoing>& frames) { return send(frames.data(), frames.size()); }
   // Graceful: flush queued frames, then the close handshake (bounded by a timer). Otherwise the
   // TCP connection is dropped at once. The engine is forgotten either way.
-  void close(bool graceful);
+  // `code` is the status of the close frame: 1001 (going away) when the server shuts down.
+  void close(bool graceful, std::uint16_t code = ws::close_code::normal);
 
 private:
   void on_accept(beast::error_code ec);
@@ -452,6 +453,7 @@ private:
   bool writing_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
+  std::uint16_t close_code_ = ws::close_code::normal;  // of the close frame sent after the flush
   bool close_sent_ = false;        // our close frame is queued or written
   bool close_queued_ = false;      // it is in control_pending_
   bool close_in_flight_ = false;   // it is in the write in progress
@@ -1419,13 +1421,14 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     return;
   }
   if (close_after_flush_)
-    start_close_handshake(ws::close_code::normal, {});
+    start_close_handshake(close_code_, {});
 }
 
-void ws_session::close(bool graceful) {
+void ws_session::close(bool graceful, std::uint16_t code) {
   if (closing_)
     return;
   closing_ = true;
+  close_code_ = code;
   engine_.reset();
   if (!graceful || transport_failed_ || handshake_) {
     hard_close();
@@ -1434,7 +1437,7 @@ void ws_session::close(bool graceful) {
   close_after_flush_ = true;
   arm_close_timer();
   if (!writing_ && queue_.empty())
-    start_close_handshake(ws::close_code::normal, {});
+    start_close_handshake(close_code_, {});
 }
 
 // Queues our close frame; queued data frames are dropped (a graceful close has flushed them).
@@ -1798,7 +1801,8 @@ void engine_session::close(disconnect_reason reason) {
                   reason == disconnect_reason::server_disconnect ||
                   reason == disconnect_reason::server_shutdown;
   if (auto ws = std::move(ws_))
-    ws->close(graceful);
+    ws->close(graceful, reason == disconnect_reason::server_shutdown ? ws::close_code::going_away
+                                                                     : ws::close_code::normal);
   if (auto probe = std::move(probe_))
     probe->close(false);
 }

@@ -197,6 +197,22 @@ describe('gsio-node client API', () => {
   });
 });
 
+describe('gsio-node shutdown', () => {
+  after(h.cleanup);
+
+  it('closes WebSocket clients with 1001 (going away) when it stops', async () => {
+    const WebSocket = require('ws');
+    const node = await h.startNode();
+    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket.io/?EIO=4&transport=websocket`);
+    ws.on('error', () => {});
+    const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+    await h.withTimeout(new Promise((resolve) => ws.once('message', resolve)), 5000, 'the open packet');
+    ws.send('40');
+    await node.stop('SIGTERM');
+    assert.equal(await h.withTimeout(closed, 5000, 'the close'), 1001);
+  });
+});
+
 describe('gsio-node options', () => {
   after(h.cleanup);
   const run = (...args) => h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', h.tempDir(), ...args]);
