@@ -225,7 +225,7 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
         log::debug("link", "dropped a malformed P2P message: ", error);
         return;
       }
-      if (!st.seen.first_time(message->message_id)) {
+      if (!st.seen.first_time(message->sender_id, message->message_id)) {
         ++st.duplicates;
         return;
       }

@@ -17,7 +17,10 @@
 
 namespace gsio::actors {
 
-bool seen_messages::first_time(const std::string& id) {
+bool seen_messages::first_time(std::string_view sender_id, std::string_view message_id) {
+  // The sender's length first, so that no other pair of strings makes the same key.
+  std::string id = std::to_string(sender_id.size());
+  id.append(1, ':').append(sender_id).append(message_id);
   if (!ids_.insert(id).second)
     return false;
   order_.push_back(id);
@@ -35,6 +38,8 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
 
 constexpr std::size_t max_hashes_per_request = 256;
+// Node ids with the link they were last heard on (sync_coordinator_state::route).
+constexpr std::size_t max_routes = 4096;
 // Entry JSON per EntryResponse, as sync pages (ledger::answer_sync) are bounded.
 constexpr std::size_t max_response_bytes = 512 * 1024;
 // Pages of a pull being checked or merged at once (on_sync_response).
@@ -546,7 +551,7 @@ void on_node_list_response(self_ptr self, const std::string& sender, const rapid
 
 void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
   auto& st = self->state;
-  if (!st.seen.first_time(env.message_id)) {
+  if (!st.seen.first_time(env.sender_id, env.message_id)) {
     ++st.duplicates_dropped;
     return;
   }
@@ -575,6 +580,11 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
   ++st.messages_in;
   const auto type = static_cast<p2p_type>(env.type);
   ++st.in_by_type[std::string(net::to_string(type))];
+  // Every sender heard over the relay gets a route while the relay link is up, so the map is
+  // bounded; a recipient without a route gets its messages on every link, so forgetting one
+  // costs traffic, not delivery.
+  if (st.route.size() >= max_routes && !st.route.contains(env.sender_id))
+    st.route.erase(st.route.begin());
   st.route.insert_or_assign(env.sender_id, link);
   rapidjson::Document payload;
   payload.Parse<util::exact_json_parse_flags>(env.payload_json.data(), env.payload_json.size());

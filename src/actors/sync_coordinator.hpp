@@ -48,13 +48,15 @@ struct sync_options {
   ledger::validation_limits limits;  // the ledger's, for checking pages before it merges them
 };
 
-// Remembers recently seen message ids (bounded), so a message that reaches this node over several
-// links, or twice over one, is handled once.
+// Remembers recently seen messages (bounded), so a message that reaches this node over several
+// links, or twice over one, is handled once. A message is known by its sender and id together:
+// by id alone, a peer that sent another node's next ids first would have that node's messages
+// dropped as duplicates everywhere.
 class seen_messages {
 public:
   explicit seen_messages(std::size_t capacity = 16384) : capacity_(capacity) {}
-  // True the first time `id` is offered.
-  bool first_time(const std::string& id);
+  // True the first time (`sender_id`, `message_id`) is offered.
+  bool first_time(std::string_view sender_id, std::string_view message_id);
 
 private:
   std::size_t capacity_;

@@ -1,7 +1,9 @@
 #include "net/p2p_message.hpp"
 
 #include <array>
-#include <random>
+#include <stdexcept>
+
+#include <openssl/rand.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -132,13 +134,16 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
 }
 
 std::string new_message_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  // From the system's cryptographic generator: ids that others could predict would let a peer
+  // send a node's next ids first, and have the node's own messages dropped as duplicates.
+  std::array<unsigned char, 16> bytes;
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    throw std::runtime_error("no random bytes for a P2P message id");
   static constexpr char hex[] = "0123456789abcdef";
   std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    auto bits = rng();
-    for (int i = 0; i < 16; ++i, bits >>= 4)
-      id[half * 16 + i] = hex[bits & 0xF];
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    id[2 * i] = hex[bytes[i] >> 4];
+    id[2 * i + 1] = hex[bytes[i] & 0xF];
   }
   return id;
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -101,4 +102,55 @@ TEST_CASE("sync coordinator: announced entries wait for a stalled ledger up to a
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
   CHECK(taken == 256);
+}
+
+TEST_CASE("seen messages are known by sender and id together, and forgotten beyond the capacity") {
+  gsio::actors::seen_messages seen(3);
+  CHECK(seen.first_time("a", "1"));
+  CHECK_FALSE(seen.first_time("a", "1"));
+  // Another sender's message with the same id is no duplicate: a peer that sends a node's next
+  // ids first cannot have that node's messages dropped.
+  CHECK(seen.first_time("b", "1"));
+  CHECK(seen.first_time("ab", "c"));
+  CHECK(seen.first_time("a", "bc"));  // the same characters, split differently
+  CHECK(seen.first_time("a", "1"));   // three newer ones pushed it out
+}
+
+TEST_CASE("P2P message ids are 32 hex digits, fresh each time") {
+  const auto a = gsio::net::new_message_id();
+  const auto b = gsio::net::new_message_id();
+  CHECK(a.size() == 32);
+  CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(a != b);
+}
+
+TEST_CASE("sync coordinator: routes to senders heard over a link stay bounded") {
+  test_system ts;
+  auto ledger = ts.sys->spawn(stalled_ledger);
+  auto nowhere = ts.sys->spawn(black_hole);
+  sync_options options;
+  options.node_id = std::string(64, 'a');
+  auto coordinator = ts.sys->spawn(sync_coordinator, options,
+                                   caf::actor_cast<ledger_actor>(ledger),
+                                   caf::actor_cast<peer_registry_actor>(nowhere));
+  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
+  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  constexpr int senders = 5000;  // a relay client that reconnects under ever new node ids
+  for (int i = 0; i < senders; ++i) {
+    char id[65];
+    std::snprintf(id, sizeof id, "%064x", i + 1);
+    p2p_envelope env;
+    env.type = static_cast<std::uint8_t>(net::p2p_type::node_list_response);
+    env.message_id = "list-" + std::to_string(i);
+    env.sender_id = id;
+    env.payload_json = R"({"nodes":[]})";
+    caf::anon_send(coordinator, p2p_atom::value, env, link);
+  }
+  caf::scoped_actor self{*ts.sys};
+  std::string state;
+  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
+    .receive([&](const std::string& json) { state = json; },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(counter(state, "messages_in") == senders);
+  CHECK(counter(state, "peers_known") == 4096);
 }
