@@ -40,6 +40,11 @@ using net::p2p_type;
 constexpr std::size_t max_hashes_per_request = 256;
 // Node ids with the link they were last heard on (sync_coordinator_state::route).
 constexpr std::size_t max_routes = 4096;
+// Requests of one peer answered at once. A request of a few bytes costs the ledger a page of up
+// to 512 KiB (or 256 entries): without a bound, any relay member could make every node build
+// pages faster than its links can carry them. An honest peer has one pull and one parent
+// request out at a time.
+constexpr unsigned max_requests_per_peer = 4;
 // Entry JSON per EntryResponse, as sync pages (ledger::answer_sync) are bounded.
 constexpr std::size_t max_response_bytes = 512 * 1024;
 // Pages of a pull being checked or merged at once (on_sync_response).
@@ -324,20 +329,51 @@ void on_announce(self_ptr self, const std::string& sender, const rapidjson::Valu
       [](const caf::error&) {});
 }
 
+// Takes one of `sender`'s request slots; false (and counted) when it has none left.
+bool take_request_slot(self_ptr self, const std::string& sender) {
+  auto& st = self->state;
+  auto& answering = st.answering[sender];
+  if (answering >= max_requests_per_peer) {
+    ++st.requests_dropped;
+    return false;
+  }
+  ++answering;
+  return true;
+}
+
+void give_back_request_slot(self_ptr self, const std::string& sender) {
+  auto& answering = self->state.answering;
+  if (auto it = answering.find(sender); it != answering.end() && --it->second == 0)
+    answering.erase(it);
+}
+
+// The members of `array` that are entry hashes (64 lowercase hex digits), at most `limit`.
+std::vector<std::string> hashes_in(const rapidjson::Value& array, std::size_t limit) {
+  std::vector<std::string> hashes;
+  for (const auto& hash : array.GetArray()) {
+    if (hashes.size() == limit)
+      break;
+    if (hash.IsString() && ledger::is_lower_hex({hash.GetString(), hash.GetStringLength()}, 64))
+      hashes.emplace_back(hash.GetString(), hash.GetStringLength());
+  }
+  return hashes;
+}
+
 void on_sync_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
   sync_query query;
   if (auto it = payload.FindMember("locator"); it != payload.MemberEnd() && it->value.IsArray())
-    for (const auto& hash : it->value.GetArray())
-      if (hash.IsString() && query.locator.size() < 128)
-        query.locator.emplace_back(hash.GetString(), hash.GetStringLength());
+    query.locator = hashes_in(it->value, 128);
   if (auto it = payload.FindMember("cursor"); it != payload.MemberEnd() && it->value.IsUint64()) {
     query.has_cursor = true;
     query.cursor = it->value.GetUint64();
   }
   query.limit = std::clamp<std::uint64_t>(uint_member(payload, "limit"), 1, 1000);
+  if (!take_request_slot(self, sender))
+    return;
   self->request(self->state.ledger, std::chrono::seconds{30}, sync_atom::value, query)
     .then(
       [self, sender](const sync_answer& answer) {
+        give_back_request_slot(self, sender);
         rapidjson::StringBuffer buf;
         json_writer w{buf};
         w.StartObject();
@@ -355,7 +391,7 @@ void on_sync_request(self_ptr self, const std::string& sender, const rapidjson::
         self->state.entries_sent_sync += answer.entries.size();
         send_message(self, p2p_type::ledger_sync_response, sender, {buf.GetString(), buf.GetSize()});
       },
-      [](const caf::error&) {});
+      [self, sender](const caf::error&) { give_back_request_slot(self, sender); });
 }
 
 // Asks for the page after a merged one when its request had to wait (see on_sync_response).
@@ -471,15 +507,14 @@ void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson
 void on_entry_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
   std::vector<std::string> hashes;
   if (auto it = payload.FindMember("hashes"); it != payload.MemberEnd() && it->value.IsArray())
-    for (const auto& h : it->value.GetArray())
-      if (h.IsString() && hashes.size() < max_hashes_per_request)
-        hashes.emplace_back(h.GetString(), h.GetStringLength());
-  if (hashes.empty())
+    hashes = hashes_in(it->value, max_hashes_per_request);
+  if (hashes.empty() || !take_request_slot(self, sender))
     return;
   self->request(self->state.ledger, std::chrono::seconds{10}, get_atom::value, hashes_atom::value,
                 std::move(hashes))
     .then(
       [self, sender](const std::vector<std::string>& found) {
+        give_back_request_slot(self, sender);
         // Several responses rather than one of up to 256 entries of 64 KiB: a message must stay
         // well below the relay's frame limit and a /p2p socket's payload limit, or the link that
         // carries it is closed (and the request comes again).
@@ -497,7 +532,7 @@ void on_entry_request(self_ptr self, const std::string& sender, const rapidjson:
           begin = end;
         }
       },
-      [](const caf::error&) {});
+      [self, sender](const caf::error&) { give_back_request_slot(self, sender); });
 }
 
 void on_node_list_request(self_ptr self, const std::string& sender) {
@@ -609,7 +644,13 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
       st.entries_received_announce += entries->size();
       return merge_entries(self, std::move(*entries), [](const merge_result&) {});
     }
-    case p2p_type::ledger_sync_request: return on_sync_request(self, env.sender_id, payload);
+    case p2p_type::ledger_sync_request:
+      // A pull is directed: one broadcast would have every node build a page for the sender.
+      if (env.recipient_id.empty()) {
+        ++st.not_for_us;
+        return;
+      }
+      return on_sync_request(self, env.sender_id, payload);
     case p2p_type::ledger_sync_response: return on_sync_response(self, env.sender_id, payload);
   }
 }
@@ -663,6 +704,7 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("messages_out", st.messages_out);
   counter("duplicates_dropped", st.duplicates_dropped);
   counter("not_for_us", st.not_for_us);
+  counter("requests_dropped", st.requests_dropped);
   counter("malformed", st.malformed);
   counter("spoofed", st.spoofed);
   counter("entries_received_sync", st.entries_received_sync);

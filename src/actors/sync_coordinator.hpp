@@ -113,6 +113,10 @@ struct sync_coordinator_state {
   // dropped for being beyond max_merges_in_flight (their entries come with the next pull).
   std::size_t merges_in_flight = 0;
   std::uint64_t merges_dropped = 0;
+  // Requests (EntryRequest, LedgerSyncRequest) per peer that the ledger is answering now, and
+  // the requests dropped for being beyond max_requests_per_peer.
+  std::unordered_map<std::string, unsigned> answering;
+  std::uint64_t requests_dropped = 0;
   std::unordered_map<std::string, std::uint64_t> in_by_type;
   std::unordered_map<std::string, std::uint64_t> out_by_type;
 };

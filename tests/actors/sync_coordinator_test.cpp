@@ -154,3 +154,43 @@ TEST_CASE("sync coordinator: routes to senders heard over a link stay bounded") 
   CHECK(counter(state, "messages_in") == senders);
   CHECK(counter(state, "peers_known") == 4096);
 }
+
+TEST_CASE("sync coordinator: a peer's requests are answered a few at a time, pulls only when directed") {
+  test_system ts;
+  auto ledger = ts.sys->spawn(stalled_ledger);  // answers no request: every one stays in flight
+  auto nowhere = ts.sys->spawn(black_hole);
+  sync_options options;
+  options.node_id = std::string(64, 'a');
+  auto coordinator = ts.sys->spawn(sync_coordinator, options,
+                                   caf::actor_cast<ledger_actor>(ledger),
+                                   caf::actor_cast<peer_registry_actor>(nowhere));
+  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
+  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  int sent = 0;
+  auto send = [&](net::p2p_type type, const std::string& sender, const std::string& recipient,
+                  const std::string& payload) {
+    p2p_envelope env;
+    env.type = static_cast<std::uint8_t>(type);
+    env.message_id = "m" + std::to_string(++sent);
+    env.sender_id = sender;
+    env.recipient_id = recipient;
+    env.payload_json = payload;
+    caf::anon_send(coordinator, p2p_atom::value, env, link);
+  };
+  const std::string flooder(64, 'f'), other(64, 'e'), us(64, 'a');
+  const std::string locator = R"({"locator":[")" + std::string(64, '0') + R"("],"limit":1000})";
+  for (int i = 0; i < 20; ++i)
+    send(net::p2p_type::ledger_sync_request, flooder, us, locator);
+  for (int i = 0; i < 3; ++i)
+    send(net::p2p_type::ledger_sync_request, flooder, "", locator);  // broadcast pulls
+  send(net::p2p_type::entry_request, flooder, "", R"({"hashes":[")" + std::string(64, '1') + R"("]})");
+  send(net::p2p_type::entry_request, other, "", R"({"hashes":["not a hash"]})");  // nothing to ask
+  send(net::p2p_type::ledger_sync_request, other, us, locator);  // another peer has its own slots
+  caf::scoped_actor self{*ts.sys};
+  std::string state;
+  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
+    .receive([&](const std::string& json) { state = json; },
+             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(counter(state, "requests_dropped") == 16 + 1);
+  CHECK(counter(state, "not_for_us") == 3);
+}
