@@ -343,6 +343,7 @@ int main(int argc, char** argv) {
   so.planner.stuck_after_ms = 3 * static_cast<std::int64_t>(opt.announce_interval_ms);
   so.planner.full_pull_interval_ms = 15 * static_cast<std::int64_t>(opt.announce_interval_ms);
   so.planner.peer_expiry_ms = static_cast<std::int64_t>(opt.peer_expiry_ms);
+  so.planner.max_pull_ms = std::max<std::int64_t>(60'000, 6 * so.planner.request_timeout_ms);
   auto coordinator = sys.spawn(actors::sync_coordinator, so, ledger_handle, registry);
   auto gateway = sys.spawn(actors::gateway, gw, ledger_handle, registry, coordinator, initial_tip);
   std::vector<actors::relay_link_actor> links;

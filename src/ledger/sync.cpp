@@ -121,7 +121,8 @@ std::optional<sync_planner::pull> sync_planner::on_page(const std::string& peer,
   if (!in_flight_peer_ || *in_flight_peer_ != peer)
     return std::nullopt;  // a late answer to an abandoned pull: its entries still count
   ++pull_pages_;
-  const bool progress = entries > 0 && (!pull_cursor_ || next_cursor > *pull_cursor_);
+  const bool progress = entries > 0 && (!pull_cursor_ || next_cursor > *pull_cursor_) &&
+                        now - pull_started_ < options_.max_pull_ms;
   if (more && !progress)
     ++pulls_cut_;
   else if (more) {

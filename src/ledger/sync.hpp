@@ -53,6 +53,10 @@ public:
     std::int64_t stuck_after_ms = 6'000;       // tips known to each other yet different this long...
     std::int64_t full_pull_interval_ms = 30'000;  // ...trigger a full pull, at most this often per peer
     std::int64_t peer_expiry_ms = 60'000;      // forget peers silent this long
+    // A pull ends after this long even while its pages make progress: a peer that sends one
+    // junk entry per page could otherwise hold the one pull a node runs for ever. An honest
+    // peer loses nothing: its next announce starts a pull from where this one got.
+    std::int64_t max_pull_ms = 60'000;
   };
 
   struct pull {
@@ -80,8 +84,9 @@ public:
   std::optional<pull> on_unknown_parent(const std::string& peer, std::int64_t now);
   // A page of `entries` entries of the pull in flight arrived. Returns the continuation when
   // there is more. A page that says there is more must hold entries and move the cursor past
-  // the one asked for; otherwise the pull ends there (counted in pulls_cut), so that a peer
-  // cannot hold the one pull this node runs at a time (and the re-appends that wait for it).
+  // the one asked for, within max_pull_ms of the pull's start; otherwise the pull ends there
+  // (counted in pulls_cut), so that a peer cannot hold the one pull this node runs at a time
+  // (and the re-appends that wait for it).
   std::optional<pull> on_page(const std::string& peer, bool more, std::uint64_t next_cursor,
                               std::size_t entries, std::int64_t now);
   // Expires a pull that went unanswered and peers that went silent.

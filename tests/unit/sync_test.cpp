@@ -224,3 +224,21 @@ TEST_CASE("sync planner: a pull whose pages say 'more' without moving the cursor
   // Another peer can be pulled from at once.
   CHECK(full_planner.on_announce("p4", 12, "t4", relation::unknown, 12).has_value());
 }
+
+TEST_CASE("sync planner: a pull ends after max_pull_ms however its pages move on") {
+  using relation = sync_planner::tip_relation;
+  sync_planner::options o;
+  o.max_pull_ms = 1000;
+  sync_planner planner(o);
+  REQUIRE(planner.on_announce("p1", 10, "t1", relation::unknown, 0).has_value());
+  // One entry a page, the cursor one further each time, an answer well within the timeout.
+  std::uint64_t cursor = 0;
+  std::int64_t now = 0;
+  for (; now < 1000; now += 100)
+    REQUIRE(planner.on_page("p1", true, ++cursor, 1, now).has_value());
+  CHECK_FALSE(planner.on_page("p1", true, ++cursor, 1, now).has_value());
+  CHECK_FALSE(planner.busy());
+  CHECK(planner.pulls_cut() == 1);
+  // The next announce of an honest peer starts a new pull from where this one got.
+  CHECK(planner.on_announce("p1", 20, "t2", relation::unknown, now + 1).has_value());
+}
