@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
     .add("max-buffered-bytes", "outbound bytes a client may leave unread for 5 s (4x at any time) before it is dropped as too slow",
          opt.max_buffered_bytes)
     .add("max-connections", "concurrent client connections", opt.max_connections)
-    .add("max-data-bytes", "largest entry data (canonical JSON), bytes", opt.max_data_bytes)
+    .add("max-data-bytes", "largest entry data (canonical JSON), bytes; the same on every node of a network", opt.max_data_bytes)
     .add("max-adds-in-flight", "unacknowledged add_ledger_entry requests per client",
          opt.max_adds_in_flight)
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
