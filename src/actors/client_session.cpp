@@ -203,10 +203,19 @@ void on_get_ledger(self_ptr self, const client_event& ev) {
   }
   if (!take_request_slot(self, ev))
     return;
-  self->request(self->state.ledger, caf::infinite, get_atom::value, from, limit)
+  self->request(self->state.ledger, caf::infinite, get_atom::value, from, limit,
+                self->state.limits.max_page_bytes)
     .then(
       [=](const entries_page& page) {
         give_back_request_slot(self);
+        if (!page.complete) {
+          const auto asked = std::min(limit, page.height - page.from);  // incomplete: from < height
+          fail(self, ev, "get_ledger: " + std::to_string(asked) + " entries from " +
+                           std::to_string(page.from) + " on exceed the " +
+                           std::to_string(self->state.limits.max_page_bytes) +
+                           " bytes of one answer (--max-page-bytes); ask for fewer with {from, limit}");
+          return;
+        }
         auto body = args_of(join_array(page.entries));
         if (ev.wants_ack)
           ack(self, ev, std::move(body));

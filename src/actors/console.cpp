@@ -64,6 +64,8 @@ using self_ptr = instrumented<console_actor, console_state>;
 constexpr std::size_t max_sessions_listed = 200;
 constexpr std::uint64_t default_tail = 10;
 constexpr std::uint64_t max_tail = 1000;
+// Entry JSON the ledger puts in one `ledger tail` answer: a table of a terminal's worth of rows.
+constexpr std::uint64_t max_tail_bytes = 16 * 1024 * 1024;
 constexpr std::uint64_t default_orphans = 20;
 
 std::int64_t now_unix_ms() {
@@ -367,7 +369,7 @@ void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to re
       .then(
         [self, reply, n = *n, ledger, timeout](const tip_info& tip) {
           const auto from = tip.height > n ? tip.height - n : 0;
-          self->request(ledger, timeout, get_atom::value, from, n)
+          self->request(ledger, timeout, get_atom::value, from, n, max_tail_bytes)
             .then(
               [reply](const entries_page& page) {
                 if (page.entries.empty()) {
@@ -377,7 +379,12 @@ void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to re
                 cli::table t{{"#", "ID", "AUTHOR", "HASH", "DATA"}};
                 for (std::size_t i = 0; i < page.entries.size(); ++i)
                   t.add_row(entry_row(std::to_string(page.from + i), page.entries[i]));
-                reply.ok(t.render() + "height " + std::to_string(page.height) + "\n");
+                std::string note;
+                if (!page.complete)
+                  note = "only the first " + std::to_string(page.entries.size()) +
+                         " entries: they fill the " + std::to_string(max_tail_bytes >> 20) +
+                         " MiB of one answer\n";
+                reply.ok(t.render() + note + "height " + std::to_string(page.height) + "\n");
               },
               reply.on_failure("the ledger"));
         },

@@ -684,7 +684,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       answer_drains(self);  // or on_committed does, once what was made is on disk
       return promise;
     },
-    [=](get_atom, std::uint64_t from, std::uint64_t limit) {
+    [=](get_atom, std::uint64_t from, std::uint64_t limit, std::uint64_t max_bytes) {
       auto& tree = self->state.res->tree;
       entries_page page;
       page.from = from;
@@ -692,8 +692,16 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       // Written so that no client-chosen `from` or `limit` can overflow.
       const std::uint64_t end = from < page.height ? from + std::min(limit, page.height - from) : from;
       page.entries.reserve(end - from);
-      for (auto i = from; i < end; ++i)
-        page.entries.push_back(ledger::to_json(*tree.at(i)));
+      std::size_t bytes = 0;
+      for (auto i = from; i < end; ++i) {
+        auto json = ledger::to_json(*tree.at(i));
+        bytes += json.size();
+        if (bytes > max_bytes) {
+          page.complete = false;
+          break;
+        }
+        page.entries.push_back(std::move(json));
+      }
       return page;
     },
     [=](get_atom, entry_atom, const std::string& id) -> std::string {

@@ -69,8 +69,8 @@ using ledger_listener_actor = caf::typed_actor<
 using ledger_actor = caf::typed_actor<
   // Sign and durably append local data (canonical JSON); replies once it is on disk.
   caf::replies_to<add_atom, std::string>::with<add_result>,
-  // A page of the canonical chain: from, limit.
-  caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<entries_page>,
+  // A page of the canonical chain: from, limit, and the most entry JSON it may hold in bytes.
+  caf::replies_to<get_atom, std::uint64_t, std::uint64_t, std::uint64_t>::with<entries_page>,
   // One entry by id, from the canonical chain ("" when unknown).
   caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
   caf::replies_to<tip_atom>::with<tip_info>,

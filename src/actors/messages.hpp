@@ -82,11 +82,15 @@ struct entries_page {
   std::uint64_t from = 0;
   std::uint64_t height = 0;                 // chain height when the page was cut
   std::vector<std::string> entries;         // canonical JSON of each entry, chain order
+  // False when the entries asked for would have passed the asker's byte limit: `entries` then
+  // holds only those below it, and the asker should ask for fewer.
+  bool complete = true;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entries_page& x) {
-  return f(caf::meta::type_name("gsio::entries_page"), x.from, x.height, x.entries);
+  return f(caf::meta::type_name("gsio::entries_page"), x.from, x.height, x.entries, x.complete);
 }
+
 
 // The canonical chain switched branches.
 struct reorg_event {

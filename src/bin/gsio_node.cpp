@@ -45,6 +45,7 @@ struct node_options {
   std::uint64_t max_connections = 10'000;
   std::uint64_t max_data_bytes = 64 * 1024;
   std::uint32_t max_adds_in_flight = 256;
+  std::uint64_t max_page_bytes = 80 * 1024 * 1024;
   std::string cors_origin = "*";
   std::string relay;
   std::string token;
@@ -75,6 +76,7 @@ std::string out_of_range(const node_options& o) {
     {"max-connections", o.max_connections, 1, 1'000'000},
     {"max-data-bytes", o.max_data_bytes, 16, std::uint64_t{1} << 26},
     {"max-adds-in-flight", o.max_adds_in_flight, 1, 65'536},
+    {"max-page-bytes", o.max_page_bytes, 65'536, std::uint64_t{1} << 34},
     {"announce-interval-ms", o.announce_interval_ms, 50, hour_ms},
     {"peer-expiry-ms", o.peer_expiry_ms, 1000, 24 * hour_ms},
     {"sync-page-limit", o.sync_page_limit, 1, 1000},
@@ -208,6 +210,8 @@ int main(int argc, char** argv) {
     .add("max-data-bytes", "largest entry data (canonical JSON), bytes; the same on every node of a network", opt.max_data_bytes)
     .add("max-adds-in-flight", "unacknowledged add_ledger_entry requests per client",
          opt.max_adds_in_flight)
+    .add("max-page-bytes", "entry JSON in one get_ledger answer; asking for more gets an error",
+         opt.max_page_bytes)
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
          opt.cors_origin)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
@@ -324,6 +328,7 @@ int main(int argc, char** argv) {
   else
     log::info("node", "serving the web UI from ", *web_dir);
   gw.session.max_adds_in_flight = opt.max_adds_in_flight;
+  gw.session.max_page_bytes = opt.max_page_bytes;
 
   auto advertised = opt.advertise.empty()
                       ? "http://" + opt.host + ":" + std::to_string(opt.port)

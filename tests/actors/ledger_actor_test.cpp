@@ -157,13 +157,22 @@ TEST_CASE("ledger actor: concurrent adds share commits, are durable, chained and
     CHECK(d["commits"].GetUint64() < adds);
     entries_page page;
     self->request(ledger_handle, std::chrono::seconds{5}, get_atom::value, std::uint64_t{10},
-                  std::uint64_t{5})
+                  std::uint64_t{5}, std::uint64_t{1} << 20)
       .receive([&](entries_page& p) { page = std::move(p); },
                [&](caf::error& err) { FAIL(caf::to_string(err)); });
     CHECK(page.height == adds);
     REQUIRE(page.entries.size() == 5);
+    CHECK(page.complete);
     CHECK(page.entries[0] == acked[10]);
     CHECK(field(page.entries[1], "previous_hash") == field(page.entries[0], "hash"));
+    // A byte limit below the five entries cuts the page after those that fit, and says so.
+    const auto two = page.entries[0].size() + page.entries[1].size();
+    self->request(ledger_handle, std::chrono::seconds{5}, get_atom::value, std::uint64_t{10},
+                  std::uint64_t{5}, std::uint64_t{two + page.entries[2].size() - 1})
+      .receive([&](entries_page& p) { page = std::move(p); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    CHECK_FALSE(page.complete);
+    CHECK(page.entries.size() == 2);
 
     std::vector<std::string> published;
     std::uint64_t published_height = 0;

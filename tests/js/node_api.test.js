@@ -238,6 +238,18 @@ describe('gsio-node options', () => {
     assert.ok(!r.output.includes('secret'), 'the token is not echoed');
   });
 
+  it('answers a get_ledger above --max-page-bytes with an error, and smaller pages in full', async () => {
+    const node = await h.startNode({ args: ['--max-page-bytes', '65536'] });
+    const s = await h.connect(node.url);
+    const filler = 'f'.repeat(4000);
+    for (let i = 0; i < 30; i++) await h.emitAck(s, 'add_ledger_entry', { i, filler });
+    const all = await h.emitAck(s, 'get_ledger');  // 30 entries of ~4.6 KB
+    assert.match(all.error, /30 entries from 0 on exceed the 65536 bytes of one answer \(--max-page-bytes\); ask for fewer/);
+    const page = await h.emitAck(s, 'get_ledger', { from: 0, limit: 10 });
+    assert.equal(page.length, 10);
+    assert.deepEqual(page.map((e) => e.data.i), [...Array(10).keys()]);
+  });
+
   it("keeps a '#' inside a quoted config value", async () => {
     const dir = h.tempDir();
     const config = require('node:path').join(dir, 'node.conf');
