@@ -86,8 +86,7 @@ std::unique_ptr<rapidjson::Document> parse_args(self_ptr self, const client_even
   auto doc = std::make_unique<rapidjson::Document>();
   // Exact numbers: a number must reach the ledger as the double the client meant (ECMAScript
   // parses exactly), not one unit in the last place off.
-  doc->Parse<util::exact_json_parse_flags>(ev.args_json.data(), ev.args_json.size());
-  if (doc->HasParseError() || !doc->IsArray()) {
+  if (util::parse_exact(*doc, ev.args_json).IsError() || !doc->IsArray()) {
     fail(self, ev, ev.name + ": arguments are not valid JSON");
     return nullptr;
   }

@@ -108,8 +108,7 @@ void dial(self_ptr self) {
       if (util::exact_json_refusal(args.json))
         return;  // dropped like text that does not parse
       rapidjson::Document doc;
-      doc.Parse<util::exact_json_parse_flags>(args.json.data(), args.json.size());
-      if (doc.HasParseError() || !doc.IsArray() || doc.Empty())
+      if (util::parse_exact(doc, args.json).IsError() || !doc.IsArray() || doc.Empty())
         return;
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w{buf};

@@ -622,8 +622,7 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     st.route.erase(st.route.begin());
   st.route.insert_or_assign(env.sender_id, link);
   rapidjson::Document payload;
-  payload.Parse<util::exact_json_parse_flags>(env.payload_json.data(), env.payload_json.size());
-  if (payload.HasParseError() || !payload.IsObject()) {
+  if (util::parse_exact(payload, env.payload_json).IsError() || !payload.IsObject()) {
     ++st.malformed;
     return;
   }

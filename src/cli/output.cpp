@@ -98,9 +98,8 @@ bool parse_json(std::string_view text, rapidjson::Document& doc, std::string& er
     error = std::string("invalid JSON: ") + refusal;
     return false;
   }
-  doc.Parse<util::exact_json_parse_flags>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
+  if (const auto parsed = util::parse_exact(doc, text); parsed.IsError()) {
+    error = "invalid JSON at offset " + std::to_string(parsed.Offset());
     return false;
   }
   return true;

@@ -256,10 +256,9 @@ bool canonicalize_text(std::string_view json, std::string& out, std::string& err
     return false;
   }
   rapidjson::Document doc;
-  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    error = std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError());
+  if (const auto parsed = util::parse_exact(doc, json); parsed.IsError()) {
+    error = std::string("invalid JSON at offset ") + std::to_string(parsed.Offset()) + ": " +
+            rapidjson::GetParseError_En(parsed.Code());
     return false;
   }
   std::string result;

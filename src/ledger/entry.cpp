@@ -233,9 +233,8 @@ bool from_json_text(std::string_view json, entry& out, std::string& error) {
     return false;
   }
   rapidjson::Document doc;
-  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
+  if (const auto parsed = util::parse_exact(doc, json); parsed.IsError()) {
+    error = "invalid JSON at offset " + std::to_string(parsed.Offset());
     return false;
   }
   return from_json(doc, out, error);

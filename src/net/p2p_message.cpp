@@ -84,8 +84,7 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
     return std::nullopt;
   }
   rapidjson::Document doc;
-  doc.Parse<util::exact_json_parse_flags>(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (util::parse_exact(doc, json).IsError() || !doc.IsObject()) {
     error = "a P2P message must be a JSON object";
     return std::nullopt;
   }

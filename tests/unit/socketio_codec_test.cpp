@@ -105,6 +105,9 @@ TEST_CASE("socket.io: decoding EVENT and ACK") {
   // unread (found by tests/fuzz).
   CHECK_FALSE(decode("2[\"message\",1]\n\0junk"s));
   CHECK_FALSE(decode("2[\"mes\0sage\"]"s));
+  // rapidjson skips a byte order mark byte by byte: a lone 0xEF before the JSON passed.
+  CHECK_FALSE(decode("24\xef[\"d\"]"));
+  CHECK_FALSE(decode("2\xef\xbb\xbf[\"d\"]"));
 }
 
 TEST_CASE("socket.io: decoding binary packets") {
