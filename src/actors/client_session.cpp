@@ -208,11 +208,19 @@ void on_get_ledger(self_ptr self, const client_event& ev) {
       [=](const entries_page& page) {
         give_back_request_slot(self);
         if (!page.complete) {
+          // `fits` tells a client how many to ask for instead (clients/ts getFullLedger, gsio).
           const auto asked = std::min(limit, page.height - page.from);  // incomplete: from < height
-          fail(self, ev, "get_ledger: " + std::to_string(asked) + " entries from " +
-                           std::to_string(page.from) + " on exceed the " +
-                           std::to_string(self->state.limits.max_page_bytes) +
-                           " bytes of one answer (--max-page-bytes); ask for fewer with {from, limit}");
+          const auto message = "get_ledger: " + std::to_string(asked) + " entries from " +
+                               std::to_string(page.from) + " on exceed the " +
+                               std::to_string(self->state.limits.max_page_bytes) +
+                               " bytes of one answer; ask for at most " +
+                               std::to_string(page.entries.size()) + " (the error's \"fits\")";
+          ++self->state.errors;
+          auto body = error_object(message);
+          body.pop_back();
+          body += ",\"fits\":" + std::to_string(page.entries.size()) + "}";
+          emit(self, "error", args_of(body));
+          ack(self, ev, args_of(body));
           return;
         }
         auto body = args_of(join_array(page.entries));

@@ -33,9 +33,10 @@ struct session_limits {
   std::uint32_t max_requests_in_flight = 16;
   std::uint64_t max_unpaged_entries = 10'000;  // get_ledger without {limit}
   std::uint64_t max_page_entries = 1'000;      // get_ledger with {limit}
-  // Entry JSON in one get_ledger answer: 1,000 entries of the default largest data fit, while
-  // 10,000 entries of 64 KiB (650 MB, copied several times on the way out) do not.
-  std::uint64_t max_page_bytes = 80 * 1024 * 1024;
+  // Entry JSON in one get_ledger answer (at least one entry): a page must reach a client well
+  // within what the transport lets a reader fall behind (max_buffered_bytes, 4x in bursts), and
+  // 10,000 entries of 64 KiB (650 MB, copied several times on the way out) must never be built.
+  std::uint64_t max_page_bytes = 2 * 1024 * 1024;
 };
 
 struct client_session_state {

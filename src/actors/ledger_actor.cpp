@@ -696,7 +696,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       for (auto i = from; i < end; ++i) {
         auto json = ledger::to_json(*tree.at(i));
         bytes += json.size();
-        if (bytes > max_bytes) {
+        if (bytes > max_bytes && !page.entries.empty()) {  // a page holds at least one entry
           page.complete = false;
           break;
         }

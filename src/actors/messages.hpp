@@ -83,7 +83,7 @@ struct entries_page {
   std::uint64_t height = 0;                 // chain height when the page was cut
   std::vector<std::string> entries;         // canonical JSON of each entry, chain order
   // False when the entries asked for would have passed the asker's byte limit: `entries` then
-  // holds only those below it, and the asker should ask for fewer.
+  // holds only those below it (at least one), and the asker should ask for that many.
   bool complete = true;
 };
 template <class Inspector>

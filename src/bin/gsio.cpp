@@ -170,7 +170,9 @@ std::string string_member(const rapidjson::Value& object, const char* name,
 // handing each page (a JSON array) and the chain index of its first entry to `on_page`.
 void fetch_ledger(cli::node_client& client, std::uint64_t from, std::uint64_t limit,
                   const std::function<void(const rapidjson::Value&, std::uint64_t)>& on_page) {
-  constexpr std::uint64_t page_max = 1000;  // the protocol's largest page
+  // The protocol's largest page, lowered for good when the node says fewer fit in one answer
+  // (large entries; {error, fits}).
+  std::uint64_t page_max = 1000;
   std::uint64_t next = from;
   for (;;) {
     const std::uint64_t fetched = next - from;
@@ -181,6 +183,14 @@ void fetch_ledger(cli::node_client& client, std::uint64_t from, std::uint64_t li
       "[{\"from\":" + std::to_string(next) + ",\"limit\":" + std::to_string(want) + "}]";
     rapidjson::Document doc;
     const auto& page = first_argument(client, "get_ledger", client.request("get_ledger", args), doc);
+    if (page.IsObject()) {
+      auto fits = page.FindMember("fits");
+      if (fits != page.MemberEnd() && fits->value.IsUint64() && fits->value.GetUint64() >= 1 &&
+          fits->value.GetUint64() < want) {
+        page_max = fits->value.GetUint64();
+        continue;
+      }
+    }
     throw_if_refused(page, "get_ledger");
     if (!page.IsArray())
       malformed(client.url(), "get_ledger answered with " + std::string{json_kind(page)} +

@@ -45,7 +45,7 @@ struct node_options {
   std::uint64_t max_connections = 10'000;
   std::uint64_t max_data_bytes = 64 * 1024;
   std::uint32_t max_adds_in_flight = 256;
-  std::uint64_t max_page_bytes = 80 * 1024 * 1024;
+  std::uint64_t max_page_bytes = 2 * 1024 * 1024;
   std::string cors_origin = "*";
   std::string relay;
   std::string token;
@@ -210,8 +210,8 @@ int main(int argc, char** argv) {
     .add("max-data-bytes", "largest entry data (canonical JSON), bytes; the same on every node of a network", opt.max_data_bytes)
     .add("max-adds-in-flight", "unacknowledged add_ledger_entry requests per client",
          opt.max_adds_in_flight)
-    .add("max-page-bytes", "entry JSON in one get_ledger answer; asking for more gets an error",
-         opt.max_page_bytes)
+    .add("max-page-bytes", "entry JSON in one get_ledger answer (at most --max-buffered-bytes); "
+         "asking for more gets an error saying how many fit", opt.max_page_bytes)
     .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
          opt.cors_origin)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
@@ -328,7 +328,8 @@ int main(int argc, char** argv) {
   else
     log::info("node", "serving the web UI from ", *web_dir);
   gw.session.max_adds_in_flight = opt.max_adds_in_flight;
-  gw.session.max_page_bytes = opt.max_page_bytes;
+  // A page larger than a client may leave unread would cost it its session.
+  gw.session.max_page_bytes = std::min(opt.max_page_bytes, opt.max_buffered_bytes);
 
   auto advertised = opt.advertise.empty()
                       ? "http://" + opt.host + ":" + std::to_string(opt.port)

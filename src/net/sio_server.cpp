@@ -390,6 +390,7 @@ public:
       socket_(strand),
       strand_(std::move(strand)),
       close_timer_(strand_),
+      slow_timer_(strand_),
       parser_(core_->options.max_payload),
       pending_input_(std::move(leftover)) {}
 
@@ -422,6 +423,7 @@ private:
   std::size_t take_frames(std::string_view input);
   void on_frame_failure(const ws::parsed& failure);
   void arm_close_timer();
+  void arm_slow_timer();
   void queue_pong(std::string frame);
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
@@ -436,6 +438,10 @@ private:
   tcp::socket socket_;                                             // after it
   strand_type strand_;
   asio::steady_timer close_timer_;
+  // Runs while the backlog is above max_buffered_bytes: a reader that takes nothing more is
+  // judged when the grace ends, whether or not anything else is sent to it.
+  asio::steady_timer slow_timer_;
+  bool slow_timer_armed_ = false;
   std::shared_ptr<engine_session> engine_;
   http::request<http::string_body> request_;  // kept alive for the asynchronous handshake only
   std::shared_ptr<http::response<http::string_body>> rejection_;
@@ -1327,6 +1333,25 @@ void ws_session::on_frame_failure(const ws::parsed& failure) {
 }
 
 // Bounds every close: a peer that stops reading cannot keep the connection open.
+void ws_session::arm_slow_timer() {
+  if (slow_timer_armed_)
+    return;
+  slow_timer_armed_ = true;
+  slow_timer_.expires_after(backlog_judge::grace + std::chrono::milliseconds{100});
+  slow_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
+    self->slow_timer_armed_ = false;
+    if (ec || self->closing_)
+      return;
+    const auto limit = self->core_->options.max_buffered_bytes;
+    if (self->backlog_.too_slow(self->queued_bytes_, limit)) {
+      if (auto engine = self->engine_)
+        engine->close(disconnect_reason::buffer_overflow);
+    } else if (self->queued_bytes_ > limit) {
+      self->arm_slow_timer();  // it fell behind again after a catch-up: a new grace
+    }
+  }));
+}
+
 void ws_session::arm_close_timer() {
   close_timer_.expires_after(graceful_close_timeout);
   close_timer_.async_wait(
@@ -1354,6 +1379,8 @@ bool ws_session::send(const outgoing* frames, std::size_t count) {
   }
   if (backlog_.too_slow(queued_bytes_, core_->options.max_buffered_bytes))
     return false;
+  if (queued_bytes_ > core_->options.max_buffered_bytes)
+    arm_slow_timer();
   if (!writing_)
     do_write();
   return true;
@@ -1458,6 +1485,7 @@ void ws_session::start_close_handshake(std::uint16_t code, std::string_view reas
 
 void ws_session::hard_close() {
   close_timer_.cancel();
+  slow_timer_.cancel();
   auto& sock = socket();
   if (!sock.is_open())
     return;

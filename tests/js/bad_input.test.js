@@ -256,8 +256,9 @@ describe('gsio-node under bad input', () => {
     const ws = await joined(node);
     ws._socket.pause();  // never read again: the kernel buffers fill, then the node's queue
     for (let i = 0; i < 200; i++) ws.send(`42["get_ledger",{"from":0,"limit":1000}]`);
-    // Each answer is ~450 KB, 90 MB in all; the node must give up on this reader long before.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Each answer is ~450 KB, 90 MB in all; the node must give up on this reader long before:
+    // at four times --max-buffered-bytes at once, or once it has been above it for 5 s.
+    await new Promise((r) => setTimeout(r, 6000));
     const rssDuring = h.rssKiB(node.proc.pid);
     await assertHealthy();
     ws._socket.resume();

@@ -169,6 +169,17 @@ describe('gsio against a node', () => {
     assert.deepEqual(chain, await h.getAll(socket));
   });
 
+  it('pages with as many entries as the node says fit when entries are large; verify too', async () => {
+    const small = await h.startNode({ args: ['--max-page-bytes', '65536'] });
+    const s = await h.connect(small.url);
+    for (let i = 0; i < 40; i++) await h.emitAck(s, 'add_ledger_entry', { i, filler: 'f'.repeat(4000) });
+    const json = await gsio(['--node', small.url, 'ledger', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).map((e) => e.data.i), [...Array(40).keys()]);
+    const verified = await gsio(['--node', small.url, 'verify']);
+    assert.equal(verified.code, 0, verified.stderr + verified.stdout);
+  });
+
   it('lists the ledger as a table and pages through more than one page', async () => {
     // 1,005 more entries: get_ledger pages hold at most 1,000, so listing and verify must page.
     for (let i = 0; i < 1005; i += 200) {

@@ -38,8 +38,11 @@ export interface GsioClientOptions {
 /** A request the node refused: its `{error}` reply. */
 export class GsioRequestError extends Error {
   override name = 'GsioRequestError';
-  constructor(readonly event: string, readonly reason: string) {
+  /** For a get_ledger page above the node's byte limit: how many entries fit in one answer. */
+  readonly fits?: number;
+  constructor(readonly event: string, readonly reason: string, fits?: unknown) {
     super(reason);
+    if (typeof fits === 'number' && Number.isInteger(fits) && fits >= 1) this.fits = fits;
   }
 }
 
@@ -188,7 +191,7 @@ export class GsioClient {
       if (err instanceof Error && /timed out/.test(err.message)) throw new GsioTimeoutError(event, this.#requestTimeoutMs);
       throw err;
     }
-    if (isErrorReply(reply)) throw new GsioRequestError(event, reply.error);
+    if (isErrorReply(reply)) throw new GsioRequestError(event, reply.error, (reply as { fits?: unknown }).fits);
     return reply as T;
   }
 
@@ -207,14 +210,26 @@ export class GsioClient {
 
   /**
    * The whole canonical chain from `from`, fetched page by page. A reorg while paging can make
-   * the pages disagree; verifyChain() notices (a bad link) and the caller can fetch again.
+   * the pages disagree; verifyChain() notices (a bad link) and the caller can fetch again. Pages
+   * of large entries may be above what the node puts in one answer: they are asked for again
+   * with as many entries as the node says fit.
    */
   async getFullLedger({ from = 0, pageSize = 1000 }: { from?: number; pageSize?: number } = {}): Promise<Entry[]> {
     const all: Entry[] = [];
+    let limit = pageSize;  // lowered for good once the node says fewer fit: entries are alike
     for (;;) {
-      const page = await this.getLedger({ from: from + all.length, limit: pageSize });
+      let page: Entry[];
+      for (;;) {
+        try {
+          page = await this.getLedger({ from: from + all.length, limit });
+          break;
+        } catch (err) {
+          if (!(err instanceof GsioRequestError) || err.fits === undefined || err.fits >= limit) throw err;
+          limit = err.fits;
+        }
+      }
       all.push(...page);
-      if (page.length < pageSize) return all;
+      if (page.length < limit) return all;
     }
   }
 

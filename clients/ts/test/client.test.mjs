@@ -113,6 +113,17 @@ describe('GsioClient against one gsio-node', () => {
     assert.ok((await a.nodeInfo()).height >= 1, 'still answering');
   });
 
+  it('getFullLedger asks again with as many entries as the node says fit in one answer', async () => {
+    const small = await h.startNode({ args: ['--max-page-bytes', '65536'] });
+    const a = await open(small.url);
+    for (let i = 0; i < 40; i++) await a.addEntry({ i, filler: 'f'.repeat(4000) });  // ~4.6 KB each
+    const err = await a.getLedger({ from: 0, limit: 40 }).catch((e) => e);
+    assert.ok(err instanceof GsioRequestError && err.fits >= 1 && err.fits < 40, String(err));
+    const all = await a.getFullLedger();
+    assert.deepEqual(all.map((e) => e.data.i), [...Array(40).keys()]);
+    assert.equal((await verifyChain(all)).valid, true);
+  });
+
   it('pages getLedger, fetches the full chain, and verifies it; tampered copies fail', async () => {
     const a = await open(node.url);
     for (let i = 0; i < 6; i++) await a.addEntry({ note: `page ${i}`, i });
