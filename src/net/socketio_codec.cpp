@@ -25,10 +25,10 @@ decode_result fail(std::string message) { return decode_result{std::nullopt, std
 // Parses JSON iteratively and validates UTF-8. Deeper nesting than any message needs is refused
 // first: the parse would survive it, but later walks over the document recurse per level.
 bool parse_json(rapidjson::Document& doc, std::string_view text) {
-  // rapidjson skips the bytes of a byte order mark one by one, so "\xEF[...]" would pass for
-  // [...]; a packet's JSON never starts with one.
+  // rapidjson skips the bytes of a byte order mark (EF BB BF) one by one, so "\xEF[...]" or
+  // "\xBB[...]" would pass for [...]; JSON text never starts with a byte outside ASCII.
   if (util::json_nested_deeper_than(text, util::max_message_nesting) || util::holds_nul(text) ||
-      (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF))
+      (!text.empty() && static_cast<unsigned char>(text.front()) >= 0x80))
     return false;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<flags>(text.data(), text.size());

@@ -108,6 +108,8 @@ TEST_CASE("socket.io: decoding EVENT and ACK") {
   // rapidjson skips a byte order mark byte by byte: a lone 0xEF before the JSON passed.
   CHECK_FALSE(decode("24\xef[\"d\"]"));
   CHECK_FALSE(decode("2\xef\xbb\xbf[\"d\"]"));
+  CHECK_FALSE(decode("210\xbb[\"get_ledger\"]"));
+  CHECK_FALSE(decode("2\xbf[\"d\"]"));
 }
 
 TEST_CASE("socket.io: decoding binary packets") {
