@@ -1,7 +1,12 @@
 #include "ledger/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <unordered_set>
 
 #include "ledger/validation.hpp"
@@ -55,10 +60,23 @@ store::store(const std::filesystem::path& dir,
   std::filesystem::create_directories(dir, ec);
   if (ec)
     throw store_error("cannot create data directory " + dir.string() + ": " + ec.message());
+  const auto lock_path = dir / "ledger.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0)
+    throw store_error("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(lock_fd_);
+    throw store_error(err == EWOULDBLOCK
+                        ? "the data directory " + dir.string() + " is in use by another process (" +
+                            lock_path.string() + " is locked)"
+                        : "cannot lock " + lock_path.string() + ": " + std::strerror(err));
+  }
   if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                              SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
+    ::close(lock_fd_);
     throw store_error("cannot open " + path_.string() + ": " + message);
   }
   try {
@@ -70,11 +88,15 @@ store::store(const std::filesystem::path& dir,
     create_or_migrate_schema(on_conversion);
   } catch (...) {
     sqlite3_close(db_);
+    ::close(lock_fd_);
     throw;
   }
 }
 
-store::~store() { sqlite3_close(db_); }
+store::~store() {
+  sqlite3_close(db_);
+  ::close(lock_fd_);  // releases the lock, after the last write
+}
 
 // Schema 1 has no index but the rowid: rows are only ever appended, so a commit writes the table's
 // last pages and nothing else. Schema 0 (stores made before it) also had a UNIQUE index on the

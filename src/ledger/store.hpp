@@ -34,7 +34,8 @@ public:
   // PRAGMA user_version of the stores this code writes (see create_or_migrate_schema).
   static constexpr int schema_version = 1;
 
-  // Opens or creates `<dir>/ledger.db`. A store of an older schema is converted first, once;
+  // Opens or creates `<dir>/ledger.db`, refusing (store_error) a directory another process has a
+  // store open in. A store of an older schema is converted first, once;
   // `on_conversion` (if given) is called with the old version just before, since that can take a
   // while on a large store.
   explicit store(const std::filesystem::path& dir,
@@ -61,6 +62,9 @@ private:
   void create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion);
 
   std::filesystem::path path_;
+  // An exclusive flock on <dir>/ledger.lock, held while the store is open: two processes on one
+  // data directory would sign different entries under one key and one id each.
+  int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
   std::optional<int> converted_from_;
 };

@@ -259,6 +259,14 @@ describe('gsio-node options', () => {
     assert.equal((await h.emitAck(t, 'get_ledger', { from: 0, limit: 1 })).length, 1);
   });
 
+  it('refuses to start on a data directory another gsio-node is using', async () => {
+    const first = await h.startNode();
+    const r = await h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', first.dataDir]);
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, /is in use by another process/);
+    assert.equal((await h.health(first)).status, 'ok', 'the first node carries on');
+  });
+
   it("keeps a '#' inside a quoted config value", async () => {
     const dir = h.tempDir();
     const config = require('node:path').join(dir, 'node.conf');

@@ -197,3 +197,17 @@ TEST_CASE("garbage in a row is reported, not crashed on") {
 TEST_CASE("an unwritable data directory is a clear error") {
   CHECK_THROWS_AS(store("/proc/gsio-cannot-exist"), store_error);
 }
+
+TEST_CASE("a data directory is used by one store at a time") {
+  gsio::test::temp_dir dir;
+  {
+    store first(dir.path);
+    try {
+      store second(dir.path);
+      FAIL("a second store opened a directory in use");
+    } catch (const store_error& ex) {
+      CHECK(std::string(ex.what()).find("is in use by another process") != std::string::npos);
+    }
+  }
+  store again(dir.path);  // free once the first is closed
+}

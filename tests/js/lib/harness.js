@@ -165,12 +165,22 @@ function ackOrDisconnect(socket, event, ...args) {
 }
 
 // The whole canonical chain, fetched in pages.
+// The whole chain, page by page; a page of large entries above what the node puts in one answer
+// is asked for again with as many entries as its error says fit (docs/PROTOCOL.md §2).
 async function getAll(socket, pageSize = 1000) {
   const all = [];
+  let limit = pageSize;
   for (;;) {
-    const page = await emitAck(socket, 'get_ledger', { from: all.length, limit: pageSize });
+    const page = await emitAck(socket, 'get_ledger', { from: all.length, limit });
+    if (!Array.isArray(page)) {
+      if (page && Number.isInteger(page.fits) && page.fits >= 1 && page.fits < limit) {
+        limit = page.fits;
+        continue;
+      }
+      throw new Error(`get_ledger: ${JSON.stringify(page)}`);
+    }
     all.push(...page);
-    if (page.length < pageSize) return all;
+    if (page.length < limit) return all;
   }
 }
 
