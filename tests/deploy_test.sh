@@ -19,6 +19,10 @@ for unit in gsio-node gsio-relay; do
   grep -q "ExecStart=$tmp/usr/bin/$unit " "$u" || fail "$unit.service does not point at the installed binary"
   grep -qE '@[A-Z]+@' "$u" && fail "$unit.service has unreplaced @PLACEHOLDERS@"
   grep -q "^DynamicUser=yes" "$u" || fail "$unit.service does not run as its own user"
+  # A dynamic user cannot open the root-only config: the unit must pass it as a credential.
+  conf=${unit#gsio-}
+  grep -q "^LoadCredential=config:$tmp/usr/etc/gsio/$conf.conf$" "$u" || fail "$unit.service does not load its config as a credential"
+  grep -q "^ExecStart=.* --config %d/config" "$u" || fail "$unit.service does not read the credential"
 done
 [[ "$(stat -c %a "$tmp/usr/etc/gsio/relay.conf")" == 600 ]] || fail "relay.conf is not mode 0600"
 
