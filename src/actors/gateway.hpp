@@ -34,7 +34,7 @@ struct gateway_options {
   // A ledger_reorg whose added entries exceed this is pushed as `partial` (no entries).
   std::size_t max_reorg_push_bytes = 1024 * 1024;
   std::size_t max_connections = 10'000;
-  std::string cors_origin = "*";
+  std::string cors_origin;  // net::server_options::cors_origin: "" admits same-origin pages only
   std::string web_dir;   // static files served at "/", empty for none
   // The network token: when set, a socket joins "/p2p" only with {"token": it} as its auth
   // payload (other nodes' links), so that only the network's nodes speak P2P to this one.

@@ -46,7 +46,7 @@ struct node_options {
   std::uint64_t max_data_bytes = 64 * 1024;
   std::uint32_t max_adds_in_flight = 256;
   std::uint64_t max_page_bytes = 2 * 1024 * 1024;
-  std::string cors_origin = "*";
+  std::string cors_origin;
   std::string relay;
   std::string token;
   std::string peers;
@@ -212,8 +212,8 @@ int main(int argc, char** argv) {
          opt.max_adds_in_flight)
     .add("max-page-bytes", "entry JSON in one get_ledger answer (at most --max-buffered-bytes); "
          "asking for more gets an error saying how many fit", opt.max_page_bytes)
-    .add("cors-origin", "Access-Control-Allow-Origin for browsers (\"\" disables CORS)",
-         opt.cors_origin)
+    .add("cors-origin", "the one other origin whose pages may use this node (\"*\": any; default: "
+         "only pages the node serves itself)", opt.cors_origin)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
     .add("token",
          "shared network token: sent to the relay and to --peer nodes, and required of nodes "

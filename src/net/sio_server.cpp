@@ -518,6 +518,8 @@ private:
   void write(http::response<http::string_body> res);
   void on_write(beast::error_code ec, std::size_t bytes);
   void add_cors(http::response<http::string_body>& res) const;
+  // No Origin (not a browser, or a same-origin GET), the server's own origin, or cors_origin.
+  bool origin_allowed(const http::request<http::string_body>& req) const;
   void close_stream();
   void linger();
 
@@ -957,6 +959,17 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
     return;
   }
 
+  if (!origin_allowed(req)) {
+    ++core_->protocol_errors;
+    http::response<http::string_body> res{http::status::forbidden, version_};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.body() = "origin not allowed (see --cors-origin)\n";
+    res.keep_alive(keep_alive_);
+    res.prepare_payload();
+    write(std::move(res));
+    return;
+  }
+
   auto transport = query_value(query, "transport");
   if (transport != "polling" && transport != "websocket") {
     ++core_->protocol_errors;
@@ -1092,6 +1105,17 @@ void http_session::respond(engine_reply reply) {
   res.body() = std::move(reply.body);
   res.prepare_payload();
   write(std::move(res));
+}
+
+bool http_session::origin_allowed(const http::request<http::string_body>& req) const {
+  const auto origin = req[http::field::origin];
+  if (origin.empty() || core_->options.cors_origin == "*" || origin == core_->options.cors_origin)
+    return true;
+  // Same origin: "scheme://" then the authority the request was sent to (its Host header).
+  const auto authority = origin.find("://");
+  if (authority == beast::string_view::npos)
+    return false;  // "null" (a file or sandboxed page), or malformed
+  return beast::iequals(origin.substr(authority + 3), req[http::field::host]);
 }
 
 void http_session::add_cors(http::response<http::string_body>& res) const {

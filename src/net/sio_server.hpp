@@ -71,7 +71,11 @@ struct server_options {
   // Engine.IO sessions; also the most HTTP connections (a polling session uses one or two, a
   // WebSocket session none once upgraded) held at once: beyond it new ones are closed unread.
   std::size_t max_connections = 100'000;
-  std::string cors_origin = "*";        // Access-Control-Allow-Origin; "" disables CORS headers
+  // Access-Control-Allow-Origin; "" disables CORS headers. It also decides which browser pages
+  // may open sessions: a handshake, poll or upgrade whose Origin header is neither the server's
+  // own origin (its Host) nor cors_origin ("*": any) gets 403, so that a page elsewhere cannot
+  // use a member's browser to reach a node it can reach (one bound to 127.0.0.1, say).
+  std::string cors_origin = "*";
   bool allow_upgrades = true;
   // Optional second endpoint that speaks plain Engine.IO without Socket.IO on top (protocol
   // conformance tests, raw clients). Its sessions report to the engineio_handler given to the

@@ -259,6 +259,33 @@ describe('gsio-node options', () => {
     assert.equal((await h.emitAck(t, 'get_ledger', { from: 0, limit: 1 })).length, 1);
   });
 
+  it('lets only its own pages, and those of --cors-origin, open sessions from a browser', async () => {
+    const http = require('node:http');
+    const WebSocket = require('ws');
+    const handshake = (node, origin) => new Promise((resolve, reject) => {
+      http.get(`${node.url}/socket.io/?EIO=4&transport=polling`, { headers: origin ? { Origin: origin } : {} }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode, allow: res.headers['access-control-allow-origin'] });
+      }).on('error', reject);
+    });
+    const upgrade = (node, origin) => new Promise((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket.io/?EIO=4&transport=websocket`, { origin });
+      ws.on('open', () => { ws.terminate(); resolve(101); });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.on('error', () => {});
+    });
+    const node = await h.startNode();
+    assert.equal((await handshake(node)).status, 200, 'no Origin: not a browser page');
+    assert.equal((await handshake(node, node.url)).status, 200, 'a page the node served');
+    assert.equal((await handshake(node, 'http://evil.example')).status, 403);
+    assert.equal((await handshake(node, 'null')).status, 403);
+    assert.equal(await upgrade(node, node.url), 101);
+    assert.equal(await upgrade(node, 'http://evil.example'), 403);
+    const open = await h.startNode({ args: ['--cors-origin', 'https://ui.example'] });
+    assert.deepEqual(await handshake(open, 'https://ui.example'), { status: 200, allow: 'https://ui.example' });
+    assert.equal((await handshake(open, 'http://evil.example')).status, 403);
+  });
+
   it('refuses to start on a data directory another gsio-node is using', async () => {
     const first = await h.startNode();
     const r = await h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', first.dataDir]);
