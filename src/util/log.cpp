@@ -5,6 +5,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "util/printable.hpp"
+
 namespace gsio::log {
 namespace {
 
@@ -41,10 +43,13 @@ void write(level l, std::string_view component, std::string_view message) {
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(ms % 1000));
+  // Messages carry text from peers and clients (entry ids, addresses, reasons): escaped, it can
+  // neither start a forged log line nor send escape sequences to whoever reads the log.
+  const auto text = util::printable(message, false);
   std::lock_guard<std::mutex> guard{output_mutex};
   std::fprintf(stderr, "%s %-5.*s %.*s: %.*s\n", stamp, static_cast<int>(to_string(l).size()),
                to_string(l).data(), static_cast<int>(component.size()), component.data(),
-               static_cast<int>(message.size()), message.data());
+               static_cast<int>(text.size()), text.data());
 }
 
 }  // namespace gsio::log

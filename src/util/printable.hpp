@@ -1,0 +1,16 @@
+#pragma once
+// Text from outside (entry data, peer addresses, entry ids, error messages) made safe to show on
+// a terminal or write to a log.
+#include <string>
+#include <string_view>
+
+namespace gsio::util {
+
+// Control characters (C0, DEL, C1), bidirectional overrides and isolates become \uXXXX, and bytes
+// that are not UTF-8 become \xNN, so that the text cannot move the cursor, retitle the window,
+// reorder what is shown or start a line of its own. With `keep_line_breaks`, newline and tab stay
+// (multi-line output); without, they are escaped too (a log line, a table cell). Inside a JSON
+// string the \uXXXX form means the same character, so JSON stays valid and equal.
+std::string printable(std::string_view text, bool keep_line_breaks);
+
+}  // namespace gsio::util
