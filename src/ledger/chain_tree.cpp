@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -55,8 +56,9 @@ struct chain_tree::impl {
   std::size_t forks = 0;
   std::unordered_map<std::string, std::int64_t> last_ms_by_creator;
 
-  // Held entries, keyed by the parent hash they wait for.
-  std::unordered_map<std::string, std::vector<entry>> held;
+  // Held entries, keyed by the parent hash they wait for, oldest first: a deque, so that dropping
+  // the oldest of 100k entries waiting for one made-up parent does not move the other 99,999.
+  std::unordered_map<std::string, std::deque<entry>> held;
   std::unordered_set<std::string> held_hashes;
   // (parent, hash) in the order entries were held; released ones are skipped lazily.
   std::deque<std::pair<std::string, std::string>> held_order;
@@ -93,7 +95,8 @@ struct chain_tree::impl {
     auto waiting = held.find(parent);
     if (waiting == held.end())
       return {};
-    std::vector<entry> children = std::move(waiting->second);
+    std::vector<entry> children(std::make_move_iterator(waiting->second.begin()),
+                                std::make_move_iterator(waiting->second.end()));
     held.erase(waiting);
     for (const entry& child : children) {
       held_hashes.erase(child.hash);
