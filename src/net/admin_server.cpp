@@ -1,8 +1,11 @@
 #include "net/admin_server.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -130,8 +133,26 @@ private:
             true, false);
       return;
     }
+    // A web page can make a browser send a request here (fetch with mode no-cors): its header
+    // lines would only be refused, but a body line could be a command. An HTTP request line
+    // first ends the connection before anything else is read.
+    if (std::exchange(first_line_, false) && looks_like_http_request(line)) {
+      write(frame(false, "this is the gsio-node debug console, not an HTTP server"), true, false);
+      return;
+    }
     awaiting_reply_ = true;
     server_->handler.on_command(id_, std::move(line));
+  }
+
+  // "GET / HTTP/1.1", "POST /x HTTP/1.0", ...: a method, a target, and an HTTP version.
+  static bool looks_like_http_request(std::string_view line) {
+    const auto first_space = line.find(' ');
+    const auto last_space = line.rfind(' ');
+    if (first_space == std::string_view::npos || first_space == 0 || last_space == first_space)
+      return false;
+    const auto method = line.substr(0, first_space);
+    return std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) &&
+           line.substr(last_space + 1).starts_with("HTTP/");
   }
 
   void write(std::string bytes, bool close_after, bool read_next) {
@@ -167,6 +188,7 @@ private:
   std::string input_;
   std::string output_;
   bool awaiting_reply_ = false;
+  bool first_line_ = true;
   bool closed_ = false;
   asio::steady_timer deadline_;
 };

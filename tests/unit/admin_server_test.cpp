@@ -102,3 +102,25 @@ TEST_CASE("admin server: replies in order, and closes a client idle for idle_tim
     std::this_thread::sleep_for(10ms);
   CHECK(console.server.connections() == 0);
 }
+
+TEST_CASE("admin server: an HTTP request (a browser sent here by a web page) runs no command") {
+  net::admin_options options;
+  options.greeting = "hello";
+  console_fixture console{options};
+
+  asio::io_context client_io;
+  tcp::socket socket{client_io};
+  socket.connect({asio::ip::make_address("127.0.0.1"), console.server.port()});
+  const timeval read_limit{5, 0};
+  REQUIRE(::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &read_limit,
+                       sizeof read_limit) == 0);
+  std::string buffer;
+  CHECK(read_frame(socket, buffer) == "ok:hello");
+  asio::write(socket, asio::buffer(std::string{
+    "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 14\r\n\r\nlog-level off\n"}));
+  CHECK(read_frame(socket, buffer) == "error:this is the gsio-node debug console, not an HTTP server");
+  boost::system::error_code ec;
+  char byte;
+  socket.read_some(asio::buffer(&byte, 1), ec);
+  CHECK(ec == asio::error::eof);  // closed before the body's line was read
+}
