@@ -85,6 +85,35 @@ function checkShape(value: unknown): VerifyProblem | null {
   return null;
 }
 
+// The order of the Ed25519 group (RFC 8032's L).
+const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+function numberFromLittleEndian(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] ?? 0);
+  return n;
+}
+
+/**
+ * noble's strict mode checks [8]([S]B - [k]A - R) = 0 (cofactored); a node checks [S]B - [k]A = R
+ * exactly (cofactorless, PROTOCOL.md §3). They differ for a key holder who puts a small-order
+ * component into R: such a signature must fail here as it fails on every node.
+ */
+function cofactorlessEquationHolds(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  const encodedR = signature.subarray(0, 32);
+  const s = numberFromLittleEndian(signature.subarray(32));
+  const challenge = new Uint8Array(64 + message.length);
+  challenge.set(encodedR, 0);
+  challenge.set(publicKey, 32);
+  challenge.set(message, 64);
+  const k = numberFromLittleEndian(sha512(challenge)) % GROUP_ORDER;
+  const a = ed.Point.fromBytes(publicKey, false);
+  const sB = s === 0n ? ed.Point.ZERO : ed.Point.BASE.multiplyUnsafe(s);
+  const kA = k === 0n ? ed.Point.ZERO : a.multiplyUnsafe(k);
+  const computed = sB.subtract(kA).toBytes();
+  return computed.every((byte, i) => byte === encodedR[i]);
+}
+
 /**
  * Checks one entry on its own: shape, hash, and every signature present (the creator's is
  * required; attestations by other nodes must verify too). Returns null when it is sound.
@@ -104,8 +133,12 @@ export function verifyEntry(entry: unknown): VerifyProblem | null {
   for (const [signer, sig] of Object.entries(e.signatures)) {
     let ok: boolean;
     try {
-      // Strict RFC 8032 rules (not ZIP-215): a node refuses everything this refuses (PROTOCOL.md §3).
-      ok = ed.verify(hexToBytes(sig), message, hexToBytes(signer), { zip215: false });
+      // Strict RFC 8032 rules (not ZIP-215) and the cofactorless equation: exactly what a node
+      // accepts (PROTOCOL.md §3).
+      const signature = hexToBytes(sig);
+      const publicKey = hexToBytes(signer);
+      ok = ed.verify(signature, message, publicKey, { zip215: false }) &&
+        cofactorlessEquationHolds(signature, message, publicKey);
     } catch {
       ok = false; // e.g. a public key that is not a curve point
     }

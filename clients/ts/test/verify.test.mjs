@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
 import {
   canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
   LiveLedger, nodeIdFromSeed, verifyChain, verifyEntry,
@@ -121,6 +123,28 @@ describe('entry hashing and signatures', () => {
     forged.hash = computeEntryHash(forged);
     forged.signatures = { [neutral]: neutral + '00'.repeat(32) };
     assert.equal(verifyEntry(forged).reason, 'bad_signature');
+  });
+
+  it('refuses a signature whose R has a small-order part, as every node does (cofactorless)', () => {
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const le = (bytes) => [...bytes].reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+    const le32 = (n) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+    const hex = (bytes) => Buffer.from(bytes).toString('hex');
+    const e = structuredClone(vectors[0].entry);
+    const { scalar, pointBytes } = ed.utils.getExtendedPublicKey(Buffer.from(vectors[0].creator_seed, 'hex'));
+    // The key holder signs with R' = rB + T, T of order 8: [8]([S]B - [k]A - R') = 0 holds,
+    // [S]B - [k]A = R' does not.
+    const torsion = ed.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
+    const r = 0x1234567890abcdefn;
+    const encodedR = ed.Point.BASE.multiply(r).add(torsion).toBytes();
+    const message = Buffer.from(e.hash, 'hex');
+    const k = le(sha512(Buffer.concat([encodedR, pointBytes, message]))) % L;
+    const signature = Buffer.concat([encodedR, le32((r + k * scalar) % L)]);
+    assert.equal(ed.verify(signature, message, pointBytes, { zip215: false }), true,
+                 'noble alone (cofactored) accepts it');
+    e.signatures[e.creator_node_id] = hex(signature);
+    assert.equal(verifyEntry(e).reason, 'bad_signature');
+    assert.equal(verifyEntry(structuredClone(vectors[0].entry)), null, 'an honest signature still verifies');
   });
 
   it('checks a suffix against a given link, and truncates on a reorg', async () => {
