@@ -11,6 +11,7 @@
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
 #include "util/json_parse.hpp"
+#include "util/printable.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -25,7 +26,9 @@ std::int64_t now_unix_ms() {
 
 std::string error_object(std::string_view message) {
   std::string out = "{\"error\":";
-  ledger::append_canonical_string(message, out);
+  // Messages quote what the client sent (an event name, an id), which may decode to bytes that
+  // are not UTF-8; a text frame carrying them would be refused by the client.
+  ledger::append_canonical_string(util::valid_utf8_or_replaced(message), out);
   out += '}';
   return out;
 }

@@ -3,6 +3,48 @@
 #include <cstdio>
 
 namespace gsio::util {
+namespace {
+
+// The length of the well-formed UTF-8 sequence at text[i] (a byte >= 0x80), with its code point
+// in `cp`; 0 when there is none: a stray byte, a cut sequence, an overlong form, a surrogate or a
+// value past U+10FFFF.
+std::size_t utf8_sequence(std::string_view text, std::size_t i, unsigned& cp) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  const std::size_t length = byte >= 0xc2 && byte <= 0xdf ? 2
+                             : byte >= 0xe0 && byte <= 0xef ? 3
+                             : byte >= 0xf0 && byte <= 0xf4 ? 4
+                                                            : 0;
+  cp = length == 2 ? byte & 0x1f : length == 3 ? byte & 0x0f : byte & 0x07;
+  bool valid = length != 0 && i + length <= text.size();
+  for (std::size_t k = 1; valid && k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    valid = (next & 0xc0) == 0x80;
+    cp = cp << 6 | (next & 0x3f);
+  }
+  valid = valid && !(length == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+          !(length == 4 && (cp < 0x10000 || cp > 0x10ffff));
+  return valid ? length : 0;
+}
+
+}  // namespace
+
+std::string valid_utf8_or_replaced(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned cp;
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      out += text[i++];
+    } else if (const auto length = utf8_sequence(text, i, cp)) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    }
+  }
+  return out;
+}
 
 std::string printable(std::string_view text, bool keep_line_breaks) {
   std::string out;
@@ -22,22 +64,9 @@ std::string printable(std::string_view text, bool keep_line_breaks) {
       ++i;
       continue;
     }
-    // The length of a well-formed UTF-8 sequence starting here, or 0.
-    const std::size_t length = byte >= 0xc2 && byte <= 0xdf ? 2
-                               : byte >= 0xe0 && byte <= 0xef ? 3
-                               : byte >= 0xf0 && byte <= 0xf4 ? 4
-                                                              : 0;
-    unsigned cp = length == 2 ? byte & 0x1f : length == 3 ? byte & 0x0f : byte & 0x07;
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xc0) == 0x80;
-      cp = cp << 6 | (next & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8 either.
-    valid = valid && !(length == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
-            !(length == 4 && (cp < 0x10000 || cp > 0x10ffff));
-    if (!valid) {
+    unsigned cp;
+    const std::size_t length = utf8_sequence(text, i, cp);
+    if (length == 0) {
       std::snprintf(escape, sizeof escape, "\\x%02x", byte);
       out += escape;
       ++i;

@@ -13,4 +13,9 @@ namespace gsio::util {
 // string the \uXXXX form means the same character, so JSON stays valid and equal.
 std::string printable(std::string_view text, bool keep_line_breaks);
 
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: for text from
+// a client that goes back out inside JSON (an error naming what was asked for), since a lone
+// surrogate escape ("\udd2e") decodes to bytes that no WebSocket text frame may carry.
+std::string valid_utf8_or_replaced(std::string_view text);
+
 }  // namespace gsio::util

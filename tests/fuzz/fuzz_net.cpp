@@ -110,6 +110,10 @@ void socketio_packets(const std::uint8_t* data, std::size_t size) {
   if (packet.type == net::sio::packet_type::event) {
     auto parts = net::sio::split_event_payload(packet.data);
     require(parts.has_value(), "a valid EVENT payload did not split");
+    // A name with a lone surrogate escape decodes to bytes that are not UTF-8: it can be received
+    // (and is quoted back as U+FFFD), but no event can be sent under it.
+    if (!net::ws::valid_utf8(parts->name))
+      return;
     auto rebuild = [](const net::sio::event_parts& from) {
       return net::sio::split_event_payload(net::sio::make_event_payload(from.name, from.args_json));
     };

@@ -86,6 +86,27 @@ describe('gsio-node under bad input', () => {
     await assertHealthy();
   });
 
+  it('quotes a lone surrogate from the client back as valid UTF-8 in its errors', async () => {
+    // "\udd2e" decodes to bytes that are not UTF-8; an error quoting them raw made the node send
+    // a text frame every WebSocket client must refuse (1007).
+    const ws = await joined(node);
+    let invalid = null;
+    ws.on('error', (err) => { invalid = err; });
+    ws.send('421["get_entry","x\\udd2ey"]');
+    ws.send('422["no_such_\\udd2e_event"]');
+    await h.withTimeout(new Promise((resolve) => {
+      const check = () => (ws.messages.some((m) => typeof m === 'string' && m.startsWith('432[')) || invalid ? resolve() : setTimeout(check, 10));
+      check();
+    }), 5000, 'both answers');
+    assert.equal(invalid, null, `the node sent what the client refused: ${invalid}`);
+    const answer = (id) => JSON.parse(ws.messages.find((m) => typeof m === 'string' && m.startsWith(`43${id}[`)).slice(3))[0];
+    assert.match(answer(1).error, /x\uFFFD+y/);
+    assert.match(answer(2).error, /no_such_\uFFFD+_event/);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    ws.close();
+    await assertHealthy();
+  });
+
   it('answers wrong argument types with an error and keeps the socket', async () => {
     const s = await h.connect(node.url);
     for (const [event, args, pattern] of [

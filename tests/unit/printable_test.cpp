@@ -19,3 +19,10 @@ TEST_CASE("printable escapes what could drive a terminal or forge a log line") {
   CHECK(printable("one\ntwo\tthree", true) == "one\ntwo\tthree");
   CHECK(printable("one\ntwo\tthree", false) == "one\\u000atwo\\u0009three");
 }
+
+TEST_CASE("valid_utf8_or_replaced keeps UTF-8 and replaces every other byte") {
+  using gsio::util::valid_utf8_or_replaced;
+  CHECK(valid_utf8_or_replaced("plain é 😀") == "plain é 😀");
+  CHECK(valid_utf8_or_replaced("x\xed\xb4\xaey") == "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy");  // "\udd2e"
+  CHECK(valid_utf8_or_replaced("\xff\xc3") == "\xef\xbf\xbd\xef\xbf\xbd");
+}
