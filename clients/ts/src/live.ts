@@ -117,27 +117,33 @@ export class LiveLedger {
     }
     this.#pending = [];
     try {
-      do {
+      this.#reloadAgain = false;
+      let entries = await this.#client.getFullLedger();
+      for (;;) {
+        if (this.#stopped) return;
+        // A reorg during paging may have mixed two branches, which the replay below would not
+        // fix: fetch again from the lowest fork any of them reported (the entries below it are
+        // the same on both branches), or everything when one gave no usable height. On a busy
+        // network reorgs are routine, and starting from 0 each time might never finish.
+        const forks = this.#pending.flatMap((p) => (p.kind === 'reorg' ? [p.reorg.fork_height] : []));
+        if (forks.length === 0 && !this.#reloadAgain) break;
+        const usable = !this.#reloadAgain && forks.every((f) => Number.isSafeInteger(f) && f >= 0);
+        const from = usable ? Math.min(entries.length, ...forks) : 0;
         this.#reloadAgain = false;
         this.#pending = [];
-        const entries = await this.#client.getFullLedger();
-        if (this.#stopped) return;
-        // A reorg during paging may have mixed two branches; the replay below would not fix that.
-        if (this.#pending.some((p) => p.kind === 'reorg')) this.#reloadAgain = true;
-        if (this.#reloadAgain) continue;
-        this.#loaded = true;
-        this.#entries = entries;
-        this.#hashes = new Set(entries.map((e) => e.hash));
-        this.#verifier = new ChainVerifier();
-        this.#problem = null;
-        this.#setVerification({ state: 'verifying', verified: 0 });
-        this.#events.emit('change', { kind: 'reset', entries: this.#entries });
-        this.#scheduleVerify();
-        const replay = this.#pending;
-        this.#pending = null;
-        for (const p of replay) this.#apply(p);
-        return;
-      } while (!this.#stopped);
+        entries = entries.slice(0, from).concat(await this.#client.getFullLedger({ from }));
+      }
+      this.#loaded = true;
+      this.#entries = entries;
+      this.#hashes = new Set(entries.map((e) => e.hash));
+      this.#verifier = new ChainVerifier();
+      this.#problem = null;
+      this.#setVerification({ state: 'verifying', verified: 0 });
+      this.#events.emit('change', { kind: 'reset', entries: this.#entries });
+      this.#scheduleVerify();
+      const replay = this.#pending;
+      this.#pending = null;
+      for (const p of replay) this.#apply(p);
     } catch (err) {
       this.#events.emit('error', err instanceof Error ? err : new Error(String(err)));
     } finally {

@@ -181,10 +181,17 @@ describe('LiveLedger against a node that pushes malformed events', () => {
       onReorg: (f) => { handlers.reorg.push(f); return () => {}; },
       onState: (f) => { handlers.state = [f]; return () => {}; },
       failNextLoad: false,
-      async getFullLedger() {
+      froms: [],
+      duringLoad: null,  // runs while a load is on its way, as a node's events would
+      async getFullLedger({ from = 0 } = {}) {
         this.loads++;
+        this.froms.push(from);
         if (this.failNextLoad) { this.failNextLoad = false; throw new Error('timed out'); }
-        return structuredClone(this.chain);
+        const page = structuredClone(this.chain.slice(from));
+        const during = this.duringLoad;
+        this.duringLoad = null;
+        if (during) during();
+        return page;
       },
       push(kind, value) { for (const f of handlers[kind]) f(value); },
     };
@@ -221,6 +228,24 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.ok(client.loads >= 3, `${client.loads} loads`);
     assert.deepEqual(live.entries.map((e) => e.hash), honest.map((e) => e.hash));
+    live.stop();
+  });
+
+  it('after a reorg during its load, fetches again only from the fork', async () => {
+    const honest = makeChain(10);
+    const client = fakeClient(honest);
+    const branch = makeChain(8, honest[3].hash, 100);
+    // While the first load is on its way the network switches to a branch from height 4: the
+    // pages may mix both branches, so the part from the fork on is fetched again.
+    client.duringLoad = () => {
+      client.chain = [...honest.slice(0, 4), ...branch];
+      client.push('reorg', { fork_height: 4, removed: honest.slice(4).map((e) => e.id), added: branch, partial: false });
+    };
+    const live = new LiveLedger(client);
+    await live.start();
+    assert.deepEqual(client.froms, [0, 4]);
+    assert.deepEqual(live.entries.map((e) => e.hash), client.chain.map((e) => e.hash));
+    assert.deepEqual(await live.settled(), { state: 'verified', verified: 12 });
     live.stop();
   });
 
