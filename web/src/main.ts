@@ -143,11 +143,14 @@ function currentFilter(): HistoryFilter {
   };
 }
 
-function renderAuthors(): void {
-  const authors = new Set(live.entries.map((e) => e.creator_node_id));
-  const known = new Set([...ui.filterAuthor.options].map((o) => o.value));
-  for (const a of authors) {
-    if (known.has(a)) continue;
+// Authors already in the filter's list: new entries add theirs without a walk over the chain.
+const listedAuthors = new Set<string>();
+
+function renderAuthors(entries: readonly Entry[]): void {
+  for (const e of entries) {
+    const a = e.creator_node_id;
+    if (listedAuthors.has(a)) continue;
+    listedAuthors.add(a);
     ui.filterAuthor.append(el('option', { value: a }, a === selfId ? `this node (${shortId(a)})` : shortId(a, 16)));
   }
 }
@@ -170,18 +173,43 @@ function renderHistory(): void {
     : `Matching: ${count} of ${entries.length}`;
 }
 
+// Changes arrive once per entry (up to a thousand a second per node), and the history is a walk
+// over the whole chain: a change is drawn at once, and the changes that follow within
+// RENDER_INTERVAL_MS are drawn together when it ends.
+const RENDER_INTERVAL_MS = 100;
+let pendingFresh = new Set<string>();
+let renderTimer: ReturnType<typeof setTimeout> | null = null;
+let renderWanted = false;
+
+function renderChanges(): void {
+  const fresh = pendingFresh;
+  pendingFresh = new Set();
+  renderFeed(fresh);
+  renderHistory();
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    if (renderWanted) {
+      renderWanted = false;
+      renderChanges();
+    }
+  }, RENDER_INTERVAL_MS);
+}
+
 function onLedgerChange(change: LedgerChange): void {
-  let fresh = new Set<string>();
-  if (change.kind === 'append') fresh = new Set(change.entries.map((e) => e.hash));
-  if (change.kind === 'reorg') {
+  if (change.kind === 'append') {
+    for (const e of change.entries) pendingFresh.add(e.hash);
+    renderAuthors(change.entries);
+  } else if (change.kind === 'reorg') {
     notify(`The chain switched branches at entry #${change.forkHeight}: ${change.removed.length} entries ` +
            `replaced by ${change.added.length}. Entries that left are re-added by their node.`);
-    fresh = new Set(change.added.map((e) => e.hash));
+    for (const e of change.added) pendingFresh.add(e.hash);
+    renderAuthors(change.added);
     if (ui.dialog.open) ui.dialog.close(); // the entry shown may no longer be on the chain
+  } else {
+    renderAuthors(live.entries);
   }
-  renderFeed(fresh);
-  renderAuthors();
-  renderHistory();
+  if (renderTimer) renderWanted = true;
+  else renderChanges();
 }
 
 // --- entry detail ----------------------------------------------------------------------------
