@@ -58,18 +58,26 @@ start() {
     ninja -C "$build" src/bin/gsio-node src/bin/gsio-relay
   fi
   mkdir -p "$dir"
-  local token_args=()
-  [[ -n "$token" ]] && token_args=(--token "$token")
+  # The token never goes on a command line, where any local user could read it (ps, /proc):
+  # the relay takes it from its environment, each node from a config file only it can read.
+  [[ "$token" != *$'\n'* ]] || die "GSIO_TOKEN must be one line"
+  local relay_env=()
+  [[ -n "$token" ]] && relay_env=("GSIO_RELAY_TOKEN=$token")
 
-  "$build/src/bin/gsio-relay" --host 127.0.0.1 --port "$relay_port" "${token_args[@]}" \
+  env "${relay_env[@]}" "$build/src/bin/gsio-relay" --host 127.0.0.1 --port "$relay_port" \
     >"$dir/relay.log" 2>&1 &
   echo $! >"$dir/relay.pid"
   echo "$relay_port" >"$dir/relay.port"
   for i in $(seq 1 "$n"); do
     local port=$((base_port + i - 1))
     mkdir -p "$dir/node$i"
+    local config_args=()
+    if [[ -n "$token" ]]; then
+      (umask 077 && printf 'token = "%s"\n' "$token" >"$dir/node$i/node.conf")
+      config_args=(--config "$dir/node$i/node.conf")
+    fi
     "$build/src/bin/gsio-node" --host 127.0.0.1 --port "$port" --data-dir "$dir/node$i/data" \
-      --relay "ws://127.0.0.1:$relay_port" "${token_args[@]}" --announce-interval-ms 1000 \
+      --relay "ws://127.0.0.1:$relay_port" "${config_args[@]}" --announce-interval-ms 1000 \
       >"$dir/node$i/node.log" 2>&1 &
     echo $! >"$dir/node$i/pid"
     echo "$port" >"$dir/node$i/port"

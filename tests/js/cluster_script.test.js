@@ -38,13 +38,24 @@ describe('deploy/cluster.sh', () => {
     }
     assert.ok(base, 'found three free consecutive ports');
     const relayPort = await freePort();
+    const token = 'cluster-secret-7';
     env = { ...process.env, GSIO_CLUSTER_DIR: h.tempDir('gsio-cluster-'), GSIO_BUILD_DIR: h.buildDir,
-            GSIO_RELAY_PORT: String(relayPort), GSIO_BASE_PORT: String(base) };
+            GSIO_RELAY_PORT: String(relayPort), GSIO_BASE_PORT: String(base), GSIO_TOKEN: token };
 
     const started = await run('start', '3');
     assert.equal(started.code, 0, started.stderr);
     assert.match(started.stdout, new RegExp(`relay +ws://127\\.0\\.0\\.1:${relayPort}`));
     for (let i = 0; i < 3; i++) assert.match(started.stdout, new RegExp(`node ${i + 1} +http://127\\.0\\.0\\.1:${base + i}`));
+    // The nodes linked through the relay with the token (start waits for that), and no process
+    // shows it on its command line.
+    const fs = require('node:fs');
+    const pids = [fs.readFileSync(path.join(env.GSIO_CLUSTER_DIR, 'relay.pid'), 'utf8'),
+                  ...[1, 2, 3].map((i) => fs.readFileSync(path.join(env.GSIO_CLUSTER_DIR, `node${i}`, 'pid'), 'utf8'))];
+    for (const pid of pids) {
+      const cmdline = fs.readFileSync(`/proc/${pid.trim()}/cmdline`, 'utf8');
+      assert.ok(cmdline.includes('gsio-'), cmdline);
+      assert.ok(!cmdline.includes(token), `the token is on the command line of ${pid.trim()}`);
+    }
     const again = await run('start', '3');
     assert.notEqual(again.code, 0, 'a second start is refused');
     assert.match(again.stderr, /already running/);
