@@ -22,13 +22,16 @@ struct node {
   entry value;
   std::size_t seq = 0;     // position in attach order
   segment* seg = nullptr;
-  std::size_t pos = 0;     // index within seg->nodes
+  std::size_t pos = 0;     // index within seg->nodes, plus seg->first
   std::size_t depth = 0;   // distance from the genesis link: its index if canonical
   std::size_t children = 0;
 };
 
 struct segment {
-  std::vector<node*> nodes;
+  std::deque<node*> nodes;
+  // The `pos` of nodes.front(): a split that moves the head of a segment away leaves the
+  // positions of the rest as they are.
+  std::size_t first = 0;
   segment* parent = nullptr;           // the segment whose tail is our head's parent
   std::vector<segment*> child_segments;  // children of nodes.back()
   std::size_t below = 0;               // entries in the child segments' subtrees
@@ -150,7 +153,7 @@ struct chain_tree::impl {
 
   static void place(node* n, segment* s) {
     n->seg = s;
-    n->pos = s->nodes.size();
+    n->pos = s->first + s->nodes.size();
     s->nodes.push_back(n);
   }
 
@@ -162,19 +165,47 @@ struct chain_tree::impl {
     return false;
   }
 
-  // Splits `s` after position `pos`, so that nodes[pos] becomes a segment tail.
-  void split_after(segment* s, std::size_t pos) {
+  // Splits `s` after nodes[index], so that that node becomes a segment tail. The shorter side
+  // moves to a new segment: each move at least halves the segment an entry is in, so an entry
+  // moves O(log n) times in all. (Always moving the tail cost the chain's length for every entry
+  // a peer forked near its start: a CPU denial of service, and paid again at every restart.)
+  void split_after(segment* s, std::size_t index) {
+    const std::size_t head_length = index + 1;
+    if (2 * head_length <= s->nodes.size())
+      move_head(s, head_length);
+    else
+      move_tail(s, head_length);
+  }
+
+  // nodes[head_length..] go to a new child of `s`, which hands its children down to it.
+  void move_tail(segment* s, std::size_t head_length) {
     segment& rest = segments.emplace_back();
     rest.parent = s;
-    for (std::size_t i = pos + 1; i < s->nodes.size(); ++i)
+    for (std::size_t i = head_length; i < s->nodes.size(); ++i)
       place(s->nodes[i], &rest);
     rest.child_segments = std::move(s->child_segments);
     for (segment* child : rest.child_segments)
       child->parent = &rest;
     rest.below = s->below;
-    s->nodes.resize(pos + 1);
+    s->nodes.resize(head_length);
     s->child_segments.assign(1, &rest);
     s->below = rest.subtree_size();
+  }
+
+  // nodes[..head_length) go to a new segment between `s` and its parent; their positions stay.
+  void move_head(segment* s, std::size_t head_length) {
+    segment& head = segments.emplace_back();
+    head.parent = s->parent;
+    std::replace(head.parent->child_segments.begin(), head.parent->child_segments.end(), s, &head);
+    head.first = s->first;
+    head.nodes.assign(s->nodes.begin(), s->nodes.begin() + static_cast<std::ptrdiff_t>(head_length));
+    for (node* n : head.nodes)
+      n->seg = &head;
+    s->nodes.erase(s->nodes.begin(), s->nodes.begin() + static_cast<std::ptrdiff_t>(head_length));
+    s->first += head_length;
+    s->parent = &head;
+    head.child_segments.assign(1, s);
+    head.below = s->subtree_size();
   }
 
   std::optional<rejection> attach(entry&& value) {
@@ -208,13 +239,15 @@ struct chain_tree::impl {
     }
     n->depth = parent->depth + 1;
     segment* s = parent->seg;
-    const bool parent_is_tail = parent->pos + 1 == s->nodes.size();
+    const bool parent_is_tail = parent->pos - s->first + 1 == s->nodes.size();
     if (parent_is_tail && parent->children == 0) {
       place(n, s);
       add_below(s->parent, 1);
     } else {
-      if (!parent_is_tail)
-        split_after(s, parent->pos);
+      if (!parent_is_tail) {
+        split_after(s, parent->pos - s->first);
+        s = parent->seg;  // the segment that ends at the parent now
+      }
       place(n, new_segment(s));
       add_below(s, 1);
     }

@@ -335,3 +335,56 @@ TEST_CASE("fork choice depends only on the set of entries, not on arrival order"
     }
   }
 }
+
+TEST_CASE("forks anywhere in long runs keep fork choice exact, whichever side of a split moves") {
+  // Splitting a run of entries moves its shorter side: forks near the start of a long run move
+  // the head, forks near its end the tail. Both must leave the tree as the reference sees it.
+  std::mt19937 rng(20261126);
+  for (int round = 0; round < 6; ++round) {
+    factory f;
+    std::vector<entry> entries;
+    for (int i = 0; i < 120; ++i)  // one long run first
+      entries.push_back(f.make(entries.empty() ? std::string(genesis_hash) : entries.back().hash, 0,
+                               "{\"i\":" + std::to_string(i) + "}"));
+    for (int i = 120; i < 260; ++i) {  // then parents anywhere, old ones included
+      const auto& parent = entries[rng() % entries.size()].hash;
+      entries.push_back(f.make(parent, static_cast<int>(rng() % 3), "{\"i\":" + std::to_string(i) + "}"));
+    }
+    for (int order = 0; order < 4; ++order) {
+      std::vector<entry> arrival = entries;
+      if (order != 0)
+        std::shuffle(arrival.begin(), arrival.end(), rng);
+      chain_tree tree;
+      std::vector<entry> inserted;
+      for (entry& e : arrival) {
+        inserted.push_back(e);
+        REQUIRE(tree.insert(std::move(e)).outcome != status::rejected);
+        if (order == 0)  // in creation order every prefix is a whole tree: check each step
+          REQUIRE(canonical_hashes(tree) == reference_chain(inserted));
+      }
+      CHECK(canonical_hashes(tree) == reference_chain(entries));
+      for (std::size_t i = 0; i < tree.height(); ++i)
+        CHECK(tree.canonical_index(tree.at(i)->hash) == i);
+    }
+  }
+  // The pattern of a peer forking old entries one after the other, then the chain growing on.
+  factory f;
+  std::vector<entry> entries;
+  chain_tree tree;
+  auto add = [&](entry e) {
+    entries.push_back(e);
+    REQUIRE(tree.insert(std::move(e)).outcome == status::appended);
+  };
+  for (int i = 0; i < 200; ++i)
+    add(f.make(entries.empty() ? std::string(genesis_hash) : entries.back().hash));
+  for (int height = 0; height < 60; ++height)
+    add(f.make(entries[static_cast<std::size_t>(height)].hash, 1));
+  for (int i = 0; i < 20; ++i)
+    add(f.make(tree.tip()->hash));
+  CHECK(canonical_hashes(tree) == reference_chain(entries));
+  CHECK(tree.height() == 220);
+  // The same id twice on one path is still found across the segments the splits made.
+  auto copy = f.make(entries[150].hash);
+  copy.id = entries[10].id;
+  CHECK(tree.insert(std::move(copy)).outcome == status::rejected);
+}
