@@ -390,7 +390,6 @@ public:
       socket_(strand),
       strand_(std::move(strand)),
       close_timer_(strand_),
-      slow_timer_(strand_),
       parser_(core_->options.max_payload),
       pending_input_(std::move(leftover)) {}
 
@@ -439,8 +438,9 @@ private:
   strand_type strand_;
   asio::steady_timer close_timer_;
   // Runs while the backlog is above max_buffered_bytes: a reader that takes nothing more is
-  // judged when the grace ends, whether or not anything else is sent to it.
-  asio::steady_timer slow_timer_;
+  // judged when the grace ends, whether or not anything else is sent to it. Made when first
+  // needed: an idle client should not pay for a timer (bench (e)).
+  std::optional<asio::steady_timer> slow_timer_;
   bool slow_timer_armed_ = false;
   std::shared_ptr<engine_session> engine_;
   http::request<http::string_body> request_;  // kept alive for the asynchronous handshake only
@@ -1361,8 +1361,10 @@ void ws_session::arm_slow_timer() {
   if (slow_timer_armed_)
     return;
   slow_timer_armed_ = true;
-  slow_timer_.expires_after(backlog_judge::grace + std::chrono::milliseconds{100});
-  slow_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
+  if (!slow_timer_)
+    slow_timer_.emplace(strand_);
+  slow_timer_->expires_after(backlog_judge::grace + std::chrono::milliseconds{100});
+  slow_timer_->async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
     self->slow_timer_armed_ = false;
     if (ec || self->closing_)
       return;
@@ -1509,7 +1511,8 @@ void ws_session::start_close_handshake(std::uint16_t code, std::string_view reas
 
 void ws_session::hard_close() {
   close_timer_.cancel();
-  slow_timer_.cancel();
+  if (slow_timer_)
+    slow_timer_->cancel();
   auto& sock = socket();
   if (!sock.is_open())
     return;
