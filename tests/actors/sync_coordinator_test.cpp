@@ -54,6 +54,24 @@ struct stop_at_exit {
   }
 };
 
+// A coordinator (node id "aa..a") with a stalled ledger, and a black hole for the registry and
+// its link; stopped when the test ends.
+struct coordinator_fixture {
+  test_system ts;
+  caf::actor ledger = ts.sys->spawn(stalled_ledger);
+  caf::actor nowhere = ts.sys->spawn(black_hole);
+  sync_coordinator_actor coordinator = spawn_coordinator();
+  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
+  p2p_link_actor link = caf::actor_cast<p2p_link_actor>(nowhere);
+
+  sync_coordinator_actor spawn_coordinator() {
+    sync_options options;
+    options.node_id = std::string(64, 'a');
+    return ts.sys->spawn(sync_coordinator, options, caf::actor_cast<ledger_actor>(ledger),
+                         caf::actor_cast<peer_registry_actor>(nowhere));
+  }
+};
+
 std::uint64_t counter(const std::string& inspect_json, const char* name) {
   rapidjson::Document d;
   d.Parse(inspect_json.c_str());
@@ -66,16 +84,8 @@ std::uint64_t counter(const std::string& inspect_json, const char* name) {
 
 TEST_CASE("sync coordinator: announced entries wait for a stalled ledger up to a bound, the rest "
           "are dropped") {
-  test_system ts;
-  auto ledger = ts.sys->spawn(stalled_ledger);
-  auto nowhere = ts.sys->spawn(black_hole);
-  sync_options options;
-  options.node_id = std::string(64, 'a');
-  auto coordinator = ts.sys->spawn(sync_coordinator, options,
-                                   caf::actor_cast<ledger_actor>(ledger),
-                                   caf::actor_cast<peer_registry_actor>(nowhere));
-  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
-  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  coordinator_fixture f;
+  auto& [ts, ledger, nowhere, coordinator, stop, link] = f;
   constexpr int announces = 300;
   for (int i = 0; i < announces; ++i) {
     p2p_envelope env;
@@ -125,16 +135,8 @@ TEST_CASE("P2P message ids are 32 hex digits, fresh each time") {
 }
 
 TEST_CASE("sync coordinator: routes to senders heard over a link stay bounded") {
-  test_system ts;
-  auto ledger = ts.sys->spawn(stalled_ledger);
-  auto nowhere = ts.sys->spawn(black_hole);
-  sync_options options;
-  options.node_id = std::string(64, 'a');
-  auto coordinator = ts.sys->spawn(sync_coordinator, options,
-                                   caf::actor_cast<ledger_actor>(ledger),
-                                   caf::actor_cast<peer_registry_actor>(nowhere));
-  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
-  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  coordinator_fixture f;
+  auto& [ts, ledger, nowhere, coordinator, stop, link] = f;
   constexpr int senders = 5000;  // a relay client that reconnects under ever new node ids
   for (int i = 0; i < senders; ++i) {
     char id[65];
@@ -156,16 +158,8 @@ TEST_CASE("sync coordinator: routes to senders heard over a link stay bounded") 
 }
 
 TEST_CASE("sync coordinator: a peer's requests are answered a few at a time, pulls only when directed") {
-  test_system ts;
-  auto ledger = ts.sys->spawn(stalled_ledger);  // answers no request: every one stays in flight
-  auto nowhere = ts.sys->spawn(black_hole);
-  sync_options options;
-  options.node_id = std::string(64, 'a');
-  auto coordinator = ts.sys->spawn(sync_coordinator, options,
-                                   caf::actor_cast<ledger_actor>(ledger),
-                                   caf::actor_cast<peer_registry_actor>(nowhere));
-  stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
-  const auto link = caf::actor_cast<p2p_link_actor>(nowhere);
+  coordinator_fixture f;  // its ledger answers no request: every one stays in flight
+  auto& [ts, ledger, nowhere, coordinator, stop, link] = f;
   int sent = 0;
   auto send = [&](net::p2p_type type, const std::string& sender, const std::string& recipient,
                   const std::string& payload) {

@@ -22,6 +22,17 @@ function rawSocket(node) {
   }), 5000, 'raw websocket open');
 }
 
+// A plain TCP connection to the node: what it sent so far (received()) and when it closed.
+async function rawTcp(node) {
+  const socket = net.connect(node.port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (c) => { text += c.toString('latin1'); });
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  await h.withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 5000, 'connect');
+  return { socket, closed, received: () => text };
+}
+
 async function joined(node) {
   const ws = await rawSocket(node);
   ws.send('40');
@@ -168,43 +179,33 @@ describe('gsio-node under bad input', () => {
 
   it('answers no pipelined request over the size limit while a poll is held on the connection', async () => {
     const sid = await handshake(node);
-    const socket = net.connect(node.port, '127.0.0.1');
-    let received = '';
-    socket.on('data', (c) => { received += c.toString('latin1'); });
-    socket.on('error', () => {});
-    const closed = new Promise((resolve) => socket.on('close', resolve));
-    await h.withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 5000, 'connect');
+    const { socket, closed, received } = await rawTcp(node);
     // The poll is held (nothing to send yet); the POST behind it is over --max-payload.
     socket.write(`GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n\r\n`);
     socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n` +
       `Content-Type: text/plain\r\nContent-Length: 20000000\r\n\r\n4${'x'.repeat(65536)}`);
     await h.withTimeout(closed, 10000, 'the node closes the connection');
     // Responses go out in request order: a 413 here would have answered the GET.
-    assert.ok(!/^HTTP\/1\.1 413/.test(received), `the held poll was answered with: ${received.slice(0, 40)}`);
+    assert.ok(!/^HTTP\/1\.1 413/.test(received()), `the held poll was answered with: ${received().slice(0, 40)}`);
     const res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
     assert.equal(res.status, 400, 'the session is closed');
     await assertHealthy();
   });
 
   it('answers 400 to a chunked body whose chunk-size line never ends, before it fills memory', async () => {
-    const socket = net.connect(node.port, '127.0.0.1');
-    let received = '';
-    socket.on('data', (c) => { received += c.toString('latin1'); });
-    socket.on('error', () => {});
-    const closed = new Promise((resolve) => socket.on('close', resolve));
-    await h.withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 5000, 'connect');
+    const { socket, closed, received } = await rawTcp(node);
     const rssBefore = h.rssKiB(node.proc.pid);
     socket.write('POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;');
     // A chunk extension without end: Beast's header limit does not cover it. Written a piece at
     // a time until the answer comes, so that the node's close does not reset the connection
     // before the answer is read.
     const filler = 'a'.repeat(64 * 1024);
-    for (let i = 0; i < 128 && !received && !socket.destroyed; i++) {
+    for (let i = 0; i < 128 && !received() && !socket.destroyed; i++) {
       socket.write(filler);
       await new Promise((r) => setTimeout(r, 20));
     }
     await h.withTimeout(closed, 10000, 'the node closes the connection (request timeout is 30 s)');
-    assert.match(received, /^HTTP\/1\.1 400/, `answered with: ${received.slice(0, 40)}`);
+    assert.match(received(), /^HTTP\/1\.1 400/, `answered with: ${received().slice(0, 40)}`);
     const grown = h.rssKiB(node.proc.pid) - rssBefore;
     assert.ok(grown < 4 * 1024, `the node grew by ${grown} KiB`);
     await assertHealthy();
