@@ -64,6 +64,16 @@ struct coordinator_fixture {
   stop_at_exit stop{{caf::actor_cast<caf::actor>(coordinator), ledger, nowhere}};
   p2p_link_actor link = caf::actor_cast<p2p_link_actor>(nowhere);
 
+  // The coordinator's inspect JSON, once it has handled everything sent to it before.
+  std::string inspect() {
+    caf::scoped_actor self{*ts.sys};
+    std::string state;
+    self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
+      .receive([&](const std::string& json) { state = json; },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    return state;
+  }
+
   sync_coordinator_actor spawn_coordinator() {
     sync_options options;
     options.node_id = std::string(64, 'a');
@@ -95,11 +105,8 @@ TEST_CASE("sync coordinator: announced entries wait for a stalled ledger up to a
     env.payload_json = R"({"entry":{"n":)" + std::to_string(i) + "}}";
     caf::anon_send(coordinator, p2p_atom::value, env, link);
   }
+  const auto state = f.inspect();
   caf::scoped_actor self{*ts.sys};
-  std::string state;
-  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
-    .receive([&](const std::string& json) { state = json; },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
   CHECK(counter(state, "entries_received_announce") == announces);
   CHECK(counter(state, "merges_in_flight") == 256);
   CHECK(counter(state, "merges_dropped") == announces - 256);
@@ -148,11 +155,7 @@ TEST_CASE("sync coordinator: routes to senders heard over a link stay bounded") 
     env.payload_json = R"({"nodes":[]})";
     caf::anon_send(coordinator, p2p_atom::value, env, link);
   }
-  caf::scoped_actor self{*ts.sys};
-  std::string state;
-  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
-    .receive([&](const std::string& json) { state = json; },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto state = f.inspect();
   CHECK(counter(state, "messages_in") == senders);
   CHECK(counter(state, "peers_known") == 4096);
 }
@@ -180,11 +183,7 @@ TEST_CASE("sync coordinator: a peer's requests are answered a few at a time, pul
   send(net::p2p_type::entry_request, flooder, "", R"({"hashes":[")" + std::string(64, '1') + R"("]})");
   send(net::p2p_type::entry_request, other, "", R"({"hashes":["not a hash"]})");  // nothing to ask
   send(net::p2p_type::ledger_sync_request, other, us, locator);  // another peer has its own slots
-  caf::scoped_actor self{*ts.sys};
-  std::string state;
-  self->request(coordinator, std::chrono::seconds{10}, inspect_atom::value)
-    .receive([&](const std::string& json) { state = json; },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  const auto state = f.inspect();
   CHECK(counter(state, "requests_dropped") == 16 + 1);
   CHECK(counter(state, "not_for_us") == 3);
 }
