@@ -60,7 +60,7 @@ start() {
   mkdir -p "$dir"
   # The token never goes on a command line, where any local user could read it (ps, /proc):
   # the relay takes it from its environment, each node from a config file only it can read.
-  [[ "$token" != *$'\n'* ]] || die "GSIO_TOKEN must be one line"
+  [[ "$token" != *$'\n'* && "$token" != *'"'* ]] || die "GSIO_TOKEN must be one line without '\"'"
   local relay_env=()
   [[ -n "$token" ]] && relay_env=("GSIO_RELAY_TOKEN=$token")
 

@@ -586,10 +586,6 @@ void on_node_list_response(self_ptr self, const std::string& sender, const rapid
 
 void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
   auto& st = self->state;
-  if (!st.seen.first_time(env.sender_id, env.message_id)) {
-    ++st.duplicates_dropped;
-    return;
-  }
   if (env.sender_id == st.options.node_id)
     return;  // our own message coming back over another link
   if (!env.recipient_id.empty() && env.recipient_id != st.options.node_id) {
@@ -611,6 +607,13 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
                   " on the ", l.kind, " link of ", l.peer_id.substr(0, 12));
       return;
     }
+  }
+  // Only a message that passed the checks above counts as seen: a peer on a direct link that
+  // forwarded another node's message first would otherwise have the genuine copy dropped as a
+  // duplicate when it arrives over the relay.
+  if (!st.seen.first_time(env.sender_id, env.message_id)) {
+    ++st.duplicates_dropped;
+    return;
   }
   ++st.messages_in;
   const auto type = static_cast<p2p_type>(env.type);

@@ -69,6 +69,11 @@ struct chain_tree::impl {
   std::size_t held_size = 0;  // bytes, as held_cost counts them
   std::uint64_t dropped = 0;
 
+  // What a parent with held entries costs besides them: its key and an empty deque (libstdc++
+  // allocates a map and a 512-byte block up front), so that entries held under many made-up
+  // parents cannot pass max_bytes by far.
+  static constexpr std::size_t held_parent_cost = 640;
+
   static std::size_t held_cost(const entry& e) {
     std::size_t bytes = sizeof(entry) + e.id.size() + e.timestamp.size() + e.data.size() +
                         e.previous_hash.size() + e.hash.size() + e.creator_node_id.size();
@@ -81,7 +86,10 @@ struct chain_tree::impl {
     held_size += held_cost(e);
     held_hashes.insert(e.hash);
     held_order.emplace_back(e.previous_hash, e.hash);
-    held[e.previous_hash].push_back(std::move(e));
+    auto [waiting, first_for_parent] = held.try_emplace(e.previous_hash);
+    if (first_for_parent)
+      held_size += held_parent_cost;
+    waiting->second.push_back(std::move(e));
     while (!held_hashes.empty() &&
            (held_hashes.size() > limits.max_entries || held_size > limits.max_bytes))
       drop_oldest_held();
@@ -101,6 +109,7 @@ struct chain_tree::impl {
     std::vector<entry> children(std::make_move_iterator(waiting->second.begin()),
                                 std::make_move_iterator(waiting->second.end()));
     held.erase(waiting);
+    held_size -= held_parent_cost;
     for (const entry& child : children) {
       held_hashes.erase(child.hash);
       held_size -= held_cost(child);
@@ -131,8 +140,10 @@ struct chain_tree::impl {
                              [&hash = hash](const entry& e) { return e.hash == hash; });
       held_size -= held_cost(*it);
       siblings.erase(it);
-      if (siblings.empty())
+      if (siblings.empty()) {
         held.erase(parent);
+        held_size -= held_parent_cost;
+      }
       held_hashes.erase(hash);
       ++dropped;
       return;

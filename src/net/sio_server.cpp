@@ -129,6 +129,13 @@ public:
     if (backlog <= limit)
       over_since_.reset();
   }
+  // How much of the grace is left for a backlog above the limit (all of it when it is not).
+  std::chrono::steady_clock::duration grace_left() const {
+    if (!over_since_)
+      return grace;
+    const auto over_for = std::chrono::steady_clock::now() - *over_since_;
+    return over_for < grace ? grace - over_for : std::chrono::steady_clock::duration::zero();
+  }
 
 private:
   std::optional<std::chrono::steady_clock::time_point> over_since_;
@@ -1363,7 +1370,9 @@ void ws_session::arm_slow_timer() {
   slow_timer_armed_ = true;
   if (!slow_timer_)
     slow_timer_.emplace(strand_);
-  slow_timer_->expires_after(backlog_judge::grace + std::chrono::milliseconds{100});
+  // When the current stretch above the limit ends its grace (it may have begun after a dip
+  // below the limit while an earlier timer ran).
+  slow_timer_->expires_after(backlog_.grace_left() + std::chrono::milliseconds{100});
   slow_timer_->async_wait(asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec) {
     self->slow_timer_armed_ = false;
     if (ec || self->closing_)
