@@ -24,6 +24,8 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include "util/json_depth.hpp"
+
 namespace gsio::util {
 
 // rapidjson takes a NUL byte for the end of the text, so "[1]\0junk" would parse as [1]: one
@@ -38,26 +40,16 @@ inline constexpr std::size_t max_number_chars = 100;
 
 // Whether a number literal outside the strings of `json` is longer than max_number_chars.
 inline bool json_has_long_number(std::string_view json) {
-  bool in_string = false;
   std::size_t run = 0;  // characters that can belong to a number, in a row
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;  // the escaped character cannot end the string
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
-      if (++run > max_number_chars)
-        return true;
-    } else {
+  bool long_number = false;
+  for_each_outside_strings(json, [&](char c) {
+    if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')
+      long_number = ++run > max_number_chars;
+    else
       run = 0;
-      in_string = c == '"';
-    }
-  }
-  return false;
+    return !long_number;
+  });
+  return long_number;
 }
 
 // Why `json` must not reach parse_exact, or nullptr when it may.
