@@ -175,6 +175,37 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
 // continue.
 void after_drain(instrumented<ledger_actor, ledger_state> self);
 
+// The store refused a write. Memory may now be ahead of the disk, and whatever was made after the
+// failed batch links to entries that are not stored, so the ledger stops instead of acknowledging
+// anything more, and tells everyone waiting why rather than leaving them to time out.
+void stop_for_storage_failure(instrumented<ledger_actor, ledger_state> self,
+                              const std::string& error) {
+  auto& st = self->state;
+  if (st.storage_failed)
+    return;
+  st.storage_failed = true;
+  log::error("ledger", "cannot persist entries, shutting down: ", error);
+  const add_result failed{{}, "storage failure: the node is shutting down"};
+  for (auto& made : std::exchange(st.committing, {}))
+    for (auto& add : made.adds)
+      add.promise.deliver(failed);
+  for (auto& add : std::exchange(st.pending, {}))
+    add.promise.deliver(failed);
+  const auto stopped = caf::make_error(caf::sec::runtime_error, "storage failure");
+  for (auto& merge : std::exchange(st.pending_merges, {}))
+    merge.promise.deliver(stopped);
+  for (auto& promise : std::exchange(st.reappends_waiting, {}))
+    promise.deliver(stopped);
+  for (auto& promise : std::exchange(st.drains_waiting, {}))
+    promise.deliver(stopped);
+  if (st.verifying) {
+    for (auto& promise : st.verifying->waiting)
+      promise.deliver(stopped);
+    st.verifying.reset();
+  }
+  self->quit(caf::make_error(caf::sec::runtime_error, error));
+}
+
 // The store writer made the oldest `batches` made batches durable (or failed): attaches them to
 // the tree, publishes them and answers their adds.
 void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t batches,
@@ -182,28 +213,7 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
   auto& st = self->state;
   auto& res = *st.res;
   if (!error.empty()) {
-    // What was made after the failed batch links to entries that are not on disk: stop rather
-    // than acknowledge anything, and tell everyone waiting.
-    log::error("ledger", "cannot persist entries, shutting down: ", error);
-    const add_result failed{{}, "storage failure: the node is shutting down"};
-    for (auto& made : st.committing)
-      for (auto& add : made.adds)
-        add.promise.deliver(failed);
-    for (auto& add : st.pending)
-      add.promise.deliver(failed);
-    const auto stopped = caf::make_error(caf::sec::runtime_error, "storage failure");
-    for (auto& merge : st.pending_merges)
-      merge.promise.deliver(stopped);
-    for (auto& promise : st.reappends_waiting)
-      promise.deliver(stopped);
-    for (auto& promise : st.drains_waiting)
-      promise.deliver(stopped);
-    st.committing.clear();
-    st.pending.clear();
-    st.pending_merges.clear();
-    st.reappends_waiting.clear();
-    st.drains_waiting.clear();
-    self->quit(caf::make_error(caf::sec::runtime_error, error));
+    stop_for_storage_failure(self, error);
     return;
   }
   ++st.commits;
@@ -310,7 +320,7 @@ void publish(instrumented<ledger_actor, ledger_state> self,
 }
 
 // Persists entries just attached (nothing is being committed: see ledger_actor.hpp); on failure
-// the node must stop (memory is ahead of the disk).
+// the ledger stops (stop_for_storage_failure).
 bool persist(instrumented<ledger_actor, ledger_state> self,
              const std::vector<const ledger::entry*>& attached) {
   if (attached.empty())
@@ -320,8 +330,7 @@ bool persist(instrumented<ledger_actor, ledger_state> self,
     ++self->state.commits;
     return true;
   } catch (const std::exception& ex) {
-    log::error("ledger", "cannot persist entries, shutting down: ", ex.what());
-    self->quit(caf::make_error(caf::sec::runtime_error, ex.what()));
+    stop_for_storage_failure(self, failure_text(ex));
     return false;
   }
 }
@@ -450,12 +459,21 @@ std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self)
   return out;
 }
 
+void answer_reappend(instrumented<ledger_actor, ledger_state> self,
+                     caf::typed_response_promise<std::vector<std::string>>& promise) {
+  auto out = reappend(self);
+  if (self->state.storage_failed)
+    promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failure"));
+  else
+    promise.deliver(std::move(out));
+}
+
 caf::typed_response_promise<std::vector<std::string>>
 queue_reappend(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   auto promise = self->make_response_promise<std::vector<std::string>>();
   if (st.committing.empty())
-    promise.deliver(reappend(self));
+    answer_reappend(self, promise);
   else
     st.reappends_waiting.push_back(promise);  // after_drain answers it
   return promise;
@@ -467,9 +485,14 @@ void after_drain(instrumented<ledger_actor, ledger_state> self) {
     st.merges_waiting = false;
     flush_merges(self);
   }
-  for (auto& promise : std::exchange(st.reappends_waiting, {}))
-    promise.deliver(reappend(self));
-  schedule_flush(self);
+  for (auto& promise : std::exchange(st.reappends_waiting, {})) {
+    if (st.storage_failed)
+      promise.deliver(caf::make_error(caf::sec::runtime_error, "storage failure"));
+    else
+      answer_reappend(self, promise);
+  }
+  if (!st.storage_failed)
+    schedule_flush(self);
 }
 
 // {"bounds":[...],"counts":[... one per bound, then +Inf; not cumulative],"sum":s,"count":n}

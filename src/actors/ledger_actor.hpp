@@ -182,6 +182,7 @@ struct ledger_state {
   };
   std::optional<verify_run> verifying;
   std::int64_t last_unix_ms = 0;
+  bool storage_failed = false;  // a write failed: the ledger is stopping (nothing more is made)
   // Counters for inspect.
   std::uint64_t appended_local = 0;
   std::uint64_t commits = 0;

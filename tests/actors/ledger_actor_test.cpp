@@ -584,3 +584,64 @@ TEST_CASE("ledger actor: when the disk fails, exactly the acknowledged adds are 
   REQUIRE(stored.size() == acked_ids.size());
   CHECK(stored.front().id == acked_ids.front());
 }
+
+TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on the ledger is "
+          "answered") {
+  temp_dir dir;
+  test_system ts;
+  auto res = open_ledger(dir.path.string(), {});
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool holding = false;
+  bool released = false;
+  int transactions = 0;
+  res->commit_inline_when_idle = false;  // the adds' batch goes through the writer thread
+  res->before_commit = [&] {
+    std::unique_lock lock{mutex};
+    if (transactions++ != 0)  // the merge's transaction, after the held one
+      throw std::runtime_error("disk full");
+    holding = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released; });
+  };
+  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+  res.reset();
+  caf::scoped_actor self{*ts.sys};
+  auto committing = fire_adds(self, ledger_handle, 0, 1);  // one add, so one batch
+  {
+    std::unique_lock lock{mutex};
+    REQUIRE(changed.wait_for(lock, std::chrono::seconds{10}, [&] { return holding; }));
+  }
+  // While a batch is being committed the merge waits; the adds and the drain behind it wait too.
+  const auto wait = std::chrono::seconds{10};  // longer than the test takes when it passes
+  auto merged = self->request(ledger_handle, wait, merge_atom::value, peer_chain_from_genesis(3));
+  using add_handle = decltype(self->request(ledger_handle, wait, add_atom::value, std::string{}));
+  std::vector<add_handle> waiting_adds;
+  for (int i = 0; i < 3; ++i)
+    waiting_adds.push_back(self->request(ledger_handle, wait, add_atom::value, std::string{"{}"}));
+  auto drained = self->request(ledger_handle, wait, drain_atom::value);
+  {
+    std::lock_guard lock{mutex};
+    released = true;
+    changed.notify_all();
+  }
+  for (auto& h : committing)  // durable before the failure
+    h.receive([](add_result& r) { CHECK(r.error.empty()); },
+              [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  auto told_of_storage = [](const caf::error& err) {
+    CHECK_MESSAGE(err != caf::sec::request_timeout, "left waiting until the timeout");
+    CHECK(caf::to_string(err).find("storage failure") != std::string::npos);
+  };
+  merged.receive([](merge_result&) { FAIL("a merge that was not stored was answered"); },
+                 told_of_storage);
+  for (auto& h : waiting_adds)
+    h.receive(
+      [](add_result& r) { CHECK(r.error == "storage failure: the node is shutting down"); },
+      [](caf::error& err) { FAIL("an add waiting behind the merge got " << caf::to_string(err)); });
+  drained.receive([](tip_info&) { FAIL("a drain was answered as if the ledger were drained"); },
+                  told_of_storage);
+  self->wait_for(ledger_handle);  // it stopped by itself
+
+  ledger::store reopened{dir.path};
+  CHECK(reopened.load_verified().size() == 1);
+}
