@@ -38,7 +38,7 @@ function gsio(args, { input, env = {}, timeoutMs = 30000 } = {}) {
       proc.kill('SIGKILL');
       reject(new Error(`gsio ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
-    proc.on('exit', (code, signal) => {
+    proc.on('close', (code, signal) => {
       clearTimeout(timer);
       running.delete(proc);
       resolve({ code, signal, stdout, stderr });
@@ -55,7 +55,7 @@ function spawnGsio(args) {
   const child = { proc, stdout: '', stderr: '' };
   proc.stdout.on('data', (c) => { child.stdout += c; });
   proc.stderr.on('data', (c) => { child.stderr += c; });
-  child.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+  child.exited = new Promise((resolve) => proc.on('close', (code, signal) => {
     running.delete(proc);
     resolve({ code, signal });
   }));

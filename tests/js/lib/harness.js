@@ -37,7 +37,7 @@ function startProcess(binary, args, { name, readyPattern, readyTimeout = 15000, 
   const child = { proc, log: '', port: 0, exited: null, ...extra };
   started.add(child);
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
+    proc.on('close', (code, signal) => {
       child.exited = { code, signal };
       started.delete(child);
       resolve(child.exited);
@@ -88,7 +88,7 @@ function runNodeToExit(args, timeoutMs = 15000) {
     proc.stdout.on('data', (c) => { output += c; });
     proc.stderr.on('data', (c) => { output += c; });
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('gsio-node did not exit')); }, timeoutMs);
-    proc.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
+    proc.on('close', (code) => { clearTimeout(timer); resolve({ code, output }); });
   });
 }
 

@@ -42,7 +42,7 @@ function startRelay({ args = [], readyTimeout = 15000 } = {}) {
   const relay = { proc, pid: proc.pid, log: '', port: 0, wsUrl: '', httpUrl: '', exited: null };
   started.add(relay);
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
+    proc.on('close', (code, signal) => {
       relay.exited = { code, signal };
       started.delete(relay);
       resolve(relay.exited);
