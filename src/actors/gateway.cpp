@@ -405,6 +405,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     so.max_buffered_bytes = options.max_buffered_bytes;
     so.max_connections = options.max_connections;
     so.cors_origin = options.cors_origin;
+    so.allowed_hosts = options.allowed_hosts;
     if (!options.p2p_token.empty())
       so.admit = [token = options.p2p_token](const std::string& nsp, const std::string& auth_json) {
         return nsp != "/p2p" || token_matches(auth_json, token)

@@ -19,6 +19,7 @@
 #include "actors/messages.hpp"
 #include "actors/peer_registry.hpp"
 #include "actors/sync_coordinator.hpp"
+#include "net/host_check.hpp"
 
 namespace gsio::actors {
 
@@ -35,6 +36,7 @@ struct gateway_options {
   std::size_t max_reorg_push_bytes = 1024 * 1024;
   std::size_t max_connections = 10'000;
   std::string cors_origin;  // net::server_options::cors_origin: "" admits same-origin pages only
+  net::host_policy allowed_hosts;  // net::server_options::allowed_hosts
   std::string web_dir;   // static files served at "/", empty for none
   // The network token: when set, a socket joins "/p2p" only with {"token": it} as its auth
   // payload (other nodes' links), so that only the network's nodes speak P2P to this one.

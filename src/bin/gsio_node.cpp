@@ -23,6 +23,7 @@
 #include "actors/relay_link.hpp"
 #include "actors/sync_coordinator.hpp"
 #include "ledger/store.hpp"
+#include "net/host_check.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
 
@@ -47,6 +48,7 @@ struct node_options {
   std::uint32_t max_adds_in_flight = 256;
   std::uint64_t max_page_bytes = 2 * 1024 * 1024;
   std::string cors_origin;
+  std::string allowed_hosts;
   std::string relay;
   std::string token;
   std::string peers;
@@ -92,6 +94,32 @@ std::string out_of_range(const node_options& o) {
           ") must be at least twice --announce-interval-ms (" +
           std::to_string(o.announce_interval_ms) + "), or peers expire between their announces";
   return out;
+}
+
+// --allowed-hosts, or when it is empty: any name for a node listening on a shared address, and
+// on loopback only the name --advertise gives (IP addresses and localhost always pass). A node on
+// loopback is what a web page would reach through DNS rebinding; one on a shared address is
+// reachable under whatever names its network gives it.
+std::optional<gsio::net::host_policy> allowed_hosts(const node_options& o, std::string& error) {
+  try {
+    if (!o.allowed_hosts.empty())
+      return gsio::net::parse_host_policy(o.allowed_hosts);
+    if (!gsio::net::is_loopback(o.host))
+      return gsio::net::host_policy{};
+    gsio::net::host_policy policy;
+    policy.any_name = false;
+    const auto scheme_end = o.advertise.find("://");
+    if (scheme_end != std::string::npos) {
+      auto authority = o.advertise.substr(scheme_end + 3);
+      authority = authority.substr(0, authority.find('/'));
+      if (auto name = gsio::net::host_of(authority); !name.empty())
+        policy.names.push_back(std::move(name));
+    }
+    return policy;
+  } catch (const std::invalid_argument& ex) {
+    error = std::string{"--allowed-hosts: "} + ex.what();
+    return std::nullopt;
+  }
 }
 
 // --admin: "" (127.0.0.1 on the client port + 1000, or a free port when that is 0), "off",
@@ -214,6 +242,11 @@ int main(int argc, char** argv) {
          "asking for more gets an error saying how many fit", opt.max_page_bytes)
     .add("cors-origin", "the one other origin whose pages may use this node (\"*\": any; default: "
          "only pages the node serves itself)", opt.cors_origin)
+    .add("allowed-hosts",
+         "names clients may reach this node by (the Host header), comma-separated; .example.org "
+         "covers its subdomains, * any name. IP addresses and localhost always work. Default: any "
+         "name, but only the --advertise name when listening on loopback (against DNS rebinding)",
+         opt.allowed_hosts)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
     .add("token",
          "shared network token: sent to the relay and to --peer nodes, and required of nodes "
@@ -244,6 +277,13 @@ int main(int argc, char** argv) {
   std::uint16_t admin_port = 0;
   if (std::string error; !parse_admin(opt.admin, opt.port, admin_enabled, admin_host, admin_port, error)) {
     std::fprintf(stderr, "gsio-node: %s\n", error.c_str());
+    return 2;
+  }
+
+  std::string hosts_error;
+  const auto host_policy = allowed_hosts(opt, hosts_error);
+  if (!host_policy) {
+    std::fprintf(stderr, "gsio-node: %s\n", hosts_error.c_str());
     return 2;
   }
 
@@ -321,6 +361,7 @@ int main(int argc, char** argv) {
   gw.max_buffered_bytes = opt.max_buffered_bytes;
   gw.max_connections = opt.max_connections;
   gw.cors_origin = opt.cors_origin;
+  gw.allowed_hosts = *host_policy;
   gw.p2p_token = opt.token;
   gw.web_dir = *web_dir;
   if (web_dir->empty())

@@ -908,6 +908,16 @@ void http_session::on_oversized_body() {
 void http_session::handle_request(http::request<http::string_body> req) {
   version_ = req.version();
   keep_alive_ = req.keep_alive();
+  const auto host = req[http::field::host];
+  if (!host_allowed({host.data(), host.size()}, core_->options.allowed_hosts)) {
+    ++core_->protocol_errors;
+    auto name = host_of({host.data(), host.size()});
+    respond(engine_reply{403, "text/plain; charset=UTF-8",
+                         "host not allowed: " + (name.empty() ? std::string{"(malformed)"} : name) +
+                           " (this node answers to IP addresses, localhost and the names of "
+                           "--allowed-hosts)\n"});
+    return;
+  }
   std::string target{req.target()};
   auto qpos = target.find('?');
   std::string_view path = std::string_view{target}.substr(0, qpos);

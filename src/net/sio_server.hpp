@@ -5,6 +5,8 @@
 // Threading: the server runs on the io_context it is given (any number of threads may run it).
 // Handler callbacks are invoked on those threads and must not block. Every public member function
 // is thread-safe and may be called from any thread (actors call emit()/ack() directly).
+#include "net/host_check.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -76,6 +78,8 @@ struct server_options {
   // own origin (its Host) nor cors_origin ("*": any) gets 403, so that a page elsewhere cannot
   // use a member's browser to reach a node it can reach (one bound to 127.0.0.1, say).
   std::string cors_origin = "*";
+  // The names requests may carry in their Host header (see host_check.hpp); others get 403.
+  host_policy allowed_hosts;
   bool allow_upgrades = true;
   // Optional second endpoint that speaks plain Engine.IO without Socket.IO on top (protocol
   // conformance tests, raw clients). Its sessions report to the engineio_handler given to the

@@ -286,6 +286,40 @@ describe('gsio-node options', () => {
     assert.equal((await handshake(open, 'http://evil.example')).status, 403);
   });
 
+  it('answers only the names it is reached by on loopback, so DNS rebinding cannot reach it', async () => {
+    const http = require('node:http');
+    // As a browser sends it after a name of the attacker's was rebound to 127.0.0.1: the page's
+    // own origin and Host agree, so only the Host name tells it apart.
+    const get = (node, path, host) => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: node.port, path, headers: { Host: host, Origin: `http://${host}` } }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject);
+    });
+    const handshake = '/socket.io/?EIO=4&transport=polling';
+    const node = await h.startNode();
+    const rebound = await get(node, handshake, `evil.example:${node.port}`);
+    assert.equal(rebound.status, 403);
+    assert.match(rebound.body, /host not allowed: evil\.example .*--allowed-hosts/);
+    assert.equal((await get(node, '/health', `evil.example:${node.port}`)).status, 403, 'every path, not only Socket.IO');
+    assert.equal((await get(node, handshake, `127.0.0.1:${node.port}`)).status, 200);
+    assert.equal((await get(node, handshake, `localhost:${node.port}`)).status, 200);
+
+    const named = await h.startNode({ args: ['--allowed-hosts', 'node1.example,.cluster.example'] });
+    assert.equal((await get(named, handshake, `node1.example:${named.port}`)).status, 200);
+    assert.equal((await get(named, handshake, `b.cluster.example:${named.port}`)).status, 200);
+    assert.equal((await get(named, handshake, `evil.example:${named.port}`)).status, 403);
+    const advertised = await h.startNode({ args: ['--advertise', 'https://node2.example'] });
+    assert.equal((await get(advertised, handshake, 'node2.example')).status, 200, 'the --advertise name');
+    const any = await h.startNode({ args: ['--allowed-hosts', '*'] });
+    assert.equal((await get(any, handshake, `evil.example:${any.port}`)).status, 200);
+
+    const bad = await h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', h.tempDir(), '--allowed-hosts', 'http://x.example']);
+    assert.equal(bad.code, 2, bad.output);
+    assert.match(bad.output, /--allowed-hosts: not a host name: "http:\/\/x\.example"/);
+  });
+
   it('refuses to start on a data directory another gsio-node is using', async () => {
     const first = await h.startNode();
     const r = await h.runNodeToExit(['--port', '0', '--admin', 'off', '--data-dir', first.dataDir]);
