@@ -100,9 +100,10 @@ enum class reject_cause : std::size_t {
   unauthorized,   // missing or wrong network token (HTTP 401)
   over_capacity,  // max_connections reached (HTTP 503, or closed unread when HTTP is saturated)
   shutting_down,  // the relay is stopping (HTTP 503)
+  browser,        // the upgrade carried an Origin header: a web page, not a node (HTTP 403)
 };
-constexpr std::array<std::string_view, 3> reject_cause_names{"unauthorized", "over_capacity",
-                                                             "shutting_down"};
+constexpr std::array<std::string_view, 4> reject_cause_names{"unauthorized", "over_capacity",
+                                                             "shutting_down", "browser"};
 
 template <class Enum> constexpr std::size_t index(Enum e) { return static_cast<std::size_t>(e); }
 
@@ -810,6 +811,20 @@ private:
 
   void upgrade(http::request<http::string_body> request) {
     const auto version = request.version();
+    // Browsers send Origin with every WebSocket handshake and apply no same-origin rule to
+    // WebSockets, so without this any page a member opened could join a relay it can reach (one
+    // on 127.0.0.1 or a private network) and pull the ledger. Nodes send no Origin.
+    if (request.find(http::field::origin) != request.end()) {
+      core_->count(reject_cause::browser);
+      log::info(log_component, remote_, ": upgrade refused: sent by a web page (Origin ",
+                printable(to_std(request[http::field::origin])), ")");
+      respond(json_response(http::status::forbidden,
+                            error_body("browser",
+                                       "the relay is for nodes; web pages (requests with an "
+                                       "Origin header) may not join"),
+                            version, false));
+      return;
+    }
     if (!core_->authorized(request)) {
       core_->count(reject_cause::unauthorized);
       log::info(log_component, remote_, ": upgrade refused: missing or wrong network token");

@@ -559,6 +559,29 @@ test.describe('network token', () => {
   });
 });
 
+test('a web page cannot join: an upgrade with an Origin header gets 403, with or without a token', async () => {
+  const open = await startRelay();
+  const guarded = await startRelay({ args: ['--token', 'tk'] });
+  const attempts = [
+    [open, { headers: { Origin: 'http://evil.example' } }],
+    [open, { headers: { Origin: 'null' } }],
+    [guarded, { urlPath: '/?token=tk', headers: { Origin: 'http://127.0.0.1:8080' } }],
+  ];
+  for (const [relay, options] of attempts) {
+    await assert.rejects(connectPeer(relay, options), (err) => {
+      assert.equal(err.statusCode, 403);
+      assert.equal(JSON.parse(err.body).error, 'browser');
+      return true;
+    });
+  }
+  assert.equal((await stats(open)).rejected.browser, 2);
+  assert.equal((await stats(guarded)).rejected.browser, 1);
+  assert.equal((await health(open)).connections, 0);
+  const node = await announcedPeer(open, 'no-origin');  // nodes send no Origin
+  await node.close();
+  await Promise.all([open.stop(), guarded.stop()]);
+});
+
 test('SIGTERM closes connections with 1001 and exits 0', async () => {
   const relay = await startRelay();
   const a = await announcedPeer(relay, 'term-a');
