@@ -496,7 +496,7 @@ client_session(instrumented<client_session_actor, client_session_state> self,
     emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
   if (st.info.nsp == "/p2p" && st.coordinator) {
     auto link = caf::actor_cast<p2p_link_actor>(self);
-    self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"});
+    self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"}, std::string{});
     self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
       caf::anon_send(coordinator, link_down_atom::value, link);
     });

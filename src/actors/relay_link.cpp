@@ -1,6 +1,8 @@
 #include "actors/relay_link.hpp"
 
+#include <algorithm>
 #include <random>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,6 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
 #include "net/sio_client.hpp"
 #include "net/ws_client.hpp"
@@ -59,6 +62,14 @@ void tell(const caf::actor_addr& addr, Ts&&... xs) {
     caf::anon_send(hdl, std::forward<Ts>(xs)...);
 }
 
+bool same_header_name(std::string_view a, std::string_view b) {
+  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [&](char x, char y) { return lower(static_cast<unsigned char>(x)) ==
+                                                 lower(static_cast<unsigned char>(y)); });
+}
+
 void dial(self_ptr self) {
   auto& st = self->state;
   auto& conn = *st.connection;
@@ -75,7 +86,16 @@ void dial(self_ptr self) {
     o.max_frame_bytes = st.options.max_frame_bytes;
     o.max_queue_bytes = st.options.max_queue_bytes;
     net::ws_client_callbacks cb;
-    cb.on_open = [addr, generation] { tell(addr, link_up_atom::value, generation); };
+    // Both run on the connection's strand, the response first.
+    auto proof = std::make_shared<std::string>();
+    cb.on_upgrade_response = [proof, prove = st.options.prove_identity](const auto& headers) {
+      for (const auto& [name, value] : headers)
+        if (prove && same_header_name(name, net::challenge_header))
+          *proof = prove(value);
+    };
+    cb.on_open = [addr, generation, proof] {
+      tell(addr, link_up_atom::value, generation, std::move(*proof));
+    };
     cb.on_message = [addr, generation](std::string text) {
       tell(addr, p2p_atom::value, generation, std::move(text));
     };
@@ -100,7 +120,7 @@ void dial(self_ptr self) {
       o.auth_json = buf.GetString();
     }
     net::sio_client_callbacks cb;
-    cb.on_connect = [addr, generation] { tell(addr, link_up_atom::value, generation); };
+    cb.on_connect = [addr, generation] { tell(addr, link_up_atom::value, generation, std::string{}); };
     cb.on_event = [addr, generation](std::string event, net::sio_args args) {
       if (event != "p2p_message")
         return;
@@ -201,7 +221,7 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
       else if (conn.sio)
         conn.sio->emit("p2p_message", net::sio_args{"[" + frame + "]", {}});
     },
-    [=](link_up_atom, std::uint64_t generation) {
+    [=](link_up_atom, std::uint64_t generation, std::string& relay_proof) {
       auto& st = self->state;
       if (generation != st.generation)
         return;
@@ -210,7 +230,7 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
       ++st.connects;
       log::info("link", kind_name(st.options.transport), " link to ", st.options.url, " is up");
       self->send(st.coordinator, link_up_atom::value, caf::actor_cast<p2p_link_actor>(self),
-                 std::string{kind_name(st.options.transport)});
+                 std::string{kind_name(st.options.transport)}, std::move(relay_proof));
     },
     [=](p2p_atom, std::uint64_t generation, std::string& frame) {
       auto& st = self->state;

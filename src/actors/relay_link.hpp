@@ -6,6 +6,7 @@
 // link it is. The connection itself runs on the link's own io_context thread.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,12 +39,15 @@ struct relay_link_options {
   std::chrono::milliseconds stable_after{30000};
   std::size_t max_frame_bytes = 16 * 1024 * 1024;
   std::size_t max_queue_bytes = 16 * 1024 * 1024;
+  // Signs a relay's challenge (net/announce_proof.hpp) with the node key: the hex signature of
+  // net::announce_proof_digest(challenge, node id). Unset: no proof is sent.
+  std::function<std::string(const std::string& challenge)> prove_identity;
 };
 
 // The generation counter in the internal messages ties a callback to the connection attempt it
 // belongs to, so a late callback of an old connection cannot disturb a newer one.
 using relay_link_actor = p2p_link_actor::extend<
-  caf::reacts_to<link_up_atom, std::uint64_t>,                 // connected
+  caf::reacts_to<link_up_atom, std::uint64_t, std::string>,    // connected, with a relay_proof
   caf::reacts_to<p2p_atom, std::uint64_t, std::string>,        // a frame arrived
   caf::reacts_to<link_down_atom, std::uint64_t, std::string>,  // closed, with the reason
   caf::reacts_to<tick_atom, std::uint64_t>,                    // time to dial again

@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/crypto.hpp"
+#include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
@@ -156,7 +157,7 @@ void send_message(self_ptr self, p2p_type type, const std::string& recipient, st
     self->send(link.handle, send_atom::value, frame);
 }
 
-std::string announce_payload(const sync_coordinator_state& st) {
+std::string announce_payload(const sync_coordinator_state& st, const std::string& relay_proof = {}) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -170,6 +171,11 @@ std::string announce_payload(const sync_coordinator_state& st) {
   w.String(st.tip.tip_hash);
   w.Key("entries");
   w.Uint64(st.tip.entries);
+  if (!relay_proof.empty()) {
+    w.Key(net::relay_proof_member.data(),
+          static_cast<rapidjson::SizeType>(net::relay_proof_member.size()));
+    w.String(relay_proof);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -759,7 +765,8 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       announce_entries(self, ev.added);
     },
     [=](p2p_atom, p2p_envelope& env, const p2p_link_actor& link) { on_message(self, env, link); },
-    [=](link_up_atom, const p2p_link_actor& link, const std::string& kind) {
+    [=](link_up_atom, const p2p_link_actor& link, const std::string& kind,
+        const std::string& relay_proof) {
       self->state.links.push_back({link, kind, {}});
       log::info("sync", kind, " link up (", self->state.links.size(), " links)");
       // Tell the other side who we are right away; the relay learns our id from this.
@@ -767,7 +774,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       hello.type = p2p_type::node_announce;
       hello.message_id = net::new_message_id();
       hello.sender_id = self->state.options.node_id;
-      hello.payload_json = announce_payload(self->state);
+      hello.payload_json = announce_payload(self->state, relay_proof);
       ++self->state.messages_out;
       ++self->state.out_by_type[std::string(net::to_string(p2p_type::node_announce))];
       self->send(link, send_atom::value, net::encode(hello));

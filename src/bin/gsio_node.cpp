@@ -1,4 +1,5 @@
 // gsio-node: one node of a gsio-net network (ledger, durable store, Socket.IO server).
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -23,6 +24,8 @@
 #include "actors/relay_link.hpp"
 #include "actors/sync_coordinator.hpp"
 #include "ledger/store.hpp"
+#include "ledger/crypto.hpp"
+#include "net/announce_proof.hpp"
 #include "net/host_check.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
@@ -326,6 +329,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto node_id = resources->self.node_id();
+  // The relay link proves the node id to its relay (net/announce_proof.hpp) with its own copy of
+  // the key: the ledger actor's stays with the ledger actor.
+  std::shared_ptr<const ledger::identity> link_identity;
+  {
+    std::array<std::uint8_t, 32> seed{};
+    if (!ledger::from_hex(resources->self.seed_hex(), seed.data(), seed.size())) {
+      std::fprintf(stderr, "gsio-node: the node key could not be read back\n");
+      return 1;
+    }
+    link_identity = std::make_shared<const ledger::identity>(ledger::identity::from_seed(seed));
+    seed.fill(0);
+  }
   actors::tip_info initial_tip{node_id,
                                resources->tree.height(),
                                std::string{resources->tree.tip_hash()},
@@ -400,6 +415,10 @@ int main(int argc, char** argv) {
     lo.url = opt.relay;
     lo.token = opt.token;
     lo.tls_ca_file = opt.tls_ca;
+    lo.prove_identity = [link_identity](const std::string& challenge) {
+      return link_identity->sign_hash(
+        net::announce_proof_digest(challenge, link_identity->node_id()));
+    };
     links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
   }
   for (auto& peer : split_list(opt.peers)) {

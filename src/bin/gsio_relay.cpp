@@ -36,6 +36,7 @@ struct relay_cli_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8787;
   std::string token;
+  bool require_proof = false;
   std::uint64_t max_frame_bytes = 4 * 1024 * 1024;
   std::uint64_t max_queue_bytes = 8 * 1024 * 1024;
   std::uint64_t max_connections = 10'000;
@@ -88,6 +89,11 @@ int main(int argc, char** argv) {
     .add("token", "network token nodes must present (?token= or Authorization: Bearer); "
                   "empty: none",
          opt.token)
+    .add("require-proof",
+         "accept only nodes whose first NodeAnnounce proves their id (a signature of this "
+         "connection's challenge; gsio-node sends one). Without it, unproven nodes are accepted, "
+         "but never for an id a proven connection holds",
+         opt.require_proof)
     .add("max-frame-bytes", "largest WebSocket message a node may send; larger ones close "
                             "the connection",
          opt.max_frame_bytes)
@@ -146,6 +152,7 @@ int main(int argc, char** argv) {
   relay_opt.host = opt.host;
   relay_opt.port = opt.port;
   relay_opt.token = opt.token;
+  relay_opt.require_proof = opt.require_proof;
   relay_opt.max_frame_bytes = opt.max_frame_bytes;
   relay_opt.max_queue_bytes = opt.max_queue_bytes;
   relay_opt.max_connections = opt.max_connections;

@@ -30,9 +30,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
 #include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
@@ -90,10 +92,11 @@ enum class disconnect_cause : std::size_t {
   slow_reader,       // the outbound queue would have passed max_queue_bytes
   handshake_failed,  // the WebSocket opening handshake did not complete
   shutdown,          // the relay is stopping
+  unproven,          // announced without proof an id that needs one (see announce_proof.hpp)
 };
-constexpr std::array<std::string_view, 9> disconnect_cause_names{
+constexpr std::array<std::string_view, 10> disconnect_cause_names{
   "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
-  "replaced",    "slow_reader",     "handshake_failed", "shutdown"};
+  "replaced",    "slow_reader",     "handshake_failed", "shutdown", "unproven"};
 
 // Why a connection was turned away before it became a WebSocket.
 enum class reject_cause : std::size_t {
@@ -144,6 +147,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   struct node_slot {
     const relay_connection* owner = nullptr;  // identity, compared without locking the weak_ptr
     std::weak_ptr<relay_connection> handle;
+    bool proven = false;  // the owner proved the id: only another proof takes it over
   };
   mutable std::mutex mutex;
   bool stopping = false;
@@ -163,7 +167,9 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   std::optional<reject_cause> reserve_connection_slot();
   bool enlist(const std::shared_ptr<relay_connection>& connection);
   void forget(const relay_connection* connection, const std::string& node_id);
-  void announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id);
+  // False (and nothing changes) when an unproven connection claims an id a proven one holds.
+  bool announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id,
+                bool proven);
   void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
 
   bool authorized(const http::request<http::string_body>& request) const;
@@ -303,7 +309,11 @@ public:
     }
     beast::get_lowest_layer(*handshake_).expires_after(core_->options.handshake_timeout);
     handshake_->set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& response) { response.set(http::field::server, server_name); }));
+      [challenge = challenge_](websocket::response_type& response) {
+        response.set(http::field::server, server_name);
+        response.set(beast::string_view{challenge_header.data(), challenge_header.size()},
+                     challenge);
+      }));
     handshake_->async_accept(
       request, beast::bind_front_handler(&relay_connection::on_handshake, shared_from_this()));
   }
@@ -490,9 +500,24 @@ private:
                    " sent before NodeAnnounce");
         return;
       }
+      const bool proven = proves_identity(text, message->sender_id);
+      if (!proven && core_->options.require_proof) {
+        log::info(log_component, remote_, ": announced ", printable(message->sender_id),
+                  " without a valid relay_proof; closing (--require-proof)");
+        close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
+                         "this relay requires a NodeAnnounce with relay_proof");
+        return;
+      }
+      if (!core_->announce(shared_from_this(), message->sender_id, proven)) {
+        log::warn(log_component, remote_, ": announced ", printable(message->sender_id),
+                  " without proof while a connection that proved it holds it; closing");
+        close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
+                         "node id held by a connection that proved it");
+        return;
+      }
       node_id_ = message->sender_id;
-      log::info(log_component, "node ", printable(node_id_), " announced from ", remote_);
-      core_->announce(shared_from_this(), node_id_);
+      log::info(log_component, "node ", printable(node_id_), proven ? " (proven)" : "",
+                " announced from ", remote_);
     } else if (message->sender_id != node_id_) {
       core_->count(drop_cause::spoofed);
       ++spoofed_;
@@ -505,6 +530,24 @@ private:
       return;
     }
     core_->route(*this, *message, frame);
+  }
+
+  // Whether the announce `text` carries a valid relay_proof of `node_id` for this connection's
+  // challenge. Parsed a second time with its payload: this happens once per connection.
+  bool proves_identity(std::string_view text, const std::string& node_id) const {
+    std::string error;
+    auto announce = decode_p2p(text, error, /*with_payload=*/true);
+    if (!announce)
+      return false;
+    rapidjson::Document payload;
+    payload.Parse(announce->payload_json.data(), announce->payload_json.size());
+    if (payload.HasParseError() || !payload.IsObject())
+      return false;
+    const auto proof = payload.FindMember(relay_proof_member.data());
+    if (proof == payload.MemberEnd() || !proof->value.IsString())
+      return false;
+    return verify_announce_proof(challenge_, node_id,
+                                 {proof->value.GetString(), proof->value.GetStringLength()});
   }
 
   // The peer's close frame: answer it (unless we began the close) and close the socket once the
@@ -717,6 +760,7 @@ private:
   asio::steady_timer idle_timer_;
   asio::steady_timer close_deadline_;
   const std::string remote_;
+  const std::string challenge_ = new_challenge();  // sent in the 101, signed in the NodeAnnounce
   beast::flat_buffer read_buffer_;
   ws::frame_parser parser_;
   std::string leftover_;
@@ -1041,15 +1085,18 @@ void relay_server::impl::forget(const relay_connection* connection, const std::s
       nodes.erase(it);
 }
 
-void relay_server::impl::announce(const std::shared_ptr<relay_connection>& connection,
-                                  const std::string& node_id) {
+bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& connection,
+                                  const std::string& node_id, bool proven) {
   std::shared_ptr<relay_connection> older;
   {
     std::lock_guard lock{mutex};
     auto& slot = nodes[node_id];
-    if (slot.owner != nullptr && slot.owner != connection.get())
+    if (slot.owner != nullptr && slot.owner != connection.get()) {
       older = slot.handle.lock();
-    slot = node_slot{connection.get(), connection};
+      if (older && slot.proven && !proven)
+        return false;
+    }
+    slot = node_slot{connection.get(), connection, proven};
   }
   // The newest connection wins: a node that reconnects must not wait for its dead link to time out.
   if (older) {
@@ -1057,6 +1104,7 @@ void relay_server::impl::announce(const std::shared_ptr<relay_connection>& conne
               " connected again; closing its older connection");
     older->close_replaced();
   }
+  return true;
 }
 
 void relay_server::impl::route(const relay_connection& sender, const p2p_message& message,
@@ -1169,14 +1217,19 @@ std::string relay_server::impl::health_json() const {
 std::string relay_server::impl::stats_json() const {
   std::size_t connection_count = 0;
   std::vector<std::string> node_ids;
+  std::vector<std::string> proven_ids;
   {
     std::lock_guard lock{mutex};
     connection_count = live_connections;
     node_ids.reserve(nodes.size());
-    for (const auto& [id, slot] : nodes)
+    for (const auto& [id, slot] : nodes) {
       node_ids.push_back(id);
+      if (slot.proven)
+        proven_ids.push_back(id);
+    }
   }
   std::sort(node_ids.begin(), node_ids.end());
+  std::sort(proven_ids.begin(), proven_ids.end());
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   auto counters = [&writer](const char* key, const auto& names, const auto& values) {
@@ -1194,6 +1247,11 @@ std::string relay_server::impl::stats_json() const {
   writer.Key("nodes");
   writer.StartArray();
   for (const auto& id : node_ids)
+    writer.String(id);
+  writer.EndArray();
+  writer.Key("proven_nodes");  // those whose connection proved the id (announce_proof.hpp)
+  writer.StartArray();
+  for (const auto& id : proven_ids)
     writer.String(id);
   writer.EndArray();
   writer.Key("messages_in");

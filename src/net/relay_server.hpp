@@ -38,6 +38,9 @@ struct relay_options {
   // Time a client has to finish an HTTP request (including the upgrade request) and the
   // WebSocket handshakes, and a closing connection has to finish the close handshake.
   std::chrono::milliseconds handshake_timeout{10'000};
+  // Every connection's first NodeAnnounce must prove its node id (net/announce_proof.hpp). Without
+  // it an unproven announce is still accepted, but never for an id a proven connection holds.
+  bool require_proof = false;
 };
 
 class relay_server {

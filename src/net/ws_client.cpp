@@ -425,8 +425,15 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
       return;
     }
     timer.cancel();
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& field : upgrade_response)
+      headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     upgrade_response = {};
     state = phase::open;
+    notify([&headers](ws_client_callbacks& cb) {
+      if (cb.on_upgrade_response)
+        cb.on_upgrade_response(headers);
+    });
     notify([](ws_client_callbacks& cb) {
       if (cb.on_open)
         cb.on_open();

@@ -47,6 +47,9 @@ struct ws_client_options {
 };
 
 struct ws_client_callbacks {
+  // The headers of the server's 101 response, just before on_open.
+  std::function<void(const std::vector<std::pair<std::string, std::string>>& headers)>
+    on_upgrade_response;
   std::function<void()> on_open;
   // Text messages. Binary messages also arrive here unless on_binary is set.
   std::function<void(std::string text)> on_message;

@@ -59,6 +59,18 @@ describe('gsio-net network', () => {
     assert.ok(lists.nodes.filter((n) => !n.is_self).every((n) => n.link === 'relay'));
   });
 
+  it('nodes prove their ids to the relay, so a relay with --require-proof carries their entries', async () => {
+    const { relay, sockets } = await cluster(2, ['--require-proof']);
+    await waitLinked(sockets, 1);
+    const ids = await Promise.all(sockets.map(async (s) => (await h.emitAck(s, 'node_info')).node_id));
+    const stats = await c.relayStats(relay);
+    assert.deepEqual(stats.proven_nodes, [...ids].sort());
+    assert.equal(stats.disconnects.unproven, 0);
+    const arrived = h.once(sockets[1], 'ledger_entry_added', 5000);
+    const entry = await h.emitAck(sockets[0], 'add_ledger_entry', { proven: true });
+    assert.equal((await arrived)[0].id, entry.id);
+  });
+
   it('a node that joins late fetches exactly what it lacks', async () => {
     const { relay, nodes, sockets } = await cluster(2);
     const first = c.writers(Array.from({ length: 8 }, () => sockets[0]), { perClient: 125 });

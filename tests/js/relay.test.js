@@ -582,6 +582,71 @@ test('a web page cannot join: an upgrade with an Origin header gets 403, with or
   await Promise.all([open.stop(), guarded.stop()]);
 });
 
+// A node key made with node:crypto, independently of the project's own Ed25519 code.
+function nodeKey() {
+  const { publicKey, privateKey } = require('node:crypto').generateKeyPairSync('ed25519');
+  const id = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');
+  // net/announce_proof.hpp: the signature of SHA-256("gsio-relay-announce\n" challenge "\n" id).
+  const prove = (challenge) => {
+    const digest = require('node:crypto').createHash('sha256')
+      .update(`gsio-relay-announce\n${challenge}\n${id}`).digest();
+    return require('node:crypto').sign(null, digest, privateKey).toString('hex');
+  };
+  return { id, prove };
+}
+
+test.describe('announce proofs', () => {
+  test('a connection that proved its id cannot be displaced by one that did not', async () => {
+    const relay = await startRelay();
+    const key = nodeKey();
+    const owner = await connectPeer(relay);
+    assert.match(owner.challenge, /^[0-9a-f]{64}$/, 'the 101 carries a challenge');
+    await owner.announce(key.id, { relay_proof: key.prove(owner.challenge) });
+    await waitUntil(async () => (await stats(relay)).proven_nodes.includes(key.id), 5000, 'proven');
+
+    // Without a proof, and with the owner's proof replayed (it was broadcast to every peer):
+    // both are closed with 1008 and the owner keeps the id.
+    const bystander = await announcedPeer(relay, 'bystander');
+    const unproven = await connectPeer(relay);
+    await unproven.announce(key.id);
+    const replayed = await connectPeer(relay);
+    assert.notEqual(replayed.challenge, owner.challenge, 'a fresh challenge per connection');
+    await replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) });
+    for (const impostor of [unproven, replayed]) assert.equal((await impostor.closed).code, 1008);
+    assert.equal((await stats(relay)).disconnects.unproven, 2);
+    const directed = envelope('EntryRequest', 'bystander', key.id, { ids: ['x'] });
+    await bystander.send(directed);
+    await owner.waitFor((m) => m.message_id === directed.message_id, 5000, 'directed message');
+
+    // The key's holder on a new connection takes over, as a reconnecting node must.
+    const again = await connectPeer(relay);
+    await again.announce(key.id, { relay_proof: key.prove(again.challenge) });
+    assert.equal((await owner.closed).code, 1008);
+    assert.equal((await stats(relay)).disconnects.replaced, 1);
+    // An unproven id is still accepted where nobody proved it (plain peers, the bench's).
+    const plain = await announcedPeer(relay, 'plain-peer');
+    await Promise.all([plain.close(), again.close(), bystander.close()]);
+    await relay.stop();
+  });
+
+  test('with --require-proof only proven announces join', async () => {
+    const relay = await startRelay({ args: ['--require-proof'] });
+    const key = nodeKey();
+    const unproven = await connectPeer(relay);
+    await unproven.announce(nodeKey().id);
+    assert.equal((await unproven.closed).code, 1008);
+    const forged = await connectPeer(relay);
+    await forged.announce(key.id, { relay_proof: nodeKey().prove(forged.challenge) });  // another key
+    assert.equal((await forged.closed).code, 1008);
+    const proven = await connectPeer(relay);
+    await proven.announce(key.id, { relay_proof: key.prove(proven.challenge) });
+    await waitUntil(async () => (await stats(relay)).nodes.includes(key.id), 5000, 'joined');
+    assert.equal((await stats(relay)).disconnects.unproven, 2);
+    await proven.close();
+    await relay.stop();
+  });
+});
+
 test('SIGTERM closes connections with 1001 and exits 0', async () => {
   const relay = await startRelay();
   const a = await announcedPeer(relay, 'term-a');

@@ -100,8 +100,9 @@ function envelope(type, senderId, recipientId = '', payload = {}) {
 // `messages` (frames that are not JSON are kept as {raw}).
 function connectPeer(relay, { urlPath = '/', headers = {}, timeout = 5000 } = {}) {
   const ws = new WebSocket(relay.wsUrl + urlPath, { headers, perMessageDeflate: false });
-  const peer = { ws, messages: [], waiters: new Set(), id: null };
+  const peer = { ws, messages: [], waiters: new Set(), id: null, challenge: null };
   peers.add(peer);
+  ws.once('upgrade', (res) => { peer.challenge = res.headers['x-gsio-challenge'] ?? null; });
   peer.closed = new Promise((resolve) => {
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
   });
@@ -130,9 +131,9 @@ function connectPeer(relay, { urlPath = '/', headers = {}, timeout = 5000 } = {}
     const text = typeof message === 'string' ? message : JSON.stringify(message);
     return new Promise((resolve, reject) => ws.send(text, (err) => (err ? reject(err) : resolve(message))));
   };
-  peer.announce = (id) => {
+  peer.announce = (id, extra = {}) => {
     peer.id = id;
-    return peer.send(envelope('NodeAnnounce', id, '', { tip_height: 0 }));
+    return peer.send(envelope('NodeAnnounce', id, '', { tip_height: 0, ...extra }));
   };
   peer.close = () => { if (ws.readyState === WebSocket.OPEN) ws.close(1000); return peer.closed; };
   return withTimeout(new Promise((resolve, reject) => {
