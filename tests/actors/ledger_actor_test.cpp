@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <random>
@@ -113,6 +114,44 @@ auto fire_adds(caf::scoped_actor& self, const ledger_actor& ledger_handle, int f
                                 "{\"n\":" + std::to_string(i) + "}"));
   return out;
 }
+
+// Holds the ledger's first store transaction open until release(), so that the ledger actor is
+// free while a batch is being committed; `later` runs in place of each later transaction's start.
+// Declared before the actor system, so that it outlives the writer thread that calls it.
+class first_commit_gate {
+public:
+  void install(ledger_resources& res, std::function<void()> later = {}) {
+    res.commit_inline_when_idle = false;  // every batch goes through the writer thread
+    res.before_commit = [this, later = std::move(later)] {
+      std::unique_lock lock{mutex_};
+      if (transactions_++ != 0) {
+        lock.unlock();
+        if (later)
+          later();
+        return;
+      }
+      holding_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return released_; });
+    };
+  }
+  bool wait_holding() {
+    std::unique_lock lock{mutex_};
+    return changed_.wait_for(lock, std::chrono::seconds{10}, [this] { return holding_; });
+  }
+  void release() {
+    std::lock_guard lock{mutex_};
+    released_ = true;
+    changed_.notify_all();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  bool released_ = false;
+  int transactions_ = 0;
+};
 
 std::string field(const std::string& json, const char* name) {
   rapidjson::Document d;
@@ -477,30 +516,15 @@ TEST_CASE("ledger actor: adds made after a merge build on the chain it chose; a 
 
 TEST_CASE("ledger actor: a merge waits while a local batch is being committed") {
   temp_dir dir;
+  first_commit_gate gate;
   test_system ts;
   auto res = open_ledger(dir.path.string(), {});
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool holding = false;
-  bool released = false;
-  int transactions = 0;
-  res->commit_inline_when_idle = false;  // so the ledger is free while the writer commits
-  res->before_commit = [&] {  // holds the first transaction open until released
-    std::unique_lock lock{mutex};
-    if (transactions++ != 0)
-      return;
-    holding = true;
-    changed.notify_all();
-    changed.wait(lock, [&] { return released; });
-  };
+  gate.install(*res);
   auto ledger_handle = ts.sys->spawn(actors::ledger, res);
   res.reset();
   caf::scoped_actor self{*ts.sys};
   auto before = fire_adds(self, ledger_handle, 0, 50);
-  {
-    std::unique_lock lock{mutex};
-    REQUIRE(changed.wait_for(lock, std::chrono::seconds{10}, [&] { return holding; }));
-  }
+  REQUIRE(gate.wait_holding());
   // Longer than this node's chain: once merged it is the chain, and adds after it build on it.
   const auto peer_chain = peer_chain_from_genesis(100);
   auto merged =
@@ -509,11 +533,7 @@ TEST_CASE("ledger actor: a merge waits while a local batch is being committed") 
   merged.receive(
     [](merge_result&) { FAIL("a merge was applied while a local batch was committing"); },
     [](caf::error& err) { CHECK(err == caf::sec::request_timeout); });
-  {
-    std::lock_guard lock{mutex};
-    released = true;
-    changed.notify_all();
-  }
+  gate.release();
   for (auto& h : before)
     h.receive([](add_result& r) { CHECK(r.error.empty()); },
               [&](caf::error& err) { FAIL(caf::to_string(err)); });
@@ -588,30 +608,16 @@ TEST_CASE("ledger actor: when the disk fails, exactly the acknowledged adds are 
 TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on the ledger is "
           "answered") {
   temp_dir dir;
+  first_commit_gate gate;
   test_system ts;
   auto res = open_ledger(dir.path.string(), {});
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool holding = false;
-  bool released = false;
-  int transactions = 0;
-  res->commit_inline_when_idle = false;  // the adds' batch goes through the writer thread
-  res->before_commit = [&] {
-    std::unique_lock lock{mutex};
-    if (transactions++ != 0)  // the merge's transaction, after the held one
-      throw std::runtime_error("disk full");
-    holding = true;
-    changed.notify_all();
-    changed.wait(lock, [&] { return released; });
-  };
+  // The transaction after the held one is the merge's.
+  gate.install(*res, [] { throw std::runtime_error("disk full"); });
   auto ledger_handle = ts.sys->spawn(actors::ledger, res);
   res.reset();
   caf::scoped_actor self{*ts.sys};
   auto committing = fire_adds(self, ledger_handle, 0, 1);  // one add, so one batch
-  {
-    std::unique_lock lock{mutex};
-    REQUIRE(changed.wait_for(lock, std::chrono::seconds{10}, [&] { return holding; }));
-  }
+  REQUIRE(gate.wait_holding());
   // While a batch is being committed the merge waits; the adds and the drain behind it wait too.
   const auto wait = std::chrono::seconds{10};  // longer than the test takes when it passes
   auto merged = self->request(ledger_handle, wait, merge_atom::value, peer_chain_from_genesis(3));
@@ -620,11 +626,7 @@ TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on
   for (int i = 0; i < 3; ++i)
     waiting_adds.push_back(self->request(ledger_handle, wait, add_atom::value, std::string{"{}"}));
   auto drained = self->request(ledger_handle, wait, drain_atom::value);
-  {
-    std::lock_guard lock{mutex};
-    released = true;
-    changed.notify_all();
-  }
+  gate.release();
   for (auto& h : committing)  // durable before the failure
     h.receive([](add_result& r) { CHECK(r.error.empty()); },
               [&](caf::error& err) { FAIL(caf::to_string(err)); });
