@@ -76,17 +76,36 @@ void schedule_flush(instrumented<ledger_actor, ledger_state> self) {
 
 void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t batches,
                   std::uint64_t entries, const std::string& error);
+void flush_merges(instrumented<ledger_actor, ledger_state> self);
 
-// Makes and signs every pending add whose id fits the clock (see max_id_lead_ms), each linked to
-// the one before (the newest entry still being committed, else the chain's tip), and queues them
-// for the disk as one batch. on_committed attaches, publishes and answers them.
+// Makes and signs every pending add whose id fits the clock (see max_id_lead_ms) and that arrived
+// before any pending merge, each linked to the one before (the newest entry still being
+// committed, else the chain's tip), and queues them for the disk as one batch. on_committed
+// attaches, publishes and answers them.
 void flush(instrumented<ledger_actor, ledger_state> self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.pending.empty() || st.merges_waiting || !st.reappends_waiting.empty())
-    return;  // what waits for the pipeline to drain goes first; it schedules the next flush
-  auto batch = std::move(st.pending);
-  st.pending.clear();
+  if (st.pending.empty() || !st.reappends_waiting.empty())
+    return;  // a re-append waits for the pipeline to drain and goes first; it schedules the next flush
+  // Adds and merges take effect in the order they arrived, so that an add builds on the chain every
+  // merge before it chose: this flush may run before the flush of a merge that came after some of
+  // its adds, or before one that came ahead of all of them.
+  std::size_t limit = st.pending.size();
+  if (!st.pending_merges.empty()) {
+    limit = std::min(limit, st.pending_merges.front().adds_before);
+    if (limit == 0) {
+      if (!st.merges_waiting)
+        flush_merges(self);  // now, or once the pipeline drains (merges_waiting)
+      if (st.storage_failed || st.merges_waiting)
+        return;  // after_drain applies the merges and schedules the next flush
+      limit = st.pending.size();
+    }
+  }
+  std::vector<ledger_state::pending_add> batch;
+  batch.reserve(limit);
+  batch.assign(std::make_move_iterator(st.pending.begin()),
+               std::make_move_iterator(st.pending.begin() + static_cast<std::ptrdiff_t>(limit)));
+  st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(limit));
 
   auto& res = *st.res;
   // A merge may have brought back an entry of this node's that the store had lost: new ids must
@@ -111,7 +130,8 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     last = unix_ms;
   }
   if (fits < batch.size()) {
-    st.pending.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(fits)),
+    st.pending.insert(st.pending.begin(),
+                      std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(fits)),
                       std::make_move_iterator(batch.end()));
     batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(fits), batch.end());
     ++st.throttled_flushes;
@@ -126,6 +146,8 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     st.throttling = false;
     log::info("ledger", "local adds no longer held back by the entry id clock");
   }
+  for (auto& merge : st.pending_merges)  // the adds taken here were ahead of them
+    merge.adds_before -= std::min(merge.adds_before, batch.size());
 
   ledger_state::made_batch made;
   made.entries = std::make_shared<std::vector<ledger::entry>>();
@@ -425,7 +447,7 @@ caf::typed_response_promise<merge_result> queue_merge(instrumented<ledger_actor,
                                                        checked_page checked) {
   auto& st = self->state;
   auto promise = self->make_response_promise<merge_result>();
-  st.pending_merges.push_back({std::move(unchecked), std::move(checked), promise});
+  st.pending_merges.push_back({std::move(unchecked), std::move(checked), promise, st.pending.size()});
   if (!st.merge_flush_scheduled) {
     // Goes behind every merge already in the mailbox: they all share one commit.
     st.merge_flush_scheduled = true;

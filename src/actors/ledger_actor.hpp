@@ -150,6 +150,7 @@ struct ledger_state {
     std::vector<std::string> unchecked;  // as received, checked when the merge is flushed
     checked_page checked;
     caf::typed_response_promise<merge_result> promise;
+    std::size_t adds_before = 0;  // adds in `pending` that arrived before it: they are made first
   };
 
   // Local entries made and queued for the disk, with the adds they answer (adds[i] made

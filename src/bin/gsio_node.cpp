@@ -99,26 +99,26 @@ std::string out_of_range(const node_options& o) {
   return out;
 }
 
-// --allowed-hosts, or when it is empty: any name for a node listening on a shared address, and
-// on loopback only the name --advertise gives (IP addresses and localhost always pass). A node on
-// loopback is what a web page would reach through DNS rebinding; one on a shared address is
-// reachable under whatever names its network gives it.
+// The host name of an http(s):// URL such as --advertise ("" when there is none).
+std::string url_host(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos)
+    return {};
+  auto authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);
+  return gsio::net::host_of(authority);
+}
+
+// --allowed-hosts, or when it is empty: the host of --advertise and this machine's host name
+// (IP addresses and localhost always pass). Whatever address the node listens on, a web page could
+// reach it through DNS rebinding, so names are never all allowed unless the operator says "*".
 std::optional<gsio::net::host_policy> allowed_hosts(const node_options& o, std::string& error) {
   try {
     if (!o.allowed_hosts.empty())
       return gsio::net::parse_host_policy(o.allowed_hosts);
-    if (!gsio::net::is_loopback(o.host))
-      return gsio::net::host_policy{};
-    gsio::net::host_policy policy;
-    policy.any_name = false;
-    const auto scheme_end = o.advertise.find("://");
-    if (scheme_end != std::string::npos) {
-      auto authority = o.advertise.substr(scheme_end + 3);
-      authority = authority.substr(0, authority.find('/'));
-      if (auto name = gsio::net::host_of(authority); !name.empty())
-        policy.names.push_back(std::move(name));
-    }
-    return policy;
+    return gsio::net::default_host_policy({url_host(o.advertise)});
   } catch (const std::invalid_argument& ex) {
     error = std::string{"--allowed-hosts: "} + ex.what();
     return std::nullopt;
@@ -246,9 +246,9 @@ int main(int argc, char** argv) {
     .add("cors-origin", "the one other origin whose pages may use this node (\"*\": any; default: "
          "only pages the node serves itself)", opt.cors_origin)
     .add("allowed-hosts",
-         "names clients may reach this node by (the Host header), comma-separated; .example.org "
-         "covers its subdomains, * any name. IP addresses and localhost always work. Default: any "
-         "name, but only the --advertise name when listening on loopback (against DNS rebinding)",
+         "host names clients may reach this node by (the Host header), comma-separated; "
+         ".example.org covers its subdomains, * any name. IP addresses and localhost always work. "
+         "Default: the host of --advertise and this machine's host name (against DNS rebinding)",
          opt.allowed_hosts)
     .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
     .add("token",
@@ -377,6 +377,8 @@ int main(int argc, char** argv) {
   gw.max_connections = opt.max_connections;
   gw.cors_origin = opt.cors_origin;
   gw.allowed_hosts = *host_policy;
+  log::info("node", "answering requests for ", net::describe(*host_policy),
+            host_policy->any_name ? "" : " (other Host names get 403; see --allowed-hosts)");
   gw.p2p_token = opt.token;
   gw.web_dir = *web_dir;
   if (web_dir->empty())

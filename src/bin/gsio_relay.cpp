@@ -37,6 +37,7 @@ struct relay_cli_options {
   std::uint16_t port = 8787;
   std::string token;
   bool require_proof = false;
+  std::string allowed_hosts;
   std::uint64_t max_frame_bytes = 4 * 1024 * 1024;
   std::uint64_t max_queue_bytes = 8 * 1024 * 1024;
   std::uint64_t max_connections = 10'000;
@@ -90,10 +91,15 @@ int main(int argc, char** argv) {
                   "empty: none",
          opt.token)
     .add("require-proof",
-         "accept only nodes whose first NodeAnnounce proves their id (a signature of this "
+         "accept only nodes whose NodeAnnounce proves their id (a signature of this "
          "connection's challenge; gsio-node sends one). Without it, unproven nodes are accepted, "
          "but never for an id a proven connection holds",
          opt.require_proof)
+    .add("allowed-hosts",
+         "host names /stats and /metrics answer to (they list node ids), comma-separated; "
+         ".example.org covers its subdomains, * any name. IP addresses, localhost and this "
+         "machine's host name always work (against DNS rebinding)",
+         opt.allowed_hosts)
     .add("max-frame-bytes", "largest WebSocket message a node may send; larger ones close "
                             "the connection",
          opt.max_frame_bytes)
@@ -153,6 +159,14 @@ int main(int argc, char** argv) {
   relay_opt.port = opt.port;
   relay_opt.token = opt.token;
   relay_opt.require_proof = opt.require_proof;
+  try {
+    relay_opt.allowed_hosts = opt.allowed_hosts.empty()
+                                ? gsio::net::default_host_policy({})
+                                : gsio::net::parse_host_policy(opt.allowed_hosts);
+  } catch (const std::invalid_argument& ex) {
+    std::fprintf(stderr, "gsio-relay: --allowed-hosts: %s\n", ex.what());
+    return 2;
+  }
   relay_opt.max_frame_bytes = opt.max_frame_bytes;
   relay_opt.max_queue_bytes = opt.max_queue_bytes;
   relay_opt.max_connections = opt.max_connections;

@@ -1,6 +1,7 @@
 #include "net/host_check.hpp"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -113,20 +114,26 @@ host_policy parse_host_policy(std::string_view list) {
   return policy;
 }
 
-bool is_loopback(std::string_view address) {
-  std::string host = lower(address);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host == "localhost")
-    return true;
-  unsigned char bytes[16];
-  if (inet_pton(AF_INET, host.c_str(), bytes) == 1)
-    return bytes[0] == 127;
-  if (inet_pton(AF_INET6, host.c_str(), bytes) == 1) {
-    static constexpr unsigned char loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    return std::equal(bytes, bytes + 16, loopback6);
-  }
-  return false;
+host_policy default_host_policy(const std::vector<std::string>& names) {
+  host_policy policy;
+  policy.any_name = false;
+  for (const auto& name : names)
+    if (!name.empty())
+      policy.names.push_back(name);
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0)
+    if (auto name = host_of(hostname); !name.empty())
+      policy.names.push_back(std::move(name));
+  return policy;
+}
+
+std::string describe(const host_policy& policy) {
+  if (policy.any_name)
+    return "any host name";
+  std::string out = "IP addresses, localhost";
+  for (std::size_t i = 0; i < policy.names.size(); ++i)
+    out += (i + 1 == policy.names.size() ? " and " : ", ") + policy.names[i];
+  return out;
 }
 
 }  // namespace gsio::net

@@ -26,7 +26,11 @@ bool host_allowed(std::string_view host_header, const host_policy& policy);
 // "*" (any name) or names separated by commas; throws std::invalid_argument naming a bad one.
 host_policy parse_host_policy(std::string_view list);
 
-// 127.0.0.0/8, ::1 or `localhost`: only this machine can reach a server listening there.
-bool is_loopback(std::string_view address);
+// What a server answers to when not told: IP addresses, localhost, this machine's host name and
+// `names` (hosts it is known by, such as the host of an advertised URL; "" entries are skipped).
+host_policy default_host_policy(const std::vector<std::string>& names);
+
+// The names a policy admits besides IP addresses and localhost, for a log line.
+std::string describe(const host_policy& policy);
 
 }  // namespace gsio::net

@@ -77,9 +77,13 @@ enum class drop_cause : std::size_t {
   spoofed,            // sender_id is not the connection's node id
   unknown_recipient,  // no live connection holds recipient_id
   self_addressed,     // recipient_id is the sender itself (the relay never echoes)
+  unproven,           // a NodeAnnounce without the proof its id needs (see announce_proof.hpp)
 };
-constexpr std::array<std::string_view, 5> drop_cause_names{
-  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed"};
+constexpr std::array<std::string_view, 6> drop_cause_names{
+  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven"};
+// Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
+// closed ("unproven"). An honest node sends one valid proof per connection.
+constexpr unsigned max_invalid_proofs = 8;
 
 // Why a WebSocket connection ended. Each connection counts exactly one.
 enum class disconnect_cause : std::size_t {
@@ -92,7 +96,7 @@ enum class disconnect_cause : std::size_t {
   slow_reader,       // the outbound queue would have passed max_queue_bytes
   handshake_failed,  // the WebSocket opening handshake did not complete
   shutdown,          // the relay is stopping
-  unproven,          // announced without proof an id that needs one (see announce_proof.hpp)
+  unproven,          // sent more than max_invalid_proofs invalid relay_proofs
 };
 constexpr std::array<std::string_view, 10> disconnect_cause_names{
   "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
@@ -170,6 +174,8 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   // False (and nothing changes) when an unproven connection claims an id a proven one holds.
   bool announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id,
                 bool proven);
+  // The connection holding node_id proved it later; false if it no longer holds it.
+  bool mark_proven(const relay_connection& connection, const std::string& node_id);
   void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
 
   bool authorized(const http::request<http::string_body>& request) const;
@@ -500,22 +506,22 @@ private:
                    " sent before NodeAnnounce");
         return;
       }
-      const bool proven = proves_identity(text, message->sender_id);
+      // An announce that cannot take the id is dropped, not fatal: a node's heartbeat can reach a
+      // new connection before the hello that carries its proof.
+      const auto proof = check_proof(text, message->sender_id);
+      if (proof == proof_check::closed)
+        return;
+      const bool proven = proof == proof_check::valid;
       if (!proven && core_->options.require_proof) {
-        log::info(log_component, remote_, ": announced ", printable(message->sender_id),
-                  " without a valid relay_proof; closing (--require-proof)");
-        close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
-                         "this relay requires a NodeAnnounce with relay_proof");
+        drop_unproven(*message, "--require-proof");
         return;
       }
       if (!core_->announce(shared_from_this(), message->sender_id, proven)) {
-        log::warn(log_component, remote_, ": announced ", printable(message->sender_id),
-                  " without proof while a connection that proved it holds it; closing");
-        close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
-                         "node id held by a connection that proved it");
+        drop_unproven(*message, "a connection that proved this id holds it");
         return;
       }
       node_id_ = message->sender_id;
+      proven_ = proven;
       log::info(log_component, "node ", printable(node_id_), proven ? " (proven)" : "",
                 " announced from ", remote_);
     } else if (message->sender_id != node_id_) {
@@ -528,12 +534,46 @@ private:
       if (spoofed_ == logged_spoofs_per_connection)
         log::warn(log_component, remote_, ": further spoofed messages are dropped silently");
       return;
+    } else if (!proven_ && message->type == p2p_type::node_announce) {
+      const auto proof = check_proof(text, node_id_);
+      if (proof == proof_check::closed)
+        return;
+      if (proof == proof_check::valid && core_->mark_proven(*this, node_id_)) {
+        proven_ = true;
+        log::info(log_component, "node ", printable(node_id_), " proved its id");
+      }
     }
     core_->route(*this, *message, frame);
   }
 
+  enum class proof_check { absent, invalid, valid, closed };
+
   // Whether the announce `text` carries a valid relay_proof of `node_id` for this connection's
-  // challenge. Parsed a second time with its payload: this happens once per connection.
+  // challenge; `closed` once the connection has sent too many invalid ones.
+  proof_check check_proof(std::string_view text, const std::string& node_id) {
+    if (text.find(relay_proof_member) == std::string_view::npos)
+      return proof_check::absent;
+    if (proves_identity(text, node_id))
+      return proof_check::valid;
+    if (++invalid_proofs_ <= max_invalid_proofs)
+      return proof_check::invalid;
+    log::warn(log_component, remote_, ": sent ", invalid_proofs_,
+              " NodeAnnounces with an invalid relay_proof; closing");
+    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
+                     "too many invalid relay_proofs");
+    return proof_check::closed;
+  }
+
+  void drop_unproven(const p2p_message& announce, const char* why) {
+    core_->count(drop_cause::unproven);
+    if (!unproven_logged_) {
+      unproven_logged_ = true;  // once per connection: an impostor cannot flood the log
+      log::warn(log_component, remote_, ": NodeAnnounce as ", printable(announce.sender_id),
+                " without a valid relay_proof dropped (", why, ")");
+    }
+  }
+
+  // Parses the announce a second time, with its payload: at most a few times per connection.
   bool proves_identity(std::string_view text, const std::string& node_id) const {
     std::string error;
     auto announce = decode_p2p(text, error, /*with_payload=*/true);
@@ -767,6 +807,9 @@ private:
 
   // Strand-only state.
   std::string node_id_;  // empty until the first NodeAnnounce
+  bool proven_ = false;  // node_id_ was proven (announce_proof.hpp)
+  unsigned invalid_proofs_ = 0;
+  bool unproven_logged_ = false;
   std::deque<outgoing> queue_;
   std::vector<outgoing> writing_;  // the frames of the write in progress
   std::string pong_;                // the answer to the latest ping, not written yet
@@ -1107,6 +1150,16 @@ bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& conne
   return true;
 }
 
+bool relay_server::impl::mark_proven(const relay_connection& connection,
+                                     const std::string& node_id) {
+  std::lock_guard lock{mutex};
+  auto it = nodes.find(node_id);
+  if (it == nodes.end() || it->second.owner != &connection)
+    return false;
+  it->second.proven = true;
+  return true;
+}
+
 void relay_server::impl::route(const relay_connection& sender, const p2p_message& message,
                                const frame_ptr& frame) {
   if (message.recipient_id.empty()) {
@@ -1170,6 +1223,16 @@ relay_server::impl::answer(const http::request<http::string_body>& request) cons
                          error_body("not_found", "no such resource; WebSocket clients may "
                                                  "connect on any path"),
                          request.version(), keep_alive);
+  if (path != "/health") {
+    const auto host = request[http::field::host];
+    if (!host_allowed({host.data(), host.size()}, options.allowed_hosts))
+      return json_response(http::status::forbidden,
+                           error_body("host_not_allowed",
+                                      "this relay answers /stats and /metrics for " +
+                                        describe(options.allowed_hosts) +
+                                        " only (see --allowed-hosts)"),
+                           request.version(), keep_alive);
+  }
   if (request.method() != http::verb::get) {
     auto response = json_response(http::status::method_not_allowed,
                                   error_body("method_not_allowed", "use GET"), request.version(),

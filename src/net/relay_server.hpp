@@ -15,6 +15,8 @@
 //
 // Threading: the server runs on the io_context it is given; any number of threads may run it.
 // Every public member function is thread-safe.
+#include "net/host_check.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -38,9 +40,13 @@ struct relay_options {
   // Time a client has to finish an HTTP request (including the upgrade request) and the
   // WebSocket handshakes, and a closing connection has to finish the close handshake.
   std::chrono::milliseconds handshake_timeout{10'000};
-  // Every connection's first NodeAnnounce must prove its node id (net/announce_proof.hpp). Without
-  // it an unproven announce is still accepted, but never for an id a proven connection holds.
+  // A connection joins only with a NodeAnnounce that proves its node id (net/announce_proof.hpp).
+  // Without it an unproven announce is still accepted, but never for an id a proven connection
+  // holds.
   bool require_proof = false;
+  // The Host names /stats and /metrics answer to (they list the network's node ids): a web page
+  // must not read them through DNS rebinding. /health and WebSocket upgrades are not checked.
+  host_policy allowed_hosts;
 };
 
 class relay_server {

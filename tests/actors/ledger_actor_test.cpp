@@ -549,7 +549,7 @@ TEST_CASE("ledger actor: a merge waits while a local batch is being committed") 
     .receive(
       [](tip_info& tip) {
         CHECK(tip.entries == 170);
-        CHECK(tip.height == 120);  // the peer's chain and the adds made after the merge
+        CHECK(tip.height == 120);  // the peer's chain and the adds sent after the merge
       },
       [&](caf::error& err) { FAIL(caf::to_string(err)); });
   for (const auto& id : after_ids)
@@ -603,6 +603,67 @@ TEST_CASE("ledger actor: when the disk fails, exactly the acknowledged adds are 
   auto stored = reopened.load_verified();
   REQUIRE(stored.size() == acked_ids.size());
   CHECK(stored.front().id == acked_ids.front());
+}
+
+TEST_CASE("ledger actor: adds and merges take effect in the order they arrived") {
+  // Whichever of the flushes runs first (the add's before or after the merge's, which depends on
+  // when the ledger's worker wakes up), the add sent before the merge is made on this node's chain
+  // and the one sent after it on the peer's, which the merge makes canonical (it is longer).
+  // Several rounds, since only some interleavings would show a wrong order.
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    temp_dir dir;
+    first_commit_gate gate;
+    test_system ts;
+    auto res = open_ledger(dir.path.string(), {});
+    gate.install(*res);
+    auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+    res.reset();
+    caf::scoped_actor self{*ts.sys};
+    auto committing = fire_adds(self, ledger_handle, 0, 1);
+    REQUIRE(gate.wait_holding());
+    // Many adds before the merge, so that the ledger lags behind the sender: its flush for them is
+    // queued after the merge and the add behind it.
+    auto before = fire_adds(self, ledger_handle, 1, 100);
+    auto merged = self->request(ledger_handle, request_timeout, merge_atom::value,
+                                peer_chain_from_genesis(150));
+    auto after = fire_adds(self, ledger_handle, 2, 1);
+    gate.release();
+    auto id_of = [&](auto& handles) {
+      std::string id;
+      handles.front().receive(
+        [&](add_result& r) {
+          REQUIRE(r.error.empty());
+          id = field(r.entry_json, "id");
+        },
+        [&](caf::error& err) { FAIL(caf::to_string(err)); });
+      return id;
+    };
+    id_of(committing);
+    std::vector<std::string> before_ids;
+    for (auto& handle : before) {
+      std::vector one{std::move(handle)};
+      before_ids.push_back(id_of(one));
+    }
+    const auto after_id = id_of(after);
+    merged.receive([](merge_result& r) { CHECK(r.appended == 150); },
+                   [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    auto on_chain = [&](const std::string& id) {
+      bool found = false;
+      self->request(ledger_handle, request_timeout, get_atom::value, entry_atom::value, id)
+        .receive([&](const std::string& json) { found = !json.empty(); },
+                 [&](caf::error& err) { FAIL(caf::to_string(err)); });
+      return found;
+    };
+    for (const auto& id : before_ids)
+      CHECK_FALSE(on_chain(id));  // on this node's branch, which lost to the peer's
+    CHECK(on_chain(after_id));
+    self->request(ledger_handle, request_timeout, drain_atom::value)
+      .receive([](tip_info& tip) { CHECK(tip.height == 151); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
+    self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+    self->wait_for(ledger_handle);
+  }
 }
 
 TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on the ledger is "

@@ -181,8 +181,8 @@ describe('gsio-node under bad input', () => {
     const sid = await handshake(node);
     const { socket, closed, received } = await rawTcp(node);
     // The poll is held (nothing to send yet); the POST behind it is over --max-payload.
-    socket.write(`GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n` +
+    socket.write(`GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1:${node.port}\r\n\r\n`);
+    socket.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1:${node.port}\r\n` +
       `Content-Type: text/plain\r\nContent-Length: 20000000\r\n\r\n4${'x'.repeat(65536)}`);
     await h.withTimeout(closed, 10000, 'the node closes the connection');
     // Responses go out in request order: a 413 here would have answered the GET.
@@ -195,7 +195,7 @@ describe('gsio-node under bad input', () => {
   it('answers 400 to a chunked body whose chunk-size line never ends, before it fills memory', async () => {
     const { socket, closed, received } = await rawTcp(node);
     const rssBefore = h.rssKiB(node.proc.pid);
-    socket.write('POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;');
+    socket.write(`POST /anything HTTP/1.1\r\nHost: 127.0.0.1:${node.port}\r\nTransfer-Encoding: chunked\r\n\r\n1;`);
     // A chunk extension without end: Beast's header limit does not cover it. Written a piece at
     // a time until the answer comes, so that the node's close does not reset the connection
     // before the answer is read.

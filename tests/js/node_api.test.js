@@ -286,7 +286,7 @@ describe('gsio-node options', () => {
     assert.equal((await handshake(open, 'http://evil.example')).status, 403);
   });
 
-  it('answers only the names it is reached by on loopback, so DNS rebinding cannot reach it', async () => {
+  it('answers only the host names it knows, so DNS rebinding cannot reach it', async () => {
     const http = require('node:http');
     // As a browser sends it after a name of the attacker's was rebound to 127.0.0.1: the page's
     // own origin and Host agree, so only the Host name tells it apart.
@@ -305,13 +305,17 @@ describe('gsio-node options', () => {
     assert.equal((await get(node, '/health', `evil.example:${node.port}`)).status, 403, 'every path, not only Socket.IO');
     assert.equal((await get(node, handshake, `127.0.0.1:${node.port}`)).status, 200);
     assert.equal((await get(node, handshake, `localhost:${node.port}`)).status, 200);
+    assert.equal((await get(node, handshake, `${require('node:os').hostname()}:${node.port}`)).status, 200,
+                 "the machine's own name");
+    assert.match(node.log, /answering requests for IP addresses, localhost and /);
 
     const named = await h.startNode({ args: ['--allowed-hosts', 'node1.example,.cluster.example'] });
     assert.equal((await get(named, handshake, `node1.example:${named.port}`)).status, 200);
     assert.equal((await get(named, handshake, `b.cluster.example:${named.port}`)).status, 200);
     assert.equal((await get(named, handshake, `evil.example:${named.port}`)).status, 403);
-    const advertised = await h.startNode({ args: ['--advertise', 'https://node2.example'] });
+    const advertised = await h.startNode({ args: ['--advertise', 'https://user@node2.example?x#y'] });
     assert.equal((await get(advertised, handshake, 'node2.example')).status, 200, 'the --advertise name');
+    assert.equal((await get(advertised, handshake, 'node1.example')).status, 403);
     const any = await h.startNode({ args: ['--allowed-hosts', '*'] });
     assert.equal((await get(any, handshake, `evil.example:${any.port}`)).status, 200);
 

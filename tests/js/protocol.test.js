@@ -59,7 +59,7 @@ before(async () => {
       if (serverLog.includes(`listening on ${port}`)) resolve();
     });
     server.stderr.on('data', (chunk) => { serverLog += chunk.toString(); });
-    server.on('exit', (code) => reject(new Error(`protocol-test-server exited with ${code}:\n${serverLog}`)));
+    server.on('close', (code) => reject(new Error(`protocol-test-server exited with ${code}:\n${serverLog}`)));
   }), 10000, 'protocol-test-server start');
 });
 

@@ -595,6 +595,30 @@ function nodeKey() {
   return { id, prove };
 }
 
+test('/stats and /metrics answer only known host names (DNS rebinding); /health any', async () => {
+  const http = require('node:http');
+  const get = (relay, path, host) => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: relay.port, path, headers: { Host: host } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+  const relay = await startRelay();
+  const named = await startRelay({ args: ['--allowed-hosts', 'relay.example'] });
+  for (const path of ['/stats', '/metrics']) {
+    const refused = await get(relay, path, `evil.example:${relay.port}`);
+    assert.equal(refused.status, 403, path);
+    assert.equal(JSON.parse(refused.body).error, 'host_not_allowed');
+    assert.equal((await get(relay, path, `127.0.0.1:${relay.port}`)).status, 200, path);
+    assert.equal((await get(relay, path, `${require('node:os').hostname()}:${relay.port}`)).status, 200, path);
+    assert.equal((await get(named, path, 'relay.example')).status, 200, path);
+    assert.equal((await get(named, path, 'evil.example')).status, 403, path);
+  }
+  assert.equal((await get(relay, '/health', 'evil.example')).status, 200, '/health shows only counts');
+  await Promise.all([relay.stop(), named.stop()]);
+});
+
 test.describe('announce proofs', () => {
   test('a connection that proved its id cannot be displaced by one that did not', async () => {
     const relay = await startRelay();
@@ -605,18 +629,27 @@ test.describe('announce proofs', () => {
     await waitUntil(async () => (await stats(relay)).proven_nodes.includes(key.id), 5000, 'proven');
 
     // Without a proof, and with the owner's proof replayed (it was broadcast to every peer):
-    // both are closed with 1008 and the owner keeps the id.
+    // both announces are dropped, their connections stay unannounced and the owner keeps the id.
     const bystander = await announcedPeer(relay, 'bystander');
     const unproven = await connectPeer(relay);
     await unproven.announce(key.id);
     const replayed = await connectPeer(relay);
     assert.notEqual(replayed.challenge, owner.challenge, 'a fresh challenge per connection');
     await replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) });
-    for (const impostor of [unproven, replayed]) assert.equal((await impostor.closed).code, 1008);
-    assert.equal((await stats(relay)).disconnects.unproven, 2);
+    await waitUntil(async () => (await stats(relay)).drops.unproven === 2, 5000, 'both dropped');
     const directed = envelope('EntryRequest', 'bystander', key.id, { ids: ['x'] });
     await bystander.send(directed);
     await owner.waitFor((m) => m.message_id === directed.message_id, 5000, 'directed message');
+    const spoofedBroadcast = envelope('EntryAnnounce', key.id, '', {});
+    await unproven.send(spoofedBroadcast);  // still unannounced: dropped
+    await waitUntil(async () => (await stats(relay)).drops.unannounced === 1, 5000, 'unannounced');
+    assert.ok(!bystander.hasSeen(spoofedBroadcast.message_id));
+    assert.ok(!unproven.hasSeen(directed.message_id) && !replayed.hasSeen(directed.message_id));
+
+    // Invalid proofs cost the relay a verification each: a connection gets a few, then it is closed.
+    for (let i = 0; i < 9; i++) await replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) });
+    assert.equal((await replayed.closed).code, 1008);
+    assert.equal((await stats(relay)).disconnects.unproven, 1);
 
     // The key's holder on a new connection takes over, as a reconnecting node must.
     const again = await connectPeer(relay);
@@ -632,17 +665,34 @@ test.describe('announce proofs', () => {
   test('with --require-proof only proven announces join', async () => {
     const relay = await startRelay({ args: ['--require-proof'] });
     const key = nodeKey();
-    const unproven = await connectPeer(relay);
-    await unproven.announce(nodeKey().id);
-    assert.equal((await unproven.closed).code, 1008);
-    const forged = await connectPeer(relay);
-    await forged.announce(key.id, { relay_proof: nodeKey().prove(forged.challenge) });  // another key
-    assert.equal((await forged.closed).code, 1008);
-    const proven = await connectPeer(relay);
-    await proven.announce(key.id, { relay_proof: key.prove(proven.challenge) });
+    const plain = await connectPeer(relay);
+    await plain.announce(nodeKey().id);
+    const node = await connectPeer(relay);
+    await node.announce(key.id, { relay_proof: nodeKey().prove(node.challenge) });  // another key's
+    await node.announce(key.id);  // a heartbeat that overtook the hello
+    await waitUntil(async () => (await stats(relay)).drops.unproven === 3, 5000, 'dropped');
+    assert.deepEqual((await stats(relay)).nodes, []);
+    // The hello with the proof, on the same connection, joins.
+    await node.announce(key.id, { relay_proof: key.prove(node.challenge) });
+    await waitUntil(async () => (await stats(relay)).proven_nodes.includes(key.id), 5000, 'joined');
+    assert.deepEqual((await stats(relay)).nodes, [key.id]);
+    await Promise.all([plain.close(), node.close()]);
+    await relay.stop();
+  });
+
+  test('a connection that announced without proof becomes proven by a later proof', async () => {
+    const relay = await startRelay();
+    const key = nodeKey();
+    const node = await connectPeer(relay);
+    await node.announce(key.id);
     await waitUntil(async () => (await stats(relay)).nodes.includes(key.id), 5000, 'joined');
-    assert.equal((await stats(relay)).disconnects.unproven, 2);
-    await proven.close();
+    assert.deepEqual((await stats(relay)).proven_nodes, []);
+    await node.announce(key.id, { relay_proof: key.prove(node.challenge) });
+    await waitUntil(async () => (await stats(relay)).proven_nodes.includes(key.id), 5000, 'proven');
+    const impostor = await connectPeer(relay);
+    await impostor.announce(key.id);
+    await waitUntil(async () => (await stats(relay)).drops.unproven === 1, 5000, 'dropped');
+    await Promise.all([node.close(), impostor.close()]);
     await relay.stop();
   });
 });

@@ -3,7 +3,8 @@ export type { Entry, ErrorReply, JsonValue, KnownNode, NodeInfo, Reorg } from '.
 export { canonicalize, canonicalBytes, CanonicalJsonError } from './canonical.js';
 export { bytesToHex, hexToBytes, isHex } from './hex.js';
 export {
-  GENESIS_HASH, ChainVerifier, computeEntryHash, createEntry, entryHashInput, nodeIdFromSeed, verifyChain, verifyEntry,
+  GENESIS_HASH, ChainVerifier, computeEntryHash, createEntry, entryHashInput, nodeIdFromSeed, relayProof, verifyChain,
+  verifyEntry,
 } from './verify.js';
 export type { ChainProblem, ChainVerification, NewEntry, VerifyChainOptions, VerifyProblem, VerifyReason } from './verify.js';
 export { GsioClient, GsioRequestError, GsioTimeoutError, connect } from './client.js';

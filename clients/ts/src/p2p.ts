@@ -2,6 +2,7 @@
 // that want to watch or take part in a network's P2P traffic: monitors, bridges, test tools.
 import { Listeners, type Unsubscribe } from './emitter.js';
 import { isHex } from './hex.js';
+import { nodeIdFromSeed, relayProof } from './verify.js';
 
 export type MessageType =
   | 'NodeAnnounce'
@@ -72,7 +73,7 @@ export function makeEnvelope<P extends object>(messageType: MessageType | string
   return { message_type: messageType, message_id: newMessageId(), sender_id: senderId, recipient_id: recipientId, payload };
 }
 
-/** What RelayConnection needs of a WebSocket: the browser's, Node 22's global one, or the `ws` package's. */
+/** What RelayConnection needs of a WebSocket: the `ws` package's (Node 22's global one works too, without proofs). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
@@ -92,6 +93,12 @@ export interface RelayConnectOptions {
    * taking `{headers}`, like the `ws` package's). Default: query.
    */
   tokenIn?: 'query' | 'header';
+  /**
+   * The Ed25519 seed (64 hex) of `nodeId`: announce() then proves the id to the relay, which a relay
+   * with `--require-proof` insists on and which keeps other connections from taking the id over.
+   * Needs a WebSocket that reports the upgrade response (the `ws` package's 'upgrade' event).
+   */
+  seed?: string;
   /** The WebSocket implementation; globalThis.WebSocket by default (pass `ws` on Node 20). */
   WebSocket?: WebSocketConstructor;
   /** How long the upgrade may take, ms (default 10,000). */
@@ -118,10 +125,13 @@ export class RelayConnection {
   readonly #ws: WebSocketLike;
   readonly #events = new Listeners<RelayEvents>();
   readonly #recent = new Set<string>();
+  readonly #proof: string | undefined;
   #closed = false;
 
   static connect(url: string, options: RelayConnectOptions): Promise<RelayConnection> {
     if (!isHex(options.nodeId, 32)) return Promise.reject(new TypeError('nodeId must be 64 lowercase hex'));
+    if (options.seed !== undefined && (!isHex(options.seed, 32) || nodeIdFromSeed(options.seed) !== options.nodeId))
+      return Promise.reject(new TypeError('seed must be the 64-hex Ed25519 seed of nodeId'));
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Impl) return Promise.reject(new Error('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)'));
     let target = url;
@@ -136,6 +146,14 @@ export class RelayConnection {
       }
     }
     const ws = init === undefined ? new Impl(target) : new Impl(target, init);
+    // The relay's challenge comes in its 101 response, which only some implementations show.
+    let challenge: string | undefined;
+    const withUpgrade = ws as unknown as { on?: (event: string, listener: (res: any) => void) => void };
+    if (options.seed !== undefined && typeof withUpgrade.on === 'function')
+      withUpgrade.on('upgrade', (res: { headers?: Record<string, string | string[] | undefined> }) => {
+        const value = res?.headers?.['x-gsio-challenge'];
+        if (typeof value === 'string') challenge = value;
+      });
     const timeoutMs = options.openTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -149,7 +167,11 @@ export class RelayConnection {
         ws.close();
         reject(new Error(`relay ${url}: no connection within ${timeoutMs} ms`));
       }), timeoutMs);
-      ws.addEventListener('open', () => settle(() => resolve(new RelayConnection(options.nodeId, ws))));
+      ws.addEventListener('open', () => settle(() => {
+        const proof = options.seed !== undefined && challenge !== undefined
+          ? relayProof(options.seed, challenge, options.nodeId) : undefined;
+        resolve(new RelayConnection(options.nodeId, ws, proof));
+      }));
       // Browsers tell nothing about why an upgrade failed (e.g. 401 for a wrong token).
       ws.addEventListener('error', (ev: { message?: string }) =>
         settle(() => reject(new Error(`relay ${url}: ${ev?.message ?? 'connection failed'}`))));
@@ -158,9 +180,10 @@ export class RelayConnection {
     });
   }
 
-  private constructor(nodeId: string, ws: WebSocketLike) {
+  private constructor(nodeId: string, ws: WebSocketLike, proof: string | undefined) {
     this.nodeId = nodeId;
     this.#ws = ws;
+    this.#proof = proof;
     ws.addEventListener('message', (ev: { data: unknown }) => this.#receive(ev.data));
     ws.addEventListener('close', (ev: { code?: number; reason?: string }) => {
       this.#closed = true;
@@ -203,10 +226,19 @@ export class RelayConnection {
     return env;
   }
 
-  /** NodeAnnounce: how the relay learns this connection's id (and how nodes learn of us). */
+  /** Whether announce() proves the id to the relay (options.seed, and the relay sent a challenge). */
+  get proving(): boolean {
+    return this.#proof !== undefined;
+  }
+
+  /**
+   * NodeAnnounce: how the relay learns this connection's id (and how nodes learn of us). With a
+   * seed it carries `relay_proof`.
+   */
   announce(payload: { address?: string; height?: number; tip_hash?: string; entries?: number } = {}): Envelope {
     return this.send('NodeAnnounce', {
       node_id: this.nodeId, address: '', height: 0, tip_hash: '0'.repeat(64), entries: 0, ...payload,
+      ...(this.#proof !== undefined ? { relay_proof: this.#proof } : {}),
     });
   }
 

@@ -248,6 +248,16 @@ export function nodeIdFromSeed(seed: string): string {
 }
 
 /**
+ * The `relay_proof` a NodeAnnounce carries to prove `nodeId` to a relay (docs/PROTOCOL.md §7,
+ * Relay): the Ed25519 signature by `seed` of SHA-256("gsio-relay-announce\n" challenge "\n" nodeId),
+ * where the challenge is the relay's `X-Gsio-Challenge` upgrade response header.
+ */
+export function relayProof(seed: string, challenge: string, nodeId: string): string {
+  const digest = sha256(new TextEncoder().encode(`gsio-relay-announce\n${challenge}\n${nodeId}`));
+  return bytesToHex(ed.sign(digest, hexToBytes(seed)));
+}
+
+/**
  * Builds and signs an entry the way a node does, e.g. for a program speaking the P2P protocol
  * (see p2p.ts). Ed25519 is deterministic, so this reproduces the test vectors byte for byte.
  */

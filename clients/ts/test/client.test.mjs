@@ -302,9 +302,9 @@ describe('GsioClient on a network', () => {
     live.stop();
   });
 
-  it('RelayConnection speaks the envelope protocol with a token-protected relay', async () => {
+  it('RelayConnection speaks the envelope protocol with a token-protected relay that requires proofs', async () => {
     const token = crypto.randomBytes(8).toString('hex');
-    const relay = await c.startRelay({ args: ['--token', token] });
+    const relay = await c.startRelay({ args: ['--token', token, '--require-proof'] });
     const node = await c.startNetNode({ relayUrl: relay.url, args: ['--token', token] });
     const client = await open(node.url);
     const realId = (await client.nodeInfo()).node_id;
@@ -314,7 +314,10 @@ describe('GsioClient on a network', () => {
     await assert.rejects(RelayConnection.connect(relay.url, { nodeId: me, token: 'wrong', WebSocket }));
     await assert.rejects(RelayConnection.connect(relay.url, { nodeId: me, WebSocket }));
 
-    const viaHeader = await RelayConnection.connect(relay.url, { nodeId: me, token, tokenIn: 'header', WebSocket });
+    await assert.rejects(RelayConnection.connect(relay.url, { nodeId: me, seed: crypto.randomBytes(32).toString('hex'), token, WebSocket }),
+                         /seed must be the 64-hex Ed25519 seed of nodeId/);
+    const viaHeader = await RelayConnection.connect(relay.url, { nodeId: me, seed, token, tokenIn: 'header', WebSocket });
+    assert.equal(viaHeader.proving, true);
     viaHeader.announce();
     const announce = await viaHeader.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === realId);
     assert.equal(announce.payload.node_id, realId);
@@ -336,10 +339,12 @@ describe('GsioClient on a network', () => {
 
     // The same id over ?token= replaces the first connection (the relay closes the older one).
     const closed = new Promise((resolve) => viaHeader.onClose(resolve));
-    const viaQuery = await RelayConnection.connect(relay.url, { nodeId: me, token, WebSocket });
+    const viaQuery = await RelayConnection.connect(relay.url, { nodeId: me, seed, token, WebSocket });
     viaQuery.announce();
     await h.withTimeout(closed, 10000, 'the older connection to be replaced');
     await viaQuery.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === realId);
+    const stats = await (await fetch(`${relay.url.replace('ws:', 'http:')}/stats`)).json();
+    assert.deepEqual(stats.proven_nodes, [me, realId].sort(), 'both the gsio-node and this connection proved their ids');
     viaQuery.close();
   });
 
