@@ -64,8 +64,9 @@ start() {
   local relay_env=()
   [[ -n "$token" ]] && relay_env=("GSIO_RELAY_TOKEN=$token")
 
+  # Every node proves its id to the relay (docs/PROTOCOL.md §7), as in a deployment.
   env "${relay_env[@]}" "$build/src/bin/gsio-relay" --host 127.0.0.1 --port "$relay_port" \
-    >"$dir/relay.log" 2>&1 &
+    --require-proof >"$dir/relay.log" 2>&1 &
   echo $! >"$dir/relay.pid"
   echo "$relay_port" >"$dir/relay.port"
   for i in $(seq 1 "$n"); do

@@ -1,4 +1,5 @@
 // gsio-node: one node of a gsio-net network (ledger, durable store, Socket.IO server).
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -334,7 +335,10 @@ int main(int argc, char** argv) {
   std::shared_ptr<const ledger::identity> link_identity;
   {
     std::array<std::uint8_t, 32> seed{};
-    if (!ledger::from_hex(resources->self.seed_hex(), seed.data(), seed.size())) {
+    auto seed_hex = resources->self.seed_hex();
+    const bool read = ledger::from_hex(seed_hex, seed.data(), seed.size());
+    std::fill(seed_hex.begin(), seed_hex.end(), '0');
+    if (!read) {
       std::fprintf(stderr, "gsio-node: the node key could not be read back\n");
       return 1;
     }
