@@ -101,6 +101,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
       limit = st.pending.size();
     }
   }
+  const bool cut_by_merge = limit < st.pending.size();
   std::vector<ledger_state::pending_add> batch;
   batch.reserve(limit);
   batch.assign(std::make_move_iterator(st.pending.begin()),
@@ -142,7 +143,7 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     st.flush_scheduled = true;
     self->delayed_send(self, std::chrono::milliseconds{std::clamp<std::int64_t>(wait_ms, 1, 1000)},
                        flush_atom::value);
-  } else if (st.throttling) {
+  } else if (st.throttling && !cut_by_merge) {  // a batch cut short by a merge says nothing
     st.throttling = false;
     log::info("ledger", "local adds no longer held back by the entry id clock");
   }
@@ -776,7 +777,13 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       return queue_merge(self, std::move(entries), {});
     },
     [=](merge_atom, checked_page& page) { return queue_merge(self, {}, std::move(page)); },
-    [=](merge_flush_atom) { flush_merges(self); },
+    [=](merge_flush_atom) {
+      flush_merges(self);
+      // Adds that arrived after these merges may be waiting for them (flush made only the ones
+      // before), and no other flush may be on its way.
+      if (!self->state.storage_failed)
+        schedule_flush(self);
+    },
     [=](sync_atom, const sync_query& query) {
       auto& tree = self->state.res->tree;
       ledger::sync_request request;

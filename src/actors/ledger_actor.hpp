@@ -6,7 +6,9 @@
 // thread, then makes the next batch while that one is synced. A batch joins the tree, is
 // published and is acknowledged only once it is on disk, so every query answers from durable
 // entries. Merges and re-appends change the tree before they persist, so they wait until no
-// local batch is being committed, and new local batches wait behind them.
+// local batch is being committed. Adds and merges take effect in the order they arrived (an add
+// builds on the chain every earlier merge chose), except that adds held back by the id clock
+// (max_id_lead_ms) do not hold up merges that came after them.
 #include <chrono>
 #include <cstdint>
 #include <deque>

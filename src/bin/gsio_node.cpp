@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -337,13 +338,13 @@ int main(int argc, char** argv) {
     std::array<std::uint8_t, 32> seed{};
     auto seed_hex = resources->self.seed_hex();
     const bool read = ledger::from_hex(seed_hex, seed.data(), seed.size());
-    std::fill(seed_hex.begin(), seed_hex.end(), '0');
+    OPENSSL_cleanse(seed_hex.data(), seed_hex.size());
     if (!read) {
       std::fprintf(stderr, "gsio-node: the node key could not be read back\n");
       return 1;
     }
     link_identity = std::make_shared<const ledger::identity>(ledger::identity::from_seed(seed));
-    seed.fill(0);
+    OPENSSL_cleanse(seed.data(), seed.size());
   }
   actors::tip_info initial_tip{node_id,
                                resources->tree.height(),

@@ -84,6 +84,10 @@ constexpr std::array<std::string_view, 6> drop_cause_names{
 // Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
 // closed ("unproven"). An honest node sends one valid proof per connection.
 constexpr unsigned max_invalid_proofs = 8;
+// A node's heartbeat can reach a new connection before its hello with the proof, so a dropped
+// unproven announce is not fatal; this many are, so that a node that never proves (an old version,
+// a wrong key) hears why instead of sitting connected and cut off.
+constexpr unsigned max_unproven_announces = 4;
 
 // Why a WebSocket connection ended. Each connection counts exactly one.
 enum class disconnect_cause : std::size_t {
@@ -96,7 +100,7 @@ enum class disconnect_cause : std::size_t {
   slow_reader,       // the outbound queue would have passed max_queue_bytes
   handshake_failed,  // the WebSocket opening handshake did not complete
   shutdown,          // the relay is stopping
-  unproven,          // sent more than max_invalid_proofs invalid relay_proofs
+  unproven,          // too many announces without a valid relay_proof (see max_unproven_announces)
 };
 constexpr std::array<std::string_view, 10> disconnect_cause_names{
   "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
@@ -513,11 +517,11 @@ private:
         return;
       const bool proven = proof == proof_check::valid;
       if (!proven && core_->options.require_proof) {
-        drop_unproven(*message, "--require-proof");
+        drop_unproven(*message, "this relay requires relay_proof");
         return;
       }
       if (!core_->announce(shared_from_this(), message->sender_id, proven)) {
-        drop_unproven(*message, "a connection that proved this id holds it");
+        drop_unproven(*message, "node id held by a connection that proved it");
         return;
       }
       node_id_ = message->sender_id;
@@ -566,11 +570,14 @@ private:
 
   void drop_unproven(const p2p_message& announce, const char* why) {
     core_->count(drop_cause::unproven);
-    if (!unproven_logged_) {
-      unproven_logged_ = true;  // once per connection: an impostor cannot flood the log
-      log::warn(log_component, remote_, ": NodeAnnounce as ", printable(announce.sender_id),
+    if (++unproven_announces_ < max_unproven_announces) {
+      log::info(log_component, remote_, ": NodeAnnounce as ", printable(announce.sender_id),
                 " without a valid relay_proof dropped (", why, ")");
+      return;
     }
+    log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
+              printable(announce.sender_id), " without a valid relay_proof (", why, "); closing");
+    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
   }
 
   // Parses the announce a second time, with its payload: at most a few times per connection.
@@ -809,7 +816,7 @@ private:
   std::string node_id_;  // empty until the first NodeAnnounce
   bool proven_ = false;  // node_id_ was proven (announce_proof.hpp)
   unsigned invalid_proofs_ = 0;
-  bool unproven_logged_ = false;
+  unsigned unproven_announces_ = 0;
   std::deque<outgoing> queue_;
   std::vector<outgoing> writing_;  // the frames of the write in progress
   std::string pong_;                // the answer to the latest ping, not written yet
@@ -1228,9 +1235,8 @@ relay_server::impl::answer(const http::request<http::string_body>& request) cons
     if (!host_allowed({host.data(), host.size()}, options.allowed_hosts))
       return json_response(http::status::forbidden,
                            error_body("host_not_allowed",
-                                      "this relay answers /stats and /metrics for " +
-                                        describe(options.allowed_hosts) +
-                                        " only (see --allowed-hosts)"),
+                                      "/stats and /metrics answer only the relay's own host "
+                                      "names (see --allowed-hosts)"),
                            request.version(), keep_alive);
   }
   if (request.method() != http::verb::get) {

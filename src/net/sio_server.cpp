@@ -914,8 +914,8 @@ void http_session::handle_request(http::request<http::string_body> req) {
     auto name = host_of({host.data(), host.size()});
     respond(engine_reply{403, "text/plain; charset=UTF-8",
                          "host not allowed: " + (name.empty() ? std::string{"(malformed)"} : name) +
-                           " (this node answers to IP addresses, localhost and the names of "
-                           "--allowed-hosts)\n"});
+                           " (this node answers to IP addresses, localhost and the host names it "
+                           "is configured with; see --allowed-hosts)\n"});
     return;
   }
   std::string target{req.target()};

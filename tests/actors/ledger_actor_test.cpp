@@ -115,13 +115,16 @@ auto fire_adds(caf::scoped_actor& self, const ledger_actor& ledger_handle, int f
   return out;
 }
 
-// Holds the ledger's first store transaction open until release(), so that the ledger actor is
-// free while a batch is being committed; `later` runs in place of each later transaction's start.
-// Declared before the actor system, so that it outlives the writer thread that calls it.
+// Holds the ledger's first store transaction open until release(); `later` runs in place of each
+// later transaction's start. By default every batch goes through the writer thread, so the ledger
+// actor is free meanwhile; with `blocking_actor`, an idle ledger commits its first batch itself and
+// is blocked until release(), so that a test can lay out its mailbox. Declared before the actor
+// system, so that it outlives the threads that call it.
 class first_commit_gate {
 public:
-  void install(ledger_resources& res, std::function<void()> later = {}) {
-    res.commit_inline_when_idle = false;  // every batch goes through the writer thread
+  void install(ledger_resources& res, std::function<void()> later = {},
+               bool blocking_actor = false) {
+    res.commit_inline_when_idle = blocking_actor;
     res.before_commit = [this, later = std::move(later)] {
       std::unique_lock lock{mutex_};
       if (transactions_++ != 0) {
@@ -664,6 +667,40 @@ TEST_CASE("ledger actor: adds and merges take effect in the order they arrived")
     self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
     self->wait_for(ledger_handle);
   }
+}
+
+TEST_CASE("ledger actor: an add behind a merge is made once the merge is applied, whatever came "
+          "before") {
+  temp_dir dir;
+  first_commit_gate gate;
+  test_system ts;
+  auto res = open_ledger(dir.path.string(), {});
+  gate.install(*res, {}, /*blocking_actor=*/true);
+  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
+  res.reset();
+  caf::scoped_actor self{*ts.sys};
+  auto first = fire_adds(self, ledger_handle, 0, 1);
+  REQUIRE(gate.wait_holding());  // the ledger itself is inside that commit
+  // Its mailbox: an add it refuses (its flush makes nothing), a merge, an add after the merge.
+  auto refused = self->request(ledger_handle, request_timeout, add_atom::value,
+                               "{\"big\":\"" + std::string(100 * 1024, 'x') + "\"}");
+  auto merged = self->request(ledger_handle, request_timeout, merge_atom::value,
+                              peer_chain_from_genesis(3));
+  const auto wait = std::chrono::seconds{5};  // it is made at once when it passes
+  auto behind = self->request(ledger_handle, wait, add_atom::value, std::string{"{\"n\":1}"});
+  gate.release();
+  first.front().receive([](add_result& r) { CHECK(r.error.empty()); },
+                        [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  refused.receive([](add_result& r) { CHECK_FALSE(r.error.empty()); },
+                  [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  merged.receive([](merge_result& r) { CHECK(r.appended == 3); },
+                 [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  behind.receive([](add_result& r) { CHECK(r.error.empty()); },
+                 [&](caf::error& err) {
+                   FAIL_CHECK("the add behind the merge was left waiting: " << caf::to_string(err));
+                 });
+  self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+  self->wait_for(ledger_handle);
 }
 
 TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on the ledger is "
