@@ -19,7 +19,7 @@
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
 #   GSIO_BIN_DIR (unset): a directory holding gsio-node and gsio-relay to use instead of building.
-#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (2: a second
+#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (1: a second
 #       series of runs that ends before gsio-node's ids lead the clock by 60 s; 0 skips it)
 #   (b) PROP_NODES (3), PROP_RATE (1000), PROP_WRITERS (4), PROP_DURATION_S (10),
 #       PROP_SAT_DURATION_S (4), PROP_SAT_WINDOW (16), ANNOUNCE_MS (200)
@@ -41,7 +41,7 @@ CLIENTS=${CLIENTS:-32}
 WINDOW=${WINDOW:-8}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-1}
-SHORT_DURATION_S=${SHORT_DURATION_S:-2}
+SHORT_DURATION_S=${SHORT_DURATION_S:-1}
 PROP_NODES=${PROP_NODES:-3}
 PROP_RATE=${PROP_RATE:-1000}
 PROP_WRITERS=${PROP_WRITERS:-4}
