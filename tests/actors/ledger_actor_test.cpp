@@ -156,6 +156,24 @@ private:
   int transactions_ = 0;
 };
 
+// A ledger actor on a fresh directory whose first store transaction `gate` holds (see
+// first_commit_gate::install for `later` and `blocking_actor`). Members go in reverse order: the
+// actor system stops before the gate that its threads may be waiting in.
+struct gated_ledger {
+  temp_dir dir;
+  first_commit_gate gate;
+  test_system ts;
+  caf::scoped_actor self;
+  ledger_actor handle;
+
+  explicit gated_ledger(std::function<void()> later = {}, bool blocking_actor = false)
+    : self{*ts.sys} {
+    auto res = open_ledger(dir.path.string(), {});
+    gate.install(*res, std::move(later), blocking_actor);
+    handle = ts.sys->spawn(actors::ledger, res);
+  }
+};
+
 std::string field(const std::string& json, const char* name) {
   rapidjson::Document d;
   d.Parse(json.c_str());
@@ -518,14 +536,10 @@ TEST_CASE("ledger actor: adds made after a merge build on the chain it chose; a 
 }
 
 TEST_CASE("ledger actor: a merge waits while a local batch is being committed") {
-  temp_dir dir;
-  first_commit_gate gate;
-  test_system ts;
-  auto res = open_ledger(dir.path.string(), {});
-  gate.install(*res);
-  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
-  res.reset();
-  caf::scoped_actor self{*ts.sys};
+  gated_ledger ledger;
+  auto& gate = ledger.gate;
+  auto& self = ledger.self;
+  const auto& ledger_handle = ledger.handle;
   auto before = fire_adds(self, ledger_handle, 0, 50);
   REQUIRE(gate.wait_holding());
   // Longer than this node's chain: once merged it is the chain, and adds after it build on it.
@@ -615,14 +629,10 @@ TEST_CASE("ledger actor: adds and merges take effect in the order they arrived")
   // Several rounds, since only some interleavings would show a wrong order.
   for (int round = 0; round < 5; ++round) {
     CAPTURE(round);
-    temp_dir dir;
-    first_commit_gate gate;
-    test_system ts;
-    auto res = open_ledger(dir.path.string(), {});
-    gate.install(*res);
-    auto ledger_handle = ts.sys->spawn(actors::ledger, res);
-    res.reset();
-    caf::scoped_actor self{*ts.sys};
+    gated_ledger ledger;
+    auto& gate = ledger.gate;
+    auto& self = ledger.self;
+    const auto& ledger_handle = ledger.handle;
     auto committing = fire_adds(self, ledger_handle, 0, 1);
     REQUIRE(gate.wait_holding());
     // Many adds before the merge, so that the ledger lags behind the sender: its flush for them is
@@ -671,14 +681,10 @@ TEST_CASE("ledger actor: adds and merges take effect in the order they arrived")
 
 TEST_CASE("ledger actor: an add behind a merge is made once the merge is applied, whatever came "
           "before") {
-  temp_dir dir;
-  first_commit_gate gate;
-  test_system ts;
-  auto res = open_ledger(dir.path.string(), {});
-  gate.install(*res, {}, /*blocking_actor=*/true);
-  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
-  res.reset();
-  caf::scoped_actor self{*ts.sys};
+  gated_ledger ledger{{}, /*blocking_actor=*/true};
+  auto& gate = ledger.gate;
+  auto& self = ledger.self;
+  const auto& ledger_handle = ledger.handle;
   auto first = fire_adds(self, ledger_handle, 0, 1);
   REQUIRE(gate.wait_holding());  // the ledger itself is inside that commit
   // Its mailbox: an add it refuses (its flush makes nothing), a merge, an add after the merge.
@@ -705,15 +711,11 @@ TEST_CASE("ledger actor: an add behind a merge is made once the merge is applied
 
 TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on the ledger is "
           "answered") {
-  temp_dir dir;
-  first_commit_gate gate;
-  test_system ts;
-  auto res = open_ledger(dir.path.string(), {});
   // The transaction after the held one is the merge's.
-  gate.install(*res, [] { throw std::runtime_error("disk full"); });
-  auto ledger_handle = ts.sys->spawn(actors::ledger, res);
-  res.reset();
-  caf::scoped_actor self{*ts.sys};
+  gated_ledger ledger{[] { throw std::runtime_error("disk full"); }};
+  auto& gate = ledger.gate;
+  auto& self = ledger.self;
+  const auto& ledger_handle = ledger.handle;
   auto committing = fire_adds(self, ledger_handle, 0, 1);  // one add, so one batch
   REQUIRE(gate.wait_holding());
   // While a batch is being committed the merge waits; the adds and the drain behind it wait too.
@@ -742,6 +744,6 @@ TEST_CASE("ledger actor: when a merge cannot be stored, every request waiting on
                   told_of_storage);
   self->wait_for(ledger_handle);  // it stopped by itself
 
-  ledger::store reopened{dir.path};
+  ledger::store reopened{ledger.dir.path};
   CHECK(reopened.load_verified().size() == 1);
 }
