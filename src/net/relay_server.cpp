@@ -557,6 +557,8 @@ private:
   proof_check check_proof(std::string_view text, const std::string& node_id) {
     if (text.find(relay_proof_member) == std::string_view::npos)
       return proof_check::absent;
+    if (invalid_proofs_ > max_invalid_proofs)
+      return proof_check::closed;  // closing already: no more verifications, no more log lines
     if (proves_identity(text, node_id))
       return proof_check::valid;
     if (++invalid_proofs_ <= max_invalid_proofs)
@@ -570,14 +572,16 @@ private:
 
   void drop_unproven(const p2p_message& announce, const char* why) {
     core_->count(drop_cause::unproven);
-    if (++unproven_announces_ < max_unproven_announces) {
+    ++unproven_announces_;
+    if (unproven_announces_ < max_unproven_announces) {
       log::info(log_component, remote_, ": NodeAnnounce as ", printable(announce.sender_id),
                 " without a valid relay_proof dropped (", why, ")");
-      return;
+    } else if (unproven_announces_ == max_unproven_announces) {  // later ones: counted only
+      log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
+                printable(announce.sender_id), " without a valid relay_proof (", why,
+                "); closing");
+      close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
     }
-    log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
-              printable(announce.sender_id), " without a valid relay_proof (", why, "); closing");
-    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
   }
 
   // Parses the announce a second time, with its payload: at most a few times per connection.

@@ -648,9 +648,11 @@ test.describe('announce proofs', () => {
 
     // A few dropped announces are tolerated (a heartbeat may overtake a node's hello); the fourth
     // closes the connection, so that a node that never proves hears why.
-    for (let i = 0; i < 3; i++) await replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) });
+    // Sent in one burst: the ones after the fourth are only counted, never logged.
+    await Promise.all(Array.from({ length: 8 }, () => replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) })));
     assert.equal((await replayed.closed).code, 1008);
     assert.equal((await stats(relay)).disconnects.unproven, 1);
+    assert.equal(relay.log.match(/without a valid relay_proof \(node id held by a connection that proved it\); closing/g).length, 1);
 
     // The key's holder on a new connection takes over, as a reconnecting node must.
     const again = await connectPeer(relay);
