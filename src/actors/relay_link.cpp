@@ -1,12 +1,11 @@
 #include "actors/relay_link.hpp"
 
-#include <algorithm>
 #include <random>
-#include <string_view>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/beast/core/string.hpp>
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -62,14 +61,6 @@ void tell(const caf::actor_addr& addr, Ts&&... xs) {
     caf::anon_send(hdl, std::forward<Ts>(xs)...);
 }
 
-bool same_header_name(std::string_view a, std::string_view b) {
-  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [&](char x, char y) { return lower(static_cast<unsigned char>(x)) ==
-                                                 lower(static_cast<unsigned char>(y)); });
-}
-
 void dial(self_ptr self) {
   auto& st = self->state;
   auto& conn = *st.connection;
@@ -90,7 +81,7 @@ void dial(self_ptr self) {
     auto proof = std::make_shared<std::string>();
     cb.on_upgrade_response = [proof, prove = st.options.prove_identity](const auto& headers) {
       for (const auto& [name, value] : headers)
-        if (prove && same_header_name(name, net::challenge_header))
+        if (prove && boost::beast::iequals(name, net::challenge_header))
           *proof = prove(value);
     };
     cb.on_open = [addr, generation, proof] {

@@ -1,28 +1,16 @@
 #include "net/announce_proof.hpp"
 
+#include "net/p2p_message.hpp"
+
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 
 namespace gsio::net {
 namespace {
-
-constexpr char hex_digits[] = "0123456789abcdef";
-
-std::string to_hex(const unsigned char* bytes, std::size_t size) {
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(hex_digits[bytes[i] >> 4]);
-    out.push_back(hex_digits[bytes[i] & 0x0f]);
-  }
-  return out;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
@@ -58,16 +46,17 @@ std::array<unsigned char, SHA256_DIGEST_LENGTH> digest_bytes(std::string_view ch
 
 }  // namespace
 
-std::string new_challenge() {
-  std::array<unsigned char, 32> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-    throw std::runtime_error("RAND_bytes failed");
-  return to_hex(bytes.data(), bytes.size());
-}
+std::string new_challenge() { return random_hex(32); }
 
 std::string announce_proof_digest(std::string_view challenge, std::string_view node_id) {
   const auto digest = digest_bytes(challenge, node_id);
-  return to_hex(digest.data(), digest.size());
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : digest) {
+    out.push_back(hex[byte >> 4]);
+    out.push_back(hex[byte & 0x0f]);
+  }
+  return out;
 }
 
 bool verify_announce_proof(std::string_view challenge, std::string_view node_id,

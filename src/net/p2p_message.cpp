@@ -2,6 +2,7 @@
 
 #include <array>
 #include <stdexcept>
+#include <vector>
 
 #include <openssl/rand.h>
 
@@ -132,19 +133,23 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
   return message;
 }
 
-std::string new_message_id() {
-  // From the system's cryptographic generator: ids that others could predict would let a peer
-  // send a node's next ids first, and have the node's own messages dropped as duplicates.
-  std::array<unsigned char, 16> bytes;
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-    throw std::runtime_error("no random bytes for a P2P message id");
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> random(bytes);
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
+    throw std::runtime_error("the system's random generator failed");
   static constexpr char hex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    id[2 * i] = hex[bytes[i] >> 4];
-    id[2 * i + 1] = hex[bytes[i] & 0xF];
+  std::string out(2 * bytes, '0');
+  for (std::size_t i = 0; i < bytes; ++i) {
+    out[2 * i] = hex[random[i] >> 4];
+    out[2 * i + 1] = hex[random[i] & 0xF];
   }
-  return id;
+  return out;
+}
+
+std::string new_message_id() {
+  // Random: ids that others could predict would let a peer send a node's next ids first, and have
+  // the node's own messages dropped as duplicates.
+  return random_hex(16);
 }
 
 }  // namespace gsio::net

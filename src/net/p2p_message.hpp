@@ -4,6 +4,7 @@
 // This layer knows the envelope and the message type names; the payload stays JSON text for the
 // layers above (the relay never looks inside it).
 #include <optional>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -45,5 +46,8 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
 
 // A fresh random message id (32 hex digits).
 std::string new_message_id();
+
+// `bytes` bytes from the system's cryptographic generator, as lowercase hex.
+std::string random_hex(std::size_t bytes);
 
 }  // namespace gsio::net
