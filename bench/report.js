@@ -43,6 +43,9 @@ const min = (xs) => Math.min(...xs);
 const max = (xs) => Math.max(...xs);
 const int = (x) => Math.round(x).toLocaleString('en-US');
 const fix = (x, d = 2) => Number(x).toFixed(d);
+// How far ids ran ahead of the clock (`id_clock_lead_ms`, a float): in ms while below a second,
+// as with microsecond ids (protocol 2) it normally is; in s above.
+const leadText = (ms) => (Math.abs(ms) < 1000 ? `${fix(ms, ms !== 0 && Math.abs(ms) < 10 ? 3 : 1)} ms` : `${fix(ms / 1000, 1)} s`);
 // "median (min–max)" of one field over a peer's runs.
 const spread = (runs, pick, fmt) => {
   const xs = runs.map(pick);
@@ -284,8 +287,8 @@ function ingestSection(runs, ctx, shortRuns = []) {
     (nodeBatches.length
       ? `Mean batch in these runs: ${nodeBatches.map((b) => fix(b, 1)).join(', ')} entries per sync.`
       : ''));
-  w('- Both build the same entry (PROTOCOL §3: `<node id>-<ms>` ids strictly increasing per creator, ' +
-    'RFC 3339 timestamp, SHA-256 over the canonical JSON of [id, timestamp, data, previous_hash, creator], ' +
+  w('- Both build the same entry (PROTOCOL §3: `<node id>-<unix µs>` ids strictly increasing per creator, ' +
+    'RFC 3339 timestamp with microseconds, SHA-256 over the canonical JSON of [id, timestamp, data, previous_hash, creator], ' +
     'Ed25519 signature of the hash) and both broadcast `ledger_entry_added` to every client.');
   w();
   w('**What limits it.** ' + analysis({ peers, limits, fsyncUs, gsioRate, nodeRate, ratio, clients, inFlight,
@@ -296,7 +299,7 @@ function ingestSection(runs, ctx, shortRuns = []) {
   runs.forEach((r, i) => {
     w(`| ${i + 1} | ${r.peer} | ${fix(r.busy_cores_before)} | ${int(r.entries_per_s)} | ${fix(r.latency_ms.p50)} | ` +
       `${fix(r.latency_ms.p99)} | ${fix(r.latency_ms.p999)} | ${fix(r.latency_ms.max)} | ${r.refused} | ` +
-      `${(r.id_clock_lead_ms / 1000).toFixed(1)} s | ${batchOf(r) ?? '–'} | ${fix(r.server_cpu_cores)} | ` +
+      `${leadText(r.id_clock_lead_ms)} | ${batchOf(r) ?? '–'} | ${fix(r.server_cpu_cores)} | ` +
       `${fix(r.client_cpu_util * 100, 0)} % |`);
   });
   w();
@@ -310,12 +313,12 @@ function ingestSection(runs, ctx, shortRuns = []) {
   if (shortGsio.length && shortNode.length) {
     const seconds = shortGsio[0].duration_s.toFixed(0);
     const shortRatio = median(shortGsio.map((r) => r.entries_per_s)) / median(shortNode.map((r) => r.entries_per_s));
-    const lead = max(shortGsio.map((r) => r.id_clock_lead_ms)) / 1000;
+    const leadMs = max(shortGsio.map((r) => r.id_clock_lead_ms));
     w(`### (a) below the id-lead cap: ${seconds}-s runs`);
     w();
-    const shortCapped = lead >= 59;
+    const shortCapped = leadMs >= 59000;
     w(`The same load on fresh peers for ${seconds} s after the warm-up, alternating again, so that ` +
-      `gsio-node's ids stay below the 60-s lead at which it holds adds (at most ${fix(lead, 1)} s ahead ` +
+      `gsio-node's ids stay below the 60-s lead at which it holds adds (at most ${leadText(leadMs)} ahead ` +
       'in these runs). ' +
       (shortCapped
         ? 'These runs reached the cap as well, so gsio-node\'s figure is a lower bound: shorten ' +
@@ -327,17 +330,17 @@ function ingestSection(runs, ctx, shortRuns = []) {
     w('|---|---|---|---|---|---|');
     for (const [rs, label] of [[shortGsio, 'gsio-node'], [shortNode, 'Node.js reference']]) {
       w(`| ${label} | ${spread(rs, (r) => r.entries_per_s, int)} | ${spread(rs, (r) => r.latency_ms.p50, (x) => fix(x))} | ` +
-        `${spread(rs, (r) => r.latency_ms.p99, (x) => fix(x))} | ${spread(rs, (r) => r.id_clock_lead_ms / 1000, (x) => `${fix(x, 1)} s`)} | ` +
+        `${spread(rs, (r) => r.latency_ms.p99, (x) => fix(x))} | ${spread(rs, (r) => r.id_clock_lead_ms, leadText)} | ` +
         `${spread(rs, (r) => r.server_cpu_cores, (x) => fix(x))} |`);
     }
     w();
     const fullSeconds = first.duration_s;
     const capped = max(peers['gsio-node'].map((r) => r.id_clock_lead_ms)) >= 59000;
-    w(`**Ratio below the cap: ${fix(shortRatio, 2)}×.** In a ${fullSeconds.toFixed(0)}-s run gsio-node can ` +
-      `average at most ≈ ${int((60 + fullSeconds) / fullSeconds * 1000)} entries/s (60 s of id lead plus ` +
-      `the clock's ${fullSeconds.toFixed(0)} s), whatever its speed` +
-      (capped ? ', and its runs above reached that cap' : '') +
-      '; sustaining more needs a finer id than `<node id>-<ms>` (a protocol change).');
+    w(`**Ratio below the cap: ${fix(shortRatio, 2)}×.** Ids count microseconds (protocol 2), so in a ` +
+      `${fullSeconds.toFixed(0)}-s run gsio-node could average at most ≈ ` +
+      `${int((60 + fullSeconds) / fullSeconds * 1e6)} entries/s (60 s of id lead plus the clock's ` +
+      `${fullSeconds.toFixed(0)} s) before the cap held it` +
+      (capped ? ', and its runs above reached that cap' : '') + '.');
     w();
     summary.push([`(a) ingest below the id-lead cap (${seconds}-s runs), entries/s`,
       spread(shortGsio, (r) => r.entries_per_s, int), `${int(median(shortNode.map((r) => r.entries_per_s)))} (Node socket.io server)`,
@@ -714,7 +717,7 @@ function analysis(f) {
     return m ? Number(m[1]) : undefined;
   });
   const clientCpu = med(g, (r) => r.client_cpu_util);
-  const lead = max(g.map((r) => r.id_clock_lead_ms)) / 1000;
+  const leadMs = max(g.map((r) => r.id_clock_lead_ms));
   const busy = 0.8 * f.nproc;
   const parts = [];
 
@@ -767,15 +770,14 @@ function analysis(f) {
     ? `The load generator used ${fix(clientCpu * 100, 0)} % of a core against gsio-node: it is near ` +
       'saturation, so gsio-node\'s figure is a lower bound.'
     : `The load generator used ${fix((clientCpu || 0) * 100, 0)} % of a core against gsio-node; it was not the bottleneck.`);
-  parts.push('A protocol limit appears above 1,000 entries/s: ids carry a millisecond that must strictly ' +
-    `increase per creator (PROTOCOL §3), so a node's ids run ahead of its clock — by up to ${fix(lead, 1)} s ` +
-    `at the end of these ${g[0].duration_s.toFixed(0)} s runs — and peers refuse entries more than 5 minutes ` +
-    '(`future_timestamp`) ahead. At the 25k/s target a node would hit that after ≈ 12 s of sustained ' +
-    'ingest, so the target also needs a finer id (e.g. a per-millisecond sequence).');
-  if (lead >= 59.5) {
+  parts.push('Ids carry a microsecond that must strictly increase per creator (PROTOCOL §3, protocol 2), so ' +
+    'a node\'s ids run ahead of its clock only above 1,000,000 entries/s (protocol 1 counted milliseconds, ' +
+    'which capped sustained ingest at 1,000/s); at the end of these ' +
+    `${g[0].duration_s.toFixed(0)} s runs they led it by at most ${leadText(leadMs)}.`);
+  if (leadMs >= 59500) {
     parts.push('gsio-node holds local adds while its next id would lead the clock by more than 60 s, so that ' +
       'peers never refuse its entries: these runs reached that cap, after which adds are accepted at the ' +
-      'clock\'s pace (1,000/s). The figure is therefore a burst at full speed followed by a held tail, and ' +
+      'clock\'s pace (1,000,000/s). The figure is therefore a burst at full speed followed by a held tail, and ' +
       `the ledger time above and the p99 of ${fix(med(g, (r) => r.latency_ms.p99))} ms are mostly that hold; ` +
       (f.hasShort ? 'the short series below stays under the cap.' : 'shorter runs (SHORT_DURATION_S) stay under it.'));
   }

@@ -10,19 +10,15 @@
 
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
+#include "util/clock.hpp"
 #include "util/json_parse.hpp"
-#include "util/printable.hpp"
 #include "util/log.hpp"
+#include "util/printable.hpp"
 
 namespace gsio::actors {
 namespace {
 
 using self_ptr = instrumented<client_session_actor, client_session_state>;
-
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string error_object(std::string_view message) {
   std::string out = "{\"error\":";
@@ -264,11 +260,18 @@ void on_get_entry(self_ptr self, const client_event& ev) {
       });
 }
 
+// {nodes: [id, ...], peers: [{node_id, ...}, ...]}: `nodes` as the original client API has it,
+// the ids alone; `peers` with what this node knows of each (docs/PROTOCOL.md §2).
 std::string nodes_json(const std::vector<node_record>& nodes) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
   w.Key("nodes");
+  w.StartArray();
+  for (auto& n : nodes)
+    w.String(n.node_id.c_str());
+  w.EndArray();
+  w.Key("peers");
   w.StartArray();
   for (auto& n : nodes) {
     w.StartObject();
@@ -317,6 +320,8 @@ void reply_node_info(self_ptr self, const client_event& ev, const tip_info& tip,
   w.StartObject();
   w.Key("node_id");
   w.String(tip.node_id.c_str());
+  w.Key("protocol");
+  w.Uint64(net::protocol_version);
   w.Key("height");
   w.Uint64(tip.height);
   w.Key("tip_hash");
@@ -491,7 +496,7 @@ client_session(instrumented<client_session_actor, client_session_state> self,
   st.ledger = std::move(ledger);
   st.registry = std::move(registry);
   st.limits = limits;
-  st.connected_since_ms = now_unix_ms();
+  st.connected_since_ms = util::now_unix_ms();
   if (st.info.nsp == "/")
     emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
   if (st.info.nsp == "/p2p" && st.coordinator) {

@@ -15,6 +15,7 @@
 
 #include "cli/output.hpp"
 #include "net/admin_server.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -68,11 +69,6 @@ constexpr std::uint64_t max_tail = 1000;
 constexpr std::uint64_t max_tail_bytes = 16 * 1024 * 1024;
 constexpr std::uint64_t default_orphans = 20;
 
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 // "850ms", "4.2s", "2m05s", "1h02m", "3d04h".
 std::string human_duration(std::int64_t ms) {
   if (ms < 0)
@@ -95,7 +91,7 @@ std::string human_duration(std::int64_t ms) {
 }
 
 std::string ago(std::int64_t unix_ms) {
-  return unix_ms <= 0 ? "-" : human_duration(now_unix_ms() - unix_ms) + " ago";
+  return unix_ms <= 0 ? "-" : human_duration(util::now_unix_ms() - unix_ms) + " ago";
 }
 
 std::vector<std::string> split_words(const std::string& line) {

@@ -1,8 +1,8 @@
 #include "actors/entry_verifier.hpp"
 
-#include <chrono>
-
 #include <caf/all.hpp>
+
+#include "util/clock.hpp"
 
 namespace gsio::actors {
 
@@ -16,10 +16,8 @@ entry_verifier(instrumented<entry_verifier_actor, entry_verifier_state> self,
       json.reserve(entries.size());
       for (const auto& text : entries)
         json.push_back(&text);
-      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-      return to_checked_page(ledger::check_entries(json, self->state.limits, now));
+      return to_checked_page(
+        ledger::check_entries(json, self->state.limits, util::since_unix_epoch()));
     },
   };
 }

@@ -19,6 +19,7 @@
 #include "net/p2p_message.hpp"
 #include "net/sio_server.hpp"
 #include "net/static_files.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/secret.hpp"
 
@@ -35,11 +36,6 @@ bool token_matches(const std::string& auth_json, const std::string& token) {
   auto it = auth.FindMember("token");
   return it != auth.MemberEnd() && it->value.IsString() &&
          util::same_secret({it->value.GetString(), it->value.GetStringLength()}, token);
-}
-
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 // Static initialization runs just before main: close enough to the process start for uptime.
@@ -76,6 +72,8 @@ struct actor_metrics {
   std::uint64_t p2p_duplicates = 0;
   std::uint64_t p2p_not_for_us = 0;
   std::uint64_t p2p_malformed = 0;
+  std::uint64_t p2p_other_protocol = 0;
+  std::uint64_t other_protocol_nodes = 0;
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;
@@ -173,6 +171,10 @@ bool parse_coordinator_inspect(const std::string& json, actor_metrics& out) {
   out.p2p_duplicates = uint_member(doc, "duplicates_dropped");
   out.p2p_not_for_us = uint_member(doc, "not_for_us");
   out.p2p_malformed = uint_member(doc, "malformed");
+  out.p2p_other_protocol = uint_member(doc, "other_protocol_dropped");
+  out.other_protocol_nodes = 0;
+  if (auto it = doc.FindMember("other_protocol"); it != doc.MemberEnd() && it->value.IsObject())
+    out.other_protocol_nodes = it->value.MemberCount();
   out.entries_received_sync = uint_member(doc, "entries_received_sync");
   out.entries_received_announce = uint_member(doc, "entries_received_announce");
   out.entries_sent_sync = uint_member(doc, "entries_sent_sync");
@@ -300,10 +302,15 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   write_table(w, "type", sent);
   w.family("gsio_p2p_messages_dropped_total", metric_type::counter,
            "P2P messages not handled: duplicate, not_for_us (addressed to another node), "
-           "malformed.");
+           "malformed, other_protocol (from a node announcing another protocol version).");
   w.sample({{"reason", "duplicate"}}, a.p2p_duplicates);
   w.sample({{"reason", "not_for_us"}}, a.p2p_not_for_us);
   w.sample({{"reason", "malformed"}}, a.p2p_malformed);
+  w.sample({{"reason", "other_protocol"}}, a.p2p_other_protocol);
+  w.gauge("gsio_p2p_other_protocol_nodes",
+          "Nodes whose last NodeAnnounce named another protocol version; this node does not sync "
+          "with them.",
+          static_cast<double>(a.other_protocol_nodes));
   w.family("gsio_sync_entries_received_total", metric_type::counter,
            "Entries received from peers: via=sync (pull responses) or announce (pushed).");
   w.sample({{"via", "sync"}}, a.entries_received_sync);
@@ -360,7 +367,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
       registry(std::move(registry)),
       coordinator(std::move(coordinator)),
       work(boost::asio::make_work_guard(io)),
-      started_ms(now_unix_ms()) {}
+      started_ms(util::now_unix_ms()) {}
 
   ~gateway_frontend() override { join(); }
 
@@ -530,6 +537,8 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
       w.StartObject();
       w.Key("status");
       w.String("ok");
+      w.Key("protocol");
+      w.Uint64(net::protocol_version);
       w.Key("node_id");
       w.String(tip.node_id.c_str());
       w.Key("height");
@@ -541,7 +550,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
       w.Key("sessions");
       w.Uint64(sessions.size());
       w.Key("uptime_ms");
-      w.Int64(now_unix_ms() - started_ms);
+      w.Int64(util::now_unix_ms() - started_ms);
       w.EndObject();
     }
     net::http_response r;

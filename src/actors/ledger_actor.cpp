@@ -11,6 +11,7 @@
 
 #include "ledger/entry.hpp"
 #include "ledger/sync.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -28,11 +29,6 @@ checked_page to_checked_page(std::vector<ledger::checked_entry>&& checked) {
 }
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 tip_info make_tip_info(const ledger_resources& res) {
   tip_info info;
@@ -78,7 +74,7 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
                   std::uint64_t entries, const std::string& error);
 void flush_merges(instrumented<ledger_actor, ledger_state> self);
 
-// Makes and signs every pending add whose id fits the clock (see max_id_lead_ms) and that arrived
+// Makes and signs every pending add whose id fits the clock (see max_id_lead_us) and that arrived
 // before any pending merge, each linked to the one before (the newest entry still being
 // committed, else the chain's tip), and queues them for the disk as one batch. on_committed
 // attaches, publishes and answers them.
@@ -112,23 +108,23 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   // A merge may have brought back an entry of this node's that the store had lost: new ids must
   // still be above every id of ours the tree knows, or the tree would refuse the made entry after
   // it is on disk.
-  st.last_unix_ms = std::max(st.last_unix_ms, res.tree.last_unix_ms_of(res.self.node_id()));
-  // Adds whose id would lead the clock too far wait for a later flush (see max_id_lead_ms).
-  const auto now = now_unix_ms();
-  const auto id_limit = now + res.max_id_lead_ms;
+  st.last_unix_us = std::max(st.last_unix_us, res.tree.last_unix_us_of(res.self.node_id()));
+  // Adds whose id would lead the clock too far wait for a later flush (see max_id_lead_us).
+  const auto now = util::now_unix_us();
+  const auto id_limit = now + res.max_id_lead_us;
   std::size_t fits = batch.size();
-  std::int64_t wait_ms = 0;
-  std::int64_t last = st.last_unix_ms;
+  std::int64_t wait_us = 0;
+  std::int64_t last = st.last_unix_us;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (ledger::data_over_limits(batch[i].data, res.limits))
       continue;  // refused below; takes no id
-    const auto unix_ms = std::max(now, last + 1);
-    if (unix_ms > id_limit) {
+    const auto unix_us = std::max(now, last + 1);
+    if (unix_us > id_limit) {
       fits = i;
-      wait_ms = unix_ms - id_limit;  // how far the clock must move before this id fits
+      wait_us = unix_us - id_limit;  // how far the clock must move before this id fits
       break;
     }
-    last = unix_ms;
+    last = unix_us;
   }
   if (fits < batch.size()) {
     st.pending.insert(st.pending.begin(),
@@ -137,11 +133,12 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
     batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(fits), batch.end());
     ++st.throttled_flushes;
     if (!st.throttling)
-      log::warn("ledger", "local adds outpace the entry id clock (over 1000/s for a while): holding "
-                "them so that ids stay within ", res.max_id_lead_ms, " ms of the clock");
+      log::warn("ledger", "local adds outpace the entry id clock (over 1,000,000/s for a while): "
+                "holding them so that ids stay within ", res.max_id_lead_us / 1000, " ms of the clock");
     st.throttling = true;
     st.flush_scheduled = true;
-    self->delayed_send(self, std::chrono::milliseconds{std::clamp<std::int64_t>(wait_ms, 1, 1000)},
+    self->delayed_send(self,
+                       std::chrono::milliseconds{std::clamp<std::int64_t>(wait_us / 1000, 1, 1000)},
                        flush_atom::value);
   } else if (st.throttling && !cut_by_merge) {  // a batch cut short by a merge says nothing
     st.throttling = false;
@@ -162,9 +159,9 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
       continue;
     }
     // Ids must increase strictly per creator, even when the clock stands still or steps back.
-    const auto unix_ms = std::max(now, st.last_unix_ms + 1);
-    st.last_unix_ms = unix_ms;
-    made.entries->push_back(ledger::make_entry(res.self, std::move(add.data), link, unix_ms));
+    const auto unix_us = std::max(now, st.last_unix_us + 1);
+    st.last_unix_us = unix_us;
+    made.entries->push_back(ledger::make_entry(res.self, std::move(add.data), link, unix_us));
     link = made.entries->back().hash;
     made.adds.push_back(std::move(add));
   }
@@ -385,7 +382,7 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
       const auto* known = res.tree.find(e.hash);
       return known && *known == e;
     };
-    auto checked = ledger::check_entries(unchecked, res.limits, now_unix_ms(), is_known);
+    auto checked = ledger::check_entries(unchecked, res.limits, util::since_unix_epoch(), is_known);
     auto next = checked.begin();
     for (auto& request : batch) {
       if (request.unchecked.empty())
@@ -595,8 +592,8 @@ std::string inspect_json(const ledger_state& st) {
   w.Uint64(st.reappended);
   w.Key("reorgs");
   w.Uint64(st.reorgs);
-  w.Key("id_lead_ms");  // how far the last local id is ahead of the clock (negative: behind)
-  w.Int64(st.last_unix_ms - now_unix_ms());
+  w.Key("id_lead_us");  // how far the last local id is ahead of the clock (negative: behind)
+  w.Int64(st.last_unix_us - util::now_unix_us());
   w.Key("throttled_flushes");
   w.Uint64(st.throttled_flushes);
   w.Key("listeners");
@@ -655,27 +652,14 @@ void verify_step(instrumented<ledger_actor, ledger_state> self) {
 
 }  // namespace
 
-ledger_resources::ledger_resources(ledger::identity id, const std::string& data_dir,
+ledger_resources::ledger_resources(crypto::identity id, const std::string& data_dir,
                                    ledger::validation_limits l)
-  : self(std::move(id)),
-    store(data_dir,
-          [&data_dir](int from) {
-            log::info("ledger", "converting the store in ", data_dir, " from schema ", from,
-                      " to schema ", ledger::store::schema_version,
-                      " (once; a large store takes a while)");
-          }),
-    limits(l) {}
+  : self(std::move(id)), store(data_dir), limits(l) {}
 
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits) {
-  const auto opening = std::chrono::steady_clock::now();
-  auto res = std::make_shared<ledger_resources>(ledger::identity::load_or_create(data_dir),
+  auto res = std::make_shared<ledger_resources>(crypto::identity::load_or_create(data_dir),
                                                 data_dir, limits);
-  if (auto from = res->store.converted_from()) {
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - opening);
-    log::info("ledger", "converted the store from schema ", *from, " in ", took.count(), " ms");
-  }
   auto entries = res->store.load_verified();
   auto& tree = res->tree;
   for (auto& e : entries) {
@@ -693,7 +677,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
                                    std::shared_ptr<ledger_resources> res) {
   auto& st = self->state;
   st.res = std::move(res);
-  st.last_unix_ms = st.res->tree.last_unix_ms_of(st.res->self.node_id());
+  st.last_unix_us = st.res->tree.last_unix_us_of(st.res->self.node_id());
   // The writer thread reports through the mailbox, and only while the actor is alive (the state
   // owns the writer: a strong handle would keep the actor from ever being destroyed).
   caf::weak_actor_ptr weak_self{self->ctrl()};

@@ -8,7 +8,7 @@
 // entries. Merges and re-appends change the tree before they persist, so they wait until no
 // local batch is being committed. Adds and merges take effect in the order they arrived (an add
 // builds on the chain every earlier merge chose), except that adds held back by the id clock
-// (max_id_lead_ms) do not hold up merges that came after them.
+// (max_id_lead_us) do not hold up merges that came after them.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -26,8 +26,8 @@
 #include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "crypto/identity.hpp"
 #include "ledger/chain_tree.hpp"
-#include "ledger/crypto.hpp"
 #include "ledger/store.hpp"
 #include "ledger/store_writer.hpp"
 #include "ledger/validation.hpp"
@@ -113,16 +113,17 @@ using ledger_actor = caf::typed_actor<
 // Everything the ledger owns, loaded and verified before the actor starts.
 struct ledger_resources {
   // Logs when the store has to be converted to the current schema first (see ledger::store).
-  ledger_resources(ledger::identity id, const std::string& data_dir, ledger::validation_limits l);
-  ledger::identity self;
+  ledger_resources(crypto::identity id, const std::string& data_dir, ledger::validation_limits l);
+  crypto::identity self;
   ledger::store store;
   ledger::chain_tree tree;
   ledger::validation_limits limits;
-  // Entry ids carry a millisecond that must increase per creator, so above 1000 local adds/s the
-  // ids run ahead of the clock; peers refuse entries more than limits.max_future_skew_ms ahead.
-  // Adds wait (unacknowledged) while the next id would lead the clock by more than this: bursts
-  // go through at full speed, sustained load is held at 1000 entries/s.
-  std::int64_t max_id_lead_ms = 60'000;
+  // Entry ids carry a microsecond that must increase per creator, so above 1,000,000 local adds/s
+  // the ids would run ahead of the clock; peers refuse entries more than
+  // limits.max_future_skew_ms ahead. Adds wait (unacknowledged) while the next id would lead the
+  // clock by more than this. No node signs that fast (about 80k/s per core here), so in practice
+  // it only guards against a clock that steps back.
+  std::int64_t max_id_lead_us = 60'000'000;
   // When nothing is being committed and nothing else waits in the mailbox, the ledger commits a
   // batch on its own thread, saving two thread hand-offs (latency at low rates). Tests turn it
   // off to put every batch through the store writer.
@@ -184,7 +185,7 @@ struct ledger_state {
     std::vector<caf::typed_response_promise<std::string>> waiting;
   };
   std::optional<verify_run> verifying;
-  std::int64_t last_unix_ms = 0;
+  std::int64_t last_unix_us = 0;
   bool storage_failed = false;  // a write failed: the ledger is stopping (nothing more is made)
   // Counters for inspect.
   std::uint64_t appended_local = 0;
@@ -195,7 +196,7 @@ struct ledger_state {
   std::uint64_t merge_rejected = 0;   // entries from peers refused
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
-  std::uint64_t throttled_flushes = 0;  // flushes cut short by max_id_lead_ms
+  std::uint64_t throttled_flushes = 0;  // flushes cut short by max_id_lead_us
   bool throttling = false;              // for logging the start and end of a throttled spell
   // Seconds from an add's arrival to its durable acknowledgement (accepted adds only).
   metrics::histogram append_latency{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -6,15 +6,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
 namespace {
-
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void write_record(rapidjson::Writer<rapidjson::StringBuffer>& w, const node_record& r) {
   w.StartObject();
@@ -59,7 +55,7 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
             auto& st = self->state;
             st.self_record.height = tip.height;
             st.self_record.tip_hash = tip.tip_hash;
-            st.self_record.last_seen_ms = now_unix_ms();
+            st.self_record.last_seen_ms = util::now_unix_ms();
             std::vector<node_record> all;
             all.reserve(st.peers.size() + 1);
             all.push_back(st.self_record);
@@ -82,7 +78,7 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
           return;
         }
         if (it == st.peers.end()) {
-          record.last_seen_ms = now_unix_ms();
+          record.last_seen_ms = util::now_unix_ms();
           st.peers.emplace(record.node_id, std::move(record));
         }
         return;
@@ -95,7 +91,7 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
     [=](advertise_atom, std::string& address) { self->state.self_record.address = std::move(address); },
     [=](tick_atom) {
       auto& st = self->state;
-      const auto cutoff = now_unix_ms() - st.expiry.count();
+      const auto cutoff = util::now_unix_ms() - st.expiry.count();
       std::erase_if(st.peers, [&](const auto& item) {
         if (item.second.last_seen_ms >= cutoff)
           return false;

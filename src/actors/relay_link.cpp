@@ -15,6 +15,7 @@
 #include "net/p2p_message.hpp"
 #include "net/sio_client.hpp"
 #include "net/ws_client.hpp"
+#include "util/clock.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
 
@@ -47,11 +48,6 @@ struct link_connection {
 namespace {
 
 using self_ptr = instrumented<relay_link_actor, relay_link_state>;
-
-std::int64_t now_unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 const char* kind_name(link_transport t) { return t == link_transport::relay ? "relay" : "direct"; }
 
@@ -217,7 +213,7 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
       if (generation != st.generation)
         return;
       st.connected = true;
-      st.connected_since_ms = now_unix_ms();
+      st.connected_since_ms = util::now_unix_ms();
       ++st.connects;
       log::info("link", kind_name(st.options.transport), " link to ", st.options.url, " is up");
       self->send(st.coordinator, link_up_atom::value, caf::actor_cast<p2p_link_actor>(self),
@@ -253,7 +249,7 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
         log::warn("link", kind_name(st.options.transport), " link to ", st.options.url,
                   " lost: ", reason);
         self->send(st.coordinator, link_down_atom::value, caf::actor_cast<p2p_link_actor>(self));
-        if (now_unix_ms() - st.connected_since_ms >= st.options.stable_after.count())
+        if (util::now_unix_ms() - st.connected_since_ms >= st.options.stable_after.count())
           st.failures = 0;
       } else if (st.failures == 0 || reason != st.last_error) {
         log::warn("link", "cannot reach ", st.options.url, ": ", reason);

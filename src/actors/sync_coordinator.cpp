@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <span>
 
 #include <caf/all.hpp>
@@ -10,9 +11,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "ledger/crypto.hpp"
 #include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
+#include "util/clock.hpp"
+#include "util/hex.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
 
@@ -55,16 +57,6 @@ constexpr std::size_t max_pages_in_process = 3;
 // costs it a signature verification) must not grow its mailbox without bound. What is dropped is
 // not lost: the entries' creators hold them, and tips that differ start a pull.
 constexpr std::size_t max_merges_in_flight = 256;
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // Entries are canonical JSON, which puts creator_node_id first: checking the prefix is exact.
 bool created_by(const std::string& entry_json, const std::string& node_id) {
@@ -119,7 +111,7 @@ std::string address_member(const rapidjson::Value& object) {
 
 std::string tip_hash_member(const rapidjson::Value& object) {
   auto hash = string_member(object, "tip_hash");
-  return ledger::is_lower_hex(hash, 64) ? hash : std::string();
+  return util::is_lower_hex(hash, 64) ? hash : std::string();
 }
 
 std::uint64_t uint_member(const rapidjson::Value& object, const char* name) {
@@ -161,6 +153,8 @@ std::string announce_payload(const sync_coordinator_state& st, const std::string
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
+  w.Key(net::protocol_member.data(), static_cast<rapidjson::SizeType>(net::protocol_member.size()));
+  w.Uint64(net::protocol_version);
   w.Key("node_id");
   w.String(st.options.node_id);
   w.Key("address");
@@ -242,7 +236,7 @@ void send_pull(self_ptr self, const ledger::sync_planner::pull& pull) {
 // Asks everyone for the parents that held entries wait for, at most twice a second.
 void request_missing_parents(self_ptr self) {
   auto& st = self->state;
-  const auto now = now_ms();
+  const auto now = util::steady_ms();
   if (now - st.last_parent_request_ms < 500)
     return;
   st.last_parent_request_ms = now;
@@ -318,7 +312,7 @@ void on_announce(self_ptr self, const std::string& sender, const rapidjson::Valu
   record.node_id = sender;
   record.link = link_kind;
   record.address = address_member(payload);
-  record.last_seen_ms = wall_ms();
+  record.last_seen_ms = util::now_unix_ms();
   record.height = uint_member(payload, "height");
   record.tip_hash = tip_hash_member(payload);
   self->send(st.registry, seen_atom::value, record);
@@ -328,7 +322,7 @@ void on_announce(self_ptr self, const std::string& sender, const rapidjson::Valu
     .then(
       [self, sender, height = record.height, tip = record.tip_hash](std::uint8_t relation) {
         auto pull = self->state.planner.on_announce(
-          sender, height, tip, static_cast<ledger::sync_planner::tip_relation>(relation), now_ms());
+          sender, height, tip, static_cast<ledger::sync_planner::tip_relation>(relation), util::steady_ms());
         if (pull)
           send_pull(self, *pull);
       },
@@ -359,7 +353,7 @@ std::vector<std::string> hashes_in(const rapidjson::Value& array, std::size_t li
   for (const auto& hash : array.GetArray()) {
     if (hashes.size() == limit)
       break;
-    if (hash.IsString() && ledger::is_lower_hex({hash.GetString(), hash.GetStringLength()}, 64))
+    if (hash.IsString() && util::is_lower_hex({hash.GetString(), hash.GetStringLength()}, 64))
       hashes.emplace_back(hash.GetString(), hash.GetStringLength());
   }
   return hashes;
@@ -408,7 +402,7 @@ void page_merged(self_ptr self) {
     return;
   auto page = std::move(*st.deferred);
   st.deferred.reset();
-  if (auto pull = st.planner.on_page(page.peer, true, page.cursor, page.entries, now_ms()))
+  if (auto pull = st.planner.on_page(page.peer, true, page.cursor, page.entries, util::steady_ms()))
     send_pull(self, *pull);
 }
 
@@ -446,7 +440,7 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
   const bool current = st.planner.pulling_from() == sender;
   if (more && current) {
     if (st.pages_in_process <= max_pages_in_process) {
-      if (auto pull = st.planner.on_page(sender, true, next_cursor, entries.size(), now_ms()))
+      if (auto pull = st.planner.on_page(sender, true, next_cursor, entries.size(), util::steady_ms()))
         send_pull(self, *pull);
     } else {
       ++st.pages_deferred;
@@ -458,7 +452,7 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
     if (more)
       return;
     // The last page: the pull ends once everything before it is merged too.
-    if (auto pull = self->state.planner.on_page(sender, false, 0, 0, now_ms()))
+    if (auto pull = self->state.planner.on_page(sender, false, 0, 0, util::steady_ms()))
       send_pull(self, *pull);
     else
       request_missing_parents(self);
@@ -503,7 +497,7 @@ void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson
                 [self, sender](const merge_result& result) {
                   if (result.held == 0)
                     return;
-                  if (auto pull = self->state.planner.on_unknown_parent(sender, now_ms()))
+                  if (auto pull = self->state.planner.on_unknown_parent(sender, util::steady_ms()))
                     send_pull(self, *pull);
                   else
                     request_missing_parents(self);
@@ -548,7 +542,12 @@ void on_node_list_request(self_ptr self, const std::string& sender) {
         rapidjson::StringBuffer buf;
         json_writer w{buf};
         w.StartObject();
-        w.Key("nodes");
+        w.Key("nodes");  // the ids, as the original protocol has them; the details in "peers"
+        w.StartArray();
+        for (const auto& n : nodes)
+          w.String(n.node_id);
+        w.EndArray();
+        w.Key("peers");
         w.StartArray();
         for (const auto& n : nodes) {
           w.StartObject();
@@ -570,24 +569,76 @@ void on_node_list_request(self_ptr self, const std::string& sender) {
 }
 
 void on_node_list_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
-  auto it = payload.FindMember("nodes");
-  if (it == payload.MemberEnd() || !it->value.IsArray())
-    return;
-  for (const auto& n : it->value.GetArray()) {
-    if (!n.IsObject())
-      continue;
-    node_record record;
-    record.node_id = string_member(n, "node_id");
-    if (!ledger::is_lower_hex(record.node_id, 64) || record.node_id == self->state.options.node_id)
-      continue;
+  auto heard_of = [&](node_record record) {
+    if (!util::is_lower_hex(record.node_id, 64) || record.node_id == self->state.options.node_id)
+      return;
     record.link = "via " + sender.substr(0, 12);
-    record.address = address_member(n);
-    record.height = uint_member(n, "height");
-    record.tip_hash = tip_hash_member(n);
     // Heard of, not heard from: the registry keeps a fresher direct record if it has one.
     record.last_seen_ms = 0;
-    self->send(self->state.registry, seen_atom::value, record);
+    self->send(self->state.registry, seen_atom::value, std::move(record));
+  };
+  // The details of each node in "peers"; "nodes" names them all, so an id without details is
+  // still worth knowing.
+  std::set<std::string> detailed;
+  if (auto peers = payload.FindMember("peers"); peers != payload.MemberEnd() && peers->value.IsArray()) {
+    for (const auto& n : peers->value.GetArray()) {
+      if (!n.IsObject())
+        continue;
+      node_record record;
+      record.node_id = string_member(n, "node_id");
+      record.address = address_member(n);
+      record.height = uint_member(n, "height");
+      record.tip_hash = tip_hash_member(n);
+      detailed.insert(record.node_id);
+      heard_of(std::move(record));
+    }
   }
+  if (auto nodes = payload.FindMember("nodes"); nodes != payload.MemberEnd() && nodes->value.IsArray()) {
+    for (const auto& id : nodes->value.GetArray()) {
+      if (!id.IsString() || detailed.contains(id.GetString()))
+        continue;
+      node_record record;
+      record.node_id.assign(id.GetString(), id.GetStringLength());
+      heard_of(std::move(record));
+    }
+  }
+}
+
+// Whether `sender` speaks this node's protocol, as far as its last NodeAnnounce says (a node not
+// announced yet is taken to). Messages of a node of another protocol are dropped and counted:
+// its entries would not validate here, and it could not read ours. Logged once per node and
+// protocol, again if it comes back speaking ours.
+bool speaks_our_protocol(self_ptr self, const std::string& sender, p2p_type type,
+                         const rapidjson::Value& payload) {
+  auto& st = self->state;
+  auto known = st.other_protocol.find(sender);
+  if (type != p2p_type::node_announce) {
+    if (known == st.other_protocol.end())
+      return true;
+    ++st.other_protocol_dropped;
+    return false;
+  }
+  std::uint64_t version = 1;  // protocol 1 announces carried no version
+  if (auto it = payload.FindMember(net::protocol_member.data()); it != payload.MemberEnd())
+    version = it->value.IsUint64() ? it->value.GetUint64() : 0;  // 0: not a version at all
+  if (version == net::protocol_version) {
+    if (known != st.other_protocol.end()) {
+      log::info("sync", "node ", sender.substr(0, 12), " now speaks protocol ", version);
+      st.other_protocol.erase(known);
+    }
+    return true;
+  }
+  ++st.other_protocol_dropped;
+  if (known == st.other_protocol.end() || known->second != version) {
+    if (known == st.other_protocol.end() && st.other_protocol.size() >= max_routes)
+      st.other_protocol.erase(st.other_protocol.begin());
+    st.other_protocol.insert_or_assign(sender, version);
+    log::warn("sync", "node ", sender.substr(0, 12), " announces protocol ",
+              version == 0 ? std::string("(not a number)") : std::to_string(version),
+              "; this node speaks protocol ", net::protocol_version,
+              ": not syncing with it until it does");
+  }
+  return false;
 }
 
 void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
@@ -598,7 +649,7 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     ++st.not_for_us;
     return;
   }
-  if (!ledger::is_lower_hex(env.sender_id, 64)) {
+  if (!util::is_lower_hex(env.sender_id, 64)) {
     ++st.malformed;
     return;
   }
@@ -635,6 +686,8 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     ++st.malformed;
     return;
   }
+  if (!speaks_our_protocol(self, env.sender_id, type, payload))
+    return;
   switch (type) {
     case p2p_type::node_announce: return on_announce(self, env.sender_id, payload, kind_of(st, link));
     case p2p_type::node_list_request: return on_node_list_request(self, env.sender_id);
@@ -683,7 +736,7 @@ std::string inspect_json(const sync_coordinator_state& st) {
     w.Key("peer");
     w.String(pull->peer);
     // The planner's times come from a steady clock: only differences mean anything outside it.
-    const auto now = now_ms();
+    const auto now = util::steady_ms();
     w.Key("running_ms");
     w.Int64(now - pull->started_ms);
     w.Key("waiting_ms");
@@ -715,6 +768,14 @@ std::string inspect_json(const sync_coordinator_state& st) {
   counter("requests_dropped", st.requests_dropped);
   counter("malformed", st.malformed);
   counter("spoofed", st.spoofed);
+  counter("other_protocol_dropped", st.other_protocol_dropped);
+  w.Key("other_protocol");  // nodes heard announcing another protocol, with the version
+  w.StartObject();
+  for (const auto& [node, version] : st.other_protocol) {
+    w.Key(node.data(), static_cast<rapidjson::SizeType>(node.size()));
+    w.Uint64(version);
+  }
+  w.EndObject();
   counter("entries_received_sync", st.entries_received_sync);
   counter("entries_received_announce", st.entries_received_announce);
   counter("entries_sent_sync", st.entries_sent_sync);
@@ -794,7 +855,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
     },
     [=](tick_atom) {
       auto& st = self->state;
-      st.planner.tick(now_ms());
+      st.planner.tick(util::steady_ms());
       self->request(st.ledger, std::chrono::seconds{10}, tip_atom::value)
         .then(
           [self](tip_info& tip) {

@@ -104,6 +104,10 @@ struct sync_coordinator_state {
   std::uint64_t not_for_us = 0;
   std::uint64_t malformed = 0;
   std::uint64_t spoofed = 0;
+  // Nodes whose last NodeAnnounce named another protocol (node id -> that version, 0 if it was
+  // not a number; at most max_routes), and the messages dropped for it.
+  std::unordered_map<std::string, std::uint64_t> other_protocol;
+  std::uint64_t other_protocol_dropped = 0;
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;

@@ -344,17 +344,18 @@ int cmd_nodes(global_options& global, const std::vector<std::string>& args) {
   const auto& answer =
     first_argument(*client, "get_known_nodes", client->request("get_known_nodes", "[]"), doc);
   throw_if_refused(answer, "get_known_nodes");
-  auto nodes = answer.IsObject() ? answer.FindMember("nodes") : rapidjson::Value::ConstMemberIterator{};
-  if (!answer.IsObject() || nodes == answer.MemberEnd() || !nodes->value.IsArray())
-    malformed(client->url(), "get_known_nodes answered without a nodes array");
+  // `nodes` holds the ids (the original client API); `peers` the details of each (protocol 2).
+  auto peers = answer.IsObject() ? answer.FindMember("peers") : rapidjson::Value::ConstMemberIterator{};
+  if (!answer.IsObject() || peers == answer.MemberEnd() || !peers->value.IsArray())
+    malformed(client->url(), "get_known_nodes answered without a peers array (a protocol 1 node?)");
   if (json) {
     print(cli::to_json_text(answer, true) + "\n");
     return cli::exit_ok;
   }
   cli::table rows{{"node", "self", "link", "address", "height", "tip", "last seen"}};
-  for (const auto& n : nodes->value.GetArray()) {
+  for (const auto& n : peers->value.GetArray()) {
     if (!n.IsObject())
-      malformed(client->url(), "a known node is " + std::string{json_kind(n)} + ", not an object");
+      malformed(client->url(), "a peer is " + std::string{json_kind(n)} + ", not an object");
     auto is_self = n.FindMember("is_self");
     auto last_seen = n.FindMember("last_seen");
     rows.add_row({cli::short_hex(string_member(n, "node_id")),

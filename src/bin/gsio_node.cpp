@@ -25,10 +25,11 @@
 #include "actors/peer_registry.hpp"
 #include "actors/relay_link.hpp"
 #include "actors/sync_coordinator.hpp"
+#include "crypto/identity.hpp"
 #include "ledger/store.hpp"
-#include "ledger/crypto.hpp"
 #include "net/announce_proof.hpp"
 #include "net/host_check.hpp"
+#include "util/hex.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
 
@@ -325,6 +326,9 @@ int main(int argc, char** argv) {
                  "gsio-node: refusing to start: the stored ledger in %s is corrupt at entry %s: %s\n",
                  opt.data_dir.c_str(), ex.entry_id.c_str(), ex.reason.c_str());
     return 3;
+  } catch (const ledger::store_from_protocol_1& ex) {
+    std::fprintf(stderr, "gsio-node: refusing to start: %s\n", ex.what());
+    return 3;
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "gsio-node: cannot open the ledger in %s: %s\n", opt.data_dir.c_str(),
                  ex.what());
@@ -333,17 +337,17 @@ int main(int argc, char** argv) {
   auto node_id = resources->self.node_id();
   // The relay link proves the node id to its relay (net/announce_proof.hpp) with its own copy of
   // the key: the ledger actor's stays with the ledger actor.
-  std::shared_ptr<const ledger::identity> link_identity;
+  std::shared_ptr<const crypto::identity> link_identity;
   {
     std::array<std::uint8_t, 32> seed{};
     auto seed_hex = resources->self.seed_hex();
-    const bool read = ledger::from_hex(seed_hex, seed.data(), seed.size());
+    const bool read = util::from_hex(seed_hex, seed.data(), seed.size());
     OPENSSL_cleanse(seed_hex.data(), seed_hex.size());
     if (!read) {
       std::fprintf(stderr, "gsio-node: the node key could not be read back\n");
       return 1;
     }
-    link_identity = std::make_shared<const ledger::identity>(ledger::identity::from_seed(seed));
+    link_identity = std::make_shared<const crypto::identity>(crypto::identity::from_seed(seed));
     OPENSSL_cleanse(seed.data(), seed.size());
   }
   actors::tip_info initial_tip{node_id,

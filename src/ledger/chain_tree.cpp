@@ -1,6 +1,7 @@
 #include "ledger/chain_tree.hpp"
 
-#include "ledger/crypto.hpp"
+#include "crypto/sha256.hpp"
+#include "util/hex.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -55,9 +56,9 @@ struct chain_tree::impl {
   segment root;                  // sentinel: no entries, children are the first entries
   std::vector<node*> canonical;
   std::vector<node*> attach_order;
-  ledger::digest set_digest{};
+  crypto::digest set_digest{};
   std::size_t forks = 0;
-  std::unordered_map<std::string, std::int64_t> last_ms_by_creator;
+  std::unordered_map<std::string, std::int64_t> last_us_by_creator;
 
   // Held entries, keyed by the parent hash they wait for, oldest first: a deque, so that dropping
   // the oldest of 100k entries waiting for one made-up parent does not move the other 99,999.
@@ -236,12 +237,12 @@ struct chain_tree::impl {
     by_id[n->value.id].push_back(n);
     n->seq = attach_order.size();
     attach_order.push_back(n);
-    ledger::digest bytes{};
-    if (from_hex(n->value.hash, bytes.data(), bytes.size()))
+    crypto::digest bytes{};
+    if (util::from_hex(n->value.hash, bytes.data(), bytes.size()))
       for (std::size_t i = 0; i < bytes.size(); ++i)
         set_digest[i] ^= bytes[i];
-    auto& last = last_ms_by_creator[n->value.creator_node_id];
-    last = std::max(last, n->value.unix_ms());
+    auto& last = last_us_by_creator[n->value.creator_node_id];
+    last = std::max(last, n->value.unix_us());
 
     if (!parent) {
       place(n, new_segment(&root));
@@ -475,7 +476,7 @@ const entry* chain_tree::common_ancestor(const std::vector<std::string>& locator
   return nullptr;
 }
 
-std::string chain_tree::digest() const { return to_hex(impl_->set_digest); }
+std::string chain_tree::digest() const { return util::to_hex(impl_->set_digest); }
 
 std::size_t chain_tree::held_count() const { return impl_->held_hashes.size(); }
 std::size_t chain_tree::held_bytes() const { return impl_->held_size; }
@@ -513,14 +514,14 @@ std::vector<const entry*> chain_tree::orphaned_entries_of(std::string_view node_
       out.push_back(&e);
   }
   std::sort(out.begin(), out.end(), [](const entry* a, const entry* b) {
-    return a->unix_ms() != b->unix_ms() ? a->unix_ms() < b->unix_ms() : a->id < b->id;
+    return a->unix_us() != b->unix_us() ? a->unix_us() < b->unix_us() : a->id < b->id;
   });
   return out;
 }
 
-std::int64_t chain_tree::last_unix_ms_of(std::string_view node_id) const {
-  auto it = impl_->last_ms_by_creator.find(std::string(node_id));
-  return it == impl_->last_ms_by_creator.end() ? -1 : it->second;
+std::int64_t chain_tree::last_unix_us_of(std::string_view node_id) const {
+  auto it = impl_->last_us_by_creator.find(std::string(node_id));
+  return it == impl_->last_us_by_creator.end() ? -1 : it->second;
 }
 
 }  // namespace gsio::ledger

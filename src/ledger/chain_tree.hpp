@@ -111,8 +111,8 @@ public:
   // excluding those whose id is already on the canonical chain: what the creator must re-append.
   std::vector<const entry*> orphaned_entries_of(std::string_view node_id) const;
 
-  // Largest unix_ms of any known entry by `node_id` (-1 if none): new ids must exceed it.
-  std::int64_t last_unix_ms_of(std::string_view node_id) const;
+  // Largest unix_us of any known entry by `node_id` (-1 if none): new ids must exceed it.
+  std::int64_t last_unix_us_of(std::string_view node_id) const;
 
 private:
   struct impl;

@@ -7,28 +7,29 @@
 #include <stdexcept>
 #include <utility>
 
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
 #include "ledger/canonical_json.hpp"
-#include "ledger/crypto.hpp"
 #include "util/json_depth.hpp"
 #include "util/json_parse.hpp"
 
 namespace gsio::ledger {
 
-std::int64_t entry::unix_ms() const {
-  // The first dash: a node id has none, so "<id>-x-<ms>" or "<id>--<ms>" read as no time at all
-  // rather than as other spellings of <ms>.
+std::int64_t entry::unix_us() const {
+  // The first dash: a node id has none, so "<id>-x-<us>" or "<id>--<us>" read as no time at all
+  // rather than as other spellings of <us>. 18 digits reach past the year 9999.
   auto dash = id.find('-');
-  if (dash == std::string::npos || dash + 1 >= id.size() || id.size() - dash - 1 > 16)
+  if (dash == std::string::npos || dash + 1 >= id.size() || id.size() - dash - 1 > 18)
     return -1;
-  std::int64_t ms = -1;
+  std::int64_t us = -1;
   const char* first = id.data() + dash + 1;
   const char* last = id.data() + id.size();
   if (*first == '0' && last - first > 1)
     return -1;  // one spelling per instant: no leading zeros
-  auto [ptr, ec] = std::from_chars(first, last, ms);
-  if (ec != std::errc{} || ptr != last || ms < 0)
+  auto [ptr, ec] = std::from_chars(first, last, us);
+  if (ec != std::errc{} || ptr != last || us < 0)
     return -1;
-  return ms;
+  return us;
 }
 
 const std::string* entry::signature_of(std::string_view node_id) const {
@@ -55,29 +56,29 @@ std::string hash_input(const entry& e) {
 }
 
 std::string compute_hash(const entry& e) {
-  return to_hex(sha256(hash_input(e)));
+  return crypto::sha256_hex(hash_input(e));
 }
 
-std::string format_timestamp(std::int64_t unix_ms) {
-  if (unix_ms < 0)
+std::string format_timestamp(std::int64_t unix_us) {
+  if (unix_us < 0)
     throw std::invalid_argument("format_timestamp: negative time");
-  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  const std::time_t seconds = static_cast<std::time_t>(unix_us / 1'000'000);
   std::tm utc{};
   if (!::gmtime_r(&seconds, &utc) || utc.tm_year + 1900 > 9999)
     throw std::invalid_argument("format_timestamp: time out of range");
   char buf[96];  // roomy enough for any int fields, which keeps -Wformat-truncation quiet
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(unix_ms % 1000));
+                static_cast<int>(unix_us % 1'000'000));
   return buf;
 }
 
-entry make_entry(const identity& creator, std::string canonical_data, std::string previous_hash,
-                 std::int64_t unix_ms) {
+entry make_entry(const crypto::identity& creator, std::string canonical_data, std::string previous_hash,
+                 std::int64_t unix_us) {
   entry e;
   e.creator_node_id = creator.node_id();
-  e.id = e.creator_node_id + "-" + std::to_string(unix_ms);
-  e.timestamp = format_timestamp(unix_ms);
+  e.id = e.creator_node_id + "-" + std::to_string(unix_us);
+  e.timestamp = format_timestamp(unix_us);
   e.data = std::move(canonical_data);
   e.previous_hash = std::move(previous_hash);
   e.hash = compute_hash(e);
@@ -85,7 +86,7 @@ entry make_entry(const identity& creator, std::string canonical_data, std::strin
   return e;
 }
 
-entry relink(const entry& original, const identity& creator, std::string previous_hash) {
+entry relink(const entry& original, const crypto::identity& creator, std::string previous_hash) {
   if (original.creator_node_id != creator.node_id())
     throw std::invalid_argument("relink: only the creator may re-append an entry");
   entry e = original;

@@ -16,6 +16,16 @@ namespace gsio::ledger {
 store_corrupt::store_corrupt(std::string id, std::string why)
   : store_error("entry " + id + ": " + why), entry_id(std::move(id)), reason(std::move(why)) {}
 
+store_from_protocol_1::store_from_protocol_1(const std::filesystem::path& path, std::size_t count,
+                                             int schema)
+  : store_error(path.string() + " holds " + std::to_string(count) +
+                " entries of protocol 1 (millisecond ids, store schema " + std::to_string(schema) +
+                "), which this gsio-node (protocol 2, microsecond ids) cannot use and does not "
+                "rewrite. Start the node on a new data directory (--data-dir DIR); this one is left "
+                "as it was. To carry the entries' data over into the new chain, see \"From protocol "
+                "1\" in docs/PROTOCOL.md."),
+    entries(count) {}
+
 namespace {
 
 // Owns one prepared statement for the duration of a call.
@@ -53,9 +63,7 @@ std::string column_text(sqlite3_stmt* stmt, int column) {
 
 }  // namespace
 
-store::store(const std::filesystem::path& dir,
-             const std::function<void(int from_version)>& on_conversion)
-  : path_(dir / "ledger.db") {
+store::store(const std::filesystem::path& dir) : path_(dir / "ledger.db") {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -81,11 +89,15 @@ store::store(const std::filesystem::path& dir,
   }
   try {
     sqlite3_busy_timeout(db_, 5000);
+    // Before anything writes to the file: a store this node refuses is left byte for byte as it
+    // was (switching to WAL rewrites the header).
+    const int version = stored_schema_version();
     exec(db_, "PRAGMA journal_mode=WAL");
     // FULL: a commit returns only after the WAL is fsynced, so an acknowledged entry survives
     // power loss, not just a process crash.
     exec(db_, "PRAGMA synchronous=FULL");
-    create_or_migrate_schema(on_conversion);
+    if (version != schema_version)
+      create_schema();
   } catch (...) {
     sqlite3_close(db_);
     ::close(lock_fd_);
@@ -98,15 +110,14 @@ store::~store() {
   ::close(lock_fd_);  // releases the lock, after the last write
 }
 
-// Schema 1 has no index but the rowid: rows are only ever appended, so a commit writes the table's
-// last pages and nothing else. Schema 0 (stores made before it) also had a UNIQUE index on the
-// hash; its random keys made every commit of n entries rewrite about n index pages, several times
-// the entries' own bytes, which is what bounded catch-up (bench/FINDINGS.md). The ledger stores
-// each entry once (its tree knows every stored hash), so the index guarded nothing it needed.
-void store::create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion) {
-  constexpr const char* create_table =
-    "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
-    "json TEXT NOT NULL)";
+// Schema 2 holds protocol 2 entries (microsecond ids). Its table has no index but the rowid: rows
+// are only ever appended, so a commit writes the table's last pages and nothing else (schema 0 had
+// a UNIQUE index on the hash, whose random keys made every commit of n entries rewrite about n
+// index pages, several times the entries' own bytes: bench/FINDINGS.md). The ledger stores each
+// entry once (its tree knows every stored hash), so an index would guard nothing it needs.
+// Schemas 0 and 1 hold protocol 1 entries (millisecond ids), which no protocol 2 node accepts: such
+// a store is refused and left as it is, unless it holds no entry at all.
+int store::stored_schema_version() const {
   int version = 0;
   {
     statement pragma(db_, "PRAGMA user_version");
@@ -114,7 +125,7 @@ void store::create_or_migrate_schema(const std::function<void(int from_version)>
       version = sqlite3_column_int(pragma.get(), 0);
   }
   if (version == schema_version)
-    return;
+    return version;
   if (version > schema_version)
     throw store_error(path_.string() + " has schema version " + std::to_string(version) +
                       ", newer than this gsio-node understands (" +
@@ -124,32 +135,32 @@ void store::create_or_migrate_schema(const std::function<void(int from_version)>
     statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'");
     has_table = sqlite3_step(table.get()) == SQLITE_ROW;
   }
-  if (has_table && on_conversion)
-    on_conversion(version);
+  if (has_table) {
+    statement rows(db_, "SELECT COUNT(*) FROM entries");
+    const auto entries = sqlite3_step(rows.get()) == SQLITE_ROW ? sqlite3_column_int64(rows.get(), 0) : 0;
+    if (entries > 0)
+      throw store_from_protocol_1(path_, static_cast<std::size_t>(entries), version);
+  }
+  return version;
+}
+
+void store::create_schema() {
+  bool has_table = false;
+  {
+    statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'");
+    has_table = sqlite3_step(table.get()) == SQLITE_ROW;
+  }
   exec(db_, "BEGIN IMMEDIATE");
   try {
-    if (has_table) {
-      exec(db_, "ALTER TABLE entries RENAME TO entries_schema0");
-      exec(db_, create_table);
-      exec(db_, "INSERT INTO entries (seq, hash, id, json) "
-                "SELECT seq, hash, id, json FROM entries_schema0 ORDER BY seq");
-      exec(db_, "DROP TABLE entries_schema0");
-    } else {
-      exec(db_, create_table);
-    }
+    if (has_table)
+      exec(db_, "DROP TABLE entries");
+    exec(db_, "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
+              "json TEXT NOT NULL)");
     exec(db_, ("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     exec(db_, "COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
-  }
-  // The copy left the old table's pages free inside the file, as large as the entries: give
-  // them back once rather than carry a file twice the size. The conversion is committed either
-  // way, so a VACUUM that fails (it needs room for a temporary copy) costs only that space, which
-  // later appends reuse.
-  if (has_table) {
-    sqlite3_exec(db_, "VACUUM", nullptr, nullptr, nullptr);
-    converted_from_ = version;
   }
 }
 

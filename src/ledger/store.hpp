@@ -3,9 +3,7 @@
 // branch, in attach order, so parents always come before children.
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,17 +27,21 @@ public:
   std::string reason;
 };
 
+// The store holds entries of protocol 1 (millisecond ids), which no protocol 2 node accepts.
+class store_from_protocol_1 : public store_error {
+public:
+  store_from_protocol_1(const std::filesystem::path& path, std::size_t entries, int schema);
+  std::size_t entries;
+};
+
 class store {
 public:
-  // PRAGMA user_version of the stores this code writes (see create_or_migrate_schema).
-  static constexpr int schema_version = 1;
+  // PRAGMA user_version of the stores this code writes (see create_schema).
+  static constexpr int schema_version = 2;
 
   // Opens or creates `<dir>/ledger.db`, refusing (store_error) a directory another process has a
-  // store open in. A store of an older schema is converted first, once;
-  // `on_conversion` (if given) is called with the old version just before, since that can take a
-  // while on a large store.
-  explicit store(const std::filesystem::path& dir,
-                 const std::function<void(int from_version)>& on_conversion = {});
+  // store open in, a store of a newer schema, and (store_from_protocol_1) one of protocol 1.
+  explicit store(const std::filesystem::path& dir);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -55,18 +57,18 @@ public:
 
   std::size_t count() const;
   const std::filesystem::path& path() const { return path_; }
-  // The schema version the store was converted from when it was opened, if it was.
-  std::optional<int> converted_from() const { return converted_from_; }
 
 private:
-  void create_or_migrate_schema(const std::function<void(int from_version)>& on_conversion);
+  // PRAGMA user_version, once it is known to be one this store can open (or make its own).
+  int stored_schema_version() const;
+  // Makes an empty store, or one of protocol 1 without entries, a store of schema_version.
+  void create_schema();
 
   std::filesystem::path path_;
   // An exclusive flock on <dir>/ledger.lock, held while the store is open: two processes on one
   // data directory would sign different entries under one key and one id each.
   int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
-  std::optional<int> converted_from_;
 };
 
 }  // namespace gsio::ledger

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "ledger/crypto.hpp"
+#include "crypto/identity.hpp"
 
 namespace gsio::ledger {
 
@@ -33,7 +33,7 @@ sync_page answer_sync(const chain_tree& tree, const sync_request& request, std::
   return page;
 }
 
-std::vector<entry> reappend_orphans(const chain_tree& tree, const identity& self) {
+std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self) {
   std::vector<entry> out;
   std::string parent(tree.tip_hash());
   for (const entry* orphan : tree.orphaned_entries_of(self.node_id())) {

@@ -13,9 +13,11 @@
 
 #include "ledger/chain_tree.hpp"
 
-namespace gsio::ledger {
-
+namespace gsio::crypto {
 class identity;
+}
+
+namespace gsio::ledger {
 
 // A LedgerSyncRequest. Without a cursor, the responder finds the common ancestor from the locator
 // and answers with everything it attached after it; with a cursor it continues a previous page.
@@ -42,7 +44,7 @@ sync_page answer_sync(const chain_tree& tree, const sync_request& request,
 // For every entry by `self` that fork choice left off the canonical chain (and whose id is not on
 // it), a copy with the same id, timestamp and data linked onto the canonical tip, one after the
 // other, oldest first. The caller inserts them in order.
-std::vector<entry> reappend_orphans(const chain_tree& tree, const identity& self);
+std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self);
 
 // Decides which peer to pull from. One pull is in flight at a time, so a node that several peers
 // announce to fetches what it lacks once, not once per peer.

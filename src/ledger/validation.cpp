@@ -2,13 +2,15 @@
 
 #include <memory>
 
-#include "ledger/crypto.hpp"
-#include "ledger/ed25519.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/parallel.hpp"
+#include "util/hex.hpp"
 #include "util/json_depth.hpp"
 
 namespace gsio::ledger {
+
+using util::is_lower_hex;
 
 std::string_view to_string(reject_code code) {
   switch (code) {
@@ -29,9 +31,19 @@ rejection reject(reject_code code, const entry& e, std::string rule) {
   return {code, name + ": " + std::move(rule)};
 }
 
+// Whether `e` has the shape of a protocol 1 entry: its id counts milliseconds and its timestamp
+// names that instant with three fractional digits.
+bool made_by_protocol_1(const entry& e) {
+  const std::int64_t ms = e.unix_us();
+  if (ms < 0 || ms > 253'402'300'799'999 || e.timestamp.size() != 24)
+    return false;
+  const std::string as_protocol_2 = format_timestamp(ms * 1000);  // "...05.678000Z"
+  return e.timestamp.compare(0, 23, as_protocol_2, 0, 23) == 0 && e.timestamp[23] == 'Z';
+}
+
 bool verify_each(std::string_view signer, std::string_view hash_hex,
                  std::string_view signature_hex) {
-  return verify_signature(signer, hash_hex, signature_hex);
+  return crypto::verify_hex(signer, hash_hex, signature_hex);
 }
 
 }  // namespace
@@ -40,23 +52,32 @@ std::optional<rejection> validate_integrity(const entry& e) {
   return validate_integrity(e, verify_each);
 }
 
+std::optional<rejection> validate_signatures(const entry& e) {
+  return validate_signatures(e, verify_each);
+}
+
 std::optional<rejection> validate_integrity(const entry& e, const signature_check& check) {
   using enum reject_code;
   if (!is_lower_hex(e.creator_node_id, 64))
     return reject(malformed, e, "creator_node_id must be 64 lowercase hex digits");
   if (e.id.size() <= 65 || e.id.compare(0, 64, e.creator_node_id) != 0 || e.id[64] != '-')
-    return reject(malformed, e, "id must be \"<creator_node_id>-<unix_ms>\"");
-  const std::int64_t ms = e.unix_ms();
-  if (ms < 0)
-    return reject(malformed, e, "id must end in unix milliseconds");
+    return reject(malformed, e, "id must be \"<creator_node_id>-<unix_us>\"");
+  const std::int64_t us = e.unix_us();
+  if (us < 0)
+    return reject(malformed, e, "id must end in unix microseconds");
   std::string expected_timestamp;
   try {
-    expected_timestamp = format_timestamp(ms);
+    expected_timestamp = format_timestamp(us);
   } catch (const std::exception&) {
     return reject(malformed, e, "id time is out of range");
   }
-  if (e.timestamp != expected_timestamp)
+  if (e.timestamp != expected_timestamp) {
+    if (made_by_protocol_1(e))
+      return reject(malformed, e,
+                    "made by protocol 1 (a millisecond id and timestamp); protocol 2 counts "
+                    "microseconds (docs/PROTOCOL.md §3)");
     return reject(malformed, e, "timestamp must be " + expected_timestamp + ", the instant of the id");
+  }
   if (!is_lower_hex(e.previous_hash, 64))
     return reject(malformed, e, "previous_hash must be 64 lowercase hex digits");
   if (!is_lower_hex(e.hash, 64))
@@ -65,6 +86,11 @@ std::optional<rejection> validate_integrity(const entry& e, const signature_chec
     return reject(malformed, e, "data is missing");
   if (compute_hash(e) != e.hash)
     return reject(bad_hash, e, "hash is not SHA-256 of the canonical hash input");
+  return validate_signatures(e, check);
+}
+
+std::optional<rejection> validate_signatures(const entry& e, const signature_check& check) {
+  using enum reject_code;
   const std::string* own = e.signature_of(e.creator_node_id);
   if (!own)
     return reject(bad_signature, e, "the creator's signature is missing");
@@ -84,8 +110,8 @@ std::optional<rejection> validate_integrity(const entry& e, const signature_chec
 }
 
 std::optional<rejection> validate(const entry& e, const validation_limits& limits,
-                                  std::int64_t now_unix_ms) {
-  return validate(e, limits, now_unix_ms, verify_each);
+                                  std::chrono::microseconds now) {
+  return validate(e, limits, now, verify_each);
 }
 
 std::optional<std::string> data_over_limits(std::string_view data, const validation_limits& limits) {
@@ -100,14 +126,15 @@ std::optional<std::string> data_over_limits(std::string_view data, const validat
 }
 
 std::optional<rejection> validate(const entry& e, const validation_limits& limits,
-                                  std::int64_t now_unix_ms, const signature_check& check) {
+                                  std::chrono::microseconds now, const signature_check& check) {
   if (auto why = data_over_limits(e.data, limits))
     return reject(reject_code::too_large, e, std::move(*why));
   if (auto failure = validate_integrity(e, check))
     return failure;
-  if (e.unix_ms() > now_unix_ms + limits.max_future_skew_ms)
+  const std::int64_t now_us = now.count();
+  if (e.unix_us() > now_us + limits.max_future_skew_ms * 1000)
     return reject(reject_code::future_timestamp, e,
-                  "timestamp is " + std::to_string(e.unix_ms() - now_unix_ms) +
+                  "timestamp is " + std::to_string((e.unix_us() - now_us) / 1000) +
                     " ms ahead of this node's clock (limit " +
                     std::to_string(limits.max_future_skew_ms) + " ms)");
   return std::nullopt;
@@ -123,16 +150,16 @@ void validate_batched(std::size_t n,
     (n + run - 1) / run,
     [&](std::size_t r) {
       const std::size_t begin = r * run, end = std::min(n, begin + run);
-      std::vector<ed25519::signature_job> jobs;
+      std::vector<crypto::signature_job> jobs;
       std::vector<std::size_t> owners;
       for (std::size_t i = begin; i < end; ++i) {
         const signature_check record = [&](std::string_view signer, std::string_view hash_hex,
                                            std::string_view signature_hex) {
-          ed25519::signature_job job;
-          if (!from_hex(signer, job.public_key, sizeof job.public_key) ||
-              !from_hex(hash_hex, job.message, sizeof job.message) ||
-              !from_hex(signature_hex, job.signature, sizeof job.signature))
-            return false;  // as verify_signature answers
+          crypto::signature_job job;
+          if (!util::from_hex(signer, job.public_key, sizeof job.public_key) ||
+              !util::from_hex(hash_hex, job.message, sizeof job.message) ||
+              !util::from_hex(signature_hex, job.signature, sizeof job.signature))
+            return false;  // as crypto::verify_hex answers
           jobs.push_back(job);
           owners.push_back(i);
           return true;
@@ -140,7 +167,7 @@ void validate_batched(std::size_t n,
         validate_one(i, record);
       }
       const auto valid = std::make_unique<bool[]>(jobs.size());
-      ed25519::verify_batch_if_fast(jobs.data(), jobs.size(), valid.get());
+      crypto::verify_batch(jobs.data(), jobs.size(), valid.get());
       std::size_t redone = n;
       for (std::size_t k = 0; k < jobs.size(); ++k)
         if (!valid[k] && owners[k] != redone) {
@@ -152,7 +179,7 @@ void validate_batched(std::size_t n,
 }
 
 std::vector<checked_entry> check_entries(const std::vector<const std::string*>& json,
-                                         const validation_limits& limits, std::int64_t now_unix_ms,
+                                         const validation_limits& limits, std::chrono::microseconds now,
                                          const std::function<bool(const entry&)>& known) {
   std::vector<checked_entry> out(json.size());
   validate_batched(json.size(), [&](std::size_t i, const signature_check& check) {
@@ -162,7 +189,7 @@ std::vector<checked_entry> check_entries(const std::vector<const std::string*>& 
     if (!from_json_text(*json[i], checked.e, error))
       checked.why = rejection{reject_code::malformed, "entry from a peer: " + error};
     else if (!known || !known(checked.e))
-      checked.why = validate(checked.e, limits, now_unix_ms, check);
+      checked.why = validate(checked.e, limits, now, check);
   });
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Stateless entry checks. Checks that need the chain (duplicate id on the path, unknown parent)
 // live in chain_tree.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -38,29 +39,35 @@ struct validation_limits {
 std::optional<std::string> data_over_limits(std::string_view data, const validation_limits& limits);
 
 // Returns nullopt when `e` is well-formed, correctly hashed and signed by its creator, within
-// the size limit and not too far in the future relative to `now_unix_ms`.
+// the size limit and not too far in the future relative to `now`, the time since the unix epoch
+// (a typed duration: milliseconds convert to it exactly, a bare number does not at all).
 std::optional<rejection> validate(const entry& e, const validation_limits& limits,
-                                  std::int64_t now_unix_ms);
+                                  std::chrono::microseconds now);
 
 // The same checks without the clock and size limits: what verifying a stored chain needs.
 std::optional<rejection> validate_integrity(const entry& e);
 
-// Checks one signature: (signer node id, hash, signature), all hex, as verify_signature does.
+// Checks one signature: (signer node id, hash, signature), all hex, as crypto::verify_hex does.
 using signature_check =
   std::function<bool(std::string_view signer, std::string_view hash_hex, std::string_view signature_hex)>;
 
 // validate and validate_integrity with the signatures checked by `check`.
 std::optional<rejection> validate(const entry& e, const validation_limits& limits,
-                                  std::int64_t now_unix_ms, const signature_check& check);
+                                  std::chrono::microseconds now, const signature_check& check);
 std::optional<rejection> validate_integrity(const entry& e, const signature_check& check);
+
+// The signature part of validate_integrity: the creator's signature is present, and every
+// signature is spelled in lowercase hex and valid for `e.hash` by `check` (by default the one
+// rule, crypto::verify_hex). validate_integrity calls it once the hash is known to be right.
+std::optional<rejection> validate_signatures(const entry& e, const signature_check& check);
+std::optional<rejection> validate_signatures(const entry& e);
 
 // Runs validate_one(i, check) for every i in [0, n) on all cores, where validate_one validates
 // item i, checking its signatures with `check`, and stores the outcome (it may run twice for
 // the same i and must then start afresh). The signatures of a run of items are verified
-// together, sharing one field inversion (ed25519::verify_batch_if_fast): a first pass takes
-// every signature as valid and records it, and an item with a signature that the batch does not
-// show valid is validated again with verify_signature, which has the last word (Crypto++) and
-// gives the exact reason.
+// together (crypto::verify_batch): a first pass takes every signature as valid and records it,
+// and an item with a signature that the batch finds invalid is validated again, one signature at
+// a time, for the exact reason.
 void validate_batched(std::size_t n,
                       const std::function<void(std::size_t i, const signature_check& check)>& validate_one);
 
@@ -75,7 +82,7 @@ struct checked_entry {
 // names entries the caller already holds; an exact copy of one skips the checks, since attaching
 // it is a no-op. Results are in the order given.
 std::vector<checked_entry> check_entries(const std::vector<const std::string*>& json,
-                                         const validation_limits& limits, std::int64_t now_unix_ms,
+                                         const validation_limits& limits, std::chrono::microseconds now,
                                          const std::function<bool(const entry&)>& known = {});
 
 }  // namespace gsio::ledger

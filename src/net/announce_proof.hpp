@@ -21,7 +21,7 @@ std::string new_challenge();
 std::string announce_proof_digest(std::string_view challenge, std::string_view node_id);
 
 // True when `signature_hex` (128 hex digits) is node_id's (64 hex digits, an Ed25519 public key)
-// Ed25519 signature of the digest's 32 bytes.
+// Ed25519 signature of the digest's 32 bytes, under the one signature rule (crypto/signature.hpp).
 bool verify_announce_proof(std::string_view challenge, std::string_view node_id,
                            std::string_view signature_hex);
 

@@ -4,12 +4,11 @@
 #include <stdexcept>
 #include <vector>
 
-#include <openssl/rand.h>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "crypto/random.hpp"
 #include "util/json_depth.hpp"
 #include "util/json_parse.hpp"
 
@@ -133,23 +132,10 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
   return message;
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> random(bytes);
-  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
-    throw std::runtime_error("the system's random generator failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(2 * bytes, '0');
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out[2 * i] = hex[random[i] >> 4];
-    out[2 * i + 1] = hex[random[i] & 0xF];
-  }
-  return out;
-}
-
 std::string new_message_id() {
   // Random: ids that others could predict would let a peer send a node's next ids first, and have
   // the node's own messages dropped as duplicates.
-  return random_hex(16);
+  return crypto::random_hex(16);
 }
 
 }  // namespace gsio::net

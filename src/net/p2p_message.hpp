@@ -3,12 +3,19 @@
 // event: {"message_type", "message_id", "sender_id", "recipient_id", "payload"} (docs/PROTOCOL.md).
 // This layer knows the envelope and the message type names; the payload stays JSON text for the
 // layers above (the relay never looks inside it).
-#include <optional>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace gsio::net {
+
+// The protocol this code speaks (docs/PROTOCOL.md): entry ids in microseconds, the one signature
+// rule, and these message shapes. A NodeAnnounce carries it as payload.protocol; an announce
+// without it is of protocol 1. Nodes of different protocols do not sync with each other.
+inline constexpr std::uint64_t protocol_version = 2;
+inline constexpr std::string_view protocol_member = "protocol";
 
 enum class p2p_type {
   node_announce,
@@ -46,8 +53,5 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
 
 // A fresh random message id (32 hex digits).
 std::string new_message_id();
-
-// `bytes` bytes from the system's cryptographic generator, as lowercase hex.
-std::string random_hex(std::size_t bytes);
 
 }  // namespace gsio::net

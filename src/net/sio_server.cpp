@@ -408,6 +408,9 @@ public:
   void start_accept(http::request<http::string_body> request);
   // Answers the upgrade request with an HTTP error instead of accepting it.
   void reject(engine_reply reply, http::request<http::string_body> request);
+  // Completes the handshake, then closes at once with a close frame without a status, as the
+  // reference server does with a second upgrade for a session that has one already.
+  void accept_and_close(http::request<http::string_body> request);
 
   // Queues frames that go together (a packet and its attachments, a commit's events). False when
   // the reader is too slow (backlog_judge, with max_buffered_bytes as the limit): the caller
@@ -465,6 +468,7 @@ private:
   std::string control_pending_;    // pong or close frames waiting for the write in progress
   bool writing_ = false;
   bool closing_ = false;
+  bool refuse_when_open_ = false;  // accept_and_close: close as soon as the handshake is done
   bool close_after_flush_ = false;
   std::uint16_t close_code_ = ws::close_code::normal;  // of the close frame sent after the flush
   bool close_sent_ = false;        // our close frame is queued or written
@@ -1244,6 +1248,11 @@ void ws_session::reject(engine_reply reply, http::request<http::string_body> req
                     }));
 }
 
+void ws_session::accept_and_close(http::request<http::string_body> request) {
+  refuse_when_open_ = true;
+  start_accept(std::move(request));
+}
+
 void ws_session::on_accept(beast::error_code ec) {
   request_ = {};  // the handshake is done: its headers need not live as long as the connection
   if (closing_)
@@ -1259,6 +1268,13 @@ void ws_session::on_accept(beast::error_code ec) {
   handshake_.reset();
   beast::error_code ignored;
   socket_.non_blocking(true, ignored);
+  if (refuse_when_open_) {
+    closing_ = true;
+    arm_close_timer();
+    start_close_handshake(ws::close_code::no_status, {});
+    wait_readable();  // for the client's close frame, which ends the connection
+    return;
+  }
   if (!engine_) {
     // A WebSocket-only session: it shares this WebSocket's strand.
     std::string remote;
@@ -1755,7 +1771,14 @@ void engine_session::begin_probe(std::shared_ptr<ws_session> ws,
     ws->reject(error_reply(engine_error::session_id_unknown), std::move(req));
     return;
   }
-  if (transport_ != transport_kind::polling || probe_ || !core_->options.allow_upgrades) {
+  if (transport_ != transport_kind::polling || probe_) {
+    // Already upgraded, or an upgrade is under way: the reference server (engine.io 6) completes
+    // this WebSocket's handshake and closes it at once, leaving the session as it was.
+    ++core_->protocol_errors;
+    ws->accept_and_close(std::move(req));
+    return;
+  }
+  if (!core_->options.allow_upgrades) {
     ++core_->protocol_errors;
     ws->reject(error_reply(engine_error::bad_request), std::move(req));
     return;

@@ -84,6 +84,8 @@ std::string encode_frame(opcode op, std::string_view payload) {
 }
 
 std::string encode_close(std::uint16_t code, std::string_view reason) {
+  if (code == close_code::no_status)
+    return encode_frame(opcode::close, {});
   // Cutting the reason must not split a UTF-8 sequence: back up to a character boundary.
   std::size_t keep = std::min(reason.size(), max_control_payload_bytes - 2);
   while (keep > 0 && keep < reason.size() && (static_cast<std::uint8_t>(reason[keep]) & 0xC0) == 0x80)

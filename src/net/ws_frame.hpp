@@ -33,6 +33,9 @@ constexpr std::uint16_t unsupported_data = 1003;
 constexpr std::uint16_t invalid_payload = 1007;  // e.g. a text message that is not UTF-8
 constexpr std::uint16_t policy_violation = 1008;
 constexpr std::uint16_t message_too_big = 1009;
+// Never on the wire (RFC 6455 §7.4.1): what a peer reports for a close frame without a status.
+// encode_close writes such a frame for it.
+constexpr std::uint16_t no_status = 1005;
 }  // namespace close_code
 
 constexpr std::size_t max_header_bytes = 14;          // 2 + 8 (length) + 4 (mask)
@@ -44,7 +47,8 @@ void append_header(std::string& out, opcode op, std::size_t payload_size);
 // A whole unmasked, final frame: header and payload.
 std::string encode_frame(opcode op, std::string_view payload);
 
-// A close frame: the code and a reason (cut to fit a control frame).
+// A close frame: the code and a reason (cut to fit a control frame); for close_code::no_status, a
+// close frame with an empty payload.
 std::string encode_close(std::uint16_t code, std::string_view reason);
 
 // Appends a final frame as a client sends it: masked with `mask_key` (RFC 6455 §5.3 asks for a

@@ -10,12 +10,15 @@
 #include <cryptopp/xed25519.h>
 #include <rapidjson/document.h>
 
+#include "crypto/ed25519.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "fuzz/fuzz_targets.hpp"
 #include "ledger/canonical_json.hpp"
-#include "ledger/crypto.hpp"
-#include "ledger/ed25519.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
+#include "util/hex.hpp"
 
 namespace gsio::fuzz {
 namespace {
@@ -25,7 +28,7 @@ std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 }
 
 // A fixed clock, so that a saved input always takes the same path (2027-01-15).
-constexpr std::int64_t fixed_now_ms = 1'800'000'000'000;
+constexpr std::chrono::milliseconds fixed_now{1'800'000'000'000};
 
 std::string describe(const std::optional<ledger::rejection>& why) {
   return why ? std::string(ledger::to_string(why->code)) + ": " + why->reason : "valid";
@@ -84,12 +87,12 @@ void entries(const std::uint8_t* data, std::size_t size) {
   const bool ok = ledger::from_json_text(text, parsed, error);
   std::optional<ledger::rejection> single;
   if (ok)
-    single = ledger::validate(parsed, limits, fixed_now_ms);
+    single = ledger::validate(parsed, limits, fixed_now);
   else
     require(!error.empty(), "refused entry without a reason");
 
   const std::vector<const std::string*> page = {&text, &text};
-  const auto checked = ledger::check_entries(page, limits, fixed_now_ms);
+  const auto checked = ledger::check_entries(page, limits, fixed_now);
   require(checked.size() == 2, "check_entries lost an entry");
   for (const auto& result : checked) {
     if (!ok) {
@@ -112,19 +115,19 @@ void entries(const std::uint8_t* data, std::size_t size) {
 // Starts from a valid signature by one of three keys, flips the bytes the input names in the
 // signature, key or message, and checks the verifiers against Crypto++ and RFC 8032's encoding
 // rules: the fast path (with or without the key's table, alone or in a batch) never accepts what
-// they refuse, and verify_signature accepts exactly what they accept.
+// they refuse, and crypto::verify_hex accepts exactly what they accept.
 void ed25519_verify(const std::uint8_t* data, std::size_t size) {
   if (size < 1)
     return;
-  static const ledger::identity keys[] = {
-    ledger::identity::from_seed({1}), ledger::identity::from_seed({2, 7}), ledger::identity::from_seed({3, 1, 4}),
+  static const crypto::identity keys[] = {
+    crypto::identity::from_seed({1}), crypto::identity::from_seed({2, 7}), crypto::identity::from_seed({3, 1, 4}),
   };
   const auto& signer = keys[data[0] % std::size(keys)];
   std::uint8_t bytes[128] = {};  // signature (64), public key (32), message (32)
   for (std::size_t i = 0; i < 32 && 1 + i < size; ++i)
     bytes[96 + i] = data[1 + i];
-  const std::string signature_hex = signer.sign_hash(ledger::to_hex(bytes + 96, 32));
-  require(ledger::from_hex(signature_hex, bytes, 64) && ledger::from_hex(signer.node_id(), bytes + 64, 32),
+  const std::string signature_hex = signer.sign_hash(util::to_hex(bytes + 96, 32));
+  require(util::from_hex(signature_hex, bytes, 64) && util::from_hex(signer.node_id(), bytes + 64, 32),
           "bad hex from the signer");
   bool mutated = false;
   for (std::size_t i = 33; i + 1 < size; i += 2) {
@@ -143,29 +146,29 @@ void ed25519_verify(const std::uint8_t* data, std::size_t size) {
       crypto_pp = verifier.VerifyMessage(message, 32, signature, 64);
     } catch (const CryptoPP::Exception&) {
     }
-    return crypto_pp && ledger::ed25519::canonical_s(signature) && ledger::ed25519::usable_key(key);
+    return crypto_pp && crypto::ed25519::canonical_s(signature) && crypto::ed25519::usable_key(key);
   };
   const bool rfc8032 = valid_by_rfc8032(key, message, signature);
   if (!mutated)
     require(rfc8032, "a fresh signature is not valid");
 
   for (int sighting = 0; sighting < 3; ++sighting)  // the key's table is built on its second sighting
-    require(!ledger::ed25519::verify_if_fast(key, message, 32, signature) || rfc8032,
+    require(!crypto::ed25519::verify_if_fast(key, message, 32, signature) || rfc8032,
             "the fast path accepted a signature that Crypto++ or RFC 8032 refuses");
-  ledger::ed25519::signature_job jobs[2];
+  crypto::signature_job jobs[2];
   std::memcpy(jobs[0].public_key, key, 32);
   std::memcpy(jobs[0].message, message, 32);
   std::memcpy(jobs[0].signature, signature, 64);
   jobs[1] = jobs[0];
   jobs[1].message[0] ^= 1;  // a second signature in the same batch, over another message
   bool valid[2] = {};
-  ledger::ed25519::verify_batch_if_fast(jobs, 2, valid);
+  crypto::ed25519::verify_batch_if_fast(jobs, 2, valid);
   require(!valid[0] || rfc8032, "the batch accepted a signature that Crypto++ or RFC 8032 refuses");
   // (The input's flips may have changed the message, and this one can then be the signed one.)
   require(!valid[1] || valid_by_rfc8032(jobs[1].public_key, jobs[1].message, jobs[1].signature),
           "the batch accepted the second signature, which Crypto++ or RFC 8032 refuses");
-  require(ledger::verify_signature(ledger::to_hex(key, 32), ledger::to_hex(message, 32), ledger::to_hex(signature, 64)) == rfc8032,
-          "verify_signature disagrees with Crypto++ and RFC 8032");
+  require(crypto::verify_hex(util::to_hex(key, 32), util::to_hex(message, 32), util::to_hex(signature, 64)) == rfc8032,
+          "crypto::verify_hex disagrees with Crypto++ and RFC 8032");
 }
 
 }  // namespace gsio::fuzz

@@ -251,7 +251,7 @@ describe('gsio against a node', () => {
 
     const json = await gsio(['--node', node.url, 'nodes', '--json']);
     assert.equal(json.code, 0, json.stderr);
-    const self = JSON.parse(json.stdout).nodes.find((n) => n.is_self);
+    const self = JSON.parse(json.stdout).peers.find((n) => n.is_self);
     assert.equal(self.node_id, nodeId);
   });
 

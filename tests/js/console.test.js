@@ -120,7 +120,7 @@ describe('debug console', () => {
     fake = makeKey();
     p2p = await h.connect(a.url, { nsp: '/p2p' });
     const emit = (env) => p2p.timeout(5000).emitWithAck('p2p_message', env);
-    await emit(envelope('NodeAnnounce', fake.id, { node_id: fake.id, height: 1, tip_hash: GENESIS }));
+    await emit(envelope('NodeAnnounce', fake.id, { node_id: fake.id, protocol: 2, height: 1, tip_hash: GENESIS }));
     side = signedEntry(fake, { note: 'side branch' }, GENESIS);
     await emit(envelope('EntryAnnounce', fake.id, { entry: side }));
     missingParent = crypto.randomBytes(32).toString('hex');

@@ -38,37 +38,32 @@ describe('gsio-node store', () => {
     assert.ok(!run.output.includes(added[0].id), 'the intact entry before it is not blamed');
   });
 
-  it('converts a store of schema 0 (a UNIQUE index on hash) once, keeping every entry', async () => {
+  it('refuses a store of protocol 1 (millisecond ids) with what it is and what to do, and leaves it as it was', async () => {
+    // A store as a protocol 1 node left it: schema 1, entries with millisecond ids. The rows are
+    // what such a node wrote (the refusal never reads them as entries).
     const dataDir = h.tempDir();
-    let node = await h.startNode({ dataDir });
-    let s = await h.connect(node.url);
-    for (const word of ['one', 'two', 'three']) await h.emitAck(s, 'add_ledger_entry', { word });
-    const before = await h.getAll(s);
-    s.disconnect();
-    assert.equal((await node.stop('SIGTERM')).code, 0);
-
-    // Rewrite the store the way nodes before schema 1 made it.
+    const node = await h.startNode({ dataDir });
+    await node.stop('SIGTERM');
     const db = path.join(dataDir, 'ledger.db');
-    for (const sql of ['ALTER TABLE entries RENAME TO entries_new',
-      'CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, id TEXT NOT NULL, json TEXT NOT NULL)',
-      'INSERT INTO entries SELECT seq, hash, id, json FROM entries_new', 'DROP TABLE entries_new',
-      'PRAGMA user_version = 0']) h.sqlite(db, sql);
-    assert.deepEqual(h.sqlite(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"), [[1]]);
+    const creator = 'ab'.repeat(32);
+    for (const sql of [
+      'PRAGMA user_version = 1',
+      `INSERT INTO entries (hash, id, json) VALUES ('${'1'.repeat(64)}', '${creator}-1767323045679', '{}')`,
+      `INSERT INTO entries (hash, id, json) VALUES ('${'2'.repeat(64)}', '${creator}-1767323045680', '{}')`,
+    ]) h.sqlite(db, sql);
+    const before = h.sqlite(db, 'SELECT seq, hash, id, json FROM entries ORDER BY seq');
 
-    node = await h.startNode({ dataDir });
-    assert.match(node.log, /converting the store in .* from schema 0 to schema 1/);
-    assert.match(node.log, /ledger verified, height 3/);
-    s = await h.connect(node.url);
-    assert.deepEqual(await h.getAll(s), before);
-    await h.emitAck(s, 'add_ledger_entry', { word: 'four' });
-    s.disconnect();
-    assert.equal((await node.stop('SIGTERM')).code, 0);
+    const run = await h.runNodeToExit(['--port', '0', '--data-dir', dataDir]);
+    assert.equal(run.code, 3, run.output);
+    assert.match(run.output, /refusing to start: .*ledger\.db holds 2 entries of protocol 1 \(millisecond ids, store schema 1\)/);
+    assert.match(run.output, /Start the node on a new data directory \(--data-dir DIR\)/);
+    assert.match(run.output, /From protocol 1/);
     assert.deepEqual(h.sqlite(db, 'PRAGMA user_version'), [[1]]);
-    assert.deepEqual(h.sqlite(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"), [[0]]);
+    assert.deepEqual(h.sqlite(db, 'SELECT seq, hash, id, json FROM entries ORDER BY seq'), before);
 
-    node = await h.startNode({ dataDir });  // converted once: a plain start now
-    assert.doesNotMatch(node.log, /converting the store/);
-    assert.match(node.log, /ledger verified, height 4/);
+    // A new data directory starts at once.
+    const fresh = await h.startNode({ dataDir: h.tempDir() });
+    assert.match(fresh.log, /ledger verified, height 0/);
   });
 
   it('shuts down cleanly on SIGTERM under load, keeping every acknowledged entry', async () => {

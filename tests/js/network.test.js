@@ -26,7 +26,7 @@ async function waitLinked(sockets, others) {
   await h.withTimeout((async () => {
     for (;;) {
       const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
-      if (lists.every((l) => l.nodes.filter((n) => !n.is_self).length >= others)) return;
+      if (lists.every((l) => l.peers.filter((n) => !n.is_self).length >= others)) return;
       await c.sleep(50);
     }
   })(), 10000, 'nodes to see each other');
@@ -55,8 +55,9 @@ describe('gsio-net network', () => {
                 `max ${latencies[19].toFixed(2)} ms (20 entries)`);
     assert.ok(latencies[19] < 1000);
     const lists = await h.emitAck(sockets[2], 'get_known_nodes');
-    assert.equal(lists.nodes.length, 3);
-    assert.ok(lists.nodes.filter((n) => !n.is_self).every((n) => n.link === 'relay'));
+    assert.equal(lists.peers.length, 3);
+    assert.deepEqual([...lists.nodes].sort(), lists.peers.map((n) => n.node_id).sort(), 'nodes: the ids of the peers');
+    assert.ok(lists.peers.filter((n) => !n.is_self).every((n) => n.link === 'relay'));
   });
 
   it('nodes prove their ids to the relay, so a relay with --require-proof carries their entries', async () => {
@@ -262,7 +263,7 @@ describe('gsio-net network', () => {
     for (const socket of sockets.slice(0, 2)) {
       const known = await h.withTimeout((async () => {
         for (;;) {
-          const { nodes: list } = await h.emitAck(socket, 'get_known_nodes');
+          const { peers: list } = await h.emitAck(socket, 'get_known_nodes');
           if (!list.some((n) => n.node_id === goneId)) return list;
           await c.sleep(200);
         }
@@ -278,7 +279,7 @@ describe('gsio-net network', () => {
     const first = makeKey();
     const other = makeKey();
     const emit = (env) => p2p.timeout(5000).emitWithAck('p2p_message', JSON.parse(env));
-    await emit(envelope('NodeAnnounce', first.id, { node_id: first.id, height: 0, tip_hash: '0'.repeat(64) }));
+    await emit(envelope('NodeAnnounce', first.id, { node_id: first.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64) }));
     // A valid entry, but the link already belongs to `first`: the claim to be `other` is refused.
     const entry = signedEntry(other, { via: 'impostor' }, '0'.repeat(64));
     await emit(envelope('EntryAnnounce', other.id, { entry }));
@@ -292,9 +293,9 @@ describe('gsio-net network', () => {
       }
     })(), 5000, 'the relayed entry');
     assert.equal(info.sync.spoofed, 1);
-    const { nodes } = await h.emitAck(client, 'get_known_nodes');
-    assert.ok(nodes.some((n) => n.node_id === first.id && n.link === 'inbound'));
-    assert.ok(!nodes.some((n) => n.node_id === other.id));
+    const { peers } = await h.emitAck(client, 'get_known_nodes');
+    assert.ok(peers.some((n) => n.node_id === first.id && n.link === 'inbound'));
+    assert.ok(!peers.some((n) => n.node_id === other.id));
   });
 
   it('two nodes peered directly with --peer and no relay converge', async () => {
@@ -303,8 +304,8 @@ describe('gsio-net network', () => {
     const sockets = await Promise.all([a, b].map((n) => h.connect(n.url)));
     await waitLinked(sockets, 1);
     const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
-    assert.equal(lists[0].nodes.find((n) => !n.is_self).link, 'inbound');
-    assert.equal(lists[1].nodes.find((n) => !n.is_self).link, 'direct');
+    assert.equal(lists[0].peers.find((n) => !n.is_self).link, 'inbound');
+    assert.equal(lists[1].peers.find((n) => !n.is_self).link, 'direct');
     const clients = [];
     for (const node of [a, b]) for (let i = 0; i < 3; i++) clients.push(await h.connect(node.url));
     const run = c.writers(clients, { perClient: 100 });
@@ -378,7 +379,7 @@ describe('gsio-net network', () => {
     const mallory = makeKey();
     const ws = new WebSocket(relay.url);
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' }));
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64), address: '' }));
     const page = { entries, next_cursor: 0, more: false, height: entries.length, tip_hash: target.tip_hash };
     for (let i = 0; i < 40; ++i) ws.send(envelope('LedgerSyncResponse', mallory.id, page, target.node_id));
 
@@ -434,7 +435,7 @@ describe('gsio-net network', () => {
       if (message.message_type === 'EntryResponse') responses.push({ bytes: text.length, count: message.payload.entries.length });
     });
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' }));
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64), address: '' }));
     ws.send(envelope('EntryRequest', mallory.id, { hashes: entries.map((e) => e.hash) }, target.node_id));
     await h.withTimeout((async () => {
       while (responses.reduce((n, r) => n + r.count, 0) < entries.length) await c.sleep(20);
@@ -453,17 +454,18 @@ describe('gsio-net network', () => {
     const mallory = makeKey();
     const ws = new WebSocket(relay.url);
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64),
+    ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64),
                                                   address: 'x'.repeat(100000) }));
     const made = Array.from({ length: 3000 }, (_, i) => ({
       node_id: i.toString(16).padStart(64, '0'), address: `http://10.0.0.1:${i}`, height: i, tip_hash: 'f'.repeat(64),
     }));
     made[0].address = 'y'.repeat(10000);
     made[0].tip_hash = 'not a hash';
-    ws.send(envelope('NodeListResponse', mallory.id, { nodes: made }, targetId));
+    // Protocol 2: `nodes` are the ids, `peers` the records.
+    ws.send(envelope('NodeListResponse', mallory.id, { nodes: made.map((n) => n.node_id), peers: made }, targetId));
     const known = await h.withTimeout((async () => {
       for (;;) {
-        const { nodes: list } = await h.emitAck(sockets[1], 'get_known_nodes');
+        const { peers: list } = await h.emitAck(sockets[1], 'get_known_nodes');
         // The registry hears of the listed nodes one message each: wait until it has taken in
         // at least as many as it may keep (a slow, sanitized build got there after the first).
         if (list.length >= 1000 && list.some((n) => n.node_id === made[0].node_id) &&
@@ -473,7 +475,7 @@ describe('gsio-net network', () => {
     })(), 10000, 'the made-up nodes to be heard of');
     ws.close();
     await c.sleep(200);  // whatever of the 3,000 was still on its way
-    const after = (await h.emitAck(sockets[1], 'get_known_nodes')).nodes;
+    const after = (await h.emitAck(sockets[1], 'get_known_nodes')).peers;
     assert.ok(after.length <= 1024 + 2, `${after.length} nodes known`);
     const first = known.find((n) => n.node_id === made[0].node_id);
     assert.equal(first.address, '');
@@ -494,7 +496,7 @@ describe('gsio-net network', () => {
     const ws = new WebSocket(relay.url);
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     const send = (type, payload, sender = mallory.id) => ws.send(envelope(type, sender, payload));
-    send('NodeAnnounce', { node_id: mallory.id, height: 0, tip_hash: '0'.repeat(64), address: '' });
+    send('NodeAnnounce', { node_id: mallory.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64), address: '' });
 
     const badSignature = signedEntry(mallory, { forged: 'signature' }, base.tip_hash);
     badSignature.signatures[mallory.id] = '00'.repeat(64);

@@ -12,8 +12,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
 function assertEntryShape(entry, nodeId) {
   assert.equal(typeof entry.id, 'string');
   assert.match(entry.id, new RegExp(`^${nodeId}-\\d+$`));
-  assert.match(entry.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  assert.equal(new Date(entry.timestamp).getTime(), Number(entry.id.split('-')[1]));
+  // Protocol 2: the id counts microseconds, and the timestamp names the same instant exactly.
+  assert.match(entry.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  assert.equal(entry.timestamp, forge.timestampOf(BigInt(entry.id.split('-')[1])));
   assert.match(entry.hash, HEX64);
   assert.match(entry.previous_hash, HEX64);
   assert.equal(entry.creator_node_id, nodeId);
@@ -111,9 +112,12 @@ describe('gsio-node client API', () => {
         const s = await h.connect(node.url, { transport });
         const ev = h.once(s, 'known_nodes');
         s.emit('get_known_nodes');
-        const [{ nodes }] = await ev;
-        assert.ok(Array.isArray(nodes));
-        const self = nodes.find((n) => n.is_self);
+        // Protocol 2: `nodes` holds the ids, `peers` a record for each.
+        const [{ nodes, peers }] = await ev;
+        assert.ok(Array.isArray(nodes) && nodes.every((id) => typeof id === 'string'), JSON.stringify(nodes));
+        assert.ok(nodes.includes(nodeId));
+        assert.ok(Array.isArray(peers));
+        const self = peers.find((n) => n.is_self);
         assert.equal(self.node_id, nodeId);
         assert.match(self.tip_hash, HEX64);
       });

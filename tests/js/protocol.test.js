@@ -510,7 +510,10 @@ describe('Engine.IO upgrade', () => {
     closeWs(ws);
   });
 
-  it('rejects a second WebSocket with the sid after the upgrade', async () => {
+  // As the reference server (engine.io 6, socket.io 4.8) does: the second WebSocket's handshake
+  // completes, then the server closes it with a close frame without a status (1005 here); the
+  // session and its first WebSocket carry on.
+  it('opens, then closes, a second WebSocket with the sid after the upgrade', async () => {
     const sid = await openPolling();
     const ws = openWs('engine.io', `EIO=4&transport=websocket&sid=${sid}`, { autoPong: true });
     await ws.opened;
@@ -518,7 +521,23 @@ describe('Engine.IO upgrade', () => {
     ws.send('5');
     assert.equal(await ws.next(), '3probe');
     const ws2 = openWs('engine.io', `EIO=4&transport=websocket&sid=${sid}`);
-    await ws2.waitClose();
+    await withTimeout(ws2.opened, 3000, 'the second WebSocket opens');
+    assert.equal(await ws2.waitClose(), 1005);
+    ws.send('4still');
+    assert.equal(await ws.next(), '4still');
+    closeWs(ws);
+  });
+
+  it('opens, then closes, a second WebSocket with the sid while an upgrade is under way', async () => {
+    const sid = await openPolling();
+    const ws = openWs('engine.io', `EIO=4&transport=websocket&sid=${sid}`, { autoPong: true });
+    await ws.opened;
+    ws.send('2probe');
+    assert.equal(await ws.next(), '3probe');
+    const ws2 = openWs('engine.io', `EIO=4&transport=websocket&sid=${sid}`);
+    await withTimeout(ws2.opened, 3000, 'the second WebSocket opens');
+    assert.equal(await ws2.waitClose(), 1005);
+    ws.send('5');  // the first upgrade completes as if nothing happened
     ws.send('4still');
     assert.equal(await ws.next(), '4still');
     closeWs(ws);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "net/announce_proof.hpp"
+#include "test_util.hpp"
 
 using namespace gsio::net;
 
@@ -47,4 +48,20 @@ TEST_CASE("announce proof: challenges are fresh 64-digit hex") {
   CHECK(a.size() == 64);
   CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(a != b);
+}
+
+TEST_CASE("announce proof: the one signature rule, so no key of small order proves an id") {
+  // The relay used to verify proofs with a laxer rule than the ledger: a small-order key with
+  // R = identity and S = 0 then "proved" an id such as 0100...00 for any challenge. The edge
+  // vectors whose signature holds for every message are tried against fresh challenges.
+  std::size_t tried = 0;
+  for (const auto& c : gsio::test::edge_cases()) {
+    if (!c.message_independent())
+      continue;
+    CAPTURE(c.name);
+    ++tried;
+    for (int i = 0; i < 3; ++i)
+      CHECK_FALSE(verify_announce_proof(new_challenge(), c.public_key, c.signature));
+  }
+  CHECK(tried >= 7);
 }

@@ -11,13 +11,21 @@
 
 #include <rapidjson/document.h>
 
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/canonical_json.hpp"
-#include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
 #include "test_util.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 
@@ -66,7 +74,7 @@ TEST_CASE("signed entry vectors are reproduced byte for byte") {
     CHECK_FALSE(validate_integrity(parsed).has_value());
 
     // Building the entry from scratch gives the same object, byte for byte.
-    entry built = make_entry(creator, parsed.data, parsed.previous_hash, parsed.unix_ms());
+    entry built = make_entry(creator, parsed.data, parsed.previous_hash, parsed.unix_us());
     CHECK(built == parsed);
     CHECK(to_json(built) == canonicalize(expected_json));
 
@@ -84,38 +92,44 @@ TEST_CASE("signatures verify only for the right key, hash and signature") {
   const std::string signature = alice.sign_hash(hash);
   CHECK(signature.size() == 128);
   CHECK(signature == alice.sign_hash(hash));  // deterministic
-  CHECK(verify_signature(alice.node_id(), hash, signature));
-  CHECK_FALSE(verify_signature(bob.node_id(), hash, signature));
-  CHECK_FALSE(verify_signature(alice.node_id(), to_hex(sha256("other")), signature));
+  CHECK(gsio::crypto::verify_hex(alice.node_id(), hash, signature));
+  CHECK_FALSE(gsio::crypto::verify_hex(bob.node_id(), hash, signature));
+  CHECK_FALSE(gsio::crypto::verify_hex(alice.node_id(), to_hex(sha256("other")), signature));
   std::string flipped = signature;
   flipped[10] = flipped[10] == '0' ? '1' : '0';
-  CHECK_FALSE(verify_signature(alice.node_id(), hash, flipped));
-  CHECK_FALSE(verify_signature("zz", hash, signature));
-  CHECK_FALSE(verify_signature(alice.node_id(), hash, "00"));
+  CHECK_FALSE(gsio::crypto::verify_hex(alice.node_id(), hash, flipped));
+  CHECK_FALSE(gsio::crypto::verify_hex("zz", hash, signature));
+  CHECK_FALSE(gsio::crypto::verify_hex(alice.node_id(), hash, "00"));
 }
 
-TEST_CASE("timestamps are RFC 3339 UTC with milliseconds") {
-  CHECK(format_timestamp(0) == "1970-01-01T00:00:00.000Z");
-  CHECK(format_timestamp(1767323045679) == "2026-01-02T03:04:05.679Z");
-  CHECK(format_timestamp(951782400001) == "2000-02-29T00:00:00.001Z");
+TEST_CASE("timestamps are RFC 3339 UTC with exactly six fractional digits") {
+  CHECK(format_timestamp(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(format_timestamp(1767323045678902) == "2026-01-02T03:04:05.678902Z");
+  CHECK(format_timestamp(951782400000001) == "2000-02-29T00:00:00.000001Z");
+  CHECK(format_timestamp(253402300799999999) == "9999-12-31T23:59:59.999999Z");
+  CHECK_THROWS(format_timestamp(253402300800000000));  // the year 10000
   CHECK_THROWS(format_timestamp(-1));
 }
 
 TEST_CASE("entry ids carry the creation time") {
   entry e;
-  e.id = std::string(64, 'a') + "-1767323045679";
-  CHECK(e.unix_ms() == 1767323045679);
+  e.id = std::string(64, 'a') + "-1767323045678902";
+  CHECK(e.unix_us() == 1767323045678902);
+  e.id = std::string(64, 'a') + "-253402300799999999";  // 18 digits: the last microsecond of 9999
+  CHECK(e.unix_us() == 253402300799999999);
+  e.id = std::string(64, 'a') + "-1253402300799999999";
+  CHECK(e.unix_us() == -1);
   e.id = std::string(64, 'a') + "-0123";
-  CHECK(e.unix_ms() == -1);
+  CHECK(e.unix_us() == -1);
   e.id = std::string(64, 'a') + "-12x";
-  CHECK(e.unix_ms() == -1);
+  CHECK(e.unix_us() == -1);
   e.id = "no-dash-number-";
-  CHECK(e.unix_ms() == -1);
-  // One spelling per instant: nothing between the node id and the milliseconds.
+  CHECK(e.unix_us() == -1);
+  // One spelling per instant: nothing between the node id and the microseconds.
   e.id = std::string(64, 'a') + "--1767323045679";
-  CHECK(e.unix_ms() == -1);
+  CHECK(e.unix_us() == -1);
   e.id = std::string(64, 'a') + "-anything-1767323045679";
-  CHECK(e.unix_ms() == -1);
+  CHECK(e.unix_us() == -1);
 }
 
 TEST_CASE("relink keeps id, timestamp and data but re-links, re-hashes and re-signs") {

@@ -13,12 +13,20 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
-#include "ledger/crypto.hpp"
-#include "ledger/ed25519.hpp"
+#include "crypto/ed25519.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/entry.hpp"
 #include "test_util.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 
@@ -58,11 +66,11 @@ bool reference_verify(const signed_message& m) {
 }
 
 bool fast_verify(const signed_message& m) {
-  return ed25519::verify_if_fast(m.key.data(), m.message.data(), 32, m.signature.data());
+  return gsio::crypto::ed25519::verify_if_fast(m.key.data(), m.message.data(), 32, m.signature.data());
 }
 
 bool node_verify(const signed_message& m) {
-  return verify_signature(to_hex(m.key.data(), 32), to_hex(m.message.data(), 32),
+  return gsio::crypto::verify_hex(to_hex(m.key.data(), 32), to_hex(m.message.data(), 32),
                           to_hex(m.signature.data(), 64));
 }
 
@@ -78,7 +86,7 @@ void check_agreement(const signed_message& m) {
 }  // namespace
 
 TEST_CASE("the fast path verifies a key's signatures from its second one on") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::mt19937_64 rng{7};
   auto alice = identity_from(1);
   auto bob = identity_from(2);
@@ -97,7 +105,7 @@ TEST_CASE("the fast path verifies a key's signatures from its second one on") {
 }
 
 TEST_CASE("the fast path accepts no altered signature, message or key") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::mt19937_64 rng{11};
   auto alice = identity_from(3);
   auto bob = identity_from(4);
@@ -127,7 +135,7 @@ TEST_CASE("the fast path accepts no altered signature, message or key") {
 }
 
 TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accepts them") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::mt19937_64 rng{13};
   auto alice = identity_from(5);
   const auto valid = sign_random(alice, rng);
@@ -139,7 +147,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
     const auto s = gsio::test::plus_group_order(valid.signature.data() + 32);
     std::copy(s.begin(), s.end(), malleated.signature.begin() + 32);
     CHECK(reference_verify(malleated));
-    CHECK_FALSE(ed25519::canonical_s(malleated.signature.data()));
+    CHECK_FALSE(gsio::crypto::ed25519::canonical_s(malleated.signature.data()));
     CHECK_FALSE(fast_verify(malleated));
     CHECK_FALSE(node_verify(malleated));
   }
@@ -149,7 +157,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
     neutral.signature[0] = 1;  // R = neutral, S = 0
     neutral.message = valid.message;
     CHECK(reference_verify(neutral));
-    CHECK_FALSE(ed25519::usable_key(neutral.key.data()));
+    CHECK_FALSE(gsio::crypto::ed25519::usable_key(neutral.key.data()));
     for (int i = 0; i < 3; ++i) {
       CHECK_FALSE(fast_verify(neutral));
       CHECK_FALSE(node_verify(neutral));
@@ -161,7 +169,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
     odd.key.fill(0xff);
     odd.key[0] = 0xee;
     odd.key[31] = 0x7f;
-    CHECK_FALSE(ed25519::usable_key(odd.key.data()));
+    CHECK_FALSE(gsio::crypto::ed25519::usable_key(odd.key.data()));
     for (int i = 0; i < 3; ++i) {
       CHECK_FALSE(fast_verify(odd));
       CHECK_FALSE(node_verify(odd));
@@ -172,7 +180,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
     // y = 2 is not the y of any curve point (u/v = 3/(4d + 1) is not a square).
     not_a_point.key.fill(0);
     not_a_point.key[0] = 2;
-    CHECK_FALSE(ed25519::usable_key(not_a_point.key.data()));
+    CHECK_FALSE(gsio::crypto::ed25519::usable_key(not_a_point.key.data()));
     for (int i = 0; i < 3; ++i) {
       CHECK_FALSE(fast_verify(not_a_point));
       check_agreement(not_a_point);
@@ -181,8 +189,8 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
   SUBCASE("ordinary keys are usable and ordinary signatures canonical") {
     for (int i = 0; i < 20; ++i) {
       const auto m = sign_random(identity_from(400 + i), rng);
-      CHECK(ed25519::usable_key(m.key.data()));
-      CHECK(ed25519::canonical_s(m.signature.data()));
+      CHECK(gsio::crypto::ed25519::usable_key(m.key.data()));
+      CHECK(gsio::crypto::ed25519::canonical_s(m.signature.data()));
       CHECK(node_verify(m));
     }
   }
@@ -203,7 +211,7 @@ TEST_CASE("encodings that RFC 8032 refuses are refused, although Crypto++ accept
 }
 
 TEST_CASE("signed entry vectors verify on the fast path") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   rapidjson::Document doc;
   doc.Parse(gsio::test::read_file(gsio::test::vectors_dir() / "entries.json").c_str());
   REQUIRE(doc.IsArray());
@@ -224,7 +232,7 @@ TEST_CASE("signed entry vectors verify on the fast path") {
 }
 
 TEST_CASE("more keys than tables, from several threads at once") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::vector<identity> signers;
   for (int i = 0; i < 40; ++i)
     signers.push_back(identity_from(100 + i));
@@ -260,34 +268,34 @@ TEST_CASE("more keys than tables, from several threads at once") {
   int with_table = 0;
   for (const auto& signer : signers)
     with_table += fast_verify(sign_random(signer, rng));
-  CHECK(with_table == static_cast<int>(ed25519::tables_kept));
+  CHECK(with_table == static_cast<int>(gsio::crypto::ed25519::tables_kept));
 }
 
 TEST_CASE("a table unused for long enough goes to a new key") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::vector<identity> signers;
-  for (std::size_t i = 0; i <= ed25519::tables_kept; ++i)
+  for (std::size_t i = 0; i <= gsio::crypto::ed25519::tables_kept; ++i)
     signers.push_back(identity_from(200 + i));
   std::mt19937_64 rng{19};
   std::vector<signed_message> by_signer;
   for (const auto& signer : signers)
     by_signer.push_back(sign_random(signer, rng));
   for (int round = 0; round < 2; ++round)
-    for (std::size_t i = 0; i < ed25519::tables_kept; ++i)
+    for (std::size_t i = 0; i < gsio::crypto::ed25519::tables_kept; ++i)
       fast_verify(by_signer[i]);
   const auto& newcomer = by_signer.back();
   fast_verify(newcomer);
   CHECK_FALSE(fast_verify(newcomer));  // seen twice, but every table is in steady use
   // All keys but the first keep being used; the first goes idle.
-  for (std::uint64_t n = 0; n <= ed25519::table_idle_lookups; ++n)
-    fast_verify(by_signer[1 + n % (ed25519::tables_kept - 1)]);
+  for (std::uint64_t n = 0; n <= gsio::crypto::ed25519::table_idle_lookups; ++n)
+    fast_verify(by_signer[1 + n % (gsio::crypto::ed25519::tables_kept - 1)]);
   CHECK(fast_verify(newcomer));
   CHECK_FALSE(fast_verify(by_signer[0]));  // it gave its table up
   CHECK(fast_verify(by_signer[1]));
 }
 
 TEST_CASE("a batch gives each signature the fast path's own answer") {
-  ed25519::forget_keys();
+  gsio::crypto::ed25519::forget_keys();
   std::mt19937_64 rng{23};
   auto alice = identity_from(300);
   auto bob = identity_from(301);
@@ -296,7 +304,7 @@ TEST_CASE("a batch gives each signature the fast path's own answer") {
     fast_verify(sign_random(alice, rng));
     fast_verify(sign_random(bob, rng));
   }
-  std::vector<ed25519::signature_job> jobs;
+  std::vector<gsio::crypto::signature_job> jobs;
   std::vector<bool> expected;
   for (int i = 0; i < 70; ++i) {
     auto m = sign_random(i % 2 ? alice : bob, rng);
@@ -309,7 +317,7 @@ TEST_CASE("a batch gives each signature the fast path's own answer") {
       m = sign_random(newcomer, rng);  // first sighting: no table yet
       valid = false;
     }
-    ed25519::signature_job job;
+    gsio::crypto::signature_job job;
     std::copy(m.key.begin(), m.key.end(), job.public_key);
     std::copy(m.message.begin(), m.message.end(), job.message);
     std::copy(m.signature.begin(), m.signature.end(), job.signature);
@@ -317,12 +325,12 @@ TEST_CASE("a batch gives each signature the fast path's own answer") {
     expected.push_back(valid);
   }
   auto valid = std::make_unique<bool[]>(jobs.size());
-  ed25519::verify_batch_if_fast(jobs.data(), jobs.size(), valid.get());
+  gsio::crypto::ed25519::verify_batch_if_fast(jobs.data(), jobs.size(), valid.get());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     CAPTURE(i);
     CHECK(valid[i] == expected[i]);
   }
-  ed25519::verify_batch_if_fast(jobs.data(), 0, valid.get());  // an empty batch is fine
-  ed25519::verify_batch_if_fast(jobs.data(), 1, valid.get());
+  gsio::crypto::ed25519::verify_batch_if_fast(jobs.data(), 0, valid.get());  // an empty batch is fine
+  gsio::crypto::ed25519::verify_batch_if_fast(jobs.data(), 1, valid.get());
   CHECK(valid[0] == expected[0]);
 }

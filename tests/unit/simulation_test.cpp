@@ -16,11 +16,19 @@
 #include <set>
 #include <sstream>
 
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/chain_tree.hpp"
-#include "ledger/crypto.hpp"
 #include "ledger/sync.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 

@@ -3,11 +3,19 @@
 
 #include <sqlite3.h>
 
-#include "ledger/crypto.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/store.hpp"
 #include "test_util.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 
@@ -72,47 +80,55 @@ TEST_CASE("appends touch no index: the table is the only b-tree") {
   gsio::test::temp_dir dir;
   { store s(dir.path); }
   const auto db = dir.path / "ledger.db";
-  CHECK(query_int(db, "PRAGMA user_version") == 1);
+  CHECK(query_int(db, "PRAGMA user_version") == 2);
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
 }
 
-TEST_CASE("a store of schema 0 (with a UNIQUE index on the hash) is migrated on open") {
-  gsio::test::temp_dir dir;
-  auto chain = make_chain(identity::generate(), 30);
-  const auto db = dir.path / "ledger.db";
-  std::string sql = "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, "
-                    "id TEXT NOT NULL, json TEXT NOT NULL);";
-  // Out of seq order on purpose: the copy must keep seq, which is the attach order.
-  for (std::size_t i = chain.size(); i-- > 0;)
-    sql += "INSERT INTO entries VALUES (" + std::to_string(i + 1) + ", '" + chain[i].hash +
-           "', '" + chain[i].id + "', '" + to_json(chain[i]) + "');";
-  std::filesystem::create_directories(dir.path);
-  run_sql(db, sql);
-  REQUIRE(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
-  {
-    std::vector<int> announced;
-    store s(dir.path, [&](int from) {
-      // Called before the conversion: the old table is still there.
-      CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 1);
-      announced.push_back(from);
-    });
-    CHECK(announced == std::vector<int>{0});
-    CHECK(s.converted_from() == 0);
-    CHECK(s.count() == chain.size());
-    CHECK(s.load_verified() == chain);
-    auto more = make_chain(identity::generate(), 2);
-    s.append(pointers(more));
-    CHECK(s.count() == chain.size() + 2);
+TEST_CASE("a store of protocol 1 (schemas 0 and 1: millisecond ids) is refused and left as it was") {
+  // Rows as protocol 1 wrote them; the store does not look inside them to refuse them.
+  auto row = [](char hash) {
+    return "INSERT INTO entries (hash, id, json) VALUES ('" + std::string(64, hash) + "', '" +
+           std::string(64, 'b') + "-1767323045679', '{}');";
+  };
+  const std::string schema0 = "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL "
+                              "UNIQUE, id TEXT NOT NULL, json TEXT NOT NULL);";
+  const std::string schema1 = "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
+                              "id TEXT NOT NULL, json TEXT NOT NULL); PRAGMA user_version = 1;";
+  for (const auto& [version, create] : {std::pair{0, schema0}, std::pair{1, schema1}}) {
+    CAPTURE(version);
+    gsio::test::temp_dir dir;
+    const auto db = dir.path / "ledger.db";
+    run_sql(db, create + row('a') + row('c'));
+    const auto before = gsio::test::read_file(db);
+    try {
+      store s(dir.path);
+      FAIL("a protocol 1 store was opened");
+    } catch (const store_from_protocol_1& refused) {
+      CHECK(refused.entries == 2);
+      const std::string message = refused.what();
+      CHECK(message.find(db.string() + " holds 2 entries of protocol 1") == 0);
+      CHECK(message.find("millisecond ids, store schema " + std::to_string(version)) != std::string::npos);
+      CHECK(message.find("Start the node on a new data directory (--data-dir DIR)") != std::string::npos);
+    }
+    CHECK(query_int(db, "PRAGMA user_version") == version);
+    CHECK(query_int(db, "SELECT COUNT(*) FROM entries") == 2);
+    CHECK(gsio::test::read_file(db) == before);  // not one byte rewritten
   }
-  CHECK(query_int(db, "PRAGMA user_version") == 1);
+}
+
+TEST_CASE("an empty store of protocol 1 becomes a protocol 2 store") {
+  gsio::test::temp_dir dir;
+  const auto db = dir.path / "ledger.db";
+  run_sql(db, "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, "
+              "id TEXT NOT NULL, json TEXT NOT NULL)");
+  auto chain = make_chain(identity::generate(), 3);
+  {
+    store s(dir.path);
+    s.append(pointers(chain));
+  }
+  CHECK(query_int(db, "PRAGMA user_version") == store::schema_version);
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'entries_schema0'") == 0);
-  CHECK(query_int(db, "PRAGMA freelist_count") == 0);  // the old table's pages were given back
-  bool announced_again = false;
-  store reopened(dir.path, [&](int) { announced_again = true; });  // already migrated: as is
-  CHECK(!announced_again);
-  CHECK(!reopened.converted_from());
-  CHECK(reopened.count() == chain.size() + 2);
+  CHECK(store(dir.path).load_verified() == chain);
 }
 
 TEST_CASE("a store of a newer schema is refused, not rewritten") {

@@ -10,12 +10,20 @@
 #include <string>
 #include <vector>
 
-#include "ledger/crypto.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/store.hpp"
 #include "ledger/store_writer.hpp"
 #include "test_util.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 

@@ -1,11 +1,19 @@
 // Sync building blocks: locators, pages from the common ancestor, orphan re-append, the planner.
 #include <doctest/doctest.h>
 
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/chain_tree.hpp"
-#include "ledger/crypto.hpp"
 #include "ledger/sync.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 using relation = sync_planner::tip_relation;
 
 namespace {

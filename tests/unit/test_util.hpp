@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace gsio::test {
 
@@ -43,6 +44,45 @@ inline std::filesystem::path vectors_dir() {
   const char* dir = std::getenv("GSIO_VECTORS");
   return dir ? std::filesystem::path(dir)
              : std::filesystem::path(__FILE__).parent_path().parent_path() / "vectors";
+}
+
+// One row of tests/vectors/ed25519-edge.tsv (../shared/vectors): a signature case and the
+// decision the one signature rule (crypto/signature.hpp) must give it.
+struct edge_case {
+  std::string name;
+  std::string public_key;  // hex, 32 bytes
+  std::string message;     // hex, 32 bytes
+  std::string signature;   // hex, 64 bytes
+  bool valid = false;
+
+  // R = identity and S = 0: [S]B - [k]A = -[k]A, which is R for every message when A has small
+  // order. Such a "signature" is the same for any message, so it can be tried on entries and
+  // relay proofs whose hash the test cannot choose.
+  bool message_independent() const {
+    return signature == "01" + std::string(126, '0');
+  }
+};
+
+inline std::vector<edge_case> edge_cases() {
+  std::istringstream lines(read_file(vectors_dir() / "ed25519-edge.tsv"));
+  std::vector<edge_case> out;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::istringstream fields(line);
+    edge_case c;
+    std::string valid;
+    std::getline(fields, c.name, '\t');
+    std::getline(fields, c.public_key, '\t');
+    std::getline(fields, c.message, '\t');
+    std::getline(fields, c.signature, '\t');
+    std::getline(fields, valid, '\t');
+    if (valid != "0" && valid != "1")
+      throw std::runtime_error("ed25519-edge.tsv: bad line: " + line);
+    c.valid = valid == "1";
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 // s + L, the Ed25519 group order, as 32 little-endian bytes (for s < L the sum fits): the same

@@ -6,17 +6,26 @@
 #include <string>
 #include <vector>
 
+#include "crypto/identity.hpp"
+#include "crypto/sha256.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/canonical_json.hpp"
-#include "ledger/crypto.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/validation.hpp"
 #include "test_util.hpp"
+#include "util/hex.hpp"
 
 using namespace gsio::ledger;
+using gsio::crypto::identity;
+using gsio::crypto::sha256;
+using gsio::util::from_hex;
+using gsio::util::is_lower_hex;
+using gsio::util::to_hex;
 
 namespace {
 
-const std::int64_t now = 1767323045679;
+const std::int64_t now_us = 1767323045678902;
+const std::chrono::microseconds now{now_us};
 
 identity make_identity(char fill) {
   std::array<std::uint8_t, 32> seed{};
@@ -25,7 +34,7 @@ identity make_identity(char fill) {
 }
 
 entry good_entry(const identity& creator) {
-  return make_entry(creator, R"({"message":"hi"})", std::string(genesis_hash), now - 10);
+  return make_entry(creator, R"({"message":"hi"})", std::string(genesis_hash), now_us - 10);
 }
 
 reject_code code_of(const entry& e, const validation_limits& limits = {}) {
@@ -56,7 +65,7 @@ TEST_CASE("malformed fields are rejected as malformed") {
   CHECK(validate(e, {}, now)->reason.find("timestamp must be") != std::string::npos);
 
   e = good_entry(creator);
-  e.id = std::string(64, 'b') + "-" + std::to_string(now);
+  e.id = std::string(64, 'b') + "-" + std::to_string(now_us);
   resign(e, creator);
   CHECK(code_of(e) == reject_code::malformed);
 
@@ -68,6 +77,21 @@ TEST_CASE("malformed fields are rejected as malformed") {
   e = good_entry(creator);
   e.creator_node_id = "xyz";
   CHECK(code_of(e) == reject_code::malformed);
+}
+
+TEST_CASE("an entry of protocol 1 (millisecond id and timestamp) is refused as such") {
+  auto creator = make_identity(1);
+  entry e = good_entry(creator);
+  e.id = creator.node_id() + "-1767323045679";
+  e.timestamp = "2026-01-02T03:04:05.679Z";
+  resign(e, creator);
+  CHECK(code_of(e) == reject_code::malformed);
+  CHECK(validate(e, {}, now)->reason.find("made by protocol 1") != std::string::npos);
+  // Another instant with three digits is just a wrong timestamp.
+  e.timestamp = "2026-01-02T03:04:05.680Z";
+  resign(e, creator);
+  CHECK(validate(e, {}, now)->reason.find("timestamp must be 1970-01-21T10:55:23.045679Z") !=
+        std::string::npos);
 }
 
 TEST_CASE("changed data breaks the hash") {
@@ -117,14 +141,14 @@ TEST_CASE("a signature with S at or above the group order is refused (RFC 8032)"
 
 TEST_CASE("time and size limits") {
   auto creator = make_identity(1);
-  entry future = make_entry(creator, "1", std::string(genesis_hash), now + 6 * 60 * 1000);
+  entry future = make_entry(creator, "1", std::string(genesis_hash), now_us + 6 * 60 * 1000 * 1000);
   CHECK(code_of(future) == reject_code::future_timestamp);
-  entry near_future = make_entry(creator, "1", std::string(genesis_hash), now + 60 * 1000);
+  entry near_future = make_entry(creator, "1", std::string(genesis_hash), now_us + 60 * 1000 * 1000);
   CHECK_FALSE(validate(near_future, {}, now).has_value());
 
   validation_limits small;
   small.max_data_bytes = 8;
-  entry big = make_entry(creator, R"("0123456789")", std::string(genesis_hash), now);
+  entry big = make_entry(creator, R"("0123456789")", std::string(genesis_hash), now_us);
   CHECK(code_of(big, small) == reject_code::too_large);
   CHECK(validate(big, small, now)->reason.find("limit is 8") != std::string::npos);
 }
@@ -145,7 +169,7 @@ TEST_CASE("check_entries parses and validates a page over the cores, in order") 
   std::string parent(genesis_hash);
   for (int i = 0; i < 300; ++i) {
     const auto data = "{\"n\":" + std::to_string(i) + "}";
-    chain.push_back(make_entry(creator, data, parent, now - 1000 + i));
+    chain.push_back(make_entry(creator, data, parent, now_us - 1000 + i));
     parent = chain.back().hash;
   }
   std::vector<std::string> texts;
@@ -155,7 +179,7 @@ TEST_CASE("check_entries parses and validates a page over the cores, in order") 
   entry forged = chain[150];
   forged.data = R"({"n":"forged"})";
   texts[150] = to_json(forged);
-  entry future = make_entry(creator, "1", parent, now + 6 * 60 * 1000);
+  entry future = make_entry(creator, "1", parent, now_us + 6 * 60 * 1000 * 1000);
   texts.push_back(to_json(future));
 
   std::vector<const std::string*> json;
@@ -199,7 +223,7 @@ TEST_CASE("check_entries decides every entry exactly as validate does") {
   std::string parent(genesis_hash);
   for (int i = 0; i < 200; ++i) {
     const auto& creator = i % 3 == 0 ? bob : alice;
-    page.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, now - 1000 + i));
+    page.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, now_us - 1000 + i));
     parent = page.back().hash;
   }
   page[7].signatures[0].second = mallory.sign_hash(page[7].hash);  // forged by another key
@@ -209,9 +233,9 @@ TEST_CASE("check_entries decides every entry exactly as validate does") {
   page[41].signatures.emplace_back(mallory.node_id(), alice.sign_hash(page[41].hash));
   std::sort(page[41].signatures.begin(), page[41].signatures.end());  // an invalid attestation
   // Too far ahead and badly signed: the signature is reported, as validate checks it first.
-  page[90] = make_entry(alice, "1", parent, now + 6 * 60 * 1000);
+  page[90] = make_entry(alice, "1", parent, now_us + 6 * 60 * 1000 * 1000);
   page[90].signatures[0].second = bob.sign_hash(page[90].hash);
-  page[91] = make_entry(alice, "2", parent, now + 6 * 60 * 1000);
+  page[91] = make_entry(alice, "2", parent, now_us + 6 * 60 * 1000 * 1000);
   page[150].signatures[0].second = std::string(128, 'f');  // S far above the group order
 
   std::vector<std::string> texts;
@@ -242,9 +266,9 @@ TEST_CASE("check_entries decides every entry exactly as validate does") {
 TEST_CASE("data may nest 128 levels of arrays and objects, and deeper text is refused unparsed") {
   auto creator = make_identity(1);
   auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
-  entry fits = make_entry(creator, nested(128), std::string(genesis_hash), now);
+  entry fits = make_entry(creator, nested(128), std::string(genesis_hash), now_us);
   CHECK_FALSE(validate(fits, {}, now).has_value());
-  entry deep = make_entry(creator, nested(129), std::string(genesis_hash), now);
+  entry deep = make_entry(creator, nested(129), std::string(genesis_hash), now_us);
   CHECK(code_of(deep) == reject_code::too_large);
   CHECK(validate(deep, {}, now)->reason.find("more than 128 levels deep") != std::string::npos);
   CHECK(data_over_limits(nested(129), {}).has_value());

@@ -1,9 +1,10 @@
 // The web UI: connects to the node that served this page, mirrors its chain with LiveLedger
 // (verified here, in the browser), and renders the feed, the note form, peers and history.
 import {
-  GsioClient, LiveLedger, type ConnectionStatus, type Entry, type KnownNode, type LedgerChange, type Verification,
+  GsioClient, LiveLedger, PROTOCOL_VERSION, type ConnectionStatus, type Entry, type KnownNode, type LedgerChange,
+  type Verification,
 } from '@gsio/client';
-import { makeNote, matches, nicknameOf, shortId, textOf, unixMs, type HistoryFilter } from './notes.js';
+import { datetimeAttribute, makeNote, matches, nicknameOf, shortId, textOf, unixMs, type HistoryFilter } from './notes.js';
 
 const NICKNAME_KEY = 'gsio.nickname';
 const FEED_SIZE = 50;
@@ -114,7 +115,9 @@ function entryItem(entry: Entry, index: number, fresh = false): HTMLLIElement {
     open,
     el('span', { class: 'who' }, who),
     el('span', { class: 'mono', title: entry.creator_node_id }, author),
-    el('time', { datetime: entry.timestamp, title: entry.timestamp }, time.toLocaleString()));
+    // The title shows the exact timestamp (microseconds); datetime allows milliseconds at most.
+    el('time', { datetime: datetimeAttribute(entry), title: entry.timestamp },
+      Number.isNaN(time.getTime()) ? entry.timestamp : time.toLocaleString()));
   const li = el('li', { 'data-id': entry.id, 'data-hash': entry.hash, ...(fresh ? { class: 'fresh' } : {}) },
     head, el('p', { class: 'entry-text' }, textOf(entry))) as HTMLLIElement;
   return li;
@@ -244,6 +247,7 @@ function showDetail(hash: string): void {
 
 // --- peers -----------------------------------------------------------------------------------
 
+// `peers` of the node's known_nodes answer (protocol 2; `nodes` holds only the ids).
 function renderPeers(nodes: KnownNode[]): void {
   const self = nodes.find((n) => n.is_self);
   // last_seen is on the node's clock; comparing with the node's own `now` (its self record)
@@ -265,7 +269,7 @@ function renderPeers(nodes: KnownNode[]): void {
 async function refreshPeers(client: GsioClient): Promise<void> {
   if (!client.connected) return;
   try {
-    renderPeers(await client.getKnownNodes());
+    renderPeers((await client.knownNodes()).peers);
   } catch {
     // Shown again on the next tick; the connection pill tells what is wrong.
   }
@@ -324,6 +328,10 @@ async function showNodeId(client: GsioClient): Promise<void> {
     selfId = info.node_id;
     ui.nodeId.textContent = `node ${shortId(selfId, 16)}`;
     ui.nodeId.title = selfId;
+    if (info.protocol !== PROTOCOL_VERSION) {
+      notify(`This page speaks protocol ${PROTOCOL_VERSION}, the node ${String(info.protocol ?? 1)}: ` +
+             'its entries may not verify here. Reload the page from the node once it has been updated.');
+    }
   } catch (err) {
     notify(`The node did not answer: ${(err as Error).message}`);
   }

@@ -1,6 +1,6 @@
 // How the UI reads entries: notes are `{type: "note", text, nickname?}`, but any JSON is shown
 // sensibly, since the CLI and other apps add whatever data they like. No DOM here.
-import type { Entry, JsonValue } from '@gsio/client';
+import { unixMsFromId, type Entry, type JsonValue } from '@gsio/client';
 
 /** The data of a note added from this UI: `{type: "note", text, nickname?}`. */
 export function makeNote(text: string, nickname: string): { [key: string]: JsonValue } {
@@ -29,8 +29,22 @@ export function shortId(id: string, n = 10): string {
   return id.length > n ? `${id.slice(0, n)}…` : id;
 }
 
+/**
+ * When an entry was made, in unix ms (rounded down), for Dates and the history filter. Read from
+ * the id, whose microseconds are exact (`<creator>-<unix_us>`); Date.parse would have to read
+ * the timestamp's six fractional digits, which not every browser does. NaN for a malformed id.
+ */
 export function unixMs(entry: Entry): number {
-  return Date.parse(entry.timestamp);
+  return unixMsFromId(entry.id);
+}
+
+/**
+ * An entry's instant for an HTML `datetime` attribute, which allows at most three fractional
+ * digits: the timestamp cut to milliseconds (the full one goes in a title).
+ */
+export function datetimeAttribute(entry: Entry): string {
+  const ms = unixMs(entry);
+  return Number.isNaN(ms) ? '' : new Date(ms).toISOString();
 }
 
 export interface HistoryFilter {

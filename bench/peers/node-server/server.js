@@ -105,10 +105,12 @@ function loadOrCreateIdentity(dataDir) {
   return { privateKey, nodeId };
 }
 
-// RFC 3339 UTC with milliseconds, e.g. 2026-01-02T03:04:05.679Z (Date#toISOString is exactly that
-// for years 0000-9999).
-function formatTimestamp(unixMs) {
-  return new Date(unixMs).toISOString();
+// RFC 3339 UTC with exactly six fractional digits for unix microseconds (a BigInt), e.g.
+// 2026-01-02T03:04:05.678901Z: Date#toISOString's text with its milliseconds replaced by the
+// microseconds (years 1970-9999).
+function formatTimestamp(unixUs) {
+  const iso = new Date(Number(unixUs / 1000n)).toISOString();
+  return `${iso.slice(0, 20)}${(unixUs % 1000000n).toString().padStart(6, '0')}Z`;
 }
 
 class Ledger {
@@ -117,7 +119,7 @@ class Ledger {
     this.file = fs.openSync(path.join(dataDir, 'entries.jsonl'), 'a');
     this.height = 0;
     this.tipHash = GENESIS_HASH;
-    this.lastUnixMs = 0;
+    this.lastUnixUs = 0n;
     this.queue = []; // {canonicalData, resolve, reject} waiting for the next batch
     this.syncing = false; // a batch is being written + fdatasync'd
     // Reported at shutdown: how well group commit batched, and what one write + sync cost.
@@ -135,14 +137,15 @@ class Ledger {
   }
 
   makeEntry(canonicalData) {
-    // docs/PROTOCOL.md §3: the millisecond in the id strictly increases per creator, even when
-    // more than one entry per millisecond arrives (the id then runs ahead of the clock), which
-    // is exactly what gsio-node does.
-    const unixMs = Math.max(Date.now(), this.lastUnixMs + 1);
-    this.lastUnixMs = unixMs;
+    // docs/PROTOCOL.md §3 (protocol 2): the microsecond in the id strictly increases per
+    // creator, even when more than one entry per microsecond of the clock arrives (Date.now()
+    // counts milliseconds, so the next microsecond is taken), which is what gsio-node does.
+    const now = BigInt(Date.now()) * 1000n;
+    const unixUs = now > this.lastUnixUs ? now : this.lastUnixUs + 1n;
+    this.lastUnixUs = unixUs;
     const creator = this.identity.nodeId;
-    const id = `${creator}-${unixMs}`;
-    const timestamp = formatTimestamp(unixMs);
+    const id = `${creator}-${unixUs}`;
+    const timestamp = formatTimestamp(unixUs);
     const previousHash = this.tipHash;
     // Hash input: canonical JSON of [id, timestamp, data, previous_hash, creator_node_id]. The
     // data is already canonical text, so it is spliced in rather than re-serialized.

@@ -2,7 +2,7 @@
 // promises for acks, typed push events, and a connection state that UIs can show.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { Listeners, type Unsubscribe } from './emitter.js';
-import type { Entry, JsonValue, KnownNode, NodeInfo, Reorg } from './types.js';
+import type { Entry, JsonValue, KnownNode, KnownNodes, NodeInfo, Reorg } from './types.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 export type TransportName = 'polling' | 'websocket';
@@ -233,9 +233,20 @@ export class GsioClient {
     }
   }
 
-  /** The nodes this node knows of, itself included (`is_self`). */
+  /**
+   * The `known_nodes` answer as it is: `nodes` (the ids) and `peers` (a record per node: link,
+   * address, last seen, tip).
+   */
+  async knownNodes(): Promise<KnownNodes> {
+    const reply = await this.request<Partial<KnownNodes>>('get_known_nodes');
+    const peers = Array.isArray(reply?.peers) ? reply.peers : null;
+    if (!peers) throw new Error('get_known_nodes: the answer has no peers list (a node of protocol 2 sends one)');
+    return { nodes: Array.isArray(reply.nodes) ? reply.nodes : peers.map((p) => p.node_id), peers };
+  }
+
+  /** The nodes this node knows of, itself included (`is_self`): the `peers` of knownNodes(). */
   async getKnownNodes(): Promise<KnownNode[]> {
-    return (await this.request<{ nodes: KnownNode[] }>('get_known_nodes')).nodes;
+    return (await this.knownNodes()).peers;
   }
 
   /** The canonical entry with this id; rejects when the chain has none. */
@@ -243,7 +254,7 @@ export class GsioClient {
     return this.request<Entry>('get_entry', id);
   }
 
-  /** The node's id, height, tip and counters. */
+  /** The node's id, protocol version, height, tip and counters. */
   nodeInfo(): Promise<NodeInfo> {
     return this.request<NodeInfo>('node_info');
   }

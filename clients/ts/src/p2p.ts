@@ -2,6 +2,7 @@
 // that want to watch or take part in a network's P2P traffic: monitors, bridges, test tools.
 import { Listeners, type Unsubscribe } from './emitter.js';
 import { isHex } from './hex.js';
+import { PROTOCOL_VERSION, type Entry } from './types.js';
 import { nodeIdFromSeed, relayProof } from './verify.js';
 
 export type MessageType =
@@ -22,6 +23,34 @@ export interface Envelope<P extends object = Record<string, unknown>> {
   /** A node id, or "" for a broadcast. */
   recipient_id: string;
   payload: P;
+}
+
+/** NodeAnnounce (docs/PROTOCOL.md §7): sent on every new link, then as a heartbeat. */
+export interface NodeAnnouncePayload {
+  node_id: string;
+  /** The sender's protocol version: 2. */
+  protocol: number;
+  /** The node's advertised http:// URL, or "". */
+  address: string;
+  height: number;
+  tip_hash: string;
+  /** Entries the node knows on all branches. */
+  entries: number;
+  /** On the first announce of a relay link: the proof of node_id (see relayProof). */
+  relay_proof?: string;
+}
+
+/** NodeListResponse: `nodes` are the ids, `peers` a record for each. */
+export interface NodeListResponsePayload {
+  nodes: string[];
+  peers: { node_id: string; address: string; height: number; tip_hash: string }[];
+}
+
+/** EntryAnnounce: an entry its creator appended, with the creator's tip after it. */
+export interface EntryAnnouncePayload {
+  entry: Entry;
+  height: number;
+  tip_hash: string;
 }
 
 /** A frame that is not a well-formed envelope. */
@@ -232,12 +261,13 @@ export class RelayConnection {
   }
 
   /**
-   * NodeAnnounce: how the relay learns this connection's id (and how nodes learn of us). With a
-   * seed it carries `relay_proof`.
+   * NodeAnnounce: how the relay learns this connection's id (and how nodes learn of us). It says
+   * `protocol: 2`; with a seed it carries `relay_proof`.
    */
   announce(payload: { address?: string; height?: number; tip_hash?: string; entries?: number } = {}): Envelope {
     return this.send('NodeAnnounce', {
-      node_id: this.nodeId, address: '', height: 0, tip_hash: '0'.repeat(64), entries: 0, ...payload,
+      node_id: this.nodeId, protocol: PROTOCOL_VERSION, address: '', height: 0, tip_hash: '0'.repeat(64), entries: 0,
+      ...payload,
       ...(this.#proof !== undefined ? { relay_proof: this.#proof } : {}),
     });
   }

@@ -1,13 +1,19 @@
 // Shapes that cross the wire between a gsio-node and its clients (docs/PROTOCOL.md §2, §3).
 
+/** The protocol this client speaks: 2 (microsecond ids; `known_nodes` as `{nodes, peers}`). */
+export const PROTOCOL_VERSION = 2;
+
 /** Any JSON value: what an entry's `data` may hold. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** One ledger entry, exactly as the node sends it (PROTOCOL.md §3). */
 export interface Entry {
-  /** `<creator_node_id>-<unix_ms>` */
+  /**
+   * `<creator_node_id>-<unix_us>`: microseconds since the epoch, decimal without leading zeros,
+   * strictly increasing per creator.
+   */
   id: string;
-  /** The same instant as the id's unix_ms, RFC 3339 UTC with milliseconds. */
+  /** The same instant as the id's unix_us, RFC 3339 UTC with six fractional digits (`2026-01-02T03:04:05.678901Z`). */
   timestamp: string;
   data: JsonValue;
   /** Hash of the entry before; 64 zeros for the first entry. */
@@ -20,7 +26,7 @@ export interface Entry {
   signatures: Record<string, string>;
 }
 
-/** One row of `get_known_nodes`. */
+/** One node in the `peers` of `known_nodes`. */
 export interface KnownNode {
   node_id: string;
   /** True for the node this client is connected to. */
@@ -33,6 +39,15 @@ export interface KnownNode {
   last_seen: number;
   height: number;
   tip_hash: string;
+}
+
+/**
+ * The `known_nodes` answer to `get_known_nodes` (protocol 2): `nodes` lists the node ids, as the
+ * original system documented; `peers` has a record with the details for each of them.
+ */
+export interface KnownNodes {
+  nodes: string[];
+  peers: KnownNode[];
 }
 
 /** `ledger_reorg`: the canonical chain switched branches. */
@@ -55,11 +70,24 @@ export interface Reorg {
 /** `node_info`. */
 export interface NodeInfo {
   node_id: string;
+  /** The node's protocol version: 2. */
+  protocol: number;
   height: number;
   tip_hash: string;
   entries: number;
   forks: number;
   held: number;
+  [more: string]: unknown;
+}
+
+/** A node's `GET /health`. */
+export interface NodeHealth {
+  status: string;
+  node_id: string;
+  /** The node's protocol version: 2. */
+  protocol: number;
+  height: number;
+  tip_hash: string;
   [more: string]: unknown;
 }
 

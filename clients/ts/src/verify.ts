@@ -1,14 +1,19 @@
 // Independent verification of entries and chains (docs/PROTOCOL.md §3): recomputes the canonical
 // JSON and SHA-256 of every entry, checks every Ed25519 signature and every link, so a member
-// never has to take the node's word for its ledger.
+// never has to take the node's word for its ledger. Entries can be given as objects or as the
+// JSON text that came over the wire; a text is read as strictly as a node reads it (json.ts), so
+// that no text every node refuses is called valid here.
 //
 // The crypto is @noble/ed25519 + @noble/hashes (pure JS, audited, no dependencies) rather than
 // Web Crypto: browsers only expose crypto.subtle on secure origins, and a node's UI is usually
-// served over plain http:// from a LAN address, where crypto.subtle is undefined.
+// served over plain http:// from a LAN address, where crypto.subtle is undefined. It is JavaScript
+// BigInt arithmetic and not constant-time, which matters for signing only (see createEntry).
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { canonicalBytes, canonicalize } from './canonical.js';
+import { CanonicalJsonError, canonicalBytes, canonicalize } from './canonical.js';
 import { bytesToHex, hexToBytes, isHex } from './hex.js';
+import { MAX_UNIX_US, nowUnixUs, timestampFromUnixUs } from './ids.js';
+import { decodeUtf8Strict, parseStrictJson, StrictJsonError } from './json.js';
 import type { Entry, JsonValue } from './types.js';
 
 // The synchronous API of @noble/ed25519 needs a SHA-512; it ships none so it can stay dependency-free.
@@ -17,8 +22,11 @@ ed.hashes.sha512 = sha512;
 /** previous_hash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Why an entry failed: the node's own rejection reasons, plus `bad_link` for a broken chain. */
-export type VerifyReason = 'malformed' | 'bad_hash' | 'bad_signature' | 'bad_link' | 'duplicate_id';
+/**
+ * Why an entry failed: the node's own rejection reasons (`malformed`, `bad_hash`,
+ * `bad_signature`, `too_large`), plus `bad_link` and `duplicate_id` for a chain.
+ */
+export type VerifyReason = 'malformed' | 'bad_hash' | 'bad_signature' | 'too_large' | 'bad_link' | 'duplicate_id';
 
 export interface VerifyProblem {
   reason: VerifyReason;
@@ -42,8 +50,21 @@ export interface ChainVerification {
   problem?: ChainProblem;
 }
 
-const ID = /^([0-9a-f]{64})-(0|[1-9][0-9]*)$/;
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/**
+ * Limits on entry data. Every node of a network must use the same (`gsio-node --max-data-bytes`);
+ * the defaults are the node's.
+ */
+export interface EntryLimits {
+  /** Longest canonical JSON of `data`, in UTF-8 bytes (default 65,536). */
+  maxDataBytes: number;
+  /** Deepest nesting of arrays and objects in `data` (default 128). */
+  maxDataDepth: number;
+}
+
+export const DEFAULT_ENTRY_LIMITS: Readonly<EntryLimits> = Object.freeze({ maxDataBytes: 65_536, maxDataDepth: 128 });
+
+/** An entry's fields: exactly these, no others. */
+export const ENTRY_FIELDS = ['id', 'timestamp', 'data', 'previous_hash', 'hash', 'creator_node_id', 'signatures'] as const;
 
 /** The exact text hashed for an entry: canonical JSON of [id, timestamp, data, previous_hash, creator_node_id]. */
 export function entryHashInput(e: Pick<Entry, 'id' | 'timestamp' | 'data' | 'previous_hash' | 'creator_node_id'>): string {
@@ -59,31 +80,7 @@ function problem(reason: VerifyReason, message: string): VerifyProblem {
   return { reason, message };
 }
 
-// Shape checks first, so that the hash and signature checks below can trust the field types.
-function checkShape(value: unknown): VerifyProblem | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem('malformed', 'not an object');
-  const e = value as Record<string, unknown>;
-  if (typeof e.id !== 'string') return problem('malformed', 'id is not a string');
-  const id = ID.exec(e.id);
-  if (!id) return problem('malformed', 'id is not <creator>-<unix_ms>');
-  if (!isHex(e.creator_node_id, 32)) return problem('malformed', 'creator_node_id is not 64 lowercase hex');
-  if (id[1] !== e.creator_node_id) return problem('malformed', 'id does not start with creator_node_id');
-  if (typeof e.timestamp !== 'string' || !TIMESTAMP.test(e.timestamp)) {
-    return problem('malformed', 'timestamp is not RFC 3339 UTC with milliseconds');
-  }
-  if (Date.parse(e.timestamp) !== Number(id[2])) return problem('malformed', 'timestamp and id name different instants');
-  if (!('data' in e) || e.data === undefined) return problem('malformed', 'data is missing');
-  if (!isHex(e.previous_hash, 32)) return problem('malformed', 'previous_hash is not 64 lowercase hex');
-  if (!isHex(e.hash, 32)) return problem('malformed', 'hash is not 64 lowercase hex');
-  const sigs = e.signatures;
-  if (typeof sigs !== 'object' || sigs === null || Array.isArray(sigs)) return problem('malformed', 'signatures is not an object');
-  for (const [signer, sig] of Object.entries(sigs)) {
-    if (!isHex(signer, 32)) return problem('malformed', 'a signer id is not 64 lowercase hex');
-    if (!isHex(sig, 64)) return problem('malformed', `the signature of ${signer.slice(0, 12)} is not 128 lowercase hex`);
-  }
-  if (!(e.creator_node_id in sigs)) return problem('bad_signature', 'the creator signature is missing');
-  return null;
-}
+// --- the signature rule ---------------------------------------------------------------------
 
 // The order of the Ed25519 group (RFC 8032's L).
 const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
@@ -94,57 +91,223 @@ function numberFromLittleEndian(bytes: Uint8Array): bigint {
   return n;
 }
 
-/**
- * noble's strict mode checks [8]([S]B - [k]A - R) = 0 (cofactored); a node checks [S]B - [k]A = R
- * exactly (cofactorless, PROTOCOL.md §3). They differ for a key holder who puts a small-order
- * component into R: such a signature must fail here as it fails on every node.
- */
-function cofactorlessEquationHolds(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  const encodedR = signature.subarray(0, 32);
-  const s = numberFromLittleEndian(signature.subarray(32));
-  const challenge = new Uint8Array(64 + message.length);
-  challenge.set(encodedR, 0);
-  challenge.set(publicKey, 32);
-  challenge.set(message, 64);
-  const k = numberFromLittleEndian(sha512(challenge)) % GROUP_ORDER;
-  const a = ed.Point.fromBytes(publicKey, false);
-  const sB = s === 0n ? ed.Point.ZERO : ed.Point.BASE.multiplyUnsafe(s);
-  const kA = k === 0n ? ed.Point.ZERO : a.multiplyUnsafe(k);
-  const computed = sB.subtract(kA).toBytes();
-  return computed.every((byte, i) => byte === encodedR[i]);
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+// Bytes, or lowercase hex of bytes; undefined for anything else (or the wrong length).
+function bytesOf(value: Uint8Array | string, length?: number): Uint8Array | undefined {
+  let bytes: Uint8Array;
+  if (typeof value === 'string') {
+    if (!/^(?:[0-9a-f]{2})*$/.test(value)) return undefined;
+    bytes = hexToBytes(value);
+  } else if (value instanceof Uint8Array) {
+    bytes = value;
+  } else {
+    return undefined;
+  }
+  return length === undefined || bytes.length === length ? bytes : undefined;
 }
 
 /**
- * Checks one entry on its own: shape, hash, and every signature present (the creator's is
- * required; attestations by other nodes must verify too). Returns null when it is sound.
+ * The one signature rule of the protocol (DESIGN §7, docs/PROTOCOL.md §3), which every verifier
+ * of the network applies alike: `signature` (64 bytes: R then S) is valid for `message` under
+ * `publicKey` (32 bytes) iff
+ *
+ * 1. S < L (the group order): no second spelling S + L of a signature;
+ * 2. A, the public key, is the canonical encoding of a curve point (y < p; not x = 0 with the
+ *    sign bit set), and A is not of small order ([8]A is not the identity);
+ * 3. [S]B = R + [k]A holds without the cofactor, with k = SHA-512(R ‖ A ‖ message) mod L, checked
+ *    as encoding([S]B − [k]A) = R byte for byte, so R must be the canonical encoding of that point.
+ *
+ * Keys, messages and signatures are bytes or lowercase hex. Never throws: anything that is not a
+ * 32-byte key and a 64-byte signature is invalid. tests/vectors/ed25519-edge.tsv pins the rule.
  */
-export function verifyEntry(entry: unknown): VerifyProblem | null {
-  const shape = checkShape(entry);
-  if (shape) return shape;
-  const e = entry as Entry;
-  let hash: string;
+export function verifySignature(publicKey: Uint8Array | string, message: Uint8Array | string,
+                                signature: Uint8Array | string): boolean {
+  const keyBytes = bytesOf(publicKey, 32);
+  const messageBytes = bytesOf(message);
+  const signatureBytes = bytesOf(signature, 64);
+  if (!keyBytes || !messageBytes || !signatureBytes) return false;
+  const encodedR = signatureBytes.subarray(0, 32);
+  const s = numberFromLittleEndian(signatureBytes.subarray(32));
+  if (s >= GROUP_ORDER) return false;
+  let a: ed.Point;
   try {
-    hash = computeEntryHash(e);
+    // Strict decoding (not ZIP-215): refuses y >= p, x = 0 with the sign bit, and non-points.
+    a = ed.Point.fromBytes(keyBytes, false);
+  } catch {
+    return false;
+  }
+  // Canonical: the point's encoding is these very bytes (belt and braces over the decoding).
+  if (!sameBytes(a.toBytes(), keyBytes)) return false;
+  if (a.isSmallOrder()) return false;
+  const challenge = new Uint8Array(64 + messageBytes.length);
+  challenge.set(encodedR, 0);
+  challenge.set(keyBytes, 32);
+  challenge.set(messageBytes, 64);
+  const k = numberFromLittleEndian(sha512(challenge)) % GROUP_ORDER;
+  // multiplyUnsafe: variable time, which is fine here: nothing secret goes into a verification.
+  const sB = ed.Point.BASE.multiplyUnsafe(s);
+  const kA = a.multiplyUnsafe(k);
+  return sameBytes(sB.subtract(kA).toBytes(), encodedR);
+}
+
+// --- entry texts and shapes -------------------------------------------------------------------
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// The fields and their types, as a node reads an entry (ledger::from_json): exactly the seven
+// fields, five strings, data present, signatures an object of strings. Everything here is
+// `malformed`.
+function checkFields(value: unknown): VerifyProblem | null {
+  if (!isPlainObject(value)) return problem('malformed', 'an entry must be a JSON object');
+  for (const name of Object.keys(value)) {
+    if (!(ENTRY_FIELDS as readonly string[]).includes(name)) return problem('malformed', `unexpected field ${JSON.stringify(name)}`);
+  }
+  for (const name of ENTRY_FIELDS) {
+    if (!Object.hasOwn(value, name) || value[name] === undefined) return problem('malformed', `missing field "${name}"`);
+  }
+  for (const name of ['id', 'timestamp', 'previous_hash', 'hash', 'creator_node_id'] as const) {
+    if (typeof value[name] !== 'string') return problem('malformed', `field "${name}" must be a string`);
+  }
+  const sigs = value.signatures;
+  if (!isPlainObject(sigs)) return problem('malformed', 'field "signatures" must be an object of node id to signature');
+  for (const sig of Object.values(sigs)) {
+    if (typeof sig !== 'string') return problem('malformed', 'every signature must be a string');
+  }
+  return null;
+}
+
+/**
+ * Reads an entry from its JSON text as a node does, before validation: strict JSON (see
+ * parseStrictJson: one value, Unicode text, no member twice anywhere, numbers of at most 100
+ * characters within a double's range, at most 160 levels of nesting), then exactly the seven
+ * fields with their types. Bytes are read as UTF-8 (invalid UTF-8 is malformed). Returns the
+ * entry, or the problem (always `malformed`). The entry is not validated: see verifyEntryText.
+ */
+export function parseEntryText(text: string | Uint8Array): { entry: Entry } | { problem: VerifyProblem } {
+  let value: unknown;
+  try {
+    value = parseStrictJson(typeof text === 'string' ? text : decodeUtf8Strict(text));
+  } catch (err) {
+    if (err instanceof StrictJsonError) return { problem: problem('malformed', `not strict JSON: ${err.message}`) };
+    return { problem: problem('malformed', `not an entry text: ${(err as Error).message}`) };
+  }
+  const bad = checkFields(value);
+  if (bad) return { problem: bad };
+  return { entry: value as unknown as Entry };
+}
+
+// Whether `value` nests arrays and objects more than `limit` levels deep (a scalar: 0 levels).
+function nestsDeeperThan(value: unknown, limit: number, parents: object[]): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit <= 0) return true;
+  if (parents.includes(value)) throw new CanonicalJsonError('cyclic structure');
+  parents.push(value);
+  const children: unknown[] = Array.isArray(value) ? value : Object.values(value);
+  const deeper = children.some((child) => nestsDeeperThan(child, limit - 1, parents));
+  parents.pop();
+  return deeper;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A surrogate pair is 4 bytes, 2 per half; canonical JSON holds no lone surrogate.
+    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return n;
+}
+
+// The node's validation (ledger::validate, without the clock check) of an entry whose fields
+// checkFields accepted, in the node's order, so that the reason is the node's too.
+function validate(e: Entry, limits: EntryLimits): VerifyProblem | null {
+  let data: string;
+  try {
+    if (nestsDeeperThan(e.data, limits.maxDataDepth, [])) {
+      return problem('too_large', `data nests arrays and objects more than ${limits.maxDataDepth} levels deep`);
+    }
+    data = canonicalize(e.data);
   } catch (err) {
     return problem('malformed', `data has no canonical JSON: ${(err as Error).message}`);
   }
-  if (hash !== e.hash) return problem('bad_hash', `hash should be ${hash}`);
-  const message = hexToBytes(e.hash);
-  for (const [signer, sig] of Object.entries(e.signatures)) {
-    let ok: boolean;
-    try {
-      // Strict RFC 8032 rules (not ZIP-215) and the cofactorless equation: exactly what a node
-      // accepts (PROTOCOL.md §3).
-      const signature = hexToBytes(sig);
-      const publicKey = hexToBytes(signer);
-      ok = ed.verify(signature, message, publicKey, { zip215: false }) &&
-        cofactorlessEquationHolds(signature, message, publicKey);
-    } catch {
-      ok = false; // e.g. a public key that is not a curve point
+  const dataBytes = utf8Length(data);
+  if (dataBytes > limits.maxDataBytes) {
+    return problem('too_large', `data is ${dataBytes} bytes, the limit is ${limits.maxDataBytes}`);
+  }
+  const creator = e.creator_node_id;
+  if (!isHex(creator, 32)) return problem('malformed', 'creator_node_id must be 64 lowercase hex digits');
+  const digits = e.id.startsWith(`${creator}-`) ? e.id.slice(65) : '';
+  if (!/^(?:0|[1-9][0-9]*)$/.test(digits)) return problem('malformed', 'id must be "<creator_node_id>-<unix_us>"');
+  const us = BigInt(digits);
+  if (us > MAX_UNIX_US) return problem('malformed', 'the time of the id is past the year 9999');
+  const expected = timestampFromUnixUs(us);
+  if (e.timestamp !== expected) {
+    // An entry of protocol 1: the id counted milliseconds and the timestamp had three digits.
+    const asMilliseconds = us <= MAX_UNIX_US / 1000n ? new Date(Number(us)).toISOString() : '';
+    if (e.timestamp === asMilliseconds) {
+      return problem('malformed', 'made by protocol 1 (a millisecond id and timestamp); protocol 2 counts microseconds');
     }
-    if (!ok) return problem('bad_signature', `the signature of ${signer.slice(0, 12)} does not verify`);
+    return problem('malformed', `timestamp must be ${expected}, the instant of the id`);
+  }
+  if (!isHex(e.previous_hash, 32)) return problem('malformed', 'previous_hash must be 64 lowercase hex digits');
+  if (!isHex(e.hash, 32)) return problem('malformed', 'hash must be 64 lowercase hex digits');
+  // The id, timestamp and hex fields are plain ASCII by now: only data needed canonicalizing.
+  const hashInput = `["${e.id}","${e.timestamp}",${data},"${e.previous_hash}","${creator}"]`;
+  const hash = bytesToHex(sha256(new TextEncoder().encode(hashInput)));
+  if (hash !== e.hash) return problem('bad_hash', `hash should be ${hash}`);
+  const signatures = Object.entries(e.signatures);
+  if (!Object.hasOwn(e.signatures, creator)) return problem('bad_signature', "the creator's signature is missing");
+  for (const [signer, sig] of signatures) {
+    if (!isHex(signer, 32)) return problem('bad_signature', `signature key ${JSON.stringify(String(signer).slice(0, 70))} is not a node id`);
+    // One spelling per signature: an upper-case copy would make a byte-different copy of the entry.
+    if (!isHex(sig, 64)) return problem('bad_signature', `the signature of ${signer.slice(0, 12)} is not 128 lowercase hex digits`);
+  }
+  const message = hexToBytes(e.hash);
+  for (const [signer, sig] of signatures) {
+    if (!verifySignature(signer, message, sig)) {
+      return problem('bad_signature', signer === creator
+        ? "the creator's signature is invalid"
+        : `the attestation by ${signer.slice(0, 12)} is invalid`);
+    }
   }
   return null;
+}
+
+function limitsOf(limits: Partial<EntryLimits> | undefined): EntryLimits {
+  return { ...DEFAULT_ENTRY_LIMITS, ...limits };
+}
+
+// An entry given as an object or as text: the entry (when it could be read) and its verdict.
+function judge(input: unknown, limits: EntryLimits): { entry: Entry | undefined; problem: VerifyProblem | null } {
+  if (typeof input === 'string' || input instanceof Uint8Array) {
+    const parsed = parseEntryText(input);
+    if ('problem' in parsed) return { entry: undefined, problem: parsed.problem };
+    return { entry: parsed.entry, problem: validate(parsed.entry, limits) };
+  }
+  const bad = checkFields(input);
+  if (bad) return { entry: undefined, problem: bad };
+  return { entry: input as Entry, problem: validate(input as Entry, limits) };
+}
+
+/**
+ * Checks one entry on its own, as a node validates an entry from a peer (without the clock
+ * check): its fields, the limits on its data, id, timestamp, hash, and every signature present
+ * (the creator's is required; attestations by other nodes must verify too). `entry` is an object,
+ * or an entry text (a string or UTF-8 bytes), which is read strictly first (parseEntryText).
+ * Returns null when it is sound.
+ */
+export function verifyEntry(entry: unknown, limits?: Partial<EntryLimits>): VerifyProblem | null {
+  return judge(entry, limitsOf(limits)).problem;
+}
+
+/** verifyEntry for an entry text: the verdict a node gives it (null: valid). */
+export function verifyEntryText(text: string | Uint8Array, limits?: Partial<EntryLimits>): VerifyProblem | null {
+  return judge(text, limitsOf(limits)).problem;
 }
 
 /**
@@ -153,13 +316,18 @@ export function verifyEntry(entry: unknown): VerifyProblem | null {
  */
 export class ChainVerifier {
   readonly #startHash: string;
+  readonly #limits: EntryLimits;
   readonly #hashes: string[] = [];
   readonly #ids: string[] = [];
   readonly #idSet = new Set<string>();
 
-  /** `previousHash`: the link the first entry must carry (the genesis link unless verifying a suffix). */
-  constructor(previousHash: string = GENESIS_HASH) {
+  /**
+   * `previousHash`: the link the first entry must carry (the genesis link unless verifying a
+   * suffix); `limits`: the network's limits on entry data, the node's defaults unless given.
+   */
+  constructor(previousHash: string = GENESIS_HASH, limits?: Partial<EntryLimits>) {
     this.#startHash = previousHash;
+    this.#limits = limitsOf(limits);
   }
 
   /** Entries verified so far. */
@@ -171,19 +339,31 @@ export class ChainVerifier {
     return this.#hashes[this.#hashes.length - 1] ?? this.#startHash;
   }
 
-  /** Verifies `entry` as the next one; on success it becomes the tip. Returns null when sound. */
+  /**
+   * Verifies `entry` (an object or an entry text) as the next one; on success it becomes the
+   * tip. Returns null when sound.
+   */
   add(entry: unknown): VerifyProblem | null {
-    const bad = verifyEntry(entry);
-    if (bad) return bad;
-    const e = entry as Entry;
+    return this.#add(entry).problem;
+  }
+
+  #add(input: unknown): { entry: Entry | undefined; problem: VerifyProblem | null } {
+    const judged = judge(input, this.#limits);
+    const e = judged.entry;
+    if (judged.problem || !e) return judged;
     if (e.previous_hash !== this.tipHash) {
-      return problem('bad_link', `previous_hash should be ${this.tipHash} (the entry before)`);
+      return { entry: e, problem: problem('bad_link', `previous_hash should be ${this.tipHash} (the entry before)`) };
     }
-    if (this.#idSet.has(e.id)) return problem('duplicate_id', 'the id is already on this chain');
+    if (this.#idSet.has(e.id)) return { entry: e, problem: problem('duplicate_id', 'the id is already on this chain') };
     this.#hashes.push(e.hash);
     this.#ids.push(e.id);
     this.#idSet.add(e.id);
-    return null;
+    return judged;
+  }
+
+  /** Like add(), and also gives the entry read (from a text) when it could be read. */
+  addAndRead(input: unknown): { entry: Entry | undefined; problem: VerifyProblem | null } {
+    return this.#add(input);
   }
 
   /** Forgets every entry from index `height` on (after a reorg replaced them). */
@@ -198,24 +378,28 @@ export class ChainVerifier {
 export interface VerifyChainOptions {
   /** previous_hash the first entry must link to; the genesis link by default. */
   previousHash?: string;
+  /** The network's limits on entry data; the node's defaults by default. */
+  limits?: Partial<EntryLimits>;
   /** Called after every `progressEvery` entries, e.g. to update a progress bar. */
   onProgress?: (verified: number, total: number) => void;
   progressEvery?: number;
 }
 
 /**
- * Verifies `entries` as a chain: every entry's shape, hash and signatures, each previous_hash
- * linking to the entry before (the first to `previousHash`), and no id twice. Stops at the first
- * failure. Yields to the event loop between batches so a page stays responsive on long chains.
+ * Verifies `entries` as a chain: every entry's fields, data limits, hash and signatures, each
+ * previous_hash linking to the entry before (the first to `previousHash`), and no id twice.
+ * Entries are objects or entry texts (strings or UTF-8 bytes, read strictly, as a node reads
+ * them). Stops at the first failure. Yields to the event loop between batches so a page stays
+ * responsive on long chains.
  */
 export async function verifyChain(entries: readonly unknown[], options: VerifyChainOptions = {}): Promise<ChainVerification> {
-  const verifier = new ChainVerifier(options.previousHash ?? GENESIS_HASH);
+  const verifier = new ChainVerifier(options.previousHash ?? GENESIS_HASH, options.limits);
   const every = Math.max(1, options.progressEvery ?? 100);
   for (let index = 0; index < entries.length; index++) {
-    const entry = entries[index];
-    const bad = verifier.add(entry);
+    const input = entries[index];
+    const { entry, problem: bad } = verifier.addAndRead(input);
     if (bad) {
-      const id = (entry as { id?: unknown } | null)?.id;
+      const id = entry?.id ?? (isPlainObject(input) ? input.id : undefined);
       return {
         valid: false,
         verified: verifier.height,
@@ -232,14 +416,19 @@ export async function verifyChain(entries: readonly unknown[], options: VerifyCh
   return { valid: true, verified: verifier.height, tipHash: verifier.tipHash };
 }
 
+// --- making entries ---------------------------------------------------------------------------
+
 /** What createEntry needs: the creator's 32-byte Ed25519 seed and the entry's content. */
 export interface NewEntry {
   /** 64 lowercase hex: the private seed (as in a node's node.key). */
   seed: string;
   data: JsonValue;
   previousHash: string;
-  /** Creation time in unix ms; now by default. */
-  unixMs?: number;
+  /**
+   * Creation time in unix microseconds (a safe integer or a BigInt); by default now, strictly
+   * increasing from one call to the next (nowUnixUs).
+   */
+  unixUs?: number | bigint;
 }
 
 /** The node id (lowercase hex public key) of an Ed25519 seed. */
@@ -260,13 +449,23 @@ export function relayProof(seed: string, challenge: string, nodeId: string): str
 /**
  * Builds and signs an entry the way a node does, e.g. for a program speaking the P2P protocol
  * (see p2p.ts). Ed25519 is deterministic, so this reproduces the test vectors byte for byte.
+ *
+ * Signing runs @noble/ed25519's JavaScript BigInt arithmetic, which is not constant-time: someone
+ * who can time many signatures made with one seed may learn bits of it. Sign where nobody else
+ * can measure how long signing takes, or leave signing to a node.
  */
-export function createEntry({ seed, data, previousHash, unixMs = Date.now() }: NewEntry): Entry {
+export function createEntry(fields: NewEntry): Entry {
+  if ('unixMs' in (fields as object)) {
+    throw new TypeError('createEntry: unixMs was replaced by unixUs (microseconds) in protocol 2');
+  }
+  const { seed, data, previousHash } = fields;
+  const unixUs = fields.unixUs ?? nowUnixUs();
+  const timestamp = timestampFromUnixUs(unixUs); // RangeError for anything but an instant of 1970-9999
   const secret = hexToBytes(seed);
   const creator = bytesToHex(ed.getPublicKey(secret));
   const body = {
-    id: `${creator}-${unixMs}`,
-    timestamp: new Date(unixMs).toISOString(),
+    id: `${creator}-${BigInt(unixUs)}`,
+    timestamp,
     data,
     previous_hash: previousHash,
     creator_node_id: creator,

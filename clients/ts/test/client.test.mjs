@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 import {
   GsioClient, GsioRequestError, LiveLedger, RelayConnection, createEntry, decodeEnvelope, encodeEnvelope,
-  EnvelopeError, makeEnvelope, nodeIdFromSeed, verifyChain, verifyEntry,
+  EnvelopeError, makeEnvelope, nodeIdFromSeed, PROTOCOL_VERSION, verifyChain, verifyEntry,
 } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
@@ -129,7 +129,9 @@ describe('GsioClient against one gsio-node', () => {
     for (let i = 0; i < 6; i++) await a.addEntry({ note: `page ${i}`, i });
     const info = await a.nodeInfo();
     assert.equal(info.node_id, nodeId);
+    assert.equal(info.protocol, PROTOCOL_VERSION);
     const all = await a.getFullLedger({ pageSize: 4 });
+    for (const e of all) assert.match(e.timestamp, /\.\d{6}Z$/, 'protocol 2: microsecond timestamps');
     assert.equal(all.length, info.height);
     assert.equal(all[all.length - 1].hash, info.tip_hash);
     assert.deepEqual(await a.getLedger({ from: 2, limit: 3 }), all.slice(2, 5));
@@ -162,7 +164,7 @@ describe('GsioClient against one gsio-node', () => {
     assert.equal((await verifyChain(relinked)).problem.reason, 'bad_link');
   });
 
-  it('getKnownNodes lists the node itself', async () => {
+  it('getKnownNodes lists the node itself, from the peers of known_nodes', async () => {
     const a = await open(node.url);
     const nodes = await a.getKnownNodes();
     const self = nodes.find((n) => n.is_self);
@@ -170,6 +172,11 @@ describe('GsioClient against one gsio-node', () => {
     assert.equal(self.node_id, nodeId);
     assert.equal(self.link, 'self');
     assert.equal(typeof self.last_seen, 'number');
+    // Protocol 2: `nodes` are the ids, `peers` the records.
+    const known = await a.knownNodes();
+    assert.ok(known.nodes.every((id) => typeof id === 'string'), JSON.stringify(known.nodes));
+    assert.ok(known.nodes.includes(nodeId));
+    assert.deepEqual([...known.nodes].sort(), known.peers.map((p) => p.node_id).sort());
   });
 
   it('LiveLedger mirrors the chain and follows new entries, verified', async () => {
@@ -321,6 +328,7 @@ describe('GsioClient on a network', () => {
     viaHeader.announce();
     const announce = await viaHeader.waitFor((m) => m.message_type === 'NodeAnnounce' && m.sender_id === realId);
     assert.equal(announce.payload.node_id, realId);
+    assert.equal(announce.payload.protocol, PROTOCOL_VERSION);
     assert.equal(typeof announce.payload.height, 'number');
 
     // A directed answer to our broadcast request names us as recipient.
@@ -328,7 +336,8 @@ describe('GsioClient on a network', () => {
     const reply = await viaHeader.waitFor((m) => m.message_type === 'NodeListResponse');
     assert.equal(reply.recipient_id, me);
     assert.notEqual(reply.message_id, request.message_id);
-    assert.ok(Array.isArray(reply.payload.nodes));
+    assert.ok(Array.isArray(reply.payload.nodes) && reply.payload.nodes.every((id) => typeof id === 'string'));
+    assert.ok(Array.isArray(reply.payload.peers));
 
     // An entry we create and sign here is validated by the node and reaches its clients.
     const info = await client.nodeInfo();

@@ -1,6 +1,7 @@
 // verifyChain and canonicalization against the vectors made outside the project
-// (tests/vectors): RFC 8785's own examples, 100,000 number serializations, and five signed
-// entries that must be reproduced byte for byte. No node needed.
+// (tests/vectors): RFC 8785's own examples, 100,000 number serializations, five signed entries
+// that must be reproduced byte for byte, the 31 cases of the signature rule; and the project's
+// own entry texts (entry-texts.json), which the node's tests judge as well. No node needed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,7 +11,8 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import {
   canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
-  LiveLedger, nodeIdFromSeed, verifyChain, verifyEntry,
+  LiveLedger, MAX_UNIX_US, nodeIdFromSeed, nowUnixUs, parseEntryText, parseStrictJson, StrictJsonError,
+  timestampFromUnixUs, unixMsFromId, unixUsFromId, verifyChain, verifyEntry, verifyEntryText, verifySignature,
 } from '../dist/index.js';
 
 const vectorsDir = process.env.GSIO_VECTORS ||
@@ -66,10 +68,16 @@ describe('entry hashing and signatures', () => {
       assert.equal(entryHashInput(e), v.hash_input);
       assert.equal(computeEntryHash(e), e.hash);
       assert.equal(nodeIdFromSeed(v.creator_seed), e.creator_node_id);
-      const made = createEntry({ seed: v.creator_seed, data: e.data, previousHash: e.previous_hash,
-                                 unixMs: Number(e.id.split('-')[1]) });
+      const us = e.id.split('-')[1];
+      const made = createEntry({ seed: v.creator_seed, data: e.data, previousHash: e.previous_hash, unixUs: BigInt(us) });
       assert.deepEqual(made, e);
+      assert.equal(made.hash, e.hash);
+      assert.equal(made.signatures[e.creator_node_id], e.signatures[e.creator_node_id]);
+      assert.equal(entryHashInput(made), v.hash_input);
+      // The same instant as a number (exact below 2^53 µs, i.e. until the year 2255).
+      assert.deepEqual(createEntry({ seed: v.creator_seed, data: e.data, previousHash: e.previous_hash, unixUs: Number(us) }), e);
       assert.equal(verifyEntry(e), null);
+      assert.equal(verifyEntryText(JSON.stringify(e)), null);
     }
   });
 
@@ -86,7 +94,11 @@ describe('entry hashing and signatures', () => {
       ['attestation that does not verify', (c) => { c[3].signatures['ab'.repeat(32)] = c[3].signatures[c[3].creator_node_id]; }, 3, 'bad_signature'],
       ['entry dropped', (c) => { c.splice(2, 1); }, 2, 'bad_link'],
       ['entries swapped', (c) => { [c[1], c[2]] = [c[2], c[1]]; }, 1, 'bad_link'],
-      ['id and timestamp disagree', (c) => { c[0].timestamp = '2026-01-02T03:04:05.678Z'; }, 0, 'malformed'],
+      ['id and timestamp disagree by a microsecond', (c) => { c[0].timestamp = '2026-01-02T03:04:05.678901Z'; }, 0, 'malformed'],
+      ['a timestamp with milliseconds', (c) => { c[0].timestamp = '2026-01-02T03:04:05.678Z'; }, 0, 'malformed'],
+      ['an id in milliseconds', (c) => { c[1].id = c[1].id.slice(0, -3); }, 1, 'malformed'],
+      ['an unknown field', (c) => { c[3].extra = 1; }, 3, 'malformed'],
+      ['a field missing', (c) => { delete c[3].signatures; }, 3, 'malformed'],
       ['uppercase hex', (c) => { c[4].hash = c[4].hash.toUpperCase(); }, 4, 'malformed'],
     ];
     for (const [what, tamper, index, reason] of cases) {
@@ -163,10 +175,270 @@ describe('entry hashing and signatures', () => {
 
     // The same id twice on one path, even with a correct link, hash and signature.
     const seed = vectors[0].creator_seed;
-    const first = createEntry({ seed, data: 1, previousHash: GENESIS_HASH, unixMs: 1767323045000 });
-    const again = createEntry({ seed, data: 2, previousHash: first.hash, unixMs: 1767323045000 });
+    const first = createEntry({ seed, data: 1, previousHash: GENESIS_HASH, unixUs: 1767323045000000 });
+    const again = createEntry({ seed, data: 2, previousHash: first.hash, unixUs: 1767323045000000 });
     const res = await verifyChain([first, again]);
     assert.equal(res.problem.reason, 'duplicate_id');
+  });
+});
+
+describe('ids and timestamps in microseconds (protocol 2)', () => {
+  it('formats the instant of an id exactly, with six fractional digits', () => {
+    assert.equal(timestampFromUnixUs(0), '1970-01-01T00:00:00.000000Z');
+    assert.equal(timestampFromUnixUs(1767323045678902n), '2026-01-02T03:04:05.678902Z');
+    assert.equal(timestampFromUnixUs(1767323045678902), '2026-01-02T03:04:05.678902Z');
+    assert.equal(timestampFromUnixUs(1767323045000001n), '2026-01-02T03:04:05.000001Z');
+    assert.equal(timestampFromUnixUs(MAX_UNIX_US), '9999-12-31T23:59:59.999999Z');
+    // Beyond 2^53 µs (the year 2255) only a BigInt is exact.
+    assert.equal(timestampFromUnixUs(9007199254740993n), '2255-06-05T23:47:34.740993Z');
+    for (const bad of [-1, -1n, MAX_UNIX_US + 1n, 1.5, Number.NaN, 2 ** 60]) {
+      assert.throws(() => timestampFromUnixUs(bad), RangeError, String(bad));
+    }
+  });
+
+  it('reads the instant of an id, and nothing that is not an id', () => {
+    const key = 'ab'.repeat(32);
+    assert.equal(unixUsFromId(`${key}-1767323045678902`), 1767323045678902n);
+    assert.equal(unixMsFromId(`${key}-1767323045678902`), 1767323045678);
+    assert.equal(unixUsFromId(`${key}-0`), 0n);
+    for (const bad of [`${key}-01`, `${key}-+1`, `${key}--1`, `${key}-1 `, `${key}-`, `${key.toUpperCase()}-1`,
+      `${key}-253402300800000000`, 'x-1', 17]) {
+      assert.equal(unixUsFromId(bad), undefined, String(bad));
+    }
+    assert.ok(Number.isNaN(unixMsFromId('nope')));
+  });
+
+  it('createEntry makes strictly increasing microsecond ids by default, and refuses unixMs', () => {
+    const seed = '07'.repeat(32);
+    const made = Array.from({ length: 50 }, (_, i) => createEntry({ seed, data: i, previousHash: GENESIS_HASH }));
+    const times = made.map((e) => BigInt(e.id.split('-')[1]));
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] > times[i - 1]);
+    for (const e of made) {
+      assert.match(e.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+      assert.equal(e.timestamp, timestampFromUnixUs(unixUsFromId(e.id)));
+      assert.equal(verifyEntry(e), null);
+    }
+    const lead = Number(times.at(-1)) / 1000 - Date.now();
+    assert.ok(lead < 1000, `ids run ${lead} ms ahead of the clock`);
+    assert.ok(nowUnixUs() > times.at(-1));
+    assert.throws(() => createEntry({ seed, data: 1, previousHash: GENESIS_HASH, unixMs: 1767323045678 }), /unixUs/);
+    assert.throws(() => createEntry({ seed, data: 1, previousHash: GENESIS_HASH, unixUs: -1 }), RangeError);
+  });
+});
+
+describe('the signature rule (tests/vectors/ed25519-edge.tsv)', () => {
+  const rows = fs.readFileSync(path.join(vectorsDir, 'ed25519-edge.tsv'), 'utf8').split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [name, publicKey, message, signature, valid] = line.split('\t');
+      return { name, publicKey, message, signature, valid: valid === '1' };
+    });
+  const IDENTITY_ZERO = `01${'0'.repeat(126)}`; // R = identity, S = 0
+
+  it('has the 31 cases', () => {
+    assert.equal(rows.length, 31);
+  });
+
+  it('verifySignature decides all 31 cases as the valid column says (hex and bytes)', () => {
+    const wrong = [];
+    for (const r of rows) {
+      const hex = verifySignature(r.publicKey, r.message, r.signature);
+      const bytes = verifySignature(Buffer.from(r.publicKey, 'hex'), Buffer.from(r.message, 'hex'), Buffer.from(r.signature, 'hex'));
+      if (hex !== r.valid || bytes !== r.valid) wrong.push(`${r.name}: ${hex}/${bytes}, expected ${r.valid}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('is what @noble/ed25519 strict mode checks, plus the cofactorless equation', () => {
+    // noble (zip215: false) already refuses S >= L, non-canonical A and R and small-order keys,
+    // but checks the cofactored equation: it accepts the cases valid only with the cofactor.
+    const nobleOnly = rows.filter((r) => {
+      let noble;
+      try {
+        noble = ed.verify(Buffer.from(r.signature, 'hex'), Buffer.from(r.message, 'hex'), Buffer.from(r.publicKey, 'hex'), { zip215: false });
+      } catch {
+        noble = false;
+      }
+      if (r.valid) assert.equal(noble, true, `noble refuses ${r.name}, which the rule accepts`);
+      return noble && !r.valid;
+    }).map((r) => r.name);
+    assert.deepEqual(nobleOnly, ['A_mixed_R_prime_cofactored_only', 'A_honest_R_mixed_cofactored_only', 'speccheck_4', 'speccheck_5']);
+  });
+
+  it('refuses anything that is not a key, a message and a signature', () => {
+    const r = rows[0];
+    assert.equal(verifySignature(r.publicKey, r.message, r.signature), true);
+    for (const [key, message, signature] of [
+      [r.publicKey.toUpperCase(), r.message, r.signature], [r.publicKey, r.message, r.signature.toUpperCase()],
+      [r.publicKey.slice(2), r.message, r.signature], [r.publicKey, r.message, r.signature.slice(2)],
+      [r.publicKey, r.message, `${r.signature}00`], [r.publicKey, 'xyz', r.signature], [null, r.message, r.signature],
+    ]) {
+      assert.equal(verifySignature(key, message, signature), false);
+    }
+  });
+
+  it('refuses entries "signed" with R = identity, S = 0 under a small-order or non-canonical key, in verifyEntry and verifyChain', async () => {
+    const forgeries = rows.filter((r) => r.signature === IDENTITY_ZERO);
+    assert.equal(forgeries.length, 7);
+    for (const r of forgeries) {
+      assert.equal(r.valid, false);
+      const e = structuredClone(vectors[0].entry);
+      e.creator_node_id = r.publicKey;
+      e.id = `${r.publicKey}-${e.id.split('-')[1]}`;
+      e.hash = computeEntryHash(e);
+      e.signatures = { [r.publicKey]: IDENTITY_ZERO };
+      assert.equal(verifySignature(r.publicKey, e.hash, IDENTITY_ZERO), false, r.name);
+      assert.equal(verifyEntry(e)?.reason, 'bad_signature', r.name);
+      assert.equal(verifyEntryText(JSON.stringify(e))?.reason, 'bad_signature', r.name);
+      const chain = await verifyChain([e]);
+      assert.equal(chain.valid, false, r.name);
+      assert.equal(chain.problem.reason, 'bad_signature', r.name);
+      assert.equal((await verifyChain([JSON.stringify(e)])).problem.reason, 'bad_signature', r.name);
+    }
+  });
+});
+
+describe('entry texts, read as strictly as a node reads them (tests/vectors/entry-texts.json)', () => {
+  const cases = JSON.parse(fs.readFileSync(path.join(vectorsDir, 'entry-texts.json'), 'utf8'));
+  const verdict = (p) => (p ? p.reason : 'valid');
+
+  it('has cases of every verdict', () => {
+    assert.ok(cases.length >= 45, `${cases.length} cases`);
+    const verdicts = new Set(cases.map((c) => c.verdict));
+    assert.deepEqual([...verdicts].sort(), ['bad_hash', 'bad_signature', 'malformed', 'too_large', 'valid']);
+  });
+
+  it('gives every case its verdict, exactly', () => {
+    const wrong = [];
+    for (const c of cases) {
+      const p = verifyEntryText(c.text);
+      if (verdict(p) !== c.verdict) wrong.push(`${c.name}: ${verdict(p)} (${p?.message}), expected ${c.verdict}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('gives the same verdicts to the texts as UTF-8 bytes, in verifyChain, and to the entries read from them', async () => {
+    const wrong = [];
+    for (const c of cases) {
+      const bytes = new TextEncoder().encode(c.text);
+      if (verdict(verifyEntryText(bytes)) !== c.verdict) wrong.push(`${c.name}: bytes`);
+      let previousHash = GENESIS_HASH;
+      try {
+        const loose = JSON.parse(c.text);
+        if (typeof loose?.previous_hash === 'string') previousHash = loose.previous_hash;
+      } catch {
+        // not JSON at all: any link will do
+      }
+      const chain = await verifyChain([c.text], { previousHash });
+      if (verdict(chain.problem) !== c.verdict) wrong.push(`${c.name}: verifyChain says ${verdict(chain.problem)}`);
+      if (chain.valid !== (c.verdict === 'valid')) wrong.push(`${c.name}: verifyChain valid = ${chain.valid}`);
+      const parsed = parseEntryText(c.text);
+      if ('entry' in parsed) {
+        if (verdict(verifyEntry(parsed.entry)) !== c.verdict) wrong.push(`${c.name}: the object read from it`);
+      } else if (c.verdict !== 'malformed') {
+        wrong.push(`${c.name}: not read (${parsed.problem.message})`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('verifies a chain given as texts, or mixed texts and objects', async () => {
+    const texts = vectors.map((v) => JSON.stringify(v.entry));
+    assert.deepEqual(await verifyChain(texts), { valid: true, verified: 5, tipHash: vectors[4].entry.hash });
+    const mixed = [texts[0], vectors[1].entry, JSON.stringify(vectors[2].entry, null, 2), vectors[3].entry, texts[4]];
+    assert.equal((await verifyChain(mixed)).valid, true);
+    // A duplicate member that JSON.parse would quietly resolve: the chain stops there, with the id.
+    const doubled = texts[2].replace('"data":', `"data":"hidden","data":`);
+    const res = await verifyChain([texts[0], texts[1], doubled, texts[3]]);
+    assert.equal(res.valid, false);
+    assert.equal(res.problem.index, 2);
+    assert.equal(res.problem.reason, 'malformed');
+    assert.equal(res.verified, 2);
+    // A ChainVerifier takes texts too.
+    const v = new ChainVerifier();
+    for (const t of texts) assert.equal(v.add(t), null);
+    assert.equal(v.tipHash, vectors[4].entry.hash);
+  });
+
+  it('applies the data limits to objects too, and takes a network\'s own limits', () => {
+    const seed = vectors[0].creator_seed;
+    let deep = [];
+    for (let i = 1; i < 128; i++) deep = [deep]; // 128 levels
+    const at128 = createEntry({ seed, data: deep, previousHash: GENESIS_HASH, unixUs: 1767323045000000 });
+    assert.equal(verifyEntry(at128), null);
+    const at129 = createEntry({ seed, data: [deep], previousHash: GENESIS_HASH, unixUs: 1767323045000001 });
+    assert.equal(verifyEntry(at129).reason, 'too_large');
+    assert.equal(verifyEntry(at129, { maxDataDepth: 200 }), null);
+    const big = createEntry({ seed, data: 'x'.repeat(65535), previousHash: GENESIS_HASH, unixUs: 1767323045000002 });
+    assert.equal(verifyEntry(big).reason, 'too_large', '65,537 bytes with the quotes');
+    assert.equal(verifyEntry(big, { maxDataBytes: 70000 }), null);
+    const small = createEntry({ seed, data: 'x'.repeat(65534), previousHash: GENESIS_HASH, unixUs: 1767323045000003 });
+    assert.equal(verifyEntry(small), null);
+    // Objects JSON has no text for are malformed, not too large.
+    const cyclic = structuredClone(vectors[0].entry);
+    cyclic.data = { self: null };
+    cyclic.data.self = cyclic.data;
+    assert.equal(verifyEntry(cyclic).reason, 'malformed');
+    assert.equal(verifyEntry({ ...vectors[0].entry, data: undefined }).reason, 'malformed');
+    assert.equal(verifyEntry({ ...vectors[0].entry, data: Number.NaN }).reason, 'malformed');
+  });
+});
+
+describe('parseStrictJson', () => {
+  it('reads what JSON.parse reads, to the same values', () => {
+    const texts = [
+      ...fs.readdirSync(path.join(vectorsDir, 'jcs', 'input')).map((n) => fs.readFileSync(path.join(vectorsDir, 'jcs', 'input', n), 'utf8')),
+      ...vectors.map((v) => JSON.stringify(v.entry, null, 2)),
+      '0', '-0', '"\\u0000"', '[]', '{}', ' [1, 2.5e-3, -1E+2, true, false, null, "\\"\\\\\\/\\b\\f\\n\\r\\t"] ',
+      '{"__proto__": 1, "constructor": {"prototype": 2}}', '1e-400', '123456789012345678901234567890',
+    ];
+    // Random values, written by JSON.stringify with and without indentation.
+    let seed = 12345;
+    const rand = (n) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const chars = ['a', 'é', '😀', '\u0001', '"', '\\', '/', '\u2028', ' ', 'Z'];
+    const value = (depth) => {
+      switch (rand(depth > 4 ? 4 : 6)) {
+        case 0: return rand(2) === 0 ? rand(1000) - 500 : (rand(1e6) - 5e5) * 10 ** (rand(40) - 20);
+        case 1: return Array.from({ length: rand(6) }, () => chars[rand(chars.length)]).join('');
+        case 2: return [true, false, null][rand(3)];
+        case 3: return rand(2) ? 1.5 : -0;
+        case 4: return Array.from({ length: rand(5) }, () => value(depth + 1));
+        default: return Object.fromEntries(Array.from({ length: rand(5) }, (_, i) => [`${chars[rand(chars.length)]}${i}`, value(depth + 1)]));
+      }
+    };
+    for (let i = 0; i < 500; i++) {
+      const v = value(0);
+      texts.push(JSON.stringify(v), JSON.stringify(v, null, rand(2) ? 2 : '\t'));
+    }
+    for (const t of texts) {
+      const strict = parseStrictJson(t);
+      assert.deepEqual(strict, JSON.parse(t), t.slice(0, 80));
+      assert.equal(Object.is(strict, -0), Object.is(JSON.parse(t), -0));
+    }
+    const proto = parseStrictJson('{"__proto__": {"x": 1}}');
+    assert.equal(Object.getPrototypeOf(proto), Object.prototype, 'an own member, not the prototype');
+    assert.deepEqual(Object.keys(proto), ['__proto__']);
+  });
+
+  it('refuses what a node refuses', () => {
+    const deep = (n) => '['.repeat(n) + ']'.repeat(n);
+    assert.doesNotThrow(() => parseStrictJson(deep(160)));
+    assert.doesNotThrow(() => parseStrictJson(`[${'1'.repeat(100)}]`));
+    for (const bad of [
+      '', ' ', '{"a":1,"a":1}', '{"a":1,"\\u0061":2}', '[{"b":{"c":1,"c":1}}]', '1 2', '[1] x', '\ufeff[1]', '[1,]',
+      '{"a":1,}', '01', '1.', '.5', '+1', '1e', '-', 'NaN', 'Infinity', '[1e400]', '[-1e400]', `[${'1'.repeat(101)}]`,
+      `[0.${'0'.repeat(98)}1]`, deep(161), '"\\udc00"', '"\\ud800"', '"\\ud800\\u0041"', '"\ud800"', '"a\udc00"',
+      '"\u0000"', '"\n"', '"\\x41"', '"\\u12"', "'a'", '[1]\u0000', 'true false', '{"a" 1}', '{a:1}', '[1 2]',
+      '\u00a0[1]', 'nul', 'tru',
+    ]) {
+      assert.throws(() => parseStrictJson(bad), StrictJsonError, JSON.stringify(bad));
+    }
+    // Text that is not valid UTF-8 never gets that far.
+    assert.equal(parseEntryText(Uint8Array.of(0x7b, 0xff, 0x7d)).problem.reason, 'malformed');
+    assert.equal(parseEntryText(Uint8Array.of(0xef, 0xbb, 0xbf, 0x7b, 0x7d)).problem.reason, 'malformed', 'a BOM in bytes');
   });
 });
 
@@ -201,7 +473,7 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     const out = [];
     for (let i = 0; i < length; i++) {
       out.push(createEntry({ seed, data: { i: from + i }, previousHash: out.at(-1)?.hash ?? previousHash,
-                             unixMs: 1767323045000 + from + i }));
+                             unixUs: 1767323045000000 + from + i }));
     }
     return out;
   }

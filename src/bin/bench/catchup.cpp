@@ -26,18 +26,14 @@
 #include <rapidjson/document.h>
 
 #include "bench/common.hpp"
-#include "ledger/crypto.hpp"
+#include "crypto/identity.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/store.hpp"
+#include "util/clock.hpp"
 
 namespace gsio::bench {
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // ---------------------------------------------------------------------------------------------
 // catchup
@@ -228,12 +224,12 @@ int run_mkstore(int argc, char** argv) {
     return 2;
   }
   const auto started = steady::now();
-  const auto self = ledger::identity::load_or_create(dir);
+  const auto self = crypto::identity::load_or_create(dir);
   ledger::store db{dir};
   const std::string filler(data_bytes > 60 ? data_bytes - 60 : 1, 'x');
   // Every id must be in the past (peers refuse entries more than 5 minutes ahead) and strictly
-  // increasing: one millisecond apart, the newest a second ago.
-  const std::int64_t first_ms = wall_ms() - static_cast<std::int64_t>(entries) - 1000;
+  // increasing: one microsecond apart, the newest a second ago.
+  const std::int64_t first_us = util::now_unix_us() - static_cast<std::int64_t>(entries) - 1'000'000;
   std::string previous{ledger::genesis_hash};
   std::vector<ledger::entry> chunk;
   std::vector<const ledger::entry*> pointers;
@@ -245,7 +241,7 @@ int run_mkstore(int argc, char** argv) {
       std::string data = "{\"filler\":\"" + filler + "\",\"gsio_bench\":\"catchup\",\"n\":" +
                          std::to_string(i) + "}";
       chunk.push_back(ledger::make_entry(self, std::move(data), previous,
-                                         first_ms + static_cast<std::int64_t>(i)));
+                                         first_us + static_cast<std::int64_t>(i)));
       previous = chunk.back().hash;
     }
     pointers.clear();

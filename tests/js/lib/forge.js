@@ -26,13 +26,22 @@ function makeKey() {
   return { id, privateKey };
 }
 
-// A signed entry by `key`; ids strictly increase even within one millisecond.
-let lastMs = 0;
+// The timestamp of an instant in unix microseconds (a BigInt): RFC 3339 UTC with exactly six
+// fractional digits (docs/PROTOCOL.md §3), e.g. 2026-01-02T03:04:05.678901Z.
+function timestampOf(us) {
+  const iso = new Date(Number(us / 1000n)).toISOString();
+  return `${iso.slice(0, 20)}${(us % 1000000n).toString().padStart(6, '0')}Z`;
+}
+
+// A signed entry by `key`, with the id `<key>-<unix_us>`; ids strictly increase even within one
+// microsecond (Date.now() counts milliseconds: the next microsecond is taken).
+let lastUs = 0n;
 function signedEntry(key, data, previousHash) {
-  const ms = Math.max(Date.now(), lastMs + 1);
-  lastMs = ms;
+  const now = BigInt(Date.now()) * 1000n;
+  const us = now > lastUs ? now : lastUs + 1n;
+  lastUs = us;
   const e = {
-    id: `${key.id}-${ms}`, timestamp: new Date(ms).toISOString(), data, previous_hash: previousHash,
+    id: `${key.id}-${us}`, timestamp: timestampOf(us), data, previous_hash: previousHash,
     creator_node_id: key.id,
   };
   e.hash = entryHash(e);
@@ -46,4 +55,4 @@ function envelope(type, sender, payload, recipient = '') {
            sender_id: sender, recipient_id: recipient, payload };
 }
 
-module.exports = { canonical, entryHash, makeKey, signedEntry, envelope };
+module.exports = { canonical, entryHash, makeKey, signedEntry, envelope, timestampOf };

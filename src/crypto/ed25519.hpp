@@ -10,18 +10,20 @@
 //
 // The fast path only ever says "valid": it answers true when it has computed [S]B - [k]A and found
 // it equal to R, and false whenever it cannot say, which includes every invalid signature. The
-// caller then asks Crypto++ (crypto.cpp's verify_signature does). The fast path handles only
-// inputs on which the two compute the same equation: S below the group order, A canonically
-// encoded on the curve and not of small order, R compared by its canonical encoding. Those are
-// also the encoding rules a node enforces (docs/PROTOCOL.md §3; Crypto++ enforces none of them),
-// so the node accepts exactly the signatures that meet them and that Crypto++ accepts.
+// caller then asks Crypto++ (signature.cpp does). The fast path handles only inputs on which the
+// two compute the same equation: S below the group order, A canonically encoded on the curve and
+// not of small order, R compared by its canonical encoding. Those are also the rule's own
+// conditions (signature.hpp; Crypto++ checks none of them), so the rule accepts exactly the
+// signatures that meet them and that Crypto++ accepts.
 //
 // Tables are built for a key the second time it is seen, so that entries signed by many one-off
 // keys cost no more than before.
 #include <cstddef>
 #include <cstdint>
 
-namespace gsio::ledger::ed25519 {
+#include "crypto/signature.hpp"
+
+namespace gsio::crypto::ed25519 {
 
 // How many keys have tables (143 KiB each), and how many lookups a key's table must go unused
 // before a new key may take its place.
@@ -33,18 +35,11 @@ constexpr std::uint64_t table_idle_lookups = 4096;
 bool verify_if_fast(const std::uint8_t* public_key, const std::uint8_t* message,
                     std::size_t message_size, const std::uint8_t* signature);
 
-// RFC 8032's encoding rules that Crypto++ does not check: S (the second half of the signature)
-// below the group order L; the key a canonical encoding (y < p) of a curve point that is not of
-// small order. verify_signature refuses signatures that break them.
+// The rule's conditions that Crypto++ does not check: S (the second half of the signature) below
+// the group order L; the key a canonical encoding (y < p) of a curve point that is not of small
+// order. crypto::verify refuses signatures that break them.
 bool canonical_s(const std::uint8_t* signature);
 bool usable_key(const std::uint8_t* public_key);
-
-// One signature over a 32-byte message (an entry hash).
-struct signature_job {
-  std::uint8_t public_key[32];
-  std::uint8_t message[32];
-  std::uint8_t signature[64];
-};
 
 // verify_if_fast for each of `count` jobs into valid[0..count). The last step of a verification
 // turns the computed point into its encoding, which takes a field inversion (about a fifth of
@@ -54,4 +49,4 @@ void verify_batch_if_fast(const signature_job* jobs, std::size_t count, bool* va
 // For tests: drops every table and every key seen, as if the process had just started.
 void forget_keys();
 
-}  // namespace gsio::ledger::ed25519
+}  // namespace gsio::crypto::ed25519

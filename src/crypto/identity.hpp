@@ -1,5 +1,5 @@
 #pragma once
-// SHA-256, hex helpers and Ed25519 node identity (Crypto++ stays inside crypto.cpp).
+// An Ed25519 key pair that signs: a node's identity (Crypto++ stays inside identity.cpp).
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -7,22 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace gsio::ledger {
-
-using digest = std::array<std::uint8_t, 32>;
-
-digest sha256(std::string_view bytes);
-std::string to_hex(const std::uint8_t* bytes, std::size_t size);
-inline std::string to_hex(const digest& d) { return to_hex(d.data(), d.size()); }
-// Decodes lowercase or uppercase hex into exactly `size` bytes; false if malformed or wrong length.
-bool from_hex(std::string_view hex, std::uint8_t* out, std::size_t size);
-bool is_lower_hex(std::string_view text, std::size_t expected_length);
-
-// Checks a hex Ed25519 signature (64 bytes) by `node_id_hex` (32-byte public key) over the 32 bytes
-// that `hash_hex` encodes, by RFC 8032 with its encoding rules (docs/PROTOCOL.md §3). Any
-// malformed input is simply "not valid".
-bool verify_signature(std::string_view node_id_hex, std::string_view hash_hex,
-                      std::string_view signature_hex);
+namespace gsio::crypto {
 
 // The node's Ed25519 key pair. Its node id is the lowercase hex of the public key.
 class identity {
@@ -49,4 +34,4 @@ private:
   std::string node_id_;
 };
 
-}  // namespace gsio::ledger
+}  // namespace gsio::crypto

@@ -1,4 +1,4 @@
-#include "ledger/ed25519.hpp"
+#include "crypto/ed25519.hpp"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 // -x^2 + y^2 = 1 + d x^2 y^2 in extended coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z, with
 // the complete addition and doubling formulas of Hisil, Wong, Carter and Dawson (2008). Everything
 // here works on public data (signatures, keys, messages), so nothing needs to run in constant time.
-namespace gsio::ledger::ed25519 {
+namespace gsio::crypto::ed25519 {
 
 namespace {
 
@@ -666,4 +666,4 @@ bool usable_key(const std::uint8_t* public_key) { return usable_point(public_key
 
 void forget_keys() { tables_in_use().clear(); }
 
-}  // namespace gsio::ledger::ed25519
+}  // namespace gsio::crypto::ed25519

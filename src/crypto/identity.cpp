@@ -1,4 +1,4 @@
-#include "ledger/crypto.hpp"
+#include "crypto/identity.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,91 +11,15 @@
 #include <stdexcept>
 #include <system_error>
 
-#include <cryptopp/osrng.h>
-#include <cryptopp/sha.h>
 #include <cryptopp/xed25519.h>
 
-#include "ledger/ed25519.hpp"
+#include "crypto/random.hpp"
+#include "util/hex.hpp"
 
-namespace gsio::ledger {
+namespace gsio::crypto {
 
-digest sha256(std::string_view bytes) {
-  digest out;
-  CryptoPP::SHA256().CalculateDigest(out.data(), reinterpret_cast<const CryptoPP::byte*>(bytes.data()),
-                                     bytes.size());
-  return out;
-}
-
-std::string to_hex(const std::uint8_t* bytes, std::size_t size) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(size * 2, '\0');
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = hex[bytes[i] >> 4];
-    out[2 * i + 1] = hex[bytes[i] & 0xF];
-  }
-  return out;
-}
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-bool from_hex(std::string_view hex, std::uint8_t* out, std::size_t size) {
-  if (hex.size() != size * 2)
-    return false;
-  for (std::size_t i = 0; i < size; ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return false;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-bool is_lower_hex(std::string_view text, std::size_t expected_length) {
-  if (text.size() != expected_length)
-    return false;
-  for (char c : text)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-  return true;
-}
-
-bool verify_signature(std::string_view node_id_hex, std::string_view hash_hex,
-                      std::string_view signature_hex) {
-  std::uint8_t public_key[32];
-  std::uint8_t message[32];
-  std::uint8_t signature[64];
-  if (!from_hex(node_id_hex, public_key, sizeof public_key) ||
-      !from_hex(hash_hex, message, sizeof message) ||
-      !from_hex(signature_hex, signature, sizeof signature))
-    return false;
-  // S at or above the group order is the same signature written another way (S + L verifies
-  // wherever S does), and a key of small order "signs" some messages for anyone; RFC 8032 and
-  // the web UI refuse both, Crypto++ neither.
-  if (!ed25519::canonical_s(signature))
-    return false;
-  // The fast path answers only "valid", and only for a usable key; for everything else Crypto++
-  // has the last word (ed25519.hpp).
-  if (ed25519::verify_if_fast(public_key, message, sizeof message, signature))
-    return true;
-  if (!ed25519::usable_key(public_key))
-    return false;
-  try {
-    CryptoPP::ed25519::Verifier verifier(public_key);
-    return verifier.VerifyMessage(message, sizeof message, signature, sizeof signature);
-  } catch (const CryptoPP::Exception&) {
-    return false;  // e.g. a public key that is not a curve point
-  }
-}
+using util::from_hex;
+using util::to_hex;
 
 struct identity::impl {
   explicit impl(const std::array<std::uint8_t, 32>& seed_bytes)
@@ -120,8 +44,7 @@ identity identity::from_seed(const std::array<std::uint8_t, 32>& seed) {
 
 identity identity::generate() {
   std::array<std::uint8_t, 32> seed;
-  CryptoPP::AutoSeededRandomPool rng;
-  rng.GenerateBlock(seed.data(), seed.size());
+  random_bytes(seed.data(), seed.size());
   return from_seed(seed);
 }
 
@@ -198,4 +121,4 @@ std::string identity::seed_hex() const {
   return to_hex(impl_->seed.data(), impl_->seed.size());
 }
 
-}  // namespace gsio::ledger
+}  // namespace gsio::crypto
