@@ -19,8 +19,7 @@
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
 #   GSIO_BIN_DIR (unset): a directory holding gsio-node and gsio-relay to use instead of building.
-#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1), SHORT_DURATION_S (1: a second
-#       series of runs that ends before gsio-node's ids lead the clock by 60 s; 0 skips it)
+#   (a) CLIENTS (32), WINDOW (8), DURATION_S (10), WARMUP_S (1)
 #   (b) PROP_NODES (3), PROP_RATE (1000), PROP_WRITERS (4), PROP_DURATION_S (10),
 #       PROP_SAT_DURATION_S (4), PROP_SAT_WINDOW (16), ANNOUNCE_MS (200)
 #   (c) FANOUT_PEERS (16), FANOUT_WINDOW (128: enough to keep either relay busy), FANOUT_PAYLOAD (600), FANOUT_DURATION_S (5)
@@ -41,7 +40,6 @@ CLIENTS=${CLIENTS:-32}
 WINDOW=${WINDOW:-8}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-1}
-SHORT_DURATION_S=${SHORT_DURATION_S:-1}
 PROP_NODES=${PROP_NODES:-3}
 PROP_RATE=${PROP_RATE:-1000}
 PROP_WRITERS=${PROP_WRITERS:-4}
@@ -142,29 +140,57 @@ limits_json=$("$gsio_bench" limits --dir "$work")
 say "limits: $limits_json"
 
 # --- processes --------------------------------------------------------------------------------
+# What a process is doing, for a wait that takes too long: its scheduler state (R running, S
+# sleeping, D waiting on the disk), the kernel function it waits in, the CPU it used, and the
+# machine's dirty and writeback memory (a peer stuck in D behind writeback waits for the disk).
+peer_activity() {  # pid
+  local pid=$1 stat
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo "gone"; return; }
+  stat=${stat##*) }  # past "pid (comm) "
+  local fields
+  read -r -a fields <<<"$stat"
+  local threads="" t
+  for t in /proc/"$pid"/task/*; do
+    threads+=" $(awk '{print $3}' "$t/stat" 2>/dev/null)/$(cat "$t/wchan" 2>/dev/null || echo ?)"
+  done
+  echo "state ${fields[0]}, cpu $((fields[11] + fields[12])) ticks, threads (state/wchan):$threads;" \
+       "machine: $(awk '/^(Dirty|Writeback):/ {printf "%s %s kB ", $1, $2}' /proc/meminfo)load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 # Starts a server with --port 0 (so the kernel picks a free port) and sets peer_url from its
 # "ready on http://..." (or ws://) line; gsio-node logs that line at info level, and logs nothing
 # per add. Sets globals rather than printing, because a $(...) subshell would lose peer_pid and
 # the started_pids entry that the exit trap needs. peer_ready_s: seconds from spawn to ready.
+# Waits PEER_READY_TIMEOUT_S (60) seconds of wall time, saying every 5 s what the peer is doing.
+PEER_READY_TIMEOUT_S=${PEER_READY_TIMEOUT_S:-60}
 peer_pid=""
 peer_url=""
 peer_ready_s=""
 start_peer() {  # name log command...
   local name=$1 log=$2
   shift 2
-  local t0 t1
+  local t0 t1 now waited next_report=5 url=""
   t0=$(date +%s.%N)
   "$@" >"$log" 2>&1 &
   peer_pid=$!
   started_pids+=("$peer_pid")
-  local url="" i
-  for ((i = 0; i < 3000; ++i)); do
+  while :; do
     url=$(grep -o 'ready on [a-z]*://[0-9.]*:[0-9]*' "$log" | head -1 | sed 's/^ready on //') || true
     [[ -n "$url" ]] && break
     kill -0 "$peer_pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" >&2; exit 1; }
+    now=$(date +%s.%N)
+    waited=$(awk -v a="$t0" -v b="$now" 'BEGIN {printf "%d", b - a}')
+    if ((waited >= PEER_READY_TIMEOUT_S)); then
+      echo "bench: $name (pid $peer_pid) did not get ready in $PEER_READY_TIMEOUT_S s: $(peer_activity "$peer_pid")" >&2
+      echo "--- its log:" >&2; cat "$log" >&2
+      exit 1
+    fi
+    if ((waited >= next_report)); then
+      say "$name (pid $peer_pid) not ready after ${waited} s: $(peer_activity "$peer_pid")"
+      next_report=$((next_report + 5))
+    fi
     sleep 0.02
   done
-  [[ -n "$url" ]] || { echo "bench: $name did not get ready in 60 s:" >&2; cat "$log" >&2; exit 1; }
   t1=$(date +%s.%N)
   peer_ready_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   peer_url=$url
@@ -217,17 +243,14 @@ load_start=$(cat /proc/loadavg)
 # --- (a) ingest -------------------------------------------------------------------------------
 ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --warmup-s "$WARMUP_S")
 : >"$work/ingest.jsonl"
-: >"$work/ingest_short.jsonl"
 
-# kind "full": DURATION_S, into ingest.jsonl; "short": SHORT_DURATION_S, into ingest_short.jsonl.
-# Above 1,000 adds/s gsio-node's ids run ahead of the clock and it holds adds once they lead by
-# 60 s (PROTOCOL §3), so a full run measures a burst and then the clock's pace; a short run stays
-# below that cap and shows what the node does without it.
-run_ingest() {  # peer run [kind]
-  local peer=$1 run=$2 kind=${3:-full} url busy_before result
-  local dir=$work/$1-$kind-$2 log=$work/$1-$kind-$2.log  # kept apart, so KEEP_WORK keeps both logs
-  local duration=$DURATION_S out=$work/ingest.jsonl
-  if [[ $kind == short ]]; then duration=$SHORT_DURATION_S out=$work/ingest_short.jsonl; fi
+# One DURATION_S run of a peer, into ingest.jsonl. Ids are <creator>-<unix_us> (protocol 2,
+# PROTOCOL §3): a node would have to add more than 1,000,000 entries/s to run its ids ahead of
+# the clock. gsio-bench records how far the newest acked id led the clock at the end of the
+# window (id_clock_lead_ms), and the report checks that gsio-node's stays under a second.
+run_ingest() {  # peer run
+  local peer=$1 run=$2 url busy_before result
+  local dir=$work/ingest-$1-$2 log=$work/ingest-$1-$2.log
   mkdir -p "$dir"
   case $peer in
     gsio-node) start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
@@ -237,11 +260,11 @@ run_ingest() {  # peer run [kind]
   esac
   url=$peer_url
   busy_before=$(busy_cores)
-  say "(a) run $run ($kind, ${duration} s): $peer at $url (cores busy $busy_before)"
+  say "(a) run $run (${DURATION_S} s): $peer at $url (cores busy $busy_before)"
   local cpu_before wall_before cpu_after wall_after batch_json='{}'
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
-  bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --duration-s "$duration" \
+  bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --duration-s "$DURATION_S" \
     --server-pid "$peer_pid"
   cpu_after=$(server_cpu_ticks "$peer_pid")
   wall_after=$(date +%s.%N)
@@ -270,10 +293,9 @@ run_ingest() {  # peer run [kind]
     '. + {peer: $peer, run: $run, busy_cores_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           server_log_tail: $log} + (if $batch.mean_batch then {server_mean_batch: $batch.mean_batch} else {} end)
           + (if $batch.ledger_ms then {server_ledger_ms: $batch.ledger_ms} else {} end)' \
-    <<<"$result" >>"$out"
+    <<<"$result" >>"$work/ingest.jsonl"
   rm -rf "$dir"
 }
-run_ingest_short() { run_ingest "$1" "$2" short; }
 
 # Alternating peers spreads slow drift (other builds, page cache, thermal) over both.
 alternate() {  # function peerA peerB
@@ -283,10 +305,7 @@ alternate() {  # function peerA peerB
   done
 }
 
-if wants a; then
-  alternate run_ingest gsio-node node-ref
-  if ((SHORT_DURATION_S > 0)); then alternate run_ingest_short gsio-node node-ref; fi
-fi
+if wants a; then alternate run_ingest gsio-node node-ref; fi
 
 # --- (b) propagation --------------------------------------------------------------------------
 : >"$work/propagation.jsonl"
@@ -337,7 +356,11 @@ run_propagation() {  # run
   w1=$(ledger_counters "$writer"); r1=$(ledger_counters "$reader")
   say "  fixed: $(jq -c '{delivered_per_s, latency_ms, writer_ack_ms}' <<<"$result")"
   record_propagation "$result" "$run" "$busy_before" "$w0" "$w1" "$r0" "$r1"
-  # Saturation last: it pushes node 1's ids ahead of the clock (PROTOCOL §3), kept short.
+  # Saturation last, on the same cluster. Its run was kept short (PROP_SAT_DURATION_S) only
+  # because of protocol 1's id cap: with millisecond ids, more than 1,000 adds/s pushed node 1's
+  # ids ahead of the clock (running it last kept that lead out of the fixed-rate phase).
+  # Microsecond ids (protocol 2) put the cap out of reach; the knob keeps its default so that
+  # figures stay comparable with earlier runs.
   busy_before=$(busy_cores)
   w0=$w1; r0=$r1
   bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
@@ -476,7 +499,7 @@ command_line="RUNS=$RUNS SCENARIOS=\"$SCENARIOS\""
 command_line+=" bench/run.sh"
 knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
   --arg ingest "${ingest_args[*]}" --argjson duration "$DURATION_S" \
-  --argjson short_duration "$SHORT_DURATION_S" --argjson prop_nodes "$PROP_NODES" --argjson prop_rate "$PROP_RATE" \
+  --argjson prop_nodes "$PROP_NODES" --argjson prop_rate "$PROP_RATE" \
   --argjson prop_writers "$PROP_WRITERS" --argjson prop_duration "$PROP_DURATION_S" \
   --argjson prop_sat_duration "$PROP_SAT_DURATION_S" --argjson prop_sat_window "$PROP_SAT_WINDOW" \
   --argjson announce_ms "$ANNOUNCE_MS" --argjson fanout_peers "$FANOUT_PEERS" \
@@ -486,8 +509,7 @@ knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
   --argjson idle_clients "$IDLE_CLIENTS" --argjson idle_settle_ms "$IDLE_SETTLE_MS" \
   --argjson mkstore "$mkstore_json" \
   '{runs: $runs, build_dir: $build_dir, ingest_args: $ingest, ingest_duration_s: $duration,
-    ingest_short_duration_s: $short_duration, prop_nodes: $prop_nodes,
-    prop_rate: $prop_rate, prop_writers: $prop_writers, prop_duration_s: $prop_duration,
+    prop_nodes: $prop_nodes, prop_rate: $prop_rate, prop_writers: $prop_writers, prop_duration_s: $prop_duration,
     prop_sat_duration_s: $prop_sat_duration, prop_sat_window: $prop_sat_window,
     announce_ms: $announce_ms, fanout_peers: $fanout_peers, fanout_window: $fanout_window,
     fanout_payload: $fanout_payload, fanout_duration_s: $fanout_duration,

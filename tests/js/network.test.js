@@ -536,4 +536,76 @@ describe('gsio-net network', () => {
     assert.match(nodes[1].log, /rejected an entry from a peer: .*(signature|SHA-256)/);
     console.log(`rejected per node: ${infos.map((i) => i.sync.entries_rejected).join('/')}`);
   });
+
+  it('does not sync with a node announcing protocol 1: logs it once per node, counts it, carries on', async () => {
+    const { relay, nodes, sockets } = await cluster(2);
+    await waitLinked(sockets, 1);
+    const first = await h.emitAck(sockets[0], 'add_ledger_entry', { before: 'old node' });
+    await c.waitConverged(sockets, { minHeight: 1 });
+
+    // A node of protocol 1: its NodeAnnounce has no "protocol", its ids count milliseconds.
+    const old = makeKey();
+    const ws = new WebSocket(relay.url);
+    const received = [];
+    ws.on('message', (data) => received.push(JSON.parse(data.toString())));
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const send = (type, payload, recipient = '') => ws.send(envelope(type, old.id, payload, recipient));
+    const announceV1 = { node_id: old.id, address: '', height: 7, tip_hash: 'ab'.repeat(32), entries: 7 };
+    for (let i = 0; i < 3; i++) {
+      send('NodeAnnounce', announceV1);
+      await c.sleep(100);
+    }
+    const ms = Date.now();
+    const v1entry = { id: `${old.id}-${ms}`, timestamp: new Date(ms).toISOString(), data: { from: 'protocol 1' },
+                      previous_hash: first.hash, creator_node_id: old.id };
+    v1entry.hash = forge.entryHash(v1entry);
+    v1entry.signatures = { [old.id]: require('node:crypto').sign(null, Buffer.from(v1entry.hash, 'hex'), old.privateKey).toString('hex') };
+    send('EntryAnnounce', { entry: v1entry, height: 8, tip_hash: v1entry.hash });
+    send('LedgerSyncRequest', { locator: [first.hash], limit: 100 }, (await c.nodeInfo(sockets[0])).node_id);
+    send('NodeListRequest', {});
+
+    const metric = async (node, name) => {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(name));
+      return line ? Number(line.split(' ').pop()) : NaN;
+    };
+    const dropped = 'gsio_p2p_messages_dropped_total{reason="other_protocol"}';
+    await h.withTimeout((async () => {
+      for (;;) {
+        const counts = await Promise.all(nodes.map((n) => metric(n, dropped)));
+        if (counts.every((n) => n >= 5)) return;
+        await c.sleep(50);
+      }
+    })(), 10000, 'both nodes to drop the protocol 1 node\'s messages');
+    for (const node of nodes) {
+      assert.equal(await metric(node, 'gsio_p2p_other_protocol_nodes'), 1);
+      const warnings = node.log.split('\n').filter((l) => l.includes(`node ${old.id.slice(0, 12)} announces protocol 1;`));
+      assert.equal(warnings.length, 1, `logged once per node:\n${node.log}`);
+    }
+    await c.sleep(500);  // time for an answer that must not come
+    const answers = received.filter((m) => m.recipient_id === old.id);
+    assert.deepEqual(answers.map((m) => m.message_type), [], 'nothing is answered to a protocol 1 node');
+    for (const s of sockets) {
+      const known = await h.emitAck(s, 'get_known_nodes');
+      assert.ok(!known.nodes.includes(old.id), 'a protocol 1 node is not a peer');
+      assert.ok((await h.getAll(s)).every((e) => e.creator_node_id !== old.id), 'its entry is not taken');
+      assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
+    }
+
+    // The two protocol 2 nodes carry on together.
+    await h.emitAck(sockets[1], 'add_ledger_entry', { after: 'old node' });
+    await c.waitConverged(sockets, { minHeight: 2 });
+
+    // Upgraded, the same key is a peer again.
+    send('NodeAnnounce', { ...announceV1, protocol: 2, height: 0, tip_hash: '0'.repeat(64), entries: 0 });
+    await h.withTimeout((async () => {
+      for (;;) {
+        const gauges = await Promise.all(nodes.map((n) => metric(n, 'gsio_p2p_other_protocol_nodes')));
+        if (gauges.every((g) => g === 0)) return;
+        await c.sleep(50);
+      }
+    })(), 10000, 'the upgraded node to be taken back');
+    assert.match(nodes[0].log, new RegExp(`node ${old.id.slice(0, 12)} now speaks protocol 2`));
+    ws.close();
+  });
 });

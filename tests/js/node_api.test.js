@@ -38,11 +38,12 @@ describe('gsio-node client API', () => {
   });
   after(h.cleanup);
 
-  it('reports node_id, height and tip_hash on /health', async () => {
+  it('reports protocol 2, node_id, height and tip_hash on /health', async () => {
     const res = await fetch(`${node.url}/health`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type'), /application\/json/);
     const body = await res.json();
+    assert.equal(body.protocol, 2);
     assert.match(body.node_id, HEX64);
     assert.equal(typeof body.height, 'number');
     assert.match(body.tip_hash, HEX64);
@@ -196,6 +197,7 @@ describe('gsio-node client API', () => {
     assert.deepEqual(await h.emitAck(s, 'get_entry', e.id), e);
     const info = await h.emitAck(s, 'node_info');
     assert.equal(info.node_id, nodeId);
+    assert.equal(info.protocol, 2);
     assert.equal(info.tip_hash, e.hash);
     assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
   });

@@ -7,7 +7,9 @@
 // marker message has arrived, an earlier message that was wrongly routed would have arrived first.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const net = require('node:net');
+const path = require('node:path');
 const {
   startRelay, connectPeer, announcedPeer, envelope, getJson, stats, health, rssKiB, waitUntil,
   cleanup, rawPeer, clientFrame,
@@ -680,6 +682,27 @@ test.describe('announce proofs', () => {
     await waitUntil(async () => (await stats(relay)).proven_nodes.includes(key.id), 5000, 'joined');
     assert.deepEqual((await stats(relay)).nodes, [key.id]);
     await Promise.all([plain.close(), node.close()]);
+    await relay.stop();
+  });
+
+  test('a key of small order proves no id, whatever the challenge (the one signature rule)', async () => {
+    // Rows of the shared edge vectors whose "signature" (R = identity, S = 0) satisfies a lax
+    // verifier's equation for every message when the key has small order: before protocol 2 the
+    // relay checked proofs with such a verifier, and these ids joined a --require-proof relay.
+    const rows = fs.readFileSync(path.join(__dirname, '../vectors/ed25519-edge.tsv'), 'utf8')
+      .split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t'))
+      .filter(([, , , signature]) => signature === `01${'0'.repeat(126)}`);
+    assert.ok(rows.length >= 7, `${rows.length} message-independent rows`);
+    const relay = await startRelay({ args: ['--require-proof'] });
+    for (const [i, [name, publicKey, , signature]] of rows.entries()) {
+      const peer = await connectPeer(relay);
+      await peer.announce(publicKey, { relay_proof: signature });
+      await waitUntil(async () => (await stats(relay)).drops.unproven === i + 1, 5000, `${name} dropped`);
+      await peer.close();
+    }
+    const after = await stats(relay);
+    assert.deepEqual(after.nodes, []);
+    assert.deepEqual(after.proven_nodes, []);
     await relay.stop();
   });
 

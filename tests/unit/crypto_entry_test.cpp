@@ -229,3 +229,23 @@ TEST_CASE("node identity: a new data directory is the owner's only, and racing s
   CHECK(files == 1);
 }
 
+
+TEST_CASE("docs/PROTOCOL.md publishes the entry vectors as they are") {
+  // The table and the hash input in §3 are what other implementations copy: they must not drift
+  // from tests/vectors/entries.json.
+  const auto doc = gsio::test::read_file(gsio::test::vectors_dir() / ".." / ".." / "docs" / "PROTOCOL.md");
+  rapidjson::Document vectors;
+  vectors.Parse(gsio::test::read_file(gsio::test::vectors_dir() / "entries.json").c_str());
+  REQUIRE(vectors.IsArray());
+  for (rapidjson::SizeType i = 0; i < vectors.Size(); ++i) {
+    const auto& e = vectors[i]["entry"];
+    const std::string id = e["id"].GetString();
+    const std::string hash = e["hash"].GetString();
+    const std::string signature = e["signatures"].MemberBegin()->value.GetString();
+    const std::string row = "| " + std::to_string(i + 1) + " | `" + id.substr(id.find('-') + 1) +
+                            "` | `" + hash + "` | `" + signature + "` |";
+    CAPTURE(row);
+    CHECK(doc.find(row) != std::string::npos);
+  }
+  CHECK(doc.find(std::string(vectors[0]["hash_input"].GetString())) != std::string::npos);
+}
