@@ -238,12 +238,17 @@ function ingestSection(runs, ctx) {
   const targetRatio = 5;
   const targetRate = 25000;
   const meetsRatio = ratio >= targetRatio;
-  const meetsRate = gsioRate >= targetRate;
-  // The ledger signs every entry it makes on its one thread, so the rate target applies where one
-  // core signs at least that many entries per second (`gsio-bench limits`).
+  // The 25,000/s target was set on a machine whose one core signed 82,900 Ed25519 signatures/s
+  // (bench/FINDINGS.md, stop 18), where gsio-node reached 26,768/s in 1-s bursts. The ledger signs
+  // every entry it makes, and a node's other work per entry (hashing, JSON, SQLite, 32 pushes)
+  // scales with the same CPU, so on a slower machine the target scales with its sign rate
+  // (`gsio-bench limits`), and is 25,000/s on one at least as fast.
+  const referenceSignRate = 82900;
   const signRate = limits.ed25519_sign_per_s;
-  const rateApplies = signRate >= targetRate;
-  const rateMet = rateApplies ? met(meetsRate) : `– (not applicable: the sign rate is below ${int(targetRate)}/s)`;
+  const scaledRate = targetRate * Math.min(1, signRate / referenceSignRate);
+  const rateApplies = signRate >= referenceSignRate;
+  const meetsRate = gsioRate >= scaledRate;
+  const rateMet = met(meetsRate);
   // How far gsio-node's newest acked id led the clock at the end of a run; the issue asks that it
   // stay under a second.
   const leadMs = max(peers['gsio-node'].map((r) => r.id_clock_lead_ms));
@@ -287,18 +292,23 @@ function ingestSection(runs, ctx) {
   w('| target | measured | met |');
   w('|---|---|---|');
   w(`| ≥ ${targetRatio}× the Node reference in the same run | ${fix(ratio, 2)}× | ${met(meetsRatio)} |`);
-  w(`| ≥ ${int(targetRate)} durable entries/s where the machine's Ed25519 sign rate allows ` +
-    `(here ${int(signRate)} signatures/s on one core) | ${int(gsioRate)} /s | ${rateMet} |`);
+  w(`| ≥ ${int(targetRate)} durable entries/s where the machine's Ed25519 sign rate allows: ` +
+    (rateApplies ? `here ${int(signRate)} signatures/s on one core, so ${int(targetRate)}/s`
+      : `scaled by this machine's ${int(signRate)} signatures/s on one core against the ` +
+        `${int(referenceSignRate)}/s the target was set at: ≥ ${int(scaledRate)}/s`) +
+    ` | ${int(gsioRate)} /s | ${rateMet} |`);
   w(`| ids lead the clock by < 1 s (largest \`id_clock_lead_ms\` over gsio-node's runs) | ${leadMsText(leadMs)} | ${met(leadUnder1s)} |`);
   w();
   w(`gsio-node ${meetsRatio ? 'met' : 'did **not** meet'} the ${targetRatio}× target (${fix(ratio, 2)}×). ` +
     (rateApplies
-      ? `This machine signs ${int(signRate)} Ed25519 signatures/s on one core, enough for ${int(targetRate)} ` +
-        `entries/s, so the rate target applies: gsio-node ${meetsRate ? 'met' : 'did **not** meet'} it ` +
-        `(${int(gsioRate)} entries/s).`
-      : `This machine signs only ${int(signRate)} Ed25519 signatures/s on one core, below ${int(targetRate)}, ` +
-        `and gsio-node signs every entry on its ledger thread, so the ${int(targetRate)}/s target does not apply ` +
-        `here (measured: ${int(gsioRate)} entries/s).`) +
+      ? `This machine signs ${int(signRate)} Ed25519 signatures/s on one core, at least the ` +
+        `${int(referenceSignRate)}/s the ${int(targetRate)}/s target was set at, so the whole target applies: ` +
+        `gsio-node ${meetsRate ? 'met' : 'did **not** meet'} it (${int(gsioRate)} entries/s).`
+      : `This machine signs ${int(signRate)} Ed25519 signatures/s on one core, ${fix(signRate / referenceSignRate, 2)} ` +
+        `of the ${int(referenceSignRate)}/s the ${int(targetRate)}/s target was set at, so the target scales to ` +
+        `${int(scaledRate)}/s here: gsio-node ${meetsRate ? 'met' : 'did **not** meet'} it (${int(gsioRate)} entries/s, ` +
+        `${fix(gsioRate / scaledRate, 2)}× that). At ${int(targetRate)}/s signing alone would take ` +
+        `${fix(100 * targetRate / signRate, 0)} % of the ledger's core on this machine.`) +
     ` Ids are \`<creator>-<unix_us>\` (protocol 2). Over gsio-node's ${peers['gsio-node'].length} runs, the largest ` +
     `lead of its newest acked id over the clock at the end of a run was ${leadMsText(leadMs)}` +
     (leadMs <= 0 ? ' (its ids never ran ahead of the clock)' : '') +
@@ -337,8 +347,9 @@ function ingestSection(runs, ctx) {
       `${int(nodeRate)} (Node socket.io server)`, `${fix(ratio)}×`,
       rateApplies
         ? `≥ ${targetRatio}× and ≥ ${int(targetRate)}/s (sign rate ${int(signRate)}/s)`
-        : `≥ ${targetRatio}× (${int(targetRate)}/s not applicable: sign rate ${int(signRate)}/s)`,
-      met(meetsRatio && (!rateApplies || meetsRate))],
+        : `≥ ${targetRatio}× and ≥ ${int(scaledRate)}/s (${int(targetRate)}/s scaled by the sign rate, ` +
+          `${int(signRate)}/s against ${int(referenceSignRate)}/s)`,
+      met(meetsRatio && meetsRate)],
     ['(a) ingest, ids ahead of the clock (largest, gsio-node)', leadMsText(leadMs), '–', '–', '< 1 s', met(leadUnder1s)],
   ];
   return { summary, lines: out };

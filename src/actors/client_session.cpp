@@ -10,6 +10,7 @@
 
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
+#include "net/p2p_socketio.hpp"
 #include "util/clock.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
@@ -398,16 +399,11 @@ void on_verify_ledger(self_ptr self, const client_event& ev) {
 // "/p2p": one P2P envelope per event; well-formed ones go to the sync coordinator, which answers
 // through send_atom. The ack only says the envelope was accepted for processing.
 void on_p2p_message(self_ptr self, const client_event& ev) {
-  auto doc = parse_args(self, ev);
-  if (!doc)
-    return;
-  if (doc->Empty() || !(*doc)[0].IsObject())
+  auto envelope = net::p2p_socketio::envelope_of(ev.args_json);
+  if (!envelope)
     return fail(self, ev, "p2p_message: the argument must be a message object");
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  (*doc)[0].Accept(w);
   std::string error;
-  auto message = net::decode_p2p({buf.GetString(), buf.GetSize()}, error);
+  auto message = net::decode_p2p(*envelope, error);
   if (!message)
     return fail(self, ev, "p2p_message: " + error);
   log::debug("session", "p2p ", net::to_string(message->type), " from ", message->sender_id);
@@ -425,8 +421,8 @@ void on_p2p_message(self_ptr self, const client_event& ev) {
 void dispatch(self_ptr self, client_event& ev) {
   auto& st = self->state;
   ++st.events_in;
-  if (st.info.nsp == "/p2p") {
-    if (ev.name == "p2p_message")
+  if (st.info.nsp == net::p2p_socketio::nsp) {
+    if (ev.name == net::p2p_socketio::event)
       return on_p2p_message(self, ev);
     return fail(self, ev, "unknown event '" + ev.name + "' on /p2p (expected p2p_message)");
   }
@@ -499,7 +495,7 @@ client_session(instrumented<client_session_actor, client_session_state> self,
   st.connected_since_ms = util::now_unix_ms();
   if (st.info.nsp == "/")
     emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
-  if (st.info.nsp == "/p2p" && st.coordinator) {
+  if (st.info.nsp == net::p2p_socketio::nsp && st.coordinator) {
     auto link = caf::actor_cast<p2p_link_actor>(self);
     self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"}, std::string{});
     self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
@@ -511,7 +507,8 @@ client_session(instrumented<client_session_actor, client_session_state> self,
     [=](send_atom, std::string& frame) {
       auto& st = self->state;
       ++st.messages_out;
-      st.server->emit(st.info.id, "p2p_message", net::sio_args{"[" + frame + "]", {}});
+      st.server->emit(st.info.id, std::string{net::p2p_socketio::event},
+                      net::sio_args{net::p2p_socketio::args_of(frame), {}});
     },
     [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };

@@ -13,7 +13,8 @@
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
 
-#include "cli/output.hpp"
+#include "ledger/json_print.hpp"
+#include "util/text_table.hpp"
 #include "net/admin_server.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -113,7 +114,7 @@ std::optional<std::uint64_t> parse_count(const std::string& text) {
 std::optional<rapidjson::Document> parse_object(const std::string& json) {
   rapidjson::Document doc;
   std::string error;
-  if (!cli::parse_json(json, doc, error) || !doc.IsObject())
+  if (!ledger::parse_json(json, doc, error) || !doc.IsObject())
     return std::nullopt;
   return doc;
 }
@@ -136,7 +137,7 @@ std::string string_of(const rapidjson::Value& object, const char* key) {
     return {it->value.GetString(), it->value.GetStringLength()};
   if (it->value.IsNull())
     return {};
-  return cli::to_json_text(it->value, false);
+  return ledger::to_json_text(it->value, false);
 }
 
 // One line of a table row for an entry: index, short id, author, short hash, data.
@@ -146,10 +147,10 @@ std::vector<std::string> entry_row(const std::string& index, const std::string& 
     return {index, "?", "?", "?", "(unreadable entry)"};
   std::string data = "null";
   if (auto it = doc->FindMember("data"); it != doc->MemberEnd())
-    data = cli::to_json_text(it->value, false);
-  return {index, cli::short_id(string_of(*doc, "id")),
-          cli::short_hex(string_of(*doc, "creator_node_id")), cli::short_hex(string_of(*doc, "hash")),
-          cli::truncate_utf8(data, 60)};
+    data = ledger::to_json_text(it->value, false);
+  return {index, util::short_id(string_of(*doc, "id")),
+          util::short_hex(string_of(*doc, "creator_node_id")), util::short_hex(string_of(*doc, "hash")),
+          util::truncate_utf8(data, 60)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ struct command {
 extern const std::vector<command> commands;
 
 void run_help(self_ptr, const std::vector<std::string>&, reply_to reply) {
-  cli::table t{{"COMMAND", "WHAT IT SHOWS"}};
+  util::text_table t{{"COMMAND", "WHAT IT SHOWS"}};
   for (const auto& c : commands)
     t.add_row({c.usage, c.help});
   reply.ok(t.render() + "Arguments in <> are required, in [] optional.\n");
@@ -286,7 +287,7 @@ void run_actors(self_ptr self, const std::vector<std::string>&, reply_to reply) 
     self, 50,
     [self, reply](std::vector<target> targets, std::size_t total_sessions) {
       inspect_all(self, targets, [reply, targets, total_sessions](auto answers) {
-        cli::table t{{"NAME", "ID", "MAILBOX", "UPTIME", "HANDLED"}};
+        util::text_table t{{"NAME", "ID", "MAILBOX", "UPTIME", "HANDLED"}};
         for (std::size_t i = 0; i < targets.size(); ++i) {
           auto doc = answers[i] ? parse_object(*answers[i]) : std::nullopt;
           const rapidjson::Value* vitals = nullptr;
@@ -341,7 +342,7 @@ void run_inspect(self_ptr self, const std::vector<std::string>& args, reply_to r
       }
       inspect_one(self, matches[0].handle, matches[0].kind, reply,
                   [reply](const rapidjson::Document& doc) {
-                    reply.ok(cli::to_json_text(doc, true) + "\n");
+                    reply.ok(ledger::to_json_text(doc, true) + "\n");
                   });
     },
     reply);
@@ -372,7 +373,7 @@ void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to re
                   reply.ok("the ledger is empty\n");
                   return;
                 }
-                cli::table t{{"#", "ID", "AUTHOR", "HASH", "DATA"}};
+                util::text_table t{{"#", "ID", "AUTHOR", "HASH", "DATA"}};
                 for (std::size_t i = 0; i < page.entries.size(); ++i)
                   t.add_row(entry_row(std::to_string(page.from + i), page.entries[i]));
                 std::string note;
@@ -399,7 +400,7 @@ void run_ledger(self_ptr self, const std::vector<std::string>& args, reply_to re
         reply.error("the ledger returned an unreadable entry");
         return;
       }
-      reply.ok(cli::to_json_text(*doc, true) + "\n(" + where + ")\n");
+      reply.ok(ledger::to_json_text(*doc, true) + "\n(" + where + ")\n");
     };
     self->request(ledger, timeout, get_atom::value, entry_atom::value, key)
       .then(
@@ -475,15 +476,15 @@ void run_forks(self_ptr self, const std::vector<std::string>& args, reply_to rep
           .then(
             [reply, branches, total](const tip_info& tip) {
               std::string text = "canonical chain: height " + std::to_string(tip.height) +
-                                 ", tip " + cli::short_hex(tip.tip_hash) + "; " +
+                                 ", tip " + util::short_hex(tip.tip_hash) + "; " +
                                  std::to_string(tip.forks) + " fork point(s)\n";
               if (branches.empty()) {
                 reply.ok(text + "no side branches: every entry is on the canonical chain\n");
                 return;
               }
-              cli::table t{{"TIP", "TIP ID", "FORKS AFTER", "LENGTH"}};
+              util::text_table t{{"TIP", "TIP ID", "FORKS AFTER", "LENGTH"}};
               for (const auto& b : branches)
-                t.add_row({cli::short_hex(b.tip_hash), cli::short_id(b.tip_id),
+                t.add_row({util::short_hex(b.tip_hash), util::short_id(b.tip_id),
                            b.fork_height == 0 ? "genesis" : "#" + std::to_string(b.fork_height - 1),
                            std::to_string(b.length)});
               if (total > branches.size())
@@ -516,7 +517,7 @@ void run_orphans(self_ptr self, const std::vector<std::string>& args, reply_to r
           std::string out = shown.size() < total
                               ? ", the newest " + std::to_string(shown.size()) + ":\n"
                               : ":\n";
-          cli::table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
+          util::text_table t{{"", "ID", "AUTHOR", "HASH", "DATA"}};
           for (const auto& e : shown)
             t.add_row(entry_row("-", e));
           return out + t.render();
@@ -527,7 +528,7 @@ void run_orphans(self_ptr self, const std::vector<std::string>& args, reply_to r
         if (!report.held.empty()) {
           text += "missing parents:";
           for (const auto& p : report.missing_parents)
-            text += " " + cli::short_hex(p);
+            text += " " + util::short_hex(p);
           text += "\n";
         }
         reply.ok(std::move(text));
@@ -539,11 +540,11 @@ void run_peers(self_ptr self, const std::vector<std::string>&, reply_to reply) {
   self->request(self->state.targets.registry, self->state.options.request_timeout, peers_atom::value)
     .then(
       [reply](const std::vector<node_record>& nodes) {
-        cli::table t{{"NODE", "LINK", "ADDRESS", "HEIGHT", "TIP", "LAST SEEN"}};
+        util::text_table t{{"NODE", "LINK", "ADDRESS", "HEIGHT", "TIP", "LAST SEEN"}};
         for (const auto& n : nodes)
-          t.add_row({cli::short_hex(n.node_id) + (n.is_self ? " (this node)" : ""), n.link,
+          t.add_row({util::short_hex(n.node_id) + (n.is_self ? " (this node)" : ""), n.link,
                      n.address.empty() ? "-" : n.address, std::to_string(n.height),
-                     cli::short_hex(n.tip_hash), n.is_self ? "now" : ago(n.last_seen_ms)});
+                     util::short_hex(n.tip_hash), n.is_self ? "now" : ago(n.last_seen_ms)});
         reply.ok(t.render() + std::to_string(nodes.size() - 1) + " other node(s) known\n");
       },
       reply.on_failure("the peer registry"));
@@ -559,7 +560,7 @@ void run_sessions(self_ptr self, const std::vector<std::string>&, reply_to reply
           reply.ok("no clients connected\n");
           return;
         }
-        cli::table t{{"SOCKET", "TRANSPORT", "NAMESPACE", "REMOTE", "CONNECTED", "IN", "OUT"}};
+        util::text_table t{{"SOCKET", "TRANSPORT", "NAMESPACE", "REMOTE", "CONNECTED", "IN", "OUT"}};
         for (auto& answer : answers) {
           auto doc = answer ? parse_object(*answer) : std::nullopt;
           if (!doc)
@@ -600,7 +601,7 @@ void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
       const auto& d = *doc;
       const bool connected = string_of(d, "state") == "connected";
       text += string_of(d, "kind") + " " + string_of(d, "url") + "\n";
-      cli::table t{{"", ""}};
+      util::text_table t{{"", ""}};
       t.add_row({"  state", string_of(d, "state") +
                               (connected ? " since " + ago(int_of(d, "connected_since_ms")) : "")});
       t.add_row({"  reconnects", std::to_string(uint_of(d, "reconnects"))});
@@ -626,8 +627,8 @@ void run_sync(self_ptr self, const std::vector<std::string>&, reply_to reply) {
                 auto in_flight = d.FindMember("in_flight");
                 if (in_flight != d.MemberEnd() && in_flight->value.IsObject()) {
                   const auto& p = in_flight->value;
-                  cli::table t{{"PEER", "KIND", "PAGES", "RUNNING", "WAITING"}};
-                  t.add_row({cli::short_hex(string_of(p, "peer")),
+                  util::text_table t{{"PEER", "KIND", "PAGES", "RUNNING", "WAITING"}};
+                  t.add_row({util::short_hex(string_of(p, "peer")),
                              p.HasMember("full") && p["full"].IsBool() && p["full"].GetBool()
                                ? "full pull"
                                : "pull",
@@ -661,7 +662,7 @@ void run_stats(self_ptr self, const std::vector<std::string>&, reply_to reply) {
     std::vector<std::optional<rapidjson::Document>> docs;
     for (auto& a : answers)
       docs.push_back(a ? parse_object(*a) : std::nullopt);
-    cli::table out{{"", ""}};
+    util::text_table out{{"", ""}};
     auto row = [&](std::string key, std::string value) { out.add_row({std::move(key), std::move(value)}); };
     row("node", node_id);
     if (const auto& l = docs[0]) {

@@ -15,8 +15,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/metrics.hpp"
+#include "util/prometheus.hpp"
 #include "net/p2p_message.hpp"
+#include "net/p2p_socketio.hpp"
 #include "net/sio_server.hpp"
 #include "net/static_files.hpp"
 #include "util/clock.hpp"
@@ -26,17 +27,6 @@
 namespace gsio::actors {
 
 namespace {
-
-// Whether a /p2p CONNECT's auth payload carries `token` as its "token" member.
-bool token_matches(const std::string& auth_json, const std::string& token) {
-  rapidjson::Document auth;
-  auth.Parse<rapidjson::kParseIterativeFlag>(auth_json.data(), auth_json.size());
-  if (auth.HasParseError() || !auth.IsObject())
-    return false;
-  auto it = auth.FindMember("token");
-  return it != auth.MemberEnd() && it->value.IsString() &&
-         util::same_secret({it->value.GetString(), it->value.GetStringLength()}, token);
-}
 
 // Static initialization runs just before main: close enough to the process start for uptime.
 const auto process_start = std::chrono::steady_clock::now();
@@ -63,8 +53,8 @@ struct actor_metrics {
   std::uint64_t commits = 0;
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
-  std::optional<metrics::histogram> append_latency;
-  std::optional<metrics::histogram> commit_batch;
+  std::optional<util::prometheus::histogram> append_latency;
+  std::optional<util::prometheus::histogram> commit_batch;
   // Sync coordinator.
   std::map<std::string, std::uint64_t> links_by_kind;
   std::map<std::string, std::uint64_t> p2p_received_by_type;
@@ -100,7 +90,7 @@ std::map<std::string, std::uint64_t> uint_table(const rapidjson::Value& object, 
 }
 
 // The ledger's {"bounds":[...],"counts":[...],"sum":s} form; nullopt when absent or inconsistent.
-std::optional<metrics::histogram> histogram_member(const rapidjson::Value& object,
+std::optional<util::prometheus::histogram> histogram_member(const rapidjson::Value& object,
                                                    const char* name) {
   auto it = object.FindMember(name);
   if (it == object.MemberEnd() || !it->value.IsObject())
@@ -125,7 +115,7 @@ std::optional<metrics::histogram> histogram_member(const rapidjson::Value& objec
     counts.push_back(c.GetUint64());
   }
   try {
-    return metrics::histogram{std::move(bounds), std::move(counts), sum_it->value.GetDouble()};
+    return util::prometheus::histogram{std::move(bounds), std::move(counts), sum_it->value.GetDouble()};
   } catch (const std::invalid_argument&) {
     return std::nullopt;
   }
@@ -205,7 +195,7 @@ void with_known_keys(std::map<std::string, std::uint64_t>& table,
     table.try_emplace(std::string{key}, 0);
 }
 
-void write_table(metrics::text_writer& w, const char* label,
+void write_table(util::prometheus::text_writer& w, const char* label,
                  const std::map<std::string, std::uint64_t>& table) {
   for (const auto& [value, count] : table)
     w.sample({{label, value}}, count);
@@ -221,8 +211,8 @@ struct live_metrics {
 };
 
 std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
-  using metrics::metric_type;
-  metrics::text_writer w;
+  using util::prometheus::metric_type;
+  util::prometheus::text_writer w;
 
   w.gauge("gsio_process_uptime_seconds", "Seconds since the gsio-node process started.",
           live.uptime_seconds);
@@ -404,7 +394,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     net::server_options so;
     so.host = options.host;
     so.port = options.port;
-    so.namespaces = {"/", "/p2p"};
+    so.namespaces = {"/", std::string{net::p2p_socketio::nsp}};
     so.ping_interval = options.ping_interval;
     so.ping_timeout = options.ping_timeout;
     so.connect_timeout = options.connect_timeout;
@@ -415,7 +405,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     so.allowed_hosts = options.allowed_hosts;
     if (!options.p2p_token.empty())
       so.admit = [token = options.p2p_token](const std::string& nsp, const std::string& auth_json) {
-        return nsp != "/p2p" || token_matches(auth_json, token)
+        return nsp != net::p2p_socketio::nsp || net::p2p_socketio::auth_matches(auth_json, token)
                  ? std::string{}
                  : std::string{"unauthorized: /p2p needs the network token as auth {\"token\": ...}"};
       };
@@ -609,7 +599,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
       live.disconnects = disconnects;
     }
     net::http_response r;
-    r.content_type = std::string{metrics::text_writer::content_type};
+    r.content_type = std::string{util::prometheus::text_writer::content_type};
     r.body = render_metrics(snapshot, live);
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;

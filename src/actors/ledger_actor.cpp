@@ -516,7 +516,7 @@ void after_drain(instrumented<ledger_actor, ledger_state> self) {
 }
 
 // {"bounds":[...],"counts":[... one per bound, then +Inf; not cumulative],"sum":s,"count":n}
-void write_histogram(rapidjson::Writer<rapidjson::StringBuffer>& w, const metrics::histogram& h) {
+void write_histogram(rapidjson::Writer<rapidjson::StringBuffer>& w, const util::prometheus::histogram& h) {
   w.StartObject();
   w.Key("bounds");
   w.StartArray();

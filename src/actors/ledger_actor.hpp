@@ -25,7 +25,7 @@
 
 #include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
-#include "actors/metrics.hpp"
+#include "util/prometheus.hpp"
 #include "crypto/identity.hpp"
 #include "ledger/chain_tree.hpp"
 #include "ledger/store.hpp"
@@ -199,10 +199,10 @@ struct ledger_state {
   std::uint64_t throttled_flushes = 0;  // flushes cut short by max_id_lead_us
   bool throttling = false;              // for logging the start and end of a throttled spell
   // Seconds from an add's arrival to its durable acknowledgement (accepted adds only).
-  metrics::histogram append_latency{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  util::prometheus::histogram append_latency{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                      0.5, 1}};
   // Entries per group commit of local adds: how well the commit cost is shared.
-  metrics::histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+  util::prometheus::histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
   // Last, so that it is destroyed first: it writes what is still queued before the rest goes.
   std::unique_ptr<ledger::store_writer> writer;
 };

@@ -7,16 +7,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/string.hpp>
 #include <caf/all.hpp>
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
+#include "net/p2p_socketio.hpp"
 #include "net/sio_client.hpp"
 #include "net/ws_client.hpp"
 #include "util/clock.hpp"
-#include "util/json_parse.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -95,32 +94,17 @@ void dial(self_ptr self) {
     net::sio_client_options o;
     o.url = st.options.url;
     o.tls_ca_file = st.options.tls_ca_file;
-    o.nsp = "/p2p";
+    o.nsp = net::p2p_socketio::nsp;
     o.max_payload = st.options.max_frame_bytes;
-    if (!st.options.token.empty()) {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-      w.StartObject();
-      w.Key("token");
-      w.String(st.options.token.data(), static_cast<rapidjson::SizeType>(st.options.token.size()));
-      w.EndObject();
-      o.auth_json = buf.GetString();
-    }
+    o.auth_json = net::p2p_socketio::auth_payload(st.options.token);
     net::sio_client_callbacks cb;
     cb.on_connect = [addr, generation] { tell(addr, link_up_atom::value, generation, std::string{}); };
     cb.on_event = [addr, generation](std::string event, net::sio_args args) {
-      if (event != "p2p_message")
+      if (event != net::p2p_socketio::event)
         return;
-      // args.json is the argument array: the envelope is its first element.
-      if (util::exact_json_refusal(args.json))
-        return;  // dropped like text that does not parse
-      rapidjson::Document doc;
-      if (util::parse_exact(doc, args.json).IsError() || !doc.IsArray() || doc.Empty())
-        return;
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-      doc[0].Accept(w);
-      tell(addr, p2p_atom::value, generation, std::string(buf.GetString(), buf.GetSize()));
+      // Dropped like text that does not parse when it holds no envelope object.
+      if (auto envelope = net::p2p_socketio::envelope_of(args.json))
+        tell(addr, p2p_atom::value, generation, std::move(*envelope));
     };
     cb.on_close = [addr, generation](std::string reason) {
       tell(addr, link_down_atom::value, generation, std::move(reason));
@@ -206,7 +190,8 @@ relay_link_actor::behavior_type relay_link(instrumented<relay_link_actor, relay_
       if (conn.ws)
         conn.ws->send(std::move(frame));
       else if (conn.sio)
-        conn.sio->emit("p2p_message", net::sio_args{"[" + frame + "]", {}});
+        conn.sio->emit(std::string{net::p2p_socketio::event},
+                       net::sio_args{net::p2p_socketio::args_of(frame), {}});
     },
     [=](link_up_atom, std::uint64_t generation, std::string& relay_proof) {
       auto& st = self->state;

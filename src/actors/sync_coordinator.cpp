@@ -4,7 +4,8 @@
 #include <chrono>
 #include <optional>
 #include <set>
-#include <span>
+#include <type_traits>
+#include <variant>
 
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
@@ -13,9 +14,9 @@
 
 #include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
+#include "net/p2p_payloads.hpp"
 #include "util/clock.hpp"
 #include "util/hex.hpp"
-#include "util/json_parse.hpp"
 #include "util/log.hpp"
 
 namespace gsio::actors {
@@ -39,8 +40,8 @@ namespace {
 using self_ptr = instrumented<sync_coordinator_actor, sync_coordinator_state>;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
+namespace p2p = net::p2p;
 
-constexpr std::size_t max_hashes_per_request = 256;
 // Node ids with the link they were last heard on (sync_coordinator_state::route).
 constexpr std::size_t max_routes = 4096;
 // Requests of one peer answered at once. A request of a few bytes costs the ledger a page of up
@@ -66,59 +67,6 @@ bool created_by(const std::string& entry_json, const std::string& node_id) {
          entry_json.compare(prefix.size(), node_id.size(), node_id) == 0;
 }
 
-void write_entries(json_writer& w, std::span<const std::string> entries) {
-  w.StartArray();
-  for (const auto& e : entries)
-    w.RawValue(e.data(), e.size(), rapidjson::kObjectType);
-  w.EndArray();
-}
-
-// Entries of a payload array, re-serialized one by one (the ledger parses and checks them);
-// nullopt for more than `max`. Nothing this node asks for holds more, and a message of a few
-// megabytes of tiny objects would otherwise become a page of a million entries to check.
-std::optional<std::vector<std::string>> read_entries(const rapidjson::Value& array, std::size_t max) {
-  std::vector<std::string> out;
-  if (!array.IsArray())
-    return out;
-  if (array.Size() > max)
-    return std::nullopt;
-  out.reserve(array.Size());
-  for (const auto& item : array.GetArray()) {
-    rapidjson::StringBuffer buf;
-    json_writer w{buf};
-    item.Accept(w);
-    out.emplace_back(buf.GetString(), buf.GetSize());
-  }
-  return out;
-}
-
-std::string string_member(const rapidjson::Value& object, const char* name) {
-  auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsString()
-           ? std::string(it->value.GetString(), it->value.GetStringLength())
-           : std::string();
-}
-
-// What a peer says of a node, kept only when well-formed: an address is at most
-// max_address_bytes (an http:// URL), a tip hash 64 lowercase hex digits. Anything else would be
-// kept in the registry and repeated to every client that asks for the known nodes.
-constexpr std::size_t max_address_bytes = 512;
-
-std::string address_member(const rapidjson::Value& object) {
-  auto address = string_member(object, "address");
-  return address.size() <= max_address_bytes ? address : std::string();
-}
-
-std::string tip_hash_member(const rapidjson::Value& object) {
-  auto hash = string_member(object, "tip_hash");
-  return util::is_lower_hex(hash, 64) ? hash : std::string();
-}
-
-std::uint64_t uint_member(const rapidjson::Value& object, const char* name) {
-  auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
-}
-
 std::string kind_of(const sync_coordinator_state& st, const p2p_link_actor& link) {
   for (const auto& l : st.links)
     if (l.handle == link)
@@ -128,14 +76,15 @@ std::string kind_of(const sync_coordinator_state& st, const p2p_link_actor& link
 
 // Sends one message: directed messages go over the link the recipient was last heard on (every
 // link if unknown), broadcasts over every link.
-void send_message(self_ptr self, p2p_type type, const std::string& recipient, std::string payload) {
+void send_message(self_ptr self, const std::string& recipient, const p2p::payload& payload) {
   auto& st = self->state;
+  const auto type = p2p::type_of(payload);
   net::p2p_message message;
   message.type = type;
   message.message_id = net::new_message_id();
   message.sender_id = st.options.node_id;
   message.recipient_id = recipient;
-  message.payload_json = std::move(payload);
+  message.payload_json = p2p::encode(payload);
   std::string frame = net::encode(message);
   ++st.messages_out;
   ++st.out_by_type[std::string(net::to_string(type))];
@@ -149,33 +98,19 @@ void send_message(self_ptr self, p2p_type type, const std::string& recipient, st
     self->send(link.handle, send_atom::value, frame);
 }
 
-std::string announce_payload(const sync_coordinator_state& st, const std::string& relay_proof = {}) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
-  w.Key(net::protocol_member.data(), static_cast<rapidjson::SizeType>(net::protocol_member.size()));
-  w.Uint64(net::protocol_version);
-  w.Key("node_id");
-  w.String(st.options.node_id);
-  w.Key("address");
-  w.String(st.options.address);
-  w.Key("height");
-  w.Uint64(st.tip.height);
-  w.Key("tip_hash");
-  w.String(st.tip.tip_hash);
-  w.Key("entries");
-  w.Uint64(st.tip.entries);
-  if (!relay_proof.empty()) {
-    w.Key(net::relay_proof_member.data(),
-          static_cast<rapidjson::SizeType>(net::relay_proof_member.size()));
-    w.String(relay_proof);
-  }
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+p2p::node_announce announce_payload(const sync_coordinator_state& st, std::string relay_proof = {}) {
+  p2p::node_announce a;
+  a.node_id = st.options.node_id;
+  a.address = st.options.address;
+  a.height = st.tip.height;
+  a.tip_hash = st.tip.tip_hash;
+  a.entries = st.tip.entries;
+  a.relay_proof = std::move(relay_proof);
+  return a;
 }
 
 void announce(self_ptr self, const std::string& recipient = {}) {
-  send_message(self, p2p_type::node_announce, recipient, announce_payload(self->state));
+  send_message(self, recipient, announce_payload(self->state));
 }
 
 void announce_entries(self_ptr self, const std::vector<std::string>& entries) {
@@ -185,51 +120,25 @@ void announce_entries(self_ptr self, const std::vector<std::string>& entries) {
   for (const auto& e : entries) {
     if (!created_by(e, st.options.node_id))
       continue;  // others announce their own entries; relaying them would multiply traffic
-    rapidjson::StringBuffer buf;
-    json_writer w{buf};
-    w.StartObject();
-    w.Key("entry");
-    w.RawValue(e.data(), e.size(), rapidjson::kObjectType);
-    w.Key("height");
-    w.Uint64(st.tip.height);
-    w.Key("tip_hash");
-    w.String(st.tip.tip_hash);
-    w.EndObject();
-    send_message(self, p2p_type::entry_announce, {}, {buf.GetString(), buf.GetSize()});
+    send_message(self, {}, p2p::entry_announce{e, st.tip.height, st.tip.tip_hash});
   }
 }
 
 void send_pull(self_ptr self, const ledger::sync_planner::pull& pull) {
   auto limit = self->state.options.page_limit;
-  auto send_request = [self, peer = pull.peer, limit](const std::vector<std::string>& locator,
-                                                      bool has_cursor, std::uint64_t cursor) {
-    rapidjson::StringBuffer buf;
-    json_writer w{buf};
-    w.StartObject();
-    w.Key("locator");
-    w.StartArray();
-    for (const auto& hash : locator)
-      w.String(hash);
-    w.EndArray();
-    w.Key("cursor");
-    if (has_cursor)
-      w.Uint64(cursor);
-    else
-      w.Null();
-    w.Key("limit");
-    w.Uint64(limit);
-    w.EndObject();
-    send_message(self, p2p_type::ledger_sync_request, peer, {buf.GetString(), buf.GetSize()});
+  auto send_request = [self, peer = pull.peer, limit](std::vector<std::string> locator,
+                                                      std::optional<std::uint64_t> cursor) {
+    send_message(self, peer, p2p::ledger_sync_request{std::move(locator), cursor, limit});
   };
   if (pull.full)
     log::info("sync", "pulling everything from ", pull.peer.substr(0, 12),
               ": our tips disagree although each knows the other's");
   if (pull.cursor) {
-    send_request({}, true, *pull.cursor);
+    send_request({}, *pull.cursor);
     return;
   }
   self->request(self->state.ledger, std::chrono::seconds{10}, get_atom::value, sync_atom::value)
-    .then([send_request](const std::vector<std::string>& locator) { send_request(locator, false, 0); },
+    .then([send_request](std::vector<std::string>& locator) { send_request(std::move(locator), std::nullopt); },
           [self, peer = pull.peer](const caf::error&) { self->state.planner.abandon(peer); });
 }
 
@@ -245,18 +154,9 @@ void request_missing_parents(self_ptr self) {
       [self](std::vector<std::string>& hashes) {
         if (hashes.empty())
           return;
-        if (hashes.size() > max_hashes_per_request)
-          hashes.resize(max_hashes_per_request);
-        rapidjson::StringBuffer buf;
-        json_writer w{buf};
-        w.StartObject();
-        w.Key("hashes");
-        w.StartArray();
-        for (const auto& h : hashes)
-          w.String(h);
-        w.EndArray();
-        w.EndObject();
-        send_message(self, p2p_type::entry_request, {}, {buf.GetString(), buf.GetSize()});
+        if (hashes.size() > p2p::max_hashes)
+          hashes.resize(p2p::max_hashes);
+        send_message(self, {}, p2p::entry_request{std::move(hashes)});
       },
       [](const caf::error&) {});
 }
@@ -305,16 +205,16 @@ void maybe_reappend(self_ptr self) {
     .then([](const std::vector<std::string>&) {}, [](const caf::error&) {});
 }
 
-void on_announce(self_ptr self, const std::string& sender, const rapidjson::Value& payload,
+void on_announce(self_ptr self, const std::string& sender, const p2p::node_announce& announce,
                  const std::string& link_kind) {
   auto& st = self->state;
   node_record record;
   record.node_id = sender;
   record.link = link_kind;
-  record.address = address_member(payload);
+  record.address = announce.address;
   record.last_seen_ms = util::now_unix_ms();
-  record.height = uint_member(payload, "height");
-  record.tip_hash = tip_hash_member(payload);
+  record.height = announce.height;
+  record.tip_hash = announce.tip_hash;
   self->send(st.registry, seen_atom::value, record);
   if (record.tip_hash.empty())
     return;
@@ -347,49 +247,22 @@ void give_back_request_slot(self_ptr self, const std::string& sender) {
     answering.erase(it);
 }
 
-// The members of `array` that are entry hashes (64 lowercase hex digits), at most `limit`.
-std::vector<std::string> hashes_in(const rapidjson::Value& array, std::size_t limit) {
-  std::vector<std::string> hashes;
-  for (const auto& hash : array.GetArray()) {
-    if (hashes.size() == limit)
-      break;
-    if (hash.IsString() && util::is_lower_hex({hash.GetString(), hash.GetStringLength()}, 64))
-      hashes.emplace_back(hash.GetString(), hash.GetStringLength());
-  }
-  return hashes;
-}
-
-void on_sync_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+void on_sync_request(self_ptr self, const std::string& sender, p2p::ledger_sync_request& request) {
   sync_query query;
-  if (auto it = payload.FindMember("locator"); it != payload.MemberEnd() && it->value.IsArray())
-    query.locator = hashes_in(it->value, 128);
-  if (auto it = payload.FindMember("cursor"); it != payload.MemberEnd() && it->value.IsUint64()) {
-    query.has_cursor = true;
-    query.cursor = it->value.GetUint64();
-  }
-  query.limit = std::clamp<std::uint64_t>(uint_member(payload, "limit"), 1, 1000);
+  query.locator = std::move(request.locator);
+  query.has_cursor = request.cursor.has_value();
+  query.cursor = request.cursor.value_or(0);
+  query.limit = request.limit;
   if (!take_request_slot(self, sender))
     return;
   self->request(self->state.ledger, std::chrono::seconds{30}, sync_atom::value, query)
     .then(
-      [self, sender](const sync_answer& answer) {
+      [self, sender](sync_answer& answer) {
         give_back_request_slot(self, sender);
-        rapidjson::StringBuffer buf;
-        json_writer w{buf};
-        w.StartObject();
-        w.Key("entries");
-        write_entries(w, answer.entries);
-        w.Key("next_cursor");
-        w.Uint64(answer.next_cursor);
-        w.Key("more");
-        w.Bool(answer.more);
-        w.Key("height");
-        w.Uint64(answer.height);
-        w.Key("tip_hash");
-        w.String(answer.tip_hash);
-        w.EndObject();
         self->state.entries_sent_sync += answer.entries.size();
-        send_message(self, p2p_type::ledger_sync_response, sender, {buf.GetString(), buf.GetSize()});
+        send_message(self, sender,
+                     p2p::ledger_sync_response{std::move(answer.entries), answer.next_cursor,
+                                               answer.more, answer.height, std::move(answer.tip_hash)});
       },
       [self, sender](const caf::error&) { give_back_request_slot(self, sender); });
 }
@@ -411,7 +284,7 @@ void page_merged(self_ptr self) {
 // fewer than max_pages_in_process pages are being checked or merged, the next page is asked for
 // as soon as one arrives, so that the transfer overlaps both too; beyond that the request waits
 // for a merge, which bounds what a catch-up holds in memory.
-void on_sync_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+void on_sync_response(self_ptr self, const std::string& sender, p2p::ledger_sync_response& page) {
   auto& st = self->state;
   // A page is asked for only while at most max_pages_in_process are in process, so one beyond
   // that was not asked for (or answers a pull given up long ago): dropping it bounds what a peer
@@ -422,19 +295,10 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
                 " that was not asked for (", st.pages_dropped, " so far)");
     return;
   }
-  auto entries_it = payload.FindMember("entries");
-  auto read = entries_it != payload.MemberEnd() ? read_entries(entries_it->value, st.options.page_limit)
-                                                : std::vector<std::string>{};
-  if (!read) {
-    ++st.malformed;
-    log::warn("sync", "dropped a sync page from ", sender.substr(0, 12), " with more than the ",
-              st.options.page_limit, " entries asked for");
-    return;
-  }
-  auto entries = std::move(*read);
+  auto entries = std::move(page.entries);
   st.entries_received_sync += entries.size();
-  const bool more = payload.HasMember("more") && payload["more"].IsBool() && payload["more"].GetBool();
-  const auto next_cursor = uint_member(payload, "next_cursor");
+  const bool more = page.more;
+  const auto next_cursor = page.next_cursor;
   ++st.pages_in_process;
   // A late answer to an abandoned pull still gets merged, but asks for nothing more.
   const bool current = st.planner.pulling_from() == sender;
@@ -483,17 +347,9 @@ void on_sync_response(self_ptr self, const std::string& sender, const rapidjson:
       });
 }
 
-void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
-  auto it = payload.FindMember("entry");
-  if (it == payload.MemberEnd() || !it->value.IsObject()) {
-    ++self->state.malformed;
-    return;
-  }
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  it->value.Accept(w);
+void on_entry_announce(self_ptr self, const std::string& sender, p2p::entry_announce& announce) {
   ++self->state.entries_received_announce;
-  merge_entries(self, {std::string(buf.GetString(), buf.GetSize())},
+  merge_entries(self, {std::move(announce.entry)},
                 [self, sender](const merge_result& result) {
                   if (result.held == 0)
                     return;
@@ -504,10 +360,8 @@ void on_entry_announce(self_ptr self, const std::string& sender, const rapidjson
                 });
 }
 
-void on_entry_request(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
-  std::vector<std::string> hashes;
-  if (auto it = payload.FindMember("hashes"); it != payload.MemberEnd() && it->value.IsArray())
-    hashes = hashes_in(it->value, max_hashes_per_request);
+void on_entry_request(self_ptr self, const std::string& sender, p2p::entry_request& request) {
+  auto& hashes = request.hashes;
   if (hashes.empty() || !take_request_slot(self, sender))
     return;
   self->request(self->state.ledger, std::chrono::seconds{10}, get_atom::value, hashes_atom::value,
@@ -522,13 +376,9 @@ void on_entry_request(self_ptr self, const std::string& sender, const rapidjson:
           std::size_t end = begin, bytes = 0;
           while (end < found.size() && (end == begin || bytes + found[end].size() <= max_response_bytes))
             bytes += found[end++].size();
-          rapidjson::StringBuffer buf;
-          json_writer w{buf};
-          w.StartObject();
-          w.Key("entries");
-          write_entries(w, std::span{found}.subspan(begin, end - begin));
-          w.EndObject();
-          send_message(self, p2p_type::entry_response, sender, {buf.GetString(), buf.GetSize()});
+          send_message(self, sender,
+                       p2p::entry_response{{found.begin() + static_cast<std::ptrdiff_t>(begin),
+                                            found.begin() + static_cast<std::ptrdiff_t>(end)}});
           begin = end;
         }
       },
@@ -539,36 +389,17 @@ void on_node_list_request(self_ptr self, const std::string& sender) {
   self->request(self->state.registry, std::chrono::seconds{10}, peers_atom::value)
     .then(
       [self, sender](const std::vector<node_record>& nodes) {
-        rapidjson::StringBuffer buf;
-        json_writer w{buf};
-        w.StartObject();
-        w.Key("nodes");  // the ids, as the original protocol has them; the details in "peers"
-        w.StartArray();
-        for (const auto& n : nodes)
-          w.String(n.node_id);
-        w.EndArray();
-        w.Key("peers");
-        w.StartArray();
+        p2p::node_list_response list;
         for (const auto& n : nodes) {
-          w.StartObject();
-          w.Key("node_id");
-          w.String(n.node_id);
-          w.Key("address");
-          w.String(n.address);
-          w.Key("height");
-          w.Uint64(n.height);
-          w.Key("tip_hash");
-          w.String(n.tip_hash);
-          w.EndObject();
+          list.nodes.push_back(n.node_id);
+          list.peers.push_back({n.node_id, n.address, n.height, n.tip_hash});
         }
-        w.EndArray();
-        w.EndObject();
-        send_message(self, p2p_type::node_list_response, sender, {buf.GetString(), buf.GetSize()});
+        send_message(self, sender, list);
       },
       [](const caf::error&) {});
 }
 
-void on_node_list_response(self_ptr self, const std::string& sender, const rapidjson::Value& payload) {
+void on_node_list_response(self_ptr self, const std::string& sender, const p2p::node_list_response& list) {
   auto heard_of = [&](node_record record) {
     if (!util::is_lower_hex(record.node_id, 64) || record.node_id == self->state.options.node_id)
       return;
@@ -579,48 +410,39 @@ void on_node_list_response(self_ptr self, const std::string& sender, const rapid
   };
   // The details of each node in "peers"; "nodes" names them all, so an id without details is
   // still worth knowing.
-  std::set<std::string> detailed;
-  if (auto peers = payload.FindMember("peers"); peers != payload.MemberEnd() && peers->value.IsArray()) {
-    for (const auto& n : peers->value.GetArray()) {
-      if (!n.IsObject())
-        continue;
+  std::set<std::string_view> detailed;
+  for (const auto& peer : list.peers) {
+    node_record record;
+    record.node_id = peer.node_id;
+    record.address = peer.address;
+    record.height = peer.height;
+    record.tip_hash = peer.tip_hash;
+    detailed.insert(peer.node_id);
+    heard_of(std::move(record));
+  }
+  for (const auto& id : list.nodes)
+    if (!detailed.contains(id)) {
       node_record record;
-      record.node_id = string_member(n, "node_id");
-      record.address = address_member(n);
-      record.height = uint_member(n, "height");
-      record.tip_hash = tip_hash_member(n);
-      detailed.insert(record.node_id);
+      record.node_id = id;
       heard_of(std::move(record));
     }
-  }
-  if (auto nodes = payload.FindMember("nodes"); nodes != payload.MemberEnd() && nodes->value.IsArray()) {
-    for (const auto& id : nodes->value.GetArray()) {
-      if (!id.IsString() || detailed.contains(id.GetString()))
-        continue;
-      node_record record;
-      record.node_id.assign(id.GetString(), id.GetStringLength());
-      heard_of(std::move(record));
-    }
-  }
 }
 
 // Whether `sender` speaks this node's protocol, as far as its last NodeAnnounce says (a node not
 // announced yet is taken to). Messages of a node of another protocol are dropped and counted:
 // its entries would not validate here, and it could not read ours. Logged once per node and
 // protocol, again if it comes back speaking ours.
-bool speaks_our_protocol(self_ptr self, const std::string& sender, p2p_type type,
-                         const rapidjson::Value& payload) {
+bool speaks_our_protocol(self_ptr self, const std::string& sender, const p2p::payload& payload) {
   auto& st = self->state;
   auto known = st.other_protocol.find(sender);
-  if (type != p2p_type::node_announce) {
+  const auto* announce = std::get_if<p2p::node_announce>(&payload);
+  if (!announce) {
     if (known == st.other_protocol.end())
       return true;
     ++st.other_protocol_dropped;
     return false;
   }
-  std::uint64_t version = 1;  // protocol 1 announces carried no version
-  if (auto it = payload.FindMember(net::protocol_member.data()); it != payload.MemberEnd())
-    version = it->value.IsUint64() ? it->value.GetUint64() : 0;  // 0: not a version at all
+  const std::uint64_t version = announce->protocol;  // 1 when absent, 0 when not a number
   if (version == net::protocol_version) {
     if (known != st.other_protocol.end()) {
       log::info("sync", "node ", sender.substr(0, 12), " now speaks protocol ", version);
@@ -681,39 +503,45 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
   if (st.route.size() >= max_routes && !st.route.contains(env.sender_id))
     st.route.erase(st.route.begin());
   st.route.insert_or_assign(env.sender_id, link);
-  rapidjson::Document payload;
-  if (util::parse_exact(payload, env.payload_json).IsError() || !payload.IsObject()) {
+  std::string error;
+  auto payload = p2p::decode(type, env.payload_json, error, {st.options.page_limit});
+  if (!payload) {
     ++st.malformed;
+    if (type == p2p_type::ledger_sync_response)
+      log::warn("sync", "dropped a sync page from ", env.sender_id.substr(0, 12), ": ", error);
     return;
   }
-  if (!speaks_our_protocol(self, env.sender_id, type, payload))
+  if (!speaks_our_protocol(self, env.sender_id, *payload))
     return;
-  switch (type) {
-    case p2p_type::node_announce: return on_announce(self, env.sender_id, payload, kind_of(st, link));
-    case p2p_type::node_list_request: return on_node_list_request(self, env.sender_id);
-    case p2p_type::node_list_response: return on_node_list_response(self, env.sender_id, payload);
-    case p2p_type::entry_announce: return on_entry_announce(self, env.sender_id, payload);
-    case p2p_type::entry_request: return on_entry_request(self, env.sender_id, payload);
-    case p2p_type::entry_response: {
-      auto it = payload.FindMember("entries");
-      auto entries = it != payload.MemberEnd() ? read_entries(it->value, max_hashes_per_request)
-                                               : std::vector<std::string>{};
-      if (!entries) {  // more than an EntryRequest can ask for
-        ++st.malformed;
-        return;
+  const auto& sender = env.sender_id;
+  std::visit(
+    [&](auto& p) {
+      using T = std::decay_t<decltype(p)>;
+      if constexpr (std::is_same_v<T, p2p::node_announce>) {
+        on_announce(self, sender, p, kind_of(st, link));
+      } else if constexpr (std::is_same_v<T, p2p::node_list_request>) {
+        on_node_list_request(self, sender);
+      } else if constexpr (std::is_same_v<T, p2p::node_list_response>) {
+        on_node_list_response(self, sender, p);
+      } else if constexpr (std::is_same_v<T, p2p::entry_announce>) {
+        on_entry_announce(self, sender, p);
+      } else if constexpr (std::is_same_v<T, p2p::entry_request>) {
+        on_entry_request(self, sender, p);
+      } else if constexpr (std::is_same_v<T, p2p::entry_response>) {
+        st.entries_received_announce += p.entries.size();
+        merge_entries(self, std::move(p.entries), [](const merge_result&) {});
+      } else if constexpr (std::is_same_v<T, p2p::ledger_sync_request>) {
+        // A pull is directed: one broadcast would have every node build a page for the sender.
+        if (env.recipient_id.empty())
+          ++st.not_for_us;
+        else
+          on_sync_request(self, sender, p);
+      } else {
+        static_assert(std::is_same_v<T, p2p::ledger_sync_response>);
+        on_sync_response(self, sender, p);
       }
-      st.entries_received_announce += entries->size();
-      return merge_entries(self, std::move(*entries), [](const merge_result&) {});
-    }
-    case p2p_type::ledger_sync_request:
-      // A pull is directed: one broadcast would have every node build a page for the sender.
-      if (env.recipient_id.empty()) {
-        ++st.not_for_us;
-        return;
-      }
-      return on_sync_request(self, env.sender_id, payload);
-    case p2p_type::ledger_sync_response: return on_sync_response(self, env.sender_id, payload);
-  }
+    },
+    *payload);
 }
 
 std::string inspect_json(const sync_coordinator_state& st) {
@@ -835,7 +663,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       hello.type = p2p_type::node_announce;
       hello.message_id = net::new_message_id();
       hello.sender_id = self->state.options.node_id;
-      hello.payload_json = announce_payload(self->state, relay_proof);
+      hello.payload_json = p2p::encode(announce_payload(self->state, relay_proof));
       ++self->state.messages_out;
       ++self->state.out_by_type[std::string(net::to_string(p2p_type::node_announce))];
       self->send(link, send_atom::value, net::encode(hello));

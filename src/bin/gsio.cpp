@@ -30,7 +30,9 @@
 #include "cli/output.hpp"
 #include "ledger/canonical_json.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/json_print.hpp"
 #include "util/options.hpp"
+#include "util/text_table.hpp"
 
 namespace {
 
@@ -134,7 +136,7 @@ std::string_view json_kind(const rapidjson::Value& v) {
 const rapidjson::Value& first_argument(const cli::node_client& client, const std::string& event,
                                        const std::string& ack_json, rapidjson::Document& doc) {
   std::string error;
-  if (!cli::parse_json(ack_json, doc, error))
+  if (!ledger::parse_json(ack_json, doc, error))
     malformed(client.url(), event + " ack: " + error);
   if (!doc.IsArray() || doc.Empty())
     malformed(client.url(), event + " ack carries no value");
@@ -150,7 +152,7 @@ void throw_if_refused(const rapidjson::Value& answer, const std::string& event) 
     return;
   const std::string reason =
     it->value.IsString() ? std::string{it->value.GetString(), it->value.GetStringLength()}
-                         : cli::to_json_text(it->value, false);
+                         : ledger::to_json_text(it->value, false);
   throw cli_error(cli::exit_refused, "the node refused " + event + ": " + reason);
 }
 
@@ -163,7 +165,7 @@ std::string string_member(const rapidjson::Value& object, const char* name,
     return fallback;
   if (it->value.IsString())
     return {it->value.GetString(), it->value.GetStringLength()};
-  return cli::to_json_text(it->value, false);
+  return ledger::to_json_text(it->value, false);
 }
 
 // Pages through get_ledger from `from`, at most `limit` entries (0: to the end of the chain),
@@ -218,7 +220,7 @@ void print(const std::string& text) {
 
 // One line of a human-readable entry listing.
 std::vector<std::string> entry_cells(const ledger::entry& e) {
-  return {cli::short_id(e.id), e.timestamp, cli::short_hex(e.hash), cli::truncate_utf8(e.data, 48)};
+  return {util::short_id(e.id), e.timestamp, util::short_hex(e.hash), util::truncate_utf8(e.data, 48)};
 }
 
 // Reads an entry the node sent; a shape the protocol does not allow is a malformed answer.
@@ -283,7 +285,7 @@ int cmd_add(global_options& global, std::vector<std::string> args) {
     *client, "add_ledger_entry", client->request("add_ledger_entry", "[" + canonical + "]"), doc);
   throw_if_refused(answer, "add_ledger_entry");
   read_entry(*client, answer, "the add_ledger_entry answer");
-  print(cli::to_json_text(answer, true) + "\n");
+  print(ledger::to_json_text(answer, true) + "\n");
   return cli::exit_ok;
 }
 
@@ -301,7 +303,7 @@ int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
   auto client = connect(global);
   rapidjson::Document all;
   all.SetArray();
-  cli::table rows{{"index", "id", "timestamp", "hash", "data"}};
+  util::text_table rows{{"index", "id", "timestamp", "hash", "data"}};
   fetch_ledger(*client, from, limit, [&](const rapidjson::Value& page, std::uint64_t first) {
     for (rapidjson::SizeType i = 0; i < page.Size(); ++i) {
       const std::uint64_t index = first + i;
@@ -315,7 +317,7 @@ int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
       }
     }
   });
-  print(json ? cli::to_json_text(all, true) + "\n" : rows.render());
+  print(json ? ledger::to_json_text(all, true) + "\n" : rows.render());
   return cli::exit_ok;
 }
 
@@ -349,20 +351,20 @@ int cmd_nodes(global_options& global, const std::vector<std::string>& args) {
   if (!answer.IsObject() || peers == answer.MemberEnd() || !peers->value.IsArray())
     malformed(client->url(), "get_known_nodes answered without a peers array (a protocol 1 node?)");
   if (json) {
-    print(cli::to_json_text(answer, true) + "\n");
+    print(ledger::to_json_text(answer, true) + "\n");
     return cli::exit_ok;
   }
-  cli::table rows{{"node", "self", "link", "address", "height", "tip", "last seen"}};
+  util::text_table rows{{"node", "self", "link", "address", "height", "tip", "last seen"}};
   for (const auto& n : peers->value.GetArray()) {
     if (!n.IsObject())
       malformed(client->url(), "a peer is " + std::string{json_kind(n)} + ", not an object");
     auto is_self = n.FindMember("is_self");
     auto last_seen = n.FindMember("last_seen");
-    rows.add_row({cli::short_hex(string_member(n, "node_id")),
+    rows.add_row({util::short_hex(string_member(n, "node_id")),
                   is_self != n.MemberEnd() && is_self->value.IsBool() && is_self->value.GetBool()
                     ? "yes" : "",
                   string_member(n, "link"), string_member(n, "address"),
-                  string_member(n, "height"), cli::short_hex(string_member(n, "tip_hash")),
+                  string_member(n, "height"), util::short_hex(string_member(n, "tip_hash")),
                   last_seen != n.MemberEnd() && last_seen->value.IsInt64()
                     ? age(last_seen->value.GetInt64()) : "-"});
   }
@@ -385,7 +387,7 @@ int cmd_info(global_options& global, const std::vector<std::string>& args) {
     malformed(client->url(), "node_info answered with " + std::string{json_kind(answer)} +
                                ", not an object");
   if (json) {
-    print(cli::to_json_text(answer, true) + "\n");
+    print(ledger::to_json_text(answer, true) + "\n");
     return cli::exit_ok;
   }
   std::string out;
@@ -393,7 +395,7 @@ int cmd_info(global_options& global, const std::vector<std::string>& args) {
     std::string name{m.name.GetString(), m.name.GetStringLength()};
     out += name + ":" + std::string(name.size() < 10 ? 10 - name.size() : 1, ' ');
     out += m.value.IsString() ? std::string{m.value.GetString(), m.value.GetStringLength()}
-                              : cli::to_json_text(m.value, false);
+                              : ledger::to_json_text(m.value, false);
     out += "\n";
   }
   print(out);
@@ -420,7 +422,7 @@ int cmd_verify(global_options& global, const std::vector<std::string>& args) {
       throw cli_error(cli::exit_usage, "verify: cannot read " + from_file);
     rapidjson::Document doc;
     std::string error;
-    if (!cli::parse_json(read_stream(in), doc, error))
+    if (!ledger::parse_json(read_stream(in), doc, error))
       throw cli_error(cli::exit_usage, "verify: " + from_file + ": " + error);
     if (!doc.IsArray())
       throw cli_error(cli::exit_usage, "verify: " + from_file + " must hold a JSON array of entries");
@@ -459,12 +461,12 @@ public:
       return;  // auth, known_nodes and other pushes are not ledger changes
     rapidjson::Document doc;
     std::string error;
-    if (!cli::parse_json(args_json, doc, error) || !doc.IsArray() || doc.Empty() ||
+    if (!ledger::parse_json(args_json, doc, error) || !doc.IsArray() || doc.Empty() ||
         !doc[0].IsObject())
       return fail(event + " carries no object");
     const auto& payload = doc[0];
     if (json_) {
-      print("{\"event\":\"" + event + "\",\"data\":" + cli::to_json_text(payload, false) + "}\n");
+      print("{\"event\":\"" + event + "\",\"data\":" + ledger::to_json_text(payload, false) + "}\n");
       return;
     }
     if (event == "ledger_entry_added") {
@@ -483,9 +485,9 @@ public:
                       std::to_string(removed->value.Size()) + ", added " +
                       std::to_string(added->value.Size()) + "; now height " +
                       string_member(payload, "height") + ", tip " +
-                      cli::short_hex(string_member(payload, "tip_hash")) + "\n";
+                      util::short_hex(string_member(payload, "tip_hash")) + "\n";
     for (const auto& id : removed->value.GetArray())
-      out += "  removed " + cli::short_id(id.IsString() ? id.GetString() : "?") + "\n";
+      out += "  removed " + util::short_id(id.IsString() ? id.GetString() : "?") + "\n";
     for (const auto& value : added->value.GetArray()) {
       ledger::entry e;
       if (!read(value, e))

@@ -39,7 +39,10 @@
 #include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
 #include "util/log.hpp"
+#include "util/printable.hpp"
+#include "util/prometheus.hpp"
 #include "util/secret.hpp"
+#include "util/url.hpp"
 
 namespace gsio::net {
 
@@ -199,62 +202,8 @@ std::string describe(const tcp::endpoint& endpoint) {
   return (address.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(endpoint.port());
 }
 
-// Peer-supplied text for a log line: control characters (newlines included) cannot forge lines.
-std::string printable(std::string_view text, std::size_t limit = 80) {
-  std::string out;
-  for (char c : text.substr(0, limit))
-    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-  if (text.size() > limit)
-    out += "...";
-  return out;
-}
+using util::printable_prefix;
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding; a malformed escape is kept literally.
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-               hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
-  const auto question = target.find('?');
-  if (question == std::string_view::npos)
-    return std::nullopt;
-  auto query = target.substr(question + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (percent_decode(pair.substr(0, eq)) == name)
-      return percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-  }
-  return std::nullopt;
-}
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-// Compares secrets without an early exit, so timing does not reveal how much of a guess matched.
 std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
 
 std::string error_body(std::string_view error, std::string_view message) {
@@ -526,14 +475,14 @@ private:
       }
       node_id_ = message->sender_id;
       proven_ = proven;
-      log::info(log_component, "node ", printable(node_id_), proven ? " (proven)" : "",
+      log::info(log_component, "node ", printable_prefix(node_id_), proven ? " (proven)" : "",
                 " announced from ", remote_);
     } else if (message->sender_id != node_id_) {
       core_->count(drop_cause::spoofed);
       ++spoofed_;
       if (spoofed_ <= logged_spoofs_per_connection)
-        log::warn(log_component, remote_, " (node ", printable(node_id_), ") sent ",
-                  to_string(message->type), " as sender_id ", printable(message->sender_id),
+        log::warn(log_component, remote_, " (node ", printable_prefix(node_id_), ") sent ",
+                  to_string(message->type), " as sender_id ", printable_prefix(message->sender_id),
                   "; dropped");
       if (spoofed_ == logged_spoofs_per_connection)
         log::warn(log_component, remote_, ": further spoofed messages are dropped silently");
@@ -544,7 +493,7 @@ private:
         return;
       if (proof == proof_check::valid && core_->mark_proven(*this, node_id_)) {
         proven_ = true;
-        log::info(log_component, "node ", printable(node_id_), " proved its id");
+        log::info(log_component, "node ", printable_prefix(node_id_), " proved its id");
       }
     }
     core_->route(*this, *message, frame);
@@ -574,11 +523,11 @@ private:
     core_->count(drop_cause::unproven);
     ++unproven_announces_;
     if (unproven_announces_ < max_unproven_announces) {
-      log::info(log_component, remote_, ": NodeAnnounce as ", printable(announce.sender_id),
+      log::info(log_component, remote_, ": NodeAnnounce as ", printable_prefix(announce.sender_id),
                 " without a valid relay_proof dropped (", why, ")");
     } else if (unproven_announces_ == max_unproven_announces) {  // later ones: counted only
       log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
-                printable(announce.sender_id), " without a valid relay_proof (", why,
+                printable_prefix(announce.sender_id), " without a valid relay_proof (", why,
                 "); closing");
       close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
     }
@@ -794,7 +743,7 @@ private:
   }
 
   std::string describe_node() const {
-    return node_id_.empty() ? std::string{} : " (node " + printable(node_id_) + ")";
+    return node_id_.empty() ? std::string{} : " (node " + printable_prefix(node_id_) + ")";
   }
 
   static constexpr std::uint16_t no_status_code = 1005;
@@ -915,7 +864,7 @@ private:
     if (request.find(http::field::origin) != request.end()) {
       core_->count(reject_cause::browser);
       log::info(log_component, remote_, ": upgrade refused: sent by a web page (Origin ",
-                printable(to_std(request[http::field::origin])), ")");
+                printable_prefix(to_std(request[http::field::origin])), ")");
       respond(json_response(http::status::forbidden,
                             error_body("browser",
                                        "the relay is for nodes; web pages (requests with an "
@@ -1154,7 +1103,7 @@ bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& conne
   }
   // The newest connection wins: a node that reconnects must not wait for its dead link to time out.
   if (older) {
-    log::info(log_component, "node ", printable(node_id),
+    log::info(log_component, "node ", printable_prefix(node_id),
               " connected again; closing its older connection");
     older->close_replaced();
   }
@@ -1199,7 +1148,7 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
   }
   if (!target) {
     count(drop_cause::unknown_recipient);
-    log::debug(log_component, "no connection for recipient ", printable(message.recipient_id),
+    log::debug(log_component, "no connection for recipient ", printable_prefix(message.recipient_id),
                "; dropped ", to_string(message.type));
     return;
   }
@@ -1220,13 +1169,13 @@ bool relay_server::impl::authorized(const http::request<http::string_body>& requ
     if (util::same_secret(given, options.token))
       return true;
   }
-  auto query_token = query_parameter(to_std(request.target()), "token");
+  auto query_token = util::query_parameter(to_std(request.target()), "token");
   return query_token && util::same_secret(*query_token, options.token);
 }
 
 http::response<http::string_body>
 relay_server::impl::answer(const http::request<http::string_body>& request) const {
-  const auto path = path_of(to_std(request.target()));
+  const auto path = util::path_of(to_std(request.target()));
   const bool keep_alive = request.keep_alive();
   const bool known = path == "/health" || path == "/stats" || path == "/metrics";
   if (!known)
@@ -1252,7 +1201,7 @@ relay_server::impl::answer(const http::request<http::string_body>& request) cons
   }
   if (path == "/metrics") {
     http::response<http::string_body> response{http::status::ok, request.version()};
-    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.set(http::field::content_type, std::string{util::prometheus::text_writer::content_type});
     response.keep_alive(keep_alive);
     response.body() = metrics_text();
     response.prepare_payload();
@@ -1358,50 +1307,35 @@ std::string relay_server::impl::metrics_text() const {
         deepest = std::max(deepest, connection->queued_bytes());
       }
   }
-  std::string out;
-  auto header = [&out](std::string_view name, std::string_view type, std::string_view help) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-  };
-  auto sample = [&out](std::string_view name, std::string_view labels, std::uint64_t value) {
-    out.append(name);
-    if (!labels.empty())
-      out.append("{").append(labels).append("}");
-    out.append(" ").append(std::to_string(value)).append("\n");
-  };
+  using util::prometheus::metric_type;
+  util::prometheus::text_writer w;
+  auto counter = [](const std::atomic<std::uint64_t>& value) { return value.load(std::memory_order_relaxed); };
   auto by_cause = [&](std::string_view name, std::string_view help, const auto& names,
                       const auto& values) {
-    header(name, "counter", help);
+    w.family(name, metric_type::counter, help);
     for (std::size_t i = 0; i < names.size(); ++i)
-      sample(name, "cause=\"" + std::string(names[i]) + "\"", values[i].load(std::memory_order_relaxed));
+      w.sample({{"cause", names[i]}}, counter(values[i]));
   };
-  header("gsio_relay_connections", "gauge", "Open WebSocket connections.");
-  sample("gsio_relay_connections", "", connection_count);
-  header("gsio_relay_nodes", "gauge", "Connections that announced a node id.");
-  sample("gsio_relay_nodes", "", node_count);
-  header("gsio_relay_messages_received_total", "counter", "P2P messages received from nodes.");
-  sample("gsio_relay_messages_received_total", "", messages_in.load(std::memory_order_relaxed));
-  header("gsio_relay_messages_forwarded_total", "counter", "P2P messages delivered to nodes (one per recipient).");
-  sample("gsio_relay_messages_forwarded_total", "", messages_out.load(std::memory_order_relaxed));
-  header("gsio_relay_received_bytes_total", "counter", "Bytes of P2P messages received.");
-  sample("gsio_relay_received_bytes_total", "", bytes_in.load(std::memory_order_relaxed));
-  header("gsio_relay_forwarded_bytes_total", "counter", "Bytes of P2P messages forwarded.");
-  sample("gsio_relay_forwarded_bytes_total", "", bytes_out.load(std::memory_order_relaxed));
+  w.gauge("gsio_relay_connections", "Open WebSocket connections.", static_cast<double>(connection_count));
+  w.gauge("gsio_relay_nodes", "Connections that announced a node id.", static_cast<double>(node_count));
+  w.counter("gsio_relay_messages_received_total", "P2P messages received from nodes.", counter(messages_in));
+  w.counter("gsio_relay_messages_forwarded_total",
+            "P2P messages delivered to nodes (one per recipient).", counter(messages_out));
+  w.counter("gsio_relay_received_bytes_total", "Bytes of P2P messages received.", counter(bytes_in));
+  w.counter("gsio_relay_forwarded_bytes_total", "Bytes of P2P messages forwarded.", counter(bytes_out));
   by_cause("gsio_relay_dropped_total", "Messages dropped, by cause.", drop_cause_names, drops);
   by_cause("gsio_relay_disconnects_total", "Connections closed, by cause.", disconnect_cause_names,
            disconnects);
   by_cause("gsio_relay_rejected_total", "Connections refused before the upgrade, by cause.",
            reject_cause_names, rejects);
-  header("gsio_relay_queued_bytes", "gauge", "Outbound bytes queued across all connections.");
-  sample("gsio_relay_queued_bytes", "", queued);
-  header("gsio_relay_max_connection_queued_bytes", "gauge",
-         "Outbound bytes queued for the most backed-up connection.");
-  sample("gsio_relay_max_connection_queued_bytes", "", deepest);
-  header("gsio_relay_uptime_seconds", "gauge", "Seconds since the relay started.");
-  sample("gsio_relay_uptime_seconds", "",
-         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                      std::chrono::steady_clock::now() - started_at).count()));
-  return out;
+  w.gauge("gsio_relay_queued_bytes", "Outbound bytes queued across all connections.",
+          static_cast<double>(queued));
+  w.gauge("gsio_relay_max_connection_queued_bytes",
+          "Outbound bytes queued for the most backed-up connection.", static_cast<double>(deepest));
+  w.gauge("gsio_relay_uptime_seconds", "Seconds since the relay started.",
+          static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now() - started_at).count()));
+  return w.take();
 }
 
 // ---- relay_server ----------------------------------------------------------------------------

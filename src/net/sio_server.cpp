@@ -43,6 +43,7 @@
 #include "net/socketio_codec.hpp"
 #include "net/write_batch.hpp"
 #include "net/ws_frame.hpp"
+#include "util/url.hpp"
 
 namespace gsio::net {
 
@@ -261,33 +262,6 @@ std::string as_json_array(std::string_view json) {
   if (json[first] == '[')
     return std::string{json};
   return "[" + std::string{json} + "]";
-}
-
-std::string_view query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key)
-      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    if (amp == std::string_view::npos)
-      break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
-bool query_has(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    if (pair.substr(0, pair.find('=')) == key)
-      return true;
-    if (amp == std::string_view::npos)
-      break;
-    query.remove_prefix(amp + 1);
-  }
-  return false;
 }
 
 // "/socket.io/" also answers "/socket.io" (clients built with a path without the slash).
@@ -894,7 +868,7 @@ void http_session::on_oversized_body() {
       qpos == std::string::npos ? std::string_view{} : std::string_view{target}.substr(qpos + 1);
   bool raw = path_matches(path, core_->options.engineio_path);
   if (raw || path_matches(path, core_->options.path)) {
-    if (auto engine = core_->find_session(std::string(query_value(query, "sid")), raw))
+    if (auto engine = core_->find_session(util::query_parameter(query, "sid").value_or(""), raw))
       asio::post(engine->strand(),
                  [engine] { engine->close(disconnect_reason::transport_error); });
   }
@@ -991,19 +965,19 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
     return;
   }
 
-  auto transport = query_value(query, "transport");
+  const auto transport = util::query_parameter(query, "transport").value_or("");
   if (transport != "polling" && transport != "websocket") {
     ++core_->protocol_errors;
     respond(error_reply(engine_error::transport_unknown));
     return;
   }
-  if (query_value(query, "EIO") != "4") {
+  if (util::query_parameter(query, "EIO") != "4") {
     ++core_->protocol_errors;
     respond(error_reply(engine_error::unsupported_protocol_version));
     return;
   }
-  std::string sid{query_value(query, "sid")};
-  bool has_sid = query_has(query, "sid");
+  std::string sid = util::query_parameter(query, "sid").value_or("");
+  const bool has_sid = util::has_query_parameter(query, "sid");
 
   if (websocket::is_upgrade(req)) {
     if (transport != "websocket") {

@@ -5,6 +5,8 @@
 #include <iterator>
 #include <string>
 
+#include "util/url.hpp"
+
 namespace gsio::net {
 namespace {
 
@@ -13,35 +15,6 @@ http_response plain(unsigned status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size())
-      return false;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0)
-      return false;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
 }
 
 }  // namespace
@@ -69,10 +42,11 @@ std::string_view content_type_for(const std::filesystem::path& file) {
 
 http_response serve_static(const std::filesystem::path& root, std::string_view target) {
   auto path_part = target.substr(0, target.find_first_of("?#"));
-  std::string decoded;
-  if (!percent_decode(path_part, decoded) || decoded.empty() || decoded.front() != '/'
-      || decoded.find('\0') != std::string::npos)
+  const auto maybe_decoded = util::percent_decode(path_part);
+  if (!maybe_decoded || maybe_decoded->empty() || maybe_decoded->front() != '/' ||
+      maybe_decoded->find('\0') != std::string::npos)
     return plain(400, "bad path\n");
+  const std::string& decoded = *maybe_decoded;
   // Built one segment at a time, so that the result is always relative: joining an absolute
   // path ("//etc/passwd", "/%2Fetc/passwd") onto the root would replace the root.
   std::filesystem::path relative;

@@ -46,6 +46,13 @@ std::string valid_utf8_or_replaced(std::string_view text) {
   return out;
 }
 
+std::string printable_prefix(std::string_view text, std::size_t limit) {
+  std::string out = printable(text.substr(0, limit), false);
+  if (text.size() > limit)
+    out += "...";
+  return out;
+}
+
 std::string printable(std::string_view text, bool keep_line_breaks) {
   std::string out;
   out.reserve(text.size());

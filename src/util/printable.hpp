@@ -13,6 +13,10 @@ namespace gsio::util {
 // string the \uXXXX form means the same character, so JSON stays valid and equal.
 std::string printable(std::string_view text, bool keep_line_breaks);
 
+// printable(text, false) of at most the first `limit` bytes, with "..." when there were more: for
+// a log line that quotes what a peer sent.
+std::string printable_prefix(std::string_view text, std::size_t limit = 80);
+
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: for text from
 // a client that goes back out inside JSON (an error naming what was asked for), since a lone
 // surrogate escape ("\udd2e") decodes to bytes that no WebSocket text frame may carry.

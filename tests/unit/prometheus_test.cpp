@@ -1,4 +1,4 @@
-// The Prometheus text writer behind gsio-node's /metrics (src/actors/metrics.hpp).
+// The Prometheus text writer behind /metrics of gsio-node and gsio-relay (src/util/prometheus.hpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "actors/metrics.hpp"
+#include "util/prometheus.hpp"
 
-using namespace gsio::actors::metrics;
+using namespace gsio::util::prometheus;
 
 TEST_CASE("metrics: a counter family has HELP, TYPE and its labelled samples") {
   text_writer w;

@@ -1,7 +1,8 @@
 #pragma once
 // A small writer for the Prometheus text exposition format, version 0.0.4
 // (https://prometheus.io/docs/instrumenting/exposition_formats/), and the histogram accumulator
-// the actors keep. Pure: no actors, no sockets, no clock. The gateway renders /metrics with it.
+// the actors keep. Pure: no actors, no sockets, no clock. The node's gateway and the relay render
+// /metrics with it.
 #include <cstdint>
 #include <set>
 #include <string>
@@ -9,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace gsio::actors::metrics {
+namespace gsio::util::prometheus {
 
 // Label name/value pairs of one sample. Views: they only need to live for the call that takes them.
 using labels = std::vector<std::pair<std::string_view, std::string_view>>;
@@ -85,4 +86,4 @@ std::string escape_help(std::string_view text);
 // Shortest text that reads back as the same double; +Inf, -Inf and NaN as Prometheus spells them.
 std::string format_value(double value);
 
-}  // namespace gsio::actors::metrics
+}  // namespace gsio::util::prometheus

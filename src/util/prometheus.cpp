@@ -1,11 +1,11 @@
-#include "actors/metrics.hpp"
+#include "util/prometheus.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
 
-namespace gsio::actors::metrics {
+namespace gsio::util::prometheus {
 
 namespace {
 
@@ -217,4 +217,4 @@ void text_writer::gauge(std::string_view name, std::string_view help, double val
   sample({}, value);
 }
 
-}  // namespace gsio::actors::metrics
+}  // namespace gsio::util::prometheus
