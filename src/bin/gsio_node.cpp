@@ -1,7 +1,5 @@
 // gsio-node: one node of a gsio-net network (ledger, durable store, Socket.IO server).
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -13,23 +11,14 @@
 #include <string>
 #include <vector>
 
-#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
 
-#include "actors/console.hpp"
-#include "actors/gateway.hpp"
-#include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
-#include "actors/peer_registry.hpp"
-#include "actors/relay_link.hpp"
-#include "actors/sync_coordinator.hpp"
-#include "crypto/identity.hpp"
+#include "actors/node.hpp"
 #include "ledger/store.hpp"
-#include "net/announce_proof.hpp"
 #include "net/host_check.hpp"
-#include "util/hex.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
 
@@ -211,10 +200,6 @@ std::vector<std::string> split_list(const std::string& text) {
 
 using namespace gsio;
 
-void keep_alive(const caf::actor& a, std::atomic<bool>& died) {
-  a->attach_functor([&died](const caf::error&) { died = true; });
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -334,29 +319,8 @@ int main(int argc, char** argv) {
                  ex.what());
     return 1;
   }
-  auto node_id = resources->self.node_id();
-  // The relay link proves the node id to its relay (net/announce_proof.hpp) with its own copy of
-  // the key: the ledger actor's stays with the ledger actor.
-  std::shared_ptr<const crypto::identity> link_identity;
-  {
-    std::array<std::uint8_t, 32> seed{};
-    auto seed_hex = resources->self.seed_hex();
-    const bool read = util::from_hex(seed_hex, seed.data(), seed.size());
-    OPENSSL_cleanse(seed_hex.data(), seed_hex.size());
-    if (!read) {
-      std::fprintf(stderr, "gsio-node: the node key could not be read back\n");
-      return 1;
-    }
-    link_identity = std::make_shared<const crypto::identity>(crypto::identity::from_seed(seed));
-    OPENSSL_cleanse(seed.data(), seed.size());
-  }
-  actors::tip_info initial_tip{node_id,
-                               resources->tree.height(),
-                               std::string{resources->tree.tip_hash()},
-                               resources->tree.size(),
-                               resources->tree.fork_count(),
-                               resources->tree.held_count()};
-  log::info("node", "node ", node_id, ": ledger verified, height ", initial_tip.height);
+  log::info("node", "node ", resources->self.node_id(), ": ledger verified, height ",
+            resources->tree.height());
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(std::max(1u, opt.workers)));
@@ -369,12 +333,10 @@ int main(int argc, char** argv) {
   // 1.6-1.9 ms (bench/FINDINGS.md), with ingest and catch-up unchanged and less idle CPU.
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
   actors::register_message_types(cfg);
-  // Set by the functors keep_alive() attaches, which run when an actor terminates: that can be
-  // during ~actor_system, so it is declared before the system and outlives it.
-  std::atomic<bool> died{false};
   caf::actor_system sys{cfg};
 
-  actors::gateway_options gw;
+  actors::node_config nc;
+  auto& gw = nc.gateway;
   gw.host = opt.host;
   gw.port = opt.port;
   gw.io_threads = opt.io_threads;
@@ -398,16 +360,9 @@ int main(int argc, char** argv) {
   // A page larger than a client may leave unread would cost it its session.
   gw.session.max_page_bytes = std::min(opt.max_page_bytes, opt.max_buffered_bytes);
 
-  auto advertised = opt.advertise.empty()
-                      ? "http://" + opt.host + ":" + std::to_string(opt.port)
-                      : opt.advertise;
-  auto ledger_handle = sys.spawn(actors::ledger, resources);
-  resources.reset();
-  auto registry = sys.spawn(actors::peer_registry, ledger_handle, node_id, advertised,
-                            std::chrono::milliseconds{opt.peer_expiry_ms});
-  actors::sync_options so;
-  so.node_id = node_id;
-  so.address = advertised;
+  nc.advertise = opt.advertise;
+  nc.peer_expiry = std::chrono::milliseconds{opt.peer_expiry_ms};
+  auto& so = nc.sync;
   so.announce_interval = std::chrono::milliseconds{opt.announce_interval_ms};
   so.page_limit = opt.sync_page_limit;
   so.limits = limits;
@@ -417,104 +372,62 @@ int main(int argc, char** argv) {
   so.planner.full_pull_interval_ms = 15 * static_cast<std::int64_t>(opt.announce_interval_ms);
   so.planner.peer_expiry_ms = static_cast<std::int64_t>(opt.peer_expiry_ms);
   so.planner.max_pull_ms = std::max<std::int64_t>(60'000, 6 * so.planner.request_timeout_ms);
-  auto coordinator = sys.spawn(actors::sync_coordinator, so, ledger_handle, registry);
-  auto gateway = sys.spawn(actors::gateway, gw, ledger_handle, registry, coordinator, initial_tip);
-  std::vector<actors::relay_link_actor> links;
-  if (!opt.relay.empty()) {
+  auto link_to = [&](actors::link_transport transport, std::string url) {
     actors::relay_link_options lo;
-    lo.transport = actors::link_transport::relay;
-    lo.url = opt.relay;
+    lo.transport = transport;
+    lo.url = std::move(url);
     lo.token = opt.token;
     lo.tls_ca_file = opt.tls_ca;
-    lo.prove_identity = [link_identity](const std::string& challenge) {
-      return link_identity->sign_hash(
-        net::announce_proof_digest(challenge, link_identity->node_id()));
-    };
-    links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
-  }
-  for (auto& peer : split_list(opt.peers)) {
-    actors::relay_link_options lo;
-    lo.transport = actors::link_transport::peer;
-    lo.url = peer;
-    lo.token = opt.token;
-    lo.tls_ca_file = opt.tls_ca;
-    links.push_back(sys.spawn(actors::relay_link, lo, coordinator));
-  }
-
-  actors::console_actor console;
+    nc.links.push_back(std::move(lo));
+  };
+  if (!opt.relay.empty())
+    link_to(actors::link_transport::relay, opt.relay);
+  for (auto& peer : split_list(opt.peers))
+    link_to(actors::link_transport::peer, peer);
   if (admin_enabled) {
     actors::console_options co;
     co.host = admin_host;
     co.port = admin_port;
-    console = sys.spawn(actors::console, co,
-                        actors::console_targets{ledger_handle, registry, coordinator, gateway, links},
-                        node_id);
+    nc.console = co;
   }
 
-  keep_alive(caf::actor_cast<caf::actor>(ledger_handle), died);
-  keep_alive(caf::actor_cast<caf::actor>(gateway), died);
-
+  std::unique_ptr<actors::node> node;
+  try {
+    node = std::make_unique<actors::node>(sys, std::move(resources), std::move(nc));
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "gsio-node: cannot start: %s\n", ex.what());
+    return 1;
+  }
   int exit_code = 0;
-  {
-    caf::scoped_actor self{sys};
-    std::uint16_t port = 0;
-    self->request(gateway, std::chrono::seconds{10}, actors::get_atom::value)
-      .receive([&](std::uint16_t p) { port = p; },
-               [&](caf::error&) { exit_code = 1; });
-    if (exit_code == 0 && console)
-      self->request(console, std::chrono::seconds{10}, actors::get_atom::value)
-        .receive([](std::uint16_t) {},
-                 [&](caf::error&) {
-                   log::error("node", "the debug console cannot start (use --admin to move it "
-                              "or --admin off)");
-                   exit_code = 1;
-                 });
-    if (exit_code == 0 && opt.advertise.empty() && opt.port == 0) {
-      // Only now is the real port known.
-      auto address = "http://" + opt.host + ":" + std::to_string(port);
-      self->send(coordinator, actors::advertise_atom::value, address);
-      self->send(registry, actors::advertise_atom::value, address);
-    }
-    if (exit_code == 0) {
-      log::info("node", "gsio-node ready on http://", opt.host, ":", port, " (data in ",
-                opt.data_dir, ")");
-      timespec tick{0, 200'000'000};
-      while (!died) {
-        int sig = sigtimedwait(&control_signals, nullptr, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-          log::info("node", "signal ", sig, ": shutting down");
-          break;
-        }
-        if (sig == SIGUSR1 || sig == SIGUSR2) {
-          log::info("node", sig == SIGUSR1 ? "SIGUSR1: suspending" : "SIGUSR2: resuming",
-                    " the network links");
-          for (auto& link : links)
-            if (sig == SIGUSR1)
-              self->send(link, actors::suspend_atom::value);
-            else
-              self->send(link, actors::resume_atom::value);
-        }
+  std::string error;
+  if (auto port = node->wait_ready(error)) {
+    log::info("node", "gsio-node ready on http://", opt.host, ":", *port, " (data in ",
+              opt.data_dir, ")");
+    timespec tick{0, 200'000'000};
+    while (!node->core_actor_died()) {
+      int sig = sigtimedwait(&control_signals, nullptr, &tick);
+      if (sig == SIGINT || sig == SIGTERM) {
+        log::info("node", "signal ", sig, ": shutting down");
+        break;
       }
-      if (died) {
-        log::error("node", "a core actor stopped; shutting down");
-        exit_code = 1;
+      if (sig == SIGUSR1 || sig == SIGUSR2) {
+        log::info("node", sig == SIGUSR1 ? "SIGUSR1: suspending" : "SIGUSR2: resuming",
+                  " the network links");
+        if (sig == SIGUSR1)
+          node->suspend_links();
+        else
+          node->resume_links();
       }
     }
-    if (console)
-      self->send_exit(console, caf::exit_reason::user_shutdown);
-    // Stop taking requests, then let the ledger commit what it already has before it exits.
-    for (auto& link : links)
-      self->send_exit(link, caf::exit_reason::user_shutdown);
-    self->send_exit(gateway, caf::exit_reason::user_shutdown);
-    self->wait_for(gateway);
-    self->send_exit(coordinator, caf::exit_reason::user_shutdown);
-    self->request(ledger_handle, std::chrono::seconds{30}, actors::drain_atom::value)
-      .receive([](const actors::tip_info& tip) {
-                 log::info("node", "stopped at height ", tip.height);
-               },
-               [](caf::error&) {});
-    self->send_exit(registry, caf::exit_reason::user_shutdown);
-    self->send_exit(ledger_handle, caf::exit_reason::user_shutdown);
+    if (node->core_actor_died()) {
+      log::error("node", "a core actor stopped; shutting down");
+      exit_code = 1;
+    }
+  } else {
+    log::error("node", error);
+    exit_code = 1;
   }
+  if (auto tip = node->stop())
+    log::info("node", "stopped at height ", tip->height);
   return exit_code;
 }

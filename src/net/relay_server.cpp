@@ -36,7 +36,7 @@
 
 #include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
-#include "net/write_batch.hpp"
+#include "net/detail/write_batch.hpp"
 #include "net/ws_frame.hpp"
 #include "util/log.hpp"
 #include "util/printable.hpp"

@@ -41,7 +41,7 @@
 
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
-#include "net/write_batch.hpp"
+#include "net/detail/write_batch.hpp"
 #include "net/ws_frame.hpp"
 #include "util/url.hpp"
 

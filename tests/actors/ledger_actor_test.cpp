@@ -19,6 +19,7 @@
 #include "actors/ledger_actor.hpp"
 #include "ledger/entry.hpp"
 #include "ledger/store.hpp"
+#include "test_util.hpp"
 
 using namespace gsio;
 using namespace gsio::actors;
@@ -26,16 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gsio-actor-test-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
-};
-
+using gsio::test::temp_dir;
 using gsio::test::test_system;
 
 // Collects what the ledger publishes.

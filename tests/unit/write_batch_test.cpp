@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "net/write_batch.hpp"
+#include "net/detail/write_batch.hpp"
 
 using gsio::net::write_batch;
 

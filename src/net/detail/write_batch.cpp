@@ -1,4 +1,4 @@
-#include "net/write_batch.hpp"
+#include "net/detail/write_batch.hpp"
 
 namespace gsio::net {
 
