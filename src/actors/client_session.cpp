@@ -360,8 +360,8 @@ void on_node_info(self_ptr self, const client_event& ev) {
       [=](const tip_info& tip) {
         if (!self->state.coordinator)
           return answer(tip, {});
-        self->request(self->state.coordinator, std::chrono::seconds{10}, inspect_atom::value)
-          .then([=](const std::string& sync_json) { answer(tip, sync_json); },
+        self->request(self->state.coordinator, std::chrono::seconds{10}, stats_atom::value)
+          .then([=](const sync_stats& sync) { answer(tip, to_json(sync)); },
                 [=](caf::error&) { answer(tip, {}); });
       },
       [=](caf::error& err) {

@@ -621,98 +621,108 @@ void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
 }
 
 void run_sync(self_ptr self, const std::vector<std::string>&, reply_to reply) {
-  inspect_one(self, caf::actor_cast<caf::actor>(self->state.targets.coordinator), "the sync coordinator",
-              reply, [reply](const rapidjson::Document& d) {
-                std::string text;
-                auto in_flight = d.FindMember("in_flight");
-                if (in_flight != d.MemberEnd() && in_flight->value.IsObject()) {
-                  const auto& p = in_flight->value;
-                  util::text_table t{{"PEER", "KIND", "PAGES", "RUNNING", "WAITING"}};
-                  t.add_row({util::short_hex(string_of(p, "peer")),
-                             p.HasMember("full") && p["full"].IsBool() && p["full"].GetBool()
-                               ? "full pull"
-                               : "pull",
-                             std::to_string(uint_of(p, "pages")),
-                             human_duration(int_of(p, "running_ms")),
-                             human_duration(int_of(p, "waiting_ms"))});
-                  text += "1 request in flight:\n" + t.render();
-                } else {
-                  text += "no requests in flight\n";
-                }
-                text += "pulls started " + std::to_string(uint_of(d, "pulls")) + " (full " +
-                        std::to_string(uint_of(d, "full_pulls")) + "); entries received by sync " +
-                        std::to_string(uint_of(d, "entries_received_sync")) + ", by announce " +
-                        std::to_string(uint_of(d, "entries_received_announce")) +
-                        "; sent by sync " + std::to_string(uint_of(d, "entries_sent_sync")) +
-                        "\nP2P messages in " + std::to_string(uint_of(d, "messages_in")) +
-                        ", out " + std::to_string(uint_of(d, "messages_out")) +
-                        ", duplicates dropped " + std::to_string(uint_of(d, "duplicates_dropped")) +
-                        ", malformed " + std::to_string(uint_of(d, "malformed")) + "\n";
-                reply.ok(std::move(text));
-              });
+  self->request(self->state.targets.coordinator, self->state.options.request_timeout, stats_atom::value)
+    .then(
+      [reply](const sync_stats& s) {
+        std::string text;
+        if (s.waiting) {
+          const auto& p = s.in_flight;
+          util::text_table t{{"PEER", "KIND", "PAGES", "RUNNING", "WAITING"}};
+          t.add_row({util::short_hex(p.peer), p.full ? "full pull" : "pull", std::to_string(p.pages),
+                     human_duration(p.running_ms), human_duration(p.waiting_ms)});
+          text += "1 request in flight:\n" + t.render();
+        } else {
+          text += "no requests in flight\n";
+        }
+        text += "pulls started " + std::to_string(s.pulls) + " (full " + std::to_string(s.full_pulls) +
+                "); entries received by sync " + std::to_string(s.entries_received_sync) +
+                ", by announce " + std::to_string(s.entries_received_announce) + "; sent by sync " +
+                std::to_string(s.entries_sent_sync) + "\nP2P messages in " +
+                std::to_string(s.messages_in) + ", out " + std::to_string(s.messages_out) +
+                ", duplicates dropped " + std::to_string(s.duplicates_dropped) + ", malformed " +
+                std::to_string(s.malformed) + "\n";
+        if (!s.other_protocol.empty())
+          text += "nodes of another protocol (not synced with): " +
+                  std::to_string(s.other_protocol.size()) + ", their messages dropped " +
+                  std::to_string(s.other_protocol_dropped) + "\n";
+        reply.ok(std::move(text));
+      },
+      reply.on_failure("the sync coordinator"));
+}
+
+// What `stats` shows, gathered from four actors; a part stays empty when its actor did not answer.
+struct stats_view {
+  std::optional<ledger_stats> ledger;
+  std::optional<rapidjson::Document> gateway;  // its inspect: sessions and broadcasts
+  std::optional<sync_stats> sync;
+  std::optional<std::size_t> peers;  // other nodes known
+};
+
+std::string render_stats(const stats_view& v, const std::string& node_id) {
+  util::text_table out{{"", ""}};
+  auto row = [&](std::string key, std::string value) { out.add_row({std::move(key), std::move(value)}); };
+  row("node", node_id);
+  row("uptime", human_duration(util::process_uptime().count()));
+  if (const auto& l = v.ledger) {
+    row("height", std::to_string(l->height));
+    row("tip", l->tip_hash);
+    row("entries (all branches)", std::to_string(l->entries));
+    row("forks", std::to_string(l->forks));
+    row("held (unknown parent)", std::to_string(l->held));
+    row("appended here", std::to_string(l->appended_local));
+    row("merged from peers", std::to_string(l->merged));
+    row("rejected (local / peers)", std::to_string(l->rejected) + " / " + std::to_string(l->merge_rejected));
+    row("commits (largest batch)", std::to_string(l->commits) + " (" + std::to_string(l->largest_batch) + ")");
+    row("reorgs", std::to_string(l->reorgs));
+  } else {
+    row("ledger", "(no answer)");
+  }
+  if (const auto& g = v.gateway) {
+    row("sessions (polling / websocket)", std::to_string(uint_of(*g, "polling_sessions")) + " / " +
+                                            std::to_string(uint_of(*g, "websocket_sessions")));
+    row("broadcasts", std::to_string(uint_of(*g, "broadcasts")));
+  } else {
+    row("gateway", "(no answer)");
+  }
+  if (const auto& c = v.sync) {
+    row("links", std::to_string(c->links.size()));
+    row("P2P messages in / out", std::to_string(c->messages_in) + " / " + std::to_string(c->messages_out));
+  } else {
+    row("sync coordinator", "(no answer)");
+  }
+  if (v.peers)
+    row("peers known", std::to_string(*v.peers));
+  else
+    row("peer registry", "(no answer)");
+  auto text = out.render();
+  text.erase(0, text.find('\n') + 1);  // the empty header row
+  return text;
 }
 
 void run_stats(self_ptr self, const std::vector<std::string>&, reply_to reply) {
   auto& t = self->state.targets;
-  std::vector<target> targets{{"ledger", caf::actor_cast<caf::actor>(t.ledger)},
-                              {"gateway", caf::actor_cast<caf::actor>(t.gateway)},
-                              {"sync-coordinator", caf::actor_cast<caf::actor>(t.coordinator)},
-                              {"peer-registry", caf::actor_cast<caf::actor>(t.registry)}};
-  inspect_all(self, targets, [reply, node_id = self->state.node_id](auto answers) {
-    std::vector<std::optional<rapidjson::Document>> docs;
-    for (auto& a : answers)
-      docs.push_back(a ? parse_object(*a) : std::nullopt);
-    util::text_table out{{"", ""}};
-    auto row = [&](std::string key, std::string value) { out.add_row({std::move(key), std::move(value)}); };
-    row("node", node_id);
-    if (const auto& l = docs[0]) {
-      auto vit = l->FindMember("actor");
-      if (vit != l->MemberEnd() && vit->value.IsObject())
-        row("uptime", human_duration(int_of(vit->value, "uptime_ms")));
-      row("height", std::to_string(uint_of(*l, "height")));
-      row("tip", string_of(*l, "tip_hash"));
-      row("entries (all branches)", std::to_string(uint_of(*l, "entries")));
-      row("forks", std::to_string(uint_of(*l, "forks")));
-      row("held (unknown parent)", std::to_string(uint_of(*l, "held")));
-      row("appended here", std::to_string(uint_of(*l, "appended_local")));
-      row("merged from peers", std::to_string(uint_of(*l, "merged")));
-      row("rejected (local / peers)", std::to_string(uint_of(*l, "rejected")) + " / " +
-                                        std::to_string(uint_of(*l, "merge_rejected")));
-      row("commits (largest batch)", std::to_string(uint_of(*l, "commits")) + " (" +
-                                       std::to_string(uint_of(*l, "largest_batch")) + ")");
-      row("reorgs", std::to_string(uint_of(*l, "reorgs")));
-    } else {
-      row("ledger", "(no answer)");
-    }
-    if (const auto& g = docs[1]) {
-      row("sessions (polling / websocket)", std::to_string(uint_of(*g, "polling_sessions")) + " / " +
-                                              std::to_string(uint_of(*g, "websocket_sessions")));
-      row("broadcasts", std::to_string(uint_of(*g, "broadcasts")));
-    } else {
-      row("gateway", "(no answer)");
-    }
-    if (const auto& c = docs[2]) {
-      auto links = c->FindMember("links");
-      row("links", std::to_string(links != c->MemberEnd() && links->value.IsArray()
-                                    ? links->value.Size()
-                                    : 0));
-      row("P2P messages in / out", std::to_string(uint_of(*c, "messages_in")) + " / " +
-                                     std::to_string(uint_of(*c, "messages_out")));
-    } else {
-      row("sync coordinator", "(no answer)");
-    }
-    if (const auto& r = docs[3]) {
-      auto peers = r->FindMember("peers");
-      row("peers known", std::to_string(peers != r->MemberEnd() && peers->value.IsArray()
-                                          ? peers->value.Size()
-                                          : 0));
-    } else {
-      row("peer registry", "(no answer)");
-    }
-    auto text = out.render();
-    text.erase(0, text.find('\n') + 1);  // the empty header row
-    reply.ok(std::move(text));
-  });
+  const auto timeout = self->state.options.request_timeout;
+  auto view = std::make_shared<stats_view>();
+  auto pending = std::make_shared<int>(4);
+  auto done = [view, pending, reply, node_id = self->state.node_id] {
+    if (--*pending == 0)
+      reply.ok(render_stats(*view, node_id));
+  };
+  auto skip = [done](const caf::error&) { done(); };
+  self->request(t.ledger, timeout, stats_atom::value)
+    .then([view, done](ledger_stats& s) { view->ledger = std::move(s); done(); }, skip);
+  self->request(t.gateway, timeout, inspect_atom::value)
+    .then([view, done](std::string& json) { view->gateway = parse_object(json); done(); }, skip);
+  self->request(t.coordinator, timeout, stats_atom::value)
+    .then([view, done](sync_stats& s) { view->sync = std::move(s); done(); }, skip);
+  self->request(t.registry, timeout, peers_atom::value)
+    .then(
+      [view, done](const std::vector<node_record>& nodes) {
+        view->peers = static_cast<std::size_t>(
+          std::count_if(nodes.begin(), nodes.end(), [](const node_record& n) { return !n.is_self; }));
+        done();
+      },
+      skip);
 }
 
 void run_log_level(self_ptr, const std::vector<std::string>& args, reply_to reply) {

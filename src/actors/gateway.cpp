@@ -28,163 +28,21 @@ namespace gsio::actors {
 
 namespace {
 
-// Static initialization runs just before main: close enough to the process start for uptime.
-const auto process_start = std::chrono::steady_clock::now();
-
 constexpr auto metrics_refresh_interval = std::chrono::seconds{1};
 constexpr auto metrics_request_timeout = std::chrono::seconds{5};
 
-// What the other actors last reported, parsed from their inspect JSON, plus the gateway actor's
-// own counters. Counters keep their last value when an actor does not answer in time: a counter
-// that dropped to zero would look like a restart to Prometheus.
+// What the other actors last reported, plus the gateway actor's own counters. What an actor
+// reported stays until it reports again: a counter that dropped to zero because an actor did not
+// answer in time would look like a restart to Prometheus.
 struct actor_metrics {
-  // Ledger.
-  bool ledger_answered = false;  // the ledger is loaded and answers (readiness)
-  std::string node_id;
-  std::uint64_t entries = 0;
-  std::uint64_t height = 0;
-  std::uint64_t forks = 0;
-  std::uint64_t held = 0;
-  std::uint64_t pending_adds = 0;
-  std::uint64_t appended_local = 0;
-  std::uint64_t merged = 0;
-  std::uint64_t rejected_local = 0;
-  std::uint64_t rejected_peer = 0;
-  std::uint64_t commits = 0;
-  std::uint64_t reappended = 0;
-  std::uint64_t reorgs = 0;
-  std::optional<util::prometheus::histogram> append_latency;
-  std::optional<util::prometheus::histogram> commit_batch;
-  // Sync coordinator.
-  std::map<std::string, std::uint64_t> links_by_kind;
-  std::map<std::string, std::uint64_t> p2p_received_by_type;
-  std::map<std::string, std::uint64_t> p2p_sent_by_type;
-  std::uint64_t p2p_duplicates = 0;
-  std::uint64_t p2p_not_for_us = 0;
-  std::uint64_t p2p_malformed = 0;
-  std::uint64_t p2p_other_protocol = 0;
-  std::uint64_t other_protocol_nodes = 0;
-  std::uint64_t entries_received_sync = 0;
-  std::uint64_t entries_received_announce = 0;
-  std::uint64_t entries_sent_sync = 0;
-  // Peer registry.
+  std::optional<ledger_stats> ledger;  // set once the ledger is loaded and answers (readiness)
+  sync_stats sync;
   std::map<std::string, std::uint64_t> peers_by_link;
-  // Gateway actor.
   std::uint64_t broadcasts = 0;
 };
 
-std::uint64_t uint_member(const rapidjson::Value& object, const char* name) {
-  auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
-}
-
-std::map<std::string, std::uint64_t> uint_table(const rapidjson::Value& object, const char* name) {
-  std::map<std::string, std::uint64_t> out;
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsObject())
-    return out;
-  for (const auto& m : it->value.GetObject())
-    if (m.value.IsUint64())
-      out[std::string{m.name.GetString(), m.name.GetStringLength()}] = m.value.GetUint64();
-  return out;
-}
-
-// The ledger's {"bounds":[...],"counts":[...],"sum":s} form; nullopt when absent or inconsistent.
-std::optional<util::prometheus::histogram> histogram_member(const rapidjson::Value& object,
-                                                   const char* name) {
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsObject())
-    return std::nullopt;
-  const auto& h = it->value;
-  auto bounds_it = h.FindMember("bounds");
-  auto counts_it = h.FindMember("counts");
-  auto sum_it = h.FindMember("sum");
-  if (bounds_it == h.MemberEnd() || !bounds_it->value.IsArray() || counts_it == h.MemberEnd()
-      || !counts_it->value.IsArray() || sum_it == h.MemberEnd() || !sum_it->value.IsNumber())
-    return std::nullopt;
-  std::vector<double> bounds;
-  for (const auto& b : bounds_it->value.GetArray()) {
-    if (!b.IsNumber())
-      return std::nullopt;
-    bounds.push_back(b.GetDouble());
-  }
-  std::vector<std::uint64_t> counts;
-  for (const auto& c : counts_it->value.GetArray()) {
-    if (!c.IsUint64())
-      return std::nullopt;
-    counts.push_back(c.GetUint64());
-  }
-  try {
-    return util::prometheus::histogram{std::move(bounds), std::move(counts), sum_it->value.GetDouble()};
-  } catch (const std::invalid_argument&) {
-    return std::nullopt;
-  }
-}
-
-// Each parser reads one actor's inspect JSON into `out`; false (and `out` untouched) when the
-// text is not a JSON object.
-bool parse_ledger_inspect(const std::string& json, actor_metrics& out) {
-  rapidjson::Document doc;  // a fresh document per parse: a reused one never frees its pool
-  if (doc.Parse(json.data(), json.size()).HasParseError() || !doc.IsObject())
-    return false;
-  out.ledger_answered = true;
-  if (auto it = doc.FindMember("node_id"); it != doc.MemberEnd() && it->value.IsString())
-    out.node_id = it->value.GetString();
-  out.entries = uint_member(doc, "entries");
-  out.height = uint_member(doc, "height");
-  out.forks = uint_member(doc, "forks");
-  out.held = uint_member(doc, "held");
-  out.pending_adds = uint_member(doc, "pending_adds");
-  out.appended_local = uint_member(doc, "appended_local");
-  out.merged = uint_member(doc, "merged");
-  out.rejected_local = uint_member(doc, "rejected");
-  out.rejected_peer = uint_member(doc, "merge_rejected");
-  out.commits = uint_member(doc, "commits");
-  out.reappended = uint_member(doc, "reappended");
-  out.reorgs = uint_member(doc, "reorgs");
-  out.append_latency = histogram_member(doc, "append_latency_seconds");
-  out.commit_batch = histogram_member(doc, "commit_batch_entries");
-  return true;
-}
-
-bool parse_coordinator_inspect(const std::string& json, actor_metrics& out) {
-  rapidjson::Document doc;
-  if (doc.Parse(json.data(), json.size()).HasParseError() || !doc.IsObject())
-    return false;
-  out.links_by_kind.clear();
-  if (auto it = doc.FindMember("links"); it != doc.MemberEnd() && it->value.IsArray())
-    for (const auto& kind : it->value.GetArray())
-      if (kind.IsString())
-        ++out.links_by_kind[kind.GetString()];
-  out.p2p_received_by_type = uint_table(doc, "in_by_type");
-  out.p2p_sent_by_type = uint_table(doc, "out_by_type");
-  out.p2p_duplicates = uint_member(doc, "duplicates_dropped");
-  out.p2p_not_for_us = uint_member(doc, "not_for_us");
-  out.p2p_malformed = uint_member(doc, "malformed");
-  out.p2p_other_protocol = uint_member(doc, "other_protocol_dropped");
-  out.other_protocol_nodes = 0;
-  if (auto it = doc.FindMember("other_protocol"); it != doc.MemberEnd() && it->value.IsObject())
-    out.other_protocol_nodes = it->value.MemberCount();
-  out.entries_received_sync = uint_member(doc, "entries_received_sync");
-  out.entries_received_announce = uint_member(doc, "entries_received_announce");
-  out.entries_sent_sync = uint_member(doc, "entries_sent_sync");
-  return true;
-}
-
-bool parse_registry_inspect(const std::string& json, actor_metrics& out) {
-  rapidjson::Document doc;
-  if (doc.Parse(json.data(), json.size()).HasParseError() || !doc.IsObject())
-    return false;
-  out.peers_by_link.clear();
-  if (auto it = doc.FindMember("peers"); it != doc.MemberEnd() && it->value.IsArray())
-    for (const auto& peer : it->value.GetArray()) {
-      if (!peer.IsObject())
-        continue;
-      auto link = peer.FindMember("link");
-      if (link != peer.MemberEnd() && link->value.IsString())
-        ++out.peers_by_link[link->value.GetString()];
-    }
-  return true;
+util::prometheus::histogram histogram_of(const histogram_counts& h) {
+  return {h.upper_bounds, h.counts, h.sum};
 }
 
 // Label values every scrape shows, with 0 when nothing was counted yet: a series that appears
@@ -217,44 +75,41 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   w.gauge("gsio_process_uptime_seconds", "Seconds since the gsio-node process started.",
           live.uptime_seconds);
 
-  if (a.ledger_answered) {
+  if (a.ledger) {
+    const auto& l = *a.ledger;
     w.family("gsio_node_info", metric_type::gauge, "This node's identity; the value is always 1.");
-    w.sample({{"node_id", a.node_id}}, std::uint64_t{1});
+    w.sample({{"node_id", l.node_id}}, std::uint64_t{1});
     w.gauge("gsio_ledger_entries", "Entries attached to the fork tree, on every branch.",
-            static_cast<double>(a.entries));
+            static_cast<double>(l.entries));
     w.gauge("gsio_ledger_height", "Entries on the canonical chain.",
-            static_cast<double>(a.height));
+            static_cast<double>(l.height));
     w.gauge("gsio_ledger_forks", "Branches of the fork tree besides the canonical chain.",
-            static_cast<double>(a.forks));
+            static_cast<double>(l.forks));
     w.gauge("gsio_ledger_held_entries", "Entries from peers waiting for an unknown parent.",
-            static_cast<double>(a.held));
+            static_cast<double>(l.held));
     w.gauge("gsio_ledger_pending_adds", "Local adds queued for the next group commit.",
-            static_cast<double>(a.pending_adds));
+            static_cast<double>(l.pending_adds));
     w.family("gsio_ledger_entries_appended_total", metric_type::counter,
              "Entries durably stored: origin=local (signed here) or peer (merged from peers).");
-    w.sample({{"origin", "local"}}, a.appended_local);
-    w.sample({{"origin", "peer"}}, a.merged);
+    w.sample({{"origin", "local"}}, l.appended_local);
+    w.sample({{"origin", "peer"}}, l.merged);
     w.family("gsio_ledger_entries_rejected_total", metric_type::counter,
              "Entries refused: origin=local (client adds) or peer (failed validation).");
-    w.sample({{"origin", "local"}}, a.rejected_local);
-    w.sample({{"origin", "peer"}}, a.rejected_peer);
+    w.sample({{"origin", "local"}}, l.rejected);
+    w.sample({{"origin", "peer"}}, l.merge_rejected);
     w.counter("gsio_ledger_commits_total", "Store transactions committed (each one fsync'd).",
-              a.commits);
+              l.commits);
     w.counter("gsio_ledger_orphans_reappended_total",
               "This node's entries re-appended on the tip after a reorg orphaned them.",
-              a.reappended);
+              l.reappended);
     w.counter("gsio_ledger_reorgs_total", "Switches of the canonical chain to another branch.",
-              a.reorgs);
-    if (a.append_latency) {
-      w.family("gsio_ledger_append_latency_seconds", metric_type::histogram,
-               "Seconds from a local add reaching the ledger to its entry being on disk.");
-      w.sample({}, *a.append_latency);
-    }
-    if (a.commit_batch) {
-      w.family("gsio_ledger_commit_batch_entries", metric_type::histogram,
-               "Entries per group commit of local adds.");
-      w.sample({}, *a.commit_batch);
-    }
+              l.reorgs);
+    w.family("gsio_ledger_append_latency_seconds", metric_type::histogram,
+             "Seconds from a local add reaching the ledger to its entry being on disk.");
+    w.sample({}, histogram_of(l.append_latency_seconds));
+    w.family("gsio_ledger_commit_batch_entries", metric_type::histogram,
+             "Entries per group commit of local adds.");
+    w.sample({}, histogram_of(l.commit_batch_entries));
   }
 
   auto peers = a.peers_by_link;
@@ -263,7 +118,9 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
            "Other nodes this node knows, by the link it last heard them on.");
   write_table(w, "link", peers);
 
-  auto links = a.links_by_kind;
+  std::map<std::string, std::uint64_t> links;
+  for (const auto& kind : a.sync.links)
+    ++links[kind];
   with_known_keys(links, {"relay", "direct", "inbound"});
   w.family("gsio_p2p_links", metric_type::gauge,
            "Open P2P links: relay, direct (dialed by this node), inbound (/p2p sockets).");
@@ -280,12 +137,12 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
     net::to_string(net::p2p_type::entry_response),
     net::to_string(net::p2p_type::ledger_sync_request),
     net::to_string(net::p2p_type::ledger_sync_response)};
-  auto received = a.p2p_received_by_type;
+  auto received = a.sync.in_by_type;
   with_known_keys(received, p2p_types);
   w.family("gsio_p2p_messages_received_total", metric_type::counter,
            "P2P messages handled, by message type (after dropping duplicates).");
   write_table(w, "type", received);
-  auto sent = a.p2p_sent_by_type;
+  auto sent = a.sync.out_by_type;
   with_known_keys(sent, p2p_types);
   w.family("gsio_p2p_messages_sent_total", metric_type::counter,
            "P2P messages sent, by message type.");
@@ -293,20 +150,20 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   w.family("gsio_p2p_messages_dropped_total", metric_type::counter,
            "P2P messages not handled: duplicate, not_for_us (addressed to another node), "
            "malformed, other_protocol (from a node announcing another protocol version).");
-  w.sample({{"reason", "duplicate"}}, a.p2p_duplicates);
-  w.sample({{"reason", "not_for_us"}}, a.p2p_not_for_us);
-  w.sample({{"reason", "malformed"}}, a.p2p_malformed);
-  w.sample({{"reason", "other_protocol"}}, a.p2p_other_protocol);
+  w.sample({{"reason", "duplicate"}}, a.sync.duplicates_dropped);
+  w.sample({{"reason", "not_for_us"}}, a.sync.not_for_us);
+  w.sample({{"reason", "malformed"}}, a.sync.malformed);
+  w.sample({{"reason", "other_protocol"}}, a.sync.other_protocol_dropped);
   w.gauge("gsio_p2p_other_protocol_nodes",
           "Nodes whose last NodeAnnounce named another protocol version; this node does not sync "
           "with them.",
-          static_cast<double>(a.other_protocol_nodes));
+          static_cast<double>(a.sync.other_protocol.size()));
   w.family("gsio_sync_entries_received_total", metric_type::counter,
            "Entries received from peers: via=sync (pull responses) or announce (pushed).");
-  w.sample({{"via", "sync"}}, a.entries_received_sync);
-  w.sample({{"via", "announce"}}, a.entries_received_announce);
+  w.sample({{"via", "sync"}}, a.sync.entries_received_sync);
+  w.sample({{"via", "announce"}}, a.sync.entries_received_announce);
   w.counter("gsio_sync_entries_sent_total", "Entries sent to peers in sync responses.",
-            a.entries_sent_sync);
+            a.sync.entries_sent_sync);
 
   w.family("gsio_engineio_sessions", metric_type::gauge,
            "Open Engine.IO sessions by current transport.");
@@ -566,7 +423,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     bool is_listening = false;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      ledger_loaded = scraped.ledger_answered;
+      ledger_loaded = scraped.ledger.has_value();
       is_listening = listening;
     }
     const bool ready = ledger_loaded && is_listening;
@@ -589,7 +446,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     live_metrics live;
     live.server = server ? server->stats() : net::server_stats{};
     live.uptime_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start).count();
+      std::chrono::duration<double>(util::process_uptime()).count();
     actor_metrics snapshot;
     {
       std::lock_guard<std::mutex> guard{mtx};
@@ -648,7 +505,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
 
 namespace {
 
-// One metrics refresh: asks the ledger, the coordinator and the registry for their inspect JSON
+// One metrics refresh: asks the ledger, the coordinator and the registry for their statistics
 // and publishes the snapshot once all three answered or timed out. The next refresh is scheduled
 // only then, so refreshes never overlap, and a slow actor delays metrics, never a scrape.
 void refresh_metrics(instrumented<gateway_actor, gateway_state> self) {
@@ -666,28 +523,32 @@ void refresh_metrics(instrumented<gateway_actor, gateway_state> self) {
   };
   auto failed = [done](const char* who) {
     return [done, who](const caf::error& err) {
-      log::debug("gateway", "metrics: no inspect reply from the ", who, ": ", caf::to_string(err));
+      log::debug("gateway", "metrics: no statistics from the ", who, ": ", caf::to_string(err));
       done();
     };
   };
-  self->request(fe->ledger, metrics_request_timeout, inspect_atom::value)
+  self->request(fe->ledger, metrics_request_timeout, stats_atom::value)
     .then(
-      [fe, done](const std::string& json) {
-        parse_ledger_inspect(json, fe->collecting);
+      [fe, done](ledger_stats& stats) {
+        fe->collecting.ledger = std::move(stats);
         done();
       },
       failed("ledger"));
-  self->request(fe->coordinator, metrics_request_timeout, inspect_atom::value)
+  self->request(fe->coordinator, metrics_request_timeout, stats_atom::value)
     .then(
-      [fe, done](const std::string& json) {
-        parse_coordinator_inspect(json, fe->collecting);
+      [fe, done](sync_stats& stats) {
+        fe->collecting.sync = std::move(stats);
         done();
       },
       failed("sync coordinator"));
-  self->request(fe->registry, metrics_request_timeout, inspect_atom::value)
+  self->request(fe->registry, metrics_request_timeout, peers_atom::value)
     .then(
-      [fe, done](const std::string& json) {
-        parse_registry_inspect(json, fe->collecting);
+      [fe, done](const std::vector<node_record>& nodes) {
+        auto& by_link = fe->collecting.peers_by_link;
+        by_link.clear();
+        for (const auto& n : nodes)
+          if (!n.is_self)
+            ++by_link[n.link];
         done();
       },
       failed("peer registry"));

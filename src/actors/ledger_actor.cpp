@@ -515,97 +515,45 @@ void after_drain(instrumented<ledger_actor, ledger_state> self) {
     schedule_flush(self);
 }
 
-// {"bounds":[...],"counts":[... one per bound, then +Inf; not cumulative],"sum":s,"count":n}
-void write_histogram(rapidjson::Writer<rapidjson::StringBuffer>& w, const util::prometheus::histogram& h) {
-  w.StartObject();
-  w.Key("bounds");
-  w.StartArray();
-  for (double bound : h.upper_bounds())
-    w.Double(bound);
-  w.EndArray();
-  w.Key("counts");
-  w.StartArray();
-  for (auto count : h.bucket_counts())
-    w.Uint64(count);
-  w.EndArray();
-  w.Key("sum");
-  w.Double(h.sum());
-  w.Key("count");
-  w.Uint64(h.count());
-  w.EndObject();
+histogram_counts counts_of(const util::prometheus::histogram& h) {
+  return {h.upper_bounds(), h.bucket_counts(), h.sum()};
 }
 
-std::string inspect_json(const ledger_state& st) {
-  auto& res = *st.res;
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("node_id");
-  w.String(res.self.node_id().c_str());
-  w.Key("height");
-  w.Uint64(res.tree.height());
-  w.Key("tip_hash");
-  w.String(std::string{res.tree.tip_hash()}.c_str());
-  w.Key("entries");
-  w.Uint64(res.tree.size());
-  w.Key("forks");
-  w.Uint64(res.tree.fork_count());
-  w.Key("held");
-  w.Uint64(res.tree.held_count());
-  w.Key("held_bytes");
-  w.Uint64(res.tree.held_bytes());
-  w.Key("held_dropped");  // held too long past the limits, or below a refused entry
-  w.Uint64(res.tree.held_dropped());
-  w.Key("store");
-  w.String(res.store.path().string().c_str());
-  w.Key("pending_adds");
-  w.Uint64(st.pending.size());
-  w.Key("verifying");  // a verify_ledger in progress: entries verified so far, requests waiting
+ledger_stats stats_of(const ledger_state& st) {
+  const auto& res = *st.res;
+  ledger_stats s;
+  s.node_id = res.self.node_id();
+  s.height = res.tree.height();
+  s.tip_hash = std::string{res.tree.tip_hash()};
+  s.entries = res.tree.size();
+  s.forks = res.tree.fork_count();
+  s.held = res.tree.held_count();
+  s.held_bytes = res.tree.held_bytes();
+  s.held_dropped = res.tree.held_dropped();
+  s.store = res.store.path().string();
+  s.pending_adds = st.pending.size();
   if (st.verifying) {
-    w.StartObject();
-    w.Key("verified");
-    w.Uint64(st.verifying->next);
-    w.Key("waiting");
-    w.Uint64(st.verifying->waiting.size());
-    w.EndObject();
-  } else {
-    w.Null();
+    s.verifying = true;
+    s.verified = st.verifying->next;
+    s.verify_waiting = st.verifying->waiting.size();
   }
-  std::uint64_t committing = 0;
   for (const auto& made : st.committing)
-    committing += made.entries->size();
-  w.Key("committing_entries");  // made and signed, waiting for the disk
-  w.Uint64(committing);
-  w.Key("appended_local");
-  w.Uint64(st.appended_local);
-  w.Key("commits");
-  w.Uint64(st.commits);
-  w.Key("largest_batch");
-  w.Uint64(st.largest_batch);
-  w.Key("rejected");
-  w.Uint64(st.rejected);
-  w.Key("merged");
-  w.Uint64(st.merged);
-  w.Key("merge_rejected");
-  w.Uint64(st.merge_rejected);
-  w.Key("reappended");
-  w.Uint64(st.reappended);
-  w.Key("reorgs");
-  w.Uint64(st.reorgs);
-  w.Key("id_lead_us");  // how far the last local id is ahead of the clock (negative: behind)
-  w.Int64(st.last_unix_us - util::now_unix_us());
-  w.Key("throttled_flushes");
-  w.Uint64(st.throttled_flushes);
-  w.Key("listeners");
-  w.Uint64(st.listeners.size());
-  w.Key("max_data_bytes");
-  w.Uint64(res.limits.max_data_bytes);
-  w.Key("append_latency_seconds");
-  write_histogram(w, st.append_latency);
-  w.Key("commit_batch_entries");
-  write_histogram(w, st.commit_batch);
-  w.EndObject();
-  return buf.GetString();
+    s.committing_entries += made.entries->size();
+  s.appended_local = st.appended_local;
+  s.commits = st.commits;
+  s.largest_batch = st.largest_batch;
+  s.rejected = st.rejected;
+  s.merged = st.merged;
+  s.merge_rejected = st.merge_rejected;
+  s.reappended = st.reappended;
+  s.reorgs = st.reorgs;
+  s.id_lead_us = st.last_unix_us - util::now_unix_us();
+  s.throttled_flushes = st.throttled_flushes;
+  s.listeners = st.listeners.size();
+  s.max_data_bytes = res.limits.max_data_bytes;
+  s.append_latency_seconds = counts_of(st.append_latency);
+  s.commit_batch_entries = counts_of(st.commit_batch);
+  return s;
 }
 
 // One step of a verification (ledger_state::verify_run): a few thousand entries, checked on all
@@ -756,7 +704,8 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
     [=](subscribe_atom, ledger_listener_actor& listener) {
       self->state.listeners.push_back(std::move(listener));
     },
-    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
+    [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
+    [=](stats_atom) { return stats_of(self->state); },
     [=](merge_atom, std::vector<std::string>& entries) {
       return queue_merge(self, std::move(entries), {});
     },

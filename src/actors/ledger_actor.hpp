@@ -25,6 +25,7 @@
 
 #include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
+#include "actors/stats.hpp"
 #include "util/prometheus.hpp"
 #include "crypto/identity.hpp"
 #include "ledger/chain_tree.hpp"
@@ -102,6 +103,7 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, forks_atom, std::uint64_t>::with<std::vector<branch_info>, std::uint64_t>,
   caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<stats_atom>::with<ledger_stats>,
   // Makes what is pending and replies with the tip once nothing made is waiting for the disk (adds
   // held back by the id clock stay pending): for an orderly shutdown.
   caf::replies_to<drain_atom>::with<tip_info>,

@@ -3,6 +3,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/ledger_actor.hpp"
+#include "actors/stats.hpp"
 
 namespace gsio::actors {
 
@@ -22,6 +23,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<branch_info>("gsio::branch_info");
   cfg.add_message_type<std::vector<branch_info>>("std::vector<gsio::branch_info>");
   cfg.add_message_type<orphan_report>("gsio::orphan_report");
+  cfg.add_message_type<histogram_counts>("gsio::histogram_counts");
+  cfg.add_message_type<ledger_stats>("gsio::ledger_stats");
+  cfg.add_message_type<pull_stats>("gsio::pull_stats");
+  cfg.add_message_type<sync_stats>("gsio::sync_stats");
 }
 
 }  // namespace gsio::actors

@@ -52,6 +52,8 @@ using console_atom = caf::atom_constant<caf::atom("console")>;
 using forks_atom = caf::atom_constant<caf::atom("forks")>;
 using orphans_atom = caf::atom_constant<caf::atom("orphans")>;
 using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
+// Typed statistics (actors/stats.hpp), for /metrics and the console.
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {

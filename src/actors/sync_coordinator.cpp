@@ -8,9 +8,6 @@
 #include <variant>
 
 #include <caf/all.hpp>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "net/announce_proof.hpp"
 #include "net/p2p_message.hpp"
@@ -38,7 +35,6 @@ bool seen_messages::first_time(std::string_view sender_id, std::string_view mess
 namespace {
 
 using self_ptr = instrumented<sync_coordinator_actor, sync_coordinator_state>;
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using net::p2p_type;
 namespace p2p = net::p2p;
 
@@ -544,86 +540,44 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     *payload);
 }
 
-std::string inspect_json(const sync_coordinator_state& st) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
-  w.Key("links");
-  w.StartArray();
+sync_stats stats_of(const sync_coordinator_state& st) {
+  sync_stats s;
   for (const auto& l : st.links)
-    w.String(l.kind);
-  w.EndArray();
-  w.Key("pulling_from");
+    s.links.push_back(l.kind);
   if (st.planner.pulling_from())
-    w.String(*st.planner.pulling_from());
-  else
-    w.Null();
-  w.Key("in_flight");
+    s.pulling_from = *st.planner.pulling_from();
   if (auto pull = st.planner.in_flight()) {
-    w.StartObject();
-    w.Key("peer");
-    w.String(pull->peer);
     // The planner's times come from a steady clock: only differences mean anything outside it.
     const auto now = util::steady_ms();
-    w.Key("running_ms");
-    w.Int64(now - pull->started_ms);
-    w.Key("waiting_ms");
-    w.Int64(now - pull->request_sent_ms);
-    w.Key("pages");
-    w.Uint64(pull->pages);
-    w.Key("full");
-    w.Bool(pull->full);
-    w.EndObject();
-  } else {
-    w.Null();
+    s.waiting = true;
+    s.in_flight = pull_stats{pull->peer, now - pull->started_ms, now - pull->request_sent_ms,
+                             pull->pages, pull->full};
   }
-  w.Key("peers_known");
-  w.Uint64(st.route.size());
-  w.Key("pulls");
-  w.Uint64(st.planner.pulls_started());
-  w.Key("full_pulls");
-  w.Uint64(st.planner.full_pulls());
-  w.Key("pulls_cut");  // ended because a page said "more" without moving the cursor
-  w.Uint64(st.planner.pulls_cut());
-  auto counter = [&](const char* name, std::uint64_t value) {
-    w.Key(name);
-    w.Uint64(value);
-  };
-  counter("messages_in", st.messages_in);
-  counter("messages_out", st.messages_out);
-  counter("duplicates_dropped", st.duplicates_dropped);
-  counter("not_for_us", st.not_for_us);
-  counter("requests_dropped", st.requests_dropped);
-  counter("malformed", st.malformed);
-  counter("spoofed", st.spoofed);
-  counter("other_protocol_dropped", st.other_protocol_dropped);
-  w.Key("other_protocol");  // nodes heard announcing another protocol, with the version
-  w.StartObject();
-  for (const auto& [node, version] : st.other_protocol) {
-    w.Key(node.data(), static_cast<rapidjson::SizeType>(node.size()));
-    w.Uint64(version);
-  }
-  w.EndObject();
-  counter("entries_received_sync", st.entries_received_sync);
-  counter("entries_received_announce", st.entries_received_announce);
-  counter("entries_sent_sync", st.entries_sent_sync);
-  counter("pages_in_process", st.pages_in_process);
-  counter("pages_deferred", st.pages_deferred);
-  counter("pages_dropped", st.pages_dropped);
-  counter("entries_rejected", st.entries_rejected);
-  counter("merges_in_flight", st.merges_in_flight);
-  counter("merges_dropped", st.merges_dropped);
-  for (const auto* table : {&st.in_by_type, &st.out_by_type}) {
-    w.Key(table == &st.in_by_type ? "in_by_type" : "out_by_type");
-    w.StartObject();
-    for (const auto& [type, count] : *table) {
-      w.Key(type.data(), static_cast<rapidjson::SizeType>(type.size()));
-      w.Uint64(count);
-    }
-    w.EndObject();
-  }
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  s.peers_known = st.route.size();
+  s.pulls = st.planner.pulls_started();
+  s.full_pulls = st.planner.full_pulls();
+  s.pulls_cut = st.planner.pulls_cut();
+  s.messages_in = st.messages_in;
+  s.messages_out = st.messages_out;
+  s.duplicates_dropped = st.duplicates_dropped;
+  s.not_for_us = st.not_for_us;
+  s.requests_dropped = st.requests_dropped;
+  s.malformed = st.malformed;
+  s.spoofed = st.spoofed;
+  s.other_protocol_dropped = st.other_protocol_dropped;
+  s.other_protocol = {st.other_protocol.begin(), st.other_protocol.end()};
+  s.entries_received_sync = st.entries_received_sync;
+  s.entries_received_announce = st.entries_received_announce;
+  s.entries_sent_sync = st.entries_sent_sync;
+  s.pages_in_process = st.pages_in_process;
+  s.pages_deferred = st.pages_deferred;
+  s.pages_dropped = st.pages_dropped;
+  s.entries_rejected = st.entries_rejected;
+  s.merges_in_flight = st.merges_in_flight;
+  s.merges_dropped = st.merges_dropped;
+  s.in_by_type = {st.in_by_type.begin(), st.in_by_type.end()};
+  s.out_by_type = {st.out_by_type.begin(), st.out_by_type.end()};
+  return s;
 }
 
 }  // namespace
@@ -699,7 +653,8 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       self->delayed_send(self, st.options.announce_interval, tick_atom::value);
     },
     [=](advertise_atom, std::string& address) { self->state.options.address = std::move(address); },
-    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
+    [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
+    [=](stats_atom) { return stats_of(self->state); },
   };
 }
 

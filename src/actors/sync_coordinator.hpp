@@ -20,6 +20,7 @@
 #include "actors/instrumented.hpp"
 #include "actors/ledger_actor.hpp"
 #include "actors/messages.hpp"
+#include "actors/stats.hpp"
 #include "actors/peer_registry.hpp"
 #include "ledger/sync.hpp"
 
@@ -38,7 +39,8 @@ using sync_coordinator_actor = ledger_listener_actor::extend<
   caf::reacts_to<tick_atom>,
   // The address to advertise, once the listening port is known.
   caf::reacts_to<advertise_atom, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<stats_atom>::with<sync_stats>>;
 
 struct sync_options {
   std::string node_id;

@@ -28,4 +28,7 @@ inline std::int64_t steady_ms() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Time since the process started (measured from the static initialization of util).
+std::chrono::milliseconds process_uptime();
+
 }  // namespace gsio::util

@@ -1,0 +1,127 @@
+#pragma once
+// What the ledger, the sync coordinator and the peer registry report of themselves, as typed
+// structs: the gateway turns them into /metrics, the console into tables, node_info and the
+// console's inspect into JSON, each at its own edge. A renamed field is a compile error there,
+// not a series that silently drops to zero.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace gsio::actors {
+
+// A histogram's buckets as util::prometheus::histogram keeps them: one count per upper bound,
+// plus one for the observations above the last.
+struct histogram_counts {
+  std::vector<double> upper_bounds;
+  std::vector<std::uint64_t> counts;
+  double sum = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, histogram_counts& x) {
+  return f(caf::meta::type_name("gsio::histogram_counts"), x.upper_bounds, x.counts, x.sum);
+}
+
+struct ledger_stats {
+  std::string node_id;
+  std::uint64_t height = 0;
+  std::string tip_hash;
+  std::uint64_t entries = 0;  // attached, on every branch
+  std::uint64_t forks = 0;
+  std::uint64_t held = 0;
+  std::uint64_t held_bytes = 0;
+  std::uint64_t held_dropped = 0;  // held too long past the limits, or below a refused entry
+  std::string store;
+  std::uint64_t pending_adds = 0;
+  bool verifying = false;  // a verify_ledger in progress:
+  std::uint64_t verified = 0;         // entries verified so far
+  std::uint64_t verify_waiting = 0;   // requests waiting for it
+  std::uint64_t committing_entries = 0;  // made and signed, waiting for the disk
+  std::uint64_t appended_local = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t largest_batch = 0;
+  std::uint64_t rejected = 0;        // local adds
+  std::uint64_t merged = 0;
+  std::uint64_t merge_rejected = 0;  // entries from peers
+  std::uint64_t reappended = 0;
+  std::uint64_t reorgs = 0;
+  std::int64_t id_lead_us = 0;  // how far the last local id is ahead of the clock (< 0: behind)
+  std::uint64_t throttled_flushes = 0;
+  std::uint64_t listeners = 0;
+  std::uint64_t max_data_bytes = 0;
+  histogram_counts append_latency_seconds;
+  histogram_counts commit_batch_entries;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ledger_stats& x) {
+  return f(caf::meta::type_name("gsio::ledger_stats"), x.node_id, x.height, x.tip_hash, x.entries,
+           x.forks, x.held, x.held_bytes, x.held_dropped, x.store, x.pending_adds, x.verifying,
+           x.verified, x.verify_waiting, x.committing_entries, x.appended_local, x.commits,
+           x.largest_batch, x.rejected, x.merged, x.merge_rejected, x.reappended, x.reorgs,
+           x.id_lead_us, x.throttled_flushes, x.listeners, x.max_data_bytes,
+           x.append_latency_seconds, x.commit_batch_entries);
+}
+
+// The pull a coordinator is waiting on.
+struct pull_stats {
+  std::string peer;
+  std::int64_t running_ms = 0;
+  std::int64_t waiting_ms = 0;  // since the last request of it
+  std::uint64_t pages = 0;
+  bool full = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pull_stats& x) {
+  return f(caf::meta::type_name("gsio::pull_stats"), x.peer, x.running_ms, x.waiting_ms, x.pages,
+           x.full);
+}
+
+struct sync_stats {
+  std::vector<std::string> links;  // the kind of each open link: relay, direct, inbound
+  // (No std::optional here: CAF 0.17 does not serialize it.)
+  std::string pulling_from;  // "" when no pull runs
+  bool waiting = false;      // a request of that pull is in flight:
+  pull_stats in_flight;
+  std::uint64_t peers_known = 0;
+  std::uint64_t pulls = 0;
+  std::uint64_t full_pulls = 0;
+  std::uint64_t pulls_cut = 0;  // ended because a page said "more" without moving the cursor
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t duplicates_dropped = 0;
+  std::uint64_t not_for_us = 0;
+  std::uint64_t requests_dropped = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t spoofed = 0;
+  std::uint64_t other_protocol_dropped = 0;
+  std::map<std::string, std::uint64_t> other_protocol;  // node id -> the protocol it announced
+  std::uint64_t entries_received_sync = 0;
+  std::uint64_t entries_received_announce = 0;
+  std::uint64_t entries_sent_sync = 0;
+  std::uint64_t pages_in_process = 0;
+  std::uint64_t pages_deferred = 0;
+  std::uint64_t pages_dropped = 0;
+  std::uint64_t entries_rejected = 0;
+  std::uint64_t merges_in_flight = 0;
+  std::uint64_t merges_dropped = 0;
+  std::map<std::string, std::uint64_t> in_by_type;   // P2P messages by message type
+  std::map<std::string, std::uint64_t> out_by_type;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sync_stats& x) {
+  return f(caf::meta::type_name("gsio::sync_stats"), x.links, x.pulling_from, x.waiting, x.in_flight,
+           x.peers_known, x.pulls, x.full_pulls, x.pulls_cut, x.messages_in, x.messages_out,
+           x.duplicates_dropped, x.not_for_us, x.requests_dropped, x.malformed, x.spoofed,
+           x.other_protocol_dropped, x.other_protocol, x.entries_received_sync,
+           x.entries_received_announce, x.entries_sent_sync, x.pages_in_process, x.pages_deferred,
+           x.pages_dropped, x.entries_rejected, x.merges_in_flight, x.merges_dropped, x.in_by_type,
+           x.out_by_type);
+}
+
+// The JSON the console's inspect and node_info show (the members in the order above).
+std::string to_json(const ledger_stats& s);
+std::string to_json(const sync_stats& s);
+
+}  // namespace gsio::actors
