@@ -10,20 +10,12 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/ledger_actor.hpp"
 #include "actors/instrumented.hpp"
-#include "actors/messages.hpp"
-#include "actors/peer_registry.hpp"
-#include "actors/sync_coordinator.hpp"
+#include "actors/interfaces.hpp"
 #include "net/sio_server.hpp"
 
 namespace gsio::actors {
 
-using client_session_actor = caf::typed_actor<
-  caf::reacts_to<event_atom, client_event>,
-  // On "/p2p": a P2P envelope (encoded) to send to the peer.
-  caf::reacts_to<send_atom, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct session_limits {
   std::uint32_t max_adds_in_flight = 256;   // add_ledger_entry requests awaiting the ledger

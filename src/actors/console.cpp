@@ -14,10 +14,11 @@
 #include <rapidjson/document.h>
 
 #include "ledger/json_print.hpp"
-#include "util/text_table.hpp"
+#include "ledger/sync.hpp"
 #include "net/admin_server.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/text_table.hpp"
 
 namespace gsio::actors {
 

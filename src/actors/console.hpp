@@ -14,13 +14,8 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/gateway.hpp"
 #include "actors/instrumented.hpp"
-#include "actors/ledger_actor.hpp"
-#include "actors/messages.hpp"
-#include "actors/peer_registry.hpp"
-#include "actors/relay_link.hpp"
-#include "actors/sync_coordinator.hpp"
+#include "actors/interfaces.hpp"
 
 namespace gsio::actors {
 
@@ -40,12 +35,6 @@ struct console_targets {
   std::vector<relay_link_actor> links;
 };
 
-using console_actor = caf::typed_actor<
-  // The bound admin port.
-  caf::replies_to<get_atom>::with<std::uint16_t>,
-  // A command line from admin connection `id` (sent by the admin server's io thread).
-  caf::reacts_to<console_atom, std::uint64_t, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct console_frontend;  // io_context, thread and admin server (console.cpp)
 

@@ -14,15 +14,14 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/instrumented.hpp"
-#include "actors/ledger_actor.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "ledger/validation.hpp"
 
 namespace gsio::actors {
 
-using entry_verifier_actor = caf::typed_actor<
-  // Parses and validates entries (JSON) from a peer; the ledger takes the result as a merge.
-  caf::replies_to<check_atom, std::vector<std::string>>::with<checked_page>>;
+
+// Keeps the entries of `checked` that passed, in order, and the reasons for the others.
+checked_page to_checked_page(std::vector<ledger::checked_entry>&& checked);
 
 struct entry_verifier_state {
   static inline const char* name = "entry-verifier";

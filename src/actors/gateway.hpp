@@ -14,11 +14,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/client_session.hpp"
-#include "actors/ledger_actor.hpp"
 #include "actors/instrumented.hpp"
-#include "actors/messages.hpp"
-#include "actors/peer_registry.hpp"
-#include "actors/sync_coordinator.hpp"
+#include "actors/interfaces.hpp"
 #include "net/host_check.hpp"
 
 namespace gsio::actors {
@@ -44,14 +41,6 @@ struct gateway_options {
   session_limits session;
 };
 
-using gateway_actor = ledger_listener_actor::extend<
-  // The bound port (useful with port 0).
-  caf::replies_to<get_atom>::with<std::uint16_t>,
-  caf::replies_to<inspect_atom>::with<std::string>,
-  // The session actor of every connected Socket.IO socket, "/" and "/p2p" alike.
-  caf::replies_to<sessions_atom>::with<std::vector<client_session_actor>>,
-  // Refreshes the /metrics snapshot; the gateway sends it to itself.
-  caf::reacts_to<tick_atom>>;
 
 struct gateway_frontend;  // io_context, server, threads and the session table (gateway.cpp)
 

@@ -24,93 +24,15 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/instrumented.hpp"
-#include "actors/messages.hpp"
-#include "actors/stats.hpp"
-#include "util/prometheus.hpp"
+#include "actors/interfaces.hpp"
 #include "crypto/identity.hpp"
 #include "ledger/chain_tree.hpp"
 #include "ledger/store.hpp"
 #include "ledger/store_writer.hpp"
 #include "ledger/validation.hpp"
-
-namespace gsio::ledger {
-
-// Entries travel parsed only inside checked_page below; CAF finds this by argument-dependent
-// lookup.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, entry& x) {
-  return f(caf::meta::type_name("gsio::entry"), x.id, x.timestamp, x.data, x.previous_hash, x.hash,
-           x.creator_node_id, x.signatures);
-}
-
-}  // namespace gsio::ledger
+#include "util/prometheus.hpp"
 
 namespace gsio::actors {
-
-// Entries from a peer that already went through the checks needing no chain (ledger::
-// check_entries, done by the entry_verifier actor so that the ledger does not verify signatures
-// while it could be persisting). Unlike other messages they carry parsed entries: parsing them a
-// second time would put that work back on the ledger's thread.
-struct checked_page {
-  std::vector<ledger::entry> valid;   // in the order received
-  std::vector<std::string> refused;   // the reason each other entry was refused
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, checked_page& x) {
-  return f(caf::meta::type_name("gsio::checked_page"), x.valid, x.refused);
-}
-
-// Keeps the entries of `checked` that passed, in order, and the reasons for the others.
-checked_page to_checked_page(std::vector<ledger::checked_entry>&& checked);
-
-// Receives what the ledger publishes: entries that joined the canonical chain by extending it
-// (JSON, chain order) with the tip after them, and branch switches.
-using ledger_listener_actor = caf::typed_actor<
-  caf::reacts_to<appended_atom, std::vector<std::string>, tip_info>,
-  caf::reacts_to<reorg_atom, reorg_event>>;
-
-using ledger_actor = caf::typed_actor<
-  // Sign and durably append local data (canonical JSON); replies once it is on disk.
-  caf::replies_to<add_atom, std::string>::with<add_result>,
-  // A page of the canonical chain: from, limit, and the most entry JSON it may hold in bytes.
-  caf::replies_to<get_atom, std::uint64_t, std::uint64_t, std::uint64_t>::with<entries_page>,
-  // One entry by id, from the canonical chain ("" when unknown).
-  caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
-  caf::replies_to<tip_atom>::with<tip_info>,
-  // Re-verifies the whole canonical chain in memory; replies "" or the first problem. Done in
-  // steps between other messages, and shared by every request that arrives meanwhile.
-  caf::replies_to<verify_atom>::with<std::string>,
-  caf::reacts_to<verify_step_atom>,
-  caf::reacts_to<subscribe_atom, ledger_listener_actor>,
-  // Validates, attaches and durably stores entries from peers (JSON); publishes what changed.
-  caf::replies_to<merge_atom, std::vector<std::string>>::with<merge_result>,
-  // The same for entries an entry_verifier checked: only attaches and stores them.
-  caf::replies_to<merge_atom, checked_page>::with<merge_result>,
-  // Answers a peer's LedgerSyncRequest.
-  caf::replies_to<sync_atom, sync_query>::with<sync_answer>,
-  // This node's locator (ledger::chain_tree::locator) for its own LedgerSyncRequest.
-  caf::replies_to<get_atom, sync_atom>::with<std::vector<std::string>>,
-  // Parent hashes that held entries wait for.
-  caf::replies_to<get_atom, missing_atom>::with<std::vector<std::string>>,
-  // Entries (JSON) with the given hashes, on any branch; unknown hashes are skipped.
-  caf::replies_to<get_atom, hashes_atom, std::vector<std::string>>::with<std::vector<std::string>>,
-  // Re-appends this node's orphaned entries on the canonical tip; replies with them (JSON).
-  caf::replies_to<reappend_atom>::with<std::vector<std::string>>,
-  // Where a peer's tip hash is in the tree: a ledger::sync_planner::tip_relation.
-  caf::replies_to<relate_atom, std::string>::with<std::uint8_t>,
-  // For the debug console: the side branches, and entries off the chain (at most `limit` each).
-  // (The `limit` longest side branches, and how many there are in all.)
-  caf::replies_to<get_atom, forks_atom, std::uint64_t>::with<std::vector<branch_info>, std::uint64_t>,
-  caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
-  caf::replies_to<inspect_atom>::with<std::string>,
-  caf::replies_to<stats_atom>::with<ledger_stats>,
-  // Makes what is pending and replies with the tip once nothing made is waiting for the disk (adds
-  // held back by the id clock stay pending): for an orderly shutdown.
-  caf::replies_to<drain_atom>::with<tip_info>,
-  caf::reacts_to<flush_atom>,
-  caf::reacts_to<merge_flush_atom>,
-  // From the store writer: batches, entries, and "" or the error that stopped it.
-  caf::reacts_to<committed_atom, std::uint64_t, std::uint64_t, std::string>>;
 
 // Everything the ledger owns, loaded and verified before the actor starts.
 struct ledger_resources {

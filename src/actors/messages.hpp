@@ -1,14 +1,16 @@
 #pragma once
 // Atoms and message structs exchanged between the node's actors. Entries cross actor boundaries as
 // their canonical JSON text: that is what clients, peers and the store all want, and it keeps
-// messages small, copyable and serializable. The one exception, checked_page (ledger_actor.hpp),
-// carries entries the entry verifier already parsed to the ledger.
+// messages small, copyable and serializable. The one exception, checked_page, carries entries the
+// entry verifier already parsed to the ledger.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
+
+#include "ledger/entry.hpp"
 
 namespace caf { class actor_system_config; }
 
@@ -226,6 +228,35 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orphan_report& x) {
   return f(caf::meta::type_name("gsio::orphan_report"), x.off_chain_total, x.off_chain,
            x.held_total, x.held, x.missing_parents);
+}
+
+}  // namespace gsio::actors
+
+namespace gsio::ledger {
+
+// Entries travel parsed only inside checked_page below; CAF finds this by argument-dependent
+// lookup.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entry& x) {
+  return f(caf::meta::type_name("gsio::entry"), x.id, x.timestamp, x.data, x.previous_hash, x.hash,
+           x.creator_node_id, x.signatures);
+}
+
+}  // namespace gsio::ledger
+
+namespace gsio::actors {
+
+// Entries from a peer that already went through the checks needing no chain (ledger::
+// check_entries, done by the entry_verifier actor so that the ledger does not verify signatures
+// while it could be persisting). Unlike other messages they carry parsed entries: parsing them a
+// second time would put that work back on the ledger's thread.
+struct checked_page {
+  std::vector<ledger::entry> valid;   // in the order received
+  std::vector<std::string> refused;   // the reason each other entry was refused
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checked_page& x) {
+  return f(caf::meta::type_name("gsio::checked_page"), x.valid, x.refused);
 }
 
 // Registers every message type above with the actor system.

@@ -10,20 +10,11 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/ledger_actor.hpp"
 #include "actors/instrumented.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 
 namespace gsio::actors {
 
-using peer_registry_actor = caf::typed_actor<
-  // Every known node, this one first, with its current tip.
-  caf::replies_to<peers_atom>::with<std::vector<node_record>>,
-  // A node was heard from (or, with last_seen_ms 0, heard of through another node).
-  caf::reacts_to<seen_atom, node_record>,
-  caf::reacts_to<tick_atom>,
-  caf::reacts_to<advertise_atom, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct peer_registry_state {
   static inline const char* name = "peer-registry";

@@ -14,8 +14,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/instrumented.hpp"
-#include "actors/messages.hpp"
-#include "actors/sync_coordinator.hpp"
+#include "actors/interfaces.hpp"
+#include "net/seen_messages.hpp"
 
 namespace gsio::actors {
 
@@ -44,18 +44,6 @@ struct relay_link_options {
   std::function<std::string(const std::string& challenge)> prove_identity;
 };
 
-// The generation counter in the internal messages ties a callback to the connection attempt it
-// belongs to, so a late callback of an old connection cannot disturb a newer one.
-using relay_link_actor = p2p_link_actor::extend<
-  caf::reacts_to<link_up_atom, std::uint64_t, std::string>,    // connected, with a relay_proof
-  caf::reacts_to<p2p_atom, std::uint64_t, std::string>,        // a frame arrived
-  caf::reacts_to<link_down_atom, std::uint64_t, std::string>,  // closed, with the reason
-  caf::reacts_to<tick_atom, std::uint64_t>,                    // time to dial again
-  // Operator controls (gsio-node takes SIGUSR1 / SIGUSR2): drop the link and stay offline, or
-  // dial again. Used to cut and heal one node's link in a test cluster.
-  caf::reacts_to<suspend_atom>,
-  caf::reacts_to<resume_atom>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
 
 struct link_connection;  // io_context, thread and the current client (relay_link.cpp)
 
@@ -68,7 +56,7 @@ struct relay_link_state {
   bool connected = false;
   bool suspended = false;
   unsigned failures = 0;  // attempts that failed or did not stay up, for the backoff
-  seen_messages seen{8192};
+  net::seen_messages seen{8192};
   std::string last_error;
   std::int64_t connected_since_ms = 0;
   std::uint64_t connects = 0;

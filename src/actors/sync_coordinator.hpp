@@ -6,41 +6,23 @@
 // After a reorg it has the ledger re-append this node's orphaned entries once no pull is running.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/entry_verifier.hpp"
 #include "actors/instrumented.hpp"
-#include "actors/ledger_actor.hpp"
-#include "actors/messages.hpp"
-#include "actors/stats.hpp"
-#include "actors/peer_registry.hpp"
+#include "actors/interfaces.hpp"
 #include "ledger/sync.hpp"
+#include "ledger/validation.hpp"
+#include "net/seen_messages.hpp"
 
 namespace gsio::actors {
 
-// Anything that can carry P2P envelopes to other nodes: it sends the encoded envelope as is.
-using p2p_link_actor = caf::typed_actor<caf::reacts_to<send_atom, std::string>>;
 
-using sync_coordinator_actor = ledger_listener_actor::extend<
-  // A P2P message arrived on `link`.
-  caf::reacts_to<p2p_atom, p2p_envelope, p2p_link_actor>,
-  // A link opened ("relay", "direct" for links this node dialed, "inbound" for /p2p sockets).
-  // A link came up: its kind, and the relay_proof its first NodeAnnounce carries ("": none).
-  caf::reacts_to<link_up_atom, p2p_link_actor, std::string, std::string>,
-  caf::reacts_to<link_down_atom, p2p_link_actor>,
-  caf::reacts_to<tick_atom>,
-  // The address to advertise, once the listening port is known.
-  caf::reacts_to<advertise_atom, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>,
-  caf::replies_to<stats_atom>::with<sync_stats>>;
 
 struct sync_options {
   std::string node_id;
@@ -49,22 +31,6 @@ struct sync_options {
   std::uint64_t page_limit = 500;
   ledger::sync_planner::options planner;
   ledger::validation_limits limits;  // the ledger's, for checking pages before it merges them
-};
-
-// Remembers recently seen messages (bounded), so a message that reaches this node over several
-// links, or twice over one, is handled once. A message is known by its sender and id together:
-// by id alone, a peer that sent another node's next ids first would have that node's messages
-// dropped as duplicates everywhere.
-class seen_messages {
-public:
-  explicit seen_messages(std::size_t capacity = 16384) : capacity_(capacity) {}
-  // True the first time (`sender_id`, `message_id`) is offered.
-  bool first_time(std::string_view sender_id, std::string_view message_id);
-
-private:
-  std::size_t capacity_;
-  std::unordered_set<std::string> ids_;
-  std::deque<std::string> order_;
 };
 
 struct sync_coordinator_state {
@@ -92,7 +58,7 @@ struct sync_coordinator_state {
   ledger::sync_planner planner;
   std::size_t pages_in_process = 0;  // received and not merged yet
   std::optional<deferred_page> deferred;
-  seen_messages seen;
+  net::seen_messages seen;
   std::vector<link> links;
   std::unordered_map<std::string, p2p_link_actor> route;  // node id -> link it was last heard on
   tip_info tip;

@@ -122,7 +122,7 @@ TEST_CASE("sync coordinator: announced entries wait for a stalled ledger up to a
 }
 
 TEST_CASE("seen messages are known by sender and id together, and forgotten beyond the capacity") {
-  gsio::actors::seen_messages seen(3);
+  gsio::net::seen_messages seen(3);
   CHECK(seen.first_time("a", "1"));
   CHECK_FALSE(seen.first_time("a", "1"));
   // Another sender's message with the same id is no duplicate: a peer that sends a node's next
