@@ -8,9 +8,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/demo_events.hpp"
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
-#include "net/p2p_socketio.hpp"
 #include "util/clock.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
@@ -20,15 +20,6 @@ namespace gsio::actors {
 namespace {
 
 using self_ptr = instrumented<client_session_actor, client_session_state>;
-
-std::string error_object(std::string_view message) {
-  std::string out = "{\"error\":";
-  // Messages quote what the client sent (an event name, an id), which may decode to bytes that
-  // are not UTF-8; a text frame carrying them would be refused by the client.
-  ledger::append_canonical_string(util::valid_utf8_or_replaced(message), out);
-  out += '}';
-  return out;
-}
 
 std::string join_array(const std::vector<std::string>& items) {
   std::size_t size = 2;
@@ -44,37 +35,6 @@ std::string join_array(const std::vector<std::string>& items) {
   }
   out += ']';
   return out;
-}
-
-std::string args_of(std::string single_json) {
-  single_json.insert(single_json.begin(), '[');
-  single_json.push_back(']');
-  return single_json;
-}
-
-void emit(self_ptr self, std::string event, std::string args_json,
-          std::vector<std::string> attachments = {}) {
-  ++self->state.messages_out;
-  self->state.server->emit(self->state.info.id, std::move(event),
-                           net::sio_args{std::move(args_json), std::move(attachments)});
-}
-
-void ack(self_ptr self, const client_event& ev, std::string args_json,
-         std::vector<std::string> attachments = {}) {
-  if (!ev.wants_ack)
-    return;
-  ++self->state.messages_out;
-  self->state.server->ack(self->state.info.id, ev.ack_id,
-                          net::sio_args{std::move(args_json), std::move(attachments)});
-}
-
-// Tells the client what went wrong, as an `error` event and, when it asked for one, in the ack.
-void fail(self_ptr self, const client_event& ev, std::string_view message) {
-  ++self->state.errors;
-  log::debug("session", "socket ", self->state.info.id, " ", ev.name, ": ", message);
-  auto body = args_of(error_object(message));
-  emit(self, "error", body);
-  ack(self, ev, body);
 }
 
 // The arguments of an event, parsed; nullptr after reporting the problem to the client.
@@ -396,36 +356,9 @@ void on_verify_ledger(self_ptr self, const client_event& ev) {
       });
 }
 
-// "/p2p": one P2P envelope per event; well-formed ones go to the sync coordinator, which answers
-// through send_atom. The ack only says the envelope was accepted for processing.
-void on_p2p_message(self_ptr self, const client_event& ev) {
-  auto envelope = net::p2p_socketio::envelope_of(ev.args_json);
-  if (!envelope)
-    return fail(self, ev, "p2p_message: the argument must be a message object");
-  std::string error;
-  auto message = net::decode_p2p(*envelope, error);
-  if (!message)
-    return fail(self, ev, "p2p_message: " + error);
-  log::debug("session", "p2p ", net::to_string(message->type), " from ", message->sender_id);
-  auto& st = self->state;
-  if (st.coordinator)
-    self->send(st.coordinator, p2p_atom::value,
-               p2p_envelope{static_cast<std::uint8_t>(message->type), std::move(message->message_id),
-                            std::move(message->sender_id), std::move(message->recipient_id),
-                            std::move(message->payload_json)},
-               caf::actor_cast<p2p_link_actor>(self));
-  if (ev.wants_ack)
-    ack(self, ev, "[{\"accepted\":true}]");
-}
-
 void dispatch(self_ptr self, client_event& ev) {
   auto& st = self->state;
   ++st.events_in;
-  if (st.info.nsp == net::p2p_socketio::nsp) {
-    if (ev.name == net::p2p_socketio::event)
-      return on_p2p_message(self, ev);
-    return fail(self, ev, "unknown event '" + ev.name + "' on /p2p (expected p2p_message)");
-  }
   if (ev.name == "add_ledger_entry")
     return on_add(self, ev);
   if (ev.name == "get_ledger")
@@ -438,44 +371,14 @@ void dispatch(self_ptr self, client_event& ev) {
     return on_node_info(self, ev);
   if (ev.name == "verify_ledger")
     return on_verify_ledger(self, ev);
-  if (ev.name == "message")
-    return emit(self, "message-back", std::move(ev.args_json), std::move(ev.attachments));
-  if (ev.name == "ping")
-    return emit(self, "pong", std::move(ev.args_json), std::move(ev.attachments));
-  if (ev.name == "message-with-ack") {
-    if (!ev.wants_ack)
-      return fail(self, ev, "message-with-ack needs an acknowledgement callback");
-    return ack(self, ev, std::move(ev.args_json), std::move(ev.attachments));
-  }
+  if (answer_demo_event(self, ev))
+    return;
   fail(self, ev, "unknown event '" + ev.name + "'");
 }
 
 std::string inspect_json(const client_session_state& st) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("socket_id");
-  w.Uint64(st.info.id);
-  w.Key("namespace");
-  w.String(st.info.nsp.c_str());
-  w.Key("transport");
-  w.String(st.info.transport == net::transport_kind::websocket ? "websocket" : "polling");
-  w.Key("remote_address");
-  w.String(st.info.remote_address.c_str());
-  w.Key("connected_since_ms");
-  w.Int64(st.connected_since_ms);
-  w.Key("events_in");
-  w.Uint64(st.events_in);
-  w.Key("messages_out");
-  w.Uint64(st.messages_out);
-  w.Key("errors");
-  w.Uint64(st.errors);
-  w.Key("adds_in_flight");
-  w.Uint64(st.adds_in_flight);
-  w.Key("requests_in_flight");
-  w.Uint64(st.requests_in_flight);
-  w.EndObject();
-  return buf.GetString();
+  return "{" + socket_inspect_members(st) + ",\"adds_in_flight\":" + std::to_string(st.adds_in_flight) +
+         ",\"requests_in_flight\":" + std::to_string(st.requests_in_flight) + "}";
 }
 
 }  // namespace
@@ -493,23 +396,9 @@ client_session(instrumented<client_session_actor, client_session_state> self,
   st.registry = std::move(registry);
   st.limits = limits;
   st.connected_since_ms = util::now_unix_ms();
-  if (st.info.nsp == "/")
-    emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
-  if (st.info.nsp == net::p2p_socketio::nsp && st.coordinator) {
-    auto link = caf::actor_cast<p2p_link_actor>(self);
-    self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"}, std::string{});
-    self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
-      caf::anon_send(coordinator, link_down_atom::value, link);
-    });
-  }
+  emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
   return {
     [=](event_atom, client_event& ev) { dispatch(self, ev); },
-    [=](send_atom, std::string& frame) {
-      auto& st = self->state;
-      ++st.messages_out;
-      st.server->emit(st.info.id, std::string{net::p2p_socketio::event},
-                      net::sio_args{net::p2p_socketio::args_of(frame), {}});
-    },
     [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };
 }

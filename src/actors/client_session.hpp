@@ -1,8 +1,7 @@
 #pragma once
-// One actor per connected Socket.IO socket: runs the client API (docs/PROTOCOL.md) for namespace
-// "/" and, on "/p2p", is a link of the sync coordinator: P2P messages from the peer go to the
-// coordinator, the coordinator's messages go out as `p2p_message` events. Replies go straight to
-// the Socket.IO server, which is safe to call from any thread.
+// One actor per Socket.IO socket on "/": runs the client API (docs/PROTOCOL.md §2) for it, with
+// its limits. Replies go straight to the Socket.IO server, which is safe to call from any thread.
+// Sockets on "/p2p" get a P2P session instead (p2p_session.hpp).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "actors/instrumented.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/socket_session.hpp"
 #include "net/sio_server.hpp"
 
 namespace gsio::actors {
@@ -31,18 +31,12 @@ struct session_limits {
   std::uint64_t max_page_bytes = 2 * 1024 * 1024;
 };
 
-struct client_session_state {
+struct client_session_state : socket_session_state {
   static inline const char* name = "client-session";
-  net::socket_info info;
-  std::shared_ptr<net::server> server;
   ledger_actor ledger;
   peer_registry_actor registry;
-  sync_coordinator_actor coordinator;
+  sync_coordinator_actor coordinator;  // for node_info's sync statistics
   session_limits limits;
-  std::int64_t connected_since_ms = 0;
-  std::uint64_t events_in = 0;
-  std::uint64_t messages_out = 0;
-  std::uint64_t errors = 0;
   std::uint32_t adds_in_flight = 0;
   std::uint32_t requests_in_flight = 0;
 };

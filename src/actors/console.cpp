@@ -206,7 +206,7 @@ void list_targets(self_ptr self, std::size_t max_sessions,
   out.push_back({"console", caf::actor_cast<caf::actor>(self)});
   self->request(t.gateway, self->state.options.request_timeout, sessions_atom::value)
     .then(
-      [out = std::move(out), max_sessions, done](std::vector<client_session_actor>& sessions) mutable {
+      [out = std::move(out), max_sessions, done](std::vector<socket_session_actor>& sessions) mutable {
         std::sort(sessions.begin(), sessions.end(),
                   [](const auto& a, const auto& b) { return a.id() < b.id(); });
         for (std::size_t i = 0; i < sessions.size() && i < max_sessions; ++i)

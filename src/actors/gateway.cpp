@@ -15,13 +15,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "util/prometheus.hpp"
+#include "actors/p2p_session.hpp"
 #include "net/p2p_message.hpp"
 #include "net/p2p_socketio.hpp"
 #include "net/sio_server.hpp"
 #include "net/static_files.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/prometheus.hpp"
 #include "util/secret.hpp"
 
 namespace gsio::actors {
@@ -191,15 +192,6 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   return w.take();
 }
 
-std::string args_of(const std::string& single_json) {
-  std::string out;
-  out.reserve(single_json.size() + 2);
-  out += '[';
-  out += single_json;
-  out += ']';
-  return out;
-}
-
 }  // namespace
 
 // Handler callbacks run on the io threads. Session actors hold the server through a pointer that
@@ -234,7 +226,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
   actor_metrics collecting;
 
   struct socket_entry {
-    client_session_actor session;
+    socket_session_actor session;
     std::string nsp;
   };
 
@@ -289,7 +281,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     if (server)
       server->stop();
     work.reset();
-    std::vector<client_session_actor> remaining;
+    std::vector<socket_session_actor> remaining;
     {
       std::lock_guard<std::mutex> guard{mtx};
       for (auto& [id, entry] : sessions)
@@ -315,9 +307,13 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
   }
 
   void on_connect(const net::socket_info& info) override {
-    auto session = system.spawn(client_session, info,
-                                std::shared_ptr<net::server>{shared_from_this(), server.get()},
-                                ledger, registry, coordinator, options.session);
+    // The session keeps the server alive through a pointer that also owns this frontend and its
+    // io_context (see gateway.hpp).
+    std::shared_ptr<net::server> for_session{shared_from_this(), server.get()};
+    socket_session_actor session =
+      info.nsp == net::p2p_socketio::nsp
+        ? caf::actor_cast<socket_session_actor>(system.spawn(p2p_session, info, for_session, coordinator))
+        : system.spawn(client_session, info, for_session, ledger, registry, coordinator, options.session);
     std::lock_guard<std::mutex> guard{mtx};
     sessions.emplace(info.id, socket_entry{std::move(session), info.nsp});
     ++sockets_by_namespace[info.nsp];
@@ -327,7 +323,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
 
   void on_event(net::socket_id id, std::string event, net::sio_args args,
                 std::optional<std::uint64_t> ack_id) override {
-    client_session_actor session;
+    socket_session_actor session;
     {
       std::lock_guard<std::mutex> guard{mtx};
       auto it = sessions.find(id);
@@ -342,7 +338,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
   }
 
   void on_disconnect(net::socket_id id, net::disconnect_reason reason) override {
-    client_session_actor session;
+    socket_session_actor session;
     {
       std::lock_guard<std::mutex> guard{mtx};
       auto it = sessions.find(id);
@@ -647,7 +643,7 @@ gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> 
     [=](tick_atom) { refresh_metrics(self); },
     [=](sessions_atom) {
       auto& fe = *self->state.frontend;
-      std::vector<client_session_actor> out;
+      std::vector<socket_session_actor> out;
       std::lock_guard<std::mutex> guard{fe.mtx};
       out.reserve(fe.sessions.size());
       for (auto& [id, entry] : fe.sessions)

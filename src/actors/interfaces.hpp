@@ -92,18 +92,21 @@ using sync_coordinator_actor = ledger_listener_actor::extend<
   caf::replies_to<inspect_atom>::with<std::string>,
   caf::replies_to<stats_atom>::with<sync_stats>>;
 
-using client_session_actor = caf::typed_actor<
+// One socket of the node's Socket.IO server: the gateway hands it the socket's events. A client
+// session serves "/" (the client API), a P2P session "/p2p" (docs/PROTOCOL.md §7, Direct peering).
+using socket_session_actor = caf::typed_actor<
   caf::reacts_to<event_atom, client_event>,
-  // On "/p2p": a P2P envelope (encoded) to send to the peer.
-  caf::reacts_to<send_atom, std::string>,
   caf::replies_to<inspect_atom>::with<std::string>>;
+using client_session_actor = socket_session_actor;
+// A /p2p socket is a link of the sync coordinator too: it sends what the coordinator sends it.
+using p2p_session_actor = socket_session_actor::extend_with<p2p_link_actor>;
 
 using gateway_actor = ledger_listener_actor::extend<
   // The bound port (useful with port 0).
   caf::replies_to<get_atom>::with<std::uint16_t>,
   caf::replies_to<inspect_atom>::with<std::string>,
   // The session actor of every connected Socket.IO socket, "/" and "/p2p" alike.
-  caf::replies_to<sessions_atom>::with<std::vector<client_session_actor>>,
+  caf::replies_to<sessions_atom>::with<std::vector<socket_session_actor>>,
   // Refreshes the /metrics snapshot; the gateway sends it to itself.
   caf::reacts_to<tick_atom>>;
 

@@ -1,0 +1,69 @@
+#include "actors/p2p_session.hpp"
+
+#include <caf/all.hpp>
+
+#include "net/p2p_message.hpp"
+#include "net/p2p_socketio.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+
+namespace gsio::actors {
+namespace {
+
+using self_ptr = instrumented<p2p_session_actor, p2p_session_state>;
+
+// One envelope per event; well-formed ones go to the sync coordinator, which answers through
+// send_atom. The ack only says the envelope was accepted for processing.
+void on_p2p_message(self_ptr self, const client_event& ev) {
+  auto envelope = net::p2p_socketio::envelope_of(ev.args_json);
+  if (!envelope)
+    return fail(self, ev, "p2p_message: the argument must be a message object");
+  std::string error;
+  auto message = net::decode_p2p(*envelope, error);
+  if (!message)
+    return fail(self, ev, "p2p_message: " + error);
+  log::debug("session", "p2p ", net::to_string(message->type), " from ", message->sender_id);
+  self->send(self->state.coordinator, p2p_atom::value,
+             p2p_envelope{static_cast<std::uint8_t>(message->type), std::move(message->message_id),
+                          std::move(message->sender_id), std::move(message->recipient_id),
+                          std::move(message->payload_json)},
+             caf::actor_cast<p2p_link_actor>(self));
+  if (ev.wants_ack)
+    ack(self, ev, "[{\"accepted\":true}]");
+}
+
+}  // namespace
+
+p2p_session_actor::behavior_type
+p2p_session(instrumented<p2p_session_actor, p2p_session_state> self, net::socket_info info,
+            std::shared_ptr<net::server> server, sync_coordinator_actor coordinator) {
+  auto& st = self->state;
+  st.info = std::move(info);
+  st.server = std::move(server);
+  st.coordinator = std::move(coordinator);
+  st.connected_since_ms = util::now_unix_ms();
+  auto link = caf::actor_cast<p2p_link_actor>(self);
+  self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"}, std::string{});
+  self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
+    caf::anon_send(coordinator, link_down_atom::value, link);
+  });
+  return {
+    [=](event_atom, client_event& ev) {
+      ++self->state.events_in;
+      if (ev.name == net::p2p_socketio::event)
+        return on_p2p_message(self, ev);
+      fail(self, ev, "unknown event '" + ev.name + "' on /p2p (expected p2p_message)");
+    },
+    [=](send_atom, std::string& frame) {
+      auto& st = self->state;
+      ++st.messages_out;
+      st.server->emit(st.info.id, std::string{net::p2p_socketio::event},
+                      net::sio_args{net::p2p_socketio::args_of(frame), {}});
+    },
+    [=](inspect_atom) {
+      return inspect_with_vitals(self, "{" + socket_inspect_members(self->state) + "}");
+    },
+  };
+}
+
+}  // namespace gsio::actors
