@@ -201,8 +201,10 @@ void list_targets(self_ptr self, std::size_t max_sessions,
     {"sync-coordinator", caf::actor_cast<caf::actor>(t.coordinator)},
     {"gateway", caf::actor_cast<caf::actor>(t.gateway)},
   };
-  for (auto& link : t.links)
+  for (auto& link : t.relay_links)
     out.push_back({"relay-link", caf::actor_cast<caf::actor>(link)});
+  for (auto& link : t.peer_links)
+    out.push_back({"peer-link", caf::actor_cast<caf::actor>(link)});
   out.push_back({"console", caf::actor_cast<caf::actor>(self)});
   self->request(t.gateway, self->state.options.request_timeout, sessions_atom::value)
     .then(
@@ -330,7 +332,7 @@ void run_inspect(self_ptr self, const std::vector<std::string>& args, reply_to r
       if (matches.empty()) {
         reply.error("no actor named or numbered '" + wanted +
                     "' (see `actors`; names: ledger, peer-registry, sync-coordinator, gateway, "
-                    "relay-link, console, client-session)");
+                    "relay-link, peer-link, console, client-session)");
         return;
       }
       if (matches.size() > 1) {
@@ -582,15 +584,17 @@ void run_sessions(self_ptr self, const std::vector<std::string>&, reply_to reply
 }
 
 void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
-  auto& links = self->state.targets.links;
-  if (links.empty()) {
+  const auto& t = self->state.targets;
+  std::vector<target> targets;
+  for (auto& l : t.relay_links)
+    targets.push_back({"relay-link", caf::actor_cast<caf::actor>(l)});
+  for (auto& l : t.peer_links)
+    targets.push_back({"peer-link", caf::actor_cast<caf::actor>(l)});
+  if (targets.empty()) {
     reply.ok("no relay or peer links: start gsio-node with --relay ws://HOST:PORT or --peer "
              "http://HOST:PORT\n");
     return;
   }
-  std::vector<target> targets;
-  for (auto& l : links)
-    targets.push_back({"relay-link", caf::actor_cast<caf::actor>(l)});
   inspect_all(self, targets, [reply](auto answers) {
     std::string text;
     for (auto& answer : answers) {

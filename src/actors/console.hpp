@@ -32,7 +32,8 @@ struct console_targets {
   peer_registry_actor registry;
   sync_coordinator_actor coordinator;
   gateway_actor gateway;
-  std::vector<relay_link_actor> links;
+  std::vector<outbound_link_actor> relay_links;
+  std::vector<outbound_link_actor> peer_links;
 };
 
 

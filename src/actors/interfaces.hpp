@@ -112,7 +112,7 @@ using gateway_actor = ledger_listener_actor::extend<
 
 // The generation counter in the internal messages ties a callback to the connection attempt it
 // belongs to, so a late callback of an old connection cannot disturb a newer one.
-using relay_link_actor = p2p_link_actor::extend<
+using outbound_link_actor = p2p_link_actor::extend<
   caf::reacts_to<link_up_atom, std::uint64_t, std::string>,    // connected, with a relay_proof
   caf::reacts_to<p2p_atom, std::uint64_t, std::string>,        // a frame arrived
   caf::reacts_to<link_down_atom, std::uint64_t, std::string>,  // closed, with the reason

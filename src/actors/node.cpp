@@ -52,16 +52,19 @@ node::node(caf::actor_system& sys, std::shared_ptr<ledger_resources> ledger, nod
   sync.address = advertised;
   coordinator_ = sys_.spawn(sync_coordinator, sync, ledger_, registry_);
   gateway_ = sys_.spawn(actors::gateway, config_.gateway, ledger_, registry_, coordinator_, initial_tip);
-  for (auto link : config_.links) {
-    if (link.transport == link_transport::relay)
-      link.prove_identity = [link_key](const std::string& challenge) {
-        return link_key->sign_hash(net::announce_proof_digest(challenge, link_key->node_id()));
-      };
-    links_.push_back(sys_.spawn(relay_link, link, coordinator_));
+  console_targets targets{ledger_, registry_, coordinator_, gateway_, {}, {}};
+  for (auto link : config_.relay_links) {
+    link.dial.prove_identity = [link_key](const std::string& challenge) {
+      return link_key->sign_hash(net::announce_proof_digest(challenge, link_key->node_id()));
+    };
+    targets.relay_links.push_back(sys_.spawn(relay_link, link, coordinator_));
   }
+  for (const auto& link : config_.peer_links)
+    targets.peer_links.push_back(sys_.spawn(peer_link, link, coordinator_));
+  links_ = targets.relay_links;
+  links_.insert(links_.end(), targets.peer_links.begin(), targets.peer_links.end());
   if (config_.console)
-    console_ = sys_.spawn(actors::console, *config_.console,
-                          console_targets{ledger_, registry_, coordinator_, gateway_, links_}, node_id_);
+    console_ = sys_.spawn(actors::console, *config_.console, std::move(targets), node_id_);
 
   for (const auto& core : {caf::actor_cast<caf::actor>(ledger_), caf::actor_cast<caf::actor>(gateway_)})
     core->attach_functor([died = died_](const caf::error&) { *died = true; });

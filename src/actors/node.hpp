@@ -17,8 +17,8 @@
 #include "actors/console.hpp"
 #include "actors/gateway.hpp"
 #include "actors/ledger_actor.hpp"
+#include "actors/outbound_link.hpp"
 #include "actors/peer_registry.hpp"
-#include "actors/relay_link.hpp"
 #include "actors/sync_coordinator.hpp"
 
 namespace caf { class actor_system; }
@@ -31,9 +31,10 @@ struct node_config {
   sync_options sync;
   std::string advertise;
   std::chrono::milliseconds peer_expiry{15'000};
-  // Relay links prove the node's id with a copy of its key (net/announce_proof.hpp); peer links
-  // need no proof. prove_identity is set by the node.
-  std::vector<relay_link_options> links;
+  // Links to relays (`--relay`) and to other nodes' /p2p (`--peer`). Relay links prove the
+  // node's id with a copy of its key (net/announce_proof.hpp): the node sets prove_identity.
+  std::vector<outbound_link_options> relay_links;
+  std::vector<outbound_link_options> peer_links;
   std::optional<console_options> console;
 };
 
@@ -69,7 +70,7 @@ public:
   gateway_actor gateway() const { return gateway_; }
   sync_coordinator_actor coordinator() const { return coordinator_; }
   peer_registry_actor registry() const { return registry_; }
-  const std::vector<relay_link_actor>& links() const { return links_; }
+  const std::vector<outbound_link_actor>& links() const { return links_; }
 
 private:
   caf::actor_system& sys_;
@@ -82,7 +83,7 @@ private:
   peer_registry_actor registry_;
   sync_coordinator_actor coordinator_;
   gateway_actor gateway_;
-  std::vector<relay_link_actor> links_;
+  std::vector<outbound_link_actor> links_;
   console_actor console_;
   bool stopped_ = false;
 };

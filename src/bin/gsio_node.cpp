@@ -372,18 +372,17 @@ int main(int argc, char** argv) {
   so.planner.full_pull_interval_ms = 15 * static_cast<std::int64_t>(opt.announce_interval_ms);
   so.planner.peer_expiry_ms = static_cast<std::int64_t>(opt.peer_expiry_ms);
   so.planner.max_pull_ms = std::max<std::int64_t>(60'000, 6 * so.planner.request_timeout_ms);
-  auto link_to = [&](actors::link_transport transport, std::string url) {
-    actors::relay_link_options lo;
-    lo.transport = transport;
-    lo.url = std::move(url);
-    lo.token = opt.token;
-    lo.tls_ca_file = opt.tls_ca;
-    nc.links.push_back(std::move(lo));
+  auto link_to = [&](std::string url) {
+    actors::outbound_link_options lo;
+    lo.dial.url = std::move(url);
+    lo.dial.token = opt.token;
+    lo.dial.tls_ca_file = opt.tls_ca;
+    return lo;
   };
   if (!opt.relay.empty())
-    link_to(actors::link_transport::relay, opt.relay);
+    nc.relay_links.push_back(link_to(opt.relay));
   for (auto& peer : split_list(opt.peers))
-    link_to(actors::link_transport::peer, peer);
+    nc.peer_links.push_back(link_to(peer));
   if (admin_enabled) {
     actors::console_options co;
     co.host = admin_host;

@@ -48,10 +48,9 @@ TEST_CASE("node: two nodes booted from their data directories sync, stop in orde
     CHECK(*port_a != 0);
 
     auto config_b = config_for();
-    relay_link_options peer;
-    peer.transport = link_transport::peer;
-    peer.url = "http://127.0.0.1:" + std::to_string(*port_a);
-    config_b.links.push_back(peer);
+    outbound_link_options peer;
+    peer.dial.url = "http://127.0.0.1:" + std::to_string(*port_a);
+    config_b.peer_links.push_back(peer);
     node b{*ts.sys, open_ledger(dir_b.path.string(), {}), config_b};
     REQUIRE_MESSAGE(b.wait_ready(error), error);
     CHECK(b.links().size() == 1);

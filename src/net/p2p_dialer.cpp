@@ -1,0 +1,142 @@
+#include "net/p2p_dialer.hpp"
+
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/string.hpp>
+
+#include "net/announce_proof.hpp"
+#include "net/p2p_socketio.hpp"
+#include "net/sio_client.hpp"
+#include "net/ws_client.hpp"
+
+namespace gsio::net {
+
+namespace {
+
+// The io thread one outbound link runs on.
+class io_thread {
+public:
+  io_thread() : thread_([this] { io_.run(); }) {}
+  ~io_thread() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) {
+      if (thread_.get_id() == std::this_thread::get_id())
+        thread_.detach();
+      else
+        thread_.join();
+    }
+  }
+  boost::asio::io_context& context() { return io_; }
+
+private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread thread_;
+};
+
+class relay_dialer_impl final : public p2p_dialer {
+public:
+  explicit relay_dialer_impl(p2p_dial_options options) : options_(std::move(options)) {}
+  // Clients first: their destructors guarantee that no callback runs afterwards.
+  ~relay_dialer_impl() override { client_.reset(); }
+
+  std::string_view kind() const override { return "relay"; }
+
+  void dial(p2p_dial_callbacks callbacks) override {
+    client_.reset();
+    ws_client_options o;
+    o.url = options_.url;
+    o.tls_ca_file = options_.tls_ca_file;
+    if (!options_.token.empty())
+      o.headers.emplace_back("Authorization", "Bearer " + options_.token);
+    o.max_frame_bytes = options_.max_frame_bytes;
+    o.max_queue_bytes = options_.max_queue_bytes;
+    ws_client_callbacks cb;
+    // Both run on the connection's strand, the response first.
+    auto proof = std::make_shared<std::string>();
+    cb.on_upgrade_response = [proof, prove = options_.prove_identity](const auto& headers) {
+      for (const auto& [name, value] : headers)
+        if (prove && boost::beast::iequals(name, challenge_header))
+          *proof = prove(value);
+    };
+    cb.on_open = [proof, open = callbacks.on_open] { open(std::move(*proof)); };
+    cb.on_message = std::move(callbacks.on_envelope);
+    cb.on_close = std::move(callbacks.on_close);
+    client_ = std::make_unique<ws_client>(thread_.context(), std::move(o), std::move(cb));
+    client_->start();
+  }
+
+  void hang_up() override { client_.reset(); }
+
+  void send(std::string envelope) override {
+    if (client_)
+      client_->send(std::move(envelope));
+  }
+
+  std::size_t queued_bytes() const override { return client_ ? client_->queued_bytes() : 0; }
+
+private:
+  p2p_dial_options options_;
+  io_thread thread_;
+  std::unique_ptr<ws_client> client_;
+};
+
+class peer_dialer_impl final : public p2p_dialer {
+public:
+  explicit peer_dialer_impl(p2p_dial_options options) : options_(std::move(options)) {}
+  ~peer_dialer_impl() override { client_.reset(); }
+
+  std::string_view kind() const override { return "direct"; }
+
+  void dial(p2p_dial_callbacks callbacks) override {
+    client_.reset();
+    sio_client_options o;
+    o.url = options_.url;
+    o.tls_ca_file = options_.tls_ca_file;
+    o.nsp = p2p_socketio::nsp;
+    o.max_payload = options_.max_frame_bytes;
+    o.auth_json = p2p_socketio::auth_payload(options_.token);
+    sio_client_callbacks cb;
+    cb.on_connect = [open = callbacks.on_open] { open({}); };
+    cb.on_event = [on_envelope = callbacks.on_envelope](std::string event, sio_args args) {
+      if (event != p2p_socketio::event)
+        return;
+      // Dropped like text that does not parse when it holds no envelope object.
+      if (auto envelope = p2p_socketio::envelope_of(args.json))
+        on_envelope(std::move(*envelope));
+    };
+    cb.on_close = std::move(callbacks.on_close);
+    client_ = std::make_unique<sio_client>(thread_.context(), std::move(o), std::move(cb));
+    client_->start();
+  }
+
+  void hang_up() override { client_.reset(); }
+
+  void send(std::string envelope) override {
+    if (client_)
+      client_->emit(std::string{p2p_socketio::event}, sio_args{p2p_socketio::args_of(envelope), {}});
+  }
+
+  // The Socket.IO client keeps no count of what waits to be written.
+  std::size_t queued_bytes() const override { return 0; }
+
+private:
+  p2p_dial_options options_;
+  io_thread thread_;
+  std::unique_ptr<sio_client> client_;
+};
+
+}  // namespace
+
+std::unique_ptr<p2p_dialer> relay_dialer(p2p_dial_options options) {
+  return std::make_unique<relay_dialer_impl>(std::move(options));
+}
+
+std::unique_ptr<p2p_dialer> peer_dialer(p2p_dial_options options) {
+  return std::make_unique<peer_dialer_impl>(std::move(options));
+}
+
+}  // namespace gsio::net
