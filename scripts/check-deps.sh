@@ -10,6 +10,8 @@
 #     src/actors or src/cli;
 #   - nothing outside src/cli includes src/cli, but the gsio tool's main;
 #   - CAF appears only in src/actors and the node's main;
+#   - Asio and Beast appear in src/actors only in the gateway, which owns the node's listener and
+#     its io threads (DESIGN §4); other actors use src/net's classes (net::io_thread, dialers);
 #   - no public header of src/net includes Asio or Beast, so that the heavy headers stay out of
 #     the actors' and programs' translation units; headers for src/net's own files live in
 #     src/net/detail and may.
@@ -56,6 +58,9 @@ offend "only the gsio tool (src/cli, src/bin/gsio.cpp) includes src/cli" "${bad[
 mapfile -t bad < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<caf/' src \
   --include='*.cpp' --include='*.hpp' | grep -vE '^(src/actors/|src/bin/gsio_node\.cpp:)')
 offend "CAF only in src/actors and the node's main" "${bad[@]}"
+
+mapfile -t bad < <(includes src/actors 'boost/(asio|beast)' | grep -v '^src/actors/gateway\.cpp:')
+offend "in src/actors only the gateway uses Asio or Beast" "${bad[@]}"
 
 mapfile -t bad < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<boost/(asio|beast)' \
   src/net --include='*.hpp' | grep -v '^src/net/detail/')

@@ -8,14 +8,13 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
 
 #include "ledger/json_print.hpp"
 #include "ledger/sync.hpp"
 #include "net/admin_server.hpp"
+#include "net/io_thread.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/text_table.hpp"
@@ -26,24 +25,18 @@ namespace gsio::actors {
 // so the io thread never keeps the actor alive.
 struct console_frontend : net::admin_handler {
   console_frontend(caf::actor_addr owner, net::admin_options options)
-    : owner(std::move(owner)),
-      work(boost::asio::make_work_guard(io)),
-      server(io, std::move(options), *this) {}
+    : owner(std::move(owner)), server(thread.context(), std::move(options), *this) {}
 
   ~console_frontend() override { stop(); }
 
   void start() {
     server.start();
-    thread = std::thread{[this] { io.run(); }};
+    thread.start();
   }
 
   void stop() {
     server.stop();
-    work.reset();
-    if (thread.joinable()) {
-      io.stop();
-      thread.join();
-    }
+    thread.stop();
   }
 
   void on_command(net::admin_connection_id id, std::string line) override {
@@ -54,10 +47,8 @@ struct console_frontend : net::admin_handler {
   }
 
   caf::actor_addr owner;
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+  net::io_thread thread;  // declared before the server, which it must outlive
   net::admin_server server;
-  std::thread thread;
 };
 
 namespace {

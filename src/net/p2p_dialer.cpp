@@ -1,12 +1,9 @@
 #include "net/p2p_dialer.hpp"
 
-#include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/beast/core/string.hpp>
 
 #include "net/announce_proof.hpp"
+#include "net/io_thread.hpp"
 #include "net/p2p_socketio.hpp"
 #include "net/sio_client.hpp"
 #include "net/ws_client.hpp"
@@ -15,31 +12,9 @@ namespace gsio::net {
 
 namespace {
 
-// The io thread one outbound link runs on.
-class io_thread {
-public:
-  io_thread() : thread_([this] { io_.run(); }) {}
-  ~io_thread() {
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) {
-      if (thread_.get_id() == std::this_thread::get_id())
-        thread_.detach();
-      else
-        thread_.join();
-    }
-  }
-  boost::asio::io_context& context() { return io_; }
-
-private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::thread thread_;
-};
-
 class relay_dialer_impl final : public p2p_dialer {
 public:
-  explicit relay_dialer_impl(p2p_dial_options options) : options_(std::move(options)) {}
+  explicit relay_dialer_impl(p2p_dial_options options) : options_(std::move(options)) { thread_.start(); }
   // Clients first: their destructors guarantee that no callback runs afterwards.
   ~relay_dialer_impl() override { client_.reset(); }
 
@@ -86,7 +61,7 @@ private:
 
 class peer_dialer_impl final : public p2p_dialer {
 public:
-  explicit peer_dialer_impl(p2p_dial_options options) : options_(std::move(options)) {}
+  explicit peer_dialer_impl(p2p_dial_options options) : options_(std::move(options)) { thread_.start(); }
   ~peer_dialer_impl() override { client_.reset(); }
 
   std::string_view kind() const override { return "direct"; }
