@@ -1,0 +1,184 @@
+#pragma once
+// What the layers of the Socket.IO server (sio_server.hpp) share: the server core (the listener,
+// the session and socket registries, the counters), the encoded packets they pass around and
+// Engine.IO's error answers.
+//
+// The layers, each in a file pair of its own:
+//   server_core       - sio_server.cpp: registries and counters, and the public API on top.
+//   http_session      - detail/sio_http_session: one TCP connection speaking HTTP (polling, CORS,
+//                       plain requests, the upgrade request); runs on the strand of its socket.
+//   engine_session    - detail/engineio_session: one Engine.IO session (heartbeat, polling
+//                       transport, WebSocket transport and the upgrade between them); owns a
+//                       strand because a polling session is fed by several TCP connections.
+//   ws_session        - detail/engineio_session: one WebSocket; all its handlers are bound to the
+//                       strand of the engine session it carries, so engine and WebSocket call
+//                       each other directly.
+//   socketio_session  - detail/socketio_session: the Socket.IO layer of an Engine.IO session
+//                       (namespaces, acks, binary attachments).
+// Cross-strand calls (HTTP <-> engine, public API -> engine) are always posted, never run inline,
+// so no handler ever re-enters an object that is in the middle of processing.
+#include "net/sio_server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "net/engineio_codec.hpp"
+#include "net/socketio_codec.hpp"
+
+// Named (not anonymous) so that server::impl may derive from server_core without
+// -Wsubobject-linkage complaining.
+namespace gsio::net::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+class http_session;
+class engine_session;
+class socketio_session;
+
+// An encoded outbound Engine.IO packet. Text packets hold their full text form ("4..."), binary
+// packets their raw bytes. Shared so that a broadcast encodes once for every receiver.
+struct outgoing {
+  std::shared_ptr<const std::string> bytes;
+  bool binary = false;
+};
+
+inline outgoing text_packet(eio::packet_type type, std::string_view data = {}) {
+  std::string text;
+  text.reserve(data.size() + 1);
+  text += static_cast<char>(type);
+  text += data;
+  return {std::make_shared<const std::string>(std::move(text)), false};
+}
+
+inline outgoing binary_packet(std::string bytes) {
+  return {std::make_shared<const std::string>(std::move(bytes)), true};
+}
+
+// Bytes the packet occupies in a polling payload (binary grows by base64).
+inline std::size_t polling_size(const outgoing& o) {
+  return o.binary ? 1 + (o.bytes->size() + 2) / 3 * 4 : o.bytes->size();
+}
+
+// A Socket.IO packet plus its attachments as Engine.IO packets.
+std::vector<outgoing> encode_sio(const sio::packet& p, const std::vector<std::string>& attachments);
+
+// Engine.IO error answers (the codes of the reference implementation).
+enum class engine_error {
+  transport_unknown = 0,
+  session_id_unknown = 1,
+  bad_handshake_method = 2,
+  bad_request = 3,
+  forbidden = 4,
+  unsupported_protocol_version = 5,
+};
+
+struct engine_reply {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=UTF-8";
+  std::string body;
+};
+
+engine_reply error_reply(engine_error e);
+
+inline engine_reply text_reply(std::string body) {
+  return {200, "text/plain; charset=UTF-8", std::move(body)};
+}
+
+// 120 random bits as 20 URL-safe characters.
+std::string random_id();
+
+std::string json_string(std::string_view s);
+
+// "/socket.io/" also answers "/socket.io" (clients built with a path without the slash).
+bool path_matches(std::string_view path, std::string_view endpoint);
+
+// ---------------------------------------------------------------------------------------------
+
+class server_core : public std::enable_shared_from_this<server_core> {
+public:
+  server_core(asio::io_context& context, server_options opts, handler& h, engineio_handler* raw);
+
+  asio::io_context& io;
+  const server_options options;
+  handler& sio_handler;
+  engineio_handler* const raw_handler;
+  // Idle keep-alive connections and request reads; longer than a held poll can last.
+  const std::chrono::milliseconds request_timeout;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint16_t> bound_port{0};
+  std::atomic<std::uint64_t> packets_in{0};
+  std::atomic<std::uint64_t> packets_out{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::size_t> polling_sessions{0};
+  std::atomic<std::size_t> websocket_sessions{0};
+
+  void start();
+  void stop();
+
+  // Creates and registers an engine session (a Socket.IO one, or with `raw` one of the plain
+  // Engine.IO endpoint); nullptr when stopping or at max_connections.
+  std::shared_ptr<engine_session> create_session(strand_type strand, bool raw,
+                                                 transport_kind transport, std::string remote);
+  std::shared_ptr<engine_session> find_session(const std::string& sid, bool raw);
+  void unregister_session(const std::string& sid, transport_kind transport);
+  void transport_upgraded() {
+    --polling_sessions;
+    ++websocket_sessions;
+  }
+
+  socket_id register_socket(const std::shared_ptr<socketio_session>& session,
+                            const std::string& nsp);
+  void unregister_socket(socket_id id);
+  std::shared_ptr<socketio_session> find_socket(socket_id id);
+  std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> sockets_of(
+      const std::string& nsp);
+
+  enum class admission { admitted, stopping, full };
+  admission register_connection(const std::shared_ptr<http_session>& c);
+  std::size_t connection_count();
+  void unregister_connection(const http_session* c);
+
+  std::size_t session_count() {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return sessions_.size();
+  }
+  std::size_t socket_count() {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return sockets_.size();
+  }
+
+private:
+  void do_accept();
+  void on_accept(boost::system::error_code ec, tcp::socket socket);
+
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
+
+  struct socket_entry {
+    std::weak_ptr<socketio_session> session;
+    std::string nsp;
+  };
+  std::mutex mutex_;  // guards the maps and next_socket_id_
+  std::unordered_map<std::string, std::shared_ptr<engine_session>> sessions_;
+  std::unordered_map<socket_id, socket_entry> sockets_;
+  std::unordered_map<const http_session*, std::weak_ptr<http_session>> connections_;
+  socket_id next_socket_id_ = 1;
+};
+
+}  // namespace gsio::net::detail
