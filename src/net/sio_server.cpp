@@ -106,6 +106,16 @@ server_core::server_core(asio::io_context& context, server_options opts, handler
     raw_handler(raw),
     request_timeout(std::max<std::chrono::milliseconds>(
         30s, options.ping_interval + options.ping_timeout + 5s)),
+    websocket_settings{
+        .max_message_bytes = options.max_payload,
+        .handshake_timeout = 30s,
+        // How long a graceful WebSocket close may wait for queued frames and the close handshake.
+        .close_timeout = 5s,
+        // A node holds thousands of sessions (the relay a few links): a smaller block bounds what
+        // stalled readers hold together (10k of them: 160 MiB, not 640), for 2-5 % of ingest.
+        .write_block_bytes = 16 * 1024,
+        .read_mode = ws_settings::reading::when_readable,
+    },
     acceptor_(asio::make_strand(context)),
     accept_retry_(acceptor_.get_executor()) {}
 

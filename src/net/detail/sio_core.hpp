@@ -10,9 +10,9 @@
 //   engine_session    - detail/engineio_session: one Engine.IO session (heartbeat, polling
 //                       transport, WebSocket transport and the upgrade between them); owns a
 //                       strand because a polling session is fed by several TCP connections.
-//   ws_session        - detail/engineio_session: one WebSocket; all its handlers are bound to the
-//                       strand of the engine session it carries, so engine and WebSocket call
-//                       each other directly.
+//   ws_transport      - detail/engineio_session: the session's WebSocket (a ws_connection,
+//                       detail/ws_connection); all its handlers run on the strand of the engine
+//                       session it carries, so engine and WebSocket call each other directly.
 //   socketio_session  - detail/socketio_session: the Socket.IO layer of an Engine.IO session
 //                       (namespaces, acks, binary attachments).
 // Cross-strand calls (HTTP <-> engine, public API -> engine) are always posted, never run inline,
@@ -34,16 +34,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "net/detail/ws_connection.hpp"
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
 
 // Named (not anonymous) so that server::impl may derive from server_core without
 // -Wsubobject-linkage complaining.
 namespace gsio::net::detail {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using strand_type = asio::strand<asio::io_context::executor_type>;
 
 class http_session;
 class engine_session;
@@ -118,6 +115,8 @@ public:
   engineio_handler* const raw_handler;
   // Idle keep-alive connections and request reads; longer than a held poll can last.
   const std::chrono::milliseconds request_timeout;
+  // The WebSocket transports' (a node holds thousands of them; see the constructor).
+  const ws_settings websocket_settings;
 
   std::atomic<bool> stopping{false};
   std::atomic<std::uint16_t> bound_port{0};

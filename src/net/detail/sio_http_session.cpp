@@ -275,8 +275,8 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
     auto stream = take_stream_onto(strand);
     if (!stream)
       return;
-    auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), std::move(strand),
-                                           std::move(leftover));
+    auto ws = std::make_shared<ws_transport>(core_, raw, std::move(*stream), std::move(strand),
+                                             std::move(leftover));
     ws->start_accept(std::move(req));
     return;
   }
@@ -289,8 +289,8 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
   auto stream = take_stream_onto(engine->strand());
   if (!stream)
     return;
-  auto ws = std::make_shared<ws_session>(core_, raw, std::move(*stream), engine->strand(),
-                                         std::move(leftover));
+  auto ws = std::make_shared<ws_transport>(core_, raw, std::move(*stream), engine->strand(),
+                                           std::move(leftover));
   asio::post(engine->strand(), [engine, ws, req = std::move(req)]() mutable {
     engine->begin_probe(ws, std::move(req));
   });
