@@ -1,43 +1,23 @@
-// gsio-relay's WebSocket relay on Boost.Beast.
-//
-// Objects and their executors:
-//   relay_server::impl - the listener (on a strand of its own), the registry of connections and
-//                        node ids (one mutex) and the counters (atomics).
-//   http_connection    - one per accepted TCP connection while it speaks HTTP: answers /health,
-//                        /stats and 404, checks upgrade requests and hands the socket over.
-//   relay_connection   - one per WebSocket: reads, routes and writes on the strand of its socket.
-// Routing runs on the sender's strand. Delivery to another connection is always posted to that
-// connection's strand, so no handler touches another connection's stream.
+// gsio-relay's WebSocket relay on Boost.Beast: the listener, the HTTP side (status endpoints and
+// upgrade requests), the registry of connections and node ids, and routing. The objects and their
+// executors are described in detail/relay_core.hpp; a node's WebSocket is
+// detail/relay_connection.
 #include "net/relay_server.hpp"
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <deque>
-#include <mutex>
-#include <optional>
 #include <stdexcept>
-#include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-#include <rapidjson/document.h>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "net/announce_proof.hpp"
-#include "net/p2p_message.hpp"
-#include "net/detail/write_batch.hpp"
-#include "net/ws_frame.hpp"
+#include "net/detail/relay_connection.hpp"
 #include "util/log.hpp"
 #include "util/printable.hpp"
 #include "util/prometheus.hpp"
@@ -46,155 +26,21 @@
 
 namespace gsio::net {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
-using beast::error_code;
-using namespace std::chrono_literals;
-
-// Named (not anonymous) so relay_server::impl may hold these types without -Wsubobject-linkage.
-namespace relay_detail {
-
-constexpr std::string_view log_component = "relay";
-constexpr std::string_view server_name = "gsio-relay";
-
-// HTTP requests here are small GETs and upgrade requests; anything larger is not a client of ours.
-constexpr std::size_t max_request_header_bytes = 16 * 1024;
-constexpr std::size_t max_request_body_bytes = 4 * 1024;
-// After a large frame the read buffer is given back, so one big message does not pin its
-// capacity for the rest of the connection's life.
-constexpr std::size_t kept_read_buffer_bytes = 64 * 1024;
-// Waiting this long after a failed accept (usually: out of file descriptors) keeps the listener
-// from spinning while still recovering on its own.
-constexpr auto accept_retry_delay = 100ms;
-// Spoofing peers are logged individually up to this many times per connection, then summarized,
-// so a hostile peer cannot flood the log.
-constexpr std::uint64_t logged_spoofs_per_connection = 10;
-
-// Why a frame was received but not forwarded.
-enum class drop_cause : std::size_t {
-  malformed,          // not a valid P2P envelope
-  unannounced,        // sent before the connection's NodeAnnounce
-  spoofed,            // sender_id is not the connection's node id
-  unknown_recipient,  // no live connection holds recipient_id
-  self_addressed,     // recipient_id is the sender itself (the relay never echoes)
-  unproven,           // a NodeAnnounce without the proof its id needs (see announce_proof.hpp)
-};
-constexpr std::array<std::string_view, 6> drop_cause_names{
-  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven"};
-// Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
-// closed ("unproven"). An honest node sends one valid proof per connection.
-constexpr unsigned max_invalid_proofs = 8;
-// A node's heartbeat can reach a new connection before its hello with the proof, so a dropped
-// unproven announce is not fatal; this many are, so that a node that never proves (an old version,
-// a wrong key) hears why instead of sitting connected and cut off.
-constexpr unsigned max_unproven_announces = 4;
-
-// Why a WebSocket connection ended. Each connection counts exactly one.
-enum class disconnect_cause : std::size_t {
-  peer_closed,       // the peer sent a close frame
-  connection_lost,   // reset, EOF or a write error without a close handshake
-  timeout,           // no traffic (not even a pong) within the idle timeout
-  oversized,         // a frame above max_frame_bytes
-  protocol,          // a binary frame or a WebSocket protocol violation
-  replaced,          // another connection announced the same node id
-  slow_reader,       // the outbound queue would have passed max_queue_bytes
-  handshake_failed,  // the WebSocket opening handshake did not complete
-  shutdown,          // the relay is stopping
-  unproven,          // too many announces without a valid relay_proof (see max_unproven_announces)
-};
-constexpr std::array<std::string_view, 10> disconnect_cause_names{
-  "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
-  "replaced",    "slow_reader",     "handshake_failed", "shutdown", "unproven"};
-
-// Why a connection was turned away before it became a WebSocket.
-enum class reject_cause : std::size_t {
-  unauthorized,   // missing or wrong network token (HTTP 401)
-  over_capacity,  // max_connections reached (HTTP 503, or closed unread when HTTP is saturated)
-  shutting_down,  // the relay is stopping (HTTP 503)
-  browser,        // the upgrade carried an Origin header: a web page, not a node (HTTP 403)
-};
-constexpr std::array<std::string_view, 4> reject_cause_names{"unauthorized", "over_capacity",
-                                                             "shutting_down", "browser"};
-
-template <class Enum> constexpr std::size_t index(Enum e) { return static_cast<std::size_t>(e); }
-
-using frame_ptr = std::shared_ptr<const std::string>;
-
-class http_connection;
-class relay_connection;
-
-}  // namespace relay_detail
-
 using namespace relay_detail;
-
-struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
-  impl(asio::io_context& context, relay_options opts)
-      : io(context),
-        options(std::move(opts)),
-        acceptor(asio::make_strand(context)),
-        accept_retry(acceptor.get_executor()) {}
-
-  asio::io_context& io;
-  const relay_options options;
-  const std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
-  tcp::acceptor acceptor;          // on its own strand
-  asio::steady_timer accept_retry; // on the acceptor's strand
-  std::atomic<std::uint16_t> bound_port{0};
-
-  // Counters: atomics, because every connection's strand updates them.
-  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0};
-  std::array<std::atomic<std::uint64_t>, drop_cause_names.size()> drops{};
-  std::array<std::atomic<std::uint64_t>, disconnect_cause_names.size()> disconnects{};
-  std::array<std::atomic<std::uint64_t>, reject_cause_names.size()> rejects{};
-
-  void count(drop_cause c) { drops[index(c)].fetch_add(1, std::memory_order_relaxed); }
-  void count(disconnect_cause c) { disconnects[index(c)].fetch_add(1, std::memory_order_relaxed); }
-  void count(reject_cause c) { rejects[index(c)].fetch_add(1, std::memory_order_relaxed); }
-
-  // The registry. Connections are held weakly: they live as long as their pending operations.
-  struct node_slot {
-    const relay_connection* owner = nullptr;  // identity, compared without locking the weak_ptr
-    std::weak_ptr<relay_connection> handle;
-    bool proven = false;  // the owner proved the id: only another proof takes it over
-  };
-  mutable std::mutex mutex;
-  bool stopping = false;
-  std::size_t live_connections = 0;  // reserved WebSocket slots, counted against max_connections
-  std::unordered_map<const http_connection*, std::weak_ptr<http_connection>> http_connections;
-  std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
-  std::unordered_map<std::string, node_slot> nodes;
-
-  void start();
-  void stop();
-  void accept_next();
-  void on_accept(error_code ec, tcp::socket socket);
-
-  std::optional<reject_cause> admit_http(const std::shared_ptr<http_connection>& connection);
-  bool http_pool_has_room();  // below half of max_connections connections not upgraded yet
-  void forget_http(const http_connection* connection);
-  std::optional<reject_cause> reserve_connection_slot();
-  bool enlist(const std::shared_ptr<relay_connection>& connection);
-  void forget(const relay_connection* connection, const std::string& node_id);
-  // False (and nothing changes) when an unproven connection claims an id a proven one holds.
-  bool announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id,
-                bool proven);
-  // The connection holding node_id proved it later; false if it no longer holds it.
-  bool mark_proven(const relay_connection& connection, const std::string& node_id);
-  void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
-
-  bool authorized(const http::request<http::string_body>& request) const;
-  http::response<http::string_body> answer(const http::request<http::string_body>& request) const;
-  std::string health_json() const;
-  std::string stats_json() const;
-  std::string metrics_text() const;
-};
+namespace websocket = beast::websocket;
+using namespace std::chrono_literals;
 
 namespace relay_detail {
 
 namespace {
+
+// HTTP requests here are small GETs and upgrade requests; anything larger is not a client of ours.
+constexpr std::size_t max_request_header_bytes = 16 * 1024;
+constexpr std::size_t max_request_body_bytes = 4 * 1024;
+// Waiting this long after a failed accept (usually: out of file descriptors) keeps the listener
+// from spinning while still recovering on its own.
+constexpr auto accept_retry_delay = 100ms;
+
 
 std::string describe(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -231,563 +77,6 @@ http::response<http::string_body> json_response(http::status status, std::string
 }
 
 }  // namespace
-
-// One WebSocket connection of a node. Beast answers the opening handshake; after it the connection
-// frames by itself (net/ws_frame): a forwarded frame is encoded once and the same bytes are
-// queued on every recipient, and each write gathers every frame queued so far.
-class relay_connection : public std::enable_shared_from_this<relay_connection> {
-public:
-  // Outbound bytes accepted for this peer and not yet written (for /metrics).
-  std::size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
-
-  // `leftover`: bytes the client sent after its upgrade request, already read with it.
-  relay_connection(std::shared_ptr<relay_server::impl> core, beast::tcp_stream&& stream,
-                   std::string remote, std::string leftover)
-      : core_(std::move(core)),
-        strand_(stream.get_executor()),
-        handshake_(std::in_place, std::move(stream)),
-        socket_(strand_),
-        idle_timer_(strand_),
-        close_deadline_(strand_),
-        remote_(std::move(remote)),
-        read_buffer_(core_->options.max_frame_bytes + ws::max_header_bytes + read_chunk_bytes),
-        parser_(core_->options.max_frame_bytes),
-        leftover_(std::move(leftover)) {}
-
-  ~relay_connection() {
-    // Only reached without end() when the io_context is destroyed with our handlers still queued.
-    if (!ended_.exchange(true))
-      core_->forget(this, node_id_);
-  }
-
-  // Runs on the strand (the HTTP connection's handler, which shares the socket's strand).
-  void start(http::request<http::string_body> request) {
-    if (!core_->enlist(shared_from_this())) {  // stop() ran after the slot was reserved
-      close_now(disconnect_cause::shutdown);
-      return;
-    }
-    beast::get_lowest_layer(*handshake_).expires_after(core_->options.handshake_timeout);
-    handshake_->set_option(websocket::stream_base::decorator(
-      [challenge = challenge_](websocket::response_type& response) {
-        response.set(http::field::server, server_name);
-        response.set(beast::string_view{challenge_header.data(), challenge_header.size()},
-                     challenge);
-      }));
-    handshake_->async_accept(
-      request, beast::bind_front_handler(&relay_connection::on_handshake, shared_from_this()));
-  }
-
-  // Queues a frame for this connection. Any thread. The byte count is reserved before the frame
-  // is posted to the strand, so frames in transit count against the limit as well.
-  void deliver(const frame_ptr& frame) {
-    if (ended_.load(std::memory_order_acquire))
-      return;
-    const auto size = frame->size();
-    const auto before = queued_bytes_.fetch_add(size, std::memory_order_acq_rel);
-    // An empty queue always takes one frame, so a limit below max_frame_bytes cannot starve a
-    // healthy peer; memory per connection stays below max_queue_bytes + max_frame_bytes.
-    if (before != 0 && before + size > core_->options.max_queue_bytes) {
-      queued_bytes_.fetch_sub(size, std::memory_order_acq_rel);
-      if (!overflowed_.exchange(true))
-        asio::post(strand_, [self = shared_from_this()] { self->on_overflow(); });
-      return;
-    }
-    asio::post(strand_, [self = shared_from_this(), frame] { self->enqueue(frame, true); });
-  }
-
-  void close_replaced() {
-    asio::post(strand_, [self = shared_from_this()] {
-      self->close_gracefully(disconnect_cause::replaced, ws::close_code::policy_violation,
-                             "replaced by a newer connection for this node id");
-    });
-  }
-
-  void close_for_shutdown() {
-    asio::post(strand_, [self = shared_from_this()] {
-      self->close_gracefully(disconnect_cause::shutdown, ws::close_code::going_away,
-                             "relay shutting down");
-    });
-  }
-
-  // Strand only (routing runs on the sender's strand).
-  const std::string& node_id() const { return node_id_; }
-
-private:
-  // A frame waiting to be written. Only data frames count against the queue limit and as
-  // messages out; control frames (ping, pong, close) are the connection's own.
-  struct outgoing {
-    frame_ptr frame;
-    bool data = false;
-    bool close = false;
-  };
-
-  void on_handshake(error_code ec) {
-    if (ec || socket_closed_) {
-      if (ec)
-        log::debug(log_component, remote_, ": WebSocket handshake failed: ", ec.message());
-      close_now(disconnect_cause::handshake_failed);
-      return;
-    }
-    beast::get_lowest_layer(*handshake_).expires_never();
-    socket_ = beast::get_lowest_layer(*handshake_).release_socket();
-    handshake_.reset();
-    log::debug(log_component, remote_, ": connected");
-    last_received_ = std::chrono::steady_clock::now();
-    arm_idle_timer();
-    if (!leftover_.empty()) {
-      auto room = read_buffer_.prepare(leftover_.size());
-      asio::buffer_copy(room, asio::buffer(leftover_));
-      read_buffer_.commit(leftover_.size());
-      leftover_ = std::string{};
-      process_input();
-    }
-    read_next();
-  }
-
-  void read_next() {
-    if (socket_closed_)
-      return;
-    // Read into the room the buffer already has (at least min_read_bytes), within its limit.
-    const auto room = std::max(min_read_bytes, read_buffer_.capacity() - read_buffer_.size());
-    const auto allowed = read_buffer_.max_size() - read_buffer_.size();
-    socket_.async_read_some(read_buffer_.prepare(std::min(room, allowed)),
-                            beast::bind_front_handler(&relay_connection::on_read,
-                                                      shared_from_this()));
-  }
-
-  void on_read(error_code ec, std::size_t bytes) {
-    if (ec) {
-      on_read_failed(ec);
-      return;
-    }
-    read_buffer_.commit(bytes);
-    // Only whole messages count as signs of life: a peer that trickles one byte of a frame at a
-    // time, or sends the first fragment of a message and then only pings, would otherwise hold
-    // its connection, and the message's buffer, for ever.
-    if (process_input())
-      last_received_ = std::chrono::steady_clock::now();
-    if (read_buffer_.size() == 0 && read_buffer_.capacity() > kept_read_buffer_bytes)
-      read_buffer_.shrink_to_fit();
-    read_next();
-  }
-
-  void on_read_failed(error_code ec) {
-    if (ec == asio::error::operation_aborted || socket_closed_) {
-      end(disconnect_cause::connection_lost);  // we cut it ourselves; end() already knows why
-      return;
-    }
-    end(disconnect_cause::connection_lost);  // no-op after a close handshake: its cause stands
-    close_socket();
-  }
-
-  // Takes every complete frame out of the read buffer; true if one was a sign of life: a whole
-  // message, or a control frame outside a fragmented message.
-  bool process_input() {
-    bool took_frame = false;
-    while (!socket_closed_ && !discard_input_) {
-      const auto bytes = read_buffer_.data();
-      auto result = parser_.parse({static_cast<const char*>(bytes.data()), bytes.size()});
-      if (result.what == ws::parsed::kind::need_more)
-        return took_frame;
-      if (result.what != ws::parsed::kind::fragment && !parser_.inside_message())
-        took_frame = true;
-      read_buffer_.consume(result.consumed);
-      switch (result.what) {
-        case ws::parsed::kind::need_more:
-        case ws::parsed::kind::fragment:
-        case ws::parsed::kind::pong:
-          break;
-        case ws::parsed::kind::message:
-          on_message(std::move(result));
-          break;
-        case ws::parsed::kind::ping:
-          queue_pong(result.payload);
-          break;
-        case ws::parsed::kind::close:
-          on_peer_close(result.code);
-          return took_frame;
-        case ws::parsed::kind::failure: {
-          const bool too_big = result.code == ws::close_code::message_too_big;
-          log::info(log_component, remote_, describe_node(), ": closing: ", result.payload);
-          // Nothing after a violation is parsed (the frame boundary may be lost, and a peer
-          // that keeps breaking the protocol must not fill the log); its EOF ends the close.
-          discard_input_ = true;
-          close_gracefully(too_big ? disconnect_cause::oversized : disconnect_cause::protocol,
-                           result.code, result.payload);
-          break;
-        }
-      }
-    }
-    if (discard_input_)
-      read_buffer_.consume(read_buffer_.size());
-    return took_frame;
-  }
-
-  void on_message(ws::parsed message) {
-    if (ended_.load(std::memory_order_relaxed))
-      return;  // closing: forward nothing more
-    core_->messages_in.fetch_add(1, std::memory_order_relaxed);
-    core_->bytes_in.fetch_add(message.payload.size(), std::memory_order_relaxed);
-    if (message.op != ws::opcode::text) {
-      log::info(log_component, remote_, ": binary frame; closing the connection");
-      close_gracefully(disconnect_cause::protocol, ws::close_code::unsupported_data,
-                       "only text frames carrying P2P messages are accepted");
-      return;
-    }
-    // The frame every recipient gets: encoded once, shared by all of them.
-    const auto header = ws::header_size(message.payload.size());
-    auto frame = std::make_shared<std::string>();
-    frame->reserve(header + message.payload.size());
-    ws::append_header(*frame, ws::opcode::text, message.payload.size());
-    frame->append(message.payload);
-    const auto text = std::string_view{*frame}.substr(header);
-    handle_frame(text, std::move(frame));
-  }
-
-  void handle_frame(std::string_view text, frame_ptr frame) {
-    std::string error;
-    auto message = decode_p2p(text, error, /*with_payload=*/false);
-    if (!message) {
-      core_->count(drop_cause::malformed);
-      log::debug(log_component, remote_, describe_node(), ": dropped a malformed message: ", error);
-      return;
-    }
-    if (node_id_.empty()) {
-      if (message->type != p2p_type::node_announce) {
-        core_->count(drop_cause::unannounced);
-        log::debug(log_component, remote_, ": dropped ", to_string(message->type),
-                   " sent before NodeAnnounce");
-        return;
-      }
-      // An announce that cannot take the id is dropped, not fatal: a node's heartbeat can reach a
-      // new connection before the hello that carries its proof.
-      const auto proof = check_proof(text, message->sender_id);
-      if (proof == proof_check::closed)
-        return;
-      const bool proven = proof == proof_check::valid;
-      if (!proven && core_->options.require_proof) {
-        drop_unproven(*message, "this relay requires relay_proof");
-        return;
-      }
-      if (!core_->announce(shared_from_this(), message->sender_id, proven)) {
-        drop_unproven(*message, "node id held by a connection that proved it");
-        return;
-      }
-      node_id_ = message->sender_id;
-      proven_ = proven;
-      log::info(log_component, "node ", printable_prefix(node_id_), proven ? " (proven)" : "",
-                " announced from ", remote_);
-    } else if (message->sender_id != node_id_) {
-      core_->count(drop_cause::spoofed);
-      ++spoofed_;
-      if (spoofed_ <= logged_spoofs_per_connection)
-        log::warn(log_component, remote_, " (node ", printable_prefix(node_id_), ") sent ",
-                  to_string(message->type), " as sender_id ", printable_prefix(message->sender_id),
-                  "; dropped");
-      if (spoofed_ == logged_spoofs_per_connection)
-        log::warn(log_component, remote_, ": further spoofed messages are dropped silently");
-      return;
-    } else if (!proven_ && message->type == p2p_type::node_announce) {
-      const auto proof = check_proof(text, node_id_);
-      if (proof == proof_check::closed)
-        return;
-      if (proof == proof_check::valid && core_->mark_proven(*this, node_id_)) {
-        proven_ = true;
-        log::info(log_component, "node ", printable_prefix(node_id_), " proved its id");
-      }
-    }
-    core_->route(*this, *message, frame);
-  }
-
-  enum class proof_check { absent, invalid, valid, closed };
-
-  // Whether the announce `text` carries a valid relay_proof of `node_id` for this connection's
-  // challenge; `closed` once the connection has sent too many invalid ones.
-  proof_check check_proof(std::string_view text, const std::string& node_id) {
-    if (text.find(relay_proof_member) == std::string_view::npos)
-      return proof_check::absent;
-    if (invalid_proofs_ > max_invalid_proofs)
-      return proof_check::closed;  // closing already: no more verifications, no more log lines
-    if (proves_identity(text, node_id))
-      return proof_check::valid;
-    if (++invalid_proofs_ <= max_invalid_proofs)
-      return proof_check::invalid;
-    log::warn(log_component, remote_, ": sent ", invalid_proofs_,
-              " NodeAnnounces with an invalid relay_proof; closing");
-    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation,
-                     "too many invalid relay_proofs");
-    return proof_check::closed;
-  }
-
-  void drop_unproven(const p2p_message& announce, const char* why) {
-    core_->count(drop_cause::unproven);
-    ++unproven_announces_;
-    if (unproven_announces_ < max_unproven_announces) {
-      log::info(log_component, remote_, ": NodeAnnounce as ", printable_prefix(announce.sender_id),
-                " without a valid relay_proof dropped (", why, ")");
-    } else if (unproven_announces_ == max_unproven_announces) {  // later ones: counted only
-      log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
-                printable_prefix(announce.sender_id), " without a valid relay_proof (", why,
-                "); closing");
-      close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
-    }
-  }
-
-  // Reads payload.relay_proof of an envelope decode_p2p has already checked (its payload is an
-  // object): a second parse, at most a few times per connection.
-  bool proves_identity(std::string_view text, const std::string& node_id) const {
-    rapidjson::Document announce;
-    announce.Parse(text.data(), text.size());
-    if (announce.HasParseError() || !announce.IsObject())
-      return false;
-    const auto payload = announce.FindMember("payload");
-    if (payload == announce.MemberEnd() || !payload->value.IsObject())
-      return false;
-    const auto proof = payload->value.FindMember(relay_proof_member.data());
-    if (proof == payload->value.MemberEnd() || !proof->value.IsString())
-      return false;
-    return verify_announce_proof(challenge_, node_id,
-                                 {proof->value.GetString(), proof->value.GetStringLength()});
-  }
-
-  // The peer's close frame: answer it (unless we began the close) and close the socket once the
-  // answer is out, as the server side of RFC 6455 §7.1.1 does.
-  void on_peer_close(std::uint16_t code) {
-    discard_input_ = true;
-    peer_closed_ = true;
-    if (close_sent_) {
-      close_socket();
-      return;
-    }
-    end(disconnect_cause::peer_closed);
-    close_sent_ = true;
-    const auto echoed = code == no_status_code ? ws::close_code::normal : code;
-    enqueue(std::make_shared<const std::string>(ws::encode_close(echoed, {})), false, true);
-    arm_close_deadline();
-  }
-
-  // Strand only. `data`: a forwarded message (its size was reserved by deliver()).
-  void enqueue(frame_ptr frame, bool data, bool close = false) {
-    if (socket_closed_ || (data && ended_.load(std::memory_order_relaxed))) {
-      if (data)
-        queued_bytes_.fetch_sub(frame->size(), std::memory_order_acq_rel);
-      return;
-    }
-    queue_.push_back(outgoing{std::move(frame), data, close});
-    if (!write_active_)
-      write_queued();
-  }
-
-  // Only the latest ping not yet answered gets a pong (RFC 6455 §5.5.3 allows it): a peer that
-  // sends pings and reads nothing cannot make pongs pile up.
-  void queue_pong(std::string_view payload) {
-    if (close_sent_ || socket_closed_)
-      return;
-    pong_ = ws::encode_frame(ws::opcode::pong, payload);
-    if (!write_active_)
-      write_queued();
-  }
-
-  // One gathered write of everything queued so far (bounded, so that a connection slow to read
-  // holds little); writing_ keeps those frames alive until it completes.
-  void write_queued() {
-    std::size_t bytes = 0;
-    batch_.copy(pong_);
-    pong_.clear();
-    while (!queue_.empty() && writing_.size() < max_frames_per_write && !batch_.full() &&
-           (writing_.empty() || bytes + queue_.front().frame->size() <= max_bytes_per_write)) {
-      bytes += queue_.front().frame->size();
-      batch_.add(*queue_.front().frame);
-      writing_.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    if (batch_.empty())
-      return;
-    write_active_ = true;
-    asio::async_write(socket_, batch_.buffers(),
-                      beast::bind_front_handler(&relay_connection::on_write, shared_from_this()));
-  }
-
-  void on_write(error_code ec, std::size_t) {
-    std::size_t data_bytes = 0, data_frames = 0;
-    bool wrote_close = false;
-    for (const auto& out : writing_) {
-      if (out.data) {
-        data_bytes += out.frame->size();
-        ++data_frames;
-      }
-      wrote_close = wrote_close || out.close;
-    }
-    writing_.clear();
-    batch_.clear();
-    write_active_ = false;
-    queued_bytes_.fetch_sub(data_bytes, std::memory_order_acq_rel);
-    if (ec) {
-      if (!socket_closed_) {
-        log::debug(log_component, remote_, describe_node(), ": write failed: ", ec.message());
-        close_now(disconnect_cause::connection_lost);
-      }
-      return;
-    }
-    core_->messages_out.fetch_add(data_frames, std::memory_order_relaxed);
-    core_->bytes_out.fetch_add(data_bytes, std::memory_order_relaxed);
-    if (wrote_close) {
-      // Our close frame is out: nothing more will be written. When the peer began the close it
-      // has nothing more to say either; otherwise its close frame or EOF ends the wait. Until
-      // then its bytes are still read: closing with unread data would reset the connection and
-      // could destroy the close frame on its way to the peer.
-      error_code ignored;
-      socket_.shutdown(tcp::socket::shutdown_send, ignored);
-      if (peer_closed_)
-        close_socket();
-      return;
-    }
-    if (!queue_.empty() || !pong_.empty())
-      write_queued();
-  }
-
-  // Ping after half the idle timeout without traffic; close after all of it. Checked every
-  // quarter of it, so a connection is closed within 1.25 idle timeouts of its last byte.
-  void arm_idle_timer() {
-    idle_timer_.expires_after(core_->options.idle_timeout / 4);
-    idle_timer_.async_wait(
-      beast::bind_front_handler(&relay_connection::on_idle_tick, shared_from_this()));
-  }
-
-  void on_idle_tick(error_code ec) {
-    if (ec || socket_closed_ || close_sent_)
-      return;
-    const auto silent = std::chrono::steady_clock::now() - last_received_;
-    if (silent < core_->options.idle_timeout / 2) {
-      pinged_ = false;
-    } else if (silent < core_->options.idle_timeout) {
-      if (!pinged_)
-        enqueue(std::make_shared<const std::string>(ws::encode_frame(ws::opcode::ping, {})),
-                false);
-      pinged_ = true;
-    } else {
-      log::info(log_component, remote_, describe_node(), ": nothing received for ",
-                core_->options.idle_timeout.count(), " ms; closing");
-      close_now(disconnect_cause::timeout);
-      return;
-    }
-    arm_idle_timer();
-  }
-
-  void on_overflow() {
-    if (ended_.load(std::memory_order_relaxed))
-      return;
-    log::info(log_component, remote_, describe_node(), ": not reading; outbound queue passed ",
-              core_->options.max_queue_bytes, " bytes; disconnecting");
-    // A peer that does not read would not read a close frame either: cut the TCP connection.
-    close_now(disconnect_cause::slow_reader);
-  }
-
-  // Records the cause (first one wins), leaves the registry and frees the queue. Strand only.
-  void end(disconnect_cause cause) {
-    if (ended_.exchange(true, std::memory_order_acq_rel))
-      return;
-    core_->count(cause);
-    core_->forget(this, node_id_);
-    std::size_t freed = 0;
-    for (const auto& out : queue_)
-      if (out.data)
-        freed += out.frame->size();
-    queue_.clear();
-    queue_.shrink_to_fit();
-    queued_bytes_.fetch_sub(freed, std::memory_order_acq_rel);
-    log::debug(log_component, remote_, describe_node(), ": disconnected (",
-               disconnect_cause_names[index(cause)], ")");
-  }
-
-  // Sends a close frame and waits for the peer's, but no longer than handshake_timeout: a peer
-  // whose socket is stuck (a pending write never completes) is then cut off.
-  void close_gracefully(disconnect_cause cause, std::uint16_t code, std::string_view reason) {
-    end(cause);
-    if (close_sent_ || socket_closed_)
-      return;
-    if (handshake_) {  // the handshake has not completed
-      close_now(cause);
-      return;
-    }
-    close_sent_ = true;
-    enqueue(std::make_shared<const std::string>(ws::encode_close(code, reason)), false, true);
-    arm_close_deadline();
-  }
-
-  void arm_close_deadline() {
-    close_deadline_.expires_after(core_->options.handshake_timeout);
-    close_deadline_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec)
-        self->close_socket();
-    });
-  }
-
-  void close_now(disconnect_cause cause) {
-    end(cause);
-    close_sent_ = true;
-    close_socket();
-  }
-
-  void close_socket() {
-    if (socket_closed_)
-      return;
-    socket_closed_ = true;
-    idle_timer_.cancel();
-    close_deadline_.cancel();
-    error_code ignored;
-    if (handshake_)
-      beast::get_lowest_layer(*handshake_).close();
-    else
-      socket_.close(ignored);
-  }
-
-  std::string describe_node() const {
-    return node_id_.empty() ? std::string{} : " (node " + printable_prefix(node_id_) + ")";
-  }
-
-  static constexpr std::uint16_t no_status_code = 1005;
-  // One read takes up to this much; a gathered write up to this many frames and bytes.
-  static constexpr std::size_t read_chunk_bytes = 64 * 1024;
-  static constexpr std::size_t min_read_bytes = 16 * 1024;
-  static constexpr std::size_t max_frames_per_write = 256;
-  static constexpr std::size_t max_bytes_per_write = 256 * 1024;
-
-  std::shared_ptr<relay_server::impl> core_;
-  const asio::any_io_executor strand_;  // a copy, so deliver() never touches the socket off it
-  std::optional<websocket::stream<beast::tcp_stream>> handshake_;  // until the handshake is done
-  tcp::socket socket_;                                             // after it
-  asio::steady_timer idle_timer_;
-  asio::steady_timer close_deadline_;
-  const std::string remote_;
-  const std::string challenge_ = new_challenge();  // sent in the 101, signed in the NodeAnnounce
-  beast::flat_buffer read_buffer_;
-  ws::frame_parser parser_;
-  std::string leftover_;
-
-  // Strand-only state.
-  std::string node_id_;  // empty until the first NodeAnnounce
-  bool proven_ = false;  // node_id_ was proven (announce_proof.hpp)
-  unsigned invalid_proofs_ = 0;
-  unsigned unproven_announces_ = 0;
-  std::deque<outgoing> queue_;
-  std::vector<outgoing> writing_;  // the frames of the write in progress
-  std::string pong_;                // the answer to the latest ping, not written yet
-  write_batch batch_;               // the bytes of the write in progress
-  bool write_active_ = false;
-  std::chrono::steady_clock::time_point last_received_ = std::chrono::steady_clock::now();
-  bool pinged_ = false;  // a keep-alive ping went out in the current silence
-  bool close_sent_ = false;     // our close frame is queued (or the socket is being cut)
-  bool discard_input_ = false;  // the frame boundary is lost, or the peer's close has arrived
-  bool peer_closed_ = false;    // the peer's close frame has arrived
-  bool socket_closed_ = false;
-  std::uint64_t spoofed_ = 0;
-
-  // Shared with deliver() on other threads.
-  std::atomic<std::size_t> queued_bytes_{0};  // posted + queued + in flight
-  std::atomic<bool> ended_{false};
-  std::atomic<bool> overflowed_{false};
-};
 
 // A TCP connection speaking HTTP until it upgrades to WebSocket (or closes).
 class http_connection : public std::enable_shared_from_this<http_connection> {
@@ -901,8 +190,10 @@ private:
     // Bytes after the request (a client may send its first frame without waiting for the 101)
     // belong to the WebSocket.
     auto leftover = beast::buffers_to_string(buffer_.data());
-    auto connection =
-      std::make_shared<relay_connection>(core_, std::move(stream_), remote_, std::move(leftover));
+    // The listener accepts every socket onto a strand of its own, of this type.
+    const auto* strand = strand_.target<detail::strand_type>();
+    auto connection = std::make_shared<relay_connection>(core_, std::move(stream_), *strand,
+                                                         remote_, std::move(leftover));
     connection->start(std::move(request));
   }
 
@@ -953,6 +244,20 @@ private:
 }  // namespace relay_detail
 
 // ---- relay_server::impl ----------------------------------------------------------------------
+
+relay_server::impl::impl(asio::io_context& context, relay_options opts)
+    : io(context),
+      options(std::move(opts)),
+      websocket_settings{
+          .max_message_bytes = options.max_frame_bytes,
+          .handshake_timeout = options.handshake_timeout,
+          .close_timeout = options.handshake_timeout,
+          // A relay has a few links: 16-KiB blocks were 3-8 % slower here (bench/FINDINGS.md).
+          .write_block_bytes = 64 * 1024,
+          .read_mode = detail::ws_settings::reading::into_buffer,
+      },
+      acceptor(asio::make_strand(context)),
+      accept_retry(acceptor.get_executor()) {}
 
 void relay_server::impl::start() {
   tcp::resolver resolver{io};

@@ -1,0 +1,191 @@
+#pragma once
+// What the relay's files share: relay_server::impl (the listener, the registry of connections and
+// node ids, the router, the counters behind /stats and /metrics) and the causes it counts.
+//
+// The relay's objects and their executors:
+//   relay_server::impl - relay_server.cpp: the listener (on a strand of its own), the registry of
+//                        connections and node ids (one mutex), routing, the counters (atomics)
+//                        and the status endpoints.
+//   http_connection    - relay_server.cpp: one per accepted TCP connection while it speaks HTTP:
+//                        answers /health, /stats, /metrics and 404, checks upgrade requests and
+//                        hands the socket over.
+//   relay_connection   - detail/relay_connection: one per WebSocket (a ws_connection,
+//                        detail/ws_connection): announces, proofs, limits and idle pings, on the
+//                        strand of its socket.
+// Routing runs on the sender's strand. Delivery to another connection is always posted to that
+// connection's strand, so no handler touches another connection's stream.
+#include "net/relay_server.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "net/detail/ws_connection.hpp"
+#include "net/p2p_message.hpp"
+
+namespace gsio::net {
+
+// Named (not anonymous) so relay_server::impl may hold these types without -Wsubobject-linkage.
+namespace relay_detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using beast::error_code;
+
+inline constexpr std::string_view log_component = "relay";
+inline constexpr std::string_view server_name = "gsio-relay";
+
+// Spoofing peers are logged individually up to this many times per connection, then summarized,
+// so a hostile peer cannot flood the log.
+inline constexpr std::uint64_t logged_spoofs_per_connection = 10;
+
+// Why a frame was received but not forwarded.
+enum class drop_cause : std::size_t {
+  malformed,          // not a valid P2P envelope
+  unannounced,        // sent before the connection's NodeAnnounce
+  spoofed,            // sender_id is not the connection's node id
+  unknown_recipient,  // no live connection holds recipient_id
+  self_addressed,     // recipient_id is the sender itself (the relay never echoes)
+  unproven,           // a NodeAnnounce without the proof its id needs (see announce_proof.hpp)
+};
+inline constexpr std::array<std::string_view, 6> drop_cause_names{
+  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven"};
+// Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
+// closed ("unproven"). An honest node sends one valid proof per connection.
+inline constexpr unsigned max_invalid_proofs = 8;
+// A node's heartbeat can reach a new connection before its hello with the proof, so a dropped
+// unproven announce is not fatal; this many are, so that a node that never proves (an old version,
+// a wrong key) hears why instead of sitting connected and cut off.
+inline constexpr unsigned max_unproven_announces = 4;
+
+// Why a WebSocket connection ended. Each connection counts exactly one.
+enum class disconnect_cause : std::size_t {
+  peer_closed,       // the peer sent a close frame
+  connection_lost,   // reset, EOF or a write error without a close handshake
+  timeout,           // no traffic (not even a pong) within the idle timeout
+  oversized,         // a frame above max_frame_bytes
+  protocol,          // a binary frame or a WebSocket protocol violation
+  replaced,          // another connection announced the same node id
+  slow_reader,       // the outbound queue would have passed max_queue_bytes
+  handshake_failed,  // the WebSocket opening handshake did not complete
+  shutdown,          // the relay is stopping
+  unproven,          // too many announces without a valid relay_proof (see max_unproven_announces)
+};
+inline constexpr std::array<std::string_view, 10> disconnect_cause_names{
+  "peer_closed", "connection_lost", "timeout",  "oversized", "protocol",
+  "replaced",    "slow_reader",     "handshake_failed", "shutdown", "unproven"};
+
+// Why a connection was turned away before it became a WebSocket.
+enum class reject_cause : std::size_t {
+  unauthorized,   // missing or wrong network token (HTTP 401)
+  over_capacity,  // max_connections reached (HTTP 503, or closed unread when HTTP is saturated)
+  shutting_down,  // the relay is stopping (HTTP 503)
+  browser,        // the upgrade carried an Origin header: a web page, not a node (HTTP 403)
+};
+inline constexpr std::array<std::string_view, 4> reject_cause_names{
+  "unauthorized", "over_capacity", "shutting_down", "browser"};
+
+template <class Enum> constexpr std::size_t index(Enum e) { return static_cast<std::size_t>(e); }
+
+using frame_ptr = std::shared_ptr<const std::string>;
+
+class http_connection;
+class relay_connection;
+
+}  // namespace relay_detail
+
+struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
+  using http_connection = relay_detail::http_connection;
+  using relay_connection = relay_detail::relay_connection;
+  using drop_cause = relay_detail::drop_cause;
+  using disconnect_cause = relay_detail::disconnect_cause;
+  using reject_cause = relay_detail::reject_cause;
+  using frame_ptr = relay_detail::frame_ptr;
+  using tcp = relay_detail::tcp;
+  using error_code = relay_detail::error_code;
+  using request_type = relay_detail::http::request<relay_detail::http::string_body>;
+  using response_type = relay_detail::http::response<relay_detail::http::string_body>;
+
+  impl(boost::asio::io_context& context, relay_options opts);
+
+  boost::asio::io_context& io;
+  const relay_options options;
+  // The WebSocket connections' (see the constructor).
+  const detail::ws_settings websocket_settings;
+  const std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+  tcp::acceptor acceptor;                  // on its own strand
+  boost::asio::steady_timer accept_retry;  // on the acceptor's strand
+  std::atomic<std::uint16_t> bound_port{0};
+
+  // Counters: atomics, because every connection's strand updates them.
+  std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0};
+  std::array<std::atomic<std::uint64_t>, relay_detail::drop_cause_names.size()> drops{};
+  std::array<std::atomic<std::uint64_t>, relay_detail::disconnect_cause_names.size()>
+      disconnects{};
+  std::array<std::atomic<std::uint64_t>, relay_detail::reject_cause_names.size()> rejects{};
+
+  void count(drop_cause c) {
+    drops[relay_detail::index(c)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void count(disconnect_cause c) {
+    disconnects[relay_detail::index(c)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void count(reject_cause c) {
+    rejects[relay_detail::index(c)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // The registry. Connections are held weakly: they live as long as their pending operations.
+  struct node_slot {
+    const relay_connection* owner = nullptr;  // identity, compared without locking the weak_ptr
+    std::weak_ptr<relay_connection> handle;
+    bool proven = false;  // the owner proved the id: only another proof takes it over
+  };
+  mutable std::mutex mutex;
+  bool stopping = false;
+  std::size_t live_connections = 0;  // reserved WebSocket slots, counted against max_connections
+  std::unordered_map<const http_connection*, std::weak_ptr<http_connection>> http_connections;
+  std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
+  std::unordered_map<std::string, node_slot> nodes;
+
+  void start();
+  void stop();
+  void accept_next();
+  void on_accept(error_code ec, tcp::socket socket);
+
+  std::optional<reject_cause> admit_http(const std::shared_ptr<http_connection>& connection);
+  bool http_pool_has_room();  // below half of max_connections connections not upgraded yet
+  void forget_http(const http_connection* connection);
+  std::optional<reject_cause> reserve_connection_slot();
+  bool enlist(const std::shared_ptr<relay_connection>& connection);
+  void forget(const relay_connection* connection, const std::string& node_id);
+  // False (and nothing changes) when an unproven connection claims an id a proven one holds.
+  bool announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id,
+                bool proven);
+  // The connection holding node_id proved it later; false if it no longer holds it.
+  bool mark_proven(const relay_connection& connection, const std::string& node_id);
+  void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
+
+  bool authorized(const request_type& request) const;
+  response_type answer(const request_type& request) const;
+  std::string health_json() const;
+  std::string stats_json() const;
+  std::string metrics_text() const;
+};
+
+}  // namespace gsio::net
