@@ -17,6 +17,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "net/detail/http_connection.hpp"
 #include "net/detail/relay_connection.hpp"
 #include "util/log.hpp"
 #include "util/printable.hpp"
@@ -79,61 +80,48 @@ http::response<http::string_body> json_response(http::status status, std::string
 }  // namespace
 
 // A TCP connection speaking HTTP until it upgrades to WebSocket (or closes).
-class http_connection : public std::enable_shared_from_this<http_connection> {
+class http_session final : public detail::http_connection {
 public:
-  http_connection(std::shared_ptr<relay_server::impl> core, tcp::socket&& socket, std::string remote)
-      : core_(std::move(core)),
-        strand_(socket.get_executor()),
-        stream_(std::move(socket)),
-        buffer_(max_request_header_bytes + max_request_body_bytes),
+  http_session(std::shared_ptr<relay_server::impl> core, tcp::socket&& socket, std::string remote)
+      : http_connection(std::move(socket), max_request_header_bytes + max_request_body_bytes),
+        core_(std::move(core)),
         remote_(std::move(remote)) {}
 
-  ~http_connection() {
+  ~http_session() override {
     // Only reached without finish() when the io_context is destroyed with our handlers queued.
-    if (!done_)
+    if (!closed())
       core_->forget_http(this);
   }
 
   // Any thread: the first read is started on the socket's strand.
   void start() {
-    asio::post(strand_,
-               beast::bind_front_handler(&http_connection::read_request, shared_from_this()));
+    asio::post(executor(), [self = shared_as<http_session>()] { self->read(); });
   }
 
   // Any thread.
   void abort() {
-    asio::post(strand_, [self = shared_from_this()] { self->finish(); });
+    asio::post(executor(), [self = shared_as<http_session>()] { self->finish(); });
   }
 
 private:
-  void read_request() {
-    if (done_)
-      return;
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(max_request_header_bytes));
-    parser_->body_limit(max_request_body_bytes);
-    stream_.expires_after(core_->options.handshake_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+  void read() {
+    read_request(static_cast<std::uint32_t>(max_request_header_bytes), max_request_body_bytes,
+                 core_->options.handshake_timeout);
   }
 
-  void on_read(error_code ec, std::size_t) {
-    if (done_)
-      return;
-    if (ec) {
-      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::end_of_stream) {
-        // Unparseable or too large: say so once, then close.
-        respond(json_response(http::status::bad_request,
-                              error_body("bad_request", ec.message()), 11, false));
-        return;
-      }
-      finish();  // EOF, timeout, reset
+  void on_read_failed(error_code ec, detail::http_read_error what) override {
+    if (what != detail::http_read_error::closed) {
+      // Unparseable or too large: say so once, then close.
+      respond(json_response(http::status::bad_request, error_body("bad_request", ec.message()),
+                            11, false));
       return;
     }
-    auto& request = parser_->get();
+    finish();  // EOF, timeout, reset
+  }
+
+  void on_request(request_type request) override {
     if (websocket::is_upgrade(request)) {
-      upgrade(parser_->release());
+      upgrade(std::move(request));
       return;
     }
     // Sockets kept alive between monitoring requests sit in the pool that nodes' upgrades must
@@ -145,7 +133,7 @@ private:
     respond(std::move(response));
   }
 
-  void upgrade(http::request<http::string_body> request) {
+  void upgrade(request_type request) {
     const auto version = request.version();
     // Browsers send Origin with every WebSocket handshake and apply no same-origin rule to
     // WebSockets, so without this any page a member opened could join a relay it can reach (one
@@ -185,60 +173,41 @@ private:
               {{http::field::retry_after, "5"}});
       return;
     }
-    done_ = true;
-    core_->forget_http(this);
     // Bytes after the request (a client may send its first frame without waiting for the 101)
     // belong to the WebSocket.
-    auto leftover = beast::buffers_to_string(buffer_.data());
+    auto leftover = take_leftover();
     // The listener accepts every socket onto a strand of its own, of this type.
-    const auto* strand = strand_.target<detail::strand_type>();
-    auto connection = std::make_shared<relay_connection>(core_, std::move(stream_), *strand,
-                                                         remote_, std::move(leftover));
+    const auto strand = *executor().target<detail::strand_type>();
+    auto connection = std::make_shared<relay_connection>(core_, take_stream(), strand, remote_,
+                                                         std::move(leftover));
+    core_->forget_http(this);
     connection->start(std::move(request));
   }
 
-  void respond(http::response<http::string_body> response,
+  void respond(response_type response,
                std::initializer_list<std::pair<http::field, std::string_view>> extra = {}) {
     for (const auto& [field, value] : extra)
-      response.set(field, beast_view(value));
-    response_.emplace(std::move(response));
-    stream_.expires_after(core_->options.handshake_timeout);
-    http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+      response.set(field, beast::string_view{value.data(), value.size()});
+    write(std::move(response), core_->options.handshake_timeout);
   }
 
-  static beast::string_view beast_view(std::string_view text) { return {text.data(), text.size()}; }
-
-  void on_write(error_code ec, std::size_t) {
-    const bool close = response_->need_eof();
-    response_.reset();
-    if (ec || close || done_) {
+  void on_written(error_code ec, bool keep_alive) override {
+    if (ec || !keep_alive) {
       finish();
       return;
     }
-    read_request();
+    read();
   }
 
   void finish() {
-    if (done_)
+    if (closed())
       return;
-    done_ = true;
-    error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    close_stream();
     core_->forget_http(this);
   }
 
   std::shared_ptr<relay_server::impl> core_;
-  // A copy of the socket's strand: abort() may run on another thread after the stream was handed
-  // over to a relay_connection, so it must not touch stream_.
-  const asio::any_io_executor strand_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
   const std::string remote_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> response_;
-  bool done_ = false;  // closed or handed over to a relay_connection; stream_ is unusable
 };
 
 }  // namespace relay_detail
@@ -309,7 +278,7 @@ void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
   // an earlier frame is unacknowledged; bursts go out as one gathered write (relay_connection).
   socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
-  auto connection = std::make_shared<http_connection>(shared_from_this(), std::move(socket),
+  auto connection = std::make_shared<http_session>(shared_from_this(), std::move(socket),
                                                       describe(peer));
   if (auto refused = admit_http(connection))
     count(*refused);  // the socket closes with `connection`, unread
@@ -319,7 +288,7 @@ void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
 }
 
 void relay_server::impl::stop() {
-  std::vector<std::shared_ptr<http_connection>> http_open;
+  std::vector<std::shared_ptr<http_session>> http_open;
   std::vector<std::shared_ptr<relay_connection>> ws_open;
   {
     std::lock_guard lock{mutex};
@@ -345,7 +314,7 @@ void relay_server::impl::stop() {
 }
 
 std::optional<reject_cause>
-relay_server::impl::admit_http(const std::shared_ptr<http_connection>& connection) {
+relay_server::impl::admit_http(const std::shared_ptr<http_session>& connection) {
   std::lock_guard lock{mutex};
   if (stopping)
     return reject_cause::shutting_down;
@@ -361,7 +330,7 @@ bool relay_server::impl::http_pool_has_room() {
   return http_connections.size() < options.max_connections / 2;
 }
 
-void relay_server::impl::forget_http(const http_connection* connection) {
+void relay_server::impl::forget_http(const http_session* connection) {
   std::lock_guard lock{mutex};
   http_connections.erase(connection);
 }

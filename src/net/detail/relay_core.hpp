@@ -6,9 +6,9 @@
 //   relay_server::impl - relay_server.cpp: the listener (on a strand of its own), the registry of
 //                        connections and node ids (one mutex), routing, the counters (atomics)
 //                        and the status endpoints.
-//   http_connection    - relay_server.cpp: one per accepted TCP connection while it speaks HTTP:
-//                        answers /health, /stats, /metrics and 404, checks upgrade requests and
-//                        hands the socket over.
+//   http_session       - relay_server.cpp: one per accepted TCP connection while it speaks HTTP
+//                        (an http_connection, detail/http_connection): answers /health, /stats,
+//                        /metrics and 404, checks upgrade requests and hands the socket over.
 //   relay_connection   - detail/relay_connection: one per WebSocket (a ws_connection,
 //                        detail/ws_connection): announces, proofs, limits and idle pings, on the
 //                        strand of its socket.
@@ -105,13 +105,13 @@ template <class Enum> constexpr std::size_t index(Enum e) { return static_cast<s
 
 using frame_ptr = std::shared_ptr<const std::string>;
 
-class http_connection;
+class http_session;
 class relay_connection;
 
 }  // namespace relay_detail
 
 struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
-  using http_connection = relay_detail::http_connection;
+  using http_session = relay_detail::http_session;
   using relay_connection = relay_detail::relay_connection;
   using drop_cause = relay_detail::drop_cause;
   using disconnect_cause = relay_detail::disconnect_cause;
@@ -159,7 +159,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   mutable std::mutex mutex;
   bool stopping = false;
   std::size_t live_connections = 0;  // reserved WebSocket slots, counted against max_connections
-  std::unordered_map<const http_connection*, std::weak_ptr<http_connection>> http_connections;
+  std::unordered_map<const http_session*, std::weak_ptr<http_session>> http_connections;
   std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
   std::unordered_map<std::string, node_slot> nodes;
 
@@ -168,9 +168,9 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   void accept_next();
   void on_accept(error_code ec, tcp::socket socket);
 
-  std::optional<reject_cause> admit_http(const std::shared_ptr<http_connection>& connection);
+  std::optional<reject_cause> admit_http(const std::shared_ptr<http_session>& connection);
   bool http_pool_has_room();  // below half of max_connections connections not upgraded yet
-  void forget_http(const http_connection* connection);
+  void forget_http(const http_session* connection);
   std::optional<reject_cause> reserve_connection_slot();
   bool enlist(const std::shared_ptr<relay_connection>& connection);
   void forget(const relay_connection* connection, const std::string& node_id);

@@ -1,14 +1,8 @@
 #include "net/detail/sio_http_session.hpp"
 
-#include <unistd.h>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "net/detail/engineio_session.hpp"
@@ -30,42 +24,29 @@ constexpr std::size_t linger_max_bytes = 4 * 1024 * 1024;
 }  // namespace
 
 void http_session::do_read() {
-  if (closed_ || reading_)
-    return;
-  reading_ = true;
-  parser_.emplace();
-  parser_->header_limit(max_header_bytes);
-  parser_->body_limit(core_->options.max_payload);
-  stream_.expires_after(core_->request_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  read_request(max_header_bytes, core_->options.max_payload, core_->request_timeout);
 }
 
-void http_session::on_read(beast::error_code ec, std::size_t) {
-  reading_ = false;
-  if (closed_)
-    return;
-  if (ec == http::error::body_limit) {
+void http_session::on_read_failed(beast::error_code, http_read_error what) {
+  if (what == http_read_error::body_too_large) {
     on_oversized_body();
     return;
   }
-  if (ec) {
-    if (end_behind_pending())
-      return;
-    if (ec != http::error::end_of_stream &&
-        ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      // Malformed HTTP: say so before hanging up.
-      ++core_->protocol_errors;
-      keep_alive_ = false;
-      linger_after_write_ = true;
-      respond(engine_reply{400, "text/plain; charset=UTF-8", "bad request\n"});
-      return;
-    }
-    close_stream();
+  if (end_behind_pending())
+    return;
+  if (what == http_read_error::malformed) {
+    // Malformed HTTP: say so before hanging up.
+    ++core_->protocol_errors;
+    keep_alive_ = false;
+    linger_after_write_ = true;
+    respond(engine_reply{400, "text/plain; charset=UTF-8", "bad request\n"});
     return;
   }
-  auto request = parser_->release();
-  if (awaiting_engine_ || writing_) {
+  close_stream();
+}
+
+void http_session::on_request(request_type request) {
+  if (awaiting_engine_ || writing()) {
     stashed_ = std::move(request);  // pipelined; handled after the current response
     return;
   }
@@ -78,11 +59,11 @@ bool http_session::end_behind_pending() {
   if (awaiting_poll_ && engine_) {
     auto engine = engine_;
     asio::post(engine->strand(),
-               [engine, self = shared_from_this()] { engine->poll_aborted(self); });
+               [engine, self = shared_as<http_session>()] { engine->poll_aborted(self); });
     close_stream();
     return true;
   }
-  if (awaiting_engine_ || writing_) {
+  if (awaiting_engine_ || writing()) {
     peer_eof_ = true;  // answer what is in flight, then close
     return true;
   }
@@ -91,7 +72,7 @@ bool http_session::end_behind_pending() {
 
 void http_session::on_oversized_body() {
   // Engine.IO closes a session whose client sent more than maxPayload in one POST.
-  auto target = std::string(parser_->get().target());
+  auto target = std::string(request_so_far().target());
   auto qpos = target.find('?');
   std::string_view path = std::string_view{target}.substr(0, qpos);
   std::string_view query =
@@ -108,12 +89,12 @@ void http_session::on_oversized_body() {
   // that gives up): only one response may be written at a time, so this one gets none.
   if (end_behind_pending())
     return;
-  version_ = parser_->get().version();
+  version_ = request_so_far().version();
   linger_after_write_ = true;
   respond(engine_reply{413, "text/plain; charset=UTF-8", "payload too large\n"});
 }
 
-void http_session::handle_request(http::request<http::string_body> req) {
+void http_session::handle_request(request_type req) {
   version_ = req.version();
   keep_alive_ = req.keep_alive();
   const auto host = req[http::field::host];
@@ -138,7 +119,7 @@ void http_session::handle_request(http::request<http::string_body> req) {
     handle_plain_request(std::move(req));
 }
 
-void http_session::handle_plain_request(http::request<http::string_body> req) {
+void http_session::handle_plain_request(request_type req) {
   http_request request;
   request.method = std::string(req.method_string());
   request.target = std::string(req.target());
@@ -152,7 +133,7 @@ void http_session::handle_plain_request(http::request<http::string_body> req) {
   } catch (const std::exception&) {
     answer = http_response{500, "text/plain; charset=utf-8", "internal server error\n", {}};
   }
-  http::response<http::string_body> res{static_cast<http::status>(answer.status), version_};
+  response_type res{static_cast<http::status>(answer.status), version_};
   res.set(http::field::server, "gsio-net");
   res.set(http::field::content_type, answer.content_type);
   for (auto& [name, value] : answer.headers)
@@ -162,15 +143,15 @@ void http_session::handle_plain_request(http::request<http::string_body> req) {
   res.prepare_payload();
   if (req.method() == http::verb::head)
     res.body().clear();  // Content-Length still announces the size of the GET body
-  write(std::move(res));
+  send_response(std::move(res));
 }
 
-void http_session::handle_engine_request(http::request<http::string_body> req,
+void http_session::handle_engine_request(request_type req,
                                          std::string_view path, std::string_view query) {
   bool raw = core_->raw_handler && path_matches(path, core_->options.engineio_path) &&
              !path_matches(path, core_->options.path);
   if (req.method() == http::verb::options) {
-    http::response<http::string_body> res{http::status::no_content, version_};
+    response_type res{http::status::no_content, version_};
     add_cors(res);
     if (!core_->options.cors_origin.empty()) {
       res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
@@ -180,18 +161,18 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
       res.set(http::field::access_control_max_age, "86400");
     }
     res.keep_alive(keep_alive_);
-    write(std::move(res));
+    send_response(std::move(res));
     return;
   }
 
   if (!origin_allowed(req)) {
     ++core_->protocol_errors;
-    http::response<http::string_body> res{http::status::forbidden, version_};
+    response_type res{http::status::forbidden, version_};
     res.set(http::field::content_type, "text/plain; charset=UTF-8");
     res.body() = "origin not allowed (see --cors-origin)\n";
     res.keep_alive(keep_alive_);
     res.prepare_payload();
-    write(std::move(res));
+    send_response(std::move(res));
     return;
   }
 
@@ -250,13 +231,13 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
     awaiting_poll_ = true;
     engine_ = engine;
     asio::post(engine->strand(),
-               [engine, self = shared_from_this()] { engine->handle_poll(self); });
+               [engine, self = shared_as<http_session>()] { engine->handle_poll(self); });
     do_read();  // notices a client that gives up on the held poll
   } else if (req.method() == http::verb::post) {
     awaiting_engine_ = true;
     engine_ = engine;
     asio::post(engine->strand(),
-               [engine, self = shared_from_this(), body = std::move(req.body())]() mutable {
+               [engine, self = shared_as<http_session>(), body = std::move(req.body())]() mutable {
                  engine->handle_post(self, std::move(body));
                });
   } else {
@@ -264,14 +245,14 @@ void http_session::handle_engine_request(http::request<http::string_body> req,
   }
 }
 
-void http_session::handle_upgrade(http::request<http::string_body> req, bool raw, std::string sid) {
+void http_session::handle_upgrade(request_type req, bool raw, std::string sid) {
   if (sid.empty()) {
     if (core_->stopping) {
       respond(error_reply(engine_error::bad_request));
       return;
     }
     auto strand = asio::make_strand(core_->io);
-    auto leftover = beast::buffers_to_string(buffer_.data());
+    auto leftover = take_leftover();
     auto stream = take_stream_onto(strand);
     if (!stream)
       return;
@@ -285,7 +266,7 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
     respond(error_reply(engine_error::session_id_unknown));
     return;
   }
-  auto leftover = beast::buffers_to_string(buffer_.data());
+  auto leftover = take_leftover();
   auto stream = take_stream_onto(engine->strand());
   if (!stream)
     return;
@@ -296,43 +277,26 @@ void http_session::handle_upgrade(http::request<http::string_body> req, bool raw
   });
 }
 
-std::optional<beast::tcp_stream> http_session::take_stream_onto(const strand_type& strand) {
-  closed_ = true;  // from here on the connection belongs to the WebSocket
-  tcp::socket socket = stream_.release_socket();
-  beast::error_code ec;
-  auto protocol = socket.local_endpoint(ec).protocol();
-  auto handle = ec ? tcp::socket::native_handle_type{} : socket.release(ec);
-  if (ec)
-    return std::nullopt;  // the connection is already gone; `socket` closes it
-  tcp::socket rebound{strand};
-  rebound.assign(protocol, handle, ec);
-  if (ec) {
-    ::close(handle);
-    return std::nullopt;
-  }
-  return beast::tcp_stream{std::move(rebound)};
-}
-
 void http_session::deliver(engine_reply reply) {
   awaiting_engine_ = false;
   awaiting_poll_ = false;
   engine_.reset();
-  if (closed_)
+  if (closed())
     return;
   respond(std::move(reply));
 }
 
 void http_session::respond(engine_reply reply) {
-  http::response<http::string_body> res{static_cast<http::status>(reply.status), version_};
+  response_type res{static_cast<http::status>(reply.status), version_};
   res.set(http::field::content_type, reply.content_type);
   add_cors(res);
   res.keep_alive(keep_alive_ && !peer_eof_);
   res.body() = std::move(reply.body);
   res.prepare_payload();
-  write(std::move(res));
+  send_response(std::move(res));
 }
 
-bool http_session::origin_allowed(const http::request<http::string_body>& req) const {
+bool http_session::origin_allowed(const request_type& req) const {
   const auto origin = req[http::field::origin];
   if (origin.empty() || core_->options.cors_origin == "*" || origin == core_->options.cors_origin)
     return true;
@@ -343,7 +307,7 @@ bool http_session::origin_allowed(const http::request<http::string_body>& req) c
   return beast::iequals(origin.substr(authority + 3), req[http::field::host]);
 }
 
-void http_session::add_cors(http::response<http::string_body>& res) const {
+void http_session::add_cors(response_type& res) const {
   if (core_->options.cors_origin.empty())
     return;
   res.set(http::field::access_control_allow_origin, core_->options.cors_origin);
@@ -351,36 +315,23 @@ void http_session::add_cors(http::response<http::string_body>& res) const {
     res.set(http::field::vary, "Origin");
 }
 
-void http_session::write(http::response<http::string_body> res) {
-  if (writing_) {
-    // Two writes at once would interleave on the socket; every caller waits for on_write, so
+void http_session::send_response(response_type res) {
+  if (writing()) {
+    // Two writes at once would interleave on the socket; every caller waits for on_written, so
     // this is a broken invariant: drop the connection rather than corrupt it.
     ++core_->protocol_errors;
     close_stream();
     return;
   }
-  writing_ = true;
-  response_ = std::make_shared<http::response<http::string_body>>(std::move(res));
-  stream_.expires_after(http_write_timeout);
-  // The handler holds the response: the serializer reads it until the write completes.
-  http::async_write(stream_, *response_,
-                    [self = shared_from_this(), response = response_](beast::error_code ec,
-                                                                      std::size_t n) {
-                      self->on_write(ec, n);
-                    });
+  write(std::move(res), http_write_timeout);
 }
 
-void http_session::on_write(beast::error_code ec, std::size_t) {
-  writing_ = false;
-  bool keep = response_ && response_->keep_alive();
-  response_.reset();
-  if (closed_)
-    return;
+void http_session::on_written(beast::error_code ec, bool keep_alive) {
   if (!ec && linger_after_write_) {
     linger();
     return;
   }
-  if (ec || !keep || peer_eof_) {
+  if (ec || !keep_alive || peer_eof_) {
     close_stream();
     return;
   }
@@ -390,8 +341,8 @@ void http_session::on_write(beast::error_code ec, std::size_t) {
     handle_request(std::move(next));
     return;
   }
-  if (reading_)
-    stream_.expires_after(core_->request_timeout);  // the write changed the shared deadline
+  if (reading())
+    stream().expires_after(core_->request_timeout);  // the write changed the shared deadline
   else
     do_read();
 }
@@ -400,26 +351,17 @@ void http_session::linger() {
   if (!lingering_) {
     lingering_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(linger_timeout);
+    stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream().expires_after(linger_timeout);
   }
-  stream_.async_read_some(asio::buffer(drain_buffer_), [self = shared_from_this()](
-                                                           beast::error_code ec, std::size_t n) {
+  stream().async_read_some(asio::buffer(drain_buffer_), [self = shared_as<http_session>()](
+                                                            beast::error_code ec, std::size_t n) {
     self->lingered_bytes_ += n;
     if (ec || self->lingered_bytes_ > linger_max_bytes)
       self->close_stream();
     else
       self->linger();
   });
-}
-
-void http_session::close_stream() {
-  if (closed_)
-    return;
-  closed_ = true;
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
 }
 
 }  // namespace gsio::net::detail
