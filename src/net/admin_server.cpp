@@ -16,6 +16,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/detail/listener.hpp"
+
 namespace gsio::net {
 
 namespace asio = boost::asio;
@@ -37,16 +39,13 @@ class admin_connection;
 
 struct admin_server::impl : std::enable_shared_from_this<admin_server::impl> {
   impl(asio::io_context& io_context, admin_options opts, admin_handler& h)
-    : io(io_context), options(std::move(opts)), handler(h), acceptor(asio::make_strand(io)),
-    accept_retry(acceptor.get_executor()) {}
+    : io(io_context), options(std::move(opts)), handler(h),
+      listener(std::make_shared<detail::listener>(io)) {}
 
   asio::io_context& io;
   admin_options options;
   admin_handler& handler;
-  tcp::acceptor acceptor;
-  // After a failed accept (out of file descriptors, say), the next waits a little: accepting
-  // again at once would fail again at once, and spin.
-  asio::steady_timer accept_retry;
+  const std::shared_ptr<detail::listener> listener;
   std::uint16_t bound_port = 0;
 
   mutable std::mutex mtx;  // guards the members below
@@ -55,7 +54,7 @@ struct admin_server::impl : std::enable_shared_from_this<admin_server::impl> {
   // Owns the connections: while a command is with the handler, no I/O operation holds one.
   std::unordered_map<admin_connection_id, std::shared_ptr<admin_connection>> connections;
 
-  void accept();
+  void on_accept(tcp::socket socket);
   void forget(admin_connection_id id) {
     std::lock_guard<std::mutex> guard{mtx};
     connections.erase(id);
@@ -193,54 +192,35 @@ private:
   asio::steady_timer deadline_;
 };
 
-void admin_server::impl::accept() {
-  acceptor.async_accept(
-    asio::make_strand(io), [self = shared_from_this()](boost::system::error_code ec,
-                                                       tcp::socket socket) {
-      if (ec == asio::error::operation_aborted)
-        return;
-      if (ec) {
-        if (!self->acceptor.is_open())
-          return;  // stopped
-        self->accept_retry.expires_after(std::chrono::milliseconds{100});
-        self->accept_retry.async_wait([self](boost::system::error_code wait_ec) {
-          if (!wait_ec && self->acceptor.is_open())
-            self->accept();
-        });
-        return;
-      }
-      {
-        std::shared_ptr<admin_connection> connection;
-        bool over_limit = false;
-        {
-          std::lock_guard<std::mutex> guard{self->mtx};
-          if (self->stopped)
-            return;
-          if (self->connections.size() >= self->options.max_connections) {
-            over_limit = true;
-          } else {
-            auto id = self->next_id++;
-            connection = std::make_shared<admin_connection>(std::move(socket), self, id);
-            self->connections.emplace(id, connection);
-          }
-        }
-        if (over_limit) {
-          // Say why before closing, so the operator does not see a bare disconnect.
-          auto refusal = std::make_shared<std::string>(
-            frame(false, "too many console connections (the limit is " +
-                           std::to_string(self->options.max_connections) + ")"));
-          auto sock = std::make_shared<tcp::socket>(std::move(socket));
-          asio::async_write(*sock, asio::buffer(*refusal),
-                            [sock, refusal](boost::system::error_code, std::size_t) {
-                              boost::system::error_code ignored;
-                              sock->close(ignored);
-                            });
-        } else {
-          connection->start();
-        }
-      }
-      self->accept();
-    });
+void admin_server::impl::on_accept(tcp::socket socket) {
+  std::shared_ptr<admin_connection> connection;
+  bool over_limit = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (stopped)
+      return;
+    if (connections.size() >= options.max_connections) {
+      over_limit = true;
+    } else {
+      auto id = next_id++;
+      connection = std::make_shared<admin_connection>(std::move(socket), shared_from_this(), id);
+      connections.emplace(id, connection);
+    }
+  }
+  if (over_limit) {
+    // Say why before closing, so the operator does not see a bare disconnect.
+    auto refusal = std::make_shared<std::string>(
+      frame(false, "too many console connections (the limit is " +
+                     std::to_string(options.max_connections) + ")"));
+    auto sock = std::make_shared<tcp::socket>(std::move(socket));
+    asio::async_write(*sock, asio::buffer(*refusal),
+                      [sock, refusal](boost::system::error_code, std::size_t) {
+                        boost::system::error_code ignored;
+                        sock->close(ignored);
+                      });
+  } else {
+    connection->start();
+  }
 }
 
 admin_server::admin_server(asio::io_context& io, admin_options options, admin_handler& handler)
@@ -255,16 +235,16 @@ void admin_server::start() {
     tcp::resolver resolver{im.io};
     auto endpoints = resolver.resolve(im.options.host, std::to_string(im.options.port),
                                       tcp::resolver::passive | tcp::resolver::numeric_service);
-    const tcp::endpoint endpoint = *endpoints.begin();
-    im.acceptor.open(endpoint.protocol());
-    im.acceptor.set_option(asio::socket_base::reuse_address(true));
-    im.acceptor.bind(endpoint);
-    im.acceptor.listen(asio::socket_base::max_listen_connections);
-    im.bound_port = im.acceptor.local_endpoint().port();
+    if (auto failed = im.listener->open(*endpoints.begin()))
+      throw boost::system::system_error(failed->ec);
+    im.bound_port = im.listener->port();
   } catch (const boost::system::system_error& ex) {
     throw std::runtime_error("cannot listen on " + where + ": " + ex.code().message());
   }
-  im.accept();
+  im.listener->start([weak = std::weak_ptr<impl>(impl_)](tcp::socket socket) {
+    if (auto self = weak.lock())
+      self->on_accept(std::move(socket));
+  });
 }
 
 std::uint16_t admin_server::port() const { return impl_->bound_port; }
@@ -280,11 +260,7 @@ void admin_server::stop() {
       open.push_back(connection);
     impl_->connections.clear();
   }
-  asio::post(impl_->acceptor.get_executor(), [server = impl_] {
-    boost::system::error_code ignored;
-    server->accept_retry.cancel();
-    server->acceptor.close(ignored);
-  });
+  impl_->listener->stop();
   for (auto& c : open)
     c->close();
 }

@@ -38,9 +38,6 @@ namespace {
 // HTTP requests here are small GETs and upgrade requests; anything larger is not a client of ours.
 constexpr std::size_t max_request_header_bytes = 16 * 1024;
 constexpr std::size_t max_request_body_bytes = 4 * 1024;
-// Waiting this long after a failed accept (usually: out of file descriptors) keeps the listener
-// from spinning while still recovering on its own.
-constexpr auto accept_retry_delay = 100ms;
 
 
 std::string describe(const tcp::endpoint& endpoint) {
@@ -225,8 +222,7 @@ relay_server::impl::impl(asio::io_context& context, relay_options opts)
           .write_block_bytes = 64 * 1024,
           .read_mode = detail::ws_settings::reading::into_buffer,
       },
-      acceptor(asio::make_strand(context)),
-      accept_retry(acceptor.get_executor()) {}
+      listener(std::make_shared<detail::listener>(context)) {}
 
 void relay_server::impl::start() {
   tcp::resolver resolver{io};
@@ -237,77 +233,47 @@ void relay_server::impl::start() {
   if (ec || results.empty())
     throw std::runtime_error("cannot resolve " + where + ": " +
                              (ec ? ec.message() : std::string{"no addresses"}));
-  const tcp::endpoint endpoint = results.begin()->endpoint();
-  auto fail = [&](const char* step) {
-    throw std::runtime_error(std::string{"cannot listen on "} + where + " (" + step +
-                             "): " + ec.message());
-  };
-  if (acceptor.open(endpoint.protocol(), ec); ec)
-    fail("open");
-  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec)
-    fail("SO_REUSEADDR");
-  if (acceptor.bind(endpoint, ec); ec)
-    fail("bind");
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
-    fail("listen");
-  bound_port = acceptor.local_endpoint(ec).port();
-  asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->accept_next(); });
+  if (auto failed = listener->open(results.begin()->endpoint()))
+    throw std::runtime_error(std::string{"cannot listen on "} + where + " (" + failed->step +
+                             "): " + failed->ec.message());
+  bound_port = listener->port();
+  listener->start(
+      [weak = weak_from_this()](tcp::socket socket) {
+        if (auto self = weak.lock())
+          self->on_accept(std::move(socket));
+      },
+      [](const error_code& accept_ec) {
+        log::warn(log_component, "accept failed: ", accept_ec.message(), "; retrying shortly");
+      });
 }
 
-void relay_server::impl::accept_next() {
-  if (!acceptor.is_open())
-    return;
-  acceptor.async_accept(asio::make_strand(io),
-                        beast::bind_front_handler(&impl::on_accept, shared_from_this()));
-}
-
-void relay_server::impl::on_accept(error_code ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor.is_open())
-    return;
-  if (ec) {
-    log::warn(log_component, "accept failed: ", ec.message(), "; retrying shortly");
-    accept_retry.expires_after(accept_retry_delay);
-    accept_retry.async_wait([self = shared_from_this()](error_code wait_ec) {
-      if (!wait_ec)
-        self->accept_next();
-    });
-    return;
-  }
+void relay_server::impl::on_accept(tcp::socket socket) {
   error_code ignored;
   // Without TCP_NODELAY a small frame waits behind the peer's delayed ACK (up to 40 ms) whenever
   // an earlier frame is unacknowledged; bursts go out as one gathered write (relay_connection).
   socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
   auto connection = std::make_shared<http_session>(shared_from_this(), std::move(socket),
-                                                      describe(peer));
+                                                   describe(peer));
   if (auto refused = admit_http(connection))
     count(*refused);  // the socket closes with `connection`, unread
   else
     connection->start();
-  accept_next();
 }
 
 void relay_server::impl::stop() {
-  std::vector<std::shared_ptr<http_session>> http_open;
   std::vector<std::shared_ptr<relay_connection>> ws_open;
   {
     std::lock_guard lock{mutex};
     if (stopping)
       return;
     stopping = true;
-    for (const auto& [key, weak] : http_connections)
-      if (auto c = weak.lock())
-        http_open.push_back(std::move(c));
     for (const auto& [key, weak] : connections)
       if (auto c = weak.lock())
         ws_open.push_back(std::move(c));
   }
-  asio::post(acceptor.get_executor(), [self = shared_from_this()] {
-    error_code ignored;
-    self->acceptor.close(ignored);
-    self->accept_retry.cancel();
-  });
-  for (const auto& c : http_open)
+  listener->stop();
+  for (const auto& c : http_connections.close())
     c->abort();
   for (const auto& c : ws_open)
     c->close_for_shutdown();
@@ -315,24 +281,23 @@ void relay_server::impl::stop() {
 
 std::optional<reject_cause>
 relay_server::impl::admit_http(const std::shared_ptr<http_session>& connection) {
-  std::lock_guard lock{mutex};
-  if (stopping)
+  switch (http_connections.add(connection, options.max_connections)) {
+  case detail::connection_set<http_session>::admission::stopping:
     return reject_cause::shutting_down;
-  // Connections that have not upgraded yet are bounded too, so idle sockets cannot pile up.
-  if (http_connections.size() >= options.max_connections)
+  case detail::connection_set<http_session>::admission::full:
     return reject_cause::over_capacity;
-  http_connections.emplace(connection.get(), connection);
+  case detail::connection_set<http_session>::admission::admitted:
+    break;
+  }
   return std::nullopt;
 }
 
 bool relay_server::impl::http_pool_has_room() {
-  std::lock_guard lock{mutex};
   return http_connections.size() < options.max_connections / 2;
 }
 
 void relay_server::impl::forget_http(const http_session* connection) {
-  std::lock_guard lock{mutex};
-  http_connections.erase(connection);
+  http_connections.remove(connection);
 }
 
 std::optional<reject_cause> relay_server::impl::reserve_connection_slot() {

@@ -6,9 +6,7 @@
 #include <random>
 #include <system_error>
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/bind_handler.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -37,9 +35,6 @@ const char* to_string(disconnect_reason reason) {
 namespace detail {
 
 using namespace std::chrono_literals;
-
-// Pause before accepting again after an accept error such as EMFILE, instead of spinning.
-constexpr auto accept_retry_delay = 100ms;
 
 std::vector<outgoing> encode_sio(const sio::packet& p,
                                  const std::vector<std::string>& attachments) {
@@ -116,8 +111,7 @@ server_core::server_core(asio::io_context& context, server_options opts, handler
         .write_block_bytes = 16 * 1024,
         .read_mode = ws_settings::reading::when_readable,
     },
-    acceptor_(asio::make_strand(context)),
-    accept_retry_(acceptor_.get_executor()) {}
+    listener_(std::make_shared<listener>(context)) {}
 
 // ============================ server_core ====================================================
 
@@ -126,74 +120,46 @@ void server_core::start() {
   auto address = asio::ip::make_address(options.host, ec);
   if (ec)
     throw std::system_error(std::error_code(ec), "invalid listen address " + options.host);
-  tcp::endpoint endpoint{address, options.port};
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec)
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    acceptor_.bind(endpoint, ec);
-  if (!ec)
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    throw std::system_error(std::error_code(ec),
+  if (auto failed = listener_->open({address, options.port}))
+    throw std::system_error(std::error_code(failed->ec),
                             "listen on " + options.host + ":" + std::to_string(options.port));
-  bound_port = acceptor_.local_endpoint().port();
-  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+  bound_port = listener_->port();
+  listener_->start([weak = weak_from_this()](tcp::socket socket) {
+    if (auto self = weak.lock())
+      self->on_accept(std::move(socket));
+  });
 }
 
-void server_core::do_accept() {
-  acceptor_.async_accept(asio::make_strand(io),
-                         beast::bind_front_handler(&server_core::on_accept, shared_from_this()));
-}
-
-void server_core::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (stopping || !acceptor_.is_open())
-    return;
-  if (ec) {
-    accept_retry_.expires_after(accept_retry_delay);
-    accept_retry_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-      if (!wait_ec && !self->stopping)
-        self->do_accept();
-    });
-    return;
-  }
+void server_core::on_accept(tcp::socket socket) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto session = std::make_shared<http_session>(shared_from_this(), std::move(socket));
-  switch (register_connection(session)) {
-    case admission::stopping:
-      return;  // stop() ran since the check above; the socket closes with the session
-    case admission::full:
+  switch (connections_.add(session, options.max_connections)) {
+    case connection_set<http_session>::admission::stopping:
+      return;  // stop() ran; the socket closes with the session
+    case connection_set<http_session>::admission::full:
       ++connections_refused;  // the socket closes with the session, unread
-      break;
-    case admission::admitted:
+      return;
+    case connection_set<http_session>::admission::admitted:
       session->start();
-      break;
+      return;
   }
-  do_accept();
 }
 
 void server_core::stop() {
   if (stopping.exchange(true))
     return;
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    beast::error_code ignored;
-    self->accept_retry_.cancel();
-    self->acceptor_.close(ignored);
-  });
+  listener_->stop();
   std::vector<std::shared_ptr<engine_session>> engines;
-  std::vector<std::shared_ptr<http_session>> connections;
   {
     std::lock_guard<std::mutex> lock{mutex_};
     for (auto& [sid, engine] : sessions_)
       engines.push_back(engine);
-    for (auto& [ptr, weak] : connections_)
-      if (auto c = weak.lock())
-        connections.push_back(std::move(c));
   }
   for (auto& engine : engines)
     asio::post(engine->strand(), [engine] { engine->close(disconnect_reason::server_shutdown); });
-  for (auto& c : connections)
+  // A connection accepted since `stopping` was set is either in this list or refused.
+  for (auto& c : connections_.close())
     c->shutdown();
 }
 
@@ -268,28 +234,6 @@ std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> server_core
       if (auto session = entry.session.lock())
         out.emplace_back(id, std::move(session));
   return out;
-}
-
-server_core::admission server_core::register_connection(const std::shared_ptr<http_session>& c) {
-  // stop() sets `stopping` before it takes the lock to collect the connections: a connection
-  // either is in its list or sees the flag here, so none outlives the stop.
-  std::lock_guard<std::mutex> lock{mutex_};
-  if (stopping)
-    return admission::stopping;
-  if (connections_.size() >= options.max_connections)
-    return admission::full;
-  connections_.emplace(c.get(), c);
-  return admission::admitted;
-}
-
-std::size_t server_core::connection_count() {
-  std::lock_guard<std::mutex> lock{mutex_};
-  return connections_.size();
-}
-
-void server_core::unregister_connection(const http_session* c) {
-  std::lock_guard<std::mutex> lock{mutex_};
-  connections_.erase(c);
 }
 
 }  // namespace detail

@@ -3,7 +3,7 @@
 // node ids, the router, the counters behind /stats and /metrics) and the causes it counts.
 //
 // The relay's objects and their executors:
-//   relay_server::impl - relay_server.cpp: the listener (on a strand of its own), the registry of
+//   relay_server::impl - relay_server.cpp: the listener (detail/listener), the registry of
 //                        connections and node ids (one mutex), routing, the counters (atomics)
 //                        and the status endpoints.
 //   http_session       - relay_server.cpp: one per accepted TCP connection while it speaks HTTP
@@ -30,10 +30,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "net/detail/listener.hpp"
 #include "net/detail/ws_connection.hpp"
 #include "net/p2p_message.hpp"
 
@@ -129,8 +129,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   // The WebSocket connections' (see the constructor).
   const detail::ws_settings websocket_settings;
   const std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
-  tcp::acceptor acceptor;                  // on its own strand
-  boost::asio::steady_timer accept_retry;  // on the acceptor's strand
+  const std::shared_ptr<detail::listener> listener;
   std::atomic<std::uint16_t> bound_port{0};
 
   // Counters: atomics, because every connection's strand updates them.
@@ -159,14 +158,14 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   mutable std::mutex mutex;
   bool stopping = false;
   std::size_t live_connections = 0;  // reserved WebSocket slots, counted against max_connections
-  std::unordered_map<const http_session*, std::weak_ptr<http_session>> http_connections;
+  // Connections not upgraded yet: bounded too, so idle sockets cannot pile up.
+  detail::connection_set<http_session> http_connections;
   std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
   std::unordered_map<std::string, node_slot> nodes;
 
   void start();
   void stop();
-  void accept_next();
-  void on_accept(error_code ec, tcp::socket socket);
+  void on_accept(tcp::socket socket);
 
   std::optional<reject_cause> admit_http(const std::shared_ptr<http_session>& connection);
   bool http_pool_has_room();  // below half of max_connections connections not upgraded yet

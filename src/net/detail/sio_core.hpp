@@ -34,6 +34,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "net/detail/listener.hpp"
 #include "net/detail/ws_connection.hpp"
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
@@ -148,10 +149,9 @@ public:
   std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> sockets_of(
       const std::string& nsp);
 
-  enum class admission { admitted, stopping, full };
-  admission register_connection(const std::shared_ptr<http_session>& c);
-  std::size_t connection_count();
-  void unregister_connection(const http_session* c);
+  // The HTTP connections (not yet WebSocket), at most max_connections.
+  std::size_t connection_count() const { return connections_.size(); }
+  void unregister_connection(const http_session* c) { connections_.remove(c); }
 
   std::size_t session_count() {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -163,20 +163,18 @@ public:
   }
 
 private:
-  void do_accept();
-  void on_accept(boost::system::error_code ec, tcp::socket socket);
+  void on_accept(tcp::socket socket);
 
-  tcp::acceptor acceptor_;
-  asio::steady_timer accept_retry_;
+  const std::shared_ptr<listener> listener_;
+  connection_set<http_session> connections_;
 
   struct socket_entry {
     std::weak_ptr<socketio_session> session;
     std::string nsp;
   };
-  std::mutex mutex_;  // guards the maps and next_socket_id_
+  std::mutex mutex_;  // guards the session and socket maps and next_socket_id_
   std::unordered_map<std::string, std::shared_ptr<engine_session>> sessions_;
   std::unordered_map<socket_id, socket_entry> sockets_;
-  std::unordered_map<const http_session*, std::weak_ptr<http_session>> connections_;
   socket_id next_socket_id_ = 1;
 };
 
