@@ -11,8 +11,9 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -29,7 +30,6 @@ namespace gsio::net {
 
 using namespace relay_detail;
 namespace websocket = beast::websocket;
-using namespace std::chrono_literals;
 
 namespace relay_detail {
 
@@ -209,7 +209,7 @@ private:
 
 }  // namespace relay_detail
 
-// ---- relay_server::impl ----------------------------------------------------------------------
+// ---- relay_server::impl: listening, admission, stop ------------------------------------------
 
 relay_server::impl::impl(asio::io_context& context, relay_options opts)
     : io(context),
@@ -299,6 +299,8 @@ bool relay_server::impl::http_pool_has_room() {
 void relay_server::impl::forget_http(const http_session* connection) {
   http_connections.remove(connection);
 }
+
+// ---- the registry and the router -------------------------------------------------------------
 
 std::optional<reject_cause> relay_server::impl::reserve_connection_slot() {
   std::lock_guard lock{mutex};
@@ -393,6 +395,8 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
   }
   target->deliver(frame);
 }
+
+// ---- upgrade checks and status endpoints ------------------------------------------------------
 
 bool relay_server::impl::authorized(const http::request<http::string_body>& request) const {
   if (options.token.empty())
