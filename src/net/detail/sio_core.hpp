@@ -4,9 +4,11 @@
 // Engine.IO's error answers.
 //
 // The layers, each in a file pair of its own:
-//   server_core       - sio_server.cpp: registries and counters, and the public API on top.
+//   server_core       - sio_server.cpp: the listener (detail/listener), registries and counters,
+//                       and the public API on top.
 //   http_session      - detail/sio_http_session: one TCP connection speaking HTTP (polling, CORS,
-//                       plain requests, the upgrade request); runs on the strand of its socket.
+//                       plain requests, the upgrade request; an http_connection,
+//                       detail/http_connection); runs on the strand of its socket.
 //   engine_session    - detail/engineio_session: one Engine.IO session (heartbeat, polling
 //                       transport, WebSocket transport and the upgrade between them); owns a
 //                       strand because a polling session is fed by several TCP connections.
@@ -31,7 +33,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "net/detail/listener.hpp"

@@ -1,6 +1,7 @@
 #include "net/detail/socketio_session.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 namespace gsio::net::detail {
 
