@@ -2,7 +2,6 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "actors/ledger_actor.hpp"
 #include "actors/stats.hpp"
 
 namespace gsio::actors {

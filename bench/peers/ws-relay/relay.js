@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Reference peer for gsio-bench scenario (c), relay fan-out: a WebSocket relay on Node.js and the
 // `ws` library (with `bufferutil`, as a production deployment of ws would use) that applies the
-// same forwarding rules as gsio-relay (docs/PROTOCOL.md §7 "Relay", src/net/relay_server.cpp):
+// same forwarding rules as gsio-relay (docs/PROTOCOL.md §7 "Relay", src/net/relay_server.cpp and src/net/detail/relay_connection.cpp):
 //
 //   - upgrades on any path; with a token, the upgrade must carry `Authorization: Bearer T` or
 //     `?token=T`, otherwise HTTP 401; beyond --max-connections, HTTP 503;
