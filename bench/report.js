@@ -245,9 +245,11 @@ function ingestSection(runs, ctx) {
   // (`gsio-bench limits`), and is 25,000/s on one at least as fast.
   const referenceSignRate = 82900;
   const signRate = limits.ed25519_sign_per_s;
+  // What the target would be on this machine if it scaled with the sign rate: shown beside it,
+  // never counted as meeting it (the sign rate measured here varies by a third between runs).
   const scaledRate = targetRate * Math.min(1, signRate / referenceSignRate);
   const rateApplies = signRate >= referenceSignRate;
-  const meetsRate = gsioRate >= scaledRate;
+  const meetsRate = gsioRate >= targetRate;
   const rateMet = met(meetsRate);
   // How far gsio-node's newest acked id led the clock at the end of a run; the issue asks that it
   // stay under a second.
@@ -292,10 +294,9 @@ function ingestSection(runs, ctx) {
   w('| target | measured | met |');
   w('|---|---|---|');
   w(`| ≥ ${targetRatio}× the Node reference in the same run | ${fix(ratio, 2)}× | ${met(meetsRatio)} |`);
-  w(`| ≥ ${int(targetRate)} durable entries/s where the machine's Ed25519 sign rate allows: ` +
-    (rateApplies ? `here ${int(signRate)} signatures/s on one core, so ${int(targetRate)}/s`
-      : `scaled by this machine's ${int(signRate)} signatures/s on one core against the ` +
-        `${int(referenceSignRate)}/s the target was set at: ≥ ${int(scaledRate)}/s`) +
+  w(`| ≥ ${int(targetRate)} durable entries/s where the machine's Ed25519 sign rate allows ` +
+    `(here ${int(signRate)} signatures/s on one core, against ${int(referenceSignRate)}/s on the machine it was set on` +
+    (rateApplies ? ')' : `; scaled by that, ${int(scaledRate)}/s)`) +
     ` | ${int(gsioRate)} /s | ${rateMet} |`);
   w(`| ids lead the clock by < 1 s (largest \`id_clock_lead_ms\` over gsio-node's runs) | ${leadMsText(leadMs)} | ${met(leadUnder1s)} |`);
   w();
@@ -305,10 +306,11 @@ function ingestSection(runs, ctx) {
         `${int(referenceSignRate)}/s the ${int(targetRate)}/s target was set at, so the whole target applies: ` +
         `gsio-node ${meetsRate ? 'met' : 'did **not** meet'} it (${int(gsioRate)} entries/s).`
       : `This machine signs ${int(signRate)} Ed25519 signatures/s on one core, ${fix(signRate / referenceSignRate, 2)} ` +
-        `of the ${int(referenceSignRate)}/s the ${int(targetRate)}/s target was set at, so the target scales to ` +
-        `${int(scaledRate)}/s here: gsio-node ${meetsRate ? 'met' : 'did **not** meet'} it (${int(gsioRate)} entries/s, ` +
-        `${fix(gsioRate / scaledRate, 2)}× that). At ${int(targetRate)}/s signing alone would take ` +
-        `${fix(100 * targetRate / signRate, 0)} % of the ledger's core on this machine.`) +
+        `of the ${int(referenceSignRate)}/s the ${int(targetRate)}/s target was set at: gsio-node reached ` +
+        `${int(gsioRate)} entries/s, ${meetsRate ? 'meeting' : '**not** meeting'} ${int(targetRate)}/s ` +
+        `(${fix(gsioRate / scaledRate, 2)}× the target scaled by the sign rate, ${int(scaledRate)}/s). ` +
+        `At ${int(targetRate)}/s signing alone would take ${fix(100 * targetRate / signRate, 0)} % of ` +
+        `the ledger's core on this machine.`) +
     ` Ids are \`<creator>-<unix_us>\` (protocol 2). Over gsio-node's ${peers['gsio-node'].length} runs, the largest ` +
     `lead of its newest acked id over the clock at the end of a run was ${leadMsText(leadMs)}` +
     (leadMs <= 0 ? ' (its ids never ran ahead of the clock)' : '') +
@@ -347,8 +349,8 @@ function ingestSection(runs, ctx) {
       `${int(nodeRate)} (Node socket.io server)`, `${fix(ratio)}×`,
       rateApplies
         ? `≥ ${targetRatio}× and ≥ ${int(targetRate)}/s (sign rate ${int(signRate)}/s)`
-        : `≥ ${targetRatio}× and ≥ ${int(scaledRate)}/s (${int(targetRate)}/s scaled by the sign rate, ` +
-          `${int(signRate)}/s against ${int(referenceSignRate)}/s)`,
+        : `≥ ${targetRatio}× and ≥ ${int(targetRate)}/s (sign rate ${int(signRate)}/s, ` +
+          `${fix(signRate / referenceSignRate, 2)} of the ${int(referenceSignRate)}/s it was set at)`,
       met(meetsRatio && meetsRate)],
     ['(a) ingest, ids ahead of the clock (largest, gsio-node)', leadMsText(leadMs), '–', '–', '< 1 s', met(leadUnder1s)],
   ];
