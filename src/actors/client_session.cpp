@@ -235,22 +235,8 @@ std::string nodes_json(const std::vector<node_record>& nodes) {
   w.Key("peers");
   w.StartArray();
   for (auto& n : nodes) {
-    w.StartObject();
-    w.Key("node_id");
-    w.String(n.node_id.c_str());
-    w.Key("is_self");
-    w.Bool(n.is_self);
-    w.Key("link");
-    w.String(n.link.c_str());
-    w.Key("address");
-    w.String(n.address.c_str());
-    w.Key("last_seen");
-    w.Int64(n.last_seen_ms);
-    w.Key("height");
-    w.Uint64(n.height);
-    w.Key("tip_hash");
-    w.String(n.tip_hash.c_str());
-    w.EndObject();
+    const auto record = to_json(n);
+    w.RawValue(record.data(), record.size(), rapidjson::kObjectType);
   }
   w.EndArray();
   w.EndObject();

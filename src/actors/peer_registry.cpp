@@ -13,22 +13,8 @@ namespace gsio::actors {
 namespace {
 
 void write_record(rapidjson::Writer<rapidjson::StringBuffer>& w, const node_record& r) {
-  w.StartObject();
-  w.Key("node_id");
-  w.String(r.node_id.c_str());
-  w.Key("is_self");
-  w.Bool(r.is_self);
-  w.Key("link");
-  w.String(r.link.c_str());
-  w.Key("address");
-  w.String(r.address.c_str());
-  w.Key("last_seen_ms");
-  w.Int64(r.last_seen_ms);
-  w.Key("height");
-  w.Uint64(r.height);
-  w.Key("tip_hash");
-  w.String(r.tip_hash.c_str());
-  w.EndObject();
+  const auto json = to_json(r, "last_seen_ms");
+  w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
 }
 
 }  // namespace

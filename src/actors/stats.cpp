@@ -161,4 +161,26 @@ std::string to_json(const sync_stats& s) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+std::string to_json(const node_record& r, std::string_view last_seen_key) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("node_id");
+  string(w, r.node_id);
+  w.Key("is_self");
+  w.Bool(r.is_self);
+  w.Key("link");
+  string(w, r.link);
+  w.Key("address");
+  string(w, r.address);
+  w.Key(last_seen_key.data(), static_cast<rapidjson::SizeType>(last_seen_key.size()));
+  w.Int64(r.last_seen_ms);
+  w.Key("height");
+  w.Uint64(r.height);
+  w.Key("tip_hash");
+  string(w, r.tip_hash);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
 }  // namespace gsio::actors

@@ -6,9 +6,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
+
+#include "actors/messages.hpp"
 
 namespace gsio::actors {
 
@@ -123,5 +126,9 @@ typename Inspector::result_type inspect(Inspector& f, sync_stats& x) {
 // The JSON the console's inspect and node_info show (the members in the order above).
 std::string to_json(const ledger_stats& s);
 std::string to_json(const sync_stats& s);
+
+// One known node as the client API's `peers` and the registry's inspect show it:
+// {node_id, is_self, link, address, <last_seen_key>, height, tip_hash}.
+std::string to_json(const node_record& r, std::string_view last_seen_key = "last_seen");
 
 }  // namespace gsio::actors

@@ -8,7 +8,7 @@
 //     the ws_client pointer) is guarded by send_mutex. Frames are handed to ws_client while the
 //     mutex is held so that a BINARY_EVENT header and its attachments are never interleaved with
 //     another thread's packet.
-//   - User callbacks run under callback_mutex with a "detached" flag, exactly as in ws_client, so
+//   - User callbacks go through a callback_gate (detail/callback_gate.hpp), as in ws_client, so
 //     the destructor can guarantee that none runs after it returns.
 #include "net/sio_client.hpp"
 
@@ -28,6 +28,7 @@
 #include <boost/asio/strand.hpp>
 #include <rapidjson/document.h>
 
+#include "net/detail/callback_gate.hpp"
 #include "net/engineio_codec.hpp"
 #include "net/socketio_codec.hpp"
 #include "net/ws_client.hpp"
@@ -163,7 +164,7 @@ struct sio_client::impl : std::enable_shared_from_this<impl> {
         strand(asio::make_strand(io_context)),
         connect_timer(strand),
         heartbeat_timer(strand),
-        callbacks(std::move(cbs)) {}
+        gate(std::move(cbs)) {}
 
   asio::io_context& io;
   const sio_client_options options;
@@ -187,27 +188,15 @@ struct sio_client::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<std::uint64_t, std::function<void(sio_args)>> acks;
   std::uint64_t next_ack_id = 0;
 
-  // --- callback block, guarded by callback_mutex (see ws_client.cpp) ---
-  std::recursive_mutex callback_mutex;
-  sio_client_callbacks callbacks;
-  bool detached = false;
-  int callback_depth = 0;
+  // User callbacks: none runs once detach() returned (detail/callback_gate.hpp).
+  detail::callback_gate<sio_client_callbacks> gate;
 
   template <class Call>
   void notify(Call&& call) {
-    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
-    if (detached)
-      return;
-    struct depth_guard {
-      int& depth;
-      explicit depth_guard(int& d) : depth(d) { ++depth; }
-      ~depth_guard() { --depth; }
-    } guard{callback_depth};
-    call(callbacks);
+    gate.notify(std::forward<Call>(call));
   }
 
   void detach() {
-    sio_client_callbacks dropped;  // destroyed after the locks are released
     std::unordered_map<std::uint64_t, std::function<void(sio_args)>> dropped_acks;
     {
       std::lock_guard<std::mutex> lock{send_mutex};
@@ -215,10 +204,7 @@ struct sio_client::impl : std::enable_shared_from_this<impl> {
       dropped_acks = std::move(acks);
       acks.clear();
     }
-    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
-    detached = true;
-    if (callback_depth == 0)  // inside our own callback the running std::function must survive
-      dropped = std::move(callbacks);
+    auto dropped = gate.detach();  // destroyed after the locks are released
   }
 
   template <class Fn>

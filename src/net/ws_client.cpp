@@ -1,11 +1,9 @@
 // Outbound WebSocket client on Boost.Beast.
 //
 // Every member of ws_client::impl except the atomics and the callback block is touched only on
-// the connection's strand; the public functions reach it by posting. The callback block (user
-// callbacks plus the "detached" flag) is guarded by a recursive mutex that is held while a
-// callback runs, which is what lets the destructor promise that no callback runs after it
-// returns: it takes the mutex (waiting for a callback in progress on another thread) and sets
-// the flag. The mutex is recursive because a callback may destroy its own client.
+// the connection's strand; the public functions reach it by posting. User callbacks go through a
+// callback_gate (detail/callback_gate.hpp), which is what lets the destructor promise that no
+// callback runs after it returns.
 #include "net/ws_client.hpp"
 
 #include <algorithm>
@@ -29,6 +27,8 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+
+#include "net/detail/callback_gate.hpp"
 
 namespace gsio::net {
 
@@ -184,7 +184,7 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
         strand(asio::make_strand(io)),
         resolver(strand),
         timer(strand),
-        callbacks(std::move(cbs)) {}
+        gate(std::move(cbs)) {}
 
   const ws_client_options options;
 
@@ -210,35 +210,16 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> accepting{true};  // false once closing: send() fails without posting
   std::atomic<std::size_t> queued{0};
 
-  // --- callback block, guarded by callback_mutex ---
-  std::recursive_mutex callback_mutex;
-  ws_client_callbacks callbacks;
-  bool detached = false;
-  int callback_depth = 0;  // > 0 while a callback runs (on the thread holding the mutex)
+  // User callbacks: none runs once detach() returned (detail/callback_gate.hpp).
+  detail::callback_gate<ws_client_callbacks> gate;
 
-  // Runs `call(callbacks)` unless the owner has gone. Callbacks must not throw.
   template <class Call>
   void notify(Call&& call) {
-    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
-    if (detached)
-      return;
-    // Restores the depth even if a callback throws (the exception then leaves io_context::run).
-    struct depth_guard {
-      int& depth;
-      explicit depth_guard(int& d) : depth(d) { ++depth; }
-      ~depth_guard() { --depth; }
-    } guard{callback_depth};
-    call(callbacks);
+    gate.notify(std::forward<Call>(call));
   }
 
   void detach() {
-    ws_client_callbacks dropped;  // released outside the lock: captures may run destructors
-    std::lock_guard<std::recursive_mutex> lock{callback_mutex};
-    detached = true;
-    // Inside one of our own callbacks the running std::function must stay alive; it is then
-    // released with the impl instead.
-    if (callback_depth == 0)
-      dropped = std::move(callbacks);
+    auto dropped = gate.detach();  // released outside the lock: captures may run destructors
   }
 
   // Calls `fn` with the WebSocket stream, whichever kind it is.
