@@ -362,9 +362,11 @@ void dispatch(self_ptr self, client_event& ev) {
   fail(self, ev, "unknown event '" + ev.name + "'");
 }
 
-std::string inspect_json(const client_session_state& st) {
-  return "{" + socket_inspect_members(st) + ",\"adds_in_flight\":" + std::to_string(st.adds_in_flight) +
-         ",\"requests_in_flight\":" + std::to_string(st.requests_in_flight) + "}";
+session_stats stats_of(const client_session_state& st) {
+  auto s = socket_stats(st);
+  s.adds_in_flight = st.adds_in_flight;
+  s.requests_in_flight = st.requests_in_flight;
+  return s;
 }
 
 }  // namespace
@@ -385,7 +387,9 @@ client_session(instrumented<client_session_actor, client_session_state> self,
   emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
   return {
     [=](event_atom, client_event& ev) { dispatch(self, ev); },
-    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
+    [=](vitals_atom) { return vitals_of(self); },
+    [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
+    [=](stats_atom) { return stats_of(self->state); },
   };
 }
 

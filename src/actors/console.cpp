@@ -111,16 +111,6 @@ std::optional<rapidjson::Document> parse_object(const std::string& json) {
   return doc;
 }
 
-std::uint64_t uint_of(const rapidjson::Value& object, const char* key) {
-  auto it = object.FindMember(key);
-  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
-}
-
-std::int64_t int_of(const rapidjson::Value& object, const char* key) {
-  auto it = object.FindMember(key);
-  return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-}
-
 std::string string_of(const rapidjson::Value& object, const char* key) {
   auto it = object.FindMember(key);
   if (it == object.MemberEnd())
@@ -209,17 +199,18 @@ void list_targets(self_ptr self, std::size_t max_sessions,
       reply.on_failure("the gateway"));
 }
 
-// Asks every target for its inspect JSON; `done` gets one answer per target (nullopt for an actor
+// Asks every target `atom`; `done` gets one answer of type T per target (nullopt for an actor
 // that did not answer in time or has gone).
-void inspect_all(self_ptr self, const std::vector<target>& targets,
-                 std::function<void(std::vector<std::optional<std::string>>)> done) {
+template <class T, class Atom>
+void ask_all(self_ptr self, const std::vector<target>& targets, Atom atom,
+             std::function<void(std::vector<std::optional<T>>)> done) {
   struct batch {
-    std::vector<std::optional<std::string>> answers;
+    std::vector<std::optional<T>> answers;
     std::size_t pending;
-    std::function<void(std::vector<std::optional<std::string>>)> done;
+    std::function<void(std::vector<std::optional<T>>)> done;
   };
-  auto b = std::make_shared<batch>(batch{
-    std::vector<std::optional<std::string>>(targets.size()), targets.size(), std::move(done)});
+  auto b = std::make_shared<batch>(batch{std::vector<std::optional<T>>(targets.size()),
+                                         targets.size(), std::move(done)});
   if (targets.empty()) {
     b->done({});
     return;
@@ -229,10 +220,10 @@ void inspect_all(self_ptr self, const std::vector<target>& targets,
       if (--b->pending == 0)
         b->done(std::move(b->answers));
     };
-    self->request(targets[i].handle, self->state.options.request_timeout, inspect_atom::value)
+    self->request(targets[i].handle, self->state.options.request_timeout, atom)
       .then(
-        [b, i, finish](std::string& json) {
-          b->answers[i] = std::move(json);
+        [b, i, finish](T& answer) {
+          b->answers[i] = std::move(answer);
           finish();
         },
         [finish](caf::error&) { finish(); });
@@ -280,23 +271,17 @@ void run_actors(self_ptr self, const std::vector<std::string>&, reply_to reply) 
   list_targets(
     self, 50,
     [self, reply](std::vector<target> targets, std::size_t total_sessions) {
-      inspect_all(self, targets, [reply, targets, total_sessions](auto answers) {
+      ask_all<actor_vitals>(self, targets, vitals_atom::value, [reply, targets, total_sessions](auto answers) {
         util::text_table t{{"NAME", "ID", "MAILBOX", "UPTIME", "HANDLED"}};
         for (std::size_t i = 0; i < targets.size(); ++i) {
-          auto doc = answers[i] ? parse_object(*answers[i]) : std::nullopt;
-          const rapidjson::Value* vitals = nullptr;
-          if (doc)
-            if (auto it = doc->FindMember("actor"); it != doc->MemberEnd() && it->value.IsObject())
-              vitals = &it->value;
-          if (!vitals) {
+          if (!answers[i]) {
             t.add_row({targets[i].kind, std::to_string(targets[i].handle.id()), "-", "-",
                        "(no answer)"});
             continue;
           }
-          const auto& v = *vitals;
-          t.add_row({string_of(v, "name"), std::to_string(uint_of(v, "id")),
-                     std::to_string(uint_of(v, "mailbox")),
-                     human_duration(int_of(v, "uptime_ms")), std::to_string(uint_of(v, "handled"))});
+          const auto& v = *answers[i];
+          t.add_row({v.name, std::to_string(v.id), std::to_string(v.mailbox),
+                     human_duration(v.uptime_ms), std::to_string(v.handled)});
         }
         auto text = t.render();
         const auto listed_sessions = static_cast<std::size_t>(
@@ -549,21 +534,19 @@ void run_sessions(self_ptr self, const std::vector<std::string>&, reply_to reply
     self, max_sessions_listed,
     [self, reply](std::vector<target> targets, std::size_t total) {
       std::erase_if(targets, [](const target& t) { return t.kind != "client-session"; });
-      inspect_all(self, targets, [reply, total, shown = targets.size()](auto answers) {
+      ask_all<session_stats>(self, targets, stats_atom::value, [reply, total, shown = targets.size()](auto answers) {
         if (total == 0) {
           reply.ok("no clients connected\n");
           return;
         }
         util::text_table t{{"SOCKET", "TRANSPORT", "NAMESPACE", "REMOTE", "CONNECTED", "IN", "OUT"}};
         for (auto& answer : answers) {
-          auto doc = answer ? parse_object(*answer) : std::nullopt;
-          if (!doc)
+          if (!answer)
             continue;  // disconnected while we asked
-          t.add_row({std::to_string(uint_of(*doc, "socket_id")), string_of(*doc, "transport"),
-                     string_of(*doc, "namespace"), string_of(*doc, "remote_address"),
-                     ago(int_of(*doc, "connected_since_ms")),
-                     std::to_string(uint_of(*doc, "events_in")),
-                     std::to_string(uint_of(*doc, "messages_out"))});
+          const auto& a = *answer;
+          t.add_row({std::to_string(a.socket_id), a.transport, a.nsp, a.remote_address,
+                     ago(a.connected_since_ms), std::to_string(a.events_in),
+                     std::to_string(a.messages_out)});
         }
         auto text = t.render() + std::to_string(total) + " client(s)";
         if (total > shown)
@@ -586,28 +569,24 @@ void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
              "http://HOST:PORT\n");
     return;
   }
-  inspect_all(self, targets, [reply](auto answers) {
+  ask_all<outbound_link_stats>(self, targets, stats_atom::value, [reply](auto answers) {
     std::string text;
     for (auto& answer : answers) {
-      auto doc = answer ? parse_object(*answer) : std::nullopt;
-      if (!doc) {
+      if (!answer) {
         text += "(a link did not answer)\n";
         continue;
       }
-      const auto& d = *doc;
-      const bool connected = string_of(d, "state") == "connected";
-      text += string_of(d, "kind") + " " + string_of(d, "url") + "\n";
+      const auto& d = *answer;
+      const bool connected = d.state == "connected";
+      text += d.kind + " " + d.url + "\n";
       util::text_table t{{"", ""}};
-      t.add_row({"  state", string_of(d, "state") +
-                              (connected ? " since " + ago(int_of(d, "connected_since_ms")) : "")});
-      t.add_row({"  reconnects", std::to_string(uint_of(d, "reconnects"))});
-      t.add_row({"  failed attempts", std::to_string(uint_of(d, "failed_attempts"))});
-      auto last_error = string_of(d, "last_error");
-      t.add_row({"  last error", last_error.empty() ? "-" : last_error});
-      t.add_row({"  queue", std::to_string(uint_of(d, "queued_bytes")) + " bytes"});
-      t.add_row({"  frames in / out", std::to_string(uint_of(d, "frames_in")) + " / " +
-                                        std::to_string(uint_of(d, "frames_out"))});
-      t.add_row({"  duplicates dropped", std::to_string(uint_of(d, "duplicates"))});
+      t.add_row({"  state", d.state + (connected ? " since " + ago(d.connected_since_ms) : "")});
+      t.add_row({"  reconnects", std::to_string(d.connects > 0 ? d.connects - 1 : 0)});
+      t.add_row({"  failed attempts", std::to_string(d.failed_attempts)});
+      t.add_row({"  last error", d.last_error.empty() ? "-" : d.last_error});
+      t.add_row({"  queue", std::to_string(d.queued_bytes) + " bytes"});
+      t.add_row({"  frames in / out", std::to_string(d.frames_in) + " / " + std::to_string(d.frames_out)});
+      t.add_row({"  duplicates dropped", std::to_string(d.duplicates)});
       auto rendered = t.render();
       rendered.erase(0, rendered.find('\n') + 1);  // the empty header row
       text += rendered;
@@ -649,7 +628,7 @@ void run_sync(self_ptr self, const std::vector<std::string>&, reply_to reply) {
 // What `stats` shows, gathered from four actors; a part stays empty when its actor did not answer.
 struct stats_view {
   std::optional<ledger_stats> ledger;
-  std::optional<rapidjson::Document> gateway;  // its inspect: sessions and broadcasts
+  std::optional<gateway_stats> gateway;
   std::optional<sync_stats> sync;
   std::optional<std::size_t> peers;  // other nodes known
 };
@@ -674,9 +653,9 @@ std::string render_stats(const stats_view& v, const std::string& node_id) {
     row("ledger", "(no answer)");
   }
   if (const auto& g = v.gateway) {
-    row("sessions (polling / websocket)", std::to_string(uint_of(*g, "polling_sessions")) + " / " +
-                                            std::to_string(uint_of(*g, "websocket_sessions")));
-    row("broadcasts", std::to_string(uint_of(*g, "broadcasts")));
+    row("sessions (polling / websocket)",
+        std::to_string(g->polling_sessions) + " / " + std::to_string(g->websocket_sessions));
+    row("broadcasts", std::to_string(g->broadcasts));
   } else {
     row("gateway", "(no answer)");
   }
@@ -707,8 +686,8 @@ void run_stats(self_ptr self, const std::vector<std::string>&, reply_to reply) {
   auto skip = [done](const caf::error&) { done(); };
   self->request(t.ledger, timeout, stats_atom::value)
     .then([view, done](ledger_stats& s) { view->ledger = std::move(s); done(); }, skip);
-  self->request(t.gateway, timeout, inspect_atom::value)
-    .then([view, done](std::string& json) { view->gateway = parse_object(json); done(); }, skip);
+  self->request(t.gateway, timeout, stats_atom::value)
+    .then([view, done](gateway_stats& s) { view->gateway = std::move(s); done(); }, skip);
   self->request(t.coordinator, timeout, stats_atom::value)
     .then([view, done](sync_stats& s) { view->sync = std::move(s); done(); }, skip);
   self->request(t.registry, timeout, peers_atom::value)
@@ -837,6 +816,7 @@ console_actor::behavior_type console(instrumented<console_actor, console_state> 
     [=](console_atom, std::uint64_t connection, const std::string& line) {
       run_command(self, connection, line);
     },
+    [=](vitals_atom) { return vitals_of(self); },
     [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
   };
 }

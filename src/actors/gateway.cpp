@@ -458,44 +458,28 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     return r;
   }
 
-  std::string inspect_json(const gateway_state& st) const {
-    auto stats = server ? server->stats() : net::server_stats{};
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    std::lock_guard<std::mutex> guard{mtx};
-    w.StartObject();
-    w.Key("listen");
-    w.String((options.host + ":" + std::to_string(server ? server->port() : 0)).c_str());
-    w.Key("io_threads");
-    w.Uint(static_cast<unsigned>(threads.size()));
-    w.Key("sessions");
-    w.Uint64(sessions.size());
-    w.Key("connects");
-    w.Uint64(connects);
-    w.Key("disconnects");
-    w.Uint64(disconnects);
-    w.Key("engine_sessions");
-    w.Uint64(stats.engine_sessions);
-    w.Key("polling_sessions");
-    w.Uint64(stats.polling_sessions);
-    w.Key("websocket_sessions");
-    w.Uint64(stats.websocket_sessions);
-    w.Key("packets_in");
-    w.Uint64(stats.packets_in);
-    w.Key("packets_out");
-    w.Uint64(stats.packets_out);
-    w.Key("protocol_errors");
-    w.Uint64(stats.protocol_errors);
-    w.Key("http_connections");
-    w.Uint64(stats.http_connections);
-    w.Key("connections_refused");
-    w.Uint64(stats.connections_refused);
-    w.Key("broadcasts");
-    w.Uint64(st.broadcasts);
-    w.Key("reorgs");
-    w.Uint64(st.reorgs);
-    w.EndObject();
-    return buf.GetString();
+  gateway_stats stats_of(const gateway_state& st) const {
+    const auto server_stats = server ? server->stats() : net::server_stats{};
+    gateway_stats s;
+    s.listen = options.host + ":" + std::to_string(server ? server->port() : 0);
+    s.io_threads = threads.size();
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      s.sessions = sessions.size();
+      s.connects = connects;
+      s.disconnects = disconnects;
+    }
+    s.engine_sessions = server_stats.engine_sessions;
+    s.polling_sessions = server_stats.polling_sessions;
+    s.websocket_sessions = server_stats.websocket_sessions;
+    s.packets_in = server_stats.packets_in;
+    s.packets_out = server_stats.packets_out;
+    s.protocol_errors = server_stats.protocol_errors;
+    s.http_connections = server_stats.http_connections;
+    s.connections_refused = server_stats.connections_refused;
+    s.broadcasts = st.broadcasts;
+    s.reorgs = st.reorgs;
+    return s;
   }
 };
 
@@ -637,9 +621,11 @@ gateway_actor::behavior_type gateway(instrumented<gateway_actor, gateway_state> 
       ++self->state.reorgs;
     },
     [=](get_atom) { return self->state.frontend->server->port(); },
+    [=](vitals_atom) { return vitals_of(self); },
     [=](inspect_atom) {
-      return inspect_with_vitals(self, self->state.frontend->inspect_json(self->state));
+      return inspect_with_vitals(self, to_json(self->state.frontend->stats_of(self->state)));
     },
+    [=](stats_atom) { return self->state.frontend->stats_of(self->state); },
     [=](tick_atom) { refresh_metrics(self); },
     [=](sessions_atom) {
       auto& fe = *self->state.frontend;

@@ -17,6 +17,8 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include "actors/stats.hpp"
+
 namespace gsio::actors {
 
 template <class State, class Base>
@@ -55,15 +57,8 @@ private:
 template <class Handle, class State>
 using instrumented = instrumented_actor<State, typename Handle::base>*;
 
-// What every inspect answer carries under "actor".
-struct actor_vitals {
-  std::string name;
-  std::uint64_t id = 0;
-  std::uint64_t mailbox = 0;  // messages waiting, not counting the one being handled
-  std::int64_t uptime_ms = 0;
-  std::uint64_t handled = 0;
-};
-
+// What every inspect answer carries under "actor" (actor_vitals, stats.hpp), and every actor
+// answers to vitals_atom (interfaces.hpp).
 template <class State, class Base>
 actor_vitals vitals_of(instrumented_actor<State, Base>* self) {
   using namespace std::chrono;

@@ -54,6 +54,7 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, forks_atom, std::uint64_t>::with<std::vector<branch_info>, std::uint64_t>,
   caf::replies_to<get_atom, orphans_atom, std::uint64_t>::with<orphan_report>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>,
   caf::replies_to<stats_atom>::with<ledger_stats>,
   // Makes what is pending and replies with the tip once nothing made is waiting for the disk (adds
   // held back by the id clock stay pending): for an orderly shutdown.
@@ -70,7 +71,8 @@ using peer_registry_actor = caf::typed_actor<
   caf::reacts_to<seen_atom, node_record>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<advertise_atom, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>>;
 
 // Anything that can carry P2P envelopes to other nodes: it sends the encoded envelope as is.
 using p2p_link_actor = caf::typed_actor<caf::reacts_to<send_atom, std::string>>;
@@ -90,13 +92,16 @@ using sync_coordinator_actor = ledger_listener_actor::extend<
   // The address to advertise, once the listening port is known.
   caf::reacts_to<advertise_atom, std::string>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>,
   caf::replies_to<stats_atom>::with<sync_stats>>;
 
 // One socket of the node's Socket.IO server: the gateway hands it the socket's events. A client
 // session serves "/" (the client API), a P2P session "/p2p" (docs/PROTOCOL.md §7, Direct peering).
 using socket_session_actor = caf::typed_actor<
   caf::reacts_to<event_atom, client_event>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>,
+  caf::replies_to<stats_atom>::with<session_stats>>;
 using client_session_actor = socket_session_actor;
 // A /p2p socket is a link of the sync coordinator too: it sends what the coordinator sends it.
 using p2p_session_actor = socket_session_actor::extend_with<p2p_link_actor>;
@@ -105,6 +110,8 @@ using gateway_actor = ledger_listener_actor::extend<
   // The bound port (useful with port 0).
   caf::replies_to<get_atom>::with<std::uint16_t>,
   caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>,
+  caf::replies_to<stats_atom>::with<gateway_stats>,
   // The session actor of every connected Socket.IO socket, "/" and "/p2p" alike.
   caf::replies_to<sessions_atom>::with<std::vector<socket_session_actor>>,
   // Refreshes the /metrics snapshot; the gateway sends it to itself.
@@ -121,13 +128,16 @@ using outbound_link_actor = p2p_link_actor::extend<
   // dial again. Used to cut and heal one node's link in a test cluster.
   caf::reacts_to<suspend_atom>,
   caf::reacts_to<resume_atom>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>,
+  caf::replies_to<stats_atom>::with<outbound_link_stats>>;
 
 using console_actor = caf::typed_actor<
   // The bound admin port.
   caf::replies_to<get_atom>::with<std::uint16_t>,
   // A command line from admin connection `id` (sent by the admin server's io thread).
   caf::reacts_to<console_atom, std::uint64_t, std::string>,
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<inspect_atom>::with<std::string>,
+  caf::replies_to<vitals_atom>::with<actor_vitals>>;
 
 }  // namespace gsio::actors

@@ -704,6 +704,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
     [=](subscribe_atom, ledger_listener_actor& listener) {
       self->state.listeners.push_back(std::move(listener));
     },
+    [=](vitals_atom) { return vitals_of(self); },
     [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
     [=](stats_atom) { return stats_of(self->state); },
     [=](merge_atom, std::vector<std::string>& entries) {

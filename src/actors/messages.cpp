@@ -26,6 +26,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ledger_stats>("gsio::ledger_stats");
   cfg.add_message_type<pull_stats>("gsio::pull_stats");
   cfg.add_message_type<sync_stats>("gsio::sync_stats");
+  cfg.add_message_type<actor_vitals>("gsio::actor_vitals");
+  cfg.add_message_type<gateway_stats>("gsio::gateway_stats");
+  cfg.add_message_type<session_stats>("gsio::session_stats");
+  cfg.add_message_type<outbound_link_stats>("gsio::outbound_link_stats");
 }
 
 }  // namespace gsio::actors

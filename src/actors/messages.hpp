@@ -56,6 +56,7 @@ using orphans_atom = caf::atom_constant<caf::atom("orphans")>;
 using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
 // Typed statistics (actors/stats.hpp), for /metrics and the console.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using vitals_atom = caf::atom_constant<caf::atom("vitals")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {

@@ -3,8 +3,6 @@
 #include <random>
 
 #include <caf/all.hpp>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "net/p2p_message.hpp"
 #include "util/clock.hpp"
@@ -51,40 +49,22 @@ std::chrono::milliseconds backoff(const outbound_link_state& st) {
   return std::chrono::milliseconds{jitter(rng)};
 }
 
-std::string inspect_json(const outbound_link_state& st) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("kind");
-  w.String(st.dialer->kind().data(), static_cast<rapidjson::SizeType>(st.dialer->kind().size()));
-  w.Key("url");
-  w.String(st.options.dial.url);
-  w.Key("state");
-  w.String(st.suspended ? "suspended" : st.connected ? "connected" : "connecting");
-  w.Key("connected_since_ms");
-  w.Int64(st.connected ? st.connected_since_ms : 0);
-  w.Key("connects");
-  w.Uint64(st.connects);
-  w.Key("reconnects");
-  w.Uint64(st.connects > 0 ? st.connects - 1 : 0);
-  w.Key("failed_attempts");
-  w.Uint64(st.failures);
-  w.Key("last_error");
-  w.String(st.last_error);
-  w.Key("frames_in");
-  w.Uint64(st.frames_in);
-  w.Key("frames_out");
-  w.Uint64(st.frames_out);
-  w.Key("duplicates");
-  w.Uint64(st.duplicates);
-  w.Key("malformed");
-  w.Uint64(st.malformed);
-  w.Key("dropped_offline");
-  w.Uint64(st.dropped_offline);
-  w.Key("queued_bytes");
-  w.Uint64(st.dialer->queued_bytes());
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+outbound_link_stats stats_of(const outbound_link_state& st) {
+  outbound_link_stats s;
+  s.kind = st.dialer->kind();
+  s.url = st.options.dial.url;
+  s.state = st.suspended ? "suspended" : st.connected ? "connected" : "connecting";
+  s.connected_since_ms = st.connected ? st.connected_since_ms : 0;
+  s.connects = st.connects;
+  s.failed_attempts = st.failures;
+  s.last_error = st.last_error;
+  s.frames_in = st.frames_in;
+  s.frames_out = st.frames_out;
+  s.duplicates = st.duplicates;
+  s.malformed = st.malformed;
+  s.dropped_offline = st.dropped_offline;
+  s.queued_bytes = st.dialer->queued_bytes();
+  return s;
 }
 
 // The behavior of both kinds of link; only the dialer differs.
@@ -192,7 +172,9 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
       log::info("link", "resuming the ", kind, " link to ", st.options.dial.url);
       dial(self);
     },
-    [=](inspect_atom) { return inspect_with_vitals(self, inspect_json(self->state)); },
+    [=](vitals_atom) { return vitals_of(self); },
+    [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
+    [=](stats_atom) { return stats_of(self->state); },
   };
 }
 

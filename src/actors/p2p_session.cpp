@@ -60,9 +60,9 @@ p2p_session(instrumented<p2p_session_actor, p2p_session_state> self, net::socket
       st.server->emit(st.info.id, std::string{net::p2p_socketio::event},
                       net::sio_args{net::p2p_socketio::args_of(frame), {}});
     },
-    [=](inspect_atom) {
-      return inspect_with_vitals(self, "{" + socket_inspect_members(self->state) + "}");
-    },
+    [=](vitals_atom) { return vitals_of(self); },
+    [=](inspect_atom) { return inspect_with_vitals(self, to_json(socket_stats(self->state))); },
+    [=](stats_atom) { return socket_stats(self->state); },
   };
 }
 

@@ -87,6 +87,7 @@ peer_registry(instrumented<peer_registry_actor, peer_registry_state> self, ledge
       });
       self->delayed_send(self, st.expiry / 3, tick_atom::value);
     },
+    [=](vitals_atom) { return vitals_of(self); },
     [=](inspect_atom) {
       auto& st = self->state;
       rapidjson::StringBuffer buf;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/stats.hpp"
 #include "net/sio_server.hpp"
 #include "util/log.hpp"
 
@@ -30,9 +31,8 @@ std::string error_object(std::string_view message);
 // "[" json "]": the argument array of an event with one argument.
 std::string args_of(std::string single_json);
 
-// The socket's part of a session's inspect JSON (members, no braces): id, namespace, transport,
-// remote address, connected since, and the counters above.
-std::string socket_inspect_members(const socket_session_state& st);
+// What the console's `sessions` and a session's inspect show: the socket and the counters above.
+session_stats socket_stats(const socket_session_state& st);
 
 template <class Self>
 void emit(Self self, std::string event, std::string args_json, std::vector<std::string> attachments = {}) {

@@ -161,6 +161,91 @@ std::string to_json(const sync_stats& s) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+std::string to_json(const gateway_stats& s) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  auto count = [&](const char* name, std::uint64_t value) {
+    w.Key(name);
+    w.Uint64(value);
+  };
+  w.StartObject();
+  w.Key("listen");
+  string(w, s.listen);
+  count("io_threads", s.io_threads);
+  count("sessions", s.sessions);
+  count("connects", s.connects);
+  count("disconnects", s.disconnects);
+  count("engine_sessions", s.engine_sessions);
+  count("polling_sessions", s.polling_sessions);
+  count("websocket_sessions", s.websocket_sessions);
+  count("packets_in", s.packets_in);
+  count("packets_out", s.packets_out);
+  count("protocol_errors", s.protocol_errors);
+  count("http_connections", s.http_connections);
+  count("connections_refused", s.connections_refused);
+  count("broadcasts", s.broadcasts);
+  count("reorgs", s.reorgs);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string to_json(const session_stats& s) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  auto count = [&](const char* name, std::uint64_t value) {
+    w.Key(name);
+    w.Uint64(value);
+  };
+  w.StartObject();
+  count("socket_id", s.socket_id);
+  w.Key("namespace");
+  string(w, s.nsp);
+  w.Key("transport");
+  string(w, s.transport);
+  w.Key("remote_address");
+  string(w, s.remote_address);
+  w.Key("connected_since_ms");
+  w.Int64(s.connected_since_ms);
+  count("events_in", s.events_in);
+  count("messages_out", s.messages_out);
+  count("errors", s.errors);
+  count("adds_in_flight", s.adds_in_flight);
+  count("requests_in_flight", s.requests_in_flight);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string to_json(const outbound_link_stats& s) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  auto count = [&](const char* name, std::uint64_t value) {
+    w.Key(name);
+    w.Uint64(value);
+  };
+  w.StartObject();
+  w.Key("kind");
+  string(w, s.kind);
+  w.Key("url");
+  string(w, s.url);
+  w.Key("state");
+  string(w, s.state);
+  w.Key("connected_since_ms");
+  w.Int64(s.connected_since_ms);
+  count("connects", s.connects);
+  count("reconnects", s.connects > 0 ? s.connects - 1 : 0);
+  count("failed_attempts", s.failed_attempts);
+  w.Key("last_error");
+  string(w, s.last_error);
+  count("frames_in", s.frames_in);
+  count("frames_out", s.frames_out);
+  count("duplicates", s.duplicates);
+  count("malformed", s.malformed);
+  count("dropped_offline", s.dropped_offline);
+  count("queued_bytes", s.queued_bytes);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string to_json(const node_record& r, std::string_view last_seen_key) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};

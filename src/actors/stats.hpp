@@ -123,9 +123,94 @@ typename Inspector::result_type inspect(Inspector& f, sync_stats& x) {
            x.out_by_type);
 }
 
+// What every actor says of itself (actors/instrumented.hpp), for the console's `actors`.
+struct actor_vitals {
+  std::string name;
+  std::uint64_t id = 0;
+  std::uint64_t mailbox = 0;  // messages waiting, not counting the one being handled
+  std::int64_t uptime_ms = 0;
+  std::uint64_t handled = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_vitals& x) {
+  return f(caf::meta::type_name("gsio::actor_vitals"), x.name, x.id, x.mailbox, x.uptime_ms,
+           x.handled);
+}
+
+struct gateway_stats {
+  std::string listen;  // host:port
+  std::uint64_t io_threads = 0;
+  std::uint64_t sessions = 0;  // session actors, one per Socket.IO socket
+  std::uint64_t connects = 0;
+  std::uint64_t disconnects = 0;
+  std::uint64_t engine_sessions = 0;
+  std::uint64_t polling_sessions = 0;
+  std::uint64_t websocket_sessions = 0;
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t http_connections = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t broadcasts = 0;
+  std::uint64_t reorgs = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_stats& x) {
+  return f(caf::meta::type_name("gsio::gateway_stats"), x.listen, x.io_threads, x.sessions,
+           x.connects, x.disconnects, x.engine_sessions, x.polling_sessions, x.websocket_sessions,
+           x.packets_in, x.packets_out, x.protocol_errors, x.http_connections,
+           x.connections_refused, x.broadcasts, x.reorgs);
+}
+
+// One Socket.IO socket's session (client session on "/", P2P session on "/p2p").
+struct session_stats {
+  std::uint64_t socket_id = 0;
+  std::string nsp;
+  std::string transport;  // polling, websocket
+  std::string remote_address;
+  std::int64_t connected_since_ms = 0;
+  std::uint64_t events_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t adds_in_flight = 0;      // client sessions only
+  std::uint64_t requests_in_flight = 0;  // client sessions only
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_stats& x) {
+  return f(caf::meta::type_name("gsio::session_stats"), x.socket_id, x.nsp, x.transport,
+           x.remote_address, x.connected_since_ms, x.events_in, x.messages_out, x.errors,
+           x.adds_in_flight, x.requests_in_flight);
+}
+
+// A relay or peer link.
+struct outbound_link_stats {
+  std::string kind;  // relay, direct
+  std::string url;
+  std::string state;  // connected, connecting, suspended
+  std::int64_t connected_since_ms = 0;  // 0 unless connected
+  std::uint64_t connects = 0;
+  std::uint64_t failed_attempts = 0;  // since the link last stayed up
+  std::string last_error;
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t dropped_offline = 0;  // messages to send while disconnected
+  std::uint64_t queued_bytes = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_link_stats& x) {
+  return f(caf::meta::type_name("gsio::outbound_link_stats"), x.kind, x.url, x.state,
+           x.connected_since_ms, x.connects, x.failed_attempts, x.last_error, x.frames_in,
+           x.frames_out, x.duplicates, x.malformed, x.dropped_offline, x.queued_bytes);
+}
+
 // The JSON the console's inspect and node_info show (the members in the order above).
 std::string to_json(const ledger_stats& s);
 std::string to_json(const sync_stats& s);
+std::string to_json(const gateway_stats& s);
+std::string to_json(const session_stats& s);
+std::string to_json(const outbound_link_stats& s);
 
 // One known node as the client API's `peers` and the registry's inspect show it:
 // {node_id, is_self, link, address, <last_seen_key>, height, tip_hash}.

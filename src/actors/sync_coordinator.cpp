@@ -640,6 +640,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       self->delayed_send(self, st.options.announce_interval, tick_atom::value);
     },
     [=](advertise_atom, std::string& address) { self->state.options.address = std::move(address); },
+    [=](vitals_atom) { return vitals_of(self); },
     [=](inspect_atom) { return inspect_with_vitals(self, to_json(stats_of(self->state))); },
     [=](stats_atom) { return stats_of(self->state); },
   };
