@@ -1,3 +1,9 @@
+// The ledger actor's behavior (see ledger_actor.hpp for the pipeline it runs).
+//
+// Over 600 lines on purpose: local adds, merges, re-appends and the store writer's answers are one
+// ordering protocol over one state (the pending queues, the batches being committed, the drain
+// waiters). The functions that move work from one queue to the next are kept in one file so that
+// the order in which they run can be read in one place.
 #include "actors/ledger_actor.hpp"
 
 #include <algorithm>

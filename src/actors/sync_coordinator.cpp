@@ -1,3 +1,9 @@
+// The sync coordinator's behavior: one handler per P2P message type, the routing of replies and
+// the bookkeeping of pulls and merges. Wire formats are net/p2p_payloads; what to fetch is decided
+// by ledger::sync_planner.
+//
+// Over 600 lines on purpose: on_message dispatches with std::visit over every payload type (the
+// compiler refuses a type without a handler), so the handlers sit beside it in this file.
 #include "actors/sync_coordinator.hpp"
 
 #include <algorithm>

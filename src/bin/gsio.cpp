@@ -1,6 +1,10 @@
 // gsio: the command-line client of a gsio-node. Adds entries, lists and verifies the ledger,
 // watches it grow, and shows the node's peers and state, over the node's own Socket.IO API
 // (docs/PROTOCOL.md §2). Verification trusts nothing the node says (§3).
+//
+// Over 600 lines on purpose: one function per subcommand (add, ledger, nodes, info, verify, watch,
+// console) with its options and help text next to it; they share the global options, the
+// connection helper and the table printing.
 #include <algorithm>
 #include <atomic>
 #include <chrono>

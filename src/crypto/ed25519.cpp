@@ -1,3 +1,8 @@
+// The fast verification path of ed25519.hpp: field arithmetic, points, scalar reduction and
+// per-key tables.
+//
+// Over 600 lines on purpose: these are one implementation whose limb bounds (stated at each
+// function) depend on each other; split, the bounds would have to be re-stated across files.
 #include "crypto/ed25519.hpp"
 
 #include <algorithm>

@@ -1,5 +1,9 @@
 // Outbound WebSocket client on Boost.Beast.
 //
+// Over 600 lines on purpose: URL parsing and one connection's whole life (resolve, TCP, TLS,
+// WebSocket handshake, read loop, write queue, close) in the order it happens, in one impl class
+// whose strand discipline is stated once, below.
+//
 // Every member of ws_client::impl except the atomics and the callback block is touched only on
 // the connection's strand; the public functions reach it by posting. User callbacks go through a
 // callback_gate (detail/callback_gate.hpp), which is what lets the destructor promise that no

@@ -181,6 +181,8 @@ inline void run_measurement_window(boost::asio::steady_timer& timer, std::uint64
   });
 }
 
+int run_ingest(int argc, char** argv);
+int run_limits(int argc, char** argv);
 int run_propagation(int argc, char** argv);
 int run_fanout(int argc, char** argv);
 int run_mkstore(int argc, char** argv);
