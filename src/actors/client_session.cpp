@@ -12,6 +12,7 @@
 #include "ledger/canonical_json.hpp"
 #include "net/p2p_message.hpp"
 #include "util/clock.hpp"
+#include "util/json_object.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
 #include "util/printable.hpp"
@@ -262,30 +263,16 @@ void on_get_known_nodes(self_ptr self, const client_event& ev) {
 
 void reply_node_info(self_ptr self, const client_event& ev, const tip_info& tip,
                      const std::string& sync_json) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("node_id");
-  w.String(tip.node_id.c_str());
-  w.Key("protocol");
-  w.Uint64(net::protocol_version);
-  w.Key("height");
-  w.Uint64(tip.height);
-  w.Key("tip_hash");
-  w.String(tip.tip_hash.c_str());
-  w.Key("entries");
-  w.Uint64(tip.entries);
-  w.Key("forks");
-  w.Uint64(tip.forks);
-  w.Key("held");
-  w.Uint64(tip.held);
-  w.Key("sync");
-  if (sync_json.empty())
-    w.Null();
-  else
-    w.RawValue(sync_json.data(), sync_json.size(), rapidjson::kObjectType);
-  w.EndObject();
-  auto body = args_of(buf.GetString());
+  util::json_object info;
+  info.text("node_id", tip.node_id)
+    .count("protocol", net::protocol_version)
+    .count("height", tip.height)
+    .text("tip_hash", tip.tip_hash)
+    .count("entries", tip.entries)
+    .count("forks", tip.forks)
+    .count("held", tip.held)
+    .raw_or_null("sync", sync_json);
+  auto body = args_of(info.finish());
   if (ev.wants_ack)
     ack(self, ev, std::move(body));
   else

@@ -22,6 +22,7 @@
 #include "net/sio_server.hpp"
 #include "net/static_files.hpp"
 #include "util/clock.hpp"
+#include "util/json_object.hpp"
 #include "util/log.hpp"
 #include "util/prometheus.hpp"
 #include "util/secret.hpp"
@@ -214,34 +215,19 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
   }
 
   net::http_response health() const {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    util::json_object status;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      w.StartObject();
-      w.Key("status");
-      w.String("ok");
-      w.Key("protocol");
-      w.Uint64(net::protocol_version);
-      w.Key("node_id");
-      w.String(tip.node_id.c_str());
-      w.Key("height");
-      w.Uint64(tip.height);
-      w.Key("tip_hash");
-      w.String(tip.tip_hash.c_str());
-      w.Key("entries");
-      w.Uint64(tip.entries);
-      w.Key("sessions");
-      w.Uint64(sessions.size());
-      w.Key("uptime_ms");
-      w.Int64(util::now_unix_ms() - started_ms);
-      w.EndObject();
+      status.text("status", "ok")
+        .count("protocol", net::protocol_version)
+        .text("node_id", tip.node_id)
+        .count("height", tip.height)
+        .text("tip_hash", tip.tip_hash)
+        .count("entries", tip.entries)
+        .count("sessions", sessions.size())
+        .integer("uptime_ms", util::now_unix_ms() - started_ms);
     }
-    net::http_response r;
-    r.content_type = "application/json";
-    r.body = buf.GetString();
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
+    return json_response(200, status.finish());
   }
 
   static net::http_response json_response(unsigned status, std::string body) {

@@ -1,27 +1,17 @@
 #include "actors/instrumented.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "util/json_object.hpp"
 
 namespace gsio::actors {
 
 std::string with_vitals(const actor_vitals& vitals, const std::string& state_json) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("name");
-  w.String(vitals.name);
-  w.Key("id");
-  w.Uint64(vitals.id);
-  w.Key("mailbox");
-  w.Uint64(vitals.mailbox);
-  w.Key("uptime_ms");
-  w.Int64(vitals.uptime_ms);
-  w.Key("handled");
-  w.Uint64(vitals.handled);
-  w.EndObject();
-  std::string out = "{\"actor\":";
-  out.append(buf.GetString(), buf.GetSize());
+  util::json_object actor;
+  actor.text("name", vitals.name)
+    .count("id", vitals.id)
+    .count("mailbox", vitals.mailbox)
+    .integer("uptime_ms", vitals.uptime_ms)
+    .count("handled", vitals.handled);
+  std::string out = "{\"actor\":" + actor.finish();
   const auto body = state_json.find_first_not_of(" \t\r\n");
   if (body == std::string::npos || state_json[body] != '{') {
     // Not an object: keep it whole rather than splice into it.

@@ -10,6 +10,7 @@
 
 #include "crypto/random.hpp"
 #include "util/json_depth.hpp"
+#include "util/json_object.hpp"
 #include "util/json_parse.hpp"
 
 namespace gsio::net {
@@ -46,23 +47,13 @@ std::optional<p2p_type> p2p_type_from_string(std::string_view name) {
 }
 
 std::string encode(const p2p_message& message) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  const auto type = to_string(message.type);
-  writer.StartObject();
-  writer.Key("message_type");
-  writer.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
-  writer.Key("message_id");
-  writer.String(message.message_id);
-  writer.Key("sender_id");
-  writer.String(message.sender_id);
-  writer.Key("recipient_id");
-  writer.String(message.recipient_id);
-  writer.Key("payload");
-  // The payload is already JSON: splice it in unchanged.
-  writer.RawValue(message.payload_json.data(), message.payload_json.size(), rapidjson::kObjectType);
-  writer.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  util::json_object envelope;
+  envelope.text("message_type", to_string(message.type))
+    .text("message_id", message.message_id)
+    .text("sender_id", message.sender_id)
+    .text("recipient_id", message.recipient_id)
+    .raw("payload", message.payload_json);  // already JSON: spliced in unchanged
+  return envelope.finish();
 }
 
 std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
