@@ -182,16 +182,22 @@ void engine_session::reply(const std::shared_ptr<http_session>& http, engine_rep
   asio::post(http->executor(), [http, r = std::move(r)]() mutable { http->deliver(std::move(r)); });
 }
 
-void engine_session::handle_poll(std::shared_ptr<http_session> http) {
+bool engine_session::accept_polling_request(const std::shared_ptr<http_session>& http) {
   if (closed_) {
     reply(http, error_reply(engine_error::session_id_unknown));
-    return;
+    return false;
   }
   if (transport_ != transport_kind::polling) {
     ++core_->protocol_errors;
     reply(http, error_reply(engine_error::bad_request));
-    return;
+    return false;
   }
+  return true;
+}
+
+void engine_session::handle_poll(std::shared_ptr<http_session> http) {
+  if (!accept_polling_request(http))
+    return;
   if (pending_poll_) {
     // Two concurrent polls: the client is confused or hostile; Engine.IO ends the session.
     ++core_->protocol_errors;
@@ -211,15 +217,8 @@ void engine_session::poll_aborted(const std::shared_ptr<http_session>& http) {
 }
 
 void engine_session::handle_post(std::shared_ptr<http_session> http, std::string body) {
-  if (closed_) {
-    reply(http, error_reply(engine_error::session_id_unknown));
+  if (!accept_polling_request(http))
     return;
-  }
-  if (transport_ != transport_kind::polling) {
-    ++core_->protocol_errors;
-    reply(http, error_reply(engine_error::bad_request));
-    return;
-  }
   auto packets = eio::decode_payload(body);
   if (!packets) {
     ++core_->protocol_errors;

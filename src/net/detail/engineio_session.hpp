@@ -181,6 +181,8 @@ private:
   void abort_probe();
   void flush_polling();
   void reply(const std::shared_ptr<http_session>& http, engine_reply r);
+  // False, with the error already answered, when this session cannot take a polling request.
+  bool accept_polling_request(const std::shared_ptr<http_session>& http);
 
   strand_type strand_;
   const std::string sid_;

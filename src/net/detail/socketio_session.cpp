@@ -84,6 +84,8 @@ void socketio_session::on_attachment(std::string bytes) {
 }
 
 socketio_session::sio_socket* socketio_session::socket_by_id(socket_id id) {
+  if (closed())
+    return nullptr;
   for (auto& [nsp, s] : sockets_)
     if (s.id == id)
       return &s;
@@ -195,8 +197,6 @@ void socketio_session::on_connect(sio::packet p) {
 
 void socketio_session::emit(socket_id id, std::string event, sio_args args,
                             std::function<void(sio_args)> on_ack) {
-  if (closed())
-    return;
   auto* s = socket_by_id(id);
   if (!s)
     return;
@@ -214,14 +214,12 @@ void socketio_session::emit(socket_id id, std::string event, sio_args args,
 
 void socketio_session::send_shared(socket_id id,
                                    const std::shared_ptr<const std::vector<outgoing>>& packets) {
-  if (closed() || !socket_by_id(id))
+  if (!socket_by_id(id))
     return;
   send(*packets);
 }
 
 void socketio_session::ack(socket_id id, std::uint64_t ack_id, sio_args args) {
-  if (closed())
-    return;
   auto* s = socket_by_id(id);
   if (!s)
     return;
@@ -235,8 +233,6 @@ void socketio_session::ack(socket_id id, std::uint64_t ack_id, sio_args args) {
 }
 
 void socketio_session::disconnect_socket(socket_id id) {
-  if (closed())
-    return;
   auto* s = socket_by_id(id);
   if (!s)
     return;

@@ -43,6 +43,7 @@ private:
   void on_attachment(std::string bytes);
   void dispatch(sio::packet p, std::vector<std::string> attachments);
   void on_connect(sio::packet p);
+  // The socket `id` joined, or null when it left or this session has closed.
   sio_socket* socket_by_id(socket_id id);
 
   std::map<std::string, sio_socket> sockets_;  // by namespace

@@ -405,15 +405,22 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
 
 // ---- closing --------------------------------------------------------------------------------
 
-void ws_connection::close_after_flush(std::uint16_t code) {
+bool ws_connection::begin_close() {
   if (ended_)
-    return;
+    return false;
   ended_ = true;
   if (handshake_ || socket_closed_) {
+    // No WebSocket to send a close frame on.
     drop_queue();
     hard_close();
-    return;
+    return false;
   }
+  return true;
+}
+
+void ws_connection::close_after_flush(std::uint16_t code) {
+  if (!begin_close())
+    return;
   close_code_ = code;
   close_after_flush_ = true;
   arm_close_timer();
@@ -422,14 +429,8 @@ void ws_connection::close_after_flush(std::uint16_t code) {
 }
 
 void ws_connection::close(std::uint16_t code, std::string_view reason) {
-  if (ended_)
+  if (!begin_close())
     return;
-  ended_ = true;
-  if (handshake_ || socket_closed_) {
-    drop_queue();
-    hard_close();
-    return;
-  }
   arm_close_timer();
   queue_close(code, reason);
 }

@@ -215,6 +215,9 @@ private:
   void queue_pong(std::string frame);
   void queue_close(std::uint16_t code, std::string_view reason);
   void drop_queue();
+  // Marks the connection ended; true when a close frame is to be sent (the WebSocket is open),
+  // false when it has ended already or was cut here for want of a WebSocket.
+  bool begin_close();
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void arm_close_timer();
