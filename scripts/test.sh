@@ -35,13 +35,18 @@ if [[ "${GSIO_SANITIZE:-1}" != 0 && $# -eq 0 ]]; then
   if [[ ! -f build-asan/build.ninja ]]; then
     meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1
   fi
-  ninja -C build-asan || exit 1
+  # Only what the suites below run: the benchmark driver is built (and warning-checked) above.
+  ninja -C build-asan tests/ledger-tests tests/net-tests tests/client-tests tests/fuzz-replay tests/actor-tests \
+    tests/protocol-test-server src/bin/gsio-node src/bin/gsio-relay src/bin/gsio || exit 1
   # A small quarantine keeps ASan's own memory use modest for the multi-process tests.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32
   export GSIO_SANITIZED=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
-  run_suite build-asan ledger net-codec net-clients fuzz-replay actors protocol-conformance relay node-node-api node-bad-input \
-    console tls node-durability network metrics cli ts-client python-client
+  # The run above simulates 2,000 seeded networks; 300 walk the same code paths under the
+  # sanitizers at a seventh of the cost (about 100 s less on a 2-core machine).
+  export GSIO_SIM_SEEDS=300
+  run_suite build-asan --no-rebuild ledger net-codec net-clients fuzz-replay actors protocol-conformance relay \
+    node-node-api node-bad-input console tls node-durability network metrics cli ts-client python-client
 fi
 
 echo "$passed passed, $failed failed"

@@ -8,7 +8,8 @@
 //                "emit-with-ack"    -> emits "emit-with-ack" back asking for an ack, then emits the
 //                                      client's ack arguments as a plain "emit-with-ack"
 //                disconnects are logged to stderr with their reason
-// Usage: protocol-test-server [--port N]   (prints "listening on PORT" once ready)
+// Usage: protocol-test-server [--port N] [--ping-interval MS] [--ping-timeout MS]
+//   prints "listening on PORT" once ready; the heartbeat defaults to the official suites' 300/200 ms
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -67,8 +68,17 @@ private:
 };
 
 int usage(const char* self) {
-  std::cerr << "usage: " << self << " [--port N]\n";
+  std::cerr << "usage: " << self << " [--port N] [--ping-interval MS] [--ping-timeout MS]\n";
   return 2;
+}
+
+// Reads argv[i + 1] as a whole number in [min, max]; false if it is missing or is not one.
+bool number_argument(int argc, char** argv, int& i, long min, long max, long& out) {
+  if (i + 1 >= argc)
+    return false;
+  char* end = nullptr;
+  out = std::strtol(argv[++i], &end, 10);
+  return *end == '\0' && out >= min && out <= max;
 }
 
 }  // namespace
@@ -76,22 +86,22 @@ int usage(const char* self) {
 int main(int argc, char** argv) {
   server_options options;
   options.port = 3000;
+  options.ping_interval = std::chrono::milliseconds(300);
+  options.ping_timeout = std::chrono::milliseconds(200);
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-      char* end = nullptr;
-      long port = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || port < 0 || port > 65535)
-        return usage(argv[0]);
-      options.port = static_cast<std::uint16_t>(port);
-    } else {
+    long value = 0;
+    if (std::strcmp(argv[i], "--port") == 0 && number_argument(argc, argv, i, 0, 65535, value))
+      options.port = static_cast<std::uint16_t>(value);
+    else if (std::strcmp(argv[i], "--ping-interval") == 0 && number_argument(argc, argv, i, 1, 600000, value))
+      options.ping_interval = std::chrono::milliseconds(value);
+    else if (std::strcmp(argv[i], "--ping-timeout") == 0 && number_argument(argc, argv, i, 1, 600000, value))
+      options.ping_timeout = std::chrono::milliseconds(value);
+    else
       return usage(argv[0]);
-    }
   }
   options.path = "/socket.io/";
   options.engineio_path = "/engine.io/";
   options.namespaces = {"/", "/custom"};
-  options.ping_interval = std::chrono::milliseconds(300);
-  options.ping_timeout = std::chrono::milliseconds(200);
   options.connect_timeout = std::chrono::milliseconds(1000);
   options.max_payload = 1'000'000;
 

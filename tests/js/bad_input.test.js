@@ -224,9 +224,7 @@ describe('gsio-node under bad input', () => {
     const big = 'b'.repeat(24 * 1024);
     const acks = await Promise.all(Array.from({ length: 64 }, (_, i) => h.emitAck(writer, 'add_ledger_entry', { i, big })));
     assert.ok(acks.every((a) => a.id && !a.error), 'every add acknowledged');
-    await h.withTimeout((async () => {
-      while (!seen.every((s) => acks.every((a) => s.has(a.id)))) await new Promise((r) => setTimeout(r, 20));
-    })(), 10000, 'every reader gets every entry');
+    await h.waitUntil(() => seen.every((s) => acks.every((a) => s.has(a.id))), 10000, 'every reader gets every entry');
     assert.deepEqual(disconnects, []);
     for (const s of [writer, ...readers]) s.disconnect();
     await assertHealthy();
@@ -339,14 +337,10 @@ describe('gsio-node under bad input', () => {
     for (const s of idle) s.destroy();
     await Promise.all(idle.map((s) => s.closedByPeer));
     // Once they are gone, the node answers again; its metrics count the refusal.
-    let metrics = '';
-    await h.withTimeout((async () => {
-      for (;;) {
-        const res = await fetch(`${capped.url}/metrics`).catch(() => null);
-        if (res && res.ok) { metrics = await res.text(); return; }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })(), 5000, 'metrics after the idle connections closed');
+    const metrics = await h.waitUntil(async () => {
+      const res = await fetch(`${capped.url}/metrics`).catch(() => null);
+      return res && res.ok ? res.text() : undefined;
+    }, 5000, 'metrics after the idle connections closed', 50);
     assert.match(metrics, /^gsio_connections_refused_total [1-9]/m);
     assert.equal(capped.exited, null, 'node is still running');
   });
@@ -361,8 +355,7 @@ describe('gsio-node under bad input', () => {
     ws.send('421["add_ledger_entry",{"a":1,"a":2,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0}]');
     ws.send('422["add_ledger_entry",{"ok":"\\ud83d\\ude00"}]');
     const acks = () => ws.messages.filter((m) => typeof m === 'string' && /^43[012]\[/.test(m));
-    await h.withTimeout((async () => { while (acks().length < 3) await new Promise((r) => setTimeout(r, 10)); })(),
-                        5000, 'three answers');
+    await h.waitUntil(() => acks().length >= 3, 5000, 'three answers', 10);
     const answer = (id) => JSON.parse(acks().find((m) => m.startsWith(`43${id}[`)).slice(3))[0];
     assert.match(answer(0).error, /not valid Unicode text/);
     assert.match(answer(1).error, /duplicate member name "a"/);

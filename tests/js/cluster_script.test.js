@@ -68,7 +68,7 @@ describe('deploy/cluster.sh', () => {
 
     // An entry added on node 1 while node 3 is cut reaches node 3 once it heals.
     assert.equal((await run('cut', '3')).code, 0);
-    await h.withTimeout((async () => { while ((await relayHealth()).nodes !== 2) await new Promise((r) => setTimeout(r, 50)); })(), 5000, 'relay to lose node 3');
+    await h.waitUntil(async () => (await relayHealth()).nodes === 2, 5000, 'relay to lose node 3', 50);
     const s1 = await h.connect(`http://127.0.0.1:${base}`);
     const s3 = await h.connect(`http://127.0.0.1:${base + 2}`);
     const entry = await h.emitAck(s1, 'add_ledger_entry', { via: 'cluster script' });

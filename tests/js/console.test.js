@@ -261,8 +261,7 @@ describe('debug console', () => {
     assert.doesNotMatch(a.log, /Z debug /);
     assert.match(await term.run('log-level debug'), /log level: debug \(was info\)/);
     await term.run('stats');
-    await h.withTimeout((async () => { while (!/ debug .*console: connection \d+: stats/.test(a.log)) await c.sleep(50); })(),
-      5000, 'a debug line in the node log');
+    await h.waitUntil(() => / debug .*console: connection \d+: stats/.test(a.log), 5000, 'a debug line in the node log', 50);
     assert.match(await term.run('log-level shouting'), /error: unknown log level 'shouting'/);
     assert.match(await term.run('log-level info'), /log level: info \(was debug\)/);
   });
@@ -299,8 +298,7 @@ describe('debug console', () => {
     term.keys('-l', 'quit');
     term.keys('Enter');
     await term.waitFor((s) => /> quit\nbye/.test(s), 'bye');
-    await h.withTimeout((async () => { while (!term.paneDead()) await c.sleep(50); })(), 5000,
-      'gsio console to exit');
+    await h.waitUntil(() => term.paneDead(), 5000, 'gsio console to exit', 50);
     // libedit writes spaces in its history file as \040.
     const history = fs.readFileSync(path.join(home, '.gsio_console_history'), 'utf8').replaceAll('\\040', ' ');
     for (const cmd of ['sync', 'actors', 'ledger verify', 'quit']) assert.ok(history.includes(cmd), `history has ${cmd}`);

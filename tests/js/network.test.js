@@ -23,13 +23,10 @@ async function cluster(n, relayArgs = []) {
 
 // Waits until each node's registry lists all the others.
 async function waitLinked(sockets, others) {
-  await h.withTimeout((async () => {
-    for (;;) {
-      const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
-      if (lists.every((l) => l.peers.filter((n) => !n.is_self).length >= others)) return;
-      await c.sleep(50);
-    }
-  })(), 10000, 'nodes to see each other');
+  await h.waitUntil(async () => {
+    const lists = await Promise.all(sockets.map((s) => h.emitAck(s, 'get_known_nodes')));
+    return lists.every((l) => l.peers.filter((n) => !n.is_self).length >= others);
+  }, 10000, 'nodes to see each other', 50);
 }
 
 // Forged traffic travels as envelope text.
@@ -261,13 +258,10 @@ describe('gsio-net network', () => {
     await nodes[2].stop('SIGKILL');
     // Test nodes expire peers after 5 s of silence (--peer-expiry-ms 5000), each on its own clock.
     for (const socket of sockets.slice(0, 2)) {
-      const known = await h.withTimeout((async () => {
-        for (;;) {
-          const { peers: list } = await h.emitAck(socket, 'get_known_nodes');
-          if (!list.some((n) => n.node_id === goneId)) return list;
-          await c.sleep(200);
-        }
-      })(), 15000, 'the silent node to expire');
+      const known = await h.waitUntil(async () => {
+        const { peers: list } = await h.emitAck(socket, 'get_known_nodes');
+        return list.some((n) => n.node_id === goneId) ? undefined : list;
+      }, 15000, 'the silent node to expire', 200);
       assert.equal(known.length, 2, 'itself and the other live node');
     }
   });
@@ -285,13 +279,10 @@ describe('gsio-net network', () => {
     await emit(envelope('EntryAnnounce', other.id, { entry }));
     // The same entry sent as `first` (who relays it) is accepted: entries are checked on their own.
     await emit(envelope('EntryAnnounce', first.id, { entry }));
-    const info = await h.withTimeout((async () => {
-      for (;;) {
-        const i = await c.nodeInfo(client);
-        if (i.height === 1) return i;
-        await c.sleep(50);
-      }
-    })(), 5000, 'the relayed entry');
+    const info = await h.waitUntil(async () => {
+      const i = await c.nodeInfo(client);
+      return i.height === 1 ? i : undefined;
+    }, 5000, 'the relayed entry', 50);
     assert.equal(info.sync.spoofed, 1);
     const { peers } = await h.emitAck(client, 'get_known_nodes');
     assert.ok(peers.some((n) => n.node_id === first.id && n.link === 'inbound'));
@@ -383,16 +374,14 @@ describe('gsio-net network', () => {
     const page = { entries, next_cursor: 0, more: false, height: entries.length, tip_hash: target.tip_hash };
     for (let i = 0; i < 40; ++i) ws.send(envelope('LedgerSyncResponse', mallory.id, page, target.node_id));
 
-    const sync = await h.withTimeout((async () => {
-      for (;;) {
-        const info = await c.nodeInfo(sockets[1]);
-        const merged = info.sync.entries_received_sync - before.entries_received_sync;
-        const dropped = info.sync.pages_dropped - before.pages_dropped;
-        if (merged / entries.length + dropped >= 40 && info.sync.pages_in_process === 0)
-          return { merged, dropped, rejected: info.sync.entries_rejected - before.entries_rejected };
-        await c.sleep(50);
-      }
-    })(), 20000, 'every page to be merged or dropped');
+    const sync = await h.waitUntil(async () => {
+      const info = await c.nodeInfo(sockets[1]);
+      const merged = info.sync.entries_received_sync - before.entries_received_sync;
+      const dropped = info.sync.pages_dropped - before.pages_dropped;
+      if (merged / entries.length + dropped >= 40 && info.sync.pages_in_process === 0)
+        return { merged, dropped, rejected: info.sync.entries_rejected - before.entries_rejected };
+      return undefined;
+    }, 20000, 'every page to be merged or dropped', 50);
     console.log(`unrequested pages: ${sync.merged / entries.length} merged, ${sync.dropped} dropped`);
     assert.ok(sync.dropped > 0, 'some pages were dropped');
     assert.equal(sync.merged % entries.length, 0, 'pages are merged whole or not at all');
@@ -402,13 +391,10 @@ describe('gsio-net network', () => {
     const malformedBefore = (await c.nodeInfo(sockets[1])).sync.malformed;
     const oversized = { ...page, entries: [...entries, ...entries].slice(0, 501) };
     ws.send(envelope('LedgerSyncResponse', mallory.id, oversized, target.node_id));
-    const afterOversized = await h.withTimeout((async () => {
-      for (;;) {
-        const info = await c.nodeInfo(sockets[1]);
-        if (info.sync.malformed > malformedBefore) return info.sync;
-        await c.sleep(50);
-      }
-    })(), 10000, 'the oversized page to be dropped');
+    const afterOversized = await h.waitUntil(async () => {
+      const info = await c.nodeInfo(sockets[1]);
+      return info.sync.malformed > malformedBefore ? info.sync : undefined;
+    }, 10000, 'the oversized page to be dropped', 50);
     assert.equal(afterOversized.entries_received_sync - before.entries_received_sync, sync.merged,
                  'nothing of the oversized page was taken');
     ws.close();
@@ -437,9 +423,7 @@ describe('gsio-net network', () => {
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     ws.send(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64), address: '' }));
     ws.send(envelope('EntryRequest', mallory.id, { hashes: entries.map((e) => e.hash) }, target.node_id));
-    await h.withTimeout((async () => {
-      while (responses.reduce((n, r) => n + r.count, 0) < entries.length) await c.sleep(20);
-    })(), 10000, 'every requested entry');
+    await h.waitUntil(() => responses.reduce((n, r) => n + r.count, 0) >= entries.length, 10000, 'every requested entry');
     assert.ok(responses.length >= 4, `${responses.length} responses`);
     for (const r of responses) assert.ok(r.bytes < 600 * 1024, `a response of ${r.bytes} bytes`);
     assert.equal(ws.readyState, WebSocket.OPEN);
@@ -463,16 +447,14 @@ describe('gsio-net network', () => {
     made[0].tip_hash = 'not a hash';
     // Protocol 2: `nodes` are the ids, `peers` the records.
     ws.send(envelope('NodeListResponse', mallory.id, { nodes: made.map((n) => n.node_id), peers: made }, targetId));
-    const known = await h.withTimeout((async () => {
-      for (;;) {
-        const { peers: list } = await h.emitAck(sockets[1], 'get_known_nodes');
-        // The registry hears of the listed nodes one message each: wait until it has taken in
-        // at least as many as it may keep (a slow, sanitized build got there after the first).
-        if (list.length >= 1000 && list.some((n) => n.node_id === made[0].node_id) &&
-            list.some((n) => n.node_id === mallory.id)) return list;
-        await c.sleep(50);
-      }
-    })(), 10000, 'the made-up nodes to be heard of');
+    const known = await h.waitUntil(async () => {
+      const { peers: list } = await h.emitAck(sockets[1], 'get_known_nodes');
+      // The registry hears of the listed nodes one message each: wait until it has taken in
+      // at least as many as it may keep (a slow, sanitized build got there after the first).
+      const heard = list.length >= 1000 && list.some((n) => n.node_id === made[0].node_id) &&
+                    list.some((n) => n.node_id === mallory.id);
+      return heard ? list : undefined;
+    }, 10000, 'the made-up nodes to be heard of', 50);
     ws.close();
     await c.sleep(200);  // whatever of the 3,000 was still on its way
     const after = (await h.emitAck(sockets[1], 'get_known_nodes')).peers;
@@ -512,13 +494,10 @@ describe('gsio-net network', () => {
     // Spoofing another node's id is refused by the relay itself.
     send('EntryAnnounce', { entry: signedEntry(mallory, { spoofed: true }, base.tip_hash) }, base.node_id);
 
-    await h.withTimeout((async () => {
-      for (;;) {
-        const infos = await Promise.all(sockets.map(c.nodeInfo));
-        if (infos.every((i) => i.sync.entries_rejected >= 4)) return;
-        await c.sleep(50);
-      }
-    })(), 10000, 'forged entries to be counted as rejected');
+    await h.waitUntil(async () => {
+      const infos = await Promise.all(sockets.map(c.nodeInfo));
+      return infos.every((i) => i.sync.entries_rejected >= 4);
+    }, 10000, 'forged entries to be counted as rejected', 50);
     const stats = await c.relayStats(relay);
     assert.ok(stats.drops.spoofed >= 1, `relay drops: ${JSON.stringify(stats.drops)}`);
     ws.close();
@@ -570,13 +549,10 @@ describe('gsio-net network', () => {
       return line ? Number(line.split(' ').pop()) : NaN;
     };
     const dropped = 'gsio_p2p_messages_dropped_total{reason="other_protocol"}';
-    await h.withTimeout((async () => {
-      for (;;) {
-        const counts = await Promise.all(nodes.map((n) => metric(n, dropped)));
-        if (counts.every((n) => n >= 5)) return;
-        await c.sleep(50);
-      }
-    })(), 10000, 'both nodes to drop the protocol 1 node\'s messages');
+    await h.waitUntil(async () => {
+      const counts = await Promise.all(nodes.map((n) => metric(n, dropped)));
+      return counts.every((n) => n >= 5);
+    }, 10000, 'both nodes to drop the protocol 1 node\'s messages', 50);
     for (const node of nodes) {
       assert.equal(await metric(node, 'gsio_p2p_other_protocol_nodes'), 1);
       const warnings = node.log.split('\n').filter((l) => l.includes(`node ${old.id.slice(0, 12)} announces protocol 1;`));
@@ -598,13 +574,10 @@ describe('gsio-net network', () => {
 
     // Upgraded, the same key is a peer again.
     send('NodeAnnounce', { ...announceV1, protocol: 2, height: 0, tip_hash: '0'.repeat(64), entries: 0 });
-    await h.withTimeout((async () => {
-      for (;;) {
-        const gauges = await Promise.all(nodes.map((n) => metric(n, 'gsio_p2p_other_protocol_nodes')));
-        if (gauges.every((g) => g === 0)) return;
-        await c.sleep(50);
-      }
-    })(), 10000, 'the upgraded node to be taken back');
+    await h.waitUntil(async () => {
+      const gauges = await Promise.all(nodes.map((n) => metric(n, 'gsio_p2p_other_protocol_nodes')));
+      return gauges.every((g) => g === 0);
+    }, 10000, 'the upgraded node to be taken back', 50);
     assert.match(nodes[0].log, new RegExp(`node ${old.id.slice(0, 12)} now speaks protocol 2`));
     ws.close();
   });

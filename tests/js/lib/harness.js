@@ -28,6 +28,19 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// Calls `check` (it may be async) every `interval` ms until it returns a truthy value, and
+// resolves with that; rejects once `ms` have passed. The polling stops at the deadline too, so a
+// failed wait leaves no timer behind to keep the test process alive.
+async function waitUntil(check, ms = 5000, what = 'condition', interval = 20) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await withTimeout(Promise.resolve().then(check), Math.max(1, deadline - Date.now()), what);
+    if (value) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
 // Starts one of our programs and resolves once its log matches `readyPattern` (whose first group
 // is the port); rejects if it exits first. The returned handle has proc, log, port, exited,
 // waitExit(ms) and stop(signal). Every process started here is killed by cleanup(). `env` adds
@@ -148,7 +161,7 @@ async function cleanup() {
 
 module.exports = {
   buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, once, emitAck, health,
-  rssKiB, sqlite, cleanup, withTimeout, transports,
+  rssKiB, sqlite, cleanup, withTimeout, waitUntil, transports,
 };
 
 // Resolves with the ack, or with null once the socket disconnects first (the node died).

@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const WebSocket = require('ws');
+const { withTimeout, waitUntil } = require('./harness');
 
 const buildDir = process.env.GSIO_BUILD_DIR || path.resolve(__dirname, '../../../build');
 const relayBinary = path.join(buildDir, 'src/bin/gsio-relay');
@@ -14,26 +15,7 @@ const relayBinary = path.join(buildDir, 'src/bin/gsio-relay');
 const started = new Set();
 const peers = new Set();
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Polls `check` (sync or async) until it returns a truthy value, which is returned.
-async function waitUntil(check, ms = 5000, what = 'condition') {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 // Resolves once the relay logs its ready line; rejects if it exits first.
 function startRelay({ args = [], readyTimeout = 15000 } = {}) {
