@@ -588,6 +588,13 @@ void run_relay(self_ptr self, const std::vector<std::string>&, reply_to reply) {
       util::text_table t{{"", ""}};
       t.add_row({"  state", d.state + (connected ? " since " + ago(d.connected_since_ms) : "")});
       t.add_row({"  reconnects", std::to_string(d.connects > 0 ? d.connects - 1 : 0)});
+      if (d.urls.size() > 1) {
+        std::string list;
+        for (const auto& url : d.urls)
+          list += (list.empty() ? "" : ", ") + url;
+        t.add_row({"  failover list", list});
+        t.add_row({"  failovers", std::to_string(d.failovers)});
+      }
       t.add_row({"  failed attempts", std::to_string(d.failed_attempts)});
       t.add_row({"  last error", d.last_error.empty() ? "-" : d.last_error});
       t.add_row({"  queue", std::to_string(d.queued_bytes) + " bytes"});

@@ -84,9 +84,10 @@ using entry_verifier_actor = caf::typed_actor<
 using sync_coordinator_actor = ledger_listener_actor::extend<
   // A P2P message arrived on `link`.
   caf::reacts_to<p2p_atom, p2p_envelope, p2p_link_actor>,
-  // A link opened ("relay", "direct" for links this node dialed, "inbound" for /p2p sockets).
-  // A link came up: its kind, and the relay_proof its first NodeAnnounce carries ("": none).
-  caf::reacts_to<link_up_atom, p2p_link_actor, std::string, std::string>,
+  // A link came up: its kind ("relay", "direct" for links this node dialed, "inbound" for /p2p
+  // sockets), where it leads (the relay or peer url, or the remote address of an
+  // inbound socket), and the relay_proof its first NodeAnnounce carries ("": none).
+  caf::reacts_to<link_up_atom, p2p_link_actor, std::string, std::string, std::string>,
   caf::reacts_to<link_down_atom, p2p_link_actor>,
   caf::reacts_to<tick_atom>,
   // The address to advertise, once the listening port is known.

@@ -25,6 +25,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<histogram_counts>("gsio::histogram_counts");
   cfg.add_message_type<ledger_stats>("gsio::ledger_stats");
   cfg.add_message_type<pull_stats>("gsio::pull_stats");
+  cfg.add_message_type<link_stats>("gsio::link_stats");
   cfg.add_message_type<sync_stats>("gsio::sync_stats");
   cfg.add_message_type<actor_vitals>("gsio::actor_vitals");
   cfg.add_message_type<gateway_stats>("gsio::gateway_stats");

@@ -81,14 +81,21 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   write_table(w, "link", peers);
 
   std::map<std::string, std::uint64_t> links;
-  for (const auto& kind : a.sync.links)
-    ++links[kind];
+  std::map<std::string, std::uint64_t> relays;
+  for (const auto& link : a.sync.links) {
+    ++links[link.kind];
+    if (link.kind == "relay")
+      ++relays[link.where];
+  }
   with_known_keys(links, {"relay", "direct", "inbound"});
   w.family("gsio_p2p_links", metric_type::gauge,
            "Open P2P links: relay, direct (dialed by this node), inbound (/p2p sockets).");
   write_table(w, "kind", links);
-  w.gauge("gsio_relay_link_up", "1 while a link to the relay is open, else 0.",
+  w.gauge("gsio_relay_link_up", "1 while a link to a relay is open, else 0.",
           links["relay"] > 0 ? 1.0 : 0.0);
+  w.family("gsio_relay_link_open", metric_type::gauge,
+           "Open links to relays, by relay url: which relays this node is on right now.");
+  write_table(w, "url", relays);
 
   std::initializer_list<std::string_view> p2p_types = {
     net::to_string(net::p2p_type::node_announce),

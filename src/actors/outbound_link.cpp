@@ -1,6 +1,7 @@
 #include "actors/outbound_link.hpp"
 
 #include <random>
+#include <stdexcept>
 
 #include <caf/all.hpp>
 
@@ -35,8 +36,18 @@ void dial(Self self) {
   cb.on_close = [addr, generation](std::string reason) {
     tell(addr, link_down_atom::value, generation, std::move(reason));
   };
-  st.dialer->dial(std::move(cb));
+  st.dialer->dial(st.options.urls[st.current], std::move(cb));
 }
+
+// After a failed or lost connection: the next url of the list, if there is more than one.
+void fail_over(outbound_link_state& st) {
+  if (st.options.urls.size() < 2)
+    return;
+  st.current = (st.current + 1) % st.options.urls.size();
+  ++st.failovers;
+}
+
+const std::string& current_url(const outbound_link_state& st) { return st.options.urls[st.current]; }
 
 std::chrono::milliseconds backoff(const outbound_link_state& st) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -52,7 +63,9 @@ std::chrono::milliseconds backoff(const outbound_link_state& st) {
 outbound_link_stats stats_of(const outbound_link_state& st) {
   outbound_link_stats s;
   s.kind = st.dialer->kind();
-  s.url = st.options.dial.url;
+  s.url = current_url(st);
+  s.urls = st.options.urls;
+  s.failovers = st.failovers;
   s.state = st.suspended ? "suspended" : st.connected ? "connected" : "connecting";
   s.connected_since_ms = st.connected ? st.connected_since_ms : 0;
   s.connects = st.connects;
@@ -77,13 +90,15 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
   st.options = std::move(options);
   st.coordinator = std::move(coordinator);
   st.dialer = std::move(dialer);
+  if (st.options.urls.empty())
+    throw std::invalid_argument("an outbound link needs at least one url");
   self->attach_functor([dialer = st.dialer, coordinator = st.coordinator,
                         link = caf::actor_cast<p2p_link_actor>(self)](const caf::error&) mutable {
     caf::anon_send(coordinator, link_down_atom::value, link);
     dialer.reset();
   });
   const std::string kind{st.dialer->kind()};
-  log::info("link", "dialing ", kind, " ", st.options.dial.url);
+  log::info("link", "dialing ", kind, " ", current_url(st));
   dial(self);
   return {
     [=](send_atom, std::string& frame) {
@@ -102,9 +117,9 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
       st.connected = true;
       st.connected_since_ms = util::now_unix_ms();
       ++st.connects;
-      log::info("link", kind, " link to ", st.options.dial.url, " is up");
+      log::info("link", kind, " link to ", current_url(st), " is up");
       self->send(st.coordinator, link_up_atom::value, caf::actor_cast<p2p_link_actor>(self), kind,
-                 std::move(relay_proof));
+                 current_url(st), std::move(relay_proof));
     },
     [=](p2p_atom, std::uint64_t generation, std::string& frame) {
       auto& st = self->state;
@@ -133,16 +148,17 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
       if (generation != st.generation)
         return;
       if (st.connected) {
-        log::warn("link", kind, " link to ", st.options.dial.url, " lost: ", reason);
+        log::warn("link", kind, " link to ", current_url(st), " lost: ", reason);
         self->send(st.coordinator, link_down_atom::value, caf::actor_cast<p2p_link_actor>(self));
         if (util::now_unix_ms() - st.connected_since_ms >= st.options.stable_after.count())
           st.failures = 0;
       } else if (st.failures == 0 || reason != st.last_error) {
-        log::warn("link", "cannot reach ", st.options.dial.url, ": ", reason);
+        log::warn("link", "cannot reach ", current_url(st), ": ", reason);
       }
       st.connected = false;
       st.last_error = std::move(reason);
       ++st.failures;
+      fail_over(st);
       self->delayed_send(self, backoff(st), tick_atom::value, generation);
     },
     [=](tick_atom, std::uint64_t generation) {
@@ -161,7 +177,7 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
         st.connected = false;
         self->send(st.coordinator, link_down_atom::value, caf::actor_cast<p2p_link_actor>(self));
       }
-      log::warn("link", kind, " link to ", st.options.dial.url, " suspended by the operator");
+      log::warn("link", kind, " link to ", current_url(st), " suspended by the operator");
     },
     [=](resume_atom) {
       auto& st = self->state;
@@ -169,7 +185,7 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
         return;
       st.suspended = false;
       st.failures = 0;
-      log::info("link", "resuming the ", kind, " link to ", st.options.dial.url);
+      log::info("link", "resuming the ", kind, " link to ", current_url(st));
       dial(self);
     },
     [=](vitals_atom) { return vitals_of(self); },

@@ -4,11 +4,16 @@
 // p2p_dialer.hpp) speaks the transport; the link keeps the connection up, reconnecting with
 // capped exponential backoff and jitter, decodes incoming P2P envelopes, drops duplicates by
 // message_id and hands the rest to the sync coordinator, whose link it is.
+//
+// A relay link may be given several relays: it starts at one and, when a connection fails or is
+// lost, moves on to the next in the list (failover), round and round with the backoff growing as
+// long as none answers.
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -21,7 +26,10 @@
 namespace gsio::actors {
 
 struct outbound_link_options {
-  // Where and how to dial; for a relay link the node sets prove_identity (actors/node.hpp).
+  // The relays (or the one peer) to dial: the first one, then the next after each failed or
+  // lost connection, round the list.
+  std::vector<std::string> urls;
+  // How to dial; for a relay link the node sets prove_identity (actors/node.hpp).
   net::p2p_dial_options dial;
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{10000};
@@ -37,6 +45,7 @@ struct outbound_link_state {
   // Shared with a functor that drops it when the actor terminates, whatever the reason: the
   // dialer's io thread must not outlive the actor.
   std::shared_ptr<net::p2p_dialer> dialer;
+  std::size_t current = 0;       // index in options.urls of the one dialed last
   std::uint64_t generation = 0;  // of the current dial; callbacks of older ones are ignored
   bool connected = false;
   bool suspended = false;
@@ -45,6 +54,7 @@ struct outbound_link_state {
   std::string last_error;
   std::int64_t connected_since_ms = 0;
   std::uint64_t connects = 0;
+  std::uint64_t failovers = 0;  // moves to another url of the list
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
   std::uint64_t duplicates = 0;

@@ -43,7 +43,8 @@ p2p_session(instrumented<p2p_session_actor, p2p_session_state> self, net::socket
   st.coordinator = std::move(coordinator);
   st.connected_since_ms = util::now_unix_ms();
   auto link = caf::actor_cast<p2p_link_actor>(self);
-  self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"}, std::string{});
+  self->send(st.coordinator, link_up_atom::value, link, std::string{"inbound"},
+             st.info.remote_address, std::string{});
   self->attach_functor([coordinator = st.coordinator, link](const caf::error&) {
     caf::anon_send(coordinator, link_down_atom::value, link);
   });

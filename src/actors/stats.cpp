@@ -54,7 +54,9 @@ std::string to_json(const ledger_stats& s) {
 
 std::string to_json(const sync_stats& s) {
   util::json_object o;
-  o.texts("links", s.links)
+  o.objects("links", s.links, [](util::json_object& l, const link_stats& link) {
+     l.text("kind", link.kind).text("where", link.where);
+   })
     .text_or_null("pulling_from", s.pulling_from)
     .object_or_null("in_flight", s.waiting, [&](util::json_object& f) {
       f.text("peer", s.in_flight.peer)
@@ -129,6 +131,8 @@ std::string to_json(const outbound_link_stats& s) {
   util::json_object o;
   o.text("kind", s.kind)
     .text("url", s.url)
+    .texts("urls", s.urls)
+    .count("failovers", s.failovers)
     .text("state", s.state)
     .integer("connected_since_ms", s.connected_since_ms)
     .count("connects", s.connects)

@@ -67,6 +67,16 @@ typename Inspector::result_type inspect(Inspector& f, ledger_stats& x) {
            x.append_latency_seconds, x.commit_batch_entries);
 }
 
+// An open P2P link of the coordinator.
+struct link_stats {
+  std::string kind;   // relay, direct, inbound
+  std::string where;  // the relay or peer url, or an inbound socket's remote address
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_stats& x) {
+  return f(caf::meta::type_name("gsio::link_stats"), x.kind, x.where);
+}
+
 // The pull a coordinator is waiting on.
 struct pull_stats {
   std::string peer;
@@ -82,7 +92,7 @@ typename Inspector::result_type inspect(Inspector& f, pull_stats& x) {
 }
 
 struct sync_stats {
-  std::vector<std::string> links;  // the kind of each open link: relay, direct, inbound
+  std::vector<link_stats> links;
   // (No std::optional here: CAF 0.17 does not serialize it.)
   std::string pulling_from;  // "" when no pull runs
   bool waiting = false;      // a request of that pull is in flight:
@@ -185,7 +195,9 @@ typename Inspector::result_type inspect(Inspector& f, session_stats& x) {
 // A relay or peer link.
 struct outbound_link_stats {
   std::string kind;  // relay, direct
-  std::string url;
+  std::string url;   // the one it dials now
+  std::vector<std::string> urls;  // every url it may dial, in failover order
+  std::uint64_t failovers = 0;    // moves to the next url after a failed or lost connection
   std::string state;  // connected, connecting, suspended
   std::int64_t connected_since_ms = 0;  // 0 unless connected
   std::uint64_t connects = 0;
@@ -200,7 +212,7 @@ struct outbound_link_stats {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_link_stats& x) {
-  return f(caf::meta::type_name("gsio::outbound_link_stats"), x.kind, x.url, x.state,
+  return f(caf::meta::type_name("gsio::outbound_link_stats"), x.kind, x.url, x.urls, x.failovers, x.state,
            x.connected_since_ms, x.connects, x.failed_attempts, x.last_error, x.frames_in,
            x.frames_out, x.duplicates, x.malformed, x.dropped_offline, x.queued_bytes);
 }

@@ -536,7 +536,7 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
 sync_stats stats_of(const sync_coordinator_state& st) {
   sync_stats s;
   for (const auto& l : st.links)
-    s.links.push_back(l.kind);
+    s.links.push_back({l.kind, l.where});
   if (st.planner.pulling_from())
     s.pulling_from = *st.planner.pulling_from();
   if (auto pull = st.planner.in_flight()) {
@@ -602,8 +602,8 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
     },
     [=](p2p_atom, p2p_envelope& env, const p2p_link_actor& link) { on_message(self, env, link); },
     [=](link_up_atom, const p2p_link_actor& link, const std::string& kind,
-        const std::string& relay_proof) {
-      self->state.links.push_back({link, kind, {}});
+        const std::string& where, const std::string& relay_proof) {
+      self->state.links.push_back({link, kind, where, {}});
       log::info("sync", kind, " link up (", self->state.links.size(), " links)");
       // Tell the other side who we are right away; the relay learns our id from this.
       net::p2p_message hello;

@@ -39,6 +39,7 @@ struct sync_coordinator_state {
   struct link {
     p2p_link_actor handle;
     std::string kind;
+    std::string where;  // the relay or peer url, or an inbound socket's remote address
     // A direct or inbound link carries one node: the first sender heard on it. Other sender ids
     // on it are refused, as the relay refuses them on its connections.
     std::string peer_id;

@@ -45,6 +45,7 @@ struct node_options {
   std::string cors_origin;
   std::string allowed_hosts;
   std::string relay;
+  std::uint32_t relay_links = 1;
   std::string token;
   std::string peers;
   std::uint64_t announce_interval_ms = 2000;
@@ -238,7 +239,14 @@ int main(int argc, char** argv) {
          ".example.org covers its subdomains, * any name. IP addresses and localhost always work. "
          "Default: the host of --advertise and this machine's host name (against DNS rebinding)",
          opt.allowed_hosts)
-    .add("relay", "relay to join, ws://host:port or wss://host:port (empty: none)", opt.relay)
+    .add("relay",
+         "relays to join, ws[s]://host:port[,ws[s]://...] (empty: none); a link that loses its "
+         "relay fails over to the next one of its share of the list",
+         opt.relay)
+    .add("relay-links",
+         "links to relays kept open at once (1 to the number of --relay urls); link i takes urls "
+         "i, i+N, i+2N, ..., so that two links never share a relay",
+         opt.relay_links)
     .add("token",
          "shared network token: sent to the relay and to --peer nodes, and required of nodes "
          "joining this one's /p2p",
@@ -282,6 +290,13 @@ int main(int argc, char** argv) {
   auto web_dir = resolve_web_dir(opt.web_dir, web_error);
   if (!web_dir) {
     std::fprintf(stderr, "gsio-node: %s\n", web_error.c_str());
+    return 2;
+  }
+
+  if (const auto relays = split_list(opt.relay).size();
+      opt.relay_links < 1 || (relays > 0 && opt.relay_links > relays)) {
+    std::fprintf(stderr, "gsio-node: --relay-links must be 1 to the number of --relay urls (%zu), got %u\n",
+                 std::max<std::size_t>(relays, 1), opt.relay_links);
     return 2;
   }
 
@@ -372,17 +387,22 @@ int main(int argc, char** argv) {
   so.planner.full_pull_interval_ms = 15 * static_cast<std::int64_t>(opt.announce_interval_ms);
   so.planner.peer_expiry_ms = static_cast<std::int64_t>(opt.peer_expiry_ms);
   so.planner.max_pull_ms = std::max<std::int64_t>(60'000, 6 * so.planner.request_timeout_ms);
-  auto link_to = [&](std::string url) {
+  auto link_to = [&](std::vector<std::string> urls) {
     actors::outbound_link_options lo;
-    lo.dial.url = std::move(url);
+    lo.urls = std::move(urls);
     lo.dial.token = opt.token;
     lo.dial.tls_ca_file = opt.tls_ca;
     return lo;
   };
-  if (!opt.relay.empty())
-    nc.relay_links.push_back(link_to(opt.relay));
+  const auto relays = split_list(opt.relay);
+  for (std::size_t i = 0; i < opt.relay_links && i < relays.size(); ++i) {
+    std::vector<std::string> share;
+    for (std::size_t k = i; k < relays.size(); k += opt.relay_links)
+      share.push_back(relays[k]);
+    nc.relay_links.push_back(link_to(std::move(share)));
+  }
   for (auto& peer : split_list(opt.peers))
-    nc.peer_links.push_back(link_to(peer));
+    nc.peer_links.push_back(link_to({peer}));
   if (admin_enabled) {
     actors::console_options co;
     co.host = admin_host;

@@ -20,10 +20,10 @@ public:
 
   std::string_view kind() const override { return "relay"; }
 
-  void dial(p2p_dial_callbacks callbacks) override {
+  void dial(const std::string& url, p2p_dial_callbacks callbacks) override {
     client_.reset();
     ws_client_options o;
-    o.url = options_.url;
+    o.url = url;
     o.tls_ca_file = options_.tls_ca_file;
     if (!options_.token.empty())
       o.headers.emplace_back("Authorization", "Bearer " + options_.token);
@@ -66,10 +66,10 @@ public:
 
   std::string_view kind() const override { return "direct"; }
 
-  void dial(p2p_dial_callbacks callbacks) override {
+  void dial(const std::string& url, p2p_dial_callbacks callbacks) override {
     client_.reset();
     sio_client_options o;
-    o.url = options_.url;
+    o.url = url;
     o.tls_ca_file = options_.tls_ca_file;
     o.nsp = p2p_socketio::nsp;
     o.max_payload = options_.max_frame_bytes;

@@ -25,7 +25,6 @@ struct p2p_dial_callbacks {
 };
 
 struct p2p_dial_options {
-  std::string url;          // ws:// or wss:// for a relay, http:// or https:// for a peer
   std::string tls_ca_file;  // extra CA certificates (PEM) to trust for wss:// and https://
   // The shared network token: to a relay as "Authorization: Bearer", to a peer as the /p2p auth
   // payload {"token": ...}.
@@ -42,8 +41,9 @@ public:
   virtual ~p2p_dialer() = default;
   // "relay" or "direct".
   virtual std::string_view kind() const = 0;
-  // Drops the current connection, if any (its callbacks no longer run), and dials again.
-  virtual void dial(p2p_dial_callbacks callbacks) = 0;
+  // Drops the current connection, if any (its callbacks no longer run), and dials `url`: ws:// or
+  // wss:// for a relay, http:// or https:// for a peer.
+  virtual void dial(const std::string& url, p2p_dial_callbacks callbacks) = 0;
   // Drops the current connection without dialing again.
   virtual void hang_up() = 0;
   // Queues an encoded envelope on the current connection; dropped when there is none.

@@ -103,6 +103,19 @@ public:
     w_.EndObject();
     return *this;
   }
+  // An array with one object per item, each written by `fill(object, item)`.
+  template <class Items, class Fill>
+  json_object& objects(std::string_view key, const Items& items, Fill fill) {
+    this->key(key);
+    w_.StartArray();
+    for (const auto& item : items) {
+      w_.StartObject();
+      fill(*this, item);
+      w_.EndObject();
+    }
+    w_.EndArray();
+    return *this;
+  }
 
   // A value that is already JSON, spliced in unchanged (the caller vouches for it).
   json_object& raw(std::string_view key, std::string_view json) {

@@ -49,7 +49,7 @@ TEST_CASE("node: two nodes booted from their data directories sync, stop in orde
 
     auto config_b = config_for();
     outbound_link_options peer;
-    peer.dial.url = "http://127.0.0.1:" + std::to_string(*port_a);
+    peer.urls = {"http://127.0.0.1:" + std::to_string(*port_a)};
     config_b.peer_links.push_back(peer);
     node b{*ts.sys, open_ledger(dir_b.path.string(), {}), config_b};
     REQUIRE_MESSAGE(b.wait_ready(error), error);

@@ -105,7 +105,8 @@ describe('debug console', () => {
 
   before(async () => {
     relay = await c.startRelay();
-    a = await c.startNetNode({ relayUrl: relay.url });
+    // A second relay url that nobody listens on: the link stays on the first, its list shows both.
+    a = await c.startNetNode({ relayUrl: `${relay.url},ws://127.0.0.1:1` });
     b = await c.startNetNode({ relayUrl: relay.url });
     address = `127.0.0.1:${adminPort(a)}`;
     sa = await h.connect(a.url);
@@ -245,6 +246,8 @@ describe('debug console', () => {
     assert.match(relayOut, new RegExp(`relay ws://127\\.0\\.0\\.1:${relay.port}`));
     assert.match(relayOut, /state\s+connected since/);
     assert.match(relayOut, /reconnects\s+0/);
+    assert.match(relayOut, new RegExp(`failover list\\s+ws://127\\.0\\.0\\.1:${relay.port}, ws://127\\.0\\.0\\.1:1\n`));
+    assert.match(relayOut, /failovers\s+0/);
     assert.match(relayOut, /queue\s+\d+ bytes/);
   });
 

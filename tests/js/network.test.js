@@ -582,3 +582,70 @@ describe('gsio-net network', () => {
     ws.close();
   });
 });
+
+describe('several relays (--relay URL,URL and --relay-links)', () => {
+  // The url label of each open relay link, from the node's /metrics.
+  const openRelayLinks = async (node) => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    return [...text.matchAll(/^gsio_relay_link_open\{url="([^"]+)"\} (\d+)$/gm)]
+      .filter((m) => Number(m[2]) > 0).map((m) => m[1]).sort();
+  };
+  const linksOf = async (socket) => (await c.nodeInfo(socket)).sync.links;
+
+  it('moves a link to the next relay of its list when its relay dies, and the network carries on', async () => {
+    const first = await c.startRelay();
+    const second = await c.startRelay();
+    const nodes = [];
+    for (let i = 0; i < 2; i++) nodes.push(await c.startNetNode({ relayUrl: `${first.url},${second.url}` }));
+    const sockets = await Promise.all(nodes.map((node) => h.connect(node.url)));
+    await waitLinked(sockets, 1);
+    // /metrics shows what the actors reported at most a second ago.
+    await h.waitUntil(async () => {
+      const open = await Promise.all(nodes.map(openRelayLinks));
+      return open.every((urls) => urls.length === 1 && urls[0] === first.url);
+    }, 5000, 'the first url of the list to be dialed first', 50);
+    assert.deepEqual(await linksOf(sockets[0]), [{ kind: 'relay', where: first.url }]);
+
+    await first.stop('SIGKILL');
+    await h.waitUntil(async () => {
+      const open = await Promise.all(nodes.map(openRelayLinks));
+      return open.every((urls) => urls.length === 1 && urls[0] === second.url);
+    }, 10000, 'both links to move to the second relay', 50);
+    const entry = await h.emitAck(sockets[0], 'add_ledger_entry', { after: 'failover' });
+    const infos = await c.waitConverged(sockets, { minHeight: 1, timeout: 10000 });
+    assert.equal(infos[1].tip_hash, entry.hash);
+    assert.deepEqual(await linksOf(sockets[1]), [{ kind: 'relay', where: second.url }]);
+    assert.match(nodes[0].log, new RegExp(`relay link to ${first.url} lost`));
+    assert.match(nodes[0].log, new RegExp(`relay link to ${second.url} is up`));
+    assert.equal((await c.relayStats(second)).nodes.length, 2);
+  });
+
+  it('with --relay-links 2 keeps one link on each relay, so nodes on either relay converge through it', async () => {
+    const a = await c.startRelay();
+    const b = await c.startRelay();
+    const bridge = await c.startNetNode({ relayUrl: `${a.url},${b.url}`, args: ['--relay-links', '2'] });
+    const onA = await c.startNetNode({ relayUrl: a.url });
+    const onB = await c.startNetNode({ relayUrl: b.url });
+    const nodes = [bridge, onA, onB];
+    const sockets = await Promise.all(nodes.map((node) => h.connect(node.url)));
+    await h.waitUntil(async () => (await openRelayLinks(bridge)).length === 2, 10000, 'two relay links', 50);
+    assert.deepEqual(await openRelayLinks(bridge), [a.url, b.url].sort());
+    assert.deepEqual((await linksOf(sockets[0])).map((l) => l.where).sort(), [a.url, b.url].sort());
+
+    await h.emitAck(sockets[1], 'add_ledger_entry', { from: 'relay a' });
+    await c.waitConverged(sockets, { minHeight: 1, timeout: 20000 });
+    await h.emitAck(sockets[2], 'add_ledger_entry', { from: 'relay b' });
+    const infos = await c.waitConverged(sockets, { minHeight: 2, timeout: 20000 });
+    assert.ok(infos.every((i) => i.height === 2));
+    // The two relays never saw each other's nodes: the bridge node is what joined them.
+    assert.ok(!(await c.relayStats(a)).nodes.includes((await c.nodeInfo(sockets[2])).node_id));
+  });
+
+  it('refuses --relay-links outside 1 to the number of relays', async () => {
+    for (const [relays, links] of [['ws://127.0.0.1:1,ws://127.0.0.1:2', '3'], ['ws://127.0.0.1:1', '0']]) {
+      const run = await h.runNodeToExit(['--port', '0', '--data-dir', h.tempDir(), '--relay', relays, '--relay-links', links]);
+      assert.equal(run.code, 2, run.output);
+      assert.match(run.output, /--relay-links must be 1 to the number of --relay urls/);
+    }
+  });
+});

@@ -32,6 +32,16 @@ TEST_CASE("json_object splices raw JSON and writes nested objects or null") {
   CHECK(o.finish() == R"({"payload":{"k":[1,2]},"none":null,"present":{"n":1},"absent":null})");
 }
 
+TEST_CASE("json_object writes an array of objects, one per item, and an empty array for none") {
+  const std::vector<std::pair<std::string, int>> items{{"a", 1}, {"b", 2}};
+  json_object o;
+  o.objects("items", items, [](json_object& item, const auto& pair) {
+     item.text("name", pair.first).count("n", static_cast<std::uint64_t>(pair.second));
+   })
+    .objects("none", std::vector<int>{}, [](json_object& item, int n) { item.count("n", static_cast<std::uint64_t>(n)); });
+  CHECK(o.finish() == R"({"items":[{"name":"a","n":1},{"name":"b","n":2}],"none":[]})");
+}
+
 TEST_CASE("json_object writes a histogram with its total count") {
   const std::vector<double> bounds{0.5, 1};
   const std::vector<std::uint64_t> counts{3, 4, 5};
