@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ meson ninja-build cmake pkg-config libcaf-dev libboost1.81-dev rapidjson-dev
-            libcrypto++-dev libsqlite3-dev doctest-dev libedit-dev libssl-dev)
+            libcrypto++-dev libsqlite3-dev doctest-dev libedit-dev libssl-dev libnats-dev nats-server)
 test_pkgs=(python3-socketio python3-requests python3-websocket python3-aiohttp systemd prometheus tmux openssl
            chromium)
 # Node.js may come from outside Debian (with its own npm); install Debian's only when none is present.

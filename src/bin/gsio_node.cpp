@@ -181,23 +181,6 @@ std::optional<std::string> resolve_web_dir(const std::string& option, std::strin
   return std::string{};
 }
 
-// "a,b , c" -> {"a", "b", "c"}
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto end = text.find(',', start);
-    if (end == std::string::npos)
-      end = text.size();
-    auto item = text.substr(start, end - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty())
-      out.push_back(std::move(item));
-    start = end + 1;
-  }
-  return out;
-}
 
 using namespace gsio;
 
@@ -293,7 +276,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (const auto relays = split_list(opt.relay).size();
+  if (const auto relays = util::split_list(opt.relay).size();
       opt.relay_links < 1 || (relays > 0 && opt.relay_links > relays)) {
     std::fprintf(stderr, "gsio-node: --relay-links must be 1 to the number of --relay urls (%zu), got %u\n",
                  std::max<std::size_t>(relays, 1), opt.relay_links);
@@ -394,14 +377,14 @@ int main(int argc, char** argv) {
     lo.dial.tls_ca_file = opt.tls_ca;
     return lo;
   };
-  const auto relays = split_list(opt.relay);
+  const auto relays = util::split_list(opt.relay);
   for (std::size_t i = 0; i < opt.relay_links && i < relays.size(); ++i) {
     std::vector<std::string> share;
     for (std::size_t k = i; k < relays.size(); k += opt.relay_links)
       share.push_back(relays[k]);
     nc.relay_links.push_back(link_to(std::move(share)));
   }
-  for (auto& peer : split_list(opt.peers))
+  for (auto& peer : util::split_list(opt.peers))
     nc.peer_links.push_back(link_to({peer}));
   if (admin_enabled) {
     actors::console_options co;

@@ -44,6 +44,15 @@ struct relay_cli_options {
   std::uint64_t idle_timeout_ms = 20'000;
   std::string log_level = "info";
   std::uint32_t io_threads = 1;
+  std::string nats;
+  std::string nats_subject_prefix = "gsio";
+  std::string nats_creds;
+  std::string nats_nkey;
+  std::string nats_nkey_seed;
+  std::string nats_tls_ca;
+  std::string nats_tls_cert;
+  std::string nats_tls_key;
+  std::uint64_t nats_buffer_bytes = 8 * 1024 * 1024;
 };
 
 // Counts running io threads so main can wait for them with a deadline (std::thread has no timed
@@ -112,7 +121,27 @@ int main(int argc, char** argv) {
                             "it, closed",
          opt.idle_timeout_ms)
     .add("log-level", "trace, debug, info, warn or error", opt.log_level)
-    .add("io-threads", "threads running network I/O", opt.io_threads);
+    .add("io-threads", "threads running network I/O", opt.io_threads)
+    .add("nats",
+         "NATS servers to join the network's other relays through, nats://HOST:PORT[,...] (or "
+         "tls://); the client moves to another when one fails. Empty: this relay is alone",
+         opt.nats)
+    .add("nats-subject-prefix",
+         "subjects of this network on NATS: PREFIX.broadcast and PREFIX.node.<id>; give each "
+         "network sharing a NATS cluster its own",
+         opt.nats_subject_prefix)
+    .add("nats-creds", "NATS credentials file (user JWT and nkey seed)", opt.nats_creds)
+    .add("nats-nkey", "NATS nkey public key (with --nats-nkey-seed)", opt.nats_nkey)
+    .add("nats-nkey-seed", "file holding the seed of --nats-nkey", opt.nats_nkey_seed)
+    .add("nats-tls-ca", "CA certificates (PEM) to trust for the NATS servers; implies TLS",
+         opt.nats_tls_ca)
+    .add("nats-tls-cert", "client certificate (PEM) for NATS servers that ask for one",
+         opt.nats_tls_cert)
+    .add("nats-tls-key", "private key (PEM) of --nats-tls-cert", opt.nats_tls_key)
+    .add("nats-buffer-bytes",
+         "messages for the other relays held while no NATS server is reachable; beyond this "
+         "they are dropped and counted",
+         opt.nats_buffer_bytes);
   if (auto exit_code = util::parse_command_line(cli, argc, argv, "gsio-relay", opt.log_level))
     return *exit_code;
   if (opt.token.empty())
@@ -138,6 +167,26 @@ int main(int argc, char** argv) {
   }
   if (opt.idle_timeout_ms < 100 || opt.idle_timeout_ms > 3'600'000) {
     std::fprintf(stderr, "gsio-relay: --idle-timeout-ms must be 100 to 3600000\n");
+    return 2;
+  }
+  if (opt.nats.empty() && (!opt.nats_creds.empty() || !opt.nats_nkey.empty() ||
+                           !opt.nats_tls_ca.empty() || !opt.nats_tls_cert.empty())) {
+    std::fprintf(stderr, "gsio-relay: the --nats-* options need --nats\n");
+    return 2;
+  }
+  if (opt.nats_nkey.empty() != opt.nats_nkey_seed.empty() ||
+      opt.nats_tls_cert.empty() != opt.nats_tls_key.empty()) {
+    std::fprintf(stderr, "gsio-relay: --nats-nkey goes with --nats-nkey-seed, and --nats-tls-cert "
+                         "with --nats-tls-key\n");
+    return 2;
+  }
+  if (!opt.nats.empty() && !net::nats_bridge::valid_subject_prefix(opt.nats_subject_prefix)) {
+    std::fprintf(stderr, "gsio-relay: --nats-subject-prefix must be dot-separated tokens of "
+                         "letters, digits, '-' and '_'\n");
+    return 2;
+  }
+  if (opt.nats_buffer_bytes < min_frame_bytes || opt.nats_buffer_bytes > 1024ull * 1024 * 1024) {
+    std::fprintf(stderr, "gsio-relay: --nats-buffer-bytes must be 1024 to 1073741824\n");
     return 2;
   }
   if (opt.max_queue_bytes < opt.max_frame_bytes)
@@ -171,6 +220,19 @@ int main(int argc, char** argv) {
   relay_opt.max_queue_bytes = opt.max_queue_bytes;
   relay_opt.max_connections = opt.max_connections;
   relay_opt.idle_timeout = std::chrono::milliseconds{opt.idle_timeout_ms};
+  if (!opt.nats.empty()) {
+    net::nats_options nats;
+    nats.servers = util::split_list(opt.nats);
+    nats.subject_prefix = opt.nats_subject_prefix;
+    nats.credentials_file = opt.nats_creds;
+    nats.nkey_public = opt.nats_nkey;
+    nats.nkey_seed_file = opt.nats_nkey_seed;
+    nats.tls_ca_file = opt.nats_tls_ca;
+    nats.tls_cert_file = opt.nats_tls_cert;
+    nats.tls_key_file = opt.nats_tls_key;
+    nats.reconnect_buffer_bytes = opt.nats_buffer_bytes;
+    relay_opt.nats = std::move(nats);
+  }
 
   boost::asio::io_context io{static_cast<int>(opt.io_threads)};
   net::relay_server relay{io, relay_opt};

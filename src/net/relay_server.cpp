@@ -225,6 +225,8 @@ relay_server::impl::impl(asio::io_context& context, relay_options opts)
       listener(std::make_shared<detail::listener>(context)) {}
 
 void relay_server::impl::start() {
+  if (options.nats)
+    start_nats();  // first: a relay that cannot use its NATS settings does not start at all
   tcp::resolver resolver{io};
   error_code ec;
   const auto where = options.host + ":" + std::to_string(options.port);
@@ -325,8 +327,10 @@ void relay_server::impl::forget(const relay_connection* connection, const std::s
   connections.erase(connection);
   --live_connections;  // every relay_connection was created on a reserved slot
   if (!node_id.empty())
-    if (auto it = nodes.find(node_id); it != nodes.end() && it->second.owner == connection)
+    if (auto it = nodes.find(node_id); it != nodes.end() && it->second.owner == connection) {
       nodes.erase(it);
+      unwatch_on_nats(node_id);
+    }
 }
 
 bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& connection,
@@ -340,6 +344,8 @@ bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& conne
       if (older && slot.proven && !proven)
         return false;
     }
+    if (slot.owner == nullptr)
+      watch_on_nats(node_id);  // under the lock, so that it pairs with forget()'s unwatch
     slot = node_slot{connection.get(), connection, proven};
   }
   // The newest connection wins: a node that reconnects must not wait for its dead link to time out.
@@ -364,17 +370,8 @@ bool relay_server::impl::mark_proven(const relay_connection& connection,
 void relay_server::impl::route(const relay_connection& sender, const p2p_message& message,
                                const frame_ptr& frame) {
   if (message.recipient_id.empty()) {
-    std::vector<std::shared_ptr<relay_connection>> targets;
-    {
-      std::lock_guard lock{mutex};
-      targets.reserve(nodes.size());
-      for (const auto& [id, slot] : nodes)
-        if (slot.owner != &sender)
-          if (auto target = slot.handle.lock())
-            targets.push_back(std::move(target));
-    }
-    for (const auto& target : targets)
-      target->deliver(frame);
+    deliver_to_all(frame, {}, &sender);
+    broadcast_on_nats(frame);  // once per relay, whatever the number of nodes there
     return;
   }
   if (message.recipient_id == sender.node_id()) {
@@ -387,6 +384,9 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
     if (auto it = nodes.find(message.recipient_id); it != nodes.end())
       target = it->second.handle.lock();
   }
+  // Not here: another relay may have it (NATS drops what no relay subscribed to).
+  if (!target && send_on_nats(message.recipient_id, frame))
+    return;
   if (!target) {
     count(drop_cause::unknown_recipient);
     log::debug(log_component, "no connection for recipient ", printable_prefix(message.recipient_id),
@@ -394,6 +394,21 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
     return;
   }
   target->deliver(frame);
+}
+
+void relay_server::impl::deliver_to_all(const frame_ptr& frame, std::string_view except_node_id,
+                                        const relay_connection* except_connection) {
+  std::vector<std::shared_ptr<relay_connection>> targets;
+  {
+    std::lock_guard lock{mutex};
+    targets.reserve(nodes.size());
+    for (const auto& [id, slot] : nodes)
+      if (slot.owner != except_connection && id != except_node_id)
+        if (auto target = slot.handle.lock())
+          targets.push_back(std::move(target));
+  }
+  for (const auto& target : targets)
+    target->deliver(frame);
 }
 
 // ---- upgrade checks and status endpoints ------------------------------------------------------
@@ -530,6 +545,9 @@ std::string relay_server::impl::stats_json() const {
   counters("drops", drop_cause_names, drops);
   counters("disconnects", disconnect_cause_names, disconnects);
   counters("rejected", reject_cause_names, rejects);
+  writer.Key("nats");
+  const auto nats_json = nats_stats_json();
+  writer.RawValue(nats_json.data(), nats_json.size(), rapidjson::kObjectType);
   writer.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
@@ -578,6 +596,7 @@ std::string relay_server::impl::metrics_text() const {
   w.gauge("gsio_relay_uptime_seconds", "Seconds since the relay started.",
           static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::steady_clock::now() - started_at).count()));
+  write_nats_metrics(w);
   return w.take();
 }
 

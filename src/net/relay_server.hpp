@@ -9,18 +9,21 @@
 //
 // Memory is bounded per connection: an inbound frame is at most max_frame_bytes, and a connection
 // whose outbound queue would pass max_queue_bytes is disconnected ("slow_reader") instead of
-// buffering more. Plain HTTP GET /health and /stats report liveness and counters.
+// buffering more. Plain HTTP GET /health and /stats report liveness and counters. With
+// relay_options::nats, relays of one network forward to each other through NATS.
 //
 // Beast and Asio stay in relay_server.cpp; this header is cheap to include.
 //
 // Threading: the server runs on the io_context it is given; any number of threads may run it.
 // Every public member function is thread-safe.
 #include "net/host_check.hpp"
+#include "net/nats_bridge.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace boost::asio { class io_context; }
@@ -47,6 +50,11 @@ struct relay_options {
   // The Host names /stats and /metrics answer to (they list the network's node ids): a web page
   // must not read them through DNS rebinding. /health and WebSocket upgrades are not checked.
   host_policy allowed_hosts;
+  // Several relays, one network (DESIGN §11): with NATS, broadcasts also go to the other relays
+  // on the same subjects, and directed messages for a node not connected here go to the relay
+  // that has it (net/nats_bridge.hpp). What arrives from NATS is checked like a node's frame
+  // (a valid envelope within max_frame_bytes) and delivered to the nodes here, never to its sender.
+  std::optional<nats_options> nats;
 };
 
 class relay_server {

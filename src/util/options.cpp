@@ -247,4 +247,21 @@ std::optional<int> parse_command_line(option_set& cli, int argc, char** argv,
   return std::nullopt;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    auto item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty())
+      out.push_back(std::move(item));
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace gsio::util

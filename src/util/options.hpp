@@ -50,4 +50,7 @@ private:
 std::optional<int> parse_command_line(option_set& cli, int argc, char** argv,
                                       const std::string& program, const std::string& log_level);
 
+// A comma-separated option value as its items, trimmed, empty ones left out: "a,b , c" -> a, b, c.
+std::vector<std::string> split_list(const std::string& text);
+
 }  // namespace gsio::util

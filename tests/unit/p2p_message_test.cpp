@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include "net/nats_bridge.hpp"
 #include "net/p2p_message.hpp"
 
 using namespace gsio::net;
@@ -102,4 +103,17 @@ TEST_CASE("envelopes whose text could be read two ways or re-encoded as invalid 
   CHECK(error.find("more than 100 characters") != std::string::npos);
   // A whole pair is a character; an escaped backslash before "u" is no escape at all.
   CHECK(decode_p2p(envelope_with_payload(R"({"emoji":"\ud83d\ude00","path":"C:\\udc00"})"), error));
+}
+
+TEST_CASE("NATS subjects: a node id is bridged only as one subject token; prefixes are tokens joined by dots") {
+  using gsio::net::nats_bridge;
+  CHECK(nats_bridge::valid_subject_token(std::string(64, 'a')));
+  CHECK(nats_bridge::valid_subject_token("node-1_B"));
+  for (const char* bad : {"", "a.b", "a*", ">", "a b", "a\tb", "caf\xc3\xa9", "a\nb"})
+    CHECK_MESSAGE(!nats_bridge::valid_subject_token(bad), bad);
+  CHECK(!nats_bridge::valid_subject_token(std::string(257, 'a')));
+  CHECK(nats_bridge::valid_subject_prefix("gsio"));
+  CHECK(nats_bridge::valid_subject_prefix("gsio.net-1.eu_west"));
+  for (const char* bad : {"", ".gsio", "gsio.", "gsio..x", "gsio.*", "gsio.>", "gs io"})
+    CHECK_MESSAGE(!nats_bridge::valid_subject_prefix(bad), bad);
 }

@@ -37,6 +37,8 @@
 #include "net/detail/ws_connection.hpp"
 #include "net/p2p_message.hpp"
 
+namespace gsio::util::prometheus { class text_writer; }
+
 namespace gsio::net {
 
 // Named (not anonymous) so relay_server::impl may hold these types without -Wsubobject-linkage.
@@ -163,6 +165,12 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   std::unordered_map<const relay_connection*, std::weak_ptr<relay_connection>> connections;
   std::unordered_map<std::string, node_slot> nodes;
 
+  // From NATS: envelopes that failed the checks, and directed ones for a node no longer here.
+  std::atomic<std::uint64_t> nats_malformed{0}, nats_unknown_node{0};
+  // Declared last, so destroyed first: its destructor waits for the libnats callbacks, which use
+  // the registry and the counters above.
+  std::unique_ptr<nats_bridge> nats;
+
   void start();
   void stop();
   void on_accept(tcp::socket socket);
@@ -179,6 +187,23 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   // The connection holding node_id proved it later; false if it no longer holds it.
   bool mark_proven(const relay_connection& connection, const std::string& node_id);
   void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
+  // Delivers a frame to every announced connection but the one of `except_node_id`.
+  void deliver_to_all(const frame_ptr& frame, std::string_view except_node_id,
+                      const relay_connection* except_connection);
+
+  // ---- the other relays, through NATS (relay_nats.cpp) ----
+  void start_nats();  // with options.nats; throws std::runtime_error for settings libnats refuses
+  void from_nats(std::string envelope, const std::string* directed_to);
+  // The envelope of a frame from a node, to the other relays (frames carry the WebSocket header
+  // the local recipients get; NATS carries the envelope alone). False without NATS, or when the
+  // recipient cannot be named on NATS.
+  bool broadcast_on_nats(const frame_ptr& frame);
+  bool send_on_nats(const std::string& recipient_id, const frame_ptr& frame);
+  // Starts or stops hearing a node's directed messages from the other relays.
+  void watch_on_nats(const std::string& node_id);
+  void unwatch_on_nats(const std::string& node_id);
+  std::string nats_stats_json() const;  // "null" without NATS
+  void write_nats_metrics(util::prometheus::text_writer& w) const;
 
   bool authorized(const request_type& request) const;
   response_type answer(const request_type& request) const;

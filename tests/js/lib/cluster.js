@@ -19,6 +19,7 @@ async function startRelay({ port = 0, args = [] } = {}) {
     ['--host', '127.0.0.1', '--port', String(port), ...args],
     { name: 'gsio-relay', readyPattern: /gsio-relay ready on ws:\/\/127\.0\.0\.1:(\d+)/ });
   relay.url = `ws://127.0.0.1:${relay.port}`;
+  relay.wsUrl = relay.url;  // as relay_harness.js names it, so its raw peers can join this relay too
   relay.httpUrl = `http://127.0.0.1:${relay.port}`;
   return relay;
 }
@@ -130,6 +131,6 @@ async function cleanup() {
 }
 
 module.exports = {
-  ANNOUNCE_MS, sleep, startRelay, relayStats, startProxy, startNetNode, nodeInfo, waitConverged,
+  ANNOUNCE_MS, relayBinary, sleep, startRelay, relayStats, startProxy, startNetNode, nodeInfo, waitConverged,
   writers, assertAllPresentOnce, cleanup,
 };

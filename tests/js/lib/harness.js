@@ -23,7 +23,7 @@ function tempDir(prefix = 'gsio-test-') {
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    timer = setTimeout(() => reject(Object.assign(new Error(`timed out after ${ms} ms: ${what}`), { timedOut: true })), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -34,7 +34,8 @@ function withTimeout(promise, ms, what) {
 async function waitUntil(check, ms = 5000, what = 'condition', interval = 20) {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = await withTimeout(Promise.resolve().then(check), Math.max(1, deadline - Date.now()), what);
+    const value = await withTimeout(Promise.resolve().then(check), Math.max(1, deadline - Date.now()), what)
+      .catch((err) => { throw err.timedOut ? new Error(`timed out after ${ms} ms: ${what}`) : err; });
     if (value) return value;
     if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, interval));
