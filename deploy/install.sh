@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs gsio-node, gsio-relay (and the gsio CLI when built), their systemd units and example
-# configuration. Builds first (installing build dependencies with apt when missing).
+# configuration, and a unit and config for a NATS server of the relay tier (Debian's nats-server). Builds first (installing build dependencies with apt when missing).
 #
 #   sudo deploy/install.sh                       /usr/local/bin, /etc/gsio, /etc/systemd/system
 #   deploy/install.sh --prefix /tmp/gsio         everything under one folder, no root needed
@@ -55,17 +55,17 @@ for program in gsio-node gsio-relay gsio; do
     exit 1
   fi
 done
-for unit in gsio-node gsio-relay; do
+for unit in gsio-node gsio-relay gsio-nats; do
   sed -e "s|@BINDIR@|$bindir|g" -e "s|@SYSCONFDIR@|$sysconfdir|g" -e "s|@DOCDIR@|$docdir|g" \
     "$root/deploy/systemd/$unit.service.in" >"$unitdir/$unit.service.tmp"
   chmod 0644 "$unitdir/$unit.service.tmp"
   mv "$unitdir/$unit.service.tmp" "$unitdir/$unit.service"
   echo "installed $unitdir/$unit.service"
 done
-for conf in node relay; do
+for conf in node relay nats-server; do
   install -m 0644 "$root/deploy/config/$conf.conf.example" "$sysconfdir/gsio/$conf.conf.example"
   if [[ ! -e "$sysconfdir/gsio/$conf.conf" ]]; then
-    # The relay's config may hold the network token: readable by root only.
+    # The relay's config may hold the network token, nats-server's the relays' keys: root only.
     install -m 0600 "$root/deploy/config/$conf.conf.example" "$sysconfdir/gsio/$conf.conf"
     echo "installed $sysconfdir/gsio/$conf.conf (from the example)"
   else
@@ -91,6 +91,7 @@ Next steps:
   edit $sysconfdir/gsio/node.conf (and relay.conf on the relay host)
   systemctl daemon-reload
   systemctl enable --now gsio-relay     # on the relay host
+  systemctl enable --now gsio-nats      # on each NATS host, with several relays (DEPLOY.md)
   systemctl enable --now gsio-node      # on each node host
   journalctl -u gsio-node -f
 See $docdir/DEPLOY.md.

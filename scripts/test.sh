@@ -45,7 +45,7 @@ if [[ "${GSIO_SANITIZE:-1}" != 0 && $# -eq 0 ]]; then
   # The run above simulates 2,000 seeded networks; 300 walk the same code paths under the
   # sanitizers at a seventh of the cost (about 100 s less on a 2-core machine).
   export GSIO_SIM_SEEDS=300
-  run_suite build-asan --no-rebuild ledger net-codec net-clients fuzz-replay actors protocol-conformance relay \
+  run_suite build-asan --no-rebuild ledger net-codec net-clients fuzz-replay actors protocol-conformance relay nats \
     node-node-api node-bad-input console tls node-durability network metrics cli ts-client python-client
 fi
 

@@ -25,6 +25,14 @@ for unit in gsio-node gsio-relay; do
   grep -q "^ExecStart=.* --config %d/config" "$u" || fail "$unit.service does not read the credential"
 done
 [[ "$(stat -c %a "$tmp/usr/etc/gsio/relay.conf")" == 600 ]] || fail "relay.conf is not mode 0600"
+u="$tmp/usr/lib/systemd/system/gsio-nats.service"
+[[ -f "$u" ]] || fail "gsio-nats.service was not installed"
+grep -qE '@[A-Z]+@' "$u" && fail "gsio-nats.service has unreplaced @PLACEHOLDERS@"
+grep -q "^LoadCredential=config:$tmp/usr/etc/gsio/nats-server.conf$" "$u" || fail "gsio-nats.service does not load its config"
+[[ "$(stat -c %a "$tmp/usr/etc/gsio/nats-server.conf")" == 600 ]] || fail "nats-server.conf is not mode 0600"
+if command -v nats-server >/dev/null; then
+  nats-server -c "$tmp/usr/etc/gsio/nats-server.conf" -t >/dev/null 2>&1 || fail "the nats-server config example is not valid"
+fi
 
 if command -v systemd-analyze >/dev/null; then
   # verify loads each unit and checks directives, binaries and the unit graph; it must print nothing.

@@ -86,6 +86,57 @@ describe('deploy/cluster.sh', () => {
     env = null;
   });
 
+  it('with --relays: three NATS servers, two relays, nodes spread over them; cut and restart each', async () => {
+    // Ports: nodes base..base+3 (consoles +1000), relays r, r+1, NATS n..n+2 (+2000, +4000).
+    const free = (port) => new Promise((resolve) => {
+      const s = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    const pick = async (offsets) => {
+      for (let tries = 0; tries < 50; tries++) {
+        const candidate = 20000 + Math.floor(Math.random() * 25000);
+        if ((await Promise.all(offsets.map((k) => free(candidate + k)))).every(Boolean)) return candidate;
+      }
+      throw new Error('no free ports');
+    };
+    const base = await pick([0, 1, 2, 3, 1000, 1001, 1002, 1003]);
+    const relayPort = await pick([0, 1]);
+    const natsPort = await pick([0, 1, 2, 2000, 2001, 2002, 4000, 4001, 4002]);
+    env = { ...process.env, GSIO_CLUSTER_DIR: h.tempDir('gsio-cluster-'), GSIO_BUILD_DIR: h.buildDir,
+            GSIO_RELAY_PORT: String(relayPort), GSIO_BASE_PORT: String(base), GSIO_NATS_PORT: String(natsPort) };
+    const started = await run('start', '4', '2');
+    assert.equal(started.code, 0, started.stderr);
+    for (let k = 0; k < 3; k++) assert.match(started.stdout, new RegExp(`nats ${k + 1} +nats://127\\.0\\.0\\.1:${natsPort + k}`));
+    for (let k = 0; k < 2; k++) assert.match(started.stdout, new RegExp(`relay ${k + 1} ws://127\\.0\\.0\\.1:${relayPort + k}`));
+    const nodesOn = async (port) => (await (await fetch(`http://127.0.0.1:${port}/health`)).json()).nodes;
+    assert.deepEqual([await nodesOn(relayPort), await nodesOn(relayPort + 1)], [2, 2], 'two nodes on each relay');
+    const sockets = await Promise.all([0, 1, 2, 3].map((i) => h.connect(`http://127.0.0.1:${base + i}`)));
+
+    // Node 1 is on relay 1, node 2 on relay 2: an entry crosses NATS.
+    const first = h.once(sockets[1], 'ledger_entry_added', 10000);
+    const entry = await h.emitAck(sockets[0], 'add_ledger_entry', { via: 'nats' });
+    assert.equal((await first)[0].id, entry.id);
+
+    // A NATS server dies: relay 1 moves on; a relay dies: its nodes move to the other.
+    assert.equal((await run('cut-nats', '1')).code, 0);
+    assert.equal((await run('cut-relay', '1')).code, 0);
+    await h.waitUntil(async () => (await nodesOn(relayPort + 1)) === 4, 10000, 'every node on relay 2', 100);
+    const status = await run('status');
+    assert.match(status.stdout, /^nats 1 +stopped$/m);
+    assert.match(status.stdout, /^relay 1 stopped$/m);
+    const second = h.once(sockets[0], 'ledger_entry_added', 10000);
+    const again = await h.emitAck(sockets[3], 'add_ledger_entry', { via: 'the other relay' });
+    assert.equal((await second)[0].id, again.id);
+
+    assert.match((await run('restart-relay', '1')).stdout, /relay 1 started again/);
+    assert.match((await run('restart-nats', '1')).stdout, /nats 1 started again/);
+    assert.equal((await run('restart-nats', '1')).code, 1, 'it is running');
+    assert.equal((await run('cut-nats', '7')).code, 1);
+    await h.waitUntil(async () => (await nodesOn(relayPort)) === 0, 5000, 'relay 1 back', 100);
+    const stopped = await run('stop');
+    assert.match(stopped.stdout, /stopped 9 processes/);
+    env = null;
+  });
+
   it('never signals a process that took over the pid of a cluster process', async () => {
     const dir = h.tempDir('gsio-cluster-');
     const bystander = require('node:child_process').spawn('sleep', ['30'], { stdio: 'ignore' });
