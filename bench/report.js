@@ -34,15 +34,8 @@ const batchOf = (r) => {
   return m ? Number(m[1]) : undefined;
 };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const min = (xs) => Math.min(...xs);
-const max = (xs) => Math.max(...xs);
-const int = (x) => Math.round(x).toLocaleString('en-US');
-const fix = (x, d = 2) => Number(x).toFixed(d);
+const { median, min, max, int, fix, spread } = require('./report_util');
+const { propagationRelaysSection, fanoutRelaysSection } = require('./report_relays');
 // How far ids ran ahead of the clock (`id_clock_lead_ms`, a float): in ms while below a second,
 // as with microsecond ids (protocol 2) it normally is; in s above.
 const leadText = (ms) => (Math.abs(ms) < 1000 ? `${fix(ms, ms !== 0 && Math.abs(ms) < 10 ? 3 : 1)} ms` : `${fix(ms / 1000, 1)} s`);
@@ -54,11 +47,6 @@ const leadMsText = (ms) => `${Number(ms).toLocaleString('en-US', {
 const leadPhrase = (ms) => (ms > 0
   ? `led the clock by at most ${leadMsText(ms)}`
   : `never led the clock (it was at least ${leadMsText(-ms)} behind it in every run)`);
-// "median (min–max)" of one field over a peer's runs.
-const spread = (runs, pick, fmt) => {
-  const xs = runs.map(pick);
-  return `${fmt(median(xs))} (${fmt(min(xs))}–${fmt(max(xs))})`;
-};
 
 function readRuns(dir, name) {
   const file = path.join(dir, `${name}.jsonl`);
@@ -78,6 +66,8 @@ function main() {
     ingest: readRuns(a['raw-dir'], 'ingest'),
     propagation: readRuns(a['raw-dir'], 'propagation'),
     fanout: readRuns(a['raw-dir'], 'fanout'),
+    propagationRelays: readRuns(a['raw-dir'], 'propagation_relays'),
+    fanoutRelays: readRuns(a['raw-dir'], 'fanout_relays'),
     catchup: readRuns(a['raw-dir'], 'catchup'),
     idle: readRuns(a['raw-dir'], 'idle'),
   };
@@ -97,6 +87,8 @@ function main() {
   if (raw.fanout.length) sections.push(fanoutSection(raw.fanout, ctx));
   if (raw.catchup.length) sections.push(catchupSection(raw.catchup, ctx));
   if (raw.idle.length) sections.push(idleSection(raw.idle, ctx));
+  if (raw.propagationRelays.length) sections.push(propagationRelaysSection(raw.propagationRelays, ctx));
+  if (raw.fanoutRelays.length) sections.push(fanoutRelaysSection(raw.fanoutRelays, ctx));
 
   const out = [];
   const w = (s = '') => out.push(s);
@@ -155,6 +147,15 @@ function main() {
   w(`${bin}/gsio-node --host 127.0.0.1 --port 0 --data-dir "$FRESH_DIR" --max-connections ${knobs.idle_clients + 100}`);
   w('node bench/peers/node-server/server.js --host 127.0.0.1 --port 0 --data-dir "$FRESH_DIR"');
   w(`gsio-bench idle --url http://127.0.0.1:PORT --pid SERVER_PID --clients ${knobs.idle_clients} --settle-ms ${knobs.idle_settle_ms}`);
+  w('# (f) propagation across relays, alternating with the (b) cluster on one relay:');
+  w('nats-server -a 127.0.0.1 -p -1');
+  w(`${bin}/gsio-relay --host 127.0.0.1 --port 0 --nats nats://127.0.0.1:NATS   # × 2`);
+  w(`${bin}/gsio-node ... --relay ws://127.0.0.1:RELAY_A   # node 1; node ${knobs.prop_nodes} on RELAY_B`);
+  w(`gsio-bench propagation --writer-url NODE1 --reader-url NODE${knobs.prop_nodes} --rate ${knobs.prop_rate} ` +
+    `--writers ${knobs.prop_writers} --duration-s ${knobs.prop_duration_s} --warmup-s 1`);
+  w('# (g) fan-out through NATS, alternating with one relay and all the peers:');
+  w(`gsio-bench fanout --url ws://127.0.0.1:RELAY_A/,ws://127.0.0.1:RELAY_B/ --token "$TOKEN" --peers ${2 * knobs.fanout_peers} ` +
+    `--window ${knobs.fanout_window} --payload-bytes ${knobs.fanout_payload} --duration-s ${knobs.fanout_duration_s} --warmup-s 1`);
   w('```');
   w();
   w('## Machine');

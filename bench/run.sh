@@ -11,10 +11,15 @@
 #   (c) fan-out      gsio-relay vs the Node `ws` relay reference (bench/peers/ws-relay)
 #   (d) catch-up     a fresh node syncing CATCHUP_ENTRIES entries from a node (absolute target)
 #   (e) idle         RSS per idle Socket.IO WebSocket client, gsio-node vs the Node.js reference
+#   (f) propagation across relays: as (b) at PROP_RATE, the writer's node on relay A and the
+#                    reader's on relay B, the relays joined through a nats-server; beside the
+#                    same with one relay, alternating (the NATS hop's cost, as a ratio)
+#   (g) fan-out through NATS: FANOUT_PEERS peers on each of two relays joined through a
+#                    nats-server, beside 2 x FANOUT_PEERS peers on one relay
 # Peers with a reference run alternately, fresh processes and data directories each time.
 #
 # Knobs (environment), defaults in parentheses:
-#   RUNS (3, per peer and scenario), SCENARIOS ("a b c d e"), BUILD_JOBS (2), RESULTS (bench/RESULTS.md),
+#   RUNS (3, per peer and scenario), SCENARIOS ("a b c d e f g"), BUILD_JOBS (2), RESULTS (bench/RESULTS.md),
 #   KEEP_WORK (unset; set: keep the scratch directory with the raw JSON lines and server logs)
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
@@ -26,13 +31,14 @@
 #   (d) CATCHUP_ENTRIES (100000), CATCHUP_VIA (relay | peer), SYNC_PAGE_LIMIT (1000),
 #       CATCHUP_TIMEOUT_S (150)
 #   (e) IDLE_CLIENTS (10000), IDLE_SETTLE_MS (2000)
-# All of it takes about 7-10 minutes after the build on a 2-core machine.
+#   (f), (g) use the knobs of (b) and (c)
+# All of it takes about 9-12 minutes after the build on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-a b c d e}
+SCENARIOS=${SCENARIOS:-a b c d e f g}
 BUILD_JOBS=${BUILD_JOBS:-2}
 BUILD_DIR=${BUILD_DIR:-build}
 RESULTS=${RESULTS:-bench/RESULTS.md}
@@ -332,23 +338,57 @@ record_propagation() {  # result run load w0 w1 r0 r1
           else {} end)' <<<"$1" >>"$work/propagation.jsonl"
 }
 
-run_propagation() {  # run
-  local run=$1 dir=$work/prop-$1 pids=() urls=() logs=() i relay_url busy_before result
-  mkdir -p "$dir"
-  start_peer gsio-relay "$dir/relay.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info
-  pids+=("$peer_pid"); relay_url=$peer_url; logs+=("$dir/relay.log")
+# A nats-server on a free port of 127.0.0.1; sets peer_pid and nats_url.
+start_nats() {  # log
+  nats-server -a 127.0.0.1 -p -1 >"$1" 2>&1 &
+  peer_pid=$!
+  started_pids+=("$peer_pid")
+  nats_url=""
+  for _ in $(seq 1 100); do
+    nats_url=$(grep -o 'Listening for client connections on [0-9.]*:[0-9]*' "$1" | head -1 | sed 's/.* on /nats:\/\//') || true
+    [[ -n $nats_url ]] && return
+    kill -0 "$peer_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: nats-server did not start:" >&2; cat "$1" >&2; exit 1
+}
+
+# Starts `relays` relays (with two or more, joined through a nats-server) and PROP_NODES nodes:
+# node 1 on the first relay, the last node on the last one, the others alternating. Sets
+# cluster_pids, cluster_logs, cluster_relays and cluster_nodes (URLs), then lets every node see
+# the others' NodeAnnounce (a few intervals) before the first entry.
+start_propagation_cluster() {  # dir relays
+  local dir=$1 relays=$2 i relay_args=()
+  cluster_pids=(); cluster_logs=(); cluster_relays=(); cluster_nodes=()
+  if ((relays > 1)); then
+    start_nats "$dir/nats.log"
+    cluster_pids+=("$peer_pid"); cluster_logs+=("$dir/nats.log")
+    relay_args=(--nats "$nats_url")
+  fi
+  for ((i = 1; i <= relays; ++i)); do
+    start_peer "relay $i" "$dir/relay$i.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info "${relay_args[@]}"
+    cluster_pids+=("$peer_pid"); cluster_relays+=("$peer_url"); cluster_logs+=("$dir/relay$i.log")
+  done
   # Nodes announce at the relay every ANNOUNCE_MS; the log level keeps per-entry lines out.
   for ((i = 1; i <= PROP_NODES; ++i)); do
+    local on=$(((i - 1) % relays))
+    ((i == PROP_NODES)) && on=$((relays - 1))
     start_peer "node $i" "$dir/node$i.log" "$gsio_node" --host 127.0.0.1 --port 0 \
-      --data-dir "$dir/node$i" --relay "$relay_url" --announce-interval-ms "$ANNOUNCE_MS" \
+      --data-dir "$dir/node$i" --relay "${cluster_relays[$on]}" --announce-interval-ms "$ANNOUNCE_MS" \
       --log-level info
-    pids+=("$peer_pid"); urls+=("$peer_url"); logs+=("$dir/node$i.log")
+    cluster_pids+=("$peer_pid"); cluster_nodes+=("$peer_url"); cluster_logs+=("$dir/node$i.log")
   done
-  # Let every node see the others' NodeAnnounce (a few intervals) before the first entry.
   sleep "$(awk -v ms="$ANNOUNCE_MS" 'BEGIN {printf "%.2f", 5 * ms / 1000}')"
-  local writer=${urls[0]} reader=${urls[$((PROP_NODES - 1))]}
+}
+
+run_propagation() {  # run
+  local run=$1 dir=$work/prop-$1 i busy_before result
+  mkdir -p "$dir"
+  start_propagation_cluster "$dir" 1
+  local pids=("${cluster_pids[@]}") logs=("${cluster_logs[@]}")
+  local writer=${cluster_nodes[0]} reader=${cluster_nodes[$((PROP_NODES - 1))]}
   busy_before=$(busy_cores)
-  say "(b) run $run: relay $relay_url + $PROP_NODES nodes; writers on $writer, subscriber on $reader (cores busy $busy_before)"
+  say "(b) run $run: relay ${cluster_relays[0]} + $PROP_NODES nodes; writers on $writer, subscriber on $reader (cores busy $busy_before)"
   local w0 w1 r0 r1
   w0=$(ledger_counters "$writer"); r0=$(ledger_counters "$reader")
   bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
@@ -374,6 +414,31 @@ run_propagation() {  # run
 }
 
 if wants b; then for ((run = 1; run <= RUNS; ++run)); do run_propagation "$run"; done; fi
+
+# --- (f) propagation across relays joined through NATS ------------------------------------------
+: >"$work/propagation_relays.jsonl"
+
+# One relay (`one`) or two joined through NATS (`nats`), with the nodes of (b). Fixed rate only.
+run_propagation_relays() {  # topology run
+  local topology=$1 run=$2 dir=$work/propr-$1-$2 i busy_before result relays=1
+  [[ $topology == nats ]] && relays=2
+  mkdir -p "$dir"
+  start_propagation_cluster "$dir" "$relays"
+  local pids=("${cluster_pids[@]}") logs=("${cluster_logs[@]}") urls=("${cluster_nodes[@]}")
+  local writer=${urls[0]} reader=${urls[$((PROP_NODES - 1))]}
+  busy_before=$(busy_cores)
+  say "(f) run $run: $topology ($relays relay(s)); writers on $writer, subscriber on $reader (cores busy $busy_before)"
+  bench_or_die result "${logs[@]}" -- propagation --writer-url "$writer" --reader-url "$reader" \
+    --rate "$PROP_RATE" --writers "$PROP_WRITERS" --duration-s "$PROP_DURATION_S" --warmup-s 1
+  say "  $(jq -c '{delivered_per_s, latency_ms}' <<<"$result")"
+  jq -c --arg topology "$topology" --argjson run "$run" --arg load "$busy_before" \
+    '. + {peer: $topology, run: $run, busy_cores_before: ($load | tonumber)}' <<<"$result" \
+    >>"$work/propagation_relays.jsonl"
+  for i in "${pids[@]}"; do stop_pid "$i"; done
+  rm -rf "$dir"
+}
+
+if wants f; then alternate run_propagation_relays nats one; fi
 
 # --- (c) relay fan-out ------------------------------------------------------------------------
 : >"$work/fanout.jsonl"
@@ -412,6 +477,47 @@ run_fanout() {  # relay run
 }
 
 if wants c; then alternate run_fanout gsio-relay ws-relay; fi
+
+# --- (g) fan-out through NATS -----------------------------------------------------------------
+: >"$work/fanout_relays.jsonl"
+
+# `nats`: FANOUT_PEERS peers on each of two relays joined through a nats-server; `one`: twice
+# FANOUT_PEERS on one relay. The same broadcasts reach the same number of peers either way.
+run_fanout_relays() {  # topology run
+  local topology=$1 run=$2 dir=$work/fanr-$1-$2 pids=() urls=() logs=() busy_before result relay_args=()
+  mkdir -p "$dir"
+  if [[ $topology == nats ]]; then
+    start_nats "$dir/nats.log"
+    pids+=("$peer_pid"); logs+=("$dir/nats.log")
+    relay_args=(--nats "$nats_url")
+  fi
+  local relays=1 i
+  [[ $topology == nats ]] && relays=2
+  for ((i = 1; i <= relays; ++i)); do
+    start_peer "relay $i" "$dir/relay$i.log" "$gsio_relay" --host 127.0.0.1 --port 0 \
+      --token "$fanout_token" --log-level info "${relay_args[@]}"
+    pids+=("$peer_pid"); urls+=("$peer_url/"); logs+=("$dir/relay$i.log")
+  done
+  busy_before=$(busy_cores)
+  say "(g) run $run: $topology, $((2 * FANOUT_PEERS)) peers on $relays relay(s) (cores busy $busy_before)"
+  local ticks0=0 ticks1=0 wall0 wall1 p
+  for p in "${pids[@]}"; do ticks0=$((ticks0 + $(server_cpu_ticks "$p"))); done
+  wall0=$(date +%s.%N)
+  bench_or_die result "${logs[@]}" -- fanout --url "$(IFS=,; echo "${urls[*]}")" --token "$fanout_token" \
+    --peers $((2 * FANOUT_PEERS)) --window "$FANOUT_WINDOW" --payload-bytes "$FANOUT_PAYLOAD" \
+    --duration-s "$FANOUT_DURATION_S" --warmup-s 1
+  for p in "${pids[@]}"; do ticks1=$((ticks1 + $(server_cpu_ticks "$p"))); done
+  wall1=$(date +%s.%N)
+  say "  $(jq -c '{delivered_per_s, fanout_latency_ms}' <<<"$result")"
+  jq -c --arg topology "$topology" --argjson run "$run" --arg load "$busy_before" \
+    --argjson server_cpu "$(cpu_cores "$ticks0" "$ticks1" "$wall0" "$wall1")" \
+    '. + {peer: $topology, run: $run, busy_cores_before: ($load | tonumber), server_cpu_cores: $server_cpu}' \
+    <<<"$result" >>"$work/fanout_relays.jsonl"
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  rm -rf "$dir"
+}
+
+if wants g; then alternate run_fanout_relays nats one; fi
 
 # --- (d) catch-up -----------------------------------------------------------------------------
 : >"$work/catchup.jsonl"

@@ -242,14 +242,20 @@ signal_node() {
   kill "-$sig" "$(cat "$dir/node$i/pid")"
 }
 
+# The pid file of relay or NATS server I (dies when there is no such process).
+pid_file_of() {
+  local what=$1 i=${2:-}
+  [[ "$i" =~ ^[0-9]+$ ]] || die "$what needs a number"
+  case "$what" in
+    relay) ((i >= 1 && i <= $(relay_count))) || die "no relay $i"; relay_file "$i" pid ;;
+    nats) [[ -d "$dir/nats$i" ]] || die "no NATS server $i (only clusters with several relays have them)"; echo "$dir/nats$i/pid" ;;
+  esac
+}
+
 # kill -9 of relay or NATS server I; restart-* starts it again on the same port.
 cut_process() {
   local what=$1 i=${2:-} pid_file
-  [[ "$i" =~ ^[0-9]+$ ]] || die "$what needs a number"
-  case "$what" in
-    relay) ((i >= 1 && i <= $(relay_count))) || die "no relay $i"; pid_file=$(relay_file "$i" pid) ;;
-    nats) [[ -d "$dir/nats$i" ]] || die "no NATS server $i (only clusters with several relays have them)"; pid_file=$dir/nats$i/pid ;;
-  esac
+  pid_file=$(pid_file_of "$what" "$i") || exit 1
   alive "$pid_file" || die "$what $i is not running"
   kill -KILL "$(cat "$pid_file")"
   echo "$what $i killed (kill -9)"
@@ -257,11 +263,7 @@ cut_process() {
 
 restart_process() {
   local what=$1 i=${2:-} pid_file
-  [[ "$i" =~ ^[0-9]+$ ]] || die "restart-$what needs a number"
-  case "$what" in
-    relay) ((i >= 1 && i <= $(relay_count))) || die "no relay $i"; pid_file=$(relay_file "$i" pid) ;;
-    nats) [[ -d "$dir/nats$i" ]] || die "no NATS server $i"; pid_file=$dir/nats$i/pid ;;
-  esac
+  pid_file=$(pid_file_of "$what" "$i") || exit 1
   alive "$pid_file" && die "$what $i is running"
   if [[ $what == relay ]]; then start_relay "$i"; else start_nats "$i"; fi
   echo "$what $i started again (pid $(cat "$pid_file"))"

@@ -4,6 +4,8 @@
 // peers playing nodes) on the relays. All on 127.0.0.1, all stopped after each test.
 const { describe, it, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
 const r = require('./lib/relay_harness');
@@ -174,6 +176,76 @@ describe('relays on NATS', () => {
     await run.stop();
     await c.waitConverged(sockets, { minHeight: run.acked.size, acked: run.acked });
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
+  });
+
+  it('holds messages for the other relays while NATS is away, up to --nats-buffer-bytes, and counts the rest', async () => {
+    const cluster = await nats.startCluster(1);
+    const relay = await relayOn(cluster, [0], ['--nats-buffer-bytes', '4096']);
+    const peer = await r.announcedPeer(relay, 'n1');
+    await waitWatched(relay, 1);
+    await cluster.servers[0].stop('SIGKILL');
+    await r.waitUntil(async () => !(await natsOf(relay)).connected, 5000, 'the relay to notice');
+    const before = await natsOf(relay);
+    // 40 broadcasts of about 1 KB: four fit in the buffer, the rest are dropped and counted.
+    for (let i = 0; i < 40; i++) await peer.send(r.envelope('EntryAnnounce', 'n1', '', { pad: 'x'.repeat(1000), i }));
+    const after = await r.waitUntil(async () => {
+      const s = await natsOf(relay);
+      return s.published + s.publish_dropped - before.published - before.publish_dropped === 40 ? s : undefined;
+    }, 5000, 'every broadcast published or dropped');
+    assert.ok(after.publish_dropped - before.publish_dropped >= 30, JSON.stringify(after));
+    assert.ok(after.published - before.published >= 1, 'some were held for the reconnection');
+    const metrics = await (await fetch(`${relay.httpUrl}/metrics`)).text();
+    assert.match(metrics, /^gsio_relay_nats_connected 0$/m);
+    assert.match(metrics, new RegExp(`^gsio_relay_nats_dropped_total\\{reason="publish_buffer"\\} ${after.publish_dropped}$`, 'm'));
+    // The relay still serves its own nodes.
+    const other = await r.announcedPeer(relay, 'n2');
+    const local = await other.send(r.envelope('EntryAnnounce', 'n2'));
+    await peer.waitFor((m) => m.message_id === local.message_id);
+  });
+
+  it('joins NATS over TLS with --nats-tls-ca, and carries messages between relays that way', async () => {
+    const cert = h.makeCertificate(h.tempDir('gsio-nats-tls-'));
+    const cluster = await nats.startCluster(1, { tls: cert });
+    const url = `tls://localhost:${cluster.servers[0].port}`;
+    const a = await c.startRelay({ args: ['--nats', url, '--nats-tls-ca', cert.cert] });
+    const b = await c.startRelay({ args: ['--nats', url, '--nats-tls-ca', cert.cert] });
+    const pa = await r.announcedPeer(a, 'ta');
+    const pb = await r.announcedPeer(b, 'tb');
+    await waitWatched(a, 1);
+    await waitWatched(b, 1);
+    await r.waitUntil(async () => {
+      const probe = await pa.send(r.envelope('EntryAnnounce', 'ta'));
+      await r.sleep(100);
+      return pb.hasSeen(probe.message_id);
+    }, 10000, 'a broadcast across the TLS connections');
+    assert.match((await natsOf(a)).server, /^tls:\/\/localhost:/);
+    const connz = await (await fetch(`http://127.0.0.1:${cluster.ports[0].monitor}/connz`)).json();
+    assert.equal(connz.num_connections, 2);
+    assert.ok(connz.connections.every((conn) => conn.tls_version), 'both relays on TLS');
+  });
+
+  it('with nkey authentication, only a relay holding an allowed key joins; the others serve alone', async () => {
+    const allowed = nats.userNkey();
+    const stranger = nats.userNkey();
+    const cluster = await nats.startCluster(1, { nkeys: [allowed.publicKey] });
+    const dir = h.tempDir('gsio-nkeys-');
+    const seedFile = (key, name) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, `${key.seed}\n`, { mode: 0o600 });
+      return file;
+    };
+    const good = await relayOn(cluster, [0], ['--nats-nkey', allowed.publicKey, '--nats-nkey-seed', seedFile(allowed, 'good.nk')]);
+    const none = await relayOn(cluster, [0]);
+    const wrongSeed = await relayOn(cluster, [0], ['--nats-nkey', allowed.publicKey, '--nats-nkey-seed', seedFile(stranger, 'wrong.nk')]);
+    const otherKey = await relayOn(cluster, [0], ['--nats-nkey', stranger.publicKey, '--nats-nkey-seed', seedFile(stranger, 'other.nk')]);
+    await r.waitUntil(async () => (await natsOf(good)).connected, 10000, 'the relay with the allowed key to join');
+    await r.sleep(1500);  // several reconnection attempts of the others
+    for (const relay of [none, wrongSeed, otherKey]) {
+      assert.equal((await natsOf(relay)).connected, false, relay.log);
+      assert.equal((await r.health(relay)).status, 'ok', 'it still serves its own nodes');
+    }
+    const connz = await (await fetch(`http://127.0.0.1:${cluster.ports[0].monitor}/connz`)).json();
+    assert.equal(connz.num_connections, 1, 'only the allowed relay is connected');
   });
 
   it('refuses NATS settings it cannot use, with a message', async () => {

@@ -5,7 +5,7 @@
 // the certificate must not connect, and must say why (in its console's `relay` view).
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -15,16 +15,6 @@ const c = require('./lib/cluster');
 
 const gsioBinary = path.join(h.buildDir, 'src/bin/gsio');
 const proxies = new Set();
-
-// A self-signed certificate for localhost and 127.0.0.1: its own CA.
-function makeCertificate(dir) {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key, cert };
-}
 
 // TLS on a free port, forwarding the plain bytes to 127.0.0.1:targetPort.
 function startTlsProxy(targetPort, { key, cert }) {
@@ -75,7 +65,7 @@ describe('TLS links (wss:// relay, https:// peer)', () => {
   let cert; let relay; let relayTls;
 
   before(async () => {
-    cert = makeCertificate(h.tempDir('gsio-tls-'));
+    cert = h.makeCertificate(h.tempDir('gsio-tls-'));
     relay = await c.startRelay();
     relayTls = await startTlsProxy(relay.port, cert);
   });

@@ -21,6 +21,7 @@
 
 #include "bench/common.hpp"
 #include "bench/raw_ws_peer.hpp"
+#include "util/options.hpp"
 
 namespace gsio::bench {
 
@@ -29,7 +30,8 @@ namespace {
 namespace asio = boost::asio;
 
 struct fanout_options {
-  std::string url;
+  std::string url;                // one relay, or several (comma-separated): peer i on url i mod n
+  std::vector<std::string> urls;  // `url`, split
   std::string token;
   std::uint32_t peers = 16;
   std::uint32_t senders = 0;  // 0 = every peer
@@ -115,7 +117,8 @@ private:
         else if (++closed_ == o_.peers)
           io_.stop();  // every close is reported once; nothing left to wait for
       };
-      clients_.push_back(std::make_unique<raw_ws_peer>(io_, o_.url, o_.token, std::move(cb)));
+      clients_.push_back(std::make_unique<raw_ws_peer>(io_, o_.urls[i % o_.urls.size()], o_.token,
+                                                       std::move(cb)));
     }
     for (auto& c : clients_)
       c->start();
@@ -357,7 +360,10 @@ int run_fanout(int argc, char** argv) {
     "Scenario (c): R WebSocket peers announce themselves on a relay; S of them broadcast\n"
     "EntryAnnounce-shaped envelopes, each keeping W broadcasts not yet received by every other\n"
     "peer. Prints {delivered_per_s (one per recipient), broadcasts_per_s, fanout_latency_ms, ...}."};
-  options.add("url", "the relay, ws://host:port/ (required)", o.url)
+  options.add("url",
+               "the relay, ws://host:port/ (required); several, comma-separated, spread the peers "
+               "over them (relays joined through NATS, scenario g)",
+               o.url)
     .add("token", "network token (sent as Authorization: Bearer)", o.token)
     .add("peers", "WebSocket peers (R)", o.peers)
     .add("senders", "peers that broadcast (0 = all)", o.senders)
@@ -374,8 +380,10 @@ int run_fanout(int argc, char** argv) {
   if (auto code = parse_options(options, argc, argv))
     return *code;
   std::string problem;
-  if (o.url.rfind("ws://", 0) != 0)
-    problem = "--url must be ws://host:port/";
+  o.urls = util::split_list(o.url);
+  if (o.urls.empty() || std::any_of(o.urls.begin(), o.urls.end(),
+                                    [](const std::string& u) { return u.rfind("ws://", 0) != 0; }))
+    problem = "--url must be ws://host:port/ (or several, comma-separated)";
   else if (o.peers < 2 || o.peers > 5000)
     problem = "--peers must be 2..5000";
   else if (o.window == 0 || o.window > 4096)

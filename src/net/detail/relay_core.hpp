@@ -4,8 +4,9 @@
 //
 // The relay's objects and their executors:
 //   relay_server::impl - relay_server.cpp: the listener (detail/listener), the registry of
-//                        connections and node ids (one mutex), routing, the counters (atomics)
-//                        and the status endpoints.
+//                        connections and node ids (one mutex), routing and the counters
+//                        (atomics); relay_status.cpp: the status endpoints; relay_nats.cpp: the
+//                        other relays through NATS (net/nats_bridge, on libnats's threads).
 //   http_session       - relay_server.cpp: one per accepted TCP connection while it speaks HTTP
 //                        (an http_connection, detail/http_connection): answers /health, /stats,
 //                        /metrics and 404, checks upgrade requests and hands the socket over.

@@ -42,6 +42,16 @@ async function waitUntil(check, ms = 5000, what = 'condition', interval = 20) {
   }
 }
 
+// A self-signed certificate for localhost and 127.0.0.1 in `dir` (its own CA): { key, cert } paths.
+function makeCertificate(dir) {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  return { key, cert };
+}
+
 // Starts one of our programs and resolves once its log matches `readyPattern` (whose first group
 // is the port); rejects if it exits first. The returned handle has proc, log, port, exited,
 // waitExit(ms) and stop(signal). Every process started here is killed by cleanup(). `env` adds
@@ -162,7 +172,7 @@ async function cleanup() {
 
 module.exports = {
   buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, once, emitAck, health,
-  rssKiB, sqlite, cleanup, withTimeout, waitUntil, transports,
+  rssKiB, sqlite, cleanup, withTimeout, waitUntil, makeCertificate, transports,
 };
 
 // Resolves with the ack, or with null once the socket disconnects first (the node died).
