@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -276,10 +277,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (const auto relays = util::split_list(opt.relay).size();
-      opt.relay_links < 1 || (relays > 0 && opt.relay_links > relays)) {
+  if (const auto relays = util::split_list(opt.relay);
+      opt.relay_links < 1 || opt.relay_links > std::max<std::size_t>(relays.size(), 1)) {
     std::fprintf(stderr, "gsio-node: --relay-links must be 1 to the number of --relay urls (%zu), got %u\n",
-                 std::max<std::size_t>(relays, 1), opt.relay_links);
+                 std::max<std::size_t>(relays.size(), 1), opt.relay_links);
+    return 2;
+  } else if (std::set<std::string>{relays.begin(), relays.end()}.size() != relays.size()) {
+    // Two links to one relay would take the node id from each other at every announce.
+    std::fprintf(stderr, "gsio-node: --relay names a relay twice\n");
     return 2;
   }
 

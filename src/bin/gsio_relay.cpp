@@ -174,6 +174,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gsio-relay: the --nats-* options need --nats\n");
     return 2;
   }
+  if (!opt.nats_creds.empty() && !opt.nats_nkey.empty()) {
+    // libnats would use the nkey and silently drop the credentials file.
+    std::fprintf(stderr, "gsio-relay: give either --nats-creds or --nats-nkey, not both\n");
+    return 2;
+  }
   if (opt.nats_nkey.empty() != opt.nats_nkey_seed.empty() ||
       opt.nats_tls_cert.empty() != opt.nats_tls_key.empty()) {
     std::fprintf(stderr, "gsio-relay: --nats-nkey goes with --nats-nkey-seed, and --nats-tls-cert "

@@ -12,6 +12,8 @@
 
 #include <nats/nats.h>
 
+#include "util/log.hpp"
+
 namespace gsio::net {
 
 namespace {
@@ -29,10 +31,19 @@ void require_readable(const std::string& path, const std::string& what) {
     throw std::runtime_error("cannot use the NATS " + what + " " + path + ": " + std::strerror(errno));
 }
 
-// Messages and bytes NATS holds for one subscription whose callbacks fall behind; beyond them it
-// drops (and counts) rather than grow.
-constexpr int pending_messages = 65'536;
-constexpr int pending_bytes = 64 * 1024 * 1024;
+// Messages and bytes NATS holds for a subscription whose callbacks fall behind; beyond them it
+// drops (and counts) rather than grow. The broadcast subject carries the whole network's traffic;
+// a node's subject only what is addressed to that node, and a relay holds one per node.
+constexpr int broadcast_pending_messages = 65'536;
+constexpr int broadcast_pending_bytes = 64 * 1024 * 1024;
+constexpr int node_pending_messages = 4'096;
+constexpr int node_pending_bytes = 8 * 1024 * 1024;
+// A socket write to a NATS server that stops reading fails after this (libnats blocks without
+// it), so a publish on an io thread never waits longer; a server that answers no ping for
+// ping_interval x max_pings_out is given up for the next one.
+constexpr int64_t write_deadline_ms = 2'000;
+constexpr int64_t ping_interval_ms = 5'000;
+constexpr int max_pings_out = 3;
 
 }  // namespace
 
@@ -51,6 +62,8 @@ struct nats_bridge::impl {
   std::atomic<bool> connected{false};
   std::atomic<std::uint64_t> published{0}, received{0}, reconnects{0}, publish_dropped{0},
     oversized{0};
+  // Messages NATS dropped for node subscriptions since destroyed: a counter must not go down.
+  std::atomic<std::uint64_t> dropped_by_gone{0};
 
   mutable std::mutex mutex;  // guards the members below
   struct watched {
@@ -60,12 +73,19 @@ struct nats_bridge::impl {
   std::unordered_map<std::string, watched> nodes;
   std::string server;
 
-  // Closes the connection and frees what libnats gave out. Callbacks may still be running on
-  // libnats's threads afterwards (they see `closing`); this object must outlive them.
+  // Closes the connection: no callback starts afterwards (one already running finishes and sees
+  // `closing`), publications are refused. The connection object stays valid, so a publish racing
+  // with this on another thread is safe.
   void close() {
-    closing = true;
+    if (closing.exchange(true))
+      return;
     if (connection)
       natsConnection_Close(connection);
+  }
+
+  // Frees what libnats gave out; after close(), once no call into this object can be running.
+  void destroy() {
+    close();
     std::lock_guard lock{mutex};
     for (auto& [id, w] : nodes)
       natsSubscription_Destroy(w.subscription);
@@ -147,8 +167,15 @@ struct nats_bridge::impl {
     natsSubscription* sub = nullptr;
     check(natsConnection_Subscribe(&sub, connection, subject.c_str(), &impl::on_message, this),
           "cannot subscribe to " + subject);
-    natsSubscription_SetPendingLimits(sub, pending_messages, pending_bytes);
+    natsSubscription_SetPendingLimits(sub, broadcast_pending_messages, broadcast_pending_bytes);
     return sub;
+  }
+
+  static std::uint64_t dropped_by(natsSubscription* sub) {
+    int64_t dropped = 0;
+    if (sub && natsSubscription_GetDropped(sub, &dropped) == NATS_OK && dropped > 0)
+      return static_cast<std::uint64_t>(dropped);
+    return 0;
   }
 };
 
@@ -157,7 +184,7 @@ nats_bridge::nats_bridge(nats_options options, nats_callbacks callbacks) : impl_
   try {
     start(m, std::move(options), std::move(callbacks));
   } catch (...) {
-    m.close();
+    m.destroy();
     nats_CloseAndWait(5000);
     throw;
   }
@@ -198,6 +225,9 @@ void nats_bridge::start(impl& m, nats_options options, nats_callbacks callbacks)
   check(natsOptions_SetReconnectJitter(m.opts, 100, 1000), "cannot set up libnats");
   check(natsOptions_SetReconnectBufSize(m.opts, static_cast<int>(m.options.reconnect_buffer_bytes)),
         "bad reconnect buffer size");
+  check(natsOptions_SetWriteDeadline(m.opts, write_deadline_ms), "cannot set up libnats");
+  check(natsOptions_SetPingInterval(m.opts, ping_interval_ms), "cannot set up libnats");
+  check(natsOptions_SetMaxPingsOut(m.opts, max_pings_out), "cannot set up libnats");
   check(natsOptions_SetNoEcho(m.opts, true), "cannot set up libnats");
   check(natsOptions_SetDisconnectedCB(m.opts, &impl::on_disconnected, &m), "cannot set up libnats");
   check(natsOptions_SetReconnectedCB(m.opts, &impl::on_reconnected, &m), "cannot set up libnats");
@@ -210,7 +240,11 @@ void nats_bridge::start(impl& m, nats_options options, nats_callbacks callbacks)
     check(natsOptions_SetNKeyFromSeed(m.opts, m.options.nkey_public.c_str(),
                                       m.options.nkey_seed_file.c_str()),
           "cannot use the NATS nkey seed file " + m.options.nkey_seed_file);
-  if (!m.options.tls_ca_file.empty() || !m.options.tls_cert_file.empty()) {
+  // libnats takes TLS from the options, not from a tls:// URL: without this, a tls:// server that
+  // does not insist on TLS would be spoken to in plain text.
+  const bool tls_url = std::any_of(m.options.servers.begin(), m.options.servers.end(),
+                                   [](const std::string& s) { return s.rfind("tls://", 0) == 0; });
+  if (tls_url || !m.options.tls_ca_file.empty() || !m.options.tls_cert_file.empty()) {
     check(natsOptions_SetSecure(m.opts, true), "cannot use TLS with NATS");
     if (!m.options.tls_ca_file.empty())
       check(natsOptions_LoadCATrustedCertificates(m.opts, m.options.tls_ca_file.c_str()),
@@ -229,11 +263,14 @@ void nats_bridge::start(impl& m, nats_options options, nats_callbacks callbacks)
   m.broadcast = m.subscribe(m.broadcast_subject);
 }
 
+void nats_bridge::close() { impl_->close(); }
+
 nats_bridge::~nats_bridge() {
-  impl_->close();
+  impl_->destroy();
   // libnats delivers on its own threads: only once they are all done may the callbacks' closure
   // go. A relay holds one bridge for its lifetime, so closing the library here is safe.
-  nats_CloseAndWait(5000);
+  if (const auto status = nats_CloseAndWait(5000); status != NATS_OK)
+    log::warn("nats", "libnats did not close cleanly: ", natsStatus_GetText(status));
   impl_.reset();
 }
 
@@ -264,7 +301,7 @@ bool nats_bridge::watch(const std::string& node_id) {
     m.nodes.erase(node_id);
     return false;
   }
-  natsSubscription_SetPendingLimits(sub, pending_messages, pending_bytes);
+  natsSubscription_SetPendingLimits(sub, node_pending_messages, node_pending_bytes);
   w.subscription = sub;
   return true;
 }
@@ -275,6 +312,7 @@ void nats_bridge::unwatch(const std::string& node_id) {
   auto it = m.nodes.find(node_id);
   if (it == m.nodes.end() || --it->second.holders > 0)
     return;
+  m.dropped_by_gone.fetch_add(impl::dropped_by(it->second.subscription), std::memory_order_relaxed);
   natsSubscription_Unsubscribe(it->second.subscription);
   natsSubscription_Destroy(it->second.subscription);
   m.nodes.erase(it);
@@ -308,18 +346,13 @@ nats_stats nats_bridge::stats() const {
   s.received = m.received.load();
   s.reconnects = m.reconnects.load();
   s.publish_dropped = m.publish_dropped.load();
-  s.receive_dropped = m.oversized.load();
+  s.receive_dropped = m.oversized.load() + m.dropped_by_gone.load();
   std::lock_guard lock{m.mutex};
   s.server = m.server;
   s.watched_nodes = m.nodes.size();
-  auto dropped_by = [&](natsSubscription* sub) {
-    int64_t dropped = 0;
-    if (sub && natsSubscription_GetDropped(sub, &dropped) == NATS_OK && dropped > 0)
-      s.receive_dropped += static_cast<std::uint64_t>(dropped);
-  };
-  dropped_by(m.broadcast);
+  s.receive_dropped += impl::dropped_by(m.broadcast);
   for (const auto& [id, w] : m.nodes)
-    dropped_by(w.subscription);
+    s.receive_dropped += impl::dropped_by(w.subscription);
   return s;
 }
 

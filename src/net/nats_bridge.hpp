@@ -71,6 +71,9 @@ public:
   // unreadable credentials file) and names them.
   nats_bridge(nats_options options, nats_callbacks callbacks);
   ~nats_bridge();  // closes the connection; no callback runs afterwards
+  // Closes the connection now (idempotent): no callback starts afterwards, publications and
+  // watches are refused. For a relay that stops; the destructor still waits for libnats.
+  void close();
   nats_bridge(const nats_bridge&) = delete;
   nats_bridge& operator=(const nats_bridge&) = delete;
 

@@ -60,8 +60,10 @@ void relay_server::impl::from_nats(std::string envelope, const std::string* dire
   auto message = decode_p2p(envelope, error, /*with_payload=*/false);
   // Another publisher on the subject (or a relay of another version) must not get past the
   // checks a node's frame gets: a valid envelope, addressed as its subject says.
+  // (Never addressed to its own sender: a node's frame like that is dropped as self_addressed.)
   const bool addressed_right =
-    message && (directed_to ? message->recipient_id == *directed_to : message->recipient_id.empty());
+    message && (directed_to ? message->recipient_id == *directed_to && message->sender_id != *directed_to
+                            : message->recipient_id.empty());
   if (!addressed_right) {
     const auto dropped = nats_malformed.fetch_add(1, std::memory_order_relaxed) + 1;
     if (dropped <= logged_nats_drops)
@@ -78,6 +80,8 @@ void relay_server::impl::from_nats(std::string envelope, const std::string* dire
   std::shared_ptr<relay_connection> target;
   {
     std::lock_guard lock{mutex};
+    if (stopping)
+      return;
     if (auto it = nodes.find(*directed_to); it != nodes.end())
       target = it->second.handle.lock();
   }
@@ -100,9 +104,12 @@ bool relay_server::impl::send_on_nats(const std::string& recipient_id, const fra
 }
 
 void relay_server::impl::watch_on_nats(const std::string& node_id) {
-  if (nats && !nats->watch(node_id))
-    log::warn(log_component, "node ", util::printable_prefix(node_id),
-              " cannot be reached from the other relays: its id is not a NATS subject token");
+  if (!nats || nats->watch(node_id))
+    return;
+  log::warn(log_component, "node ", util::printable_prefix(node_id),
+            " cannot be reached from the other relays: ",
+            nats_bridge::valid_subject_token(node_id) ? "NATS refused the subscription"
+                                                      : "its id is not a NATS subject token");
 }
 
 void relay_server::impl::unwatch_on_nats(const std::string& node_id) {

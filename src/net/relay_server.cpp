@@ -275,6 +275,8 @@ void relay_server::impl::stop() {
         ws_open.push_back(std::move(c));
   }
   listener->stop();
+  if (nats)
+    nats->close();  // nothing more from the other relays to the connections closing below
   for (const auto& c : http_connections.close())
     c->abort();
   for (const auto& c : ws_open)
@@ -401,6 +403,8 @@ void relay_server::impl::deliver_to_all(const frame_ptr& frame, std::string_view
   std::vector<std::shared_ptr<relay_connection>> targets;
   {
     std::lock_guard lock{mutex};
+    if (stopping)
+      return;  // the connections are closing (and NATS input arrives on libnats's threads)
     targets.reserve(nodes.size());
     for (const auto& [id, slot] : nodes)
       if (slot.owner != except_connection && id != except_node_id)

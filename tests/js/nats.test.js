@@ -102,6 +102,7 @@ describe('relays on NATS', () => {
     stranger.publish('gsio.broadcast', JSON.stringify({ ...valid, message_type: 'NoSuchType' }));
     stranger.publish('gsio.broadcast', JSON.stringify(r.envelope('EntryRequest', 'x1', 'n1')));  // directed, on the broadcast subject
     stranger.publish('gsio.node.n1', JSON.stringify(r.envelope('EntryRequest', 'x1', 'n2')));  // another recipient
+    stranger.publish('gsio.node.n1', JSON.stringify(r.envelope('EntryRequest', 'n1', 'n1')));  // to itself
     stranger.publish('gsio.broadcast', JSON.stringify({ ...valid, payload: { pad: 'p'.repeat(8192) } }));  // oversized
     stranger.publish('gsio.broadcast', Buffer.from([0xff, 0xfe, 0x00, 0x01]));
     stranger.publish('gsio.broadcast', JSON.stringify(valid));  // the one good message
@@ -109,9 +110,9 @@ describe('relays on NATS', () => {
     await peer.waitFor((m) => m.message_id === valid.message_id, 5000, 'the valid message');
     const s = await r.waitUntil(async () => {
       const now = await natsOf(relay);
-      return now.malformed === 5 && now.receive_dropped === 1 ? now : undefined;
-    }, 5000, 'five malformed and one oversized message counted');
-    assert.equal(s.received, 6, 'everything but the oversized one was read');
+      return now.malformed === 6 && now.receive_dropped === 1 ? now : undefined;
+    }, 5000, 'six malformed and one oversized message counted');
+    assert.equal(s.received, 7, 'everything but the oversized one was read');
     assert.equal(peer.messages.filter((m) => m.message_type !== 'NodeAnnounce').length, 1, 'only the valid message was delivered');
     assert.match(relay.log, /dropped a message from NATS/);
     assert.equal((await r.health(relay)).status, 'ok');
@@ -264,6 +265,9 @@ describe('relays on NATS', () => {
     out = await run(['--nats', 'nats://127.0.0.1:1', '--nats-tls-cert', '/x.pem']);
     assert.equal(out.code, 2);
     assert.match(out.output, /--nats-tls-cert\s+with --nats-tls-key/);
+    out = await run(['--nats', 'nats://127.0.0.1:1', '--nats-creds', '/x.creds', '--nats-nkey', 'U', '--nats-nkey-seed', '/x.nk']);
+    assert.equal(out.code, 2);
+    assert.match(out.output, /either --nats-creds or --nats-nkey/);
     out = await run(['--nats', 'nats://127.0.0.1:1', '--nats-creds', '/nonexistent/creds']);
     assert.equal(out.code, 1);
     assert.match(out.output, /cannot use the NATS credentials file \/nonexistent\/creds/);

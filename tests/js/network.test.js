@@ -641,11 +641,14 @@ describe('several relays (--relay URL,URL and --relay-links)', () => {
     assert.ok(!(await c.relayStats(a)).nodes.includes((await c.nodeInfo(sockets[2])).node_id));
   });
 
-  it('refuses --relay-links outside 1 to the number of relays', async () => {
-    for (const [relays, links] of [['ws://127.0.0.1:1,ws://127.0.0.1:2', '3'], ['ws://127.0.0.1:1', '0']]) {
+  it('refuses --relay-links outside 1 to the number of relays, and a relay listed twice', async () => {
+    for (const [relays, links] of [['ws://127.0.0.1:1,ws://127.0.0.1:2', '3'], ['ws://127.0.0.1:1', '0'], ['', '2']]) {
       const run = await h.runNodeToExit(['--port', '0', '--data-dir', h.tempDir(), '--relay', relays, '--relay-links', links]);
       assert.equal(run.code, 2, run.output);
       assert.match(run.output, /--relay-links must be 1 to the number of --relay urls/);
     }
+    const twice = await h.runNodeToExit(['--port', '0', '--data-dir', h.tempDir(), '--relay', 'ws://127.0.0.1:1,ws://127.0.0.1:1']);
+    assert.equal(twice.code, 2, twice.output);
+    assert.match(twice.output, /--relay names a relay twice/);
   });
 });
