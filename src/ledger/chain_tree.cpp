@@ -26,6 +26,7 @@ struct node {
   std::size_t pos = 0;     // index within seg->nodes, plus seg->first
   std::size_t depth = 0;   // distance from the genesis link: its index if canonical
   std::size_t children = 0;
+  membership_ptr members;  // state after this entry (private networks); shared until it changes
 };
 
 struct segment {
@@ -59,6 +60,9 @@ struct chain_tree::impl {
   crypto::digest set_digest{};
   std::size_t forks = 0;
   std::unordered_map<std::string, std::int64_t> last_us_by_creator;
+  std::string network_id;  // empty: open network
+  // Author blocks by "<key>-<time>": only entries that carry one.
+  std::unordered_map<std::string, std::vector<node*>> by_author;
 
   // Held entries, keyed by the parent hash they wait for, oldest first: a deque, so that dropping
   // the oldest of 100k entries waiting for one made-up parent does not move the other 99,999.
@@ -229,12 +233,24 @@ struct chain_tree::impl {
         if (on_path(other, parent))
           return rejection{reject_code::duplicate_id,
                            "entry " + value.id + ": the same id is already on its chain"};
+    admission admitted;
+    if (!network_id.empty()) {
+      admitted = admit(parent ? parent->members : nullptr, value, network_id);
+      if (admitted.why)
+        return std::move(admitted.why);
+      if (admitted.author && parent && author_on_path(*admitted.author, parent))
+        return rejection{reject_code::bad_author,
+                         "entry " + value.id + ": this author block is already on its chain (a replay)"};
+    }
 
     auto owned = std::make_unique<node>();
     node* n = owned.get();
     n->value = std::move(value);
     nodes.emplace(n->value.hash, std::move(owned));
     by_id[n->value.id].push_back(n);
+    n->members = std::move(admitted.after);
+    if (admitted.author)
+      by_author[author_key(*admitted.author)].push_back(n);
     n->seq = attach_order.size();
     attach_order.push_back(n);
     crypto::digest bytes{};
@@ -266,6 +282,18 @@ struct chain_tree::impl {
     if (++parent->children == 2)
       ++forks;
     return std::nullopt;
+  }
+
+  static std::string author_key(const author_ref& author) {
+    return author.key + "-" + std::to_string(author.time_us);
+  }
+
+  bool author_on_path(const author_ref& author, const node* parent) const {
+    auto same = by_author.find(author_key(author));
+    if (same == by_author.end())
+      return false;
+    return std::any_of(same->second.begin(), same->second.end(),
+                       [parent](const node* other) { return on_path(other, parent); });
   }
 
   // Re-walks the fork choice from the genesis link and reports how the canonical chain changed.
@@ -313,6 +341,9 @@ struct chain_tree::impl {
 chain_tree::chain_tree() : impl_(std::make_unique<impl>()) {}
 chain_tree::chain_tree(held_limits limits) : impl_(std::make_unique<impl>()) {
   impl_->limits = limits;
+}
+chain_tree::chain_tree(held_limits limits, std::string network_id) : chain_tree(limits) {
+  impl_->network_id = std::move(network_id);
 }
 chain_tree::~chain_tree() = default;
 chain_tree::chain_tree(chain_tree&&) noexcept = default;
@@ -522,6 +553,22 @@ std::vector<const entry*> chain_tree::orphaned_entries_of(std::string_view node_
 std::int64_t chain_tree::last_unix_us_of(std::string_view node_id) const {
   auto it = impl_->last_us_by_creator.find(std::string(node_id));
   return it == impl_->last_us_by_creator.end() ? -1 : it->second;
+}
+
+const std::string& chain_tree::network_id() const { return impl_->network_id; }
+
+membership_ptr chain_tree::members_after(std::string_view hash) const {
+  auto it = impl_->nodes.find(hash);
+  return it == impl_->nodes.end() ? nullptr : it->second->members;
+}
+
+membership_ptr chain_tree::members_at_tip() const {
+  return impl_->canonical.empty() ? nullptr : impl_->canonical.back()->members;
+}
+
+bool chain_tree::author_block_on_path(const author_ref& author, std::string_view parent_hash) const {
+  auto it = impl_->nodes.find(parent_hash);
+  return it != impl_->nodes.end() && impl_->author_on_path(author, it->second.get());
 }
 
 }  // namespace gsio::ledger

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ledger/entry.hpp"
+#include "ledger/membership.hpp"
 #include "ledger/validation.hpp"
 
 namespace gsio::ledger {
@@ -50,6 +51,10 @@ public:
 
   chain_tree();
   explicit chain_tree(held_limits limits);
+  // A tree for the private network whose charter entry has hash `network_id`: every entry must
+  // descend from that charter and pass ledger/membership.hpp's admit() at its parent's state.
+  // An empty `network_id` is an open network (no membership rules).
+  chain_tree(held_limits limits, std::string network_id);
   ~chain_tree();
   chain_tree(chain_tree&&) noexcept;
   chain_tree& operator=(chain_tree&&) noexcept;
@@ -113,6 +118,16 @@ public:
 
   // Largest unix_us of any known entry by `node_id` (-1 if none): new ids must exceed it.
   std::int64_t last_unix_us_of(std::string_view node_id) const;
+
+  // Membership (private networks only; empty / nullptr on an open one).
+  const std::string& network_id() const;
+  // The membership state after the attached entry `hash`, or nullptr.
+  membership_ptr members_after(std::string_view hash) const;
+  // The state a new entry on the canonical tip is checked against.
+  membership_ptr members_at_tip() const;
+  // Whether an author block with this key and time is already on the path ending at `parent`
+  // (a replayed block: the author signed one post, not two).
+  bool author_block_on_path(const author_ref& author, std::string_view parent_hash) const;
 
 private:
   struct impl;

@@ -33,11 +33,28 @@ sync_page answer_sync(const chain_tree& tree, const sync_request& request, std::
   return page;
 }
 
-std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self) {
+std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self,
+                                    std::vector<rejection>* refused) {
   std::vector<entry> out;
   std::string parent(tree.tip_hash());
+  membership_ptr members = tree.members_at_tip();
+  const bool private_network = !tree.network_id().empty();
   for (const entry* orphan : tree.orphaned_entries_of(self.node_id())) {
-    out.push_back(relink(*orphan, self, parent));
+    entry moved = relink(*orphan, self, parent);
+    if (private_network) {
+      admission admitted = admit(members, moved, tree.network_id());
+      // A replayed author block is what the tree also refuses; the re-append itself never
+      // repeats one, since its original left the chain.
+      if (!admitted.why && admitted.author && tree.author_block_on_path(*admitted.author, parent))
+        admitted.why = rejection{reject_code::bad_author, "entry " + moved.id + ": its author block is already on the chain"};
+      if (admitted.why) {
+        if (refused)
+          refused->push_back(std::move(*admitted.why));
+        continue;
+      }
+      members = std::move(admitted.after);
+    }
+    out.push_back(std::move(moved));
     parent = out.back().hash;
   }
   return out;

@@ -43,8 +43,12 @@ sync_page answer_sync(const chain_tree& tree, const sync_request& request,
 
 // For every entry by `self` that fork choice left off the canonical chain (and whose id is not on
 // it), a copy with the same id, timestamp and data linked onto the canonical tip, one after the
-// other, oldest first. The caller inserts them in order.
-std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self);
+// other, oldest first. The caller inserts them in order. On a private network an orphan that the
+// membership at its new place refuses (its creator or author was removed meanwhile, its invite
+// redeemed on the chain that won) is left out, and its reason added to `refused` if given: the
+// documented exception to P2 (DESIGN §10).
+std::vector<entry> reappend_orphans(const chain_tree& tree, const crypto::identity& self,
+                                    std::vector<rejection>* refused = nullptr);
 
 // Decides which peer to pull from. One pull is in flight at a time, so a node that several peers
 // announce to fetches what it lacks once, not once per peer.

@@ -20,6 +20,12 @@ std::string_view to_string(reject_code code) {
     case reject_code::future_timestamp: return "future_timestamp";
     case reject_code::too_large: return "too_large";
     case reject_code::duplicate_id: return "duplicate_id";
+    case reject_code::wrong_network: return "wrong_network";
+    case reject_code::not_member: return "not_member";
+    case reject_code::bad_statement: return "bad_statement";
+    case reject_code::bad_author: return "bad_author";
+    case reject_code::invite_used: return "invite_used";
+    case reject_code::invite_expired: return "invite_expired";
   }
   return "unknown";
 }

@@ -20,6 +20,13 @@ enum class reject_code {
   future_timestamp,   // too far ahead of this node's clock
   too_large,          // canonical data larger than the limit
   duplicate_id,       // the id already appears on the entry's path
+  // Membership (DESIGN §10, ledger/membership.hpp): checked against the state at the parent.
+  wrong_network,      // not rooted at this network's charter, or a statement for another network
+  not_member,         // creator, author or signer lacks the role the entry needs
+  bad_statement,      // a charter, statement or redemption that is malformed or replayed
+  bad_author,         // an author block that is malformed, out of time or wrongly signed
+  invite_used,        // the invite's nonce was already redeemed on the entry's path
+  invite_expired,     // the entry's time is after the invite's expiry
 };
 
 std::string_view to_string(reject_code code);

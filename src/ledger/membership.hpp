@@ -1,0 +1,147 @@
+#pragma once
+// Who may write to a private network (DESIGN §10, docs/PROTOCOL.md §9): the charter, admin
+// statements, invites and their redemptions, author blocks, and the membership state they fold
+// into. Written once: the node's fork tree, the CLI, the tests and the simulation all call this.
+//
+// Validity is path-relative: an entry is checked against the membership state at its parent (the
+// fold of the statements among its ancestors), so it stays a deterministic function of the set of
+// entries and fork choice is unchanged.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/entry.hpp"
+#include "ledger/validation.hpp"
+
+namespace gsio::crypto {
+class identity;
+}
+
+namespace gsio::ledger {
+
+enum class role { admin, node, author, reader };
+std::string_view to_string(role r);
+std::optional<role> role_from_string(std::string_view text);
+
+enum class read_policy { members, anyone };
+std::string_view to_string(read_policy p);
+
+// Domain strings: a signature made for one kind of object never verifies as another.
+inline constexpr std::string_view charter_domain = "gsio-charter-v1";
+inline constexpr std::string_view statement_domain = "gsio-member-v1";
+inline constexpr std::string_view invite_domain = "gsio-invite-v1";
+inline constexpr std::string_view redeem_domain = "gsio-redeem-v1";
+inline constexpr std::string_view author_domain = "gsio-author-v1";
+
+// What every signature inside entry data signs: the 64-hex SHA-256 of
+//   domain "\n" network_id "\n" canonical JSON of the object without its "sig" member
+// (network_id is empty for the charter, which defines it).
+std::string signed_digest(std::string_view domain, std::string_view network_id,
+                          std::string_view canonical_without_sig);
+
+// An author's time may precede its entry's by this much (a client signs, a node then creates
+// the entry) and follow it by the future-skew limit.
+inline constexpr std::int64_t author_time_before_entry_us = 60LL * 60 * 1'000'000;
+inline constexpr std::int64_t author_time_after_entry_us = 5LL * 60 * 1'000'000;
+
+struct member {
+  role r = role::reader;
+  std::string nick;       // chosen at admission; may be empty
+  std::int64_t since_us = 0;  // time of the entry that admitted the key
+  std::string admitted_by;    // admin key that signed the statement or invite
+};
+
+// The membership state at one entry. Immutable once built; entries that change nothing share
+// their parent's state, so a tree holds one state per membership change, not per entry.
+struct membership_state {
+  std::string network_id;  // the charter entry's hash
+  std::string name;
+  read_policy read = read_policy::members;
+  std::map<std::string, member, std::less<>> members;        // key hex -> role and origin
+  std::map<std::string, std::int64_t, std::less<>> last_statement_at;  // key hex -> newest "at"
+  std::set<std::string, std::less<>> used_nonces;            // invites redeemed on this path
+
+  const member* find(std::string_view key) const;
+  bool has_role(std::string_view key, role r) const;
+  std::size_t admin_count() const;
+};
+
+using membership_ptr = std::shared_ptr<const membership_state>;
+
+// The outcome of checking one entry: rejected with a reason, or admitted with the state after it
+// (the parent's own pointer when the entry changes nothing).
+struct author_ref {
+  std::string key;
+  std::int64_t time_us = 0;
+};
+
+struct admission {
+  std::optional<rejection> why;
+  membership_ptr after;
+  std::optional<author_ref> author;  // the entry's verified author block, if it has one
+};
+
+// Checks `e` against `at_parent` (nullptr for a first entry, which must be the charter whose hash
+// is `network_id`) and folds it in. Verifies the signatures inside the data (charter, statement,
+// invite, redemption, author block); the entry's own hash and signature are validate()'s.
+admission admit(const membership_ptr& at_parent, const entry& e, std::string_view network_id);
+
+// The author key and time of an entry whose data carries an author block, or nullopt.
+std::optional<author_ref> author_of(const entry& e);
+
+// ---- Building the objects (CLI, tests, simulation, the TS client mirrors these) ----
+
+struct charter_fields {
+  std::string name;
+  read_policy read = read_policy::members;
+  // Admitted with the charter, so that a network can start with its first nodes and authors.
+  struct initial_member {
+    std::string key;
+    role r = role::node;
+    std::string nick;
+  };
+  std::vector<initial_member> members;
+};
+
+// The charter entry: created and signed by `admin`, first in the chain. Its hash is the network id.
+entry make_charter(const crypto::identity& admin, const charter_fields& fields, std::int64_t unix_us);
+
+// Canonical JSON of an admin statement adding (`add` true) or removing `key`, signed by `admin`.
+std::string make_statement(const crypto::identity& admin, std::string_view network_id, bool add,
+                           std::string_view key, role r, std::string_view nick, std::int64_t at_us);
+
+// Canonical JSON of an invite: `role` for whoever redeems it first on a path, until `expires_us`.
+// `nonce_hex` is 32 lowercase hex digits (16 random bytes).
+std::string make_invite(const crypto::identity& admin, std::string_view network_id, role r,
+                        std::int64_t expires_us, std::string_view nonce_hex);
+
+// Canonical JSON of a redemption of `invite_json` by `redeemer`, to be the data of an entry.
+// Throws std::invalid_argument when `invite_json` is not an object.
+std::string make_redemption(const crypto::identity& redeemer, std::string_view invite_json,
+                            std::string_view nick);
+
+// `data_json` (an object without "author") with an author block signed by `author` added.
+// Throws std::invalid_argument when `data_json` is not such an object.
+std::string add_author_block(const crypto::identity& author, std::string_view network_id,
+                             std::string_view data_json, std::int64_t time_us);
+
+// Checks an invite on its own (its shape, signature and network), without a chain: what a node
+// or the CLI can say before redeeming it. nullopt when well-formed and signed by its "by" key.
+struct invite_view {
+  std::string network_id;
+  role r = role::reader;
+  std::int64_t expires_us = 0;
+  std::string nonce;
+  std::string by;
+};
+std::optional<invite_view> read_invite(std::string_view invite_json, std::string& error);
+
+// Whether entry data names itself a membership object ({"gsio": ...}).
+bool is_membership_data(std::string_view canonical_data);
+
+}  // namespace gsio::ledger

@@ -1,0 +1,320 @@
+// Membership (DESIGN §10): the charter, admin statements, invites, redemptions and author blocks,
+// judged path-relatively by the fork tree. The attacker's cases come first: each names the guard
+// it needs and fails without it.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "crypto/identity.hpp"
+#include "ledger/canonical_json.hpp"
+#include "ledger/chain_tree.hpp"
+#include "ledger/membership.hpp"
+#include "ledger/sync.hpp"
+
+using namespace gsio::ledger;
+using gsio::crypto::identity;
+using status = chain_tree::status;
+
+namespace {
+
+identity key(int n) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(static_cast<std::uint8_t>(0x40 + n));
+  return identity::from_seed(seed);
+}
+
+constexpr std::int64_t t0 = 1'800'000'000'000'000;  // 2027-01-15, microseconds
+
+// A network with admin A, member nodes N1 and N2, author W and reader R, plus an outsider O.
+struct network {
+  identity admin = key(0), n1 = key(1), n2 = key(2), writer = key(3), reader = key(4), outsider = key(5);
+  std::int64_t clock = t0;
+  entry charter;
+  chain_tree tree;
+
+  explicit network(std::string name = "friends")
+    : charter(make_charter(admin, fields(std::move(name)), t0)), tree({}, charter.hash) {
+    REQUIRE(tree.insert(charter).outcome == status::appended);
+  }
+
+  charter_fields fields(std::string name) const {
+    charter_fields f;
+    f.name = std::move(name);
+    f.members = {{n1.node_id(), role::node, "n1"}, {n2.node_id(), role::node, "n2"},
+                 {writer.node_id(), role::author, "ada"}, {reader.node_id(), role::reader, "rob"}};
+    return f;
+  }
+  const std::string& id() const { return charter.hash; }
+
+  entry make(const identity& creator, std::string data, std::string_view parent = {}) {
+    return make_entry(creator, std::move(data), std::string(parent.empty() ? tree.tip_hash() : parent), ++clock);
+  }
+  entry statement(const identity& signer, bool add, const identity& who, role r, std::int64_t at,
+                  const identity& carrier, std::string_view parent = {}) {
+    return make(carrier, make_statement(signer, id(), add, who.node_id(), r, "", at), parent);
+  }
+  std::string invite(role r, std::string nonce = std::string(32, 'a'), std::int64_t expires = t0 + 3'600'000'000LL) {
+    return make_invite(admin, id(), r, expires, nonce);
+  }
+  std::string authored(const identity& author, std::string data = R"({"msg":"hi"})") {
+    return add_author_block(author, id(), data, clock);
+  }
+  chain_tree::insert_result put(entry e) { return tree.insert(std::move(e)); }
+};
+
+reject_code code_of(const chain_tree::insert_result& r) {
+  REQUIRE(r.outcome == status::rejected);
+  REQUIRE(r.why);
+  return r.why->code;
+}
+
+}  // namespace
+
+TEST_CASE("membership: an outsider's entry is refused, a member node's accepted") {
+  network net;
+  CHECK(code_of(net.put(net.make(net.outsider, R"({"msg":"let me in"})"))) == reject_code::not_member);
+  // Authors and readers are people, not nodes: they write through a node, never as creators.
+  CHECK(code_of(net.put(net.make(net.writer, R"({"msg":"x"})"))) == reject_code::not_member);
+  CHECK(code_of(net.put(net.make(net.admin, R"({"msg":"x"})"))) == reject_code::not_member);
+  CHECK(net.put(net.make(net.n1, R"({"msg":"hello"})")).outcome == status::appended);
+  CHECK(net.tree.height() == 2);
+}
+
+TEST_CASE("membership: a chain not rooted at the charter is refused (wrong network)") {
+  network net;
+  network other("others");  // same keys, another charter: another network id
+  REQUIRE(other.id() != net.id());
+  // Another network's charter as a first entry.
+  CHECK(code_of(net.put(other.charter)) == reject_code::wrong_network);
+  // An ordinary first entry.
+  CHECK(code_of(net.put(make_entry(net.n1, R"({"msg":"root"})", std::string(genesis_hash), t0 + 5))) ==
+        reject_code::wrong_network);
+  // A statement signed for the other network (its admin is ours, its signature valid there).
+  auto foreign = make_statement(net.admin, other.id(), true, net.outsider.node_id(), role::node, "", t0 + 9);
+  CHECK(code_of(net.put(net.make(net.n1, foreign))) == reject_code::wrong_network);
+  // An author block signed for the other network.
+  auto block = add_author_block(net.writer, other.id(), R"({"msg":"x"})", net.clock);
+  CHECK(code_of(net.put(net.make(net.n1, block))) == reject_code::bad_author);
+}
+
+TEST_CASE("membership: forged and replayed statements are refused") {
+  network net;
+  SUBCASE("signed by a member who is not an admin") {
+    CHECK(code_of(net.put(net.statement(net.n1, true, net.outsider, role::node, t0 + 1, net.n1))) ==
+          reject_code::not_member);
+  }
+  SUBCASE("an admin's statement with a changed role") {
+    auto text = make_statement(net.admin, net.id(), true, net.outsider.node_id(), role::author, "", t0 + 1);
+    const auto at = text.find("\"author\"");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 8, "\"admin\"");
+    CHECK(code_of(net.put(net.make(net.n1, text))) == reject_code::bad_signature);
+  }
+  SUBCASE("carried by a node that is not a member") {
+    CHECK(code_of(net.put(net.statement(net.admin, true, net.outsider, role::node, t0 + 1, net.outsider))) ==
+          reject_code::not_member);
+  }
+  SUBCASE("an unsigned extra member riding along") {
+    auto text = make_statement(net.admin, net.id(), true, net.outsider.node_id(), role::node, "", t0 + 1);
+    text.insert(1, R"("extra":1,)");
+    std::string canonical, error;
+    REQUIRE(canonicalize_text(text, canonical, error));
+    CHECK(code_of(net.put(net.make(net.n1, canonical))) == reject_code::bad_statement);
+  }
+  SUBCASE("a removal replayed after the key was added again") {
+    auto removal = make_statement(net.admin, net.id(), false, net.n2.node_id(), role::node, "", t0 + 10);
+    REQUIRE(net.put(net.make(net.n1, removal)).outcome == status::appended);
+    REQUIRE(net.put(net.statement(net.admin, true, net.n2, role::node, t0 + 20, net.n1)).outcome == status::appended);
+    CHECK(net.tree.members_at_tip()->has_role(net.n2.node_id(), role::node));
+    CHECK(code_of(net.put(net.make(net.n1, removal))) == reject_code::bad_statement);
+    CHECK(net.tree.members_at_tip()->has_role(net.n2.node_id(), role::node));
+  }
+  SUBCASE("the last admin cannot be removed") {
+    CHECK(code_of(net.put(net.statement(net.admin, false, net.admin, role::admin, t0 + 1, net.n1))) ==
+          reject_code::bad_statement);
+  }
+  SUBCASE("an unknown kind of membership object") {
+    CHECK(code_of(net.put(net.make(net.n1, R"({"gsio":"grant","key":"x"})"))) == reject_code::bad_statement);
+    CHECK(code_of(net.put(net.make(net.n1, std::string(net.charter.data)))) == reject_code::bad_statement);
+  }
+}
+
+TEST_CASE("membership: invites redeem once per path, before expiry, only as signed") {
+  network net;
+  identity newcomer = key(9);
+  SUBCASE("an author's redemption, brought in by a member node, then a replay of it") {
+    auto redemption = make_redemption(newcomer, net.invite(role::author), "newt");
+    REQUIRE(net.put(net.make(net.n1, redemption)).outcome == status::appended);
+    const member* m = net.tree.members_at_tip()->find(newcomer.node_id());
+    REQUIRE(m);
+    CHECK(m->r == role::author);
+    CHECK(m->nick == "newt");
+    CHECK(m->admitted_by == net.admin.node_id());
+    // Same invite, another key: the nonce is spent on this path.
+    CHECK(code_of(net.put(net.make(net.n2, make_redemption(key(10), net.invite(role::author), "")))) ==
+          reject_code::invite_used);
+  }
+  SUBCASE("a node's redemption as its own first entry; an author invite cannot admit a node") {
+    CHECK(code_of(net.put(net.make(newcomer, make_redemption(newcomer, net.invite(role::author), "")))) ==
+          reject_code::not_member);
+    REQUIRE(net.put(net.make(newcomer, make_redemption(newcomer, net.invite(role::node), ""))).outcome ==
+            status::appended);
+    CHECK(net.put(net.make(newcomer, R"({"msg":"joined"})")).outcome == status::appended);
+  }
+  SUBCASE("expired") {
+    auto invite = net.invite(role::author, std::string(32, 'b'), net.clock);  // the next entry is later
+    CHECK(code_of(net.put(net.make(net.n1, make_redemption(newcomer, invite, "")))) == reject_code::invite_expired);
+  }
+  SUBCASE("signed by a non-admin, or with its role raised") {
+    auto by_member = make_invite(net.n1, net.id(), role::node, t0 + 3'600'000'000LL, std::string(32, 'c'));
+    CHECK(code_of(net.put(net.make(newcomer, make_redemption(newcomer, by_member, "")))) == reject_code::not_member);
+    auto invite = net.invite(role::reader);
+    invite.replace(invite.find("\"reader\""), 8, "\"node\"");
+    std::string canonical, error;
+    REQUIRE(canonicalize_text(invite, canonical, error));
+    CHECK_THROWS(make_redemption(newcomer, canonical, ""));
+    // Built by hand: the redeemer signs over the tampered invite.
+    auto forged = make_redemption(newcomer, net.invite(role::reader), "");
+    forged.replace(forged.find("\"reader\""), 8, "\"node\"");
+    REQUIRE(canonicalize_text(forged, canonical, error));
+    CHECK(code_of(net.put(net.make(newcomer, canonical))) == reject_code::bad_statement);
+  }
+  SUBCASE("a redemption signed by another key than the one it admits") {
+    auto redemption = make_redemption(newcomer, net.invite(role::author), "");
+    const auto at = redemption.find(newcomer.node_id());
+    redemption.replace(at, 64, key(11).node_id());
+    CHECK(code_of(net.put(net.make(net.n1, redemption))) == reject_code::bad_signature);
+  }
+  SUBCASE("concurrent redemptions on two branches: each valid on its own path, one survives") {
+    const std::string fork(net.tree.tip_hash());
+    auto a = net.make(net.n1, make_redemption(newcomer, net.invite(role::author), "a"), fork);
+    auto b = net.make(net.n2, make_redemption(key(12), net.invite(role::author), "b"), fork);
+    REQUIRE(net.put(a).outcome == status::appended);
+    REQUIRE(net.put(b).outcome == status::appended);
+    CHECK(net.tree.size() == 3);
+    const auto tip = net.tree.members_at_tip();
+    CHECK((tip->find(newcomer.node_id()) != nullptr) == (net.tree.tip_hash() == a.hash));
+    CHECK((tip->find(key(12).node_id()) != nullptr) == (net.tree.tip_hash() == b.hash));
+    CHECK(tip->used_nonces.size() == 1);
+  }
+}
+
+TEST_CASE("membership: author blocks") {
+  network net;
+  SUBCASE("a member author's post is accepted and its author known") {
+    auto data = net.authored(net.writer);
+    auto e = net.make(net.n1, data);
+    REQUIRE(net.put(e).outcome == status::appended);
+    auto author = author_of(e);
+    REQUIRE(author);
+    CHECK(author->key == net.writer.node_id());
+  }
+  SUBCASE("tampered data") {
+    auto data = net.authored(net.writer, R"({"msg":"pay 10"})");
+    data.replace(data.find("pay 10"), 6, "pay 99");
+    CHECK(code_of(net.put(net.make(net.n1, data))) == reject_code::bad_author);
+  }
+  SUBCASE("a reader, an outsider or a node cannot author") {
+    CHECK(code_of(net.put(net.make(net.n1, net.authored(net.reader)))) == reject_code::not_member);
+    CHECK(code_of(net.put(net.make(net.n1, net.authored(net.outsider)))) == reject_code::not_member);
+    CHECK(code_of(net.put(net.make(net.n1, net.authored(net.n2)))) == reject_code::not_member);
+  }
+  SUBCASE("a block replayed into another entry on the same chain") {
+    auto data = net.authored(net.writer);
+    REQUIRE(net.put(net.make(net.n1, data)).outcome == status::appended);
+    CHECK(code_of(net.put(net.make(net.n2, data))) == reject_code::bad_author);
+  }
+  SUBCASE("an author time far from the entry's") {
+    auto data = add_author_block(net.writer, net.id(), R"({"msg":"old"})", net.clock - author_time_before_entry_us - 10);
+    CHECK(code_of(net.put(net.make(net.n1, data))) == reject_code::bad_author);
+  }
+  SUBCASE("a malformed block") {
+    CHECK(code_of(net.put(net.make(net.n1, R"({"author":"ada","msg":"x"})"))) == reject_code::bad_author);
+  }
+}
+
+TEST_CASE("membership: after a removal the key's new entries are refused, its old ones stay") {
+  network net;
+  auto before = net.make(net.n2, R"({"msg":"before"})");
+  REQUIRE(net.put(before).outcome == status::appended);
+  auto post = net.make(net.n1, net.authored(net.writer));
+  REQUIRE(net.put(post).outcome == status::appended);
+  REQUIRE(net.put(net.statement(net.admin, false, net.n2, role::node, t0 + 50, net.n1)).outcome == status::appended);
+  REQUIRE(net.put(net.statement(net.admin, false, net.writer, role::author, t0 + 51, net.n1)).outcome == status::appended);
+  CHECK(code_of(net.put(net.make(net.n2, R"({"msg":"after"})"))) == reject_code::not_member);
+  CHECK(code_of(net.put(net.make(net.n1, net.authored(net.writer)))) == reject_code::not_member);
+  CHECK(net.tree.canonical_index(before.hash));
+  CHECK(net.tree.canonical_index(post.hash));
+}
+
+TEST_CASE("membership: a removal concurrent with writes is judged per branch, whatever the order") {
+  network net;
+  const std::string fork(net.tree.tip_hash());
+  // Branch A (longer): the admin removes N2. Branch B: N2 keeps writing.
+  std::vector<entry> all;
+  all.push_back(net.statement(net.admin, false, net.n2, role::node, t0 + 5, net.n1, fork));
+  all.push_back(net.make(net.n1, R"({"a":1})", all.back().hash));
+  all.push_back(net.make(net.n1, R"({"a":2})", all.back().hash));
+  all.push_back(net.make(net.n2, R"({"b":1})", fork));
+  all.push_back(net.make(net.n2, R"({"b":2})", all.back().hash));
+  // On A, N2 is no longer a member.
+  CHECK(admit(net.tree.members_after(fork), all[0], net.id()).after->find(net.n2.node_id()) == nullptr);
+  std::string tip, digest;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    chain_tree tree({}, net.id());
+    REQUIRE(tree.insert(net.charter).outcome == status::appended);
+    auto order = all;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto& e : order)
+      CHECK(tree.insert(e).outcome != status::rejected);
+    if (round == 0) {
+      tip = tree.tip_hash();
+      digest = tree.digest();
+    }
+    CHECK(tree.tip_hash() == tip);
+    CHECK(tree.digest() == digest);
+    CHECK(tree.size() == 6);
+  }
+  CHECK(tip == all[2].hash);
+  // N2's branch lost: its entries cannot be re-appended after the removal (the P2 exception).
+  chain_tree tree({}, net.id());
+  tree.insert(net.charter);
+  for (auto& e : all)
+    tree.insert(e);
+  std::vector<rejection> refused;
+  CHECK(reappend_orphans(tree, net.n2, &refused).empty());
+  CHECK(refused.size() == 2);
+  CHECK(refused.front().code == reject_code::not_member);
+  // N1's orphans would be re-appended (none here); an N1 entry on B would be.
+  tree.insert(net.make(net.n1, R"({"a":3})", all[2].hash));
+  tree.insert(net.make(net.n1, R"({"b":3})", all[4].hash));
+  CHECK(reappend_orphans(tree, net.n1).size() == 1);
+}
+
+TEST_CASE("membership: the charter's own rules") {
+  network net;
+  CHECK(net.tree.members_at_tip()->name == "friends");
+  CHECK(net.tree.members_at_tip()->read == read_policy::members);
+  CHECK(net.tree.members_at_tip()->has_role(net.admin.node_id(), role::admin));
+  SUBCASE("a charter created by a key that is not its first admin") {
+    auto copy = net.charter;
+    copy = make_entry(net.n1, copy.data, std::string(genesis_hash), t0);
+    chain_tree tree({}, copy.hash);
+    CHECK(code_of(tree.insert(copy)) == reject_code::bad_statement);
+  }
+  SUBCASE("a charter whose members were changed after signing") {
+    auto data = net.charter.data;
+    data.replace(data.find("\"reader\""), 8, "\"author\"");
+    auto forged = make_entry(net.admin, data, std::string(genesis_hash), t0);
+    chain_tree tree({}, forged.hash);
+    CHECK(code_of(tree.insert(forged)) == reject_code::bad_signature);
+  }
+  SUBCASE("an open tree accepts what a private one refuses") {
+    chain_tree open;
+    CHECK(open.insert(make_entry(net.outsider, R"({"msg":"x"})", std::string(genesis_hash), t0)).outcome ==
+          status::appended);
+    CHECK(open.members_at_tip() == nullptr);
+  }
+}
