@@ -225,7 +225,11 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
         .text("tip_hash", tip.tip_hash)
         .count("entries", tip.entries)
         .count("sessions", sessions.size())
-        .integer("uptime_ms", util::now_unix_ms() - started_ms);
+        .integer("uptime_ms", util::now_unix_ms() - started_ms)
+        .object_or_null("network", !options.network_id.empty(), [this](util::json_object& n) {
+          n.text("id", options.network_id).text("name", options.network_name);
+        })
+        .flag("open", options.network_id.empty());
     }
     return json_response(200, status.finish());
   }

@@ -158,19 +158,51 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
   made.entries->reserve(batch.size());
   made.adds.reserve(batch.size());
   std::string link = st.committing.empty() ? std::string{res.tree.tip_hash()} : st.made_tip;
+  const bool private_network = !res.tree.network_id().empty();
+  ledger::membership_ptr members;
+  if (private_network)
+    members = st.committing.empty() ? res.tree.members_at_tip() : st.made_members;
   for (auto& add : batch) {
     if (auto why = ledger::data_over_limits(add.data, res.limits)) {
       add.promise.deliver(add_result{{}, std::move(*why)});
       ++st.rejected;
+      ++st.refused_by_reason[std::string(ledger::to_string(ledger::reject_code::too_large))];
       continue;
     }
     // Ids must increase strictly per creator, even when the clock stands still or steps back.
     const auto unix_us = std::max(now, st.last_unix_us + 1);
     st.last_unix_us = unix_us;
-    made.entries->push_back(ledger::make_entry(res.self, std::move(add.data), link, unix_us));
+    auto e = ledger::make_entry(res.self, std::move(add.data), link, unix_us);
+    if (private_network) {
+      // Refused here, before it is stored: the tree would refuse it once it is on disk.
+      auto admitted = ledger::admit(members, e, res.tree.network_id());
+      std::string author;
+      if (!admitted.why && admitted.author) {
+        author = admitted.author->key + "-" + std::to_string(admitted.author->time_us);
+        if (st.authors_in_flight.count(author) || res.tree.author_block_on_path(*admitted.author, res.tree.tip_hash()))
+          admitted.why = ledger::rejection{ledger::reject_code::bad_author,
+                                           "this author block is already on the chain (a replay)"};
+      }
+      if (admitted.why) {
+        ++st.rejected;
+        ++st.refused_by_reason[std::string(ledger::to_string(admitted.why->code))];
+        if (!members->has_role(res.self.node_id(), ledger::role::node))
+          admitted.why->reason = "this node is not a member node of network \"" + members->name +
+                                 "\": an admin must admit its key " + res.self.node_id();
+        add.promise.deliver(add_result{{}, std::move(admitted.why->reason)});
+        continue;
+      }
+      members = std::move(admitted.after);
+      if (!author.empty()) {
+        st.authors_in_flight.insert(author);
+        made.authors.push_back(std::move(author));
+      }
+    }
+    made.entries->push_back(std::move(e));
     link = made.entries->back().hash;
     made.adds.push_back(std::move(add));
   }
+  st.made_members = std::move(members);
   if (made.entries->empty()) {
     answer_drains(self);
     return;
@@ -256,6 +288,8 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
   for (std::uint64_t b = 0; b < batches && !st.committing.empty(); ++b) {
     auto made = std::move(st.committing.front());
     st.committing.pop_front();
+    for (const auto& author : made.authors)
+      st.authors_in_flight.erase(author);
     for (std::size_t i = 0; i < made.entries->size(); ++i) {
       auto& add = made.adds[i];
       auto result = res.tree.insert(std::move((*made.entries)[i]));
@@ -427,6 +461,8 @@ void flush_merges(instrumented<ledger_actor, ledger_state> self) {
         case ledger::chain_tree::status::duplicate: ++out.duplicates; break;
         case ledger::chain_tree::status::held: ++out.held; break;
         case ledger::chain_tree::status::rejected:
+          if (result.why)
+            ++st.refused_by_reason[std::string(ledger::to_string(result.why->code))];
           refuse(out, result.why ? result.why->reason : "rejected");
           break;
       }
@@ -464,7 +500,15 @@ std::vector<std::string> reappend(instrumented<ledger_actor, ledger_state> self)
   auto& st = self->state;
   auto& res = *st.res;
   std::vector<std::string> out;
-  auto fresh = ledger::reappend_orphans(res.tree, res.self);
+  std::vector<ledger::rejection> refused;
+  auto fresh = ledger::reappend_orphans(res.tree, res.self, &refused);
+  // An orphan the membership refuses stays an orphan and is refused again at every re-append:
+  // said once.
+  for (auto& why : refused)
+    if (st.orphans_refused.insert(why.reason).second) {
+      ++st.refused_by_reason[std::string(ledger::to_string(why.code))];
+      log::warn("ledger", "an orphaned entry of this node cannot be re-appended (DESIGN §10): ", why.reason);
+    }
   if (fresh.empty())
     return out;
   std::vector<ledger::chain_tree::insert_result> results;
@@ -551,6 +595,14 @@ ledger_stats stats_of(const ledger_state& st) {
   s.rejected = st.rejected;
   s.merged = st.merged;
   s.merge_rejected = st.merge_rejected;
+  s.refused_by_reason = st.refused_by_reason;
+  if (auto members = st.res->tree.members_at_tip()) {
+    s.network_id = members->network_id;
+    s.network_name = members->name;
+    s.members = members->members.size();
+    if (const auto* self_member = members->find(st.res->self.node_id()))
+      s.self_role = std::string(ledger::to_string(self_member->r));
+  }
   s.reappended = st.reappended;
   s.reorgs = st.reorgs;
   s.id_lead_us = st.last_unix_us - util::now_unix_us();
@@ -611,11 +663,26 @@ ledger_resources::ledger_resources(crypto::identity id, const std::string& data_
   : self(std::move(id)), store(data_dir), limits(l) {}
 
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
-                                              const ledger::validation_limits& limits) {
+                                              const ledger::validation_limits& limits,
+                                              const std::optional<ledger::entry>& charter) {
   auto res = std::make_shared<ledger_resources>(crypto::identity::load_or_create(data_dir),
                                                 data_dir, limits);
   auto entries = res->store.load_verified();
   auto& tree = res->tree;
+  if (charter) {
+    tree = ledger::chain_tree({}, charter->hash);
+    if (entries.empty()) {
+      auto result = tree.insert(*charter);
+      if (result.outcome != ledger::chain_tree::status::appended)
+        throw std::runtime_error("the network's charter is not valid: " +
+                                 (result.why ? result.why->reason : std::string("refused")));
+      res->store.append(result.attached);
+    } else if (std::none_of(entries.begin(), entries.end(),
+                            [&](const ledger::entry& e) { return e.hash == charter->hash; })) {
+      throw std::runtime_error("the ledger in " + data_dir + " is not a chain of network " + charter->hash +
+                               " (its charter is not in it): use another data directory");
+    }
+  }
   for (auto& e : entries) {
     auto id = e.id;
     auto result = tree.insert(std::move(e));

@@ -14,7 +14,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,9 +60,12 @@ struct ledger_resources {
 };
 
 // Opens the store in `data_dir`, verifies every stored entry and rebuilds the fork tree.
-// Throws ledger::store_corrupt (naming the first bad entry) or std::runtime_error.
+// With a `charter` the node serves that private network (DESIGN §10): an empty store starts
+// with the charter, and a store holding another chain is refused. Throws ledger::store_corrupt
+// (naming the first bad entry) or std::runtime_error.
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
-                                              const ledger::validation_limits& limits);
+                                              const ledger::validation_limits& limits,
+                                              const std::optional<ledger::entry>& charter = {});
 
 struct ledger_state {
   static inline const char* name = "ledger";
@@ -85,6 +90,7 @@ struct ledger_state {
   struct made_batch {
     std::shared_ptr<std::vector<ledger::entry>> entries;
     std::vector<pending_add> adds;
+    std::vector<std::string> authors;  // author blocks ("<key>-<time>") among the entries
   };
 
   std::shared_ptr<ledger_resources> res;
@@ -92,6 +98,12 @@ struct ledger_state {
   bool flush_scheduled = false;
   std::deque<made_batch> committing;  // oldest first, as the writer commits them
   std::string made_tip;               // hash of the newest made entry while committing
+  // Private networks: the membership after made_tip, and the author blocks made but not yet in
+  // the tree (a client sending one signed block twice gets the second refused before it is
+  // stored, as the tree would refuse it after).
+  ledger::membership_ptr made_members;
+  std::set<std::string> authors_in_flight;
+  std::set<std::string> orphans_refused;  // reasons already logged (one per orphan)
   std::vector<pending_merge> pending_merges;
   bool merge_flush_scheduled = false;
   // Work that changes the tree before it persists waits until `committing` is empty.
@@ -118,6 +130,7 @@ struct ledger_state {
   std::uint64_t rejected = 0;
   std::uint64_t merged = 0;           // entries from peers attached
   std::uint64_t merge_rejected = 0;   // entries from peers refused
+  std::map<std::string, std::uint64_t> refused_by_reason;  // local and peer, by reject code
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
   std::uint64_t throttled_flushes = 0;  // flushes cut short by max_id_lead_us

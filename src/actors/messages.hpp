@@ -193,12 +193,13 @@ struct p2p_envelope {
   std::string sender_id;
   std::string recipient_id;
   std::string payload_json;
+  std::string network_id;  // empty: an open network
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, p2p_envelope& x) {
   return f(caf::meta::type_name("gsio::p2p_envelope"), x.type, x.message_id, x.sender_id,
-           x.recipient_id, x.payload_json);
+           x.recipient_id, x.payload_json, x.network_id);
 }
 
 // A branch that left the canonical chain (ledger::chain_tree::side_branch).

@@ -59,6 +59,10 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
              "Entries refused: origin=local (client adds) or peer (failed validation).");
     w.sample({{"origin", "local"}}, l.rejected);
     w.sample({{"origin", "peer"}}, l.merge_rejected);
+    w.family("gsio_ledger_refusals_total", metric_type::counter,
+             "Entries refused by the rule they broke (local adds and peers' entries alike).");
+    for (const auto& [reason, count] : l.refused_by_reason)
+      w.sample({{"reason", reason}}, count);
     w.counter("gsio_ledger_commits_total", "Store transactions committed (each one fsync'd).",
               l.commits);
     w.counter("gsio_ledger_orphans_reappended_total",
@@ -123,6 +127,7 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   w.sample({{"reason", "not_for_us"}}, a.sync.not_for_us);
   w.sample({{"reason", "malformed"}}, a.sync.malformed);
   w.sample({{"reason", "other_protocol"}}, a.sync.other_protocol_dropped);
+  w.sample({{"reason", "other_network"}}, a.sync.other_network_dropped);
   w.gauge("gsio_p2p_other_protocol_nodes",
           "Nodes whose last NodeAnnounce named another protocol version; this node does not sync "
           "with them.",

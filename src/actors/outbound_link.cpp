@@ -140,7 +140,8 @@ outbound_link_actor::behavior_type link_behavior(instrumented<outbound_link_acto
       self->send(st.coordinator, p2p_atom::value,
                  p2p_envelope{static_cast<std::uint8_t>(message->type),
                               std::move(message->message_id), std::move(message->sender_id),
-                              std::move(message->recipient_id), std::move(message->payload_json)},
+                              std::move(message->recipient_id), std::move(message->payload_json),
+                              std::move(message->network_id)},
                  caf::actor_cast<p2p_link_actor>(self));
     },
     [=](link_down_atom, std::uint64_t generation, std::string& reason) {

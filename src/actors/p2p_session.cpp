@@ -26,7 +26,7 @@ void on_p2p_message(self_ptr self, const client_event& ev) {
   self->send(self->state.coordinator, p2p_atom::value,
              p2p_envelope{static_cast<std::uint8_t>(message->type), std::move(message->message_id),
                           std::move(message->sender_id), std::move(message->recipient_id),
-                          std::move(message->payload_json)},
+                          std::move(message->payload_json), std::move(message->network_id)},
              caf::actor_cast<p2p_link_actor>(self));
   if (ev.wants_ack)
     ack(self, ev, "[{\"accepted\":true}]");

@@ -41,6 +41,13 @@ std::string to_json(const ledger_stats& s) {
     .count("rejected", s.rejected)
     .count("merged", s.merged)
     .count("merge_rejected", s.merge_rejected)
+    .table("refused_by_reason", s.refused_by_reason)
+    .object_or_null("network", !s.network_id.empty(), [&](util::json_object& n) {
+      n.text("id", s.network_id)
+        .text("name", s.network_name)
+        .count("members", s.members)
+        .text("self_role", s.self_role);
+    })
     .count("reappended", s.reappended)
     .count("reorgs", s.reorgs)
     .integer("id_lead_us", s.id_lead_us)
@@ -77,6 +84,7 @@ std::string to_json(const sync_stats& s) {
     .count("malformed", s.malformed)
     .count("spoofed", s.spoofed)
     .count("other_protocol_dropped", s.other_protocol_dropped)
+    .count("other_network_dropped", s.other_network_dropped)
     .table("other_protocol", s.other_protocol)
     .count("entries_received_sync", s.entries_received_sync)
     .count("entries_received_announce", s.entries_received_announce)

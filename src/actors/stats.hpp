@@ -48,6 +48,12 @@ struct ledger_stats {
   std::uint64_t rejected = 0;        // local adds
   std::uint64_t merged = 0;
   std::uint64_t merge_rejected = 0;  // entries from peers
+  std::map<std::string, std::uint64_t> refused_by_reason;  // both, by reject code
+  // Private network (DESIGN §10); network_id empty on an open one.
+  std::string network_id;
+  std::string network_name;
+  std::uint64_t members = 0;  // at the tip
+  std::string self_role;      // this node's role at the tip, empty if not a member
   std::uint64_t reappended = 0;
   std::uint64_t reorgs = 0;
   std::int64_t id_lead_us = 0;  // how far the last local id is ahead of the clock (< 0: behind)
@@ -62,7 +68,8 @@ typename Inspector::result_type inspect(Inspector& f, ledger_stats& x) {
   return f(caf::meta::type_name("gsio::ledger_stats"), x.node_id, x.height, x.tip_hash, x.entries,
            x.forks, x.held, x.held_bytes, x.held_dropped, x.store, x.pending_adds, x.verifying,
            x.verified, x.verify_waiting, x.committing_entries, x.appended_local, x.commits,
-           x.largest_batch, x.rejected, x.merged, x.merge_rejected, x.reappended, x.reorgs,
+           x.largest_batch, x.rejected, x.merged, x.merge_rejected, x.refused_by_reason,
+           x.network_id, x.network_name, x.members, x.self_role, x.reappended, x.reorgs,
            x.id_lead_us, x.throttled_flushes, x.listeners, x.max_data_bytes,
            x.append_latency_seconds, x.commit_batch_entries);
 }
@@ -109,6 +116,7 @@ struct sync_stats {
   std::uint64_t malformed = 0;
   std::uint64_t spoofed = 0;
   std::uint64_t other_protocol_dropped = 0;
+  std::uint64_t other_network_dropped = 0;
   std::map<std::string, std::uint64_t> other_protocol;  // node id -> the protocol it announced
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
@@ -127,7 +135,7 @@ typename Inspector::result_type inspect(Inspector& f, sync_stats& x) {
   return f(caf::meta::type_name("gsio::sync_stats"), x.links, x.pulling_from, x.waiting, x.in_flight,
            x.peers_known, x.pulls, x.full_pulls, x.pulls_cut, x.messages_in, x.messages_out,
            x.duplicates_dropped, x.not_for_us, x.requests_dropped, x.malformed, x.spoofed,
-           x.other_protocol_dropped, x.other_protocol, x.entries_received_sync,
+           x.other_protocol_dropped, x.other_network_dropped, x.other_protocol, x.entries_received_sync,
            x.entries_received_announce, x.entries_sent_sync, x.pages_in_process, x.pages_deferred,
            x.pages_dropped, x.entries_rejected, x.merges_in_flight, x.merges_dropped, x.in_by_type,
            x.out_by_type);

@@ -73,6 +73,7 @@ void send_message(self_ptr self, const std::string& recipient, const p2p::payloa
   message.message_id = net::new_message_id();
   message.sender_id = st.options.node_id;
   message.recipient_id = recipient;
+  message.network_id = st.options.network_id;
   message.payload_json = p2p::encode(payload);
   std::string frame = net::encode(message);
   ++st.messages_out;
@@ -464,6 +465,14 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
     ++st.malformed;
     return;
   }
+  if (env.network_id != st.options.network_id) {
+    // A relay shared by several networks keeps them apart; this is the node's own check.
+    if (++st.other_network_dropped <= 10)
+      log::warn("sync", "dropped a message of ",
+                env.network_id.empty() ? std::string("an open network") : "network " + env.network_id.substr(0, 12),
+                " from ", env.sender_id.substr(0, 12));
+    return;
+  }
   for (auto& l : st.links) {
     if (l.handle != link || l.kind == "relay")
       continue;
@@ -558,6 +567,7 @@ sync_stats stats_of(const sync_coordinator_state& st) {
   s.malformed = st.malformed;
   s.spoofed = st.spoofed;
   s.other_protocol_dropped = st.other_protocol_dropped;
+  s.other_network_dropped = st.other_network_dropped;
   s.other_protocol = {st.other_protocol.begin(), st.other_protocol.end()};
   s.entries_received_sync = st.entries_received_sync;
   s.entries_received_announce = st.entries_received_announce;
@@ -610,6 +620,7 @@ sync_coordinator(instrumented<sync_coordinator_actor, sync_coordinator_state> se
       hello.type = p2p_type::node_announce;
       hello.message_id = net::new_message_id();
       hello.sender_id = self->state.options.node_id;
+      hello.network_id = self->state.options.network_id;
       hello.payload_json = p2p::encode(announce_payload(self->state, relay_proof));
       ++self->state.messages_out;
       ++self->state.out_by_type[std::string(net::to_string(p2p_type::node_announce))];

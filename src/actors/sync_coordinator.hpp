@@ -27,6 +27,7 @@ namespace gsio::actors {
 struct sync_options {
   std::string node_id;
   std::string address;  // advertised in NodeAnnounce
+  std::string network_id;  // the private network's id, on every message; empty: open network
   std::chrono::milliseconds announce_interval{2000};
   std::uint64_t page_limit = 500;
   ledger::sync_planner::options planner;
@@ -77,6 +78,7 @@ struct sync_coordinator_state {
   // not a number; at most max_routes), and the messages dropped for it.
   std::unordered_map<std::string, std::uint64_t> other_protocol;
   std::uint64_t other_protocol_dropped = 0;
+  std::uint64_t other_network_dropped = 0;  // messages of another network (or of an open one)
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;

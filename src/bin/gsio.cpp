@@ -30,6 +30,7 @@
 
 #include "cli/chain_check.hpp"
 #include "cli/console_client.hpp"
+#include "cli/network_commands.hpp"
 #include "cli/node_client.hpp"
 #include "cli/output.hpp"
 #include "ledger/canonical_json.hpp"
@@ -57,6 +58,13 @@ commands:
                 (--from-file PATH verifies a chain exported with `gsio ledger --json`)
   info          the node's state: id, height, tip, forks (--json)
   console       the node's debug console: [HOST:PORT] interactively, or -c "CMD" once
+
+offline (files only, no node):
+  key create FILE | key show FILE
+                an author's or admin's Ed25519 key (mode 0600) and its public key
+  network create NAME --dir DIR [--read members|anyone] [--members KEY:ROLE[:NICK],...]
+                a private network: DIR/admin.key and DIR/network.json (its charter), for
+                gsio-node --network; `network show FILE` prints what a charter says
 
 global options (also accepted after the command):
   --node URL        the node, http://host:port (default: $GSIO_NODE, else http://127.0.0.1:3000)
@@ -779,6 +787,10 @@ int run(int argc, char** argv) {
     return cmd_info(global, args);
   if (command == "console")
     return cmd_console(global, args);
+  if (command == "key")
+    return cli::run_key_command(args);
+  if (command == "network")
+    return cli::run_network_command(args);
   std::fprintf(stderr, "gsio: unknown command '%s' (see gsio --help)\n", command.c_str());
   return cli::exit_usage;
 }

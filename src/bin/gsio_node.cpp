@@ -7,8 +7,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
+#include "ledger/membership.hpp"
 #include "ledger/store.hpp"
 #include "net/host_check.hpp"
 #include "util/log.hpp"
@@ -29,6 +32,7 @@ struct node_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 3000;
   std::string data_dir = "./data";
+  std::string network;  // path of network.json; empty: open network
   std::string web_dir;
   std::string advertise;
   std::string log_level = "info";
@@ -196,6 +200,11 @@ int main(int argc, char** argv) {
   cli.add("host", "address to listen on for clients", opt.host)
     .add("port", "port for Socket.IO clients and HTTP (0 picks a free one)", opt.port)
     .add("data-dir", "directory for the node key and the ledger store", opt.data_dir)
+    .add("network",
+         "network.json of the private network to serve (made by `gsio network create`); the "
+         "node then keeps only that network's chain and takes writes only as its member. "
+         "Empty: an open network, where anyone who reaches the port can write",
+         opt.network)
     .add("web-dir",
          "directory of the web UI served at / (default: the installed UI, or web/dist of the "
          "source tree this binary was built from; off: none)",
@@ -304,11 +313,28 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  std::optional<ledger::network_file> network;
+  if (!opt.network.empty()) {
+    std::ifstream in(opt.network, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string error;
+    if (!in)
+      error = std::strerror(errno);
+    else
+      network = ledger::read_network_file(text.str(), error);
+    if (!network) {
+      std::fprintf(stderr, "gsio-node: --network %s: %s\n", opt.network.c_str(), error.c_str());
+      return 2;
+    }
+  }
+
   ledger::validation_limits limits;
   limits.max_data_bytes = opt.max_data_bytes;
   std::shared_ptr<actors::ledger_resources> resources;
   try {
-    resources = actors::open_ledger(opt.data_dir, limits);
+    resources = actors::open_ledger(opt.data_dir, limits,
+                                    network ? std::optional{network->charter} : std::nullopt);
   } catch (const ledger::store_corrupt& ex) {
     std::fprintf(stderr,
                  "gsio-node: refusing to start: the stored ledger in %s is corrupt at entry %s: %s\n",
@@ -324,6 +350,17 @@ int main(int argc, char** argv) {
   }
   log::info("node", "node ", resources->self.node_id(), ": ledger verified, height ",
             resources->tree.height());
+  if (auto members = resources->tree.members_at_tip()) {
+    const auto* self_member = members->find(resources->self.node_id());
+    log::info("node", "private network \"", members->name, "\" (id ", members->network_id, "): ",
+              members->members.size(), " members, reads by ", ledger::to_string(members->read));
+    if (!self_member || self_member->r != ledger::role::node)
+      log::warn("node", "this node is not a member node of the network: it refuses writes until an "
+                "admin admits key ", resources->self.node_id(), " as a node");
+  } else {
+    log::warn("node", "open network: anyone who can reach this node can add entries (--network "
+              "runs a private one, docs/DEPLOY.md)");
+  }
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(std::max(1u, opt.workers)));
@@ -354,6 +391,11 @@ int main(int argc, char** argv) {
   log::info("node", "answering requests for ", net::describe(*host_policy),
             host_policy->any_name ? "" : " (other Host names get 403; see --allowed-hosts)");
   gw.p2p_token = opt.token;
+  if (network) {
+    nc.sync.network_id = network->charter.hash;
+    gw.network_id = network->charter.hash;
+    gw.network_name = network->founded->name;
+  }
   gw.web_dir = *web_dir;
   if (web_dir->empty())
     log::info("node", "no web UI to serve at / (build it with scripts/build-web.sh, or --web-dir)");

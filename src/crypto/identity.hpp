@@ -17,6 +17,10 @@ public:
   // Reads `<dir>/node.key` (hex seed), creating it with mode 0600 on first start. Throws
   // std::runtime_error with a clear message when the file is unreadable, malformed or too open.
   static identity load_or_create(const std::filesystem::path& dir);
+  // A key file of its own (an author's, an admin's): the hex seed, mode 0600. create_file never
+  // overwrites one; load_file refuses one that others can read. Both throw std::runtime_error.
+  static identity create_file(const std::filesystem::path& file);
+  static identity load_file(const std::filesystem::path& file);
 
   identity(identity&&) noexcept;
   identity& operator=(identity&&) noexcept;

@@ -506,4 +506,27 @@ std::optional<invite_view> read_invite(std::string_view invite_json, std::string
                      std::string(parsed->by)};
 }
 
+std::optional<network_file> read_network_file(std::string_view json, std::string& error) {
+  network_file out;
+  if (!from_json_text(json, out.charter, error)) {
+    error = "not a charter entry: " + error;
+    return std::nullopt;
+  }
+  if (auto why = validate_integrity(out.charter)) {
+    error = why->reason;
+    return std::nullopt;
+  }
+  if (out.charter.previous_hash != genesis_hash) {
+    error = "a charter is a first entry (previous_hash " + std::string(genesis_hash.substr(0, 8)) + "...)";
+    return std::nullopt;
+  }
+  auto admitted = admit(nullptr, out.charter, out.charter.hash);
+  if (admitted.why) {
+    error = admitted.why->reason;
+    return std::nullopt;
+  }
+  out.founded = std::move(admitted.after);
+  return out;
+}
+
 }  // namespace gsio::ledger

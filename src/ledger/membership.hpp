@@ -141,6 +141,14 @@ struct invite_view {
 };
 std::optional<invite_view> read_invite(std::string_view invite_json, std::string& error);
 
+// A network file (network.json, written by `gsio network create`): the charter entry as JSON.
+// Checks it as a first entry must be checked (shape, hash, signature, charter rules).
+struct network_file {
+  entry charter;
+  membership_ptr founded;  // the membership the charter starts with
+};
+std::optional<network_file> read_network_file(std::string_view json, std::string& error);
+
 // Whether entry data names itself a membership object ({"gsio": ...}).
 bool is_membership_data(std::string_view canonical_data);
 

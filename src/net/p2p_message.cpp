@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "crypto/random.hpp"
+#include "util/hex.hpp"
 #include "util/json_depth.hpp"
 #include "util/json_object.hpp"
 #include "util/json_parse.hpp"
@@ -51,8 +52,10 @@ std::string encode(const p2p_message& message) {
   envelope.text("message_type", to_string(message.type))
     .text("message_id", message.message_id)
     .text("sender_id", message.sender_id)
-    .text("recipient_id", message.recipient_id)
-    .raw("payload", message.payload_json);  // already JSON: spliced in unchanged
+    .text("recipient_id", message.recipient_id);
+  if (!message.network_id.empty())
+    envelope.text("network_id", message.network_id);
+  envelope.raw("payload", message.payload_json);  // already JSON: spliced in unchanged
   return envelope.finish();
 }
 
@@ -101,6 +104,13 @@ std::optional<p2p_message> decode_p2p(std::string_view json, std::string& error,
   if (recipient != doc.MemberEnd() && !recipient->value.IsNull() &&
       !read_id("recipient_id", message.recipient_id, false))
     return std::nullopt;
+  if (auto network = doc.FindMember("network_id"); network != doc.MemberEnd()) {
+    if (!network->value.IsString() || !util::is_lower_hex({network->value.GetString(), network->value.GetStringLength()}, 64)) {
+      error = "\"network_id\" must be 64 lowercase hex digits (a charter's hash)";
+      return std::nullopt;
+    }
+    message.network_id.assign(network->value.GetString(), network->value.GetStringLength());
+  }
   auto type = p2p_type_from_string(type_name);
   if (!type) {
     error = "unknown message_type \"" + type_name.substr(0, 64) + "\"";

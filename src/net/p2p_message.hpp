@@ -1,6 +1,8 @@
 #pragma once
 // The P2P envelope carried by relay WebSocket frames and by the `/p2p` namespace's `p2p_message`
-// event: {"message_type", "message_id", "sender_id", "recipient_id", "payload"} (docs/PROTOCOL.md).
+// event: {"message_type", "message_id", "sender_id", "recipient_id", "network_id"?, "payload"}
+// (docs/PROTOCOL.md). network_id names a private network (its charter's hash); it is absent on
+// an open network.
 // This layer knows the envelope and the message type names; the payload stays JSON text for the
 // layers above (the relay never looks inside it).
 #include <cstddef>
@@ -37,6 +39,7 @@ struct p2p_message {
   std::string message_id;    // unique per message; receivers drop duplicates by it
   std::string sender_id;     // node id of the sender
   std::string recipient_id;  // empty: broadcast
+  std::string network_id;    // empty: an open network
   std::string payload_json = "{}";  // a JSON object, kept as text
 };
 
@@ -44,7 +47,8 @@ struct p2p_message {
 std::string encode(const p2p_message& message);
 
 // Parses and checks an envelope: an object with the five members, a known message_type, string
-// ids (message_id and sender_id non-empty, at most 256 bytes) and an object payload.
+// ids (message_id and sender_id non-empty, at most 256 bytes), an object payload, and when
+// present a network_id of 64 lowercase hex digits.
 // On failure returns nullopt and sets `error`.
 // `with_payload` false checks that the payload is an object but leaves payload_json empty: the
 // relay routes by the envelope alone and forwards the original text.

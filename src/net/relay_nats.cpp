@@ -74,7 +74,7 @@ void relay_server::impl::from_nats(std::string envelope, const std::string* dire
   auto frame = std::make_shared<const std::string>(ws::encode_frame(ws::opcode::text, envelope));
   if (!directed_to) {
     // Never back to the sender, should it be connected here too (a node with two relay links).
-    deliver_to_all(frame, message->sender_id, nullptr);
+    deliver_to_all(frame, message->network_id, message->sender_id, nullptr);
     return;
   }
   std::shared_ptr<relay_connection> target;
@@ -82,7 +82,7 @@ void relay_server::impl::from_nats(std::string envelope, const std::string* dire
     std::lock_guard lock{mutex};
     if (stopping)
       return;
-    if (auto it = nodes.find(*directed_to); it != nodes.end())
+    if (auto it = nodes.find(*directed_to); it != nodes.end() && it->second.network == message->network_id)
       target = it->second.handle.lock();
   }
   if (!target) {

@@ -336,7 +336,7 @@ void relay_server::impl::forget(const relay_connection* connection, const std::s
 }
 
 bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& connection,
-                                  const std::string& node_id, bool proven) {
+                                  const std::string& node_id, bool proven, const std::string& network) {
   std::shared_ptr<relay_connection> older;
   {
     std::lock_guard lock{mutex};
@@ -348,7 +348,7 @@ bool relay_server::impl::announce(const std::shared_ptr<relay_connection>& conne
     }
     if (slot.owner == nullptr)
       watch_on_nats(node_id);  // under the lock, so that it pairs with forget()'s unwatch
-    slot = node_slot{connection.get(), connection, proven};
+    slot = node_slot{connection.get(), connection, proven, network};
   }
   // The newest connection wins: a node that reconnects must not wait for its dead link to time out.
   if (older) {
@@ -372,7 +372,7 @@ bool relay_server::impl::mark_proven(const relay_connection& connection,
 void relay_server::impl::route(const relay_connection& sender, const p2p_message& message,
                                const frame_ptr& frame) {
   if (message.recipient_id.empty()) {
-    deliver_to_all(frame, {}, &sender);
+    deliver_to_all(frame, message.network_id, {}, &sender);
     broadcast_on_nats(frame);  // once per relay, whatever the number of nodes there
     return;
   }
@@ -383,7 +383,8 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
   std::shared_ptr<relay_connection> target;
   {
     std::lock_guard lock{mutex};
-    if (auto it = nodes.find(message.recipient_id); it != nodes.end())
+    if (auto it = nodes.find(message.recipient_id);
+        it != nodes.end() && it->second.network == message.network_id)
       target = it->second.handle.lock();
   }
   // Not here: another relay may have it (NATS drops what no relay subscribed to).
@@ -398,7 +399,8 @@ void relay_server::impl::route(const relay_connection& sender, const p2p_message
   target->deliver(frame);
 }
 
-void relay_server::impl::deliver_to_all(const frame_ptr& frame, std::string_view except_node_id,
+void relay_server::impl::deliver_to_all(const frame_ptr& frame, std::string_view network,
+                                        std::string_view except_node_id,
                                         const relay_connection* except_connection) {
   std::vector<std::shared_ptr<relay_connection>> targets;
   {
@@ -407,7 +409,7 @@ void relay_server::impl::deliver_to_all(const frame_ptr& frame, std::string_view
       return;  // the connections are closing (and NATS input arrives on libnats's threads)
     targets.reserve(nodes.size());
     for (const auto& [id, slot] : nodes)
-      if (slot.owner != except_connection && id != except_node_id)
+      if (slot.owner != except_connection && id != except_node_id && slot.network == network)
         if (auto target = slot.handle.lock())
           targets.push_back(std::move(target));
   }

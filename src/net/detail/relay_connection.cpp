@@ -128,11 +128,12 @@ void relay_connection::handle_frame(std::string_view text, frame_ptr frame) {
       drop_unproven(*message, "this relay requires relay_proof");
       return;
     }
-    if (!core_->announce(shared_as<relay_connection>(), message->sender_id, proven)) {
+    if (!core_->announce(shared_as<relay_connection>(), message->sender_id, proven, message->network_id)) {
       drop_unproven(*message, "node id held by a connection that proved it");
       return;
     }
     node_id_ = message->sender_id;
+    network_id_ = message->network_id;
     proven_ = proven;
     log::info(log_component, "node ", printable_prefix(node_id_), proven ? " (proven)" : "",
               " announced from ", remote_);
@@ -145,6 +146,11 @@ void relay_connection::handle_frame(std::string_view text, frame_ptr frame) {
                 "; dropped");
     if (spoofed_ == logged_spoofs_per_connection)
       log::warn(log_component, remote_, ": further spoofed messages are dropped silently");
+    return;
+  } else if (message->network_id != network_id_) {
+    core_->count(drop_cause::other_network);
+    log::debug(log_component, remote_, describe_node(), ": dropped ", to_string(message->type),
+               " of another network than its announce's");
     return;
   } else if (!proven_ && message->type == p2p_type::node_announce) {
     const auto proof = check_proof(text, node_id_);

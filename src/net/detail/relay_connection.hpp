@@ -84,6 +84,7 @@ private:
 
   // Strand-only state.
   std::string node_id_;  // empty until the first NodeAnnounce
+  std::string network_id_;  // the network_id of that announce; every later message must match
   bool proven_ = false;  // node_id_ was proven (announce_proof.hpp)
   unsigned invalid_proofs_ = 0;
   unsigned unproven_announces_ = 0;

@@ -66,9 +66,11 @@ enum class drop_cause : std::size_t {
   unknown_recipient,  // no live connection holds recipient_id
   self_addressed,     // recipient_id is the sender itself (the relay never echoes)
   unproven,           // a NodeAnnounce without the proof its id needs (see announce_proof.hpp)
+  other_network,      // network_id differs from the one the connection announced in
 };
-inline constexpr std::array<std::string_view, 6> drop_cause_names{
-  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven"};
+inline constexpr std::array<std::string_view, 7> drop_cause_names{
+  "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven",
+  "other_network"};
 // Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
 // closed ("unproven"). An honest node sends one valid proof per connection.
 inline constexpr unsigned max_invalid_proofs = 8;
@@ -157,6 +159,7 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
     const relay_connection* owner = nullptr;  // identity, compared without locking the weak_ptr
     std::weak_ptr<relay_connection> handle;
     bool proven = false;  // the owner proved the id: only another proof takes it over
+    std::string network;  // the network_id it announced in: it hears only that network
   };
   mutable std::mutex mutex;
   bool stopping = false;
@@ -184,12 +187,13 @@ struct relay_server::impl : std::enable_shared_from_this<relay_server::impl> {
   void forget(const relay_connection* connection, const std::string& node_id);
   // False (and nothing changes) when an unproven connection claims an id a proven one holds.
   bool announce(const std::shared_ptr<relay_connection>& connection, const std::string& node_id,
-                bool proven);
+                bool proven, const std::string& network);
   // The connection holding node_id proved it later; false if it no longer holds it.
   bool mark_proven(const relay_connection& connection, const std::string& node_id);
   void route(const relay_connection& sender, const p2p_message& message, const frame_ptr& frame);
-  // Delivers a frame to every announced connection but the one of `except_node_id`.
-  void deliver_to_all(const frame_ptr& frame, std::string_view except_node_id,
+  // Delivers a frame to every connection announced in `network` but the one of `except_node_id`:
+  // networks sharing the relay never see each other's traffic.
+  void deliver_to_all(const frame_ptr& frame, std::string_view network, std::string_view except_node_id,
                       const relay_connection* except_connection);
 
   // ---- the other relays, through NATS (relay_nats.cpp) ----
