@@ -329,6 +329,27 @@ void on_verify_ledger(self_ptr self, const client_event& ev) {
       });
 }
 
+// The membership of a private network (DESIGN §10): who may write, and who admitted or removed
+// whom on the canonical chain. An open network answers {network: null, members: [], changes: []}.
+void on_get_members(self_ptr self, const client_event& ev) {
+  if (!take_request_slot(self, ev))
+    return;
+  self->request(self->state.ledger, caf::infinite, get_atom::value, members_atom::value)
+    .then(
+      [=](const members_view& view) {
+        give_back_request_slot(self);
+        auto body = args_of(to_json(view));
+        if (ev.wants_ack)
+          ack(self, ev, std::move(body));
+        else
+          emit(self, "members", std::move(body));
+      },
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "get_members: " + to_string(err));
+      });
+}
+
 void dispatch(self_ptr self, client_event& ev) {
   auto& st = self->state;
   ++st.events_in;
@@ -344,6 +365,8 @@ void dispatch(self_ptr self, client_event& ev) {
     return on_node_info(self, ev);
   if (ev.name == "verify_ledger")
     return on_verify_ledger(self, ev);
+  if (ev.name == "get_members")
+    return on_get_members(self, ev);
   if (answer_demo_event(self, ev))
     return;
   fail(self, ev, "unknown event '" + ev.name + "'");

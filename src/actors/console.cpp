@@ -535,6 +535,28 @@ void run_peers(self_ptr self, const std::vector<std::string>&, reply_to reply) {
       reply.on_failure("the peer registry"));
 }
 
+void run_members(self_ptr self, const std::vector<std::string>&, reply_to reply) {
+  self->request(self->state.targets.ledger, self->state.options.request_timeout, get_atom::value,
+                members_atom::value)
+    .then(
+      [reply](const members_view& v) {
+        if (v.network_id.empty()) {
+          reply.ok("open network: no members (anyone who reaches a node can write)\n");
+          return;
+        }
+        std::string text = "network \"" + v.name + "\" " + util::short_hex(v.network_id) + ", reads by " +
+                           v.read + "\n";
+        util::text_table t{{"KEY", "ROLE", "NICK", "ADMITTED BY"}};
+        for (const auto& m : v.members)
+          t.add_row({util::short_hex(m.key), m.role, m.nick.empty() ? "-" : m.nick,
+                     util::short_hex(m.admitted_by)});
+        text += t.render() + std::to_string(v.members.size()) + " member(s) at the tip; " +
+                std::to_string(v.changes.size()) + " change(s) on the chain\n";
+        reply.ok(std::move(text));
+      },
+      reply.on_failure("the ledger"));
+}
+
 void run_sessions(self_ptr self, const std::vector<std::string>&, reply_to reply) {
   list_targets(
     self, max_sessions_listed,
@@ -748,6 +770,8 @@ const std::vector<command> commands{
   {"orphans", "orphans [N]", "entries off the canonical chain and entries held for a parent",
    run_orphans, 0, 1},
   {"peers", "peers", "every known node: link, address, tip, last seen", run_peers, 0, 0},
+  {"members", "members", "a private network's members at the tip: key, role, nick, admitted by",
+   run_members, 0, 0},
   {"sessions", "sessions", "each client: transport, namespace, address, since, messages in/out",
    run_sessions, 0, 0},
   {"relay", "relay", "the relay and peer links: state, url, reconnects, last error, queue",

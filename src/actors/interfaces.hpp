@@ -28,6 +28,8 @@ using ledger_actor = caf::typed_actor<
   // One entry by id, from the canonical chain ("" when unknown).
   caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
   caf::replies_to<tip_atom>::with<tip_info>,
+  // A private network's members at the tip and the changes on the canonical chain.
+  caf::replies_to<get_atom, members_atom>::with<members_view>,
   // Re-verifies the whole canonical chain in memory; replies "" or the first problem. Done in
   // steps between other messages, and shared by every request that arrives meanwhile.
   caf::replies_to<verify_atom>::with<std::string>,

@@ -662,6 +662,60 @@ ledger_resources::ledger_resources(crypto::identity id, const std::string& data_
                                    ledger::validation_limits l)
   : self(std::move(id)), store(data_dir), limits(l) {}
 
+std::string redeem_node_invite(ledger_resources& res, const std::string& invite_json) {
+  auto& tree = res.tree;
+  const auto members = tree.members_at_tip();
+  if (!members)
+    return "--join needs --network: an open network has no invites";
+  std::string error;
+  const auto invite = ledger::read_invite(invite_json, error);
+  if (!invite)
+    return error;
+  if (invite->network_id != members->network_id)
+    return "the invite is for network " + invite->network_id + ", not " + members->network_id;
+  if (invite->r != ledger::role::node)
+    return "the invite admits a " + std::string(ledger::to_string(invite->r)) + ", not a node";
+  if (const auto* m = members->find(res.self.node_id()))
+    return "this node is already a member (" + std::string(ledger::to_string(m->r)) + ")";
+  const auto now = std::max(util::now_unix_us(), tree.last_unix_us_of(res.self.node_id()) + 1);
+  if (invite->expires_us < now)
+    return "the invite has expired";
+  auto e = ledger::make_entry(res.self, ledger::make_redemption(res.self, invite_json, ""),
+                              std::string(tree.tip_hash()), now);
+  auto result = tree.insert(std::move(e));
+  if (result.outcome != ledger::chain_tree::status::appended)
+    return result.why ? result.why->reason : "the redemption was not attached";
+  res.store.append(result.attached);
+  return {};
+}
+
+// Walks the canonical chain comparing each entry's membership state with its parent's: states
+// are shared until they change, so this is a pointer comparison per entry plus a diff per change.
+static members_view members_of(const ledger::chain_tree& tree) {
+  members_view view;
+  const auto tip = tree.members_at_tip();
+  if (!tip)
+    return view;
+  view.network_id = tip->network_id;
+  view.name = tip->name;
+  view.read = std::string(ledger::to_string(tip->read));
+  for (const auto& [key, m] : tip->members)
+    view.members.push_back({key, std::string(ledger::to_string(m.r)), m.nick, m.since_us, m.admitted_by});
+  const ledger::membership_state* before = nullptr;
+  for (std::size_t i = 0; i < tree.height(); ++i) {
+    const auto* e = tree.at(i);
+    const auto after = tree.members_after(e->hash);
+    if (!after || after.get() == before)
+      continue;
+    for (auto& change : ledger::membership_diff(before, *after, *e))
+      view.changes.push_back({i, e->id, e->unix_us(), change.admitted, std::move(change.key),
+                              std::string(ledger::to_string(change.r)), std::move(change.nick),
+                              std::move(change.by)});
+    before = after.get();
+  }
+  return view;
+}
+
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits,
                                               const std::optional<ledger::entry>& charter) {
@@ -735,6 +789,7 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       answer_drains(self);  // or on_committed does, once what was made is on disk
       return promise;
     },
+    [=](get_atom, members_atom) { return members_of(self->state.res->tree); },
     [=](get_atom, std::uint64_t from, std::uint64_t limit, std::uint64_t max_bytes) {
       auto& tree = self->state.res->tree;
       entries_page page;

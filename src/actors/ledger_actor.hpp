@@ -67,6 +67,11 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits,
                                               const std::optional<ledger::entry>& charter = {});
 
+// gsio-node --join: redeems a node invite (its JSON) with this node's own key, as the node's
+// next entry on its tip, before the actors start. Returns "" or why the invite cannot be used
+// (another network, not a node invite, expired, already redeemed on this chain, already a member).
+std::string redeem_node_invite(ledger_resources& res, const std::string& invite_json);
+
 struct ledger_state {
   static inline const char* name = "ledger";
 

@@ -31,6 +31,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<gateway_stats>("gsio::gateway_stats");
   cfg.add_message_type<session_stats>("gsio::session_stats");
   cfg.add_message_type<outbound_link_stats>("gsio::outbound_link_stats");
+  cfg.add_message_type<member_row>("gsio::member_row");
+  cfg.add_message_type<member_change>("gsio::member_change");
+  cfg.add_message_type<members_view>("gsio::members_view");
 }
 
 }  // namespace gsio::actors

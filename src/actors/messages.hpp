@@ -57,6 +57,7 @@ using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
 // Typed statistics (actors/stats.hpp), for /metrics and the console.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using vitals_atom = caf::atom_constant<caf::atom("vitals")>;
+using members_atom = caf::atom_constant<caf::atom("members")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {
@@ -230,6 +231,52 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orphan_report& x) {
   return f(caf::meta::type_name("gsio::orphan_report"), x.off_chain_total, x.off_chain,
            x.held_total, x.held, x.missing_parents);
+}
+
+// A private network's membership at the canonical tip, and how it came to be (DESIGN §10).
+struct member_row {
+  std::string key;
+  std::string role;
+  std::string nick;
+  std::int64_t since_us = 0;  // time of the entry that admitted it
+  std::string admitted_by;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_row& x) {
+  return f(caf::meta::type_name("gsio::member_row"), x.key, x.role, x.nick, x.since_us, x.admitted_by);
+}
+
+// One change on the canonical chain: `key` admitted (with `role`) or removed, by admin `by`.
+struct member_change {
+  std::uint64_t index = 0;  // of the entry on the canonical chain
+  std::string entry_id;
+  std::int64_t time_us = 0;
+  bool admitted = true;
+  std::string key;
+  std::string role;
+  std::string nick;
+  std::string by;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_change& x) {
+  return f(caf::meta::type_name("gsio::member_change"), x.index, x.entry_id, x.time_us, x.admitted,
+           x.key, x.role, x.nick, x.by);
+}
+
+struct members_view {
+  std::string network_id;  // empty: an open network (no members)
+  std::string name;
+  std::string read;        // members or anyone
+  std::vector<member_row> members;
+  std::vector<member_change> changes;  // oldest first
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, members_view& x) {
+  return f(caf::meta::type_name("gsio::members_view"), x.network_id, x.name, x.read, x.members,
+           x.changes);
 }
 
 }  // namespace gsio::actors

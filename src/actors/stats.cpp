@@ -19,6 +19,31 @@ util::histogram_view view_of(const histogram_counts& h) {
 
 }  // namespace
 
+std::string to_json(const members_view& v) {
+  util::json_object o;
+  o.object_or_null("network", !v.network_id.empty(), [&](util::json_object& n) {
+     n.text("id", v.network_id).text("name", v.name).text("read", v.read);
+   })
+    .objects("members", v.members, [](util::json_object& m, const member_row& row) {
+      m.text("key", row.key)
+        .text("role", row.role)
+        .text("nick", row.nick)
+        .integer("since_us", row.since_us)
+        .text("admitted_by", row.admitted_by);
+    })
+    .objects("changes", v.changes, [](util::json_object& c, const member_change& change) {
+      c.count("index", change.index)
+        .text("entry_id", change.entry_id)
+        .integer("time_us", change.time_us)
+        .text("op", change.admitted ? "admitted" : "removed")
+        .text("key", change.key)
+        .text("role", change.role)
+        .text("nick", change.nick)
+        .text("by", change.by);
+    });
+  return o.finish();
+}
+
 std::string to_json(const ledger_stats& s) {
   util::json_object o;
   o.text("node_id", s.node_id)

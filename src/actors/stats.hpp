@@ -226,6 +226,8 @@ typename Inspector::result_type inspect(Inspector& f, outbound_link_stats& x) {
 }
 
 // The JSON the console's inspect and node_info show (the members in the order above).
+// get_members' answer: {network: {id, name, read} | null, members: [...], changes: [...]}.
+std::string to_json(const members_view& v);
 std::string to_json(const ledger_stats& s);
 std::string to_json(const sync_stats& s);
 std::string to_json(const gateway_stats& s);

@@ -6,6 +6,7 @@
 // console) with its options and help text next to it; they share the global options, the
 // connection helper and the table printing.
 #include <algorithm>
+#include <initializer_list>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -29,7 +30,9 @@
 #include <editline/readline.h>
 
 #include "cli/chain_check.hpp"
+#include "cli/command_line.hpp"
 #include "cli/console_client.hpp"
+#include "cli/member_commands.hpp"
 #include "cli/network_commands.hpp"
 #include "cli/node_client.hpp"
 #include "cli/output.hpp"
@@ -59,6 +62,14 @@ commands:
   info          the node's state: id, height, tip, forks (--json)
   console       the node's debug console: [HOST:PORT] interactively, or -c "CMD" once
 
+private networks (through the node; docs/DEPLOY.md):
+  members       the members at the tip and who admitted or removed whom (--json)
+  admit KEY --role ROLE --admin-key FILE [--nick N]    an admin statement adding KEY
+  remove KEY --admin-key FILE                          an admin statement removing KEY
+  invite --role ROLE --admin-key FILE [--expires 7d]   a single-use invite link
+  join INVITE [--nick N]     with --key FILE: redeem an invite for that author key
+  add --key FILE [JSON]      store data signed by that author
+
 offline (files only, no node):
   key create FILE | key show FILE
                 an author's or admin's Ed25519 key (mode 0600) and its public key
@@ -69,6 +80,7 @@ offline (files only, no node):
 global options (also accepted after the command):
   --node URL        the node, http://host:port (default: $GSIO_NODE, else http://127.0.0.1:3000)
   --timeout-ms N    how long to wait to connect and for each answer (default: 10000)
+  --key FILE        an author key file, for add and join
   --help            this help; `gsio <command> --help` lists a command's options
 
 exit codes:
@@ -80,49 +92,11 @@ exit codes:
   5  the node's answer was malformed
 )";
 
-struct global_options {
-  std::string node = "http://127.0.0.1:3000";
-  std::uint64_t timeout_ms = 10000;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Option parsing
-
-// A command's options: its own plus the global ones, so they may follow the command too.
-util::option_set command_options(const std::string& command, const std::string& summary,
-                                 global_options& global) {
-  util::option_set options{"gsio " + command, summary};
-  options.add("node", "the node, http://host:port", global.node)
-    .add("timeout-ms", "how long to wait to connect and for each answer, ms", global.timeout_ms);
-  return options;
-}
-
-// Parses a command's arguments; returns an exit code to stop with, or -1 to go on.
-int parse_command(util::option_set& options, const std::string& program,
-                  const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  std::string name = program;
-  argv.push_back(name.data());
-  std::vector<std::string> copies = args;  // option_set wants char**; keep the storage alive
-  for (auto& a : copies)
-    argv.push_back(a.data());
-  switch (options.parse(static_cast<int>(argv.size()), argv.data())) {
-    case util::option_set::outcome::exit_ok: return cli::exit_ok;
-    case util::option_set::outcome::exit_error: return cli::exit_usage;
-    case util::option_set::outcome::proceed: return -1;
-  }
-  return cli::exit_usage;
-}
-
-std::unique_ptr<cli::node_client> connect(const global_options& global,
-                                          cli::node_client::event_handler on_event = {}) {
-  if (global.timeout_ms == 0 || global.timeout_ms > 24ull * 3600 * 1000)
-    throw cli_error(cli::exit_usage, "--timeout-ms must be between 1 and 86400000");
-  auto client = std::make_unique<cli::node_client>(
-    global.node, std::chrono::milliseconds{global.timeout_ms}, std::move(on_event));
-  client->connect();
-  return client;
-}
+using cli::command_options;
+using cli::connect;
+using cli::global_options;
+using cli::parse_command;
+using cli::split_positional;
 
 // ---------------------------------------------------------------------------------------------
 // Reading the node's answers
@@ -140,33 +114,9 @@ std::string_view json_kind(const rapidjson::Value& v) {
   return "something else";
 }
 
-[[noreturn]] void malformed(const std::string& url, const std::string& what) {
-  throw cli_error(cli::exit_malformed, "malformed answer from the node at " + url + ": " + what);
-}
-
-// Parses an ack's argument array into `doc` and returns its first argument.
-const rapidjson::Value& first_argument(const cli::node_client& client, const std::string& event,
-                                       const std::string& ack_json, rapidjson::Document& doc) {
-  std::string error;
-  if (!ledger::parse_json(ack_json, doc, error))
-    malformed(client.url(), event + " ack: " + error);
-  if (!doc.IsArray() || doc.Empty())
-    malformed(client.url(), event + " ack carries no value");
-  return doc[0];
-}
-
-// The node answers a refused request with {error: "..."}; that is exit code 1.
-void throw_if_refused(const rapidjson::Value& answer, const std::string& event) {
-  if (!answer.IsObject())
-    return;
-  auto it = answer.FindMember("error");
-  if (it == answer.MemberEnd())
-    return;
-  const std::string reason =
-    it->value.IsString() ? std::string{it->value.GetString(), it->value.GetStringLength()}
-                         : ledger::to_json_text(it->value, false);
-  throw cli_error(cli::exit_refused, "the node refused " + event + ": " + reason);
-}
+using cli::first_argument;
+using cli::malformed;
+using cli::throw_if_refused;
 
 std::string string_member(const rapidjson::Value& object, const char* name,
                           const std::string& fallback = "-") {
@@ -256,27 +206,19 @@ ledger::entry read_entry(const cli::node_client& client, const rapidjson::Value&
 
 int cmd_add(global_options& global, std::vector<std::string> args) {
   // The data is the one argument that is neither an option nor an option's value.
-  std::vector<std::string> option_args;
-  std::optional<std::string> data_arg;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    const bool is_option = a.rfind("--", 0) == 0 || a == "-h";
-    if (is_option) {
-      option_args.push_back(a);
-      const bool takes_value = a != "--help" && a != "-h" && a.find('=') == std::string::npos;
-      if (takes_value && i + 1 < args.size())
-        option_args.push_back(args[++i]);
-      continue;
-    }
-    if (data_arg) {
-      std::fprintf(stderr, "gsio add: give the data as one argument (quote it), or on stdin\n");
-      return cli::exit_usage;
-    }
-    data_arg = a;
+  std::vector<std::string> positional;
+  const auto option_args = split_positional(args, positional);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "gsio add: give the data as one argument (quote it), or on stdin\n");
+    return cli::exit_usage;
   }
+  std::optional<std::string> data_arg;
+  if (!positional.empty())
+    data_arg = positional.front();
   auto options = command_options(
     "add", "Stores an entry: gsio add [options] [JSON]. Without the JSON argument the data is read "
-           "from stdin. Prints the stored entry.", global);
+           "from stdin. With --key FILE the data is signed by that author key (a private network's "
+           "author block). Prints the stored entry.", global);
   if (int code = parse_command(options, "gsio add", option_args); code >= 0)
     return code;
 
@@ -292,6 +234,8 @@ int cmd_add(global_options& global, std::vector<std::string> args) {
     throw cli_error(cli::exit_usage, "add: the data is not valid JSON: " + error);
 
   auto client = connect(global);
+  if (!global.key.empty())
+    canonical = cli::author_signed(*client, global.key, canonical);
   rapidjson::Document doc;
   const auto& answer = first_argument(
     *client, "add_ledger_entry", client->request("add_ledger_entry", "[" + canonical + "]"), doc);
@@ -764,7 +708,7 @@ int run(int argc, char** argv) {
       global_args.emplace_back(argv[++i]);
   }
   util::option_set globals{"gsio", "global options"};
-  globals.add("node", "the node", global.node).add("timeout-ms", "timeout", global.timeout_ms);
+  globals.add("node", "the node", global.node).add("timeout-ms", "timeout", global.timeout_ms).add("key", "author key", global.key);
   if (int code = parse_command(globals, "gsio", global_args); code >= 0)
     return code == cli::exit_ok ? cli::exit_ok : cli::exit_usage;
   if (i >= argc) {
@@ -787,6 +731,14 @@ int run(int argc, char** argv) {
     return cmd_info(global, args);
   if (command == "console")
     return cmd_console(global, args);
+  if (command == "members")
+    return cli::cmd_members(global, args);
+  if (command == "admit" || command == "remove")
+    return cli::cmd_statement(global, args, command == "admit");
+  if (command == "invite")
+    return cli::cmd_invite(global, args);
+  if (command == "join")
+    return cli::cmd_join(global, args);
   if (command == "key")
     return cli::run_key_command(args);
   if (command == "network")

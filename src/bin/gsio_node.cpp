@@ -33,6 +33,7 @@ struct node_options {
   std::uint16_t port = 3000;
   std::string data_dir = "./data";
   std::string network;  // path of network.json; empty: open network
+  std::string join;     // a node invite (string or link) to redeem at start
   std::string web_dir;
   std::string advertise;
   std::string log_level = "info";
@@ -205,6 +206,10 @@ int main(int argc, char** argv) {
          "node then keeps only that network's chain and takes writes only as its member. "
          "Empty: an open network, where anyone who reaches the port can write",
          opt.network)
+    .add("join",
+         "a node invite (the link or string from `gsio invite --role node`) this node redeems "
+         "at start, with --network: its own key becomes a member node",
+         opt.join)
     .add("web-dir",
          "directory of the web UI served at / (default: the installed UI, or web/dist of the "
          "source tree this binary was built from; off: none)",
@@ -350,6 +355,17 @@ int main(int argc, char** argv) {
   }
   log::info("node", "node ", resources->self.node_id(), ": ledger verified, height ",
             resources->tree.height());
+  if (!opt.join.empty()) {
+    std::string error;
+    auto invite = ledger::invite_from_text(opt.join, error);
+    if (invite)
+      error = actors::redeem_node_invite(*resources, *invite);
+    if (!error.empty()) {
+      std::fprintf(stderr, "gsio-node: --join: %s\n", error.c_str());
+      return 2;
+    }
+    log::info("node", "redeemed the invite: this node is now a member node of the network");
+  }
   if (auto members = resources->tree.members_at_tip()) {
     const auto* self_member = members->find(resources->self.node_id());
     log::info("node", "private network \"", members->name, "\" (id ", members->network_id, "): ",

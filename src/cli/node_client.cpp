@@ -8,6 +8,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "ledger/canonical_json.hpp"
+#include "ledger/json_print.hpp"
 #include "net/sio_client.hpp"
 
 namespace gsio::cli {
@@ -167,6 +169,34 @@ bool node_client::wait_closed(std::chrono::milliseconds wait, std::string& reaso
     return false;
   reason = state_->close_reason;
   return true;
+}
+
+[[noreturn]] void malformed(const std::string& url, const std::string& what) {
+  throw cli_error(exit_malformed, "malformed answer from the node at " + url + ": " + what);
+}
+
+// Parses an ack's argument array into `doc` and returns its first argument.
+const rapidjson::Value& first_argument(const node_client& client, const std::string& event,
+                                       const std::string& ack_json, rapidjson::Document& doc) {
+  std::string error;
+  if (!ledger::parse_json(ack_json, doc, error))
+    malformed(client.url(), event + " ack: " + error);
+  if (!doc.IsArray() || doc.Empty())
+    malformed(client.url(), event + " ack carries no value");
+  return doc[0];
+}
+
+// The node answers a refused request with {error: "..."}; that is exit code 1.
+void throw_if_refused(const rapidjson::Value& answer, const std::string& event) {
+  if (!answer.IsObject())
+    return;
+  auto it = answer.FindMember("error");
+  if (it == answer.MemberEnd())
+    return;
+  const std::string reason =
+    it->value.IsString() ? std::string{it->value.GetString(), it->value.GetStringLength()}
+                         : ledger::to_json_text(it->value, false);
+  throw cli_error(exit_refused, "the node refused " + event + ": " + reason);
 }
 
 }  // namespace gsio::cli

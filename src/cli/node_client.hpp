@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <rapidjson/document.h>
+
 namespace gsio::cli {
 
 // The exit codes of `gsio`, documented in `gsio --help`.
@@ -66,5 +68,16 @@ private:
   struct io_runner;
   std::unique_ptr<io_runner> io_;
 };
+
+// A node's answer that breaks the protocol: exit code 5, naming the node and what was wrong.
+[[noreturn]] void malformed(const std::string& url, const std::string& what);
+
+// Parses an ack's argument array (node_client::request's answer) into `doc` and returns its
+// first argument; malformed() when there is none.
+const rapidjson::Value& first_argument(const node_client& client, const std::string& event,
+                                       const std::string& ack_json, rapidjson::Document& doc);
+
+// The node answers a refused request with {error: "..."}: exit code 1 with its reason.
+void throw_if_refused(const rapidjson::Value& answer, const std::string& event);
 
 }  // namespace gsio::cli

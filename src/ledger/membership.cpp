@@ -10,6 +10,7 @@
 #include "crypto/sha256.hpp"
 #include "crypto/signature.hpp"
 #include "ledger/canonical_json.hpp"
+#include "util/base64.hpp"
 #include "util/hex.hpp"
 #include "util/json_parse.hpp"
 
@@ -384,6 +385,27 @@ admission admit(const membership_ptr& at_parent, const entry& e, std::string_vie
   return admit_content(at_parent, e, parsed ? &doc : nullptr);
 }
 
+std::vector<membership_change> membership_diff(const membership_state* before,
+                                               const membership_state& after, const entry& e) {
+  std::vector<membership_change> out;
+  for (const auto& [key, m] : after.members) {
+    const member* old = before ? before->find(key) : nullptr;
+    if (!old || old->r != m.r)
+      out.push_back({true, key, m.r, m.nick, m.admitted_by});
+  }
+  if (!before)
+    return out;
+  std::string signer;
+  rapidjson::Document doc;
+  if (parse_object(e.data, doc))
+    if (auto by = key_member(doc, "by"))
+      signer = std::string(*by);
+  for (const auto& [key, m] : before->members)
+    if (!after.find(key))
+      out.push_back({false, key, m.r, m.nick, signer});
+  return out;
+}
+
 std::optional<author_ref> author_of(const entry& e) {
   if (!e.data.starts_with('{') || e.data.find("\"author\":") == std::string::npos)
     return std::nullopt;
@@ -504,6 +526,21 @@ std::optional<invite_view> read_invite(std::string_view invite_json, std::string
     return std::nullopt;
   return invite_view{std::string(parsed->network), parsed->r, parsed->expires, std::string(parsed->nonce),
                      std::string(parsed->by)};
+}
+
+std::string invite_string(std::string_view invite_json) { return util::base64url_encode(invite_json); }
+
+std::optional<std::string> invite_from_text(std::string_view text, std::string& error) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.remove_suffix(1);
+  if (const auto at = text.find("#invite="); at != std::string_view::npos)
+    text = text.substr(at + 8);
+  auto json = util::base64url_decode(text);
+  if (!json || json->empty() || json->front() != '{') {
+    error = "not an invite (a base64url string, or a link ending in #invite=...)";
+    return std::nullopt;
+  }
+  return json;
 }
 
 std::optional<network_file> read_network_file(std::string_view json, std::string& error) {

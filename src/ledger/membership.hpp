@@ -91,6 +91,18 @@ struct admission {
 // invite, redemption, author block); the entry's own hash and signature are validate()'s.
 admission admit(const membership_ptr& at_parent, const entry& e, std::string_view network_id);
 
+// What entry `e` changed, going from `before` (nullptr for the charter) to `after`: keys
+// admitted (or given another role) and removed, each with the admin key that signed for it.
+struct membership_change {
+  bool admitted = true;  // false: removed
+  std::string key;
+  role r = role::reader;  // the new role when admitted, the old one when removed
+  std::string nick;
+  std::string by;
+};
+std::vector<membership_change> membership_diff(const membership_state* before,
+                                               const membership_state& after, const entry& e);
+
 // The author key and time of an entry whose data carries an author block, or nullopt.
 std::optional<author_ref> author_of(const entry& e);
 
@@ -140,6 +152,12 @@ struct invite_view {
   std::string by;
 };
 std::optional<invite_view> read_invite(std::string_view invite_json, std::string& error);
+
+// An invite as it travels: the base64url (no padding) of its canonical JSON, alone (the invite
+// string) or in a link, http(s)://node/#invite=<string>.
+std::string invite_string(std::string_view invite_json);
+// The invite JSON in an invite string or a link holding one (checked with read_invite after).
+std::optional<std::string> invite_from_text(std::string_view text, std::string& error);
 
 // A network file (network.json, written by `gsio network create`): the charter entry as JSON.
 // Checks it as a first entry must be checked (shape, hash, signature, charter rules).

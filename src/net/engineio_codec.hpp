@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/base64.hpp"
+
 namespace gsio::net::eio {
 
 enum class packet_type : char {
@@ -50,10 +52,8 @@ packet decode_binary_frame(std::string bytes);
 // Decodes a polling payload; fails as a whole when any record is invalid.
 std::optional<std::vector<packet>> decode_payload(std::string_view payload);
 
-// RFC 4648 base64 with padding.
-std::string base64_encode(std::string_view bytes);
-// Strict: the length must be a multiple of 4, padding only at the end, no whitespace, and the
-// unused bits of the last symbol must be zero.
-std::optional<std::string> base64_decode(std::string_view text);
+// Binary packets in polling payloads: RFC 4648 base64 with padding (util/base64.hpp).
+using util::base64_encode;
+using util::base64_decode;
 
 }  // namespace gsio::net::eio

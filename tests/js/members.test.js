@@ -173,4 +173,160 @@ describe('private networks', () => {
       assert.equal(info.sync.other_network_dropped, 0);
     }
   });
+
+  it('invites: a node joins with --join, an author with gsio join, and each invite works once', async () => {
+    const first = await nodeDir();
+    const net = await createNetwork('friends', [{ key: first.key, role: 'node' }]);
+    const relay = await c.startRelay();
+    const a = await c.startNetNode({ relayUrl: relay.url, dataDir: first.dir, args: ['--network', net.file] });
+    const made = await gsio(['--node', a.url, 'invite', '--admin-key', net.adminKey, '--role', 'node', '--expires', '1h']);
+    assert.equal(made.code, 0, made.stderr);
+    const lines = made.stdout.trim().split('\n');
+    const invite = lines[lines.length - 1];
+    assert.equal(lines[lines.length - 2], `${a.url}/#invite=${invite}`);
+    assert.match(invite, /^[A-Za-z0-9_-]+$/);
+
+    const second = await nodeDir();
+    const b = await c.startNetNode({ relayUrl: relay.url, dataDir: second.dir,
+                                     args: ['--network', net.file, '--join', lines[lines.length - 2]] });
+    assert.match(b.log, /redeemed the invite/);
+    const [sa, sb] = await Promise.all([a, b].map((n) => h.connect(n.url)));
+    await c.waitConverged([sa, sb], { minHeight: 2, timeout: 20000 });
+
+    // An author joins through b and posts; a shows the post with the author's key.
+    const authorKey = path.join(h.tempDir(), 'ada.key');
+    const authorInvite = (await gsio(['--node', a.url, 'invite', '--admin-key', net.adminKey, '--role', 'author'])).stdout.trim().split('\n').pop();
+    const joined = await gsio(['--node', b.url, '--key', authorKey, 'join', authorInvite, '--nick', 'ada']);
+    assert.equal(joined.code, 0, joined.stderr);
+    const again = await gsio(['--node', b.url, '--key', authorKey, 'join', authorInvite]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already redeemed/);
+    const posted = await gsio(['--node', b.url, '--key', authorKey, 'add', '{"msg":"hello"}']);
+    assert.equal(posted.code, 0, posted.stderr);
+    const adaKey = (await gsio(['key', 'show', authorKey])).stdout.trim();
+    assert.equal(JSON.parse(posted.stdout).data.author.key, adaKey);
+    await c.waitConverged([sa, sb], { minHeight: 4, timeout: 20000 });
+    const members = JSON.parse((await gsio(['--node', a.url, 'members', '--json'])).stdout);
+    assert.deepEqual(members.network, { id: net.id, name: 'friends', read: 'members' });
+    const ada = members.members.find((m) => m.key === adaKey);
+    assert.equal(ada.role, 'author');
+    assert.equal(ada.nick, 'ada');
+    // The charter (index 0) admits the admin and the first node, in key order.
+    assert.deepEqual(members.changes.map((ch) => `${ch.index} ${ch.op} ${ch.role}`).sort(),
+                     ['0 admitted admin', '0 admitted node', '1 admitted node', '2 admitted author']);
+
+    // The spent node invite, on a third node that knows only the charter: it redeems on its own
+    // chain, and once it meets the network's chain (longer) its redemption is refused there.
+    const third = await nodeDir();
+    const c3 = await c.startNetNode({ relayUrl: relay.url, dataDir: third.dir, args: ['--network', net.file, '--join', invite] });
+    const s3 = await h.connect(c3.url);
+    await c.waitConverged([sa, sb, s3], { minHeight: 4, timeout: 20000 });
+    const refused = await h.emitAck(s3, 'add_ledger_entry', { msg: 'am I in?' });
+    assert.match(refused.error, /not a member node/);
+    await h.waitUntil(() => /cannot be re-appended .*already redeemed/.test(c3.log), 5000, 'the refused re-append to be logged');
+    const after = await h.emitAck(sa, 'get_members');
+    assert.ok(!after.members.some((m) => m.key === third.key));
+  });
+
+  it('a second redemption of one invite is refused, also when both race on two cut-off nodes', async () => {
+    const [d1, d2] = await Promise.all([nodeDir(), nodeDir()]);
+    const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' }]);
+    const relay = await c.startRelay();
+    const nodes = [
+      await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
+      await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
+    ];
+    const sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    await c.waitConverged(sockets, { minHeight: 1 });
+    const invite = (await gsio(['--node', nodes[0].url, 'invite', '--admin-key', net.adminKey, '--role', 'author'])).stdout.trim().split('\n').pop();
+    // Cut both off, redeem the one invite on each for two different keys.
+    for (const n of nodes) n.proc.kill('SIGUSR1');
+    await h.waitUntil(async () => (await Promise.all(sockets.map(c.nodeInfo))).every((i) => i.sync.links.length === 0),
+                      5000, 'links to be suspended');
+    const keys = [path.join(h.tempDir(), 'x.key'), path.join(h.tempDir(), 'y.key')];
+    const results = await Promise.all(nodes.map((n, i) => gsio(['--node', n.url, '--key', keys[i], 'join', invite])));
+    assert.deepEqual(results.map((r) => r.code), [0, 0], 'each node alone takes the redemption');
+    for (const n of nodes) n.proc.kill('SIGUSR2');
+    const infos = await c.waitConverged(sockets, { minHeight: 2, timeout: 30000 });
+    assert.equal(infos[0].height, 2, 'one redemption is on the chain, the other refused at re-append');
+    const chain = await h.getAll(sockets[1]);
+    assert.equal(chain.filter((e) => e.data.gsio === 'redeem').length, 1);
+    const members = await h.emitAck(sockets[0], 'get_members');
+    const keyOf = async (file) => (await gsio(['key', 'show', file])).stdout.trim();
+    const admitted = members.members.filter((m) => m.role === 'author').map((m) => m.key);
+    assert.equal(admitted.length, 1);
+    assert.ok([await keyOf(keys[0]), await keyOf(keys[1])].includes(admitted[0]));
+  });
+
+  it('after a removal the author\'s writes are refused everywhere, also those made on a cut-off node', async () => {
+    const [d1, d2] = await Promise.all([nodeDir(), nodeDir()]);
+    const authorFile = path.join(h.tempDir(), 'ada.key');
+    const ada = (await gsio(['key', 'create', authorFile])).stdout.trim();
+    const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' },
+                                                { key: ada, role: 'author', nick: 'ada' }]);
+    const relay = await c.startRelay();
+    const nodes = [
+      await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
+      await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
+    ];
+    const sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    assert.equal((await gsio(['--node', nodes[1].url, '--key', authorFile, 'add', '{"before":1}'])).code, 0);
+    await c.waitConverged(sockets, { minHeight: 2 });
+    // Node 1 is cut off and keeps taking ada's posts while node 0 takes the removal and more.
+    nodes[1].proc.kill('SIGUSR1');
+    await h.waitUntil(async () => (await c.nodeInfo(sockets[1])).sync.links.length === 0, 5000, 'node 1 cut off');
+    const removed = await gsio(['--node', nodes[0].url, 'remove', ada, '--admin-key', net.adminKey]);
+    assert.equal(removed.code, 0, removed.stderr);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await h.emitAck(sockets[0], 'add_ledger_entry', { main: i })).error, undefined);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await gsio(['--node', nodes[1].url, '--key', authorFile, 'add', `{"cut":${i}}`])).code, 0);
+    const refusedHere = await gsio(['--node', nodes[0].url, '--key', authorFile, 'add', '{"x":1}']);
+    assert.equal(refusedHere.code, 1);
+    assert.match(refusedHere.stderr, /not a member author/);
+    nodes[1].proc.kill('SIGUSR2');
+    const infos = await c.waitConverged(sockets, { minHeight: 6, timeout: 30000 });
+    assert.equal(infos[0].height, 6);  // charter, before, removal, 3 of node 0: ada's cut posts are not re-appended
+    const chains = await Promise.all(sockets.map((s) => h.getAll(s)));
+    assert.deepEqual(chains[0], chains[1]);
+    assert.ok(chains[0].every((e) => !('cut' in e.data)), 'no post of ada after her removal');
+    assert.ok(chains[0].some((e) => 'before' in e.data), 'her post before the removal stays');
+    const refusedThere = await gsio(['--node', nodes[1].url, '--key', authorFile, 'add', '{"x":2}']);
+    assert.equal(refusedThere.code, 1);
+    await h.waitUntil(async () => await metric(nodes[1], 'gsio_ledger_refusals_total', 'reason="not_member"') >= 2,
+                      5000, 'node 1 to count its refused re-appends and the refused add');
+  });
+
+  it('1000 forged writes through a member node are refused and counted; the chain is unchanged', async () => {
+    const member = await nodeDir();
+    const authorFile = path.join(h.tempDir(), 'ada.key');
+    const ada = (await gsio(['key', 'create', authorFile])).stdout.trim();
+    const net = await createNetwork('friends', [{ key: member.key, role: 'node' }, { key: ada, role: 'author' }]);
+    const node = await h.startNode({ dataDir: member.dir, args: ['--network', net.file] });
+    const socket = await h.connect(node.url);
+    const genuine = JSON.parse((await gsio(['--node', node.url, '--key', authorFile, 'add', '{"msg":"real"}'])).stdout);
+    const block = genuine.data.author;
+    const before = await h.health(node);
+    const forged = [];
+    for (let i = 0; i < 250; i++) {
+      // ada's block on other data; a made-up key; a flipped signature; ada's genuine post replayed.
+      forged.push({ msg: `forged ${i}`, author: block });
+      forged.push({ msg: `made up ${i}`, author: { ...block, key: i.toString(16).padStart(64, 'a') } });
+      forged.push({ msg: 'real', author: { ...block, sig: block.sig.slice(0, 127) + (block.sig[127] === '0' ? '1' : '0') } });
+      forged.push({ msg: 'real', author: block });
+    }
+    const answers = [];  // in rounds below the node's 256 adds in flight per client
+    for (let i = 0; i < forged.length; i += 200)
+      answers.push(...await Promise.all(forged.slice(i, i + 200).map((data) => h.emitAck(socket, 'add_ledger_entry', data))));
+    assert.equal(answers.filter((a) => typeof a.error === 'string').length, 1000);
+    const unexpected = answers.filter((a) => !/author/.test(a.error)).map((a) => a.error);
+    assert.deepEqual([...new Set(unexpected)], []);
+    const after = await h.health(node);
+    assert.equal(after.tip_hash, before.tip_hash);
+    await h.waitUntil(async () => {
+      const bad = await metric(node, 'gsio_ledger_refusals_total', 'reason="bad_author"');
+      const notMember = await metric(node, 'gsio_ledger_refusals_total', 'reason="not_member"');
+      return bad + notMember === 1000;
+    }, 5000, 'all 1000 refusals to be counted');
+  });
 });

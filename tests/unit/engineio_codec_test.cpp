@@ -168,3 +168,24 @@ TEST_CASE("base64: malformed input is rejected") {
   CHECK_FALSE(base64_decode("Zh=="));     // non-zero bits dropped by the padding
   CHECK_FALSE(base64_decode("Zm9=" "x"));
 }
+
+TEST_CASE("base64url: the URL alphabet without padding, strict") {
+  using gsio::util::base64url_decode;
+  using gsio::util::base64url_encode;
+  CHECK(base64url_encode("") == "");
+  CHECK(base64url_encode("f") == "Zg");
+  CHECK(base64url_encode("fo") == "Zm8");
+  CHECK(base64url_encode("foobar") == "Zm9vYmFy");
+  CHECK(base64url_encode("\xff\xfe\xfd\xfb"s) == "__79-w");
+  CHECK(base64url_decode("__79-w") == "\xff\xfe\xfd\xfb"s);
+  CHECK(base64url_decode("Zm8") == "fo"s);
+  CHECK_FALSE(base64url_decode("Zm8="));   // no padding
+  CHECK_FALSE(base64url_decode("//79"));   // the standard alphabet's symbols
+  CHECK_FALSE(base64url_decode("Zh"));     // unused bits set: a second spelling of "f"
+  CHECK_FALSE(base64url_decode("Z"));      // no whole byte
+  std::string all;
+  for (int i = 0; i < 256; ++i)
+    all += static_cast<char>(i);
+  for (std::size_t len = 0; len <= all.size(); ++len)
+    CHECK(base64url_decode(base64url_encode(all.substr(0, len))) == all.substr(0, len));
+}
