@@ -1,5 +1,5 @@
 #pragma once
-// Who may write to a private network (DESIGN §10, docs/PROTOCOL.md §9): the charter, admin
+// Who may write to a private network (DESIGN §10, docs/PROTOCOL.md §8): the charter, admin
 // statements, invites and their redemptions, author blocks, and the membership state they fold
 // into. Written once: the node's fork tree, the CLI, the tests and the simulation all call this.
 //

@@ -4,13 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 
 #include "crypto/identity.hpp"
 #include "ledger/canonical_json.hpp"
 #include "ledger/chain_tree.hpp"
+#include "ledger/json_print.hpp"
 #include "ledger/membership.hpp"
 #include "ledger/sync.hpp"
+#include "test_util.hpp"
 
 using namespace gsio::ledger;
 using gsio::crypto::identity;
@@ -317,4 +321,115 @@ TEST_CASE("membership: the charter's own rules") {
           status::appended);
     CHECK(open.members_at_tip() == nullptr);
   }
+}
+
+// tests/vectors/membership.json: every membership object made from fixed seeds and times, byte
+// for byte (canonical JSON), with the digest each signature covers. Other implementations (the
+// TypeScript client, the web UI) and docs/PROTOCOL.md §8 take their examples from it.
+// GSIO_WRITE_VECTORS=1 rewrites the file after a deliberate format change.
+namespace {
+
+identity seeded(std::uint8_t byte) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(byte);
+  return identity::from_seed(seed);
+}
+
+std::string membership_vectors() {
+  constexpr std::int64_t t = 1'767'323'045'000'000;  // 2026-01-02T03:04:05Z
+  const identity admin = seeded(0x10), node = seeded(0x11), author = seeded(0x12), newcomer = seeded(0x13);
+  charter_fields fields;
+  fields.name = "example";
+  fields.members = {{node.node_id(), role::node, "n1"}, {author.node_id(), role::author, "ada"}};
+  const entry charter = make_charter(admin, fields, t);
+  const std::string& network = charter.hash;
+  const auto statement = make_statement(admin, network, false, author.node_id(), role::author, "", t + 1000);
+  const auto invite = make_invite(admin, network, role::author, t + 7 * 86'400'000'000LL,
+                                  "00112233445566778899aabbccddeeff");
+  const auto redemption = make_redemption(newcomer, invite, "newt");
+  const auto authored = add_author_block(author, network, R"({"msg":"hello"})", t + 2000);
+  auto digest_of = [&](std::string_view domain, std::string_view net, const std::string& text,
+                       std::string_view inner = {}) {
+    rapidjson::Document doc;
+    doc.Parse(text.c_str());
+    rapidjson::Value& object = inner.empty() ? static_cast<rapidjson::Value&>(doc) : doc[std::string(inner).c_str()];
+    object.RemoveMember("sig");
+    return signed_digest(domain, net, canonicalize(doc));
+  };
+  rapidjson::Document charter_json;
+  charter_json.Parse(to_json(charter).c_str());
+  std::string out = "{\n";
+  auto field = [&out](std::string_view name, const std::string& json_value, bool last = false) {
+    out += "  \"" + std::string(name) + "\": " + json_value + (last ? "\n" : ",\n");
+  };
+  auto quoted = [](const std::string& text) {
+    std::string q;
+    append_canonical_string(text, q);
+    return q;
+  };
+  field("seeds", R"({"admin":"10 x 32","node":"11 x 32","author":"12 x 32","newcomer":"13 x 32"})");
+  field("keys", "{\"admin\":" + quoted(admin.node_id()) + ",\"node\":" + quoted(node.node_id()) +
+                  ",\"author\":" + quoted(author.node_id()) + ",\"newcomer\":" + quoted(newcomer.node_id()) + "}");
+  field("charter", to_json(charter));
+  field("charter_digest", quoted(digest_of(charter_domain, "", charter.data)));
+  field("network_id", quoted(network));
+  field("statement", quoted(statement));
+  field("statement_digest", quoted(digest_of(statement_domain, network, statement)));
+  field("invite", quoted(invite));
+  field("invite_digest", quoted(digest_of(invite_domain, network, invite)));
+  field("invite_string", quoted(invite_string(invite)));
+  field("redemption", quoted(redemption));
+  field("redemption_digest", quoted(digest_of(redeem_domain, network, redemption)));
+  field("authored", quoted(authored));
+  field("authored_digest", quoted(digest_of(author_domain, network, authored, "author")), true);
+  return out + "}\n";
+}
+
+}  // namespace
+
+TEST_CASE("membership vectors are reproduced byte for byte and hold under the rules") {
+  const auto path = gsio::test::vectors_dir() / "membership.json";
+  const auto made = membership_vectors();
+  if (std::getenv("GSIO_WRITE_VECTORS")) {
+    std::ofstream(path, std::ios::binary) << made;
+    MESSAGE("wrote " << path.string());
+  }
+  CHECK(gsio::test::read_file(path) == made);
+
+  rapidjson::Document v;
+  v.Parse(made.c_str());
+  entry charter;
+  std::string error;
+  REQUIRE(from_json_text(to_json_text(v["charter"], false), charter, error));
+  chain_tree tree({}, charter.hash);
+  REQUIRE(tree.insert(charter).outcome == status::appended);
+  const identity node = seeded(0x11);
+  std::int64_t time = charter.unix_us();
+  auto put = [&](const char* name) {
+    auto e = make_entry(node, v[name].GetString(), std::string(tree.tip_hash()), time += 1000);
+    auto result = tree.insert(std::move(e));
+    CAPTURE(name);
+    CHECK(result.outcome == status::appended);
+  };
+  put("authored");
+  put("redemption");
+  put("statement");
+  CHECK(tree.members_at_tip()->find(seeded(0x12).node_id()) == nullptr);  // the author removed
+  CHECK(tree.members_at_tip()->has_role(seeded(0x13).node_id(), role::author));
+  std::string invite_error;
+  CHECK(invite_from_text(std::string("http://x/#invite=") + v["invite_string"].GetString(), invite_error) ==
+        std::optional<std::string>(v["invite"].GetString()));
+}
+
+TEST_CASE("docs/PROTOCOL.md shows the membership vectors as they are") {
+  const auto doc = gsio::test::read_file(gsio::test::vectors_dir() / ".." / ".." / "docs" / "PROTOCOL.md");
+  rapidjson::Document v;
+  v.Parse(gsio::test::read_file(gsio::test::vectors_dir() / "membership.json").c_str());
+  for (const char* name : {"network_id", "statement", "invite", "invite_string", "redemption", "authored",
+                           "charter_digest", "statement_digest", "invite_digest", "redemption_digest",
+                           "authored_digest"}) {
+    CAPTURE(name);
+    CHECK(doc.find(v[name].GetString()) != std::string::npos);
+  }
+  CHECK(doc.find(to_json_text(v["charter"]["data"], false)) != std::string::npos);
 }
