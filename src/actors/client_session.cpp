@@ -9,7 +9,10 @@
 #include <rapidjson/writer.h>
 
 #include "actors/demo_events.hpp"
+#include "crypto/random.hpp"
+#include "crypto/signature.hpp"
 #include "ledger/canonical_json.hpp"
+#include "ledger/membership.hpp"
 #include "net/p2p_message.hpp"
 #include "util/clock.hpp"
 #include "util/json_object.hpp"
@@ -85,6 +88,122 @@ bool has_binary_placeholder(const rapidjson::Value& v) {
   return false;
 }
 
+// ---- access on a private network (DESIGN §10, docs/PROTOCOL.md §8, Clients) ----
+
+// Each failed proof costs an Ed25519 verification or a ledger query: a connection gets this many.
+constexpr std::uint32_t max_failed_proofs = 8;
+
+bool serves_private_network(const client_session_state& st) { return !st.access.network_id.empty(); }
+
+std::string short_key(std::string_view key) { return std::string(key.substr(0, 16)); }
+
+// Refuses `ev` for want of access: an error to the client, and a count by reason at the ledger
+// (gsio_ledger_refusals_total).
+void refuse_access(self_ptr self, const client_event& ev, const std::string& reason, const std::string& why) {
+  self->send(self->state.ledger, refused_atom::value, reason);
+  fail(self, ev, ev.name + ": " + why);
+}
+
+// Reads of a members-only network need a proved key.
+bool may_read(self_ptr self, const client_event& ev) {
+  auto& st = self->state;
+  if (!serves_private_network(st) || !st.access.members_only_reads || !st.key.empty())
+    return true;
+  refuse_access(self, ev, "unauthenticated",
+                "network " + short_key(st.access.network_id) +
+                  " is for its members: answer the challenge with authenticate {key, sig} first");
+  return false;
+}
+
+// On a private network a client writes an author's signed post as that author, or a membership
+// object that carries its own signature (an admin's statement, a redemption: joining needs no
+// membership yet). The ledger checks the signatures and the membership either way.
+bool may_write(self_ptr self, const client_event& ev, const rapidjson::Value& data) {
+  auto& st = self->state;
+  if (!serves_private_network(st))
+    return true;
+  if (data.IsObject() && data.HasMember("gsio"))
+    return true;
+  const rapidjson::Value* key = nullptr;
+  if (data.IsObject() && data.HasMember("author") && data["author"].IsObject())
+    if (auto it = data["author"].FindMember("key"); it != data["author"].MemberEnd() && it->value.IsString())
+      key = &it->value;
+  if (st.key.empty()) {
+    refuse_access(self, ev, "unauthenticated", "a private network takes posts from its authors only: "
+                  "answer the challenge with authenticate {key, sig} first");
+    return false;
+  }
+  if (st.role != "author") {
+    refuse_access(self, ev, "not_author", "key " + short_key(st.key) + " is a " + st.role +
+                  ", and only authors write");
+    return false;
+  }
+  if (!key || std::string_view(key->GetString(), key->GetStringLength()) != st.key) {
+    refuse_access(self, ev, "not_author", "a post must carry an author block signed by the key this "
+                  "connection proved (" + short_key(st.key) + ")");
+    return false;
+  }
+  return true;
+}
+
+// authenticate [{key, sig}]: sig is the key's signature over client_proof_digest of this
+// connection's challenge; the key's role at the tip becomes the session's.
+void on_authenticate(self_ptr self, const client_event& ev) {
+  auto& st = self->state;
+  if (!serves_private_network(st))
+    return fail(self, ev, "authenticate: this node serves an open network; there is nothing to prove");
+  if (!st.key.empty())
+    return fail(self, ev, "authenticate: this connection is already authenticated as " + short_key(st.key));
+  if (st.authenticating)
+    return fail(self, ev, "authenticate: a proof is being checked; wait for its answer");
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  const rapidjson::Value* arg = doc->Empty() ? nullptr : &(*doc)[0];
+  auto text = [arg](const char* name) -> std::string {
+    if (!arg || !arg->IsObject())
+      return {};
+    auto it = arg->FindMember(name);
+    return it != arg->MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                                           : std::string{};
+  };
+  const std::string key = text("key"), sig = text("sig");
+  auto failed = [self, ev](const std::string& reason, const std::string& why) {
+    auto& st = self->state;
+    refuse_access(self, ev, reason, why);
+    if (++st.failed_proofs >= max_failed_proofs) {
+      log::info("session", "socket ", st.info.id, " from ", st.info.remote_address, ": ", st.failed_proofs,
+                " failed proofs; disconnecting");
+      st.server->disconnect(st.info.id);
+    }
+  };
+  const auto digest = ledger::client_proof_digest(st.access.network_id, st.access.node_id, st.challenge, key);
+  if (!crypto::verify_hex(key, digest, sig))
+    return failed("bad_client_proof", "the signature does not prove key " + short_key(key) +
+                                        " for this connection's challenge");
+  st.authenticating = true;
+  self->request(st.ledger, std::chrono::seconds{10}, get_atom::value, role_atom::value, key)
+    .then(
+      [=](const std::string& role) {
+        auto& st = self->state;
+        st.authenticating = false;
+        if (role.empty())
+          return failed("not_member", "key " + short_key(key) + " is not a member of network " +
+                                        short_key(st.access.network_id));
+        st.key = key;
+        st.role = role;
+        if (st.access.members_only_reads)
+          st.server->receive_broadcasts(st.info.id, true);
+        util::json_object answer;
+        answer.text("key", key).text("role", role);
+        ack(self, ev, args_of(answer.finish()));
+      },
+      [=](caf::error& err) {
+        self->state.authenticating = false;
+        fail(self, ev, "authenticate: the ledger is unavailable (" + to_string(err) + ")");
+      });
+}
+
 void on_add(self_ptr self, const client_event& ev) {
   auto& st = self->state;
   auto doc = parse_args(self, ev);
@@ -95,6 +214,8 @@ void on_add(self_ptr self, const client_event& ev) {
   auto& data = (*doc)[0];
   if (!ev.attachments.empty() || has_binary_placeholder(data))
     return fail(self, ev, "add_ledger_entry: binary data cannot be stored in an entry; send JSON");
+  if (!may_write(self, ev, data))
+    return;
   if (st.adds_in_flight >= st.limits.max_adds_in_flight)
     return fail(self, ev,
                 "add_ledger_entry: too many requests in flight (limit "
@@ -355,6 +476,12 @@ void dispatch(self_ptr self, client_event& ev) {
   ++st.events_in;
   if (ev.name == "add_ledger_entry")
     return on_add(self, ev);
+  if (ev.name == "authenticate")
+    return on_authenticate(self, ev);
+  const bool is_read = ev.name == "get_ledger" || ev.name == "get_known_nodes" || ev.name == "get_entry" ||
+                       ev.name == "node_info" || ev.name == "verify_ledger" || ev.name == "get_members";
+  if (is_read && !may_read(self, ev))
+    return;
   if (ev.name == "get_ledger")
     return on_get_ledger(self, ev);
   if (ev.name == "get_known_nodes")
@@ -385,7 +512,7 @@ client_session_actor::behavior_type
 client_session(instrumented<client_session_actor, client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
                peer_registry_actor registry, sync_coordinator_actor coordinator,
-               session_limits limits) {
+               session_limits limits, client_access access) {
   auto& st = self->state;
   st.coordinator = std::move(coordinator);
   st.info = std::move(info);
@@ -393,7 +520,20 @@ client_session(instrumented<client_session_actor, client_session_state> self,
   st.ledger = std::move(ledger);
   st.registry = std::move(registry);
   st.limits = limits;
+  st.access = std::move(access);
   st.connected_since_ms = util::now_unix_ms();
+  if (serves_private_network(st)) {
+    // Before `auth`, which every node sends: a client that has seen `auth` knows whether a
+    // challenge came.
+    st.challenge = crypto::random_hex(32);
+    util::json_object challenge;
+    challenge.text("network_id", st.access.network_id)
+      .text("network_name", st.access.network_name)
+      .text("node_id", st.access.node_id)
+      .text("challenge", st.challenge)
+      .text("read", st.access.members_only_reads ? "members" : "anyone");
+    emit(self, "challenge", args_of(challenge.finish()));
+  }
   emit(self, "auth", args_of(st.info.auth_json.empty() ? "{}" : st.info.auth_json));
   return {
     [=](event_atom, client_event& ev) { dispatch(self, ev); },

@@ -31,12 +31,28 @@ struct session_limits {
   std::uint64_t max_page_bytes = 2 * 1024 * 1024;
 };
 
+// What a client of a private network must prove (DESIGN §10, docs/PROTOCOL.md §8, Clients). The
+// session sends a fresh challenge on connect; `authenticate` with a member's key and signature
+// over it admits the session with that key's role.
+struct client_access {
+  std::string network_id;  // empty: an open network, nothing to prove
+  std::string network_name;
+  std::string node_id;     // this node's: a proof is bound to it
+  bool members_only_reads = true;  // the charter's read policy is "members"
+};
+
 struct client_session_state : socket_session_state {
   static inline const char* name = "client-session";
   ledger_actor ledger;
   peer_registry_actor registry;
   sync_coordinator_actor coordinator;  // for node_info's sync statistics
   session_limits limits;
+  client_access access;
+  std::string challenge;    // this connection's, sent on connect (private networks)
+  std::string key;          // proved by `authenticate`; empty until then
+  std::string role;         // the key's role when it was proved
+  bool authenticating = false;  // a proof is being checked against the membership
+  std::uint32_t failed_proofs = 0;
   std::uint32_t adds_in_flight = 0;
   std::uint32_t requests_in_flight = 0;
 };
@@ -45,6 +61,6 @@ client_session_actor::behavior_type
 client_session(instrumented<client_session_actor, client_session_state> self,
                net::socket_info info, std::shared_ptr<net::server> server, ledger_actor ledger,
                peer_registry_actor registry, sync_coordinator_actor coordinator,
-               session_limits limits);
+               session_limits limits, client_access access);
 
 }  // namespace gsio::actors

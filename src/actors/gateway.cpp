@@ -86,6 +86,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     so.host = options.host;
     so.port = options.port;
     so.namespaces = {"/", std::string{net::p2p_socketio::nsp}};
+    so.broadcasts_need_opt_in = options.access.members_only_reads;
     so.ping_interval = options.ping_interval;
     so.ping_timeout = options.ping_timeout;
     so.connect_timeout = options.connect_timeout;
@@ -155,7 +156,8 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     socket_session_actor session =
       info.nsp == net::p2p_socketio::nsp
         ? caf::actor_cast<socket_session_actor>(system.spawn(p2p_session, info, for_session, coordinator))
-        : system.spawn(client_session, info, for_session, ledger, registry, coordinator, options.session);
+        : system.spawn(client_session, info, for_session, ledger, registry, coordinator, options.session,
+                       options.access);
     std::lock_guard<std::mutex> guard{mtx};
     sessions.emplace(info.id, socket_entry{std::move(session), info.nsp});
     ++sockets_by_namespace[info.nsp];
@@ -226,10 +228,10 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
         .count("entries", tip.entries)
         .count("sessions", sessions.size())
         .integer("uptime_ms", util::now_unix_ms() - started_ms)
-        .object_or_null("network", !options.network_id.empty(), [this](util::json_object& n) {
-          n.text("id", options.network_id).text("name", options.network_name);
+        .object_or_null("network", !options.access.network_id.empty(), [this](util::json_object& n) {
+          n.text("id", options.access.network_id).text("name", options.network_name);
         })
-        .flag("open", options.network_id.empty());
+        .flag("open", options.access.network_id.empty());
     }
     return json_response(200, status.finish());
   }

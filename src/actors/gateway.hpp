@@ -38,8 +38,9 @@ struct gateway_options {
   // The network token: when set, a socket joins "/p2p" only with {"token": it} as its auth
   // payload (other nodes' links), so that only the network's nodes speak P2P to this one.
   std::string p2p_token;
-  // The private network this node serves (DESIGN §10), shown in /health; empty: an open network.
-  std::string network_id;
+  // The private network this node serves (DESIGN §10; access.network_id empty: an open one):
+  // what its clients must prove, and its name for /health.
+  client_access access;
   std::string network_name;
   session_limits session;
 };

@@ -30,6 +30,10 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<tip_atom>::with<tip_info>,
   // A private network's members at the tip and the changes on the canonical chain.
   caf::replies_to<get_atom, members_atom>::with<members_view>,
+  // The role of a key at the tip ("" when it is not a member, or the network is open).
+  caf::replies_to<get_atom, role_atom, std::string>::with<std::string>,
+  // A client session refused a request for want of access: counted by reason with the ledger's.
+  caf::reacts_to<refused_atom, std::string>,
   // Re-verifies the whole canonical chain in memory; replies "" or the first problem. Done in
   // steps between other messages, and shared by every request that arrives meanwhile.
   caf::replies_to<verify_atom>::with<std::string>,

@@ -790,6 +790,12 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       return promise;
     },
     [=](get_atom, members_atom) { return members_of(self->state.res->tree); },
+    [=](get_atom, role_atom, const std::string& key) {
+      const auto members = self->state.res->tree.members_at_tip();
+      const auto* m = members ? members->find(key) : nullptr;
+      return m ? std::string(ledger::to_string(m->r)) : std::string{};
+    },
+    [=](refused_atom, const std::string& reason) { ++self->state.refused_by_reason[reason]; },
     [=](get_atom, std::uint64_t from, std::uint64_t limit, std::uint64_t max_bytes) {
       auto& tree = self->state.res->tree;
       entries_page page;

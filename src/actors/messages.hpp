@@ -58,6 +58,8 @@ using sessions_atom = caf::atom_constant<caf::atom("sessions")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using vitals_atom = caf::atom_constant<caf::atom("vitals")>;
 using members_atom = caf::atom_constant<caf::atom("members")>;
+using role_atom = caf::atom_constant<caf::atom("role")>;
+using refused_atom = caf::atom_constant<caf::atom("refused")>;
 
 // Outcome of an append request: exactly one of the two is non-empty.
 struct add_result {

@@ -409,7 +409,10 @@ int main(int argc, char** argv) {
   gw.p2p_token = opt.token;
   if (network) {
     nc.sync.network_id = network->charter.hash;
-    gw.network_id = network->charter.hash;
+    gw.access.network_id = network->charter.hash;
+    gw.access.node_id = resources->self.node_id();
+    gw.access.network_name = network->founded->name;
+    gw.access.members_only_reads = network->founded->read == ledger::read_policy::members;
     gw.network_name = network->founded->name;
   }
   gw.web_dir = *web_dir;

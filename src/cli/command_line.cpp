@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+
+#include "cli/member_commands.hpp"
+#include "crypto/identity.hpp"
 
 namespace gsio::cli {
 
@@ -56,6 +60,17 @@ std::unique_ptr<node_client> connect(const global_options& global, node_client::
   auto client = std::make_unique<node_client>(global.node, std::chrono::milliseconds{global.timeout_ms},
                                               std::move(on_event));
   client->connect();
+  // With an author key (one that exists: `join` makes its key later), prove it first, so that a
+  // members-only network lets this client read and write.
+  if (!global.key.empty() && std::filesystem::exists(global.key)) {
+    try {
+      authenticate(*client, crypto::identity::load_file(global.key));
+    } catch (const cli_error&) {
+      throw;
+    } catch (const std::exception& ex) {
+      throw cli_error(exit_usage, std::string("--key: ") + ex.what());
+    }
+  }
   return client;
 }
 

@@ -32,19 +32,31 @@ std::string text_of(const rapidjson::Value& object, const char* name) {
            : std::string{};
 }
 
-// Asks the node which network it serves; an open node has none, and these commands need one.
-network_info network_of(node_client& client, rapidjson::Document& doc) {
-  const auto& answer = first_argument(client, "get_members", client.request("get_members", "[]"), doc);
-  throw_if_refused(answer, "get_members");
-  if (!answer.IsObject() || !answer.HasMember("network") || !answer.HasMember("members"))
-    malformed(client.url(), "get_members answered without network and members");
-  const auto& network = answer["network"];
-  if (network.IsNull())
+// The node's challenge on this connection: which network it serves. An open node sends none,
+// and these commands need a network.
+struct challenge_info {
+  std::string network_id, network_name, node_id, challenge;
+};
+
+challenge_info challenge_of(node_client& client) {
+  const auto json = client.challenge();
+  if (json.empty())
     throw cli_error(exit_refused, "the node at " + client.url() +
                                   " serves an open network: it has no members (start it with --network)");
-  if (!network.IsObject())
-    malformed(client.url(), "get_members: network is neither an object nor null");
-  return {text_of(network, "id"), text_of(network, "name")};
+  rapidjson::Document doc;
+  const auto& c = first_argument(client, "challenge", json, doc);
+  if (!c.IsObject())
+    malformed(client.url(), "the challenge is not an object");
+  challenge_info out{text_of(c, "network_id"), text_of(c, "network_name"), text_of(c, "node_id"),
+                     text_of(c, "challenge")};
+  if (!util::is_lower_hex(out.network_id, 64) || !util::is_lower_hex(out.node_id, 64) || out.challenge.empty())
+    malformed(client.url(), "the challenge lacks network_id, node_id or challenge");
+  return out;
+}
+
+network_info network_of(node_client& client, rapidjson::Document&) {
+  auto c = challenge_of(client);
+  return {std::move(c.network_id), std::move(c.network_name)};
 }
 
 crypto::identity load_key(const std::string& file, const char* what) {
@@ -71,6 +83,20 @@ int submit(node_client& client, const std::string& data, const std::string& what
 }
 
 }  // namespace
+
+std::string authenticate(node_client& client, const crypto::identity& key) {
+  const auto c = challenge_of(client);
+  const auto sig = key.sign_hash(ledger::client_proof_digest(c.network_id, c.node_id, c.challenge, key.node_id()));
+  rapidjson::Document doc;
+  const auto& answer = first_argument(
+    client, "authenticate",
+    client.request("authenticate", "[{\"key\":\"" + key.node_id() + "\",\"sig\":\"" + sig + "\"}]"), doc);
+  throw_if_refused(answer, "authenticate");
+  const auto role = answer.IsObject() ? text_of(answer, "role") : std::string{};
+  if (role.empty())
+    malformed(client.url(), "authenticate answered without a role");
+  return role;
+}
 
 std::int64_t parse_duration_us(const std::string& text) {
   std::int64_t n = 0;
@@ -126,6 +152,7 @@ int members_command(node_client& client, bool json) {
 int statement_command(node_client& client, const std::string& admin_key_file, bool add,
                       const std::string& key, const std::string& role, const std::string& nick) {
   const auto admin = load_key(admin_key_file, "--admin-key");
+  authenticate(client, admin);
   const auto r = ledger::role_from_string(role);
   if (add && !r)
     throw cli_error(exit_usage, "--role must be admin, node, author or reader");
@@ -141,6 +168,7 @@ int statement_command(node_client& client, const std::string& admin_key_file, bo
 int invite_command(node_client& client, const std::string& admin_key_file, const std::string& role,
                    const std::string& expires) {
   const auto admin = load_key(admin_key_file, "--admin-key");
+  authenticate(client, admin);
   const auto r = ledger::role_from_string(role);
   if (!r || *r == ledger::role::admin)
     throw cli_error(exit_usage, "--role must be node, author or reader");
@@ -264,7 +292,10 @@ int cmd_join(global_options& global, const std::vector<std::string>& args) {
     return code;
   if (positional.size() != 1)
     throw cli_error(exit_usage, "join: give one INVITE (the link or the string)");
-  auto client = connect(global);
+  // Not authenticated: the key is not a member yet, and a redemption carries its own signature.
+  auto unproved = global;
+  unproved.key.clear();
+  auto client = connect(unproved);
   return join_command(*client, global.key, positional.front(), nick);
 }
 

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace gsio::crypto {
+class identity;
+}
+
 namespace gsio::cli {
 
 class node_client;
@@ -16,6 +20,10 @@ int cmd_members(global_options& global, const std::vector<std::string>& args);
 int cmd_statement(global_options& global, const std::vector<std::string>& args, bool add);
 int cmd_invite(global_options& global, const std::vector<std::string>& args);
 int cmd_join(global_options& global, const std::vector<std::string>& args);
+
+// Answers the node's challenge (a private network's) with `key`; returns the key's role there.
+// cli_error when the node serves an open network or refuses the proof.
+std::string authenticate(node_client& client, const crypto::identity& key);
 
 // gsio members [--json]
 int members_command(node_client& client, bool json);

@@ -25,6 +25,8 @@ struct node_client::shared_state {
   bool closed = false;
   std::string close_reason;
   event_handler on_event;
+  bool auth_seen = false;        // the node's `auth` event, sent after any challenge
+  std::string challenge_json;    // its `challenge` event's args, if one came
 };
 
 struct node_client::io_runner {
@@ -102,6 +104,14 @@ void node_client::connect() {
   };
   callbacks.on_event = [weak](std::string event, net::sio_args args) {
     auto st = weak.lock();
+    if (st && (event == "challenge" || event == "auth")) {
+      std::lock_guard lock{st->mutex};
+      if (event == "challenge")
+        st->challenge_json = args.json;
+      else
+        st->auth_seen = true;
+      st->changed.notify_all();
+    }
     // on_event is set before connect() and never changed, so reading it unlocked is safe; the
     // handler may print, and printing under our mutex would only delay waiters.
     if (st && st->on_event)
@@ -122,6 +132,13 @@ void node_client::connect() {
   const std::string reason = settled ? state_->close_reason : "no answer in time";
   lock.unlock();
   throw_closed(reason, "connecting");
+}
+
+std::string node_client::challenge() {
+  std::unique_lock lock{state_->mutex};
+  if (!state_->changed.wait_for(lock, timeout_, [&] { return state_->auth_seen || state_->closed; }))
+    throw cli_error(exit_malformed, "the node at " + url_ + " sent no auth event after connecting");
+  return state_->challenge_json;
 }
 
 std::string node_client::request(const std::string& event, const std::string& args_json) {

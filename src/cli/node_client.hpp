@@ -53,6 +53,10 @@ public:
   // arguments as a JSON array text. Throws cli_error when the connection closes or times out.
   std::string request(const std::string& event, const std::string& args_json);
 
+  // The `challenge` event of a private network's node (its JSON args array), or "" when the node
+  // sent none (an open network): waits for the `auth` event every node sends after it.
+  std::string challenge();
+
   // Waits up to `wait` for the connection to close; returns true (and the reason) if it has.
   bool wait_closed(std::chrono::milliseconds wait, std::string& reason);
 

@@ -60,6 +60,18 @@ std::string signed_digest(std::string_view domain, std::string_view network_id,
   return crypto::sha256_hex(message);
 }
 
+std::string client_proof_digest(std::string_view network_id, std::string_view node_id,
+                                std::string_view challenge, std::string_view key) {
+  std::string object = "{\"challenge\":";
+  append_canonical_string(challenge, object);
+  object += ",\"key\":";
+  append_canonical_string(key, object);
+  object += ",\"node\":";
+  append_canonical_string(node_id, object);
+  object += '}';
+  return signed_digest(client_domain, network_id, object);
+}
+
 namespace {
 
 using json = rapidjson::Value;

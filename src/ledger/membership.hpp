@@ -37,12 +37,19 @@ inline constexpr std::string_view statement_domain = "gsio-member-v1";
 inline constexpr std::string_view invite_domain = "gsio-invite-v1";
 inline constexpr std::string_view redeem_domain = "gsio-redeem-v1";
 inline constexpr std::string_view author_domain = "gsio-author-v1";
+inline constexpr std::string_view client_domain = "gsio-client-v1";
 
 // What every signature inside entry data signs: the 64-hex SHA-256 of
 //   domain "\n" network_id "\n" canonical JSON of the object without its "sig" member
 // (network_id is empty for the charter, which defines it).
 std::string signed_digest(std::string_view domain, std::string_view network_id,
                           std::string_view canonical_without_sig);
+
+// What a Socket.IO client signs to prove `key` to node `node_id` on one connection, whose
+// challenge (fresh random hex) the node sent: signed_digest(client_domain, network_id,
+// {"challenge","key","node"}). Bound to the node and the connection, it is no use anywhere else.
+std::string client_proof_digest(std::string_view network_id, std::string_view node_id,
+                                std::string_view challenge, std::string_view key);
 
 // An author's time may precede its entry's by this much (a client signs, a node then creates
 // the entry) and follow it by the future-skew limit.

@@ -210,13 +210,19 @@ socket_id server_core::register_socket(const std::shared_ptr<socketio_session>& 
                                        const std::string& nsp) {
   std::lock_guard<std::mutex> lock{mutex_};
   auto id = next_socket_id_++;
-  sockets_.emplace(id, socket_entry{session, nsp});
+  sockets_.emplace(id, socket_entry{session, nsp, !options.broadcasts_need_opt_in});
   return id;
 }
 
 void server_core::unregister_socket(socket_id id) {
   std::lock_guard<std::mutex> lock{mutex_};
   sockets_.erase(id);
+}
+
+void server_core::receive_broadcasts(socket_id id, bool receive) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  if (auto it = sockets_.find(id); it != sockets_.end())
+    it->second.receives_broadcasts = receive;
 }
 
 std::shared_ptr<socketio_session> server_core::find_socket(socket_id id) {
@@ -230,7 +236,7 @@ std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> server_core
   std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> out;
   std::lock_guard<std::mutex> lock{mutex_};
   for (auto& [id, entry] : sockets_)
-    if (entry.nsp == nsp)
+    if (entry.nsp == nsp && entry.receives_broadcasts)
       if (auto session = entry.session.lock())
         out.emplace_back(id, std::move(session));
   return out;
@@ -294,6 +300,8 @@ void server::broadcast_each(const std::string& nsp, const std::string& event,
       engine->send_shared(id, packets);
     });
 }
+
+void server::receive_broadcasts(socket_id id, bool receive) { impl_->receive_broadcasts(id, receive); }
 
 void server::ack(socket_id id, std::uint64_t ack_id, sio_args args) {
   auto engine = impl_->find_socket(id);

@@ -85,6 +85,10 @@ struct server_options {
   // conformance tests, raw clients). Its sessions report to the engineio_handler given to the
   // server; "" disables it.
   std::string engineio_path;
+  // When set, a socket receives broadcasts only once receive_broadcasts(id, true) is called for
+  // it: a node of a members-only network keeps pushed entries from clients that have not proved
+  // a member's key.
+  bool broadcasts_need_opt_in = false;
 };
 
 enum class disconnect_reason {
@@ -156,6 +160,8 @@ public:
   // to each connection for the whole batch instead of one per message.
   void broadcast_each(const std::string& nsp, const std::string& event,
                       const std::vector<sio_args>& messages);
+  // Whether broadcasts reach socket `id` (see server_options::broadcasts_need_opt_in).
+  void receive_broadcasts(socket_id id, bool receive);
   // Replies to a client's ack request.
   void ack(socket_id id, std::uint64_t ack_id, sio_args args);
   // Sends DISCONNECT for the socket and forgets it.

@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
+const m = require('./lib/members');
 
 afterEach(c.cleanup);
 
@@ -44,6 +45,20 @@ async function createNetwork(name, members, extra = []) {
   assert.equal(made.code, 0, made.stderr);
   const id = /id:\s+([0-9a-f]{64})/.exec(made.stdout)[1];
   return { dir, id, file: path.join(dir, 'network.json'), adminKey: path.join(dir, 'admin.key'), output: made.stdout };
+}
+
+// A socket on `node` that proved the network's admin key: admins read (and carry statements).
+async function adminSocket(node, net) {
+  const { socket, answer } = await m.connectAs(node, m.keyFromFile(net.adminKey));
+  assert.equal(answer.role, 'admin', JSON.stringify(answer));
+  return socket;
+}
+
+// A socket of `key` (an author) on `node`, and a function posting `data` signed by that author.
+async function authorOn(node, net, key) {
+  const { socket, answer } = await m.connectAs(node, key);
+  assert.equal(answer.role, 'author', JSON.stringify(answer));
+  return { socket, post: (data) => h.emitAck(socket, 'add_ledger_entry', m.authored(key, net.id, data)) };
 }
 
 async function metric(node, name, labels) {
@@ -95,10 +110,11 @@ describe('private networks', () => {
   it('a member node takes writes; a node that is not a member refuses them and counts why', async () => {
     const member = await nodeDir();
     const outsider = await nodeDir();
-    const net = await createNetwork('friends', [{ key: member.key, role: 'node' }]);
+    const ada = m.randomKey();
+    const net = await createNetwork('friends', [{ key: member.key, role: 'node' }, { key: ada.id, role: 'author' }]);
     const a = await h.startNode({ dataDir: member.dir, args: ['--network', net.file] });
     const b = await h.startNode({ dataDir: outsider.dir, args: ['--network', net.file] });
-    assert.match(a.log, /private network "friends" \(id [0-9a-f]{64}\): 2 members/);
+    assert.match(a.log, /private network "friends" \(id [0-9a-f]{64}\): 3 members/);
     assert.doesNotMatch(a.log, /not a member/);
     assert.match(b.log, /this node is not a member node of the network/);
     const health = await h.health(a);
@@ -106,11 +122,12 @@ describe('private networks', () => {
     assert.equal(health.open, false);
     assert.equal(health.height, 1, 'the chain starts with the charter');
 
-    const sa = await h.connect(a.url);
-    const sb = await h.connect(b.url);
-    const ok = await h.emitAck(sa, 'add_ledger_entry', { msg: 'from a member' });
+    const sa = await authorOn(a, net, ada);
+    const sb = await authorOn(b, net, ada);
+    const ok = await sa.post({ msg: 'from a member' });
     assert.equal(ok.previous_hash, net.id);
-    const refusal = await h.emitAck(sb, 'add_ledger_entry', { msg: 'from an outsider' });
+    assert.equal(ok.data.author.key, ada.id);
+    const refusal = await sb.post({ msg: 'through an outsider' });
     assert.match(refusal.error, /not a member node of network "friends"/);
     assert.equal((await h.health(b)).height, 1);
     // /metrics is scraped from the actors every second or so.
@@ -139,22 +156,26 @@ describe('private networks', () => {
   it('two networks on one relay never see each other\'s traffic', async () => {
     const relay = await c.startRelay();
     const [a1, a2, b1] = await Promise.all([nodeDir(), nodeDir(), nodeDir()]);
-    const netA = await createNetwork('alpha', [{ key: a1.key, role: 'node' }, { key: a2.key, role: 'node' }]);
-    const netB = await createNetwork('beta', [{ key: b1.key, role: 'node' }]);
+    const [alice, bob] = [m.randomKey(), m.randomKey()];
+    const netA = await createNetwork('alpha', [{ key: a1.key, role: 'node' }, { key: a2.key, role: 'node' },
+                                               { key: alice.id, role: 'author' }]);
+    const netB = await createNetwork('beta', [{ key: b1.key, role: 'node' }, { key: bob.id, role: 'author' }]);
     const nodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: a1.dir, args: ['--network', netA.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: a2.dir, args: ['--network', netA.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: b1.dir, args: ['--network', netB.file] }),
       await c.startNetNode({ relayUrl: relay.url }),  // an open node on the same relay
     ];
-    const sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    const writerA = await authorOn(nodes[0], netA, alice);
+    const writerB = await authorOn(nodes[2], netB, bob);
+    const sockets = [writerA.socket, await adminSocket(nodes[1], netA), writerB.socket, await h.connect(nodes[3].url)];
     await h.waitUntil(async () => {
       const peers = await h.emitAck(sockets[0], 'get_known_nodes');
       return peers.peers.filter((p) => !p.is_self).length >= 1;
     }, 10000, 'alpha nodes to see each other', 50);
     for (let i = 0; i < 5; i++) {
-      await h.emitAck(sockets[0], 'add_ledger_entry', { alpha: i });
-      await h.emitAck(sockets[2], 'add_ledger_entry', { beta: i });
+      assert.equal((await writerA.post({ alpha: i })).error, undefined);
+      assert.equal((await writerB.post({ beta: i })).error, undefined);
       await h.emitAck(sockets[3], 'add_ledger_entry', { open: i });
     }
     await h.waitUntil(async () => (await h.health(nodes[1])).height === 6, 10000, 'alpha to converge');
@@ -190,7 +211,7 @@ describe('private networks', () => {
     const b = await c.startNetNode({ relayUrl: relay.url, dataDir: second.dir,
                                      args: ['--network', net.file, '--join', lines[lines.length - 2]] });
     assert.match(b.log, /redeemed the invite/);
-    const [sa, sb] = await Promise.all([a, b].map((n) => h.connect(n.url)));
+    const [sa, sb] = await Promise.all([a, b].map((n) => adminSocket(n, net)));
     await c.waitConverged([sa, sb], { minHeight: 2, timeout: 20000 });
 
     // An author joins through b and posts; a shows the post with the author's key.
@@ -206,9 +227,12 @@ describe('private networks', () => {
     const adaKey = (await gsio(['key', 'show', authorKey])).stdout.trim();
     assert.equal(JSON.parse(posted.stdout).data.author.key, adaKey);
     await c.waitConverged([sa, sb], { minHeight: 4, timeout: 20000 });
-    const members = JSON.parse((await gsio(['--node', a.url, 'members', '--json'])).stdout);
+    const unproved = await gsio(['--node', a.url, 'members']);
+    assert.equal(unproved.code, 1);
+    assert.match(unproved.stderr, /is for its members: answer the challenge/);
+    const members = JSON.parse((await gsio(['--node', a.url, '--key', net.adminKey, 'members', '--json'])).stdout);
     assert.deepEqual(members.network, { id: net.id, name: 'friends', read: 'members' });
-    const ada = members.members.find((m) => m.key === adaKey);
+    const ada = members.members.find((x) => x.key === adaKey);
     assert.equal(ada.role, 'author');
     assert.equal(ada.nick, 'ada');
     // The charter (index 0) admits the admin and the first node, in key order.
@@ -219,9 +243,10 @@ describe('private networks', () => {
     // chain, and once it meets the network's chain (longer) its redemption is refused there.
     const third = await nodeDir();
     const c3 = await c.startNetNode({ relayUrl: relay.url, dataDir: third.dir, args: ['--network', net.file, '--join', invite] });
-    const s3 = await h.connect(c3.url);
+    const s3 = await adminSocket(c3, net);
     await c.waitConverged([sa, sb, s3], { minHeight: 4, timeout: 20000 });
-    const refused = await h.emitAck(s3, 'add_ledger_entry', { msg: 'am I in?' });
+    const adaOn3 = await authorOn(c3, net, m.keyFromFile(authorKey));
+    const refused = await adaOn3.post({ msg: 'am I in?' });
     assert.match(refused.error, /not a member node/);
     await h.waitUntil(() => /cannot be re-appended .*already redeemed/.test(c3.log), 5000, 'the refused re-append to be logged');
     const after = await h.emitAck(sa, 'get_members');
@@ -236,7 +261,7 @@ describe('private networks', () => {
       await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
     ];
-    const sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    const sockets = await Promise.all(nodes.map((n) => adminSocket(n, net)));
     await c.waitConverged(sockets, { minHeight: 1 });
     const invite = (await gsio(['--node', nodes[0].url, 'invite', '--admin-key', net.adminKey, '--role', 'author'])).stdout.trim().split('\n').pop();
     // Cut both off, redeem the one invite on each for two different keys.
@@ -253,7 +278,7 @@ describe('private networks', () => {
     assert.equal(chain.filter((e) => e.data.gsio === 'redeem').length, 1);
     const members = await h.emitAck(sockets[0], 'get_members');
     const keyOf = async (file) => (await gsio(['key', 'show', file])).stdout.trim();
-    const admitted = members.members.filter((m) => m.role === 'author').map((m) => m.key);
+    const admitted = members.members.filter((x) => x.role === 'author').map((x) => x.key);
     assert.equal(admitted.length, 1);
     assert.ok([await keyOf(keys[0]), await keyOf(keys[1])].includes(admitted[0]));
   });
@@ -262,14 +287,17 @@ describe('private networks', () => {
     const [d1, d2] = await Promise.all([nodeDir(), nodeDir()]);
     const authorFile = path.join(h.tempDir(), 'ada.key');
     const ada = (await gsio(['key', 'create', authorFile])).stdout.trim();
+    const bob = m.randomKey();
     const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' },
-                                                { key: ada, role: 'author', nick: 'ada' }]);
+                                                { key: ada, role: 'author', nick: 'ada' },
+                                                { key: bob.id, role: 'author', nick: 'bob' }]);
     const relay = await c.startRelay();
     const nodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
     ];
-    const sockets = await Promise.all(nodes.map((n) => h.connect(n.url)));
+    const sockets = await Promise.all(nodes.map((n) => adminSocket(n, net)));
+    const bobOn0 = await authorOn(nodes[0], net, bob);
     assert.equal((await gsio(['--node', nodes[1].url, '--key', authorFile, 'add', '{"before":1}'])).code, 0);
     await c.waitConverged(sockets, { minHeight: 2 });
     // Node 1 is cut off and keeps taking ada's posts while node 0 takes the removal and more.
@@ -278,12 +306,12 @@ describe('private networks', () => {
     const removed = await gsio(['--node', nodes[0].url, 'remove', ada, '--admin-key', net.adminKey]);
     assert.equal(removed.code, 0, removed.stderr);
     for (let i = 0; i < 3; i++)
-      assert.equal((await h.emitAck(sockets[0], 'add_ledger_entry', { main: i })).error, undefined);
+      assert.equal((await bobOn0.post({ main: i })).error, undefined);
     for (let i = 0; i < 2; i++)
       assert.equal((await gsio(['--node', nodes[1].url, '--key', authorFile, 'add', `{"cut":${i}}`])).code, 0);
     const refusedHere = await gsio(['--node', nodes[0].url, '--key', authorFile, 'add', '{"x":1}']);
     assert.equal(refusedHere.code, 1);
-    assert.match(refusedHere.stderr, /not a member author/);
+    assert.match(refusedHere.stderr, /is not a member of network/);
     nodes[1].proc.kill('SIGUSR2');
     const infos = await c.waitConverged(sockets, { minHeight: 6, timeout: 30000 });
     assert.equal(infos[0].height, 6);  // charter, before, removal, 3 of node 0: ada's cut posts are not re-appended
@@ -303,7 +331,7 @@ describe('private networks', () => {
     const ada = (await gsio(['key', 'create', authorFile])).stdout.trim();
     const net = await createNetwork('friends', [{ key: member.key, role: 'node' }, { key: ada, role: 'author' }]);
     const node = await h.startNode({ dataDir: member.dir, args: ['--network', net.file] });
-    const socket = await h.connect(node.url);
+    const { socket } = await m.connectAs(node, m.keyFromFile(authorFile));
     const genuine = JSON.parse((await gsio(['--node', node.url, '--key', authorFile, 'add', '{"msg":"real"}'])).stdout);
     const block = genuine.data.author;
     const before = await h.health(node);
@@ -324,9 +352,95 @@ describe('private networks', () => {
     const after = await h.health(node);
     assert.equal(after.tip_hash, before.tip_hash);
     await h.waitUntil(async () => {
+      // Made-up keys stop at the edge (not the key this connection proved), the rest at the ledger.
       const bad = await metric(node, 'gsio_ledger_refusals_total', 'reason="bad_author"');
-      const notMember = await metric(node, 'gsio_ledger_refusals_total', 'reason="not_member"');
-      return bad + notMember === 1000;
+      const notAuthor = await metric(node, 'gsio_ledger_refusals_total', 'reason="not_author"');
+      return bad === 750 && notAuthor === 250;
     }, 5000, 'all 1000 refusals to be counted');
+  });
+
+  it('clients prove a member key with a fresh challenge before they read or write (attacker cases)', async () => {
+    const member = await nodeDir();
+    const [ada, rob, stranger] = [m.randomKey(), m.randomKey(), m.randomKey()];
+    const net = await createNetwork('friends', [{ key: member.key, role: 'node' }, { key: ada.id, role: 'author' },
+                                                { key: rob.id, role: 'reader' }]);
+    const node = await h.startNode({ dataDir: member.dir, args: ['--network', net.file] });
+
+    // No key: a challenge comes, and nothing is read, written or pushed until it is answered.
+    const anon = await m.connectWithChallenge(node);
+    assert.equal(anon.challenge.network_id, net.id);
+    assert.match(anon.challenge.challenge, /^[0-9a-f]{64}$/);
+    const pushed = [];
+    anon.socket.on('ledger_entry_added', (e) => pushed.push(e));
+    for (const [event, arg] of [['get_ledger', { from: 0, limit: 5 }], ['get_members'], ['node_info'], ['get_known_nodes']]) {
+      const answer = await h.emitAck(anon.socket, event, ...(arg ? [arg] : []));
+      assert.match(answer.error, /is for its members: answer the challenge/, event);
+    }
+    const plain = await h.emitAck(anon.socket, 'add_ledger_entry', { msg: 'anonymous' });
+    assert.match(plain.error, /authors only: answer the challenge/);
+
+    // A stranger's key, correctly signed: not a member.
+    const strangerAnswer = await m.connectAs(node, stranger);
+    assert.match(strangerAnswer.answer.error, /is not a member of network/);
+
+    // A replayed answer: the proof made for one connection, sent on another.
+    const first = await m.connectWithChallenge(node);
+    const proof = m.clientProof(ada, first.challenge);
+    const second = await m.connectWithChallenge(node);
+    assert.notEqual(first.challenge.challenge, second.challenge.challenge);
+    assert.match((await h.emitAck(second.socket, 'authenticate', proof)).error, /does not prove key/);
+    assert.deepEqual(await h.emitAck(first.socket, 'authenticate', proof), { key: ada.id, role: 'author' });
+    assert.match((await h.emitAck(first.socket, 'authenticate', proof)).error, /already authenticated/);
+
+    // A proof for another node of the same network does not work here.
+    const elsewhere = m.clientProof(ada, { ...second.challenge, node_id: 'b'.repeat(64) });
+    assert.match((await h.emitAck(second.socket, 'authenticate', elsewhere)).error, /does not prove key/);
+
+    // An author writes as itself only; the post reaches proved members, not the anonymous socket.
+    const readerSocket = (await m.connectAs(node, rob)).socket;
+    const readerPushes = [];
+    readerSocket.on('ledger_entry_added', (e) => readerPushes.push(e));
+    const posted = await h.emitAck(first.socket, 'add_ledger_entry', m.authored(ada, net.id, { msg: 'hi' }));
+    assert.equal(posted.data.author.key, ada.id);
+    const asOther = await h.emitAck(first.socket, 'add_ledger_entry', m.authored(stranger, net.id, { msg: 'as someone else' }));
+    assert.match(asOther.error, /signed by the key this connection proved/);
+    const unsigned = await h.emitAck(first.socket, 'add_ledger_entry', { msg: 'unsigned' });
+    assert.match(unsigned.error, /signed by the key this connection proved/);
+    await h.waitUntil(() => readerPushes.length === 1, 5000, 'the reader to receive the post');
+    await c.sleep(300);
+    assert.deepEqual(pushed, [], 'nothing pushed to a socket that proved no key');
+    // A reader reads but cannot write.
+    assert.equal((await h.emitAck(readerSocket, 'get_ledger', { from: 0, limit: 5 })).length, 2);
+    const byReader = await h.emitAck(readerSocket, 'add_ledger_entry', m.authored(rob, net.id, { msg: 'reader' }));
+    assert.match(byReader.error, /is a reader, and only authors write/);
+
+    // Eight failed proofs close the connection (each costs the node a verification).
+    const prober = await m.connectWithChallenge(node);
+    const closed = new Promise((resolve) => prober.socket.once('disconnect', resolve));
+    for (let i = 0; i < 8; i++)
+      await h.emitAck(prober.socket, 'authenticate', { key: ada.id, sig: '0'.repeat(128) }).catch(() => {});
+    await h.withTimeout(closed, 5000, 'the prober to be disconnected');
+
+    assert.equal((await h.health(node)).height, 2, 'only the one genuine post');
+    await h.waitUntil(async () => await metric(node, 'gsio_ledger_refusals_total', 'reason="bad_client_proof"') >= 10 &&
+                                  await metric(node, 'gsio_ledger_refusals_total', 'reason="unauthenticated"') === 5,
+                      5000, 'the edge refusals to be counted');
+  });
+
+  it('a network that anyone may read pushes to every client, and still takes posts from authors only', async () => {
+    const member = await nodeDir();
+    const ada = m.randomKey();
+    const net = await createNetwork('public', [{ key: member.key, role: 'node' }, { key: ada.id, role: 'author' }],
+                                    ['--read', 'anyone']);
+    const node = await h.startNode({ dataDir: member.dir, args: ['--network', net.file] });
+    const anon = await m.connectWithChallenge(node);
+    assert.equal(anon.challenge.read, 'anyone');
+    const pushed = [];
+    anon.socket.on('ledger_entry_added', (e) => pushed.push(e));
+    assert.match((await h.emitAck(anon.socket, 'add_ledger_entry', { msg: 'x' })).error, /authors only/);
+    const writer = await authorOn(node, net, ada);
+    await writer.post({ msg: 'for everyone' });
+    await h.waitUntil(() => pushed.length === 1, 5000, 'the anonymous reader to receive the post');
+    assert.equal((await h.emitAck(anon.socket, 'get_ledger', { from: 0, limit: 5 })).length, 2);
   });
 });

@@ -147,6 +147,7 @@ public:
                             const std::string& nsp);
   void unregister_socket(socket_id id);
   std::shared_ptr<socketio_session> find_socket(socket_id id);
+  void receive_broadcasts(socket_id id, bool receive);
   std::vector<std::pair<socket_id, std::shared_ptr<socketio_session>>> sockets_of(
       const std::string& nsp);
 
@@ -172,6 +173,7 @@ private:
   struct socket_entry {
     std::weak_ptr<socketio_session> session;
     std::string nsp;
+    bool receives_broadcasts = true;
   };
   std::mutex mutex_;  // guards the session and socket maps and next_socket_id_
   std::unordered_map<std::string, std::shared_ptr<engine_session>> sessions_;

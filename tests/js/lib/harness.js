@@ -135,6 +135,12 @@ function connect(url, { transport = 'websocket', auth, nsp = '/', timeout = 5000
   }), timeout + 1000, `connect ${transport} ${url}${nsp}`);
 }
 
+// A socket made elsewhere, disconnected by cleanup() like those of connect().
+function track(socket) {
+  sockets.add(socket);
+  return socket;
+}
+
 function once(socket, event, ms = 5000) {
   return withTimeout(new Promise((resolve) => socket.once(event, (...args) => resolve(args))), ms,
                      `event ${event}`);
@@ -171,7 +177,7 @@ async function cleanup() {
 }
 
 module.exports = {
-  buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, once, emitAck, health,
+  buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, track, once, emitAck, health,
   rssKiB, sqlite, cleanup, withTimeout, waitUntil, makeCertificate, transports,
 };
 

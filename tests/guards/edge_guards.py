@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Shows that every access guard of a private network's client edge is needed: removes each one
+in turn, rebuilds gsio-node and runs the members suite, which must then fail. Restores the
+source after each step. Not part of the test command (4 rebuilds of gsio-node):
+    python3 tests/guards/edge_guards.py [build-dir]
+Exit status 1 if any guard can be removed with the suite still passing."""
+import os, subprocess, sys
+root=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+build=sys.argv[1] if len(sys.argv)>1 else "build"
+weak=0
+muts=[
+ ("reads need a proved key", "src/actors/client_session.cpp", "  if (!serves_private_network(st) || !st.access.members_only_reads || !st.key.empty())\n    return true;\n  refuse_access(self, ev, \"unauthenticated\",", "  if (true)\n    return true;\n  refuse_access(self, ev, \"unauthenticated\","),
+ ("the proof is checked", "src/actors/client_session.cpp", "  if (!crypto::verify_hex(key, digest, sig))\n", "  if (false)\n"),
+ ("broadcasts need opt-in", "src/actors/gateway.cpp", "    so.broadcasts_need_opt_in = options.access.members_only_reads;", "    so.broadcasts_need_opt_in = false;"),
+ ("writes need an author", "src/actors/client_session.cpp", "  if (data.IsObject() && data.HasMember(\"gsio\"))\n    return true;", "  if (true)\n    return true;"),
+]
+for name,f,old,new in muts:
+    p=root+"/"+f; src=open(p).read(); assert old in src, name
+    open(p,"w").write(src.replace(old,new,1))
+    try:
+        b=subprocess.run(["ninja","-C",build,"src/bin/gsio-node"],cwd=root,capture_output=True,text=True)
+        if b.returncode: print(name,"BUILD FAIL",b.stdout[-400:]); weak+=1; continue
+        r=subprocess.run(["meson","test","-C",build,"--no-rebuild","members"],cwd=root,capture_output=True,text=True)
+        log=open(os.path.join(root,build,"meson-logs/testlog.txt")).read()
+        failed=[l.strip() for l in log.splitlines() if l.strip().startswith("✖") and "private networks" not in l and "failing" not in l]
+        weak += r.returncode == 0
+        print(f"{name:30s} -> {'FAILS' if r.returncode else 'STILL PASSES'} {sorted(set(failed))[:3]}", flush=True)
+    finally:
+        open(p,"w").write(src)
+subprocess.run(["ninja","-C",build,"src/bin/gsio-node"],cwd=root,capture_output=True)
+sys.exit(1 if weak else 0)
