@@ -38,7 +38,7 @@ struct client_access {
   std::string network_id;  // empty: an open network, nothing to prove
   std::string network_name;
   std::string node_id;     // this node's: a proof is bound to it
-  bool members_only_reads = true;  // the charter's read policy is "members"
+  bool members_only_reads = false;  // the charter's read policy is "members"
 };
 
 struct client_session_state : socket_session_state {

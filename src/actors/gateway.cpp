@@ -86,7 +86,7 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
     so.host = options.host;
     so.port = options.port;
     so.namespaces = {"/", std::string{net::p2p_socketio::nsp}};
-    so.broadcasts_need_opt_in = options.access.members_only_reads;
+    so.broadcasts_need_opt_in = !options.access.network_id.empty() && options.access.members_only_reads;
     so.ping_interval = options.ping_interval;
     so.ping_timeout = options.ping_timeout;
     so.connect_timeout = options.connect_timeout;

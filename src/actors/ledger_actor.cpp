@@ -689,6 +689,20 @@ std::string redeem_node_invite(ledger_resources& res, const std::string& invite_
   return {};
 }
 
+std::string admission_proof(const ledger::chain_tree& tree, const std::string& key) {
+  const auto tip = tree.members_at_tip();
+  if (!tip || !tip->has_role(key, ledger::role::node))
+    return {};
+  // From the tip back to the entry after which the key is a node and before which it was not.
+  for (std::size_t i = tree.height(); i-- > 1;) {
+    const auto* e = tree.at(i);
+    const auto before = tree.members_after(e->previous_hash);
+    if (before && !before->has_role(key, ledger::role::node))
+      return e->data;
+  }
+  return {};  // a node since the charter
+}
+
 // Walks the canonical chain comparing each entry's membership state with its parent's: states
 // are shared until they change, so this is a pointer comparison per entry plus a diff per change.
 static members_view members_of(const ledger::chain_tree& tree) {

@@ -95,6 +95,8 @@ p2p::node_announce announce_payload(const sync_coordinator_state& st, std::strin
   a.height = st.tip.height;
   a.tip_hash = st.tip.tip_hash;
   a.entries = st.tip.entries;
+  if (!relay_proof.empty())
+    a.membership = st.options.membership_proof;
   a.relay_proof = std::move(relay_proof);
   return a;
 }

@@ -28,6 +28,8 @@ struct sync_options {
   std::string node_id;
   std::string address;  // advertised in NodeAnnounce
   std::string network_id;  // the private network's id, on every message; empty: open network
+  // The data of the entry that admitted this node (see p2p::node_announce::membership).
+  std::string membership_proof;
   std::chrono::milliseconds announce_interval{2000};
   std::uint64_t page_limit = 500;
   ledger::sync_planner::options planner;

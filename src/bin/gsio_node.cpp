@@ -409,6 +409,7 @@ int main(int argc, char** argv) {
   gw.p2p_token = opt.token;
   if (network) {
     nc.sync.network_id = network->charter.hash;
+    nc.sync.membership_proof = actors::admission_proof(resources->tree, resources->self.node_id());
     gw.access.network_id = network->charter.hash;
     gw.access.node_id = resources->self.node_id();
     gw.access.network_name = network->founded->name;

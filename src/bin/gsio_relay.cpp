@@ -7,7 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <cerrno>
+#include <cstring>
 #include <exception>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "ledger/membership.hpp"
 #include "net/relay_server.hpp"
 #include "util/log.hpp"
 #include "util/options.hpp"
@@ -37,6 +43,7 @@ struct relay_cli_options {
   std::uint16_t port = 8787;
   std::string token;
   bool require_proof = false;
+  std::string networks;  // network.json files of the private networks served, comma-separated
   std::string allowed_hosts;
   std::uint64_t max_frame_bytes = 4 * 1024 * 1024;
   std::uint64_t max_queue_bytes = 8 * 1024 * 1024;
@@ -104,6 +111,11 @@ int main(int argc, char** argv) {
          "connection's challenge; gsio-node sends one). Without it, unproven nodes are accepted, "
          "but never for an id a proven connection holds",
          opt.require_proof)
+    .add("network",
+         "network.json files (gsio network create) of the private networks this relay serves, "
+         "comma-separated: a node then joins only with a proven key, one of these networks and "
+         "proof that an admin of its charter admitted it as a node. Empty: any network, no check",
+         opt.networks)
     .add("allowed-hosts",
          "host names /stats and /metrics answer to (they list node ids), comma-separated; "
          ".example.org covers its subdomains, * any name. IP addresses, localhost and this "
@@ -213,6 +225,33 @@ int main(int argc, char** argv) {
   relay_opt.port = opt.port;
   relay_opt.token = opt.token;
   relay_opt.require_proof = opt.require_proof;
+  if (!opt.networks.empty()) {
+    // What each network's charter founded: its admins and first members.
+    std::map<std::string, ledger::membership_ptr> served;
+    for (const auto& file : util::split_list(opt.networks)) {
+      std::ifstream in(file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      std::string error;
+      auto network = in ? ledger::read_network_file(text.str(), error) : std::nullopt;
+      if (!network) {
+        std::fprintf(stderr, "gsio-relay: --network %s: %s\n", file.c_str(),
+                     in ? error.c_str() : std::strerror(errno));
+        return 2;
+      }
+      log::info(component, "serving private network \"", network->founded->name, "\" (id ",
+                network->charter.hash, ")");
+      served.emplace(network->charter.hash, network->founded);
+    }
+    relay_opt.admit_member = [served = std::move(served)](const std::string& network_id, const std::string& node_id,
+                                                          const std::string& membership) -> std::string {
+      auto it = served.find(network_id);
+      if (it == served.end())
+        return network_id.empty() ? "this relay serves private networks only"
+                                  : "this relay does not serve network " + network_id.substr(0, 16);
+      return ledger::check_node_admission(*it->second, node_id, membership).value_or("");
+    };
+  }
   try {
     relay_opt.allowed_hosts = opt.allowed_hosts.empty()
                                 ? gsio::net::default_host_policy({})

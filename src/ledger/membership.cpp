@@ -418,6 +418,50 @@ std::vector<membership_change> membership_diff(const membership_state* before,
   return out;
 }
 
+std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
+                                                std::string_view proof_json) {
+  const std::string who = "node " + short_key(key);
+  if (proof_json.empty())
+    return founded.has_role(key, role::node)
+             ? std::nullopt
+             : std::optional<std::string>(who + " is not a node of the charter and shows no admission");
+  rapidjson::Document proof;
+  if (!parse_object(proof_json, proof))
+    return "the admission proof is not a JSON object";
+  const auto kind = string_member(proof, "gsio").value_or("");
+  if (kind == "member") {
+    if (string_member(proof, "op").value_or("") != "add" || key_member(proof, "key").value_or("") != key ||
+        string_member(proof, "role").value_or("") != "node")
+      return "the statement does not add " + who + " as a node";
+    if (string_member(proof, "network").value_or("") != founded.network_id)
+      return "the statement is for another network";
+    const auto by = key_member(proof, "by").value_or("");
+    if (!founded.has_role(by, role::admin))
+      return "the statement is not signed by an admin of the charter";
+    if (!signature_holds(proof, statement_domain, founded.network_id, by))
+      return "the statement's signature is invalid";
+    return std::nullopt;
+  }
+  if (kind == "redeem") {
+    if (key_member(proof, "key").value_or("") != key || !proof.HasMember("invite"))
+      return "the redemption does not admit " + who;
+    std::string error;
+    auto invite = parse_invite(proof["invite"], error);
+    if (!invite)
+      return error;
+    if (invite->network != founded.network_id)
+      return "the invite is for another network";
+    if (invite->r != role::node)
+      return "the invite does not admit a node";
+    if (!founded.has_role(invite->by, role::admin))
+      return "the invite is not signed by an admin of the charter";
+    if (!signature_holds(proof, redeem_domain, founded.network_id, key))
+      return "the redemption's signature is invalid";
+    return std::nullopt;
+  }
+  return "the admission proof must be a statement (gsio: member) or a redemption (gsio: redeem)";
+}
+
 std::optional<author_ref> author_of(const entry& e) {
   if (!e.data.starts_with('{') || e.data.find("\"author\":") == std::string::npos)
     return std::nullopt;

@@ -110,6 +110,14 @@ struct membership_change {
 std::vector<membership_change> membership_diff(const membership_state* before,
                                                const membership_state& after, const entry& e);
 
+// What a relay that holds a network's charter but not its chain can check of a node (DESIGN
+// §10): `proof_json`, the data of the entry that admitted `key` as a node (a statement or a
+// redemption; empty when the charter itself admitted it), shows that an admin of the charter
+// admitted it. nullopt when it does, else why not. Removals and admins added later are the
+// nodes' to enforce: they judge every entry against the whole chain.
+std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
+                                                std::string_view proof_json);
+
 // The author key and time of an entry whose data carries an author block, or nullopt.
 std::optional<author_ref> author_of(const entry& e);
 

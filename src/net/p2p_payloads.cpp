@@ -56,6 +56,10 @@ struct encoder {
     string(w, p.tip_hash);
     key(w, "entries");
     w.Uint64(p.entries);
+    if (!p.membership.empty()) {
+      key(w, "membership");
+      string(w, p.membership);
+    }
     if (!p.relay_proof.empty()) {
       key(w, "relay_proof");
       string(w, p.relay_proof);
@@ -200,6 +204,7 @@ node_announce read_node_announce(const rapidjson::Value& v) {
   p.tip_hash = tip_hash_member(v);
   p.entries = uint_member(v, "entries");
   p.relay_proof = string_member(v, "relay_proof");
+  p.membership = string_member(v, "membership");
   return p;
 }
 

@@ -24,6 +24,9 @@ struct node_announce {
   std::string tip_hash;  // read: "" unless 64 lowercase hex digits
   std::uint64_t entries = 0;
   std::string relay_proof;  // only on the first announce of a relay link; "" when none
+  // With relay_proof on a private network: the data (JSON text) of the entry that admitted this
+  // node (docs/PROTOCOL.md §8, Relays); "" when the charter did, or on an open network.
+  std::string membership;
 };
 
 // NodeListRequest: "who do you know?".

@@ -20,6 +20,7 @@
 #include "net/nats_bridge.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,13 @@ struct relay_options {
   // Without it an unproven announce is still accepted, but never for an id a proven connection
   // holds.
   bool require_proof = false;
+  // The private networks this relay serves (gsio-relay --network): when set, a connection joins
+  // only with a proven NodeAnnounce whose network_id and payload.membership (the data of the entry
+  // that admitted the node, "" when the charter did) this function accepts. It answers "" or why
+  // not; the membership rules stay outside the net layer. Unset: any network_id, no membership.
+  std::function<std::string(const std::string& network_id, const std::string& node_id,
+                            const std::string& membership)>
+    admit_member;
   // The Host names /stats and /metrics answer to (they list the network's node ids): a web page
   // must not read them through DNS rebinding. /health and WebSocket upgrades are not checked.
   host_policy allowed_hosts;

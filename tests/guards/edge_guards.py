@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Shows that every access guard of a private network's client edge is needed: removes each one
-in turn, rebuilds gsio-node and runs the members suite, which must then fail. Restores the
-source after each step. Not part of the test command (4 rebuilds of gsio-node):
+in turn, rebuilds gsio-node and gsio-relay and runs the members suite, which must then fail. Restores the
+source after each step. Not part of the test command (5 rebuilds):
     python3 tests/guards/edge_guards.py [build-dir]
 Exit status 1 if any guard can be removed with the suite still passing."""
 import os, subprocess, sys
@@ -12,13 +12,14 @@ muts=[
  ("reads need a proved key", "src/actors/client_session.cpp", "  if (!serves_private_network(st) || !st.access.members_only_reads || !st.key.empty())\n    return true;\n  refuse_access(self, ev, \"unauthenticated\",", "  if (true)\n    return true;\n  refuse_access(self, ev, \"unauthenticated\","),
  ("the proof is checked", "src/actors/client_session.cpp", "  if (!crypto::verify_hex(key, digest, sig))\n", "  if (false)\n"),
  ("broadcasts need opt-in", "src/actors/gateway.cpp", "    so.broadcasts_need_opt_in = options.access.members_only_reads;", "    so.broadcasts_need_opt_in = false;"),
+ ("the relay checks admissions", "src/bin/gsio_relay.cpp", "      return ledger::check_node_admission(*it->second, node_id, membership).value_or(\"\");", "      return (void)membership, (void)node_id, std::string{};"),
  ("writes need an author", "src/actors/client_session.cpp", "  if (data.IsObject() && data.HasMember(\"gsio\"))\n    return true;", "  if (true)\n    return true;"),
 ]
 for name,f,old,new in muts:
     p=root+"/"+f; src=open(p).read(); assert old in src, name
     open(p,"w").write(src.replace(old,new,1))
     try:
-        b=subprocess.run(["ninja","-C",build,"src/bin/gsio-node"],cwd=root,capture_output=True,text=True)
+        b=subprocess.run(["ninja","-C",build,"src/bin/gsio-node","src/bin/gsio-relay"],cwd=root,capture_output=True,text=True)
         if b.returncode: print(name,"BUILD FAIL",b.stdout[-400:]); weak+=1; continue
         r=subprocess.run(["meson","test","-C",build,"--no-rebuild","members"],cwd=root,capture_output=True,text=True)
         log=open(os.path.join(root,build,"meson-logs/testlog.txt")).read()
@@ -27,5 +28,5 @@ for name,f,old,new in muts:
         print(f"{name:30s} -> {'FAILS' if r.returncode else 'STILL PASSES'} {sorted(set(failed))[:3]}", flush=True)
     finally:
         open(p,"w").write(src)
-subprocess.run(["ninja","-C",build,"src/bin/gsio-node"],cwd=root,capture_output=True)
+subprocess.run(["ninja","-C",build,"src/bin/gsio-node","src/bin/gsio-relay"],cwd=root,capture_output=True)
 sys.exit(1 if weak else 0)

@@ -443,4 +443,62 @@ describe('private networks', () => {
     await h.waitUntil(() => pushed.length === 1, 5000, 'the anonymous reader to receive the post');
     assert.equal((await h.emitAck(anon.socket, 'get_ledger', { from: 0, limit: 5 })).length, 2);
   });
+
+  it('a relay serving private networks admits a node only with its key proven and its admission shown', async () => {
+    const [d1, d2, outsider, other] = await Promise.all([nodeDir(), nodeDir(), nodeDir(), nodeDir()]);
+    const netA = await createNetwork('alpha', [{ key: d1.key, role: 'node' }]);
+    const netB = await createNetwork('beta', [{ key: other.key, role: 'node' }]);
+    const relay = await c.startRelay({ args: ['--network', netA.file] });
+    assert.match(relay.log, /serving private network "alpha"/);
+    const a = await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', netA.file] });
+    // A node admitted later, by an invite: its announce shows the redemption.
+    const invite = (await gsio(['--node', a.url, 'invite', '--admin-key', netA.adminKey, '--role', 'node'])).stdout.trim().split('\n').pop();
+    const b = await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', netA.file, '--join', invite] });
+    await h.waitUntil(async () => {
+      const nodes = (await c.relayStats(relay)).nodes;
+      return nodes.includes(d1.key) && nodes.includes(d2.key);
+    }, 10000, 'both members on the relay');
+    const [sa, sb] = await Promise.all([a, b].map((n) => adminSocket(n, netA)));
+    await c.waitConverged([sa, sb], { minHeight: 2 });
+
+    // Refused: a key no admin admitted, a node of a network the relay does not serve, an open node.
+    const refusedNodes = [
+      await c.startNetNode({ relayUrl: relay.url, dataDir: outsider.dir, args: ['--network', netA.file] }),
+      await c.startNetNode({ relayUrl: relay.url, dataDir: other.dir, args: ['--network', netB.file] }),
+      await c.startNetNode({ relayUrl: relay.url }),
+    ];
+    await h.waitUntil(async () => (await c.relayStats(relay)).drops.not_member >= 3, 10000, 'three refusals');
+    await c.sleep(3 * c.ANNOUNCE_MS);
+    const stats = await c.relayStats(relay);
+    assert.deepEqual([...stats.nodes].sort(), [d1.key, d2.key].sort());
+    assert.match(relay.log, /not a node of the charter and shows no admission/);
+    assert.match(relay.log, /does not serve network/);
+    assert.match(relay.log, /serves private networks only/);
+    // Stopped, so that their retries do not add to the counts below.
+    await Promise.all(refusedNodes.map((n) => n.stop()));
+
+    // Forged proofs on a raw connection with a proven key: b's redemption shown by another key,
+    // and a statement signed by a member that is not an admin.
+    const rh = require('./lib/relay_harness');
+    const key = m.randomKey();
+    const redemption = (await h.getAll(sa)).find((e) => e.data.gsio === 'redeem').data;
+    const prove = (challenge) => require('node:crypto').sign(null,
+      require('node:crypto').createHash('sha256').update(`gsio-relay-announce\n${challenge}\n${key.id}`).digest(),
+      key.privateKey).toString('hex');
+    const { canonical } = require('./lib/forge');
+    const forgedStatement = { gsio: 'member', network: netA.id, op: 'add', key: key.id, role: 'node', at: 1, by: d1.key };
+    forgedStatement.sig = require('node:crypto').sign(null,
+      Buffer.from(m.signedDigest('gsio-member-v1', netA.id, forgedStatement), 'hex'), key.privateKey).toString('hex');
+    for (const membership of [canonical(redemption), canonical(forgedStatement)]) {
+      const peer = await rh.connectPeer(relay);
+      const before = (await c.relayStats(relay)).drops.not_member;
+      await peer.send({ message_type: 'NodeAnnounce', message_id: require('node:crypto').randomBytes(16).toString('hex'),
+                        sender_id: key.id, recipient_id: '', network_id: netA.id,
+                        payload: { protocol: 2, node_id: key.id, relay_proof: prove(peer.challenge), membership } });
+      await h.waitUntil(async () => (await c.relayStats(relay)).drops.not_member === before + 1, 5000, 'the forged proof refused');
+      assert.ok(!(await c.relayStats(relay)).nodes.includes(key.id));
+      await peer.close();
+    }
+    assert.match(relay.log, /does not admit node|not signed by an admin/);
+  });
 });

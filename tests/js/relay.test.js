@@ -654,7 +654,7 @@ test.describe('announce proofs', () => {
     await Promise.all(Array.from({ length: 8 }, () => replayed.announce(key.id, { relay_proof: key.prove(owner.challenge) })));
     assert.equal((await replayed.closed).code, 1008);
     assert.equal((await stats(relay)).disconnects.unproven, 1);
-    assert.equal(relay.log.match(/without a valid relay_proof \(node id held by a connection that proved it\); closing/g).length, 1);
+    assert.equal(relay.log.match(/dropped \(node id held by a connection that proved it\); closing/g).length, 1);
 
     // The key's holder on a new connection takes over, as a reconnecting node must.
     const again = await connectPeer(relay);

@@ -128,6 +128,15 @@ void relay_connection::handle_frame(std::string_view text, frame_ptr frame) {
       drop_unproven(*message, "this relay requires relay_proof");
       return;
     }
+    if (const auto& admit = core_->options.admit_member) {
+      // Checked only with the key proven: an admission says nothing of who presents it.
+      const auto why = proven ? admit(message->network_id, message->sender_id, membership_of(text))
+                              : std::string("a private network's relay requires relay_proof");
+      if (!why.empty()) {
+        drop_unproven(*message, why, drop_cause::not_member);
+        return;
+      }
+    }
     if (!core_->announce(shared_as<relay_connection>(), message->sender_id, proven, message->network_id)) {
       drop_unproven(*message, "node id held by a connection that proved it");
       return;
@@ -183,18 +192,32 @@ relay_connection::proof_check relay_connection::check_proof(std::string_view tex
   return proof_check::closed;
 }
 
-void relay_connection::drop_unproven(const p2p_message& announce, const char* why) {
-  core_->count(drop_cause::unproven);
+void relay_connection::drop_unproven(const p2p_message& announce, std::string_view why, drop_cause cause) {
+  core_->count(cause);
   ++unproven_announces_;
   if (unproven_announces_ < max_unproven_announces) {
     log::info(log_component, remote_, ": NodeAnnounce as ", printable_prefix(announce.sender_id),
-              " without a valid relay_proof dropped (", why, ")");
+              " dropped (", why, ")");
   } else if (unproven_announces_ == max_unproven_announces) {  // later ones: counted only
     log::warn(log_component, remote_, ": ", unproven_announces_, " NodeAnnounces as ",
-              printable_prefix(announce.sender_id), " without a valid relay_proof (", why,
-              "); closing");
-    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why);
+              printable_prefix(announce.sender_id), " dropped (", why, "); closing");
+    // A close reason has at most 123 bytes (RFC 6455 5.5).
+    close_gracefully(disconnect_cause::unproven, ws::close_code::policy_violation, why.substr(0, 120));
   }
+}
+
+std::string relay_connection::membership_of(std::string_view text) {
+  rapidjson::Document announce;
+  announce.Parse(text.data(), text.size());
+  if (announce.HasParseError() || !announce.IsObject())
+    return {};
+  const auto payload = announce.FindMember("payload");
+  if (payload == announce.MemberEnd() || !payload->value.IsObject())
+    return {};
+  const auto membership = payload->value.FindMember("membership");
+  if (membership == payload->value.MemberEnd() || !membership->value.IsString())
+    return {};
+  return {membership->value.GetString(), membership->value.GetStringLength()};
 }
 
 // Reads payload.relay_proof of an envelope decode_p2p has already checked (its payload is an

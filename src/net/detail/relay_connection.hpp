@@ -64,7 +64,10 @@ private:
 
   void handle_frame(std::string_view text, frame_ptr frame);
   proof_check check_proof(std::string_view text, const std::string& node_id);
-  void drop_unproven(const p2p_message& announce, const char* why);
+  void drop_unproven(const p2p_message& announce, std::string_view why,
+                     drop_cause cause = drop_cause::unproven);
+  // payload.membership of an announce (see relay_options::admit_member); "" when absent.
+  static std::string membership_of(std::string_view text);
   bool proves_identity(std::string_view text, const std::string& node_id) const;
   void arm_idle_timer();
   void on_idle_tick(error_code ec);

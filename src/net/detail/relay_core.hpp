@@ -67,10 +67,11 @@ enum class drop_cause : std::size_t {
   self_addressed,     // recipient_id is the sender itself (the relay never echoes)
   unproven,           // a NodeAnnounce without the proof its id needs (see announce_proof.hpp)
   other_network,      // network_id differs from the one the connection announced in
+  not_member,         // an announce without an admission the relay accepts (relay_options::admit_member)
 };
-inline constexpr std::array<std::string_view, 7> drop_cause_names{
+inline constexpr std::array<std::string_view, 8> drop_cause_names{
   "malformed", "unannounced", "spoofed", "unknown_recipient", "self_addressed", "unproven",
-  "other_network"};
+  "other_network", "not_member"};
 // Each invalid relay_proof costs an Ed25519 verification: a connection gets this many, then it is
 // closed ("unproven"). An honest node sends one valid proof per connection.
 inline constexpr unsigned max_invalid_proofs = 8;
