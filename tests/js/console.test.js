@@ -6,7 +6,7 @@
 // by a fake peer on its /p2p namespace, so `forks`, `orphans` and `sync` have something to show.
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -78,19 +78,7 @@ class Terminal {
   }
 }
 
-function gsio(args, { input = '', env = {}, timeoutMs = 20000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(gsioBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => { stdout += d; });
-    proc.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`gsio ${args.join(' ')} hung`)); }, timeoutMs);
-    // 'close', not 'exit': only then has all of its output been read.
-    proc.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    proc.stdin.end(input);
-  });
-}
+const { gsio } = h;
 
 function adminPort(node) {
   const m = /debug console on 127\.0\.0\.1:(\d+)/.exec(node.log);

@@ -5,7 +5,6 @@
 // and two networks sharing one relay without seeing each other's traffic.
 const { describe, it, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./lib/harness');
@@ -14,20 +13,9 @@ const m = require('./lib/members');
 
 afterEach(c.cleanup);
 
-const gsioBinary = path.join(h.buildDir, 'src/bin/gsio');
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function gsio(args, { timeoutMs = 30000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(gsioBinary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GSIO_NODE: '' } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => { stdout += d; });
-    proc.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`gsio ${args.join(' ')} hung`)); }, timeoutMs);
-    proc.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const { gsio } = h;
 
 // A node data directory whose key is made beforehand, so that a charter can admit it.
 async function nodeDir() {

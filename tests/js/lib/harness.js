@@ -104,6 +104,25 @@ async function startNode({ dataDir = tempDir(), args = [], readyTimeout = 15000,
   return node;
 }
 
+// Runs the gsio command-line tool to completion: {code, stdout, stderr}. GSIO_NODE is cleared so
+// that every test names its node; a gsio that does not exit within timeoutMs is killed and the
+// test fails (it must never hang).
+function gsio(args, { input = '', env = {}, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(path.join(buildDir, 'src/bin/gsio'), args,
+                       { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, GSIO_NODE: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`gsio ${args.join(' ')} hung`)); }, timeoutMs);
+    // 'close', not 'exit': only then has all of its output been read.
+    proc.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    proc.stdin.on('error', () => {});  // gsio may exit before reading stdin
+    proc.stdin.end(input);
+  });
+}
+
 // Runs gsio-node to completion (for start-up failures) and returns {code, output}.
 function runNodeToExit(args, timeoutMs = 15000) {
   return new Promise((resolve, reject) => {
@@ -177,7 +196,7 @@ async function cleanup() {
 }
 
 module.exports = {
-  buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, connect, track, once, emitAck, health,
+  buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, gsio, connect, track, once, emitAck, health,
   rssKiB, sqlite, cleanup, withTimeout, waitUntil, makeCertificate, transports,
 };
 
