@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "ledger/entry.hpp"
+#include "ledger/membership.hpp"
 #include "ledger/validation.hpp"
 
 namespace gsio::cli {
@@ -51,6 +52,18 @@ bool chain_verifier::add(const rapidjson::Value& entry_json) {
   }
   if (!ids_.insert(e.id).second)
     return fail(e.id, "duplicate_id", "the id already appears earlier in the chain");
+  if (count_ == 0 && ledger::is_membership_data(e.data) && e.data.find("\"gsio\":\"charter\"") != std::string::npos)
+    network_id_ = e.hash;  // a charter: checked below as the first entry of its network
+  if (!network_id_.empty()) {
+    auto admitted = ledger::admit(members_, e, network_id_);
+    if (admitted.why) {
+      std::string reason = std::move(admitted.why->reason);
+      if (const std::string prefix = "entry " + e.id + ": "; reason.rfind(prefix, 0) == 0)
+        reason.erase(0, prefix.size());
+      return fail(e.id, std::string{ledger::to_string(admitted.why->code)}, std::move(reason));
+    }
+    members_ = std::move(admitted.after);
+  }
   tip_hash_ = e.hash;
   ++count_;
   return true;

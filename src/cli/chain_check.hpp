@@ -10,6 +10,8 @@
 #include <string>
 #include <unordered_set>
 
+#include "ledger/membership.hpp"
+
 #include <rapidjson/document.h>
 
 namespace gsio::cli {
@@ -38,6 +40,10 @@ private:
   std::size_t count_ = 0;
   std::string tip_hash_ = std::string(64, '0');
   std::unordered_set<std::string> ids_;
+  // A chain that starts with a charter is a private network's: every entry is also checked by
+  // the membership rules (ledger/membership.hpp), with the state folded along the chain.
+  std::string network_id_;
+  ledger::membership_ptr members_;
   std::optional<chain_failure> failure_;
 };
 

@@ -10,6 +10,7 @@ const path = require('node:path');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
 const m = require('./lib/members');
+const forge = require('./lib/forge');
 
 afterEach(c.cleanup);
 
@@ -121,6 +122,25 @@ describe('private networks', () => {
     // /metrics is scraped from the actors every second or so.
     await h.waitUntil(async () => await metric(b, 'gsio_ledger_refusals_total', 'reason="not_member"') === 1,
                       5000, 'the refusal to be counted by reason');
+
+    // gsio verify applies the membership rules to an exported chain: the node's signature over a
+    // changed post holds (it re-signed it), the author's does not.
+    const exported = await gsio(['--node', a.url, '--key', net.adminKey, 'ledger', '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
+    const chain = JSON.parse(exported.stdout);
+    const file = path.join(h.tempDir(), 'chain.json');
+    fs.writeFileSync(file, JSON.stringify(chain));
+    const verified = await gsio(['verify', '--from-file', file]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    const nodeKey = m.keyFromFile(path.join(member.dir, 'node.key'));
+    const post = chain[1];
+    post.data.msg = 'changed';
+    post.hash = forge.entryHash(post);
+    post.signatures = { [post.creator_node_id]: require('node:crypto').sign(null, Buffer.from(post.hash, 'hex'), nodeKey.privateKey).toString('hex') };
+    fs.writeFileSync(file, JSON.stringify(chain));
+    const tampered = await gsio(['verify', '--from-file', file]);
+    assert.equal(tampered.code, 4, tampered.stdout + tampered.stderr);
+    assert.match(tampered.stdout, /entry #1 .*bad_author: the author's signature/);
 
     // A restart keeps the network; a data directory of this network under another is refused.
     await a.stop();

@@ -381,7 +381,14 @@ std::string membership_vectors() {
   field("redemption", quoted(redemption));
   field("redemption_digest", quoted(digest_of(redeem_domain, network, redemption)));
   field("authored", quoted(authored));
-  field("authored_digest", quoted(digest_of(author_domain, network, authored, "author")), true);
+  field("authored_digest", quoted(digest_of(author_domain, network, authored, "author")));
+  const std::string challenge(64, 'c');
+  const auto proof_digest = client_proof_digest(network, node.node_id(), challenge, author.node_id());
+  field("client_challenge", "{\"network_id\":" + quoted(network) + ",\"node_id\":" + quoted(node.node_id()) +
+                              ",\"challenge\":" + quoted(challenge) + "}");
+  field("client_proof_digest", quoted(proof_digest));
+  field("client_proof", "{\"key\":" + quoted(author.node_id()) + ",\"sig\":" + quoted(author.sign_hash(proof_digest)) + "}",
+        true);
   return out + "}\n";
 }
 

@@ -2,6 +2,7 @@
 // promises for acks, typed push events, and a connection state that UIs can show.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { Listeners, type Unsubscribe } from './emitter.js';
+import { clientProof, signAsAuthor, type Challenge } from './members.js';
 import type { Entry, JsonValue, KnownNode, KnownNodes, NodeInfo, Reorg } from './types.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -55,6 +56,7 @@ export class GsioTimeoutError extends Error {
 }
 
 type ClientEvents = {
+  challenge: [Challenge];
   entry: [Entry];
   reorg: [Reorg];
   state: [ConnectionStatus];
@@ -73,6 +75,8 @@ export class GsioClient {
   readonly #requestTimeoutMs: number;
   #status: ConnectionStatus = { state: 'connecting', transport: null, attempt: 0, sessions: 0, lastError: null };
   #authReply: unknown = undefined;
+  #challenge: Challenge | null = null;
+  #seed: string | null = null;  // answers every challenge once authenticate() was called
 
   /** Connects and resolves once the first connection is up; rejects if it fails (and closes). */
   static connect(url: string, options: GsioClientOptions = {}): Promise<GsioClient> {
@@ -151,12 +155,54 @@ export class GsioClient {
       if (reason === 'io server disconnect') socket.connect();
     });
     manager.on('reconnect_attempt', (attempt: number) => this.#setStatus({ state: 'reconnecting', attempt }));
+    // A private network's node: a fresh challenge on every (re)connect. With a key given to
+    // authenticate(), it is answered right away, so a reconnected client is a member again.
+    socket.on('challenge', (challenge: Challenge) => {
+      this.#challenge = challenge;
+      this.#events.emit('challenge', challenge);
+      if (this.#seed) this.#answer().catch(() => {});
+    });
     socket.on('auth', (payload: unknown) => {
       this.#authReply = payload;
       this.#events.emit('auth', payload);
     });
     socket.on('ledger_entry_added', (entry: Entry) => this.#events.emit('entry', entry));
     socket.on('ledger_reorg', (reorg: Reorg) => this.#events.emit('reorg', reorg));
+  }
+
+  /** The latest challenge of a private network's node; null on an open network (or before it came). */
+  get challenge(): Challenge | null {
+    return this.#challenge;
+  }
+
+  #answer(): Promise<{ key: string; role: string }> {
+    return this.request('authenticate', clientProof(this.#seed as string, this.#challenge as Challenge));
+  }
+
+  /**
+   * Proves the key of `seed` (64 hex) to a private network's node, on this connection and on every
+   * reconnect. Resolves with the key and its role; rejects (GsioRequestError) when the node refuses
+   * the key, or when no challenge comes within the request timeout (an open network).
+   */
+  async authenticate(seed: string): Promise<{ key: string; role: string }> {
+    this.#seed = seed;
+    if (!this.#challenge) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { stop(); reject(new GsioRequestError('authenticate', 'the node sent no challenge: an open network')); },
+                                 this.#requestTimeoutMs);
+        const stop = this.#events.on('challenge', () => { clearTimeout(timer); stop(); resolve(); });
+      });
+    }
+    return this.#answer();
+  }
+
+  /**
+   * Posts `data` signed as the author authenticate() proved (a private network): resolves with the
+   * stored entry. Rejects when authenticate() was not called first.
+   */
+  addAuthoredEntry(data: Record<string, JsonValue>): Promise<Entry> {
+    if (!this.#seed || !this.#challenge) return Promise.reject(new Error('addAuthoredEntry: authenticate() first'));
+    return this.addEntry(signAsAuthor(this.#seed, this.#challenge.network_id, data));
   }
 
   /** A snapshot of the connection state. */

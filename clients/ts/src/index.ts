@@ -8,7 +8,10 @@ export { MAX_UNIX_US, nowUnixUs, timestampFromUnixUs, unixMsFromId, unixUsFromId
 export {
   DEFAULT_ENTRY_LIMITS, ENTRY_FIELDS, GENESIS_HASH, ChainVerifier, computeEntryHash, createEntry, entryHashInput,
   nodeIdFromSeed, parseEntryText, relayProof, verifyChain, verifyEntry, verifyEntryText, verifySignature,
+  charterNetworkId, signedDigest, verifyAuthorBlock,
 } from './verify.js';
+export { clientProof, signAsAuthor } from './members.js';
+export type { Challenge } from './members.js';
 export type {
   ChainProblem, ChainVerification, EntryLimits, NewEntry, VerifyChainOptions, VerifyProblem, VerifyReason,
 } from './verify.js';

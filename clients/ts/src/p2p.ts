@@ -22,6 +22,8 @@ export interface Envelope<P extends object = Record<string, unknown>> {
   sender_id: string;
   /** A node id, or "" for a broadcast. */
   recipient_id: string;
+  /** A private network's id (its charter's hash, docs/PROTOCOL.md §8); absent on an open network. */
+  network_id?: string;
   payload: P;
 }
 
@@ -69,6 +71,9 @@ function checkEnvelope(value: unknown): Envelope {
   const id = v.message_id as string;
   if (id.length === 0 || utf8Length(id) > 256) throw new EnvelopeError('message_id must be 1-256 bytes');
   if ((v.message_type as string).length === 0) throw new EnvelopeError('message_type is empty');
+  if (v.network_id !== undefined && (typeof v.network_id !== 'string' || !/^[0-9a-f]{64}$/.test(v.network_id))) {
+    throw new EnvelopeError('network_id must be 64 lowercase hex digits');
+  }
   if (typeof v.payload !== 'object' || v.payload === null || Array.isArray(v.payload)) {
     throw new EnvelopeError('payload is not a JSON object');
   }
@@ -98,8 +103,11 @@ export function newMessageId(): string {
 }
 
 export function makeEnvelope<P extends object>(messageType: MessageType | string, senderId: string, payload: P,
-                                               recipientId = ''): Envelope<P> {
-  return { message_type: messageType, message_id: newMessageId(), sender_id: senderId, recipient_id: recipientId, payload };
+                                               recipientId = '', networkId = ''): Envelope<P> {
+  const envelope: Envelope<P> = { message_type: messageType, message_id: newMessageId(), sender_id: senderId,
+                                  recipient_id: recipientId, payload };
+  if (networkId) envelope.network_id = networkId;
+  return envelope;
 }
 
 /** What RelayConnection needs of a WebSocket: the `ws` package's (Node 22's global one works too, without proofs). */

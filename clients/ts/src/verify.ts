@@ -12,7 +12,7 @@ import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { CanonicalJsonError, canonicalBytes, canonicalize } from './canonical.js';
 import { bytesToHex, hexToBytes, isHex } from './hex.js';
-import { MAX_UNIX_US, nowUnixUs, timestampFromUnixUs } from './ids.js';
+import { MAX_UNIX_US, nowUnixUs, timestampFromUnixUs, unixUsFromId } from './ids.js';
 import { decodeUtf8Strict, parseStrictJson, StrictJsonError } from './json.js';
 import type { Entry, JsonValue } from './types.js';
 
@@ -26,7 +26,8 @@ export const GENESIS_HASH = '0'.repeat(64);
  * Why an entry failed: the node's own rejection reasons (`malformed`, `bad_hash`,
  * `bad_signature`, `too_large`), plus `bad_link` and `duplicate_id` for a chain.
  */
-export type VerifyReason = 'malformed' | 'bad_hash' | 'bad_signature' | 'too_large' | 'bad_link' | 'duplicate_id';
+export type VerifyReason =
+  'malformed' | 'bad_hash' | 'bad_signature' | 'too_large' | 'bad_link' | 'duplicate_id' | 'bad_author';
 
 export interface VerifyProblem {
   reason: VerifyReason;
@@ -314,8 +315,56 @@ export function verifyEntryText(text: string | Uint8Array, limits?: Partial<Entr
  * Verifies a chain one entry at a time, keeping only what the next check needs (the tip hash and
  * the ids on the path). Useful for a live view: add() each new entry, truncate() on a reorg.
  */
+// --- private networks: signed objects and author blocks (docs/PROTOCOL.md §8) -------------------
+
+/**
+ * What every signature inside a private network's entry data signs: the hex SHA-256 of
+ * `domain "\n" networkId "\n" canonical JSON of the object without its "sig" member`.
+ */
+export function signedDigest(domain: string, networkId: string, object: Record<string, JsonValue>): string {
+  const { sig: _sig, ...unsigned } = object;
+  void _sig;
+  return bytesToHex(sha256(new TextEncoder().encode(`${domain}\n${networkId}\n${canonicalize(unsigned)}`)));
+}
+
+/** A private network's id when `entry` is its charter (the first entry, `data.gsio` "charter"). */
+export function charterNetworkId(entry: Entry): string | null {
+  const data = entry.data;
+  return entry.previous_hash === GENESIS_HASH && isPlainObject(data) && data.gsio === 'charter' ? entry.hash : null;
+}
+
+/**
+ * Checks the author block of `data` (an entry's data) for network `networkId`: its shape, the
+ * author's time against the entry's (`entryUnixUs`: at most an hour before, five minutes after),
+ * and the author's signature under the one rule. Null when sound or when there is no block.
+ * Whether the key was an author at that point of the chain is the node's to judge (it needs the
+ * chain's membership); the node refuses entries whose author was not.
+ */
+export function verifyAuthorBlock(data: JsonValue, networkId: string, entryUnixUs?: bigint): VerifyProblem | null {
+  if (!isPlainObject(data) || !('author' in data)) return null;
+  const block = data.author;
+  if (!isPlainObject(block) || Object.keys(block).sort().join(',') !== 'key,sig,time') {
+    return problem('bad_author', 'an author block is {key, time, sig}');
+  }
+  const { key, time, sig } = block;
+  if (typeof key !== 'string' || !isHex(key, 32) || typeof sig !== 'string' || !isHex(sig, 64) ||
+      typeof time !== 'number' || !Number.isSafeInteger(time) || time < 0) {
+    return problem('bad_author', 'author block fields: a 64-hex key, an integer time, a 128-hex sig');
+  }
+  if (entryUnixUs !== undefined &&
+      (BigInt(time) > entryUnixUs + 300_000_000n || BigInt(time) + 3_600_000_000n < entryUnixUs)) {
+    return problem('bad_author', "the author's time is more than an hour before or five minutes after the entry's");
+  }
+  const unsigned = { ...data, author: { key, time } } as Record<string, JsonValue>;
+  if (!verifySignature(key, signedDigest('gsio-author-v1', networkId, unsigned), sig)) {
+    return problem('bad_author', `the author's signature by ${key.slice(0, 16)} is invalid`);
+  }
+  return null;
+}
+
 export class ChainVerifier {
   readonly #startHash: string;
+  #networkId: string | null = null;
   readonly #limits: EntryLimits;
   readonly #hashes: string[] = [];
   readonly #ids: string[] = [];
@@ -328,6 +377,11 @@ export class ChainVerifier {
   constructor(previousHash: string = GENESIS_HASH, limits?: Partial<EntryLimits>) {
     this.#startHash = previousHash;
     this.#limits = limitsOf(limits);
+  }
+
+  /** The private network of the chain (its charter's hash), once its first entry was a charter. */
+  get networkId(): string | null {
+    return this.#networkId;
   }
 
   /** Entries verified so far. */
@@ -355,6 +409,11 @@ export class ChainVerifier {
       return { entry: e, problem: problem('bad_link', `previous_hash should be ${this.tipHash} (the entry before)`) };
     }
     if (this.#idSet.has(e.id)) return { entry: e, problem: problem('duplicate_id', 'the id is already on this chain') };
+    if (this.#hashes.length === 0 && this.#startHash === GENESIS_HASH) this.#networkId = charterNetworkId(e);
+    if (this.#networkId !== null) {
+      const bad = verifyAuthorBlock(e.data, this.#networkId, unixUsFromId(e.id));
+      if (bad) return { entry: e, problem: bad };
+    }
     this.#hashes.push(e.hash);
     this.#ids.push(e.id);
     this.#idSet.add(e.id);

@@ -4,6 +4,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
@@ -367,5 +368,39 @@ describe('GsioClient on a network', () => {
       assert.throws(() => decodeEnvelope(bad), EnvelopeError, bad);
     }
     assert.throws(() => encodeEnvelope({ ...env, sender_id: 7 }), EnvelopeError);
+  });
+});
+
+describe('GsioClient on a private network', () => {
+  after(async () => {
+    closeAll();
+    await h.cleanup();
+  });
+
+  it('authenticates with a key, posts as its author, and verifies the chain with its author blocks', async () => {
+    const authorSeed = crypto.randomBytes(32).toString('hex');
+    const author = nodeIdFromSeed(authorSeed);
+    const dir = h.tempDir();
+    fs.mkdirSync(`${dir}/data`, { mode: 0o700 });
+    const made = await h.gsio(['key', 'create', `${dir}/data/node.key`]);
+    assert.equal(made.code, 0, made.stderr);
+    const created = await h.gsio(['network', 'create', 'ts', '--dir', `${dir}/net`,
+                                  '--members', `${made.stdout.trim()}:node,${author}:author:ada`]);
+    assert.equal(created.code, 0, created.stderr);
+    const node = await h.startNode({ dataDir: `${dir}/data`, args: ['--network', `${dir}/net/network.json`] });
+    const client = await open(node.url, { transports: ['websocket'] });
+    await assert.rejects(client.getLedger(), (err) => err instanceof GsioRequestError && /is for its members/.test(err.reason));
+    assert.deepEqual(await client.authenticate(authorSeed), { key: author, role: 'author' });
+    assert.equal(client.challenge.network_name, 'ts');
+    const entry = await client.addAuthoredEntry({ msg: 'from the TS client' });
+    assert.equal(entry.data.author.key, author);
+    const chain = await client.getLedger();
+    const verified = await verifyChain(chain);
+    assert.equal(verified.valid, true, JSON.stringify(verified.problem));
+    assert.equal(chain.length, 2);
+    // A stranger's key is refused.
+    const other = await open(node.url, { transports: ['websocket'] });
+    await assert.rejects(other.authenticate(crypto.randomBytes(32).toString('hex')),
+                         (err) => err instanceof GsioRequestError && /is not a member/.test(err.reason));
   });
 });

@@ -13,6 +13,7 @@ import {
   canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
   LiveLedger, MAX_UNIX_US, nodeIdFromSeed, nowUnixUs, parseEntryText, parseStrictJson, StrictJsonError,
   timestampFromUnixUs, unixMsFromId, unixUsFromId, verifyChain, verifyEntry, verifyEntryText, verifySignature,
+  charterNetworkId, clientProof, signAsAuthor, signedDigest, verifyAuthorBlock,
 } from '../dist/index.js';
 
 const vectorsDir = process.env.GSIO_VECTORS ||
@@ -535,5 +536,55 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     assert.equal(live.entries.length, 3);
     assert.deepEqual(await live.settled(), { state: 'verified', verified: 3 });
     live.stop();
+  });
+});
+
+// tests/vectors/membership.json is made by the node's code (tests/unit/membership_test.cpp); this
+// client, written from docs/PROTOCOL.md §8, must reproduce it byte for byte.
+describe('private networks (membership vectors)', () => {
+  const m = JSON.parse(fs.readFileSync(path.join(vectorsDir, 'membership.json'), 'utf8'));
+  const seed = (byte) => byte.repeat(32);
+  const t = 1767323045000000;
+
+  it('signs an author block as the node does, and checks it', () => {
+    const authored = signAsAuthor(seed('12'), m.network_id, { msg: 'hello' }, t + 2000);
+    assert.equal(canonicalize(authored), m.authored);
+    assert.equal(signedDigest('gsio-author-v1', m.network_id, { ...authored, author: { key: authored.author.key, time: authored.author.time } }),
+                 m.authored_digest);
+    assert.equal(verifyAuthorBlock(JSON.parse(m.authored), m.network_id), null);
+    assert.equal(verifyAuthorBlock({ ...JSON.parse(m.authored), msg: 'changed' }, m.network_id).reason, 'bad_author');
+    assert.equal(verifyAuthorBlock(JSON.parse(m.authored), 'f'.repeat(64)).reason, 'bad_author', 'another network');
+    assert.equal(verifyAuthorBlock({ msg: 'x', author: 'ada' }, m.network_id).reason, 'bad_author');
+    assert.equal(verifyAuthorBlock({ msg: 'no block' }, m.network_id), null);
+    assert.throws(() => signAsAuthor(seed('12'), m.network_id, { author: 1 }), TypeError);
+  });
+
+  it('answers a challenge as the node expects', () => {
+    assert.deepEqual(clientProof(seed('12'), m.client_challenge), m.client_proof);
+    assert.equal(signedDigest('gsio-client-v1', m.network_id,
+                              { challenge: m.client_challenge.challenge, key: m.keys.author, node: m.keys.node }),
+                 m.client_proof_digest);
+  });
+
+  it('verifyChain checks the author blocks of a chain that starts with a charter', async () => {
+    assert.equal(charterNetworkId(m.charter), m.network_id);
+    const post = createEntry({ seed: seed('11'), data: JSON.parse(m.authored), previousHash: m.charter.hash, unixUs: t + 3000 });
+    const good = await verifyChain([m.charter, post]);
+    assert.equal(good.valid, true, JSON.stringify(good.problem));
+    // The node re-signs tampered data (its own signature holds): only the author's does not.
+    const tampered = createEntry({ seed: seed('11'), data: { ...JSON.parse(m.authored), msg: 'hi!' },
+                                   previousHash: m.charter.hash, unixUs: t + 3000 });
+    const bad = await verifyChain([m.charter, tampered]);
+    assert.equal(bad.valid, false);
+    assert.equal(bad.problem.reason, 'bad_author');
+    assert.equal(bad.problem.index, 1);
+    // Far from the author's time: refused as the node refuses it.
+    const late = createEntry({ seed: seed('11'), data: JSON.parse(m.authored), previousHash: m.charter.hash,
+                               unixUs: t + 2000 + 3_600_000_001 });
+    assert.equal((await verifyChain([m.charter, late])).problem.reason, 'bad_author');
+    // On an open chain (no charter) author blocks are just data.
+    const open = createEntry({ seed: seed('11'), data: { ...JSON.parse(m.authored), msg: 'hi!' }, previousHash: GENESIS_HASH,
+                               unixUs: t + 3000 });
+    assert.equal((await verifyChain([open])).valid, true);
   });
 });
