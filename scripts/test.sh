@@ -42,9 +42,9 @@ if [[ "${GSIO_SANITIZE:-1}" != 0 && $# -eq 0 ]]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32
   export GSIO_SANITIZED=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp
-  # The run above simulates 2,000 seeded networks, open and private; 200 of each walk the same
+  # The run above simulates 2,000 seeded networks, open and private; 120 of each walk the same
   # code paths under the sanitizers at a tenth of the cost.
-  export GSIO_SIM_SEEDS=200
+  export GSIO_SIM_SEEDS=120
   run_suite build-asan --no-rebuild ledger net-codec net-clients fuzz-replay actors protocol-conformance relay nats \
     node-node-api node-bad-input console tls node-durability network members metrics cli ts-client python-client
 fi
