@@ -72,6 +72,10 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
 // (another network, not a node invite, expired, already redeemed on this chain, already a member).
 std::string redeem_node_invite(ledger_resources& res, const std::string& invite_json);
 
+// A private network's members at the tip and every change of them along the canonical chain
+// (empty on an open network).
+members_view members_of(const ledger::chain_tree& tree);
+
 // The data of the canonical entry that admitted `key` as a node ("" when the charter did, or when
 // it is no node member): what a relay holding only the charter can check (docs/PROTOCOL.md §8).
 std::string admission_proof(const ledger::chain_tree& tree, const std::string& key);

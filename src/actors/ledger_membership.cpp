@@ -1,0 +1,80 @@
+// The ledger's answers about a private network's membership (DESIGN §10): the membership view
+// for clients and the console, a node's admission proof for relays, and redeeming a node invite at
+// start. Apart from ledger_actor.cpp because none of it takes part in the add/merge ordering.
+#include <algorithm>
+
+#include "actors/ledger_actor.hpp"
+#include "ledger/membership.hpp"
+#include "util/clock.hpp"
+
+namespace gsio::actors {
+
+std::string redeem_node_invite(ledger_resources& res, const std::string& invite_json) {
+  auto& tree = res.tree;
+  const auto members = tree.members_at_tip();
+  if (!members)
+    return "--join needs --network: an open network has no invites";
+  std::string error;
+  const auto invite = ledger::read_invite(invite_json, error);
+  if (!invite)
+    return error;
+  if (invite->network_id != members->network_id)
+    return "the invite is for network " + invite->network_id + ", not " + members->network_id;
+  if (invite->r != ledger::role::node)
+    return "the invite admits a " + std::string(ledger::to_string(invite->r)) + ", not a node";
+  if (const auto* m = members->find(res.self.node_id()))
+    return "this node is already a member (" + std::string(ledger::to_string(m->r)) + ")";
+  const auto now = std::max(util::now_unix_us(), tree.last_unix_us_of(res.self.node_id()) + 1);
+  if (invite->expires_us < now)
+    return "the invite has expired";
+  auto e = ledger::make_entry(res.self, ledger::make_redemption(res.self, invite_json, ""),
+                              std::string(tree.tip_hash()), now);
+  auto result = tree.insert(std::move(e));
+  if (result.outcome != ledger::chain_tree::status::appended)
+    return result.why ? result.why->reason : "the redemption was not attached";
+  res.store.append(result.attached);
+  return {};
+}
+
+std::string admission_proof(const ledger::chain_tree& tree, const std::string& key) {
+  const auto tip = tree.members_at_tip();
+  if (!tip || !tip->has_role(key, ledger::role::node))
+    return {};
+  // From the tip back to the entry after which the key is a node and before which it was not.
+  for (std::size_t i = tree.height(); i-- > 1;) {
+    const auto* e = tree.at(i);
+    const auto before = tree.members_after(e->previous_hash);
+    if (before && !before->has_role(key, ledger::role::node))
+      return e->data;
+  }
+  return {};  // a node since the charter
+}
+
+// Walks the canonical chain comparing each entry's membership state with its parent's: states
+// are shared until they change, so this is a pointer comparison per entry plus a diff per change.
+members_view members_of(const ledger::chain_tree& tree) {
+  members_view view;
+  const auto tip = tree.members_at_tip();
+  if (!tip)
+    return view;
+  view.network_id = tip->network_id;
+  view.name = tip->name;
+  view.read = std::string(ledger::to_string(tip->read));
+  for (const auto& [key, m] : tip->members)
+    view.members.push_back({key, std::string(ledger::to_string(m.r)), m.nick, m.since_us, m.admitted_by});
+  const ledger::membership_state* before = nullptr;
+  for (std::size_t i = 0; i < tree.height(); ++i) {
+    const auto* e = tree.at(i);
+    const auto after = tree.members_after(e->hash);
+    if (!after || after.get() == before)
+      continue;
+    for (auto& change : ledger::membership_diff(before, *after, *e))
+      view.changes.push_back({i, e->id, e->unix_us(), change.admitted, std::move(change.key),
+                              std::string(ledger::to_string(change.r)), std::move(change.nick),
+                              std::move(change.by)});
+    before = after.get();
+  }
+  return view;
+}
+
+}  // namespace gsio::actors
