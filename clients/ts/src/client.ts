@@ -77,6 +77,7 @@ export class GsioClient {
   #authReply: unknown = undefined;
   #challenge: Challenge | null = null;
   #seed: string | null = null;  // answers every challenge once authenticate() was called
+  #answering: Promise<{ key: string; role: string }> | null = null;  // the answer to the latest challenge
 
   /** Connects and resolves once the first connection is up; rejects if it fails (and closes). */
   static connect(url: string, options: GsioClientOptions = {}): Promise<GsioClient> {
@@ -159,8 +160,12 @@ export class GsioClient {
     // authenticate(), it is answered right away, so a reconnected client is a member again.
     socket.on('challenge', (challenge: Challenge) => {
       this.#challenge = challenge;
+      this.#answering = null;
+      if (this.#seed) {
+        this.#answering = this.#answer();
+        this.#answering.catch(() => {});
+      }
       this.#events.emit('challenge', challenge);
-      if (this.#seed) this.#answer().catch(() => {});
     });
     socket.on('auth', (payload: unknown) => {
       this.#authReply = payload;
@@ -186,14 +191,17 @@ export class GsioClient {
    */
   async authenticate(seed: string): Promise<{ key: string; role: string }> {
     this.#seed = seed;
-    if (!this.#challenge) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { stop(); reject(new GsioRequestError('authenticate', 'the node sent no challenge: an open network')); },
-                                 this.#requestTimeoutMs);
-        const stop = this.#events.on('challenge', () => { clearTimeout(timer); stop(); resolve(); });
-      });
+    if (this.#challenge) {
+      this.#answering = this.#answer();
+      return this.#answering;
     }
-    return this.#answer();
+    // The challenge handler answers it (the node takes one proof at a time); wait for that answer.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { stop(); reject(new GsioRequestError('authenticate', 'the node sent no challenge: an open network')); },
+                               this.#requestTimeoutMs);
+      const stop = this.#events.on('challenge', () => { clearTimeout(timer); stop(); resolve(); });
+    });
+    return this.#answering ?? this.#answer();
   }
 
   /**

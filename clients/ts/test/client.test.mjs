@@ -402,5 +402,11 @@ describe('GsioClient on a private network', () => {
     const other = await open(node.url, { transports: ['websocket'] });
     await assert.rejects(other.authenticate(crypto.randomBytes(32).toString('hex')),
                          (err) => err instanceof GsioRequestError && /is not a member/.test(err.reason));
+    // authenticate() called before the challenge came sends one proof, not two: the node checks
+    // one at a time and would refuse a second sent while the first is checked.
+    const early = new GsioClient(node.url, { transports: ['websocket'] });
+    clients.add(early);
+    assert.deepEqual(await early.authenticate(authorSeed), { key: author, role: 'author' });
+    assert.equal((await early.getLedger()).length, 2);
   });
 });
