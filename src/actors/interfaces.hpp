@@ -32,6 +32,9 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, members_atom>::with<members_view>,
   // The role of a key at the tip ("" when it is not a member, or the network is open).
   caf::replies_to<get_atom, role_atom, std::string>::with<std::string>,
+  // Whether node `key`, showing admission `proof` (p2p::node_announce::membership), may read the
+  // chain over P2P (ledger::check_node_reader at the tip): "" when it may, else why not.
+  caf::replies_to<check_atom, members_atom, std::string, std::string>::with<std::string>,
   // A client session refused a request for want of access: counted by reason with the ledger's.
   caf::reacts_to<refused_atom, std::string>,
   // Re-verifies the whole canonical chain in memory; replies "" or the first problem. Done in

@@ -16,6 +16,7 @@
 #include <rapidjson/writer.h>
 
 #include "ledger/entry.hpp"
+#include "ledger/membership.hpp"
 #include "ledger/sync.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -740,6 +741,15 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
       const auto members = self->state.res->tree.members_at_tip();
       const auto* m = members ? members->find(key) : nullptr;
       return m ? std::string(ledger::to_string(m->r)) : std::string{};
+    },
+    [=](check_atom, members_atom, const std::string& key, const std::string& proof) {
+      const auto members = self->state.res->tree.members_at_tip();
+      if (!members)
+        return std::string{};
+      auto why = ledger::check_node_reader(*members, key, proof, util::now_unix_us());
+      if (why)
+        ++self->state.refused_by_reason["not_member"];
+      return why.value_or(std::string{});
     },
     [=](refused_atom, const std::string& reason) { ++self->state.refused_by_reason[reason]; },
     [=](get_atom, std::uint64_t from, std::uint64_t limit, std::uint64_t max_bytes) {

@@ -53,14 +53,18 @@ node::node(caf::actor_system& sys, std::shared_ptr<ledger_resources> ledger, nod
   coordinator_ = sys_.spawn(sync_coordinator, sync, ledger_, registry_);
   gateway_ = sys_.spawn(actors::gateway, config_.gateway, ledger_, registry_, coordinator_, initial_tip);
   console_targets targets{ledger_, registry_, coordinator_, gateway_, {}, {}};
+  // Relays and peers alike hand each connection a challenge that the node key signs.
+  const auto prove_identity = [link_key](const std::string& challenge) {
+    return link_key->sign_hash(net::announce_proof_digest(challenge, link_key->node_id()));
+  };
   for (auto link : config_.relay_links) {
-    link.dial.prove_identity = [link_key](const std::string& challenge) {
-      return link_key->sign_hash(net::announce_proof_digest(challenge, link_key->node_id()));
-    };
+    link.dial.prove_identity = prove_identity;
     targets.relay_links.push_back(sys_.spawn(relay_link, link, coordinator_));
   }
-  for (const auto& link : config_.peer_links)
+  for (auto link : config_.peer_links) {
+    link.dial.prove_identity = prove_identity;
     targets.peer_links.push_back(sys_.spawn(peer_link, link, coordinator_));
+  }
   links_ = targets.relay_links;
   links_.insert(links_.end(), targets.peer_links.begin(), targets.peer_links.end());
   if (config_.console)

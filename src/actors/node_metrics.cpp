@@ -122,12 +122,14 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
   write_table(w, "type", sent);
   w.family("gsio_p2p_messages_dropped_total", metric_type::counter,
            "P2P messages not handled: duplicate, not_for_us (addressed to another node), "
-           "malformed, other_protocol (from a node announcing another protocol version).");
+           "malformed, other_protocol (from a node announcing another protocol version), other_network, "
+           "not_member (a request of a node that may not read this private network's chain).");
   w.sample({{"reason", "duplicate"}}, a.sync.duplicates_dropped);
   w.sample({{"reason", "not_for_us"}}, a.sync.not_for_us);
   w.sample({{"reason", "malformed"}}, a.sync.malformed);
   w.sample({{"reason", "other_protocol"}}, a.sync.other_protocol_dropped);
   w.sample({{"reason", "other_network"}}, a.sync.other_network_dropped);
+  w.sample({{"reason", "not_member"}}, a.sync.not_member_dropped);
   w.gauge("gsio_p2p_other_protocol_nodes",
           "Nodes whose last NodeAnnounce named another protocol version; this node does not sync "
           "with them.",

@@ -110,6 +110,7 @@ std::string to_json(const sync_stats& s) {
     .count("spoofed", s.spoofed)
     .count("other_protocol_dropped", s.other_protocol_dropped)
     .count("other_network_dropped", s.other_network_dropped)
+    .count("not_member_dropped", s.not_member_dropped)
     .table("other_protocol", s.other_protocol)
     .count("entries_received_sync", s.entries_received_sync)
     .count("entries_received_announce", s.entries_received_announce)

@@ -117,6 +117,7 @@ struct sync_stats {
   std::uint64_t spoofed = 0;
   std::uint64_t other_protocol_dropped = 0;
   std::uint64_t other_network_dropped = 0;
+  std::uint64_t not_member_dropped = 0;  // requests of nodes that may not read a private chain
   std::map<std::string, std::uint64_t> other_protocol;  // node id -> the protocol it announced
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
@@ -135,7 +136,7 @@ typename Inspector::result_type inspect(Inspector& f, sync_stats& x) {
   return f(caf::meta::type_name("gsio::sync_stats"), x.links, x.pulling_from, x.waiting, x.in_flight,
            x.peers_known, x.pulls, x.full_pulls, x.pulls_cut, x.messages_in, x.messages_out,
            x.duplicates_dropped, x.not_for_us, x.requests_dropped, x.malformed, x.spoofed,
-           x.other_protocol_dropped, x.other_network_dropped, x.other_protocol, x.entries_received_sync,
+           x.other_protocol_dropped, x.other_network_dropped, x.not_member_dropped, x.other_protocol, x.entries_received_sync,
            x.entries_received_announce, x.entries_sent_sync, x.pages_in_process, x.pages_deferred,
            x.pages_dropped, x.entries_rejected, x.merges_in_flight, x.merges_dropped, x.in_by_type,
            x.out_by_type);

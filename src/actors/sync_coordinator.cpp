@@ -48,6 +48,24 @@ constexpr std::size_t max_pages_in_process = 3;
 // not lost: the entries' creators hold them, and tips that differ start a pull.
 constexpr std::size_t max_merges_in_flight = 256;
 
+// How long the ledger's verdict on a node reading a private chain stands: a removal stops its
+// pulls within this time (its entries are refused at once), and an honest node costs one check
+// per period. Requests of a node wait for its first verdict, a few at most.
+constexpr std::int64_t reader_verdict_ms = 10'000;
+constexpr std::size_t max_waiting_per_reader = 4;
+
+bool serves_private_network(const sync_coordinator_state& st) { return !st.options.network_id.empty(); }
+
+// Whether `l` may carry this node's broadcasts: on a private network, a direct or inbound link
+// only once its node is known to be allowed to read (the relay admits only members of the
+// networks it serves).
+bool may_hear(const sync_coordinator_state& st, const sync_coordinator_state::link& l) {
+  if (!serves_private_network(st) || l.kind == "relay")
+    return true;
+  auto it = st.readers.find(l.peer_id);
+  return it != st.readers.end() && it->second.admitted;
+}
+
 // Entries are canonical JSON, which puts creator_node_id first: checking the prefix is exact.
 bool created_by(const std::string& entry_json, const std::string& node_id) {
   static constexpr std::string_view prefix = "{\"creator_node_id\":\"";
@@ -85,7 +103,8 @@ void send_message(self_ptr self, const std::string& recipient, const p2p::payloa
     }
   }
   for (const auto& link : st.links)
-    self->send(link.handle, send_atom::value, frame);
+    if (may_hear(st, link))
+      self->send(link.handle, send_atom::value, frame);
 }
 
 p2p::node_announce announce_payload(const sync_coordinator_state& st, std::string relay_proof = {}) {
@@ -95,8 +114,7 @@ p2p::node_announce announce_payload(const sync_coordinator_state& st, std::strin
   a.height = st.tip.height;
   a.tip_hash = st.tip.tip_hash;
   a.entries = st.tip.entries;
-  if (!relay_proof.empty())
-    a.membership = st.options.membership_proof;
+  a.membership = st.options.membership_proof;  // "" on an open network
   a.relay_proof = std::move(relay_proof);
   return a;
 }
@@ -197,9 +215,86 @@ void maybe_reappend(self_ptr self) {
     .then([](const std::vector<std::string>&) {}, [](const caf::error&) {});
 }
 
+void settle_reader(self_ptr self, const std::string& node, const std::string& why) {
+  auto& st = self->state;
+  auto it = st.readers.find(node);
+  if (it == st.readers.end())
+    return;
+  auto& r = it->second;
+  const bool was_admitted = r.admitted, first = r.checked_ms == 0;
+  r.checking = false;
+  r.admitted = why.empty();
+  r.checked_ms = util::steady_ms();
+  if (!r.admitted && (was_admitted || first))
+    log::warn("sync", "not letting node ", node.substr(0, 12), " read the chain: ", why);
+  for (auto& answer : std::exchange(r.waiting, {}))
+    answer();
+}
+
+// Asks the ledger whether `node` may read the chain, unless a question is out already.
+void check_reader(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  auto& r = st.readers[node];
+  if (r.checking)
+    return;
+  r.checking = true;
+  self->request(st.ledger, std::chrono::seconds{10}, check_atom::value, members_atom::value, node, r.admission)
+    .then([self, node](std::string& why) { settle_reader(self, node, why); },
+          [self, node](const caf::error& err) { settle_reader(self, node, "the ledger did not answer: " + caf::to_string(err)); });
+}
+
+// The entry for `node` in readers, making room for it among at most max_routes.
+sync_coordinator_state::reader& reader_of(sync_coordinator_state& st, const std::string& node) {
+  if (st.readers.size() >= max_routes && !st.readers.contains(node)) {
+    auto victim = std::find_if(st.readers.begin(), st.readers.end(),
+                               [](const auto& r) { return !r.second.checking; });
+    st.readers.erase(victim != st.readers.end() ? victim : st.readers.begin());
+  }
+  return st.readers[node];
+}
+
+// Runs `answer` (a reply to `node`'s request) when `node` may read the chain; on an open network
+// at once, on a private one once the ledger's verdict is known. Dropped, and counted, otherwise.
+void when_reader(self_ptr self, const std::string& node, std::function<void()> answer) {
+  auto& st = self->state;
+  if (!serves_private_network(st))
+    return answer();
+  auto& r = reader_of(st, node);
+  if (r.checked_ms != 0 && util::steady_ms() - r.checked_ms < reader_verdict_ms) {
+    if (r.admitted)
+      answer();
+    else
+      ++st.not_member_dropped;
+    return;
+  }
+  if (r.waiting.size() >= max_waiting_per_reader) {
+    ++st.requests_dropped;
+    return;
+  }
+  r.waiting.push_back([self, node, answer = std::move(answer)] {
+    auto& st = self->state;
+    if (auto it = st.readers.find(node); it != st.readers.end() && it->second.admitted)
+      answer();
+    else
+      ++st.not_member_dropped;
+  });
+  check_reader(self, node);
+}
+
 void on_announce(self_ptr self, const std::string& sender, const p2p::node_announce& announce,
                  const std::string& link_kind) {
   auto& st = self->state;
+  if (serves_private_network(st)) {
+    // The heartbeat keeps the verdict fresh, so broadcasts reach an admitted peer link and stop
+    // for a removed one without waiting for a request.
+    auto& r = reader_of(st, sender);
+    if (r.admission != announce.membership) {
+      r.admission = announce.membership;
+      r.checked_ms = 0;
+    }
+    if (r.checked_ms == 0 || util::steady_ms() - r.checked_ms >= reader_verdict_ms)
+      check_reader(self, sender);
+  }
   node_record record;
   record.node_id = sender;
   record.link = link_kind;
@@ -520,13 +615,13 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
       if constexpr (std::is_same_v<T, p2p::node_announce>) {
         on_announce(self, sender, p, kind_of(st, link));
       } else if constexpr (std::is_same_v<T, p2p::node_list_request>) {
-        on_node_list_request(self, sender);
+        when_reader(self, sender, [self, sender] { on_node_list_request(self, sender); });
       } else if constexpr (std::is_same_v<T, p2p::node_list_response>) {
         on_node_list_response(self, sender, p);
       } else if constexpr (std::is_same_v<T, p2p::entry_announce>) {
         on_entry_announce(self, sender, p);
       } else if constexpr (std::is_same_v<T, p2p::entry_request>) {
-        on_entry_request(self, sender, p);
+        when_reader(self, sender, [self, sender, p = std::move(p)]() mutable { on_entry_request(self, sender, p); });
       } else if constexpr (std::is_same_v<T, p2p::entry_response>) {
         st.entries_received_announce += p.entries.size();
         merge_entries(self, std::move(p.entries), [](const merge_result&) {});
@@ -535,7 +630,7 @@ void on_message(self_ptr self, p2p_envelope& env, const p2p_link_actor& link) {
         if (env.recipient_id.empty())
           ++st.not_for_us;
         else
-          on_sync_request(self, sender, p);
+          when_reader(self, sender, [self, sender, p = std::move(p)]() mutable { on_sync_request(self, sender, p); });
       } else {
         static_assert(std::is_same_v<T, p2p::ledger_sync_response>);
         on_sync_response(self, sender, p);
@@ -570,6 +665,7 @@ sync_stats stats_of(const sync_coordinator_state& st) {
   s.spoofed = st.spoofed;
   s.other_protocol_dropped = st.other_protocol_dropped;
   s.other_network_dropped = st.other_network_dropped;
+  s.not_member_dropped = st.not_member_dropped;
   s.other_protocol = {st.other_protocol.begin(), st.other_protocol.end()};
   s.entries_received_sync = st.entries_received_sync;
   s.entries_received_announce = st.entries_received_announce;

@@ -6,6 +6,7 @@
 // After a reorg it has the ledger re-append this node's orphaned entries once no pull is running.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -43,8 +44,9 @@ struct sync_coordinator_state {
     p2p_link_actor handle;
     std::string kind;
     std::string where;  // the relay or peer url, or an inbound socket's remote address
-    // A direct or inbound link carries one node: the first sender heard on it. Other sender ids
-    // on it are refused, as the relay refuses them on its connections.
+    // A direct or inbound link carries one node: the first sender heard on it (an inbound
+    // socket's, proven by its P2P session). Other sender ids on it are refused, as the relay
+    // refuses them on its connections.
     std::string peer_id;
   };
 
@@ -69,6 +71,17 @@ struct sync_coordinator_state {
   bool reappend_wanted = true;  // also at start: orphans may predate a restart
   std::int64_t last_parent_request_ms = 0;
 
+  // A private network's nodes that asked to read the chain or announced themselves: the
+  // ledger's last verdict on each (ledger::check_node_reader) and the admission it was given.
+  struct reader {
+    std::string admission;        // the membership of the node's latest NodeAnnounce
+    bool admitted = false;
+    std::int64_t checked_ms = 0;  // steady clock; 0: not checked with this admission
+    bool checking = false;
+    std::vector<std::function<void()>> waiting;  // requests held for the verdict
+  };
+  std::unordered_map<std::string, reader> readers;
+
   // Counters for inspect and the tests.
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;
@@ -81,6 +94,7 @@ struct sync_coordinator_state {
   std::unordered_map<std::string, std::uint64_t> other_protocol;
   std::uint64_t other_protocol_dropped = 0;
   std::uint64_t other_network_dropped = 0;  // messages of another network (or of an open one)
+  std::uint64_t not_member_dropped = 0;     // requests of nodes that may not read the chain
   std::uint64_t entries_received_sync = 0;
   std::uint64_t entries_received_announce = 0;
   std::uint64_t entries_sent_sync = 0;

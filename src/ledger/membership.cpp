@@ -462,6 +462,34 @@ std::optional<std::string> check_node_admission(const membership_state& founded,
   return "the admission proof must be a statement (gsio: member) or a redemption (gsio: redeem)";
 }
 
+std::optional<std::string> check_node_reader(const membership_state& tip, std::string_view key,
+                                             std::string_view proof_json, std::int64_t now_us) {
+  const std::string who = "node " + short_key(key);
+  if (tip.has_role(key, role::node))
+    return std::nullopt;
+  if (const auto* m = tip.find(key))
+    return who + " is a " + std::string(to_string(m->r)) + ", not a node";
+  if (tip.last_statement_at.contains(key))
+    return who + " was removed";
+  if (proof_json.empty())
+    return who + " is not a member and shows no admission";
+  if (auto why = check_node_admission(tip, key, proof_json))
+    return why;
+  // A statement adding the key would have made it a member or, removed since, left its mark in
+  // last_statement_at; what is left is a redemption that is not on this chain (yet).
+  rapidjson::Document proof;
+  parse_object(proof_json, proof);
+  std::string error;
+  const auto invite = parse_invite(proof["invite"], error);
+  if (!invite)
+    return error;
+  if (tip.used_nonces.contains(invite->nonce))
+    return who + "'s invite was redeemed by another key";
+  if (invite->expires < now_us)
+    return who + "'s invite has expired";
+  return std::nullopt;
+}
+
 std::optional<author_ref> author_of(const entry& e) {
   if (!e.data.starts_with('{') || e.data.find("\"author\":") == std::string::npos)
     return std::nullopt;

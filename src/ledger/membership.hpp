@@ -118,6 +118,14 @@ std::vector<membership_change> membership_diff(const membership_state* before,
 std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
                                                 std::string_view proof_json);
 
+// Whether node `key` may read the chain over P2P from a node whose tip state is `tip` (DESIGN
+// §10): it is a node there, or it shows an admission (as above, against the admins at the tip)
+// that the tip does not contradict: the key was not removed, and its redemption's invite was not
+// spent by another key nor expired by `now_us` (a joining node reads the chain before its
+// redemption is on it). nullopt when it may, else why not.
+std::optional<std::string> check_node_reader(const membership_state& tip, std::string_view key,
+                                             std::string_view proof_json, std::int64_t now_us);
+
 // The author key and time of an entry whose data carries an author block, or nullopt.
 std::optional<author_ref> author_of(const entry& e);
 

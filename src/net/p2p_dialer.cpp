@@ -75,8 +75,18 @@ public:
     o.max_payload = options_.max_frame_bytes;
     o.auth_json = p2p_socketio::auth_payload(options_.token);
     sio_client_callbacks cb;
-    cb.on_connect = [open = callbacks.on_open] { open({}); };
-    cb.on_event = [on_envelope = callbacks.on_envelope](std::string event, sio_args args) {
+    // The link is up once the peer's challenge came and the proof for it is ready (the first
+    // NodeAnnounce carries it); envelopes before that are the peer's and pass as they come.
+    cb.on_event = [on_envelope = callbacks.on_envelope, open = callbacks.on_open,
+                   prove = options_.prove_identity, opened = false](std::string event, sio_args args) mutable {
+      if (event == p2p_socketio::challenge_event && !opened) {
+        auto challenge = p2p_socketio::challenge_of(args.json);
+        if (!challenge)
+          return;
+        opened = true;
+        open(prove ? prove(*challenge) : std::string{});
+        return;
+      }
       if (event != p2p_socketio::event)
         return;
       // Dropped like text that does not parse when it holds no envelope object.

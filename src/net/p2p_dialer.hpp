@@ -31,8 +31,9 @@ struct p2p_dial_options {
   std::string token;
   std::size_t max_frame_bytes = 16 * 1024 * 1024;
   std::size_t max_queue_bytes = 16 * 1024 * 1024;
-  // For a relay: signs its challenge (announce_proof.hpp) with the node key, giving the hex
-  // signature of announce_proof_digest(challenge, node id). Unset: no proof is sent.
+  // Signs the relay's or the peer's challenge (announce_proof.hpp) with the node key, giving the
+  // hex signature of announce_proof_digest(challenge, node id). Unset: no proof is sent (a peer
+  // then takes nothing from this node).
   std::function<std::string(const std::string& challenge)> prove_identity;
 };
 

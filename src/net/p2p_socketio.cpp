@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/hex.hpp"
 #include "util/json_parse.hpp"
 #include "util/secret.hpp"
 
@@ -29,6 +30,25 @@ bool auth_matches(std::string_view auth_json, std::string_view token) {
   auto it = auth.FindMember("token");
   return it != auth.MemberEnd() && it->value.IsString() &&
          util::same_secret({it->value.GetString(), it->value.GetStringLength()}, token);
+}
+
+std::string challenge_args(std::string_view challenge) {
+  return "[{\"challenge\":\"" + std::string(challenge) + "\"}]";
+}
+
+std::optional<std::string> challenge_of(std::string_view args_json) {
+  if (util::exact_json_refusal(args_json))
+    return std::nullopt;
+  rapidjson::Document doc;
+  if (util::parse_exact(doc, args_json).IsError() || !doc.IsArray() || doc.Empty() || !doc[0].IsObject())
+    return std::nullopt;
+  auto it = doc[0].FindMember("challenge");
+  if (it == doc[0].MemberEnd() || !it->value.IsString())
+    return std::nullopt;
+  std::string challenge{it->value.GetString(), it->value.GetStringLength()};
+  if (!util::is_lower_hex(challenge, 64))
+    return std::nullopt;
+  return challenge;
 }
 
 std::optional<std::string> envelope_of(std::string_view args_json) {

@@ -14,6 +14,16 @@ inline constexpr std::string_view nsp = "/p2p";
 // The event carrying one envelope, in both directions; its one argument is the envelope object.
 inline constexpr std::string_view event = "p2p_message";
 
+// Sent by the answering node right after CONNECT, with one argument {"challenge": 64 hex}: fresh
+// for this socket. The dialer proves its node id by signing it (announce_proof.hpp) in the
+// relay_proof of its first NodeAnnounce, as it does for a relay's challenge; until then the
+// answering node takes nothing from the socket.
+inline constexpr std::string_view challenge_event = "p2p_challenge";
+
+// The argument array of a challenge event, and the challenge in one (nullopt: not 64 lowercase hex).
+std::string challenge_args(std::string_view challenge);
+std::optional<std::string> challenge_of(std::string_view args_json);
+
 // The CONNECT auth payload a dialing node sends: {"token": T} for a network token, or none.
 std::string auth_payload(std::string_view token);
 

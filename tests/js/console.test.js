@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./lib/harness');
 const c = require('./lib/cluster');
-const { makeKey, signedEntry, envelope } = require('./lib/forge');
+const { makeKey, signedEntry, envelope, announceProof } = require('./lib/forge');
 
 const gsioBinary = path.join(h.buildDir, 'src/bin/gsio');
 const GENESIS = '0'.repeat(64);
@@ -109,7 +109,9 @@ describe('debug console', () => {
     fake = makeKey();
     p2p = await h.connect(a.url, { nsp: '/p2p' });
     const emit = (env) => p2p.timeout(5000).emitWithAck('p2p_message', env);
-    await emit(envelope('NodeAnnounce', fake.id, { node_id: fake.id, protocol: 2, height: 1, tip_hash: GENESIS }));
+    const challenge = await p2p.challenge;
+    await emit(envelope('NodeAnnounce', fake.id, { node_id: fake.id, protocol: 2, height: 1, tip_hash: GENESIS,
+                                                   relay_proof: announceProof(fake, challenge) }));
     side = signedEntry(fake, { note: 'side branch' }, GENESIS);
     await emit(envelope('EntryAnnounce', fake.id, { entry: side }));
     missingParent = crypto.randomBytes(32).toString('hex');

@@ -248,15 +248,15 @@ describe('private networks', () => {
                      ['0 admitted admin', '0 admitted node', '1 admitted node', '2 admitted author']);
 
     // The spent node invite, on a third node that knows only the charter: it redeems on its own
-    // chain, and once it meets the network's chain (longer) its redemption is refused there.
+    // chain, but the network's nodes do not let it pull theirs (another key spent the invite).
     const third = await nodeDir();
     const c3 = await c.startNetNode({ relayUrl: relay.url, dataDir: third.dir, args: ['--network', net.file, '--join', invite] });
     const s3 = await adminSocket(c3, net);
-    await c.waitConverged([sa, sb, s3], { minHeight: 4, timeout: 20000 });
-    const adaOn3 = await authorOn(c3, net, m.keyFromFile(authorKey));
-    const refused = await adaOn3.post({ msg: 'am I in?' });
-    assert.match(refused.error, /not a member node/);
-    await h.waitUntil(() => /cannot be re-appended .*already redeemed/.test(c3.log), 5000, 'the refused re-append to be logged');
+    await h.waitUntil(() => /not letting node [0-9a-f]{12} read the chain: .*redeemed by another key/.test(a.log + b.log),
+                      10000, 'the network to refuse the third node a read');
+    await h.waitUntil(async () => (await c.nodeInfo(sa)).sync.not_member_dropped + (await c.nodeInfo(sb)).sync.not_member_dropped > 0,
+                      10000, 'its pull to be dropped');
+    assert.equal((await c.nodeInfo(s3)).height, 2, 'the third node has only the charter and its redemption');
     const after = await h.emitAck(sa, 'get_members');
     assert.ok(!after.members.some((m) => m.key === third.key));
   });
@@ -331,6 +331,38 @@ describe('private networks', () => {
     assert.equal(refusedThere.code, 1);
     await h.waitUntil(async () => await metric(nodes[1], 'gsio_ledger_refusals_total', 'reason="not_member"') >= 2,
                       5000, 'node 1 to count its refused re-appends and the refused add');
+  });
+
+  it('over /p2p, a node reads the chain only with its key proven and its membership at the tip', async () => {
+    const [d1, d2, outsider] = await Promise.all([nodeDir(), nodeDir(), nodeDir()]);
+    const ada = m.randomKey();
+    const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' },
+                                                { key: ada.id, role: 'author', nick: 'ada' }]);
+    const a = await c.startNetNode({ dataDir: d1.dir, args: ['--network', net.file] });
+    const sa = await adminSocket(a, net);
+    const adaOnA = await authorOn(a, net, ada);
+    assert.equal((await adaOnA.post({ secret: 1 })).error, undefined);
+    // A node of the network whose key no admin admitted dials a directly: its proof of key holds,
+    // its membership does not, so a answers none of its requests and sends it no entries.
+    const o = await c.startNetNode({ peer: a.url, dataDir: outsider.dir, args: ['--network', net.file] });
+    const so = await adminSocket(o, net);
+    await h.waitUntil(() => /not letting node [0-9a-f]{12} read the chain: .*not a member and shows no admission/.test(a.log),
+                      10000, 'a to refuse the outsider a read');
+    await h.waitUntil(async () => (await c.nodeInfo(sa)).sync.not_member_dropped > 0, 10000, 'its pull to be dropped');
+    assert.equal((await adaOnA.post({ secret: 2 })).error, undefined);
+    // A member node dialing a gets everything, including what came after the outsider connected.
+    const b = await c.startNetNode({ peer: a.url, dataDir: d2.dir, args: ['--network', net.file] });
+    const sb = await adminSocket(b, net);
+    const [infoA] = await c.waitConverged([sa, sb], { minHeight: 3, timeout: 20000 });
+    const infoO = await c.nodeInfo(so);
+    assert.equal(infoO.height, 1, 'the outsider has the charter only');
+    assert.equal(infoO.sync.entries_received_announce, 0, 'no entry was announced to the outsider');
+    assert.deepEqual(Object.keys(infoO.sync.in_by_type), ['NodeAnnounce'], 'it heard a\'s hello, and nothing else');
+    assert.notEqual(infoO.tip_hash, infoA.tip_hash);
+    await h.waitUntil(async () => await metric(a, 'gsio_p2p_messages_dropped_total', 'reason="not_member"') > 0,
+                      5000, 'the drops in /metrics');
+    const known = (await h.emitAck(sa, 'get_known_nodes')).peers.map((n) => n.node_id);
+    assert.ok(known.includes(outsider.key) && known.includes(d2.key), 'both dialed a and proved their keys');
   });
 
   it('1000 forged writes through a member node are refused and counted; the chain is unchanged', async () => {

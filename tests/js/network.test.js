@@ -31,7 +31,7 @@ async function waitLinked(sockets, others) {
 
 // Forged traffic travels as envelope text.
 const envelope = (...args) => JSON.stringify(forge.envelope(...args));
-const { makeKey, signedEntry } = forge;
+const { makeKey, signedEntry, announceProof } = forge;
 
 describe('gsio-net network', () => {
   it('propagates an entry from node 1 to a client of node 3 through the relay within a second', async () => {
@@ -266,15 +266,26 @@ describe('gsio-net network', () => {
     }
   });
 
-  it('binds a direct /p2p link to the first node id heard on it', async () => {
+  it('takes a direct /p2p socket\'s messages only once it proved a node id, and binds the socket to it', async () => {
     const node = await c.startNetNode();
     const client = await h.connect(node.url);
     const p2p = await h.connect(node.url, { nsp: '/p2p' });
+    const challenge = await p2p.challenge;
+    assert.match(challenge, /^[0-9a-f]{64}$/);
     const first = makeKey();
     const other = makeKey();
     const emit = (env) => p2p.timeout(5000).emitWithAck('p2p_message', JSON.parse(env));
-    await emit(envelope('NodeAnnounce', first.id, { node_id: first.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64) }));
-    // A valid entry, but the link already belongs to `first`: the claim to be `other` is refused.
+    const hello = (key, proof) => envelope('NodeAnnounce', first.id,
+                                           { node_id: first.id, protocol: 2, height: 0, tip_hash: '0'.repeat(64), relay_proof: proof });
+    // Before a proof, nothing is taken: an entry, an announce without a proof, one signed by
+    // another key, and one proving another socket's challenge.
+    const early = signedEntry(first, { via: 'before the proof' }, '0'.repeat(64));
+    for (const env of [envelope('EntryAnnounce', first.id, { entry: early }), hello(first, undefined),
+                       hello(first, announceProof(other, challenge))]) {
+      assert.match((await emit(env)).error, /has not proven a node id/);
+    }
+    // With the proof the socket is `first`'s; a claim to be `other` on it is refused.
+    assert.deepEqual(await emit(hello(first, announceProof(first, challenge))), { accepted: true });
     const entry = signedEntry(other, { via: 'impostor' }, '0'.repeat(64));
     await emit(envelope('EntryAnnounce', other.id, { entry }));
     // The same entry sent as `first` (who relays it) is accepted: entries are checked on their own.
@@ -284,9 +295,22 @@ describe('gsio-net network', () => {
       return i.height === 1 ? i : undefined;
     }, 5000, 'the relayed entry', 50);
     assert.equal(info.sync.spoofed, 1);
+    assert.match((await h.emitAck(client, 'get_entry', early.id)).error, /get_entry/, 'the unproven entry was not taken');
     const { peers } = await h.emitAck(client, 'get_known_nodes');
     assert.ok(peers.some((n) => n.node_id === first.id && n.link === 'inbound'));
     assert.ok(!peers.some((n) => n.node_id === other.id));
+  });
+
+  it('closes a /p2p socket that keeps sending without proving a node id', async () => {
+    const node = await c.startNetNode();
+    const p2p = await h.connect(node.url, { nsp: '/p2p' });
+    await p2p.challenge;
+    const mallory = makeKey();
+    const closed = new Promise((resolve) => p2p.once('disconnect', resolve));
+    for (let i = 0; i < 4; i++) {
+      p2p.emit('p2p_message', JSON.parse(envelope('NodeAnnounce', mallory.id, { node_id: mallory.id, protocol: 2, height: 0 })));
+    }
+    assert.equal(await h.withTimeout(closed, 5000, 'the node closing the socket'), 'io server disconnect');
   });
 
   it('two nodes peered directly with --peer and no relay converge', async () => {

@@ -166,9 +166,13 @@ describe('gsio-node client API', () => {
     });
   }
 
-  it('accepts connections and p2p_message on /p2p', async () => {
+  it('accepts connections and p2p_message on /p2p, from a socket that proved its node id', async () => {
     const s = await h.connect(node.url, { nsp: '/p2p' });
-    const msg = { message_type: 'NodeAnnounce', message_id: 'm1', sender_id: 'x', recipient_id: '', payload: {} };
+    const key = forge.makeKey();
+    const msg = { message_type: 'NodeAnnounce', message_id: 'm1', sender_id: key.id, recipient_id: '',
+                  payload: { node_id: key.id, protocol: 2 } };
+    assert.match((await h.emitAck(s, 'p2p_message', msg)).error, /has not proven a node id/);
+    msg.payload.relay_proof = forge.announceProof(key, await s.challenge);
     assert.deepEqual(await h.emitAck(s, 'p2p_message', msg), { accepted: true });
     const bad = await h.emitAck(s, 'p2p_message', { message_type: 1 });
     assert.match(bad.error, /message_type/);

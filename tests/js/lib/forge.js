@@ -55,4 +55,11 @@ function envelope(type, sender, payload, recipient = '') {
            sender_id: sender, recipient_id: recipient, payload };
 }
 
-module.exports = { canonical, entryHash, makeKey, signedEntry, envelope, timestampOf };
+// The relay_proof of `key` for a relay's or a node's challenge (src/net/announce_proof.hpp): the
+// signature of SHA-256("gsio-relay-announce\n" challenge "\n" id).
+function announceProof(key, challenge) {
+  const digest = crypto.createHash('sha256').update(`gsio-relay-announce\n${challenge}\n${key.id}`).digest();
+  return crypto.sign(null, digest, key.privateKey).toString('hex');
+}
+
+module.exports = { canonical, entryHash, makeKey, signedEntry, envelope, timestampOf, announceProof };

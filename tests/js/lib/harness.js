@@ -148,6 +148,8 @@ function connect(url, { transport = 'websocket', auth, nsp = '/', timeout = 5000
   sockets.add(socket);
   // The server emits `auth` right after the CONNECT reply, possibly in the same read.
   socket.authArgs = new Promise((resolve) => socket.once('auth', (...args) => resolve(args)));
+  // On /p2p, the node's challenge (docs/PROTOCOL.md §7, Direct peering), sent the same way.
+  if (nsp === '/p2p') socket.challenge = new Promise((resolve) => socket.once('p2p_challenge', (arg) => resolve(arg.challenge)));
   return withTimeout(new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', (err) => reject(err));
