@@ -1,9 +1,13 @@
 // The web UI: connects to the node that served this page, mirrors its chain with LiveLedger
-// (verified here, in the browser), and renders the feed, the note form, peers and history.
+// (verified here, in the browser), and renders the feed, the note form, peers and history. On a
+// private network (the node sends a challenge) it also joins with an invite link, proves this
+// browser's key on every connection, checks every author's signature and lists the members.
 import {
-  GsioClient, LiveLedger, PROTOCOL_VERSION, type ConnectionStatus, type Entry, type KnownNode, type LedgerChange,
-  type Verification,
+  GsioClient, GsioRequestError, LiveLedger, PROTOCOL_VERSION, fingerprint, newSeed, nickProblem, nodeIdFromSeed,
+  readInvite, redeemInvite, unixUsFromId, verifyAuthorBlock, type Challenge, type ConnectionStatus, type Entry,
+  type Invite, type KnownNode, type LedgerChange, type Members, type Verification, type VerifyProblem,
 } from '@gsio/client';
+import { deleteKey, loadKey, saveKey, type StoredKey } from './keystore.js';
 import { datetimeAttribute, makeNote, matches, nicknameOf, shortId, textOf, unixMs, type HistoryFilter } from './notes.js';
 
 const NICKNAME_KEY = 'gsio.nickname';
@@ -32,14 +36,32 @@ const ui = {
   connection: $('connection'),
   badge: $('verify-badge'),
   notice: $<HTMLParagraphElement>('notice'),
+  access: $<HTMLParagraphElement>('access'),
+  me: $('me'),
+  join: $('join'),
+  joinForm: $<HTMLFormElement>('join-form'),
+  joinNetwork: $('join-network'),
+  joinRole: $('join-role'),
+  joinKey: $('join-key'),
+  joinNick: $<HTMLInputElement>('join-nick'),
+  joinSubmit: $<HTMLButtonElement>('join-submit'),
+  joinStatus: $('join-status'),
   form: $<HTMLFormElement>('note-form'),
+  nicknameField: $('nickname-field'),
   nickname: $<HTMLInputElement>('nickname'),
+  noteHint: $('note-hint'),
+  authorHint: $('author-hint'),
   text: $<HTMLTextAreaElement>('note-text'),
   submit: $<HTMLButtonElement>('note-submit'),
   noteStatus: $('note-status'),
   feed: $<HTMLOListElement>('feed'),
   feedCount: $('feed-count'),
   peers: $<HTMLUListElement>('peers'),
+  membersSection: $('members-section'),
+  membersLink: $('members-link'),
+  networkName: $('network-name'),
+  members: $<HTMLUListElement>('members'),
+  memberChanges: $<HTMLOListElement>('member-changes'),
   filterForm: $<HTMLFormElement>('history-filter'),
   filterAuthor: $<HTMLSelectElement>('filter-author'),
   filterNickname: $<HTMLInputElement>('filter-nickname'),
@@ -57,6 +79,13 @@ const ui = {
 
 let selfId = '';
 let live: LiveLedger;
+// The private network's challenge (null on an open network), and this browser's key for it once
+// the node took it. Reading starts when the node lets this page read (`reading`).
+let network: Challenge | null = null;
+let me: StoredKey | null = null;
+let reading = false;
+// Every key the membership ever named, with its nick and role: removed authors keep their names.
+const memberNames = new Map<string, { nick: string | undefined; role: string }>();
 
 // --- connection and verification badges ----------------------------------------------------
 
@@ -103,18 +132,57 @@ function notify(message: string): void {
 
 // --- entries -------------------------------------------------------------------------------
 
+// An entry's author block and its verdict: checked once per entry object (a changed copy is
+// another object), since the feed and history are redrawn often and a check costs a signature.
+interface AuthorCheck {
+  key: string;
+  problem: VerifyProblem | null;
+}
+const authorChecks = new WeakMap<Entry, AuthorCheck | null>();
+
+function authorOf(entry: Entry): AuthorCheck | null {
+  if (!network) return null; // on an open network an author block is just data
+  const known = authorChecks.get(entry);
+  if (known !== undefined) return known;
+  const data = entry.data;
+  let check: AuthorCheck | null = null;
+  if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'author' in data) {
+    const block = data.author;
+    const key = typeof block === 'object' && block !== null && !Array.isArray(block) && typeof block.key === 'string'
+      ? block.key : '';
+    check = { key, problem: verifyAuthorBlock(data, network.network_id, unixUsFromId(entry.id)) };
+  }
+  authorChecks.set(entry, check);
+  return check;
+}
+
+function nameOf(key: string): string {
+  const known = memberNames.get(key);
+  return known?.nick || (known?.role === 'admin' ? 'admin' : 'unknown');
+}
+
+function authorBadge(a: AuthorCheck): HTMLElement {
+  const ok = a.problem === null;
+  const badge = el('span', {
+    class: 'author', 'data-author': a.key, 'data-verified': String(ok),
+    title: ok ? `written by ${a.key}: the author's signature was checked in your browser`
+              : `the author's signature does not verify: ${a.problem?.message ?? ''}`,
+  }, `${ok ? '✔' : '✖'} ${nameOf(a.key)} (${a.key ? fingerprint(a.key) : 'no key'})`);
+  return badge;
+}
+
 function entryItem(entry: Entry, index: number, fresh = false): HTMLLIElement {
-  const nick = nicknameOf(entry);
-  const who = nick ?? 'anonymous';
-  const author = entry.creator_node_id === selfId ? 'this node' : shortId(entry.creator_node_id);
+  const author = authorOf(entry);
+  const who = author ? nameOf(author.key) : nicknameOf(entry) ?? 'anonymous';
+  const node = entry.creator_node_id === selfId ? 'this node' : shortId(entry.creator_node_id);
   const time = new Date(unixMs(entry));
   const open = el('button', { type: 'button', class: 'link', 'aria-label': `Details of entry ${index} by ${who}` },
     `#${index}`);
   open.addEventListener('click', () => showDetail(entry.hash));
   const head = el('div', { class: 'entry-head' },
     open,
-    el('span', { class: 'who' }, who),
-    el('span', { class: 'mono', title: entry.creator_node_id }, author),
+    author ? authorBadge(author) : el('span', { class: 'who' }, who),
+    el('span', { class: 'mono', title: `created by node ${entry.creator_node_id}` }, author ? `via ${node}` : node),
     // The title shows the exact timestamp (microseconds); datetime allows milliseconds at most.
     el('time', { datetime: datetimeAttribute(entry), title: entry.timestamp },
       Number.isNaN(time.getTime()) ? entry.timestamp : time.toLocaleString()));
@@ -198,7 +266,15 @@ function renderChanges(): void {
   }, RENDER_INTERVAL_MS);
 }
 
+function isMembershipEntry(e: Entry): boolean {
+  const d = e.data;
+  return typeof d === 'object' && d !== null && !Array.isArray(d) && (d.gsio === 'member' || d.gsio === 'redeem');
+}
+
 function onLedgerChange(change: LedgerChange): void {
+  if (network && (change.kind === 'reset' || (change.kind === 'append' ? change.entries : change.added).some(isMembershipEntry))) {
+    void refreshMembers();
+  }
   if (change.kind === 'append') {
     for (const e of change.entries) pendingFresh.add(e.hash);
     renderAuthors(change.entries);
@@ -228,6 +304,7 @@ function showDetail(hash: string): void {
     ['id', entry.id],
     ['time', entry.timestamp],
     ['author', entry.creator_node_id + (entry.creator_node_id === selfId ? ' (this node)' : '')],
+    ...authorRows(entry),
     ['nickname', nicknameOf(entry) ?? '—'],
     ['hash', entry.hash],
     ['previous hash', entry.previous_hash],
@@ -243,6 +320,15 @@ function showDetail(hash: string): void {
   ui.detailPrevious.disabled = !previous;
   ui.detailPrevious.onclick = previous ? () => showDetail(previous.hash) : null;
   if (!ui.dialog.open) ui.dialog.showModal();
+}
+
+function authorRows(entry: Entry): [string, string][] {
+  const a = authorOf(entry);
+  if (!a) return [];
+  return [
+    ['written by', `${nameOf(a.key)} (${a.key})`],
+    ['author signature', a.problem ? `does not verify: ${a.problem.message}` : 'verified in this browser'],
+  ];
 }
 
 // --- peers -----------------------------------------------------------------------------------
@@ -267,7 +353,7 @@ function renderPeers(nodes: KnownNode[]): void {
 }
 
 async function refreshPeers(client: GsioClient): Promise<void> {
-  if (!client.connected) return;
+  if (!client.connected || !reading) return;
   try {
     renderPeers((await client.knownNodes()).peers);
   } catch {
@@ -300,7 +386,9 @@ function wireForm(client: GsioClient): void {
     ui.submit.disabled = true;
     ui.noteStatus.textContent = client.connected ? 'adding…' : 'waiting for the node…';
     try {
-      const entry = await client.addEntry(makeNote(text, ui.nickname.value.trim()));
+      // A member writes as an author; the membership knows the nick.
+      const entry = network ? await client.addAuthoredEntry(makeNote(text, ''))
+                            : await client.addEntry(makeNote(text, ui.nickname.value.trim()));
       ui.text.value = '';
       ui.noteStatus.textContent = `Added: ${shortId(entry.id, 18)}`;
     } catch (err) {
@@ -310,6 +398,215 @@ function wireForm(client: GsioClient): void {
       ui.text.focus();
     }
   });
+}
+
+// --- members ---------------------------------------------------------------------------------
+
+let membersClient: GsioClient | null = null;
+let membersAsked = false; // a refresh is running; another one was asked for meanwhile
+let membersRunning = false;
+
+function usTime(us: number): HTMLElement {
+  const date = new Date(Math.floor(us / 1000));
+  return el('time', { datetime: date.toISOString() }, date.toLocaleString());
+}
+
+function renderMembers(m: Members): void {
+  memberNames.clear();
+  for (const c of m.changes) memberNames.set(c.key, { nick: c.nick, role: c.role });
+  for (const r of m.members) memberNames.set(r.key, { nick: r.nick, role: r.role });
+  if (m.network) ui.networkName.textContent = m.network.name;
+  const who = (key: string) => `${nameOf(key)} (${fingerprint(key)})`;
+  ui.members.replaceChildren(...m.members.map((r) =>
+    el('li', { 'data-key': r.key, 'data-role': r.role },
+      el('span', { class: 'who' }, r.nick || r.role),
+      el('span', { class: 'mono', title: r.key }, fingerprint(r.key)),
+      el('span', { class: 'hint' }, r.role, r.key === me?.key ? ' · you' : ''))));
+  // Newest first, as the feed.
+  ui.memberChanges.replaceChildren(...[...m.changes].reverse().map((c) =>
+    el('li', { 'data-op': c.op, 'data-key': c.key, 'data-by': c.by, 'data-entry': c.entry_id },
+      usTime(c.time_us), ' ',
+      el('strong', {}, c.nick || fingerprint(c.key)),
+      ` (${fingerprint(c.key)}) ${c.op} as ${c.role} by ${who(c.by)}, entry #${c.index}`)));
+  ui.membersSection.dataset.changes = String(m.changes.length);
+}
+
+// Asked for on every membership entry; one request at a time, and one more if any came meanwhile.
+async function refreshMembers(): Promise<void> {
+  const client = membersClient;
+  if (!client || !reading) return;
+  if (membersRunning) {
+    membersAsked = true;
+    return;
+  }
+  membersRunning = true;
+  try {
+    do {
+      membersAsked = false;
+      renderMembers(await client.getMembers());
+      renderChanges(); // the names in the feed
+    } while (membersAsked);
+  } catch (err) {
+    notify(`Could not load the members: ${(err as Error).message}`);
+  } finally {
+    membersRunning = false;
+  }
+}
+
+// --- joining a private network ------------------------------------------------------------------
+
+// Resolves with the node's challenge once its `auth` came (a private network's node sends the
+// challenge first), or null: an open network.
+function firstChallenge(client: GsioClient): Promise<Challenge | null> {
+  if (client.authReply !== undefined) return Promise.resolve(client.challenge);
+  return new Promise((resolve) => {
+    const off = client.onAuth(() => {
+      off();
+      resolve(client.challenge);
+    });
+  });
+}
+
+function forgetInviteLink(): void {
+  // So that a reload or a bookmark does not offer the spent invite again.
+  history.replaceState(history.state, '', location.pathname + location.search);
+}
+
+function showAccess(message: string): void {
+  ui.access.textContent = message;
+  ui.access.hidden = false;
+}
+
+function setWriting(allowed: boolean, why = ''): void {
+  ui.submit.disabled = !allowed;
+  ui.text.disabled = !allowed;
+  ui.noteStatus.textContent = why;
+}
+
+async function becomeMember(client: GsioClient, key: StoredKey): Promise<boolean> {
+  try {
+    const { role } = await client.authenticate(key.seed);
+    me = key;
+    ui.me.textContent = `you are ${key.nick} (${fingerprint(key.key)})`;
+    ui.me.title = `your key, kept in this browser: ${key.key} (${role})`;
+    ui.me.dataset.key = key.key;
+    ui.me.hidden = false;
+    ui.access.hidden = true;
+    if (role === 'author') setWriting(true);
+    else setWriting(false, `As a ${role} you read here; only authors write.`);
+    return true;
+  } catch (err) {
+    showAccess(`The node did not take this browser's key ${fingerprint(key.key)} (${(err as Error).message}). ` +
+               'Open a new invite link to join again.');
+    setWriting(false, 'Only members write here.');
+    return false;
+  }
+}
+
+function showJoinForm(client: GsioClient, challenge: Challenge, invite: Invite): void {
+  const seed = newSeed();
+  const key = nodeIdFromSeed(seed);
+  ui.join.hidden = false;
+  ui.joinNetwork.textContent = `“${challenge.network_name}”`;
+  ui.joinRole.textContent = invite.role;
+  ui.joinKey.textContent = fingerprint(key);
+  ui.joinKey.title = key;
+  ui.joinNick.value = localStorage.getItem(NICKNAME_KEY) ?? `guest-${key.slice(0, 4)}`;
+  const check = () => {
+    const bad = nickProblem(ui.joinNick.value.trim());
+    ui.joinNick.setCustomValidity(bad ?? '');
+    ui.joinNick.setAttribute('aria-invalid', String(bad !== null));
+    return bad;
+  };
+  ui.joinNick.addEventListener('input', () => { ui.joinStatus.textContent = check() ?? ''; });
+  ui.joinForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const bad = check();
+    if (bad) {
+      ui.joinStatus.textContent = bad;
+      ui.joinNick.focus();
+      return;
+    }
+    const nick = ui.joinNick.value.trim();
+    ui.joinSubmit.disabled = true;
+    ui.joinStatus.textContent = 'joining…';
+    const record: StoredKey = { network: challenge.network_id, seed, key, nick, joined: Date.now() };
+    try {
+      // Kept before redeeming: if the answer is lost, the key the node may have admitted is not.
+      await saveKey(record);
+      try {
+        await client.addEntry(redeemInvite(seed, invite, nick));
+      } catch (err) {
+        if (err instanceof GsioRequestError) await deleteKey(challenge.network_id);
+        throw err;
+      }
+      forgetInviteLink();
+      localStorage.setItem(NICKNAME_KEY, nick);
+      ui.join.hidden = true;
+      if (await becomeMember(client, record)) await startReading(client);
+    } catch (err) {
+      ui.joinStatus.textContent = `Not joined: ${(err as Error).message}`;
+      ui.joinSubmit.disabled = false;
+    }
+  });
+  ui.joinNick.focus();
+  ui.joinNick.select();
+}
+
+// A private network: this browser's key for it proves itself, or an invite link joins it, or the
+// page says why it shows nothing.
+async function enterNetwork(client: GsioClient, challenge: Challenge): Promise<void> {
+  ui.membersSection.hidden = false;
+  ui.membersLink.hidden = false;
+  ui.networkName.textContent = challenge.network_name;
+  ui.nicknameField.hidden = true; // a member's nick is the one the membership holds
+  ui.noteHint.hidden = true;
+  ui.authorHint.hidden = false;
+  const link = /[#&]invite=/.test(location.hash);
+  let stored: StoredKey | undefined;
+  try {
+    stored = await loadKey(challenge.network_id);
+  } catch (err) {
+    notify(`This browser cannot keep keys (IndexedDB: ${(err as Error).message}), so it cannot join.`);
+  }
+  if (stored) {
+    if (link) forgetInviteLink(); // joined already: the link is not redeemed twice
+    await becomeMember(client, stored);
+    return;
+  }
+  setWriting(false, 'Only members write here: open an invite link.');
+  const members = challenge.read === 'members'
+    ? 'This network is for its members: open an invite link to join it.'
+    : 'Anyone may read this network; to write, open an invite link.';
+  if (challenge.read === 'members') {
+    // Nothing is read until a key is proven: there is no chain here to verify.
+    ui.badge.dataset.state = 'idle';
+    ui.badge.textContent = 'not read: members only';
+  }
+  if (!link) {
+    showAccess(members);
+    return;
+  }
+  let invite: Invite;
+  try {
+    invite = readInvite(location.href, { networkId: challenge.network_id });
+  } catch (err) {
+    showAccess(`This invite link cannot be used: ${(err as Error).message}. ${members}`);
+    return;
+  }
+  if (invite.role === 'node') {
+    showAccess('This is an invite for a node: start one with gsio-node --join LINK; a browser joins with an author or reader invite.');
+    return;
+  }
+  showJoinForm(client, challenge, invite);
+}
+
+async function startReading(client: GsioClient): Promise<void> {
+  if (reading) return;
+  reading = true;
+  void refreshPeers(client);
+  await showNodeId(client);
+  await live.start();
 }
 
 // --- start -----------------------------------------------------------------------------------
@@ -349,7 +646,7 @@ async function start(): Promise<void> {
   live.onVerification(showVerification);
   live.onError((err) => notify(`Could not load the chain: ${err.message}`));
   client.onState((s) => {
-    if (s.state !== 'connected') return;
+    if (s.state !== 'connected' || !reading) return;
     void refreshPeers(client);
     if (!selfId) void showNodeId(client); // the first attempt failed: try again now
   });
@@ -359,8 +656,14 @@ async function start(): Promise<void> {
     const back = document.querySelector<HTMLElement>(`#history-results button, #feed button`);
     if (document.activeElement === document.body) back?.focus();
   });
-  await showNodeId(client);
-  await live.start();
+  membersClient = client;
+  // An invite link pasted into the address bar of an open page changes only the hash.
+  window.addEventListener('hashchange', () => {
+    if (/[#&]invite=/.test(location.hash)) location.reload();
+  });
+  network = await firstChallenge(client);
+  if (network) await enterNetwork(client, network);
+  if (!network || me || network.read === 'anyone') await startReading(client);
   document.body.dataset.ready = 'true';
 }
 

@@ -18,11 +18,29 @@ export function nicknameOf(entry: Entry): string | undefined {
   return field(entry.data, 'nickname');
 }
 
-/** The human text of an entry: a note's text, a `message`, a bare string, or the JSON itself. */
+// A private network's own entries (docs/PROTOCOL.md §8) in words; the details dialog has the JSON.
+function membershipText(d: JsonValue): string | undefined {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
+  const who = (o: JsonValue) => field(o, 'nick') ?? shortId(field(o, 'key') ?? '?', 16);
+  if (d.gsio === 'charter') {
+    const members = Array.isArray(d.members) ? d.members.length : 0;
+    return `Charter of the network "${field(d, 'name') ?? '?'}": ${members} first members; read by ${field(d, 'read') ?? '?'}`;
+  }
+  if (d.gsio === 'redeem' && d.invite !== undefined) return `${who(d)} joined with an invite as ${field(d.invite, 'role') ?? '?'}`;
+  if (d.gsio === 'member') {
+    return field(d, 'op') === 'remove' ? `An admin removed ${who(d)}` : `An admin admitted ${who(d)} as ${field(d, 'role') ?? '?'}`;
+  }
+  return undefined;
+}
+
+/**
+ * The human text of an entry: a note's text, a `message`, a bare string, a membership entry in
+ * words, or the JSON itself.
+ */
 export function textOf(entry: Entry): string {
   const d = entry.data;
   if (typeof d === 'string') return d;
-  return field(d, 'text') ?? field(d, 'note') ?? field(d, 'message') ?? JSON.stringify(d);
+  return field(d, 'text') ?? field(d, 'note') ?? field(d, 'message') ?? membershipText(d) ?? JSON.stringify(d);
 }
 
 export function shortId(id: string, n = 10): string {

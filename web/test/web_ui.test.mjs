@@ -1,7 +1,8 @@
 // The web UI in Debian's Chromium (headless, driven by playwright-core), served by real gsio-node
 // processes joined through a real gsio-relay: a note added on one node's page shows up on the
 // other's, the in-browser verification badge, the history filter, entry details, peers,
-// connection state, a phone-sized screen, and every asset coming from the node itself.
+// connection state, a phone-sized screen, and every asset coming from the node itself; and on a
+// private network, joining with an invite link, author badges, the members view.
 // Screenshots go to $GSIO_SCREENSHOT_DIR (meson points it into its log dir) or a temp dir; the
 // path is printed.
 import { describe, it, before, after } from 'node:test';
@@ -16,6 +17,7 @@ import { chromium } from 'playwright-core';
 const require = createRequire(import.meta.url);
 const h = require('../../tests/js/lib/harness.js');
 const c = require('../../tests/js/lib/cluster.js');
+const m = require('../../tests/js/lib/members.js');
 
 const CHROMIUM = '/usr/bin/chromium';
 const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
@@ -237,5 +239,235 @@ describe('web UI on a two-node cluster', () => {
     await page.locator('#feed li', { hasText: 'written while node one was down' }).waitFor({ timeout: 15000 });
     assert.equal(await page.textContent('#feed-count'), '5');
     await page.waitForSelector('#verify-badge[data-state="verified"]');
+  });
+});
+
+describe('web UI on a private network: joining with an invite link', () => {
+  let browser;
+  let net;
+  let nodes;
+  let adminKey;
+  const contexts = [];
+  const fingerprint = (key) => key.slice(0, 16).match(/.{4}/g).join(':');
+
+  async function newPage(context) {
+    const page = await context.newPage();
+    page.errors = [];
+    page.on('pageerror', (err) => page.errors.push(String(err)));
+    return page;
+  }
+
+  async function shot(page, name) {
+    const file = path.join(shots, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(fs.statSync(file).size > 5000, `${file} is a real picture`);
+  }
+
+  // An author invite made through `node`: the link `gsio invite` prints for it.
+  async function inviteLink(node) {
+    const made = await h.gsio(['--node', node.url, 'invite', '--role', 'author', '--admin-key', net.adminKey]);
+    assert.equal(made.code, 0, made.stderr);
+    const lines = made.stdout.trim().split('\n');
+    const link = `${node.url}/#invite=${lines[lines.length - 1]}`;
+    assert.ok(lines.includes(link), `gsio invite prints the link: ${made.stdout}`);
+    return link;
+  }
+
+  // The chain and membership as the admin reads them from node A.
+  async function adminView() {
+    const { socket } = await m.connectAs(nodes[0], m.keyFromFile(net.adminKey));
+    const chain = await h.getAll(socket);
+    const members = await h.emitAck(socket, 'get_members');
+    socket.disconnect();
+    return { chain, members };
+  }
+
+  // Fills the join form of `page` (open on an invite link) and waits until it says who we are.
+  async function join(page, nick) {
+    await page.locator('#join:not([hidden])').waitFor({ timeout: 15000 });
+    await page.fill('#join-nick', nick);
+    await page.click('#join-submit');
+    await page.locator('#me:not([hidden])').waitFor({ timeout: 15000 });
+    const key = await page.getAttribute('#me', 'data-key');
+    assert.match(key, /^[0-9a-f]{64}$/);
+    assert.equal(await page.textContent('#me'), `you are ${nick} (${fingerprint(key)})`);
+    return key;
+  }
+
+  before(async () => {
+    fs.mkdirSync(shots, { recursive: true });
+    const dirs = [];
+    const keys = [];
+    for (let i = 0; i < 2; i++) {
+      const dir = h.tempDir('gsio-web-member-');
+      const made = await h.gsio(['key', 'create', path.join(dir, 'node.key')]);
+      assert.equal(made.code, 0, made.stderr);
+      dirs.push(dir);
+      keys.push(made.stdout.trim());
+    }
+    const dir = path.join(h.tempDir('gsio-web-net-'), 'net');
+    const made = await h.gsio(['network', 'create', 'friends', '--dir', dir, '--members', `${keys[0]}:node:alpha,${keys[1]}:node:beta`]);
+    assert.equal(made.code, 0, made.stderr);
+    net = { file: path.join(dir, 'network.json'), adminKey: path.join(dir, 'admin.key') };
+    adminKey = (await h.gsio(['key', 'show', net.adminKey])).stdout.trim();
+    const relay = await c.startRelay({ args: ['--network', net.file] });
+    nodes = [];
+    for (const dataDir of dirs) {
+      nodes.push(await c.startNetNode({ relayUrl: relay.url, dataDir, args: ['--network', net.file, '--web-dir', webDist] }));
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    // One browser profile per person: each keeps its keys in its own IndexedDB.
+    contexts.push(await browser.newContext({ viewport: { width: 1280, height: 900 } }),
+                  await browser.newContext({ viewport: { width: 1280, height: 900 } }));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await c.cleanup();
+  });
+
+  let authorKey;
+  let firstLink;
+  const nick = `newt-${Date.now().toString(36)}`;
+  const text = 'Signed in this browser by its own key';
+
+  it('joins from an invite link, posts as the author, and another node shows the post verified', async () => {
+    // Without a key, a members-only network says so instead of showing an empty page.
+    const two = await newPage(contexts[1]);
+    await two.goto(`${nodes[1].url}/`);
+    await two.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+    assert.match(await two.textContent('#access'), /this network is for its members: open an invite link/i);
+    assert.equal(await two.isVisible('#access'), true);
+    assert.equal(await two.isVisible('#join'), false);
+    assert.equal(await two.locator('#feed li').count(), 0, 'nothing was read without a key');
+    assert.equal(await two.isDisabled('#note-submit'), true);
+    await shot(two, '7-members-only');
+
+    const one = await newPage(contexts[0]);
+    firstLink = await inviteLink(nodes[0]);
+    await one.goto(firstLink);
+    await one.locator('#join:not([hidden])').waitFor({ timeout: 15000 });
+    assert.match(await one.inputValue('#join-nick'), /^guest-[0-9a-f]{4}$/, 'a nickname is suggested');
+    assert.match(await one.textContent('#join-title'), /friends/);
+    // A nickname that breaks the rules is refused in the form, before anything is sent.
+    await one.fill('#join-nick', 'é'.repeat(33)); // 33 characters, 66 bytes
+    await one.click('#join-submit');
+    assert.match(await one.textContent('#join-status'), /at most 64 bytes/);
+    await one.fill('#join-nick', '   ');
+    await one.click('#join-submit');
+    assert.match(await one.textContent('#join-status'), /at least one character/);
+    assert.equal((await adminView()).chain.filter((e) => e.data.gsio === 'redeem').length, 0);
+    await shot(one, '8-join-form');
+
+    authorKey = await join(one, nick);
+    assert.equal(new URL(one.url()).hash, '', 'the invite left the address bar');
+    assert.equal(await one.isVisible('#access'), false);
+    // The redemption on the chain names the browser's key and the nick.
+    const { chain } = await adminView();
+    const redemptions = chain.filter((e) => e.data.gsio === 'redeem');
+    assert.equal(redemptions.length, 1);
+    assert.equal(redemptions[0].data.key, authorKey);
+    assert.equal(redemptions[0].data.nick, nick);
+
+    // Posting signs as the author: the node stores the block of the browser's key.
+    await one.fill('#note-text', text);
+    await one.click('#note-submit');
+    await one.waitForSelector('#note-status:has-text("Added")', { timeout: 10000 });
+    const posted = (await adminView()).chain.find((e) => e.data.text === text);
+    assert.ok(posted, 'the note is on the chain');
+    assert.equal(posted.data.author.key, authorKey);
+    assert.equal(posted.data.nickname, undefined, 'the nick comes from the membership, not from the note');
+    const mine = one.locator('#feed li', { hasText: text }).locator('.author');
+    await mine.waitFor({ timeout: 10000 });
+    assert.equal(await mine.getAttribute('data-verified'), 'true');
+
+    // The second person joins on node B (its own origin, its own key) and sees the post.
+    await two.goto(await inviteLink(nodes[1]));
+    const otherKey = await join(two, 'otto');
+    assert.notEqual(otherKey, authorKey);
+    const badge = two.locator('#feed li', { hasText: text }).locator('.author');
+    await badge.waitFor({ timeout: 15000 });
+    assert.equal(await badge.getAttribute('data-verified'), 'true');
+    assert.equal(await badge.getAttribute('data-author'), authorKey);
+    assert.equal(await badge.textContent(), `✔ ${nick} (${fingerprint(authorKey)})`);
+    assert.match(await badge.getAttribute('title'), /signature was checked in your browser/);
+    const [r, g, b] = (await badge.evaluate((el) => getComputedStyle(el).color)).match(/\d+/g).map(Number);
+    assert.ok(g > r && g > b, 'a verified author is shown in green');
+    await two.waitForSelector('#verify-badge[data-state="verified"]', { timeout: 10000 });
+
+    // The members view: both admissions, by the admin who signed the invites, newest first.
+    const admitted = two.locator(`#member-changes li[data-op="admitted"][data-key="${authorKey}"]`);
+    await admitted.waitFor({ timeout: 10000 });
+    assert.equal(await admitted.getAttribute('data-by'), adminKey);
+    assert.match(await admitted.textContent(), new RegExp(`${nick} \\(${fingerprint(authorKey)}\\) admitted as author by admin \\(${fingerprint(adminKey)}\\)`));
+    const newest = two.locator('#member-changes li').first();
+    await two.waitForFunction((key) => document.querySelector('#member-changes li')?.dataset.key === key, otherKey);
+    assert.match(await newest.textContent(), /otto/);
+    assert.equal(await two.locator(`#members li[data-key="${authorKey}"][data-role="author"]`).count(), 1);
+    assert.equal(await two.locator('#feed li', { hasText: `${nick} joined with an invite as author` }).count(), 1,
+                 'the redemption reads as words');
+    await shot(two, '9-private-feed-and-members');
+
+    for (const page of [one, two]) assert.deepEqual(page.errors, []);
+  });
+
+  it('stays joined on a reload and on the spent link, without a second redemption', async () => {
+    const before = await adminView();
+    const one = await newPage(contexts[0]);
+    await one.goto(`${nodes[0].url}/`);
+    await one.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+    await one.locator('#me:not([hidden])').waitFor({ timeout: 10000 });
+    assert.equal(await one.textContent('#me'), `you are ${nick} (${fingerprint(authorKey)})`);
+    await one.locator('#feed li', { hasText: text }).waitFor({ timeout: 10000 });
+    // The invite link again: the stored key answers, the form does not come back.
+    await one.reload();
+    await one.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+    await one.locator('#me:not([hidden])').waitFor({ timeout: 10000 });
+    assert.equal(await one.isVisible('#join'), false);
+    await one.goto('about:blank');
+    await one.goto(firstLink);
+    await one.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+    await one.locator('#me:not([hidden])').waitFor({ timeout: 10000 });
+    assert.equal(await one.isVisible('#join'), false);
+    assert.equal(new URL(one.url()).hash, '');
+    await one.waitForFunction((n) => document.getElementById('members-section').dataset.changes === String(n),
+                              before.members.changes.length);
+    const afterwards = await adminView();
+    assert.equal(afterwards.chain.length, before.chain.length, 'nothing was added');
+    assert.equal(afterwards.members.changes.length, before.members.changes.length);
+    assert.deepEqual(one.errors, []);
+  });
+
+  it('turns an author badge red when the author\'s signature is changed on the way to the page', async () => {
+    // One hex digit of every author signature flips in transit; the entry is otherwise intact.
+    let tampered = 0;
+    const tamper = (message) => message.replace(/("author":\{"key":"[0-9a-f]{64}","sig":")([0-9a-f])/g, (_, head, digit) => {
+      tampered++;
+      return head + (digit === '0' ? '1' : '0');
+    });
+    const page = await newPage(contexts[0]);
+    await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: tamper(await response.text()) });
+    });
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
+    });
+    await page.goto(`${nodes[0].url}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+    const badge = page.locator('#feed li', { hasText: text }).locator('.author');
+    await badge.waitFor({ timeout: 15000 });
+    assert.ok(tampered > 0, 'a signature was changed on its way');
+    assert.equal(await badge.getAttribute('data-verified'), 'false');
+    assert.match(await badge.textContent(), new RegExp(`^✖ ${nick} `));
+    assert.match(await badge.getAttribute('title'), /does not verify: the author's signature by [0-9a-f]{16} is invalid/);
+    const [r, g, b] = (await badge.evaluate((el) => getComputedStyle(el).color)).match(/\d+/g).map(Number);
+    assert.ok(r > g && r > b, 'the badge is red');
+    // The entry's hash covers its data: the chain check fails there as well.
+    await page.waitForSelector('#verify-badge[data-state="failed"]', { timeout: 10000 });
+    assert.match(await page.textContent('#verify-badge'), /bad_hash/);
+    await shot(page, '10-author-tampered');
+    assert.deepEqual(page.errors, []);
   });
 });

@@ -2,7 +2,7 @@
 // promises for acks, typed push events, and a connection state that UIs can show.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { Listeners, type Unsubscribe } from './emitter.js';
-import { clientProof, signAsAuthor, type Challenge } from './members.js';
+import { clientProof, signAsAuthor, type Challenge, type Members } from './members.js';
 import type { Entry, JsonValue, KnownNode, KnownNodes, NodeInfo, Reorg } from './types.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -78,6 +78,9 @@ export class GsioClient {
   #challenge: Challenge | null = null;
   #seed: string | null = null;  // answers every challenge once authenticate() was called
   #answering: Promise<{ key: string; role: string }> | null = null;  // the answer to the latest challenge
+  // Closed from a member's disconnect until the next connection's proof is answered: a request
+  // sent before it (a reload after the reconnect, say) would reach the node unauthenticated.
+  #proof: { settled: Promise<void>; open: () => void } | null = null;
 
   /** Connects and resolves once the first connection is up; rejects if it fails (and closes). */
   static connect(url: string, options: GsioClientOptions = {}): Promise<GsioClient> {
@@ -150,6 +153,11 @@ export class GsioClient {
         this.#setStatus({ state: 'disconnected', transport: null, attempt: 0, lastError: null });
         return;
       }
+      if (this.#seed && !this.#proof) {
+        let open = () => {};
+        const settled = new Promise<void>((resolve) => { open = resolve; });
+        this.#proof = { settled, open };
+      }
       this.#setStatus({ state: 'reconnecting', transport: null, lastError: reason });
       // socket.io-client does not reconnect after a server-side disconnect; a member's client
       // should, since the node may have dropped us for a passing reason (e.g. a slow link).
@@ -163,11 +171,16 @@ export class GsioClient {
       this.#answering = null;
       if (this.#seed) {
         this.#answering = this.#answer();
-        this.#answering.catch(() => {});
+        const proof = this.#proof;
+        this.#proof = null;
+        this.#answering.then(() => proof?.open(), () => proof?.open());
       }
       this.#events.emit('challenge', challenge);
     });
     socket.on('auth', (payload: unknown) => {
+      // The challenge comes before `auth`: without one there is nothing to wait for.
+      this.#proof?.open();
+      this.#proof = null;
       this.#authReply = payload;
       this.#events.emit('auth', payload);
     });
@@ -181,7 +194,7 @@ export class GsioClient {
   }
 
   #answer(): Promise<{ key: string; role: string }> {
-    return this.request('authenticate', clientProof(this.#seed as string, this.#challenge as Challenge));
+    return this.#send('authenticate', clientProof(this.#seed as string, this.#challenge as Challenge));
   }
 
   /**
@@ -238,6 +251,18 @@ export class GsioClient {
    * is dropped from the buffer, so a late reconnect never sends it behind the caller's back).
    */
   async request<T>(event: string, ...args: unknown[]): Promise<T> {
+    const proof = this.#proof;
+    if (proof) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), this.#requestTimeoutMs); });
+      const waited = await Promise.race([proof.settled, late]);
+      clearTimeout(timer);
+      if (waited === 'late') throw new GsioTimeoutError(event, this.#requestTimeoutMs);
+    }
+    return this.#send<T>(event, ...args);
+  }
+
+  async #send<T>(event: string, ...args: unknown[]): Promise<T> {
     let reply: unknown;
     try {
       reply = await this.#socket.timeout(this.#requestTimeoutMs).emitWithAck(event, ...args);
@@ -306,6 +331,14 @@ export class GsioClient {
   /** The canonical entry with this id; rejects when the chain has none. */
   getEntry(id: string): Promise<Entry> {
     return this.request<Entry>('get_entry', id);
+  }
+
+  /**
+   * A private network's members and the admissions and removals along its chain (get_members);
+   * `network` is null on an open network.
+   */
+  getMembers(): Promise<Members> {
+    return this.request<Members>('get_members');
   }
 
   /** The node's id, protocol version, height, tip and counters. */

@@ -10,8 +10,10 @@ export {
   nodeIdFromSeed, parseEntryText, relayProof, verifyChain, verifyEntry, verifyEntryText, verifySignature,
   charterNetworkId, signedDigest, verifyAuthorBlock,
 } from './verify.js';
-export { clientProof, signAsAuthor } from './members.js';
-export type { Challenge } from './members.js';
+export {
+  InviteError, MAX_NICK_BYTES, clientProof, fingerprint, newSeed, nickProblem, readInvite, redeemInvite, signAsAuthor,
+} from './members.js';
+export type { Challenge, Invite, InviteProblem, MemberRecord, Members, MembershipChange, Role } from './members.js';
 export type {
   ChainProblem, ChainVerification, EntryLimits, NewEntry, VerifyChainOptions, VerifyProblem, VerifyReason,
 } from './verify.js';

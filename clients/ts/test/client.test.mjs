@@ -409,4 +409,37 @@ describe('GsioClient on a private network', () => {
     assert.deepEqual(await early.authenticate(authorSeed), { key: author, role: 'author' });
     assert.equal((await early.getLedger()).length, 2);
   });
+
+  it('after a reconnect, holds requests until the new challenge is answered with the key', async () => {
+    const authorSeed = crypto.randomBytes(32).toString('hex');
+    const dir = h.tempDir();
+    fs.mkdirSync(`${dir}/data`, { mode: 0o700 });
+    const made = await h.gsio(['key', 'create', `${dir}/data/node.key`]);
+    assert.equal(made.code, 0, made.stderr);
+    const created = await h.gsio(['network', 'create', 'ts', '--dir', `${dir}/net`,
+                                  '--members', `${made.stdout.trim()}:node,${nodeIdFromSeed(authorSeed)}:author`]);
+    assert.equal(created.code, 0, created.stderr);
+    const args = ['--network', `${dir}/net/network.json`];
+    let node = await h.startNode({ dataDir: `${dir}/data`, args });
+    const client = await open(node.url, { transports: ['websocket'], reconnectDelayMs: 100, reconnectDelayMaxMs: 500,
+                                          requestTimeoutMs: 20000 });
+    await client.authenticate(authorSeed);
+    const live = new LiveLedger(client);
+    const errors = [];
+    live.onError((err) => errors.push(err.message));
+    await live.start();
+    const down = next((cb) => client.onState(cb), (s) => s.state === 'reconnecting', 10000, 'reconnecting');
+    await node.stop('SIGTERM');
+    await down;
+    // Asked while the node is down: it must not reach the new connection before the proof does,
+    // and neither must LiveLedger's reload on the reconnect; the node would refuse both.
+    const pending = client.getLedger();
+    const reloaded = next((cb) => live.onChange(cb), (ch) => ch.kind === 'reset', 20000, 'LiveLedger reload');
+    node = await h.startNode({ dataDir: `${dir}/data`, args: [...args, '--port', String(node.port)] });
+    assert.equal((await pending).length, 1, 'the charter');
+    await reloaded;
+    assert.deepEqual(errors, []);
+    assert.equal((await client.addAuthoredEntry({ msg: 'after the reconnect' })).previous_hash, live.entries[0].hash);
+    live.stop();
+  });
 });

@@ -14,6 +14,7 @@ import {
   LiveLedger, MAX_UNIX_US, nodeIdFromSeed, nowUnixUs, parseEntryText, parseStrictJson, StrictJsonError,
   timestampFromUnixUs, unixMsFromId, unixUsFromId, verifyChain, verifyEntry, verifyEntryText, verifySignature,
   charterNetworkId, clientProof, signAsAuthor, signedDigest, verifyAuthorBlock,
+  fingerprint, InviteError, newSeed, nickProblem, readInvite, redeemInvite,
 } from '../dist/index.js';
 
 const vectorsDir = process.env.GSIO_VECTORS ||
@@ -586,5 +587,69 @@ describe('private networks (membership vectors)', () => {
     const open = createEntry({ seed: seed('11'), data: { ...JSON.parse(m.authored), msg: 'hi!' }, previousHash: GENESIS_HASH,
                                unixUs: t + 3000 });
     assert.equal((await verifyChain([open])).valid, true);
+  });
+
+  // The invite of the vectors expired on 2026-01-09: read it as of a day after it was made.
+  const dayAfter = t + 86_400_000_000;
+
+  it('reads an invite from its string or a link, and redeems it as the node does', () => {
+    const invite = readInvite(m.invite_string, { nowUs: dayAfter });
+    assert.deepEqual(invite, JSON.parse(m.invite));
+    assert.equal(signedDigest('gsio-invite-v1', m.network_id, invite), m.invite_digest);
+    for (const link of [`http://127.0.0.1:8080/#invite=${m.invite_string}`, `  https://node.example/#invite=${m.invite_string}\n`]) {
+      assert.deepEqual(readInvite(link, { nowUs: dayAfter, networkId: m.network_id }), invite);
+    }
+    const redemption = redeemInvite(seed('13'), invite, 'newt');
+    assert.equal(canonicalize(redemption), m.redemption);
+    assert.equal(redemption.key, m.keys.newcomer);
+    assert.equal(signedDigest('gsio-redeem-v1', m.network_id, redemption), m.redemption_digest);
+    // Without a nick, the object has no nick member and a signature of its own.
+    const bare = redeemInvite(seed('13'), invite);
+    assert.equal('nick' in bare, false);
+    assert.ok(verifySignature(m.keys.newcomer, signedDigest('gsio-redeem-v1', m.network_id, bare), bare.sig));
+    assert.throws(() => redeemInvite(seed('13'), invite, ''), /at least one character/);
+    assert.throws(() => redeemInvite(seed('13'), invite, 'x'.repeat(65)), /at most 64 bytes/);
+  });
+
+  it('refuses malformed, foreign, forged and expired invites with a reason', () => {
+    const b64 = (text) => Buffer.from(text).toString('base64url');
+    const object = JSON.parse(m.invite);
+    const refusal = (text, reason, pattern, options = { nowUs: dayAfter }) => {
+      assert.throws(() => readInvite(text, options), (err) => {
+        assert.ok(err instanceof InviteError, String(err));
+        assert.equal(err.reason, reason, err.message);
+        assert.match(err.message, pattern);
+        return true;
+      }, JSON.stringify(text).slice(0, 60));
+    };
+    refusal('', 'malformed', /empty/);
+    refusal('not base64!', 'malformed', /base64url/);
+    refusal(`${m.invite_string}==`, 'malformed', /base64url/);
+    refusal(m.invite_string.slice(0, -1), 'malformed', /not JSON/);
+    refusal('http://node/#nothing-here', 'malformed', /no "#invite="/);
+    refusal(b64('[1,2]'), 'malformed', /JSON object/);
+    refusal(b64(canonicalize({ ...object, extra: 1 })), 'malformed', /exactly the members/);
+    refusal(b64(canonicalize({ ...object, role: 'admin' })), 'malformed', /a role/);
+    refusal(b64(canonicalize({ ...object, expires: 1.5 })), 'malformed', /integer expires/);
+    refusal(b64(m.redemption), 'wrong_kind', /not an invite \(gsio: "redeem"\)/);
+    refusal(b64(canonicalize({ ...object, role: 'node' })), 'bad_signature', /signature does not hold/);
+    refusal(b64(canonicalize({ ...object, sig: flipHex(object.sig) })), 'bad_signature', /signature/);
+    refusal(m.invite_string, 'expired', /expired on 2026-01-09T03:04:05.000Z/, { nowUs: object.expires + 1 });
+    refusal(m.invite_string, 'expired', /expired/, {});
+    refusal(m.invite_string, 'wrong_network', /not this one/, { nowUs: dayAfter, networkId: 'f'.repeat(64) });
+    assert.deepEqual(readInvite(m.invite_string, { nowUs: object.expires }), object, 'valid up to its last microsecond');
+  });
+
+  it('checks nicks, makes fresh seeds and shows fingerprints', () => {
+    assert.equal(nickProblem('newt'), null);
+    assert.equal(nickProblem('é'.repeat(32)), null, '64 bytes');
+    assert.match(nickProblem('é'.repeat(33)), /64 bytes/);
+    assert.match(nickProblem(''), /at least one/);
+    assert.match(nickProblem(' ada'), /space/);
+    assert.match(nickProblem('a\nb'), /control/);
+    const [one, two] = [newSeed(), newSeed()];
+    assert.match(one, /^[0-9a-f]{64}$/);
+    assert.notEqual(one, two);
+    assert.equal(fingerprint(m.keys.newcomer), '66cd:608b:928b:88e5');
   });
 });
