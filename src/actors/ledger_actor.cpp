@@ -193,11 +193,12 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
         add.promise.deliver(add_result{{}, std::move(admitted.why->reason)});
         continue;
       }
-      members = std::move(admitted.after);
       if (!author.empty()) {
         st.authors_in_flight.insert(author);
         made.authors.push_back(std::move(author));
       }
+      auto at_parent = std::exchange(members, admitted.after);
+      made.admissions.push_back({std::move(at_parent), std::move(admitted)});
     }
     made.entries->push_back(std::move(e));
     link = made.entries->back().hash;
@@ -293,7 +294,9 @@ void on_committed(instrumented<ledger_actor, ledger_state> self, std::uint64_t b
       st.authors_in_flight.erase(author);
     for (std::size_t i = 0; i < made.entries->size(); ++i) {
       auto& add = made.adds[i];
-      auto result = res.tree.insert(std::move((*made.entries)[i]));
+      auto& e = (*made.entries)[i];
+      auto result = made.admissions.empty() ? res.tree.insert(std::move(e))
+                                            : res.tree.insert(std::move(e), std::move(made.admissions[i]));
       if (result.outcome != ledger::chain_tree::status::appended) {
         // Made on the tip with a fresh id, so this is a broken invariant, and the entry is
         // already stored: say so loudly rather than acknowledge it.

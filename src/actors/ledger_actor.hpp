@@ -104,6 +104,8 @@ struct ledger_state {
     std::shared_ptr<std::vector<ledger::entry>> entries;
     std::vector<pending_add> adds;
     std::vector<std::string> authors;  // author blocks ("<key>-<time>") among the entries
+    // A private network: what admit() said of each entry when it was made, for the tree.
+    std::vector<ledger::chain_tree::checked_admission> admissions;
   };
 
   std::shared_ptr<ledger_resources> res;

@@ -224,7 +224,7 @@ struct chain_tree::impl {
     head.below = s->subtree_size();
   }
 
-  std::optional<rejection> attach(entry&& value) {
+  std::optional<rejection> attach(entry&& value, chain_tree::checked_admission* checked = nullptr) {
     node* parent = nullptr;
     if (value.previous_hash != genesis_hash)
       parent = nodes.at(value.previous_hash).get();
@@ -235,7 +235,11 @@ struct chain_tree::impl {
                            "entry " + value.id + ": the same id is already on its chain"};
     admission admitted;
     if (!network_id.empty()) {
-      admitted = admit(parent ? parent->members : nullptr, value, network_id);
+      const membership_ptr& at_parent = parent ? parent->members : nullptr;
+      if (checked && !checked->result.why && checked->at_parent == at_parent)
+        admitted = std::move(checked->result);
+      else
+        admitted = admit(at_parent, value, network_id);
       if (admitted.why)
         return std::move(admitted.why);
       if (admitted.author && parent && author_on_path(*admitted.author, parent))
@@ -349,7 +353,13 @@ chain_tree::~chain_tree() = default;
 chain_tree::chain_tree(chain_tree&&) noexcept = default;
 chain_tree& chain_tree::operator=(chain_tree&&) noexcept = default;
 
-chain_tree::insert_result chain_tree::insert(entry e) {
+chain_tree::insert_result chain_tree::insert(entry e) { return insert_checked(std::move(e), nullptr); }
+
+chain_tree::insert_result chain_tree::insert(entry e, checked_admission checked) {
+  return insert_checked(std::move(e), &checked);
+}
+
+chain_tree::insert_result chain_tree::insert_checked(entry e, checked_admission* checked) {
   insert_result result;
   auto& self = *impl_;
   if (self.nodes.count(e.hash) || self.held_hashes.count(e.hash)) {
@@ -362,7 +372,7 @@ chain_tree::insert_result chain_tree::insert(entry e) {
     return result;
   }
   std::string hash = e.hash;
-  if (auto failure = self.attach(std::move(e))) {
+  if (auto failure = self.attach(std::move(e), checked)) {
     self.drop_held_below(hash);  // they would wait for it forever
     result.outcome = status::rejected;
     result.why = std::move(failure);

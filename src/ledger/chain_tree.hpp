@@ -62,6 +62,16 @@ public:
   // `e` must already have passed validate(). Amortized O(1) when it extends the canonical tip.
   insert_result insert(entry e);
 
+  // What admit() said of an entry at a given parent state: a node that checked its own entry
+  // before storing it (the ledger's local adds) hands it over, so the signatures inside the data
+  // (an author's block) are not verified a second time. Used only when the entry's parent in the
+  // tree has exactly that state (the same pointer); otherwise the tree checks the entry itself.
+  struct checked_admission {
+    membership_ptr at_parent;
+    admission result;  // without `why`: only admitted entries are handed over
+  };
+  insert_result insert(entry e, checked_admission checked);
+
   // Canonical chain.
   std::size_t height() const;                       // number of canonical entries
   const entry* tip() const;                         // nullptr when empty
@@ -130,6 +140,7 @@ public:
   bool author_block_on_path(const author_ref& author, std::string_view parent_hash) const;
 
 private:
+  insert_result insert_checked(entry e, checked_admission* checked);
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -238,6 +238,33 @@ TEST_CASE("membership: author blocks") {
   }
 }
 
+TEST_CASE("membership: the tree takes a checked admission only at the state it was made for") {
+  network net;
+  const auto at_tip = net.tree.members_at_tip();
+  SUBCASE("made for the parent's state: used as it is, the data not checked again") {
+    auto e = net.make(net.n1, net.authored(net.writer));
+    auto checked = admit(at_tip, e, net.id());
+    REQUIRE_FALSE(checked.why);
+    auto after = std::make_shared<const membership_state>(*checked.after);  // tells the two apart
+    checked.after = after;
+    const std::string hash = e.hash;
+    REQUIRE(net.tree.insert(std::move(e), {at_tip, std::move(checked)}).outcome == status::appended);
+    CHECK(net.tree.members_after(hash) == after);
+  }
+  SUBCASE("made for another state: the tree judges the entry itself") {
+    // An outsider's entry, handed over as if admitted at a state that is not its parent's.
+    auto e = net.make(net.outsider, R"({"msg":"let me in"})");
+    auto other = std::make_shared<const membership_state>(*at_tip);
+    admission forged{std::nullopt, other, std::nullopt};
+    CHECK(code_of(net.tree.insert(std::move(e), {other, std::move(forged)})) == reject_code::not_member);
+    // A member's post made for a stale state is still checked, and taken.
+    auto post = net.make(net.n1, net.authored(net.writer));
+    auto stale = admit(other, post, net.id());
+    REQUIRE_FALSE(stale.why);
+    CHECK(net.tree.insert(std::move(post), {other, std::move(stale)}).outcome == status::appended);
+  }
+}
+
 TEST_CASE("membership: after a removal the key's new entries are refused, its old ones stay") {
   network net;
   auto before = net.make(net.n2, R"({"msg":"before"})");
