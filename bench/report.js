@@ -6,7 +6,7 @@
 //   node bench/report.js --machine JSON --limits JSON --raw-dir DIR --load-start "..." \
 //     --load-end "..." --command "..." --knobs JSON
 //
-// DIR holds ingest.jsonl, propagation.jsonl, fanout.jsonl, catchup.jsonl and idle.jsonl; a
+// DIR holds ingest.jsonl, propagation.jsonl, fanout.jsonl, catchup.jsonl, idle.jsonl, ...; a
 // scenario whose file is missing or empty is left out of the report.
 'use strict';
 
@@ -36,6 +36,7 @@ const batchOf = (r) => {
 
 const { median, min, max, int, fix, spread } = require('./report_util');
 const { propagationRelaysSection, fanoutRelaysSection } = require('./report_relays');
+const { authorIngestSection } = require('./report_authors');
 // How far ids ran ahead of the clock (`id_clock_lead_ms`, a float): in ms while below a second,
 // as with microsecond ids (protocol 2) it normally is; in s above.
 const leadText = (ms) => (Math.abs(ms) < 1000 ? `${fix(ms, ms !== 0 && Math.abs(ms) < 10 ? 3 : 1)} ms` : `${fix(ms / 1000, 1)} s`);
@@ -70,6 +71,7 @@ function main() {
     fanoutRelays: readRuns(a['raw-dir'], 'fanout_relays'),
     catchup: readRuns(a['raw-dir'], 'catchup'),
     idle: readRuns(a['raw-dir'], 'idle'),
+    ingestAuthors: readRuns(a['raw-dir'], 'ingest_authors'),
   };
   const all = Object.values(raw).flat();
   if (!all.length) throw new Error(`no runs in ${a['raw-dir']}`);
@@ -89,6 +91,7 @@ function main() {
   if (raw.idle.length) sections.push(idleSection(raw.idle, ctx));
   if (raw.propagationRelays.length) sections.push(propagationRelaysSection(raw.propagationRelays, ctx));
   if (raw.fanoutRelays.length) sections.push(fanoutRelaysSection(raw.fanoutRelays, ctx));
+  if (raw.ingestAuthors.length) sections.push(authorIngestSection(raw.ingestAuthors, ctx));
 
   const out = [];
   const w = (s = '') => out.push(s);
@@ -156,6 +159,11 @@ function main() {
   w('# (g) fan-out through NATS, alternating with one relay and all the peers:');
   w(`gsio-bench fanout --url ws://127.0.0.1:RELAY_A/,ws://127.0.0.1:RELAY_B/ --token "$TOKEN" --peers ${2 * knobs.fanout_peers} ` +
     `--window ${knobs.fanout_window} --payload-bytes ${knobs.fanout_payload} --duration-s ${knobs.fanout_duration_s} --warmup-s 1`);
+  w('# (h) author-signed ingest, alternating with (a) on an open node:');
+  w(`${bin}/gsio key create "$FRESH_DIR/node.key"; ${bin}/gsio key create author.key`);
+  w(`${bin}/gsio network create bench --dir NET --members NODE_KEY:node,AUTHOR_KEY:author:bench`);
+  w(`${bin}/gsio-node --host 127.0.0.1 --port 0 --data-dir "$FRESH_DIR" --network NET/network.json --log-level info`);
+  w(`gsio-bench ingest --url http://127.0.0.1:PORT ${knobs.ingest_args} --duration-s ${knobs.ingest_duration_s} --author-key author.key`);
   w('```');
   w();
   w('## Machine');

@@ -16,10 +16,12 @@
 #                    same with one relay, alternating (the NATS hop's cost, as a ratio)
 #   (g) fan-out through NATS: FANOUT_PEERS peers on each of two relays joined through a
 #                    nats-server, beside 2 x FANOUT_PEERS peers on one relay
+#   (h) author-signed ingest: (a) against a private network's node, every add signed by an
+#                    author (one more Ed25519 verify per entry), beside (a) on an open node
 # Peers with a reference run alternately, fresh processes and data directories each time.
 #
 # Knobs (environment), defaults in parentheses:
-#   RUNS (3, per peer and scenario), SCENARIOS ("a b c d e f g"), BUILD_JOBS (2), RESULTS (bench/RESULTS.md),
+#   RUNS (3, per peer and scenario), SCENARIOS ("a b c d e f g h"), BUILD_JOBS (2), RESULTS (bench/RESULTS.md),
 #   KEEP_WORK (unset; set: keep the scratch directory with the raw JSON lines and server logs)
 #   BUILD_DIR (build): where gsio-bench (and, without GSIO_BIN_DIR, gsio-node and gsio-relay) are
 #     built; it must be configured with --buildtype=release (done here when it does not exist).
@@ -31,14 +33,14 @@
 #   (d) CATCHUP_ENTRIES (100000), CATCHUP_VIA (relay | peer), SYNC_PAGE_LIMIT (1000),
 #       CATCHUP_TIMEOUT_S (150)
 #   (e) IDLE_CLIENTS (10000), IDLE_SETTLE_MS (2000)
-#   (f), (g) use the knobs of (b) and (c)
+#   (f), (g), (h) use the knobs of (b), (c) and (a)
 # All of it takes about 9-12 minutes after the build on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-a b c d e f g}
+SCENARIOS=${SCENARIOS:-a b c d e f g h}
 BUILD_JOBS=${BUILD_JOBS:-2}
 BUILD_DIR=${BUILD_DIR:-build}
 RESULTS=${RESULTS:-bench/RESULTS.md}
@@ -102,15 +104,17 @@ if [[ -n ${GSIO_BIN_DIR:-} ]]; then
   bin_dir=$(cd "$GSIO_BIN_DIR" && pwd)
   say "gsio-node and gsio-relay from $bin_dir; building gsio-bench in $BUILD_DIR (ninja -j$BUILD_JOBS)"
   ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio-bench >&2
+  [[ -x $bin_dir/gsio ]] || ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio >&2
 else
   bin_dir=$repo/$BUILD_DIR/src/bin
   say "building gsio-node, gsio-relay and gsio-bench in $BUILD_DIR (ninja -j$BUILD_JOBS)"
-  ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio-node src/bin/gsio-relay src/bin/gsio-bench >&2
+  ninja -C "$BUILD_DIR" -j"$BUILD_JOBS" src/bin/gsio-node src/bin/gsio-relay src/bin/gsio src/bin/gsio-bench >&2
 fi
 gsio_node=$bin_dir/gsio-node
 gsio_relay=$bin_dir/gsio-relay
+gsio_cli=$bin_dir/gsio
 gsio_bench=$repo/$BUILD_DIR/src/bin/gsio-bench
-for b in "$gsio_node" "$gsio_relay" "$gsio_bench"; do
+for b in "$gsio_node" "$gsio_relay" "$gsio_cli" "$gsio_bench"; do
   [[ -x $b ]] || { echo "bench: $b is missing" >&2; exit 1; }
 done
 
@@ -254,13 +258,26 @@ ingest_args=(--clients "$CLIENTS" --window "$WINDOW" --warmup-s "$WARMUP_S")
 # PROTOCOL §3): a node would have to add more than 1,000,000 entries/s to run its ids ahead of
 # the clock. gsio-bench records how far the newest acked id led the clock at the end of the
 # window (id_clock_lead_ms), and the report checks that gsio-node's stays under a second.
+# Peers: gsio-node (open network, node-signed entries), gsio-author (a private network whose
+# charter admits the node and one author; gsio-bench proves the author's key on every connection
+# and signs every add as that author), node-ref (the Node.js reference). Into $ingest_out.
+ingest_out=$work/ingest.jsonl
 run_ingest() {  # peer run
-  local peer=$1 run=$2 url busy_before result
+  local peer=$1 run=$2 url busy_before result author_args=()
   local dir=$work/ingest-$1-$2 log=$work/ingest-$1-$2.log
   mkdir -p "$dir"
   case $peer in
     gsio-node) start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
                  --data-dir "$dir" --log-level info ;;
+    gsio-author)
+      mkdir -p "$dir/data" && chmod 700 "$dir/data"
+      local node_key author_key
+      node_key=$("$gsio_cli" key create "$dir/data/node.key")
+      author_key=$("$gsio_cli" key create "$dir/author.key")
+      "$gsio_cli" network create bench --dir "$dir/net" --members "$node_key:node,$author_key:author:bench" >/dev/null
+      author_args=(--author-key "$dir/author.key")
+      start_peer gsio-node "$log" "$gsio_node" --host 127.0.0.1 --port 0 \
+        --data-dir "$dir/data" --network "$dir/net/network.json" --log-level info ;;
     node-ref)  start_peer node-ref "$log" node bench/peers/node-server/server.js \
                  --host 127.0.0.1 --port 0 --data-dir "$dir" ;;
   esac
@@ -271,12 +288,12 @@ run_ingest() {  # peer run
   cpu_before=$(server_cpu_ticks "$peer_pid")
   wall_before=$(date +%s.%N)
   bench_or_die result "$log" -- ingest --url "$url" "${ingest_args[@]}" --duration-s "$DURATION_S" \
-    --server-pid "$peer_pid"
+    --server-pid "$peer_pid" "${author_args[@]}"
   cpu_after=$(server_cpu_ticks "$peer_pid")
   wall_after=$(date +%s.%N)
   # gsio-node's commit counters, when its build has /metrics: the mean group-commit batch and
   # the mean time from an add reaching the ledger actor to being durable.
-  if [[ $peer == gsio-node ]]; then
+  if [[ $peer == gsio-* ]]; then
     batch_json=$(curl -fsS --max-time 5 "$url/metrics" 2>/dev/null | awk '
       /^gsio_ledger_commits_total / {c = $2}
       /^gsio_ledger_commit_batch_entries_sum / {s = $2}
@@ -299,7 +316,7 @@ run_ingest() {  # peer run
     '. + {peer: $peer, run: $run, busy_cores_before: ($load | tonumber), server_cpu_cores: (.server_cpu_util // $server_cpu),
           server_log_tail: $log} + (if $batch.mean_batch then {server_mean_batch: $batch.mean_batch} else {} end)
           + (if $batch.ledger_ms then {server_ledger_ms: $batch.ledger_ms} else {} end)' \
-    <<<"$result" >>"$work/ingest.jsonl"
+    <<<"$result" >>"$ingest_out"
   rm -rf "$dir"
 }
 
@@ -312,6 +329,9 @@ alternate() {  # function peerA peerB
 }
 
 if wants a; then alternate run_ingest gsio-node node-ref; fi
+ingest_out=$work/ingest_authors.jsonl
+: >"$ingest_out"
+if wants h; then alternate run_ingest gsio-author gsio-node; fi
 
 # --- (b) propagation --------------------------------------------------------------------------
 : >"$work/propagation.jsonl"

@@ -1,6 +1,8 @@
 // Scenario (a), ingest: C Socket.IO clients on one io_context, each keeping W add_ledger_entry
 // requests with acks in flight, against any server that speaks the client API of
 // docs/PROTOCOL.md §2 (gsio-node, or the Node.js reference in bench/peers/node-server).
+// With --author-key, against a private network's node (§8): every client proves the author's key
+// and every add carries an author block, so the node verifies one more signature per entry.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -9,7 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +27,11 @@
 
 #include "bench/common.hpp"
 #include "bench/raw_sio_peer.hpp"
+#include "crypto/identity.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/membership.hpp"
 #include "ledger/validation.hpp"
+#include "util/clock.hpp"
 #include "util/options.hpp"
 
 namespace gsio::bench {
@@ -42,6 +49,7 @@ struct ingest_options {
   std::uint64_t connect_timeout_ms = 10000;
   std::uint64_t drain_timeout_ms = 5000;
   std::uint64_t server_pid = 0;  // when set, the server's CPU use inside the window is reported
+  std::string author_key;        // a key file: authenticate as that author and sign every add
 };
 
 // What one connection did. The io_context runs on this one thread only (the machine's other cores
@@ -64,9 +72,9 @@ enum class run_phase : int { connecting, warmup, measuring, draining, closing };
 
 class ingest_run {
 public:
-  explicit ingest_run(ingest_options options)
-      : options_(std::move(options)), work_(asio::make_work_guard(io_)), timer_(io_),
-        stats_(options_.clients), server_cpu_(options_.server_pid) {}
+  ingest_run(ingest_options options, std::optional<crypto::identity> author)
+      : options_(std::move(options)), author_(std::move(author)), work_(asio::make_work_guard(io_)),
+        timer_(io_), stats_(options_.clients), server_cpu_(options_.server_pid) {}
 
   int run() {
     start_clients();
@@ -81,14 +89,18 @@ private:
     clients_.reserve(options_.clients);
     for (std::uint32_t i = 0; i < options_.clients; ++i) {
       raw_sio_callbacks cb;
+      // An author's client is ready once its proof is acknowledged, after the challenge that a
+      // private network's node sends right after CONNECT.
       cb.on_connect = [this] {
-        if (++connected_ == options_.clients)
-          asio::post(io_, [this] { begin_load(); });
+        if (!author_)
+          client_ready();
       };
       // ledger_entry_added goes to every client for every entry: counted, not parsed.
-      cb.on_event = [this, i](std::string_view event) {
+      cb.on_event = [this, i](std::string_view event, std::string_view array) {
         if (event == "ledger_entry_added")
           ++stats_[i].broadcasts;
+        else if (event == "challenge" && author_)
+          answer_challenge(i, array);
       };
       cb.on_close = [this, i](std::string reason) { on_client_closed(i, std::move(reason)); };
       clients_.push_back(std::make_unique<raw_sio_peer>(io_, options_.url, std::move(cb)));
@@ -102,6 +114,31 @@ private:
       fail("only " + std::to_string(connected_.load()) + " of " +
            std::to_string(options_.clients) + " clients connected to " + options_.url +
            " within " + std::to_string(options_.connect_timeout_ms) + " ms");
+    });
+  }
+
+  void client_ready() {
+    if (++connected_ == options_.clients)
+      asio::post(io_, [this] { begin_load(); });
+  }
+
+  // authenticate {key, sig}: the author's signature over this connection's challenge.
+  void answer_challenge(std::uint32_t i, std::string_view array) {
+    rapidjson::Document doc;
+    doc.Parse(array.data(), array.size());
+    auto text = [&doc](const char* name) -> std::string {
+      if (doc.HasParseError() || !doc.IsArray() || doc.Size() < 2 || !doc[1].IsObject())
+        return {};
+      auto it = doc[1].FindMember(name);
+      return it != doc[1].MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string{};
+    };
+    network_id_ = text("network_id");
+    const auto digest = ledger::client_proof_digest(network_id_, text("node_id"), text("challenge"), author_->node_id());
+    const std::string proof = "{\"key\":\"" + author_->node_id() + "\",\"sig\":\"" + author_->sign_hash(digest) + "\"}";
+    clients_[i]->emit("authenticate", proof, [this, i](const std::string& ack) {
+      if (ack.find("\"error\"") != std::string::npos)
+        return fail("client " + std::to_string(i) + ": the node refused the author's proof: " + ack);
+      client_ready();
     });
   }
 
@@ -134,6 +171,11 @@ private:
     // Small, fixed-shape data, already canonical (sorted keys) so both servers do the same work.
     std::string data = "{\"client\":" + std::to_string(i) + ",\"note\":\"gsio-bench ingest\"," +
                        "\"seq\":" + std::to_string(seq) + "}";
+    if (author_) {
+      // A block (key, time) appears once on a chain: the times of all clients strictly increase.
+      last_author_us_ = std::max(util::now_unix_us(), last_author_us_ + 1);
+      data = ledger::add_author_block(*author_, network_id_, data, last_author_us_);
+    }
     const auto sent_at = steady::now();
     const bool queued = clients_[i]->emit(
       "add_ledger_entry", data,
@@ -302,6 +344,7 @@ private:
       w.Key("scenario"); w.String("ingest");
       w.Key("url"); w.String(options_.url.c_str());
       w.Key("clients"); w.Uint(options_.clients);
+      w.Key("author_signed"); w.Bool(author_.has_value());
       w.Key("window"); w.Uint(options_.window);
       w.Key("duration_s"); w.Double(round_to(window_s, 3));
       w.Key("warmup_s"); w.Uint64(options_.warmup_s);
@@ -342,6 +385,9 @@ private:
   }
 
   ingest_options options_;
+  std::optional<crypto::identity> author_;
+  std::string network_id_;          // from the first challenge
+  std::int64_t last_author_us_ = 0;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::steady_timer timer_;  // one phase at a time: connect, warm-up, measure, drain, close
@@ -379,7 +425,9 @@ int run_ingest(int argc, char** argv) {
     .add("drain-timeout-ms", "how long to wait for in-flight acks after the window",
          o.drain_timeout_ms)
     .add("server-pid", "the server's process id: report its CPU use inside the window",
-         o.server_pid);
+         o.server_pid)
+    .add("author-key", "a private network's author key file (gsio key create): every client proves it "
+         "and every add carries its author block", o.author_key);
   switch (options.parse(argc, argv)) {
     case util::option_set::outcome::exit_ok: return 0;
     case util::option_set::outcome::exit_error: return 2;
@@ -400,7 +448,16 @@ int run_ingest(int argc, char** argv) {
     std::fprintf(stderr, "gsio-bench ingest: %s\n", problem.c_str());
     return 2;
   }
-  return ingest_run{std::move(o)}.run();
+  std::optional<crypto::identity> author;
+  if (!o.author_key.empty()) {
+    try {
+      author = crypto::identity::load_file(o.author_key);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "gsio-bench ingest: --author-key: %s\n", ex.what());
+      return 2;
+    }
+  }
+  return ingest_run{std::move(o), std::move(author)}.run();
 }
 
 }  // namespace gsio::bench

@@ -46,7 +46,8 @@ struct raw_sio_peer::impl {
         const auto start = text.find('"');
         const auto end = start == std::string::npos ? start : text.find('"', start + 1);
         if (end != std::string::npos && callbacks.on_event)
-          callbacks.on_event(std::string_view{text}.substr(start + 1, end - start - 1));
+          callbacks.on_event(std::string_view{text}.substr(start + 1, end - start - 1),
+                             std::string_view{text}.substr(start - 1));
         return;
       }
       case '3': {  // ack: 43<id>[...]

@@ -1,7 +1,7 @@
 #pragma once
 // The ingest load generator's Socket.IO client: Engine.IO v4 / Socket.IO v5 on the default
 // namespace over a raw_ws_peer, WebSocket from the start. It answers pings, matches acks by id
-// and reports events by name without parsing their arguments: every entry is pushed to every
+// and reports events by name without parsing their arguments (it hands over their text): every entry is pushed to every
 // client, so in the ingest scenario the load generator receives 33 messages per entry and a
 // client that parses each of them (net::sio_client) would bound the figure instead of the server.
 #include <cstdint>
@@ -16,7 +16,9 @@ namespace gsio::bench {
 
 struct raw_sio_callbacks {
   std::function<void()> on_connect;                     // the namespace is joined
-  std::function<void(std::string_view name)> on_event;  // an event from the server, by name
+  // An event from the server, by name, with the packet's argument array text (["name", ...]),
+  // which the callback parses only for the few events it needs to read.
+  std::function<void(std::string_view name, std::string_view array)> on_event;
   std::function<void(std::string reason)> on_close;
 };
 
