@@ -78,6 +78,8 @@ members_view members_of(const ledger::chain_tree& tree);
 
 // The data of the canonical entry that admitted `key` as a node ("" when the charter did, or when
 // it is no node member): what a relay holding only the charter can check (docs/PROTOCOL.md §8).
+// When an admin added after the charter signed it, an array: the statements that made that admin
+// one, back to an admin of the charter, oldest first, then the admission.
 std::string admission_proof(const ledger::chain_tree& tree, const std::string& key);
 
 struct ledger_state {

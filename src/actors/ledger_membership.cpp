@@ -36,18 +36,47 @@ std::string redeem_node_invite(ledger_resources& res, const std::string& invite_
   return {};
 }
 
-std::string admission_proof(const ledger::chain_tree& tree, const std::string& key) {
+namespace {
+
+// The data of the canonical entry after which `key` has role `r` and before which it had not, or
+// "" when it has had it since the charter (or does not have it at the tip).
+std::string admitting_data(const ledger::chain_tree& tree, const std::string& key, ledger::role r) {
   const auto tip = tree.members_at_tip();
-  if (!tip || !tip->has_role(key, ledger::role::node))
+  if (!tip || !tip->has_role(key, r))
     return {};
-  // From the tip back to the entry after which the key is a node and before which it was not.
   for (std::size_t i = tree.height(); i-- > 1;) {
     const auto* e = tree.at(i);
     const auto before = tree.members_after(e->previous_hash);
-    if (before && !before->has_role(key, ledger::role::node))
+    if (before && !before->has_role(key, r))
       return e->data;
   }
-  return {};  // a node since the charter
+  return {};
+}
+
+}  // namespace
+
+std::string admission_proof(const ledger::chain_tree& tree, const std::string& key) {
+  std::string admission = admitting_data(tree, key, ledger::role::node);
+  if (admission.empty() || tree.height() == 0)
+    return admission;
+  // Relays know the charter's admins only: an admission signed by a later admin comes with the
+  // statements that made its signer an admin, back to one of the charter's.
+  const auto founded = tree.members_after(tree.at(0)->hash);
+  std::vector<std::string> chain{admission};
+  for (auto signer = ledger::admission_signer(admission);
+       founded && !signer.empty() && !founded->has_role(signer, ledger::role::admin);) {
+    auto link = admitting_data(tree, signer, ledger::role::admin);
+    if (link.empty() || chain.size() > ledger::max_admin_chain)
+      break;  // not an admin at the tip any more: the proof stays as it is, and a relay refuses it
+    signer = ledger::admission_signer(link);
+    chain.push_back(std::move(link));
+  }
+  if (chain.size() == 1)
+    return admission;
+  std::string array = "[";
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+    array += (it == chain.rbegin() ? "" : ",") + *it;
+  return array + "]";
 }
 
 // Walks the canonical chain comparing each entry's membership state with its parent's: states

@@ -418,27 +418,26 @@ std::vector<membership_change> membership_diff(const membership_state* before,
   return out;
 }
 
-std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
-                                                std::string_view proof_json) {
+namespace {
+
+// check_node_admission for one admission object (a statement or a redemption), against the
+// admins of `s`.
+std::optional<std::string> check_admission_object(const membership_state& s, std::string_view key,
+                                                  const json& proof) {
   const std::string who = "node " + short_key(key);
-  if (proof_json.empty())
-    return founded.has_role(key, role::node)
-             ? std::nullopt
-             : std::optional<std::string>(who + " is not a node of the charter and shows no admission");
-  rapidjson::Document proof;
-  if (!parse_object(proof_json, proof))
-    return "the admission proof is not a JSON object";
+  if (!proof.IsObject())
+    return "an admission is a JSON object";
   const auto kind = string_member(proof, "gsio").value_or("");
   if (kind == "member") {
     if (string_member(proof, "op").value_or("") != "add" || key_member(proof, "key").value_or("") != key ||
         string_member(proof, "role").value_or("") != "node")
       return "the statement does not add " + who + " as a node";
-    if (string_member(proof, "network").value_or("") != founded.network_id)
+    if (string_member(proof, "network").value_or("") != s.network_id)
       return "the statement is for another network";
     const auto by = key_member(proof, "by").value_or("");
-    if (!founded.has_role(by, role::admin))
+    if (!s.has_role(by, role::admin))
       return "the statement is not signed by an admin of the charter";
-    if (!signature_holds(proof, statement_domain, founded.network_id, by))
+    if (!signature_holds(proof, statement_domain, s.network_id, by))
       return "the statement's signature is invalid";
     return std::nullopt;
   }
@@ -449,17 +448,86 @@ std::optional<std::string> check_node_admission(const membership_state& founded,
     auto invite = parse_invite(proof["invite"], error);
     if (!invite)
       return error;
-    if (invite->network != founded.network_id)
+    if (invite->network != s.network_id)
       return "the invite is for another network";
     if (invite->r != role::node)
       return "the invite does not admit a node";
-    if (!founded.has_role(invite->by, role::admin))
+    if (!s.has_role(invite->by, role::admin))
       return "the invite is not signed by an admin of the charter";
-    if (!signature_holds(proof, redeem_domain, founded.network_id, key))
+    if (!signature_holds(proof, redeem_domain, s.network_id, key))
       return "the redemption's signature is invalid";
     return std::nullopt;
   }
   return "the admission proof must be a statement (gsio: member) or a redemption (gsio: redeem)";
+}
+
+// The admins an admin chain adds to `s`, checked in order: each an `add` statement of role admin,
+// signed by an admin of `s` or by one the chain added before it. False (with `why`) otherwise.
+bool follow_admin_chain(membership_state& s, const json& chain, rapidjson::SizeType count, std::string& why) {
+  for (rapidjson::SizeType i = 0; i < count; ++i) {
+    const json& link = chain[i];
+    const auto key = link.IsObject() ? key_member(link, "key") : std::nullopt;
+    const auto by = link.IsObject() ? key_member(link, "by") : std::nullopt;
+    if (!key || !by || string_member(link, "gsio").value_or("") != "member" ||
+        string_member(link, "op").value_or("") != "add" || string_member(link, "role").value_or("") != "admin" ||
+        string_member(link, "network").value_or("") != s.network_id) {
+      why = "link " + std::to_string(i + 1) + " of the admin chain is not a statement adding an admin";
+      return false;
+    }
+    if (!s.has_role(*by, role::admin) || !signature_holds(link, statement_domain, s.network_id, *by)) {
+      why = "link " + std::to_string(i + 1) + " of the admin chain is not signed by an admin before it";
+      return false;
+    }
+    s.members[std::string(*key)] = member{role::admin, {}, 0, std::string(*by)};
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
+                                                std::string_view proof_json) {
+  if (proof_json.empty())
+    return founded.has_role(key, role::node)
+             ? std::nullopt
+             : std::optional<std::string>("node " + short_key(key) + " is not a node of the charter and shows no admission");
+  rapidjson::Document proof;
+  if (!proof_json.starts_with('[')) {
+    if (!parse_object(proof_json, proof))
+      return "the admission proof is not a JSON object";
+    return check_admission_object(founded, key, proof);
+  }
+  if (util::exact_json_refusal(proof_json) || util::parse_exact(proof, proof_json).IsError() || !proof.IsArray() ||
+      proof.Empty() || proof.Size() > max_admin_chain + 1)
+    return "the admission proof is an admission, or an array of at most " + std::to_string(max_admin_chain) +
+           " admin statements and the admission";
+  membership_state known = founded;
+  std::string why;
+  if (!follow_admin_chain(known, proof, proof.Size() - 1, why))
+    return why;
+  return check_admission_object(known, key, proof[proof.Size() - 1]);
+}
+
+std::string last_admission(std::string_view proof_json) {
+  if (!proof_json.starts_with('['))
+    return std::string(proof_json);
+  rapidjson::Document proof;
+  if (util::exact_json_refusal(proof_json) || util::parse_exact(proof, proof_json).IsError() || !proof.IsArray() ||
+      proof.Empty() || !proof[proof.Size() - 1].IsObject())
+    return {};
+  return canonicalize(proof[proof.Size() - 1]);
+}
+
+std::string admission_signer(std::string_view data_json) {
+  rapidjson::Document data;
+  if (!parse_object(data_json, data))
+    return {};
+  const auto kind = string_member(data, "gsio").value_or("");
+  if (kind == "member")
+    return std::string(key_member(data, "by").value_or(""));
+  if (kind == "redeem" && data.HasMember("invite") && data["invite"].IsObject())
+    return std::string(key_member(data["invite"], "by").value_or(""));
+  return {};
 }
 
 std::optional<std::string> check_node_reader(const membership_state& tip, std::string_view key,
@@ -473,12 +541,14 @@ std::optional<std::string> check_node_reader(const membership_state& tip, std::s
     return who + " was removed";
   if (proof_json.empty())
     return who + " is not a member and shows no admission";
-  if (auto why = check_node_admission(tip, key, proof_json))
+  // The tip knows every admin (and every removal), so an admin chain adds nothing here.
+  const std::string admission = last_admission(proof_json);
+  if (auto why = check_node_admission(tip, key, admission.empty() ? std::string_view{"[]"} : admission))
     return why;
   // A statement adding the key would have made it a member or, removed since, left its mark in
   // last_statement_at; what is left is a redemption that is not on this chain (yet).
   rapidjson::Document proof;
-  parse_object(proof_json, proof);
+  parse_object(admission, proof);
   std::string error;
   const auto invite = parse_invite(proof["invite"], error);
   if (!invite)

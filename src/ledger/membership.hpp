@@ -115,8 +115,19 @@ std::vector<membership_change> membership_diff(const membership_state* before,
 // redemption; empty when the charter itself admitted it), shows that an admin of the charter
 // admitted it. nullopt when it does, else why not. Removals and admins added later are the
 // nodes' to enforce: they judge every entry against the whole chain.
+//
+// An admin added after the charter signs for nodes too: then `proof_json` is an array, the
+// statements that made that admin one (each an `add` of role admin signed by an admin of the
+// charter or by one added before it in the array, oldest first) followed by the admission.
 std::optional<std::string> check_node_admission(const membership_state& founded, std::string_view key,
                                                 std::string_view proof_json);
+inline constexpr std::size_t max_admin_chain = 16;
+
+// The admission itself of a proof as above (the last element of an array; "" if malformed).
+std::string last_admission(std::string_view proof_json);
+
+// The admin who signed an admission (a statement's `by`, a redemption's invite's `by`), or "".
+std::string admission_signer(std::string_view data_json);
 
 // Whether node `key` may read the chain over P2P from a node whose tip state is `tip` (DESIGN
 // §10): it is a node there, or it shows an admission (as above, against the admins at the tip)

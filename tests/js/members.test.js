@@ -541,4 +541,25 @@ describe('private networks', () => {
     }
     assert.match(relay.log, /does not admit node|not signed by an admin/);
   });
+  it('a relay admits a node that an admin added after the charter admitted, shown with the chain to that admin', async () => {
+    const [d1, d2, later] = await Promise.all([nodeDir(), nodeDir(), nodeDir()]);
+    const net = await createNetwork('alpha', [{ key: d1.key, role: 'node' }]);
+    const relay = await c.startRelay({ args: ['--network', net.file] });
+    const a = await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] });
+    // The charter's admin makes `later` an admin, who admits d2 as a node.
+    const laterKey = path.join(later.dir, 'node.key');
+    for (const [key, role, adminKey] of [[later.key, 'admin', net.adminKey], [d2.key, 'node', laterKey]]) {
+      const made = await gsio(['--node', a.url, 'admit', key, '--role', role, '--admin-key', adminKey]);
+      assert.equal(made.code, 0, made.stderr);
+    }
+    // d2 gets the chain from a directly (it is a node at a's tip), then restarts on the relay.
+    const first = await c.startNetNode({ peer: a.url, dataDir: d2.dir, args: ['--network', net.file] });
+    await c.waitConverged(await Promise.all([a, first].map((n) => adminSocket(n, net))), { minHeight: 3, timeout: 20000 });
+    await first.stop();
+    const b = await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] });
+    await h.waitUntil(async () => (await c.relayStats(relay)).nodes.includes(d2.key), 10000, 'the relay to admit d2');
+    assert.equal((await c.relayStats(relay)).drops.not_member ?? 0, 0);
+    assert.match(b.log, /relay link to .* is up/);
+    await c.waitConverged(await Promise.all([a, b].map((n) => adminSocket(n, net))), { minHeight: 3, timeout: 20000 });
+  });
 });

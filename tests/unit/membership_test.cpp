@@ -238,6 +238,73 @@ TEST_CASE("membership: author blocks") {
   }
 }
 
+TEST_CASE("membership: what a relay checks of a node's admission, admins added later included") {
+  network net;
+  const identity later = key(6), newcomer = key(7), stranger = key(8);
+  const auto founded = net.tree.members_after(net.id());
+  REQUIRE(founded);
+  const auto add = [&](const identity& by, const identity& who, role r) {
+    return make_statement(by, net.id(), true, who.node_id(), r, "", ++net.clock);
+  };
+  const std::string make_admin = add(net.admin, later, role::admin);
+  const std::string admit_node = add(later, newcomer, role::node);
+  const auto chain = [](std::initializer_list<std::string> links) {
+    std::string out = "[";
+    for (const auto& l : links)
+      out += (out.size() > 1 ? "," : "") + l;
+    return out + "]";
+  };
+  CHECK_FALSE(check_node_admission(*founded, net.n1.node_id(), ""));  // a node of the charter
+  CHECK(check_node_admission(*founded, newcomer.node_id(), ""));
+  CHECK_FALSE(check_node_admission(*founded, newcomer.node_id(), add(net.admin, newcomer, role::node)));
+  // Signed by an admin the charter does not know: refused alone, taken with the chain to it.
+  CHECK(check_node_admission(*founded, newcomer.node_id(), admit_node));
+  CHECK_FALSE(check_node_admission(*founded, newcomer.node_id(), chain({make_admin, admit_node})));
+  CHECK(last_admission(chain({make_admin, admit_node})) == admit_node);
+  CHECK(admission_signer(admit_node) == later.node_id());
+  // Chains that do not hold: the admin added by a non-admin, as a node, out of order, or another key admitted.
+  CHECK(check_node_admission(*founded, newcomer.node_id(), chain({add(stranger, later, role::admin), admit_node})));
+  CHECK(check_node_admission(*founded, newcomer.node_id(), chain({add(net.admin, later, role::node), admit_node})));
+  CHECK(check_node_admission(*founded, newcomer.node_id(), chain({admit_node, make_admin})));
+  CHECK(check_node_admission(*founded, stranger.node_id(), chain({make_admin, admit_node})));
+  CHECK(check_node_admission(*founded, newcomer.node_id(), "[]"));
+  CHECK(check_node_admission(*founded, newcomer.node_id(), "[1,2]"));
+  // A redemption of the later admin's node invite, with the chain.
+  const auto invite = make_invite(later, net.id(), role::node, t0 + 3'600'000'000LL, std::string(32, 'b'));
+  const auto redemption = make_redemption(newcomer, invite, "");
+  CHECK(check_node_admission(*founded, newcomer.node_id(), redemption));
+  CHECK_FALSE(check_node_admission(*founded, newcomer.node_id(), chain({make_admin, redemption})));
+}
+
+TEST_CASE("membership: which nodes may read the chain over P2P (check_node_reader)") {
+  network net;
+  const identity newcomer = key(7);
+  const auto invite = net.invite(role::node, std::string(32, 'c'));
+  const auto redemption = make_redemption(newcomer, invite, "");
+  const std::int64_t now = t0;
+  SUBCASE("a node at the tip, or one showing a valid admission not on the chain yet") {
+    const auto tip = net.tree.members_at_tip();
+    CHECK_FALSE(check_node_reader(*tip, net.n1.node_id(), "", now));
+    CHECK_FALSE(check_node_reader(*tip, newcomer.node_id(), redemption, now));
+    CHECK_FALSE(check_node_reader(*tip, newcomer.node_id(), "[" + redemption + "]", now));
+  }
+  SUBCASE("refused: no admission, another role, a forged one, an expired invite") {
+    const auto tip = net.tree.members_at_tip();
+    CHECK(check_node_reader(*tip, newcomer.node_id(), "", now));
+    CHECK(check_node_reader(*tip, net.writer.node_id(), "", now));
+    CHECK(check_node_reader(*tip, key(8).node_id(), redemption, now));
+    CHECK(check_node_reader(*tip, newcomer.node_id(), redemption, t0 + 3'600'000'001LL));
+  }
+  SUBCASE("refused: the invite spent by another key, the node removed") {
+    const identity other = key(9);
+    REQUIRE(net.put(net.make(net.n1, make_redemption(other, invite, ""))).outcome == status::appended);
+    CHECK(check_node_reader(*net.tree.members_at_tip(), newcomer.node_id(), redemption, now));
+    CHECK_FALSE(check_node_reader(*net.tree.members_at_tip(), other.node_id(), "", now));
+    REQUIRE(net.put(net.statement(net.admin, false, net.n2, role::node, net.clock + 1, net.n1)).outcome == status::appended);
+    CHECK(check_node_reader(*net.tree.members_at_tip(), net.n2.node_id(), "", now));
+  }
+}
+
 TEST_CASE("membership: the tree takes a checked admission only at the state it was made for") {
   network net;
   const auto at_tip = net.tree.members_at_tip();
