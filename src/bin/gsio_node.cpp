@@ -450,6 +450,7 @@ int main(int argc, char** argv) {
     for (std::size_t k = i; k < relays.size(); k += opt.relay_links)
       share.push_back(relays[k]);
     nc.relay_links.push_back(link_to(std::move(share)));
+    nc.relay_links.back().dial.private_network = nc.sync.network_id;
   }
   for (auto& peer : util::split_list(opt.peers))
     nc.peer_links.push_back(link_to({peer}));

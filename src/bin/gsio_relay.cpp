@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
       }
       log::info(component, "serving private network \"", network->founded->name, "\" (id ",
                 network->charter.hash, ")");
+      relay_opt.private_networks.push_back(network->charter.hash);
       served.emplace(network->charter.hash, network->founded);
     }
     relay_opt.admit_member = [served = std::move(served)](const std::string& network_id, const std::string& node_id,

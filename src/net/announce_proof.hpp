@@ -12,6 +12,10 @@ namespace gsio::net {
 // The upgrade response header carrying the relay's challenge, and the NodeAnnounce payload member
 // carrying the proof.
 inline constexpr std::string_view challenge_header = "X-Gsio-Challenge";
+// The upgrade response header of a relay serving private networks (gsio-relay --network): their
+// ids, comma-separated. A node of a private network uses only a relay that lists its network,
+// since any other relay would hand its broadcasts to whoever connects.
+inline constexpr std::string_view networks_header = "X-Gsio-Networks";
 inline constexpr std::string_view relay_proof_member = "relay_proof";
 
 // 32 random bytes as lowercase hex.

@@ -30,16 +30,44 @@ public:
     o.max_frame_bytes = options_.max_frame_bytes;
     o.max_queue_bytes = options_.max_queue_bytes;
     ws_client_callbacks cb;
-    // Both run on the connection's strand, the response first.
+    // All run on the connection's strand, the response first.
     auto proof = std::make_shared<std::string>();
-    cb.on_upgrade_response = [proof, prove = options_.prove_identity](const auto& headers) {
-      for (const auto& [name, value] : headers)
+    auto refusal = std::make_shared<std::string>();  // why this relay will not do, if it will not
+    cb.on_upgrade_response = [proof, refusal, prove = options_.prove_identity,
+                              network = options_.private_network](const auto& headers) {
+      bool serves_network = network.empty();
+      for (const auto& [name, value] : headers) {
         if (prove && boost::beast::iequals(name, challenge_header))
           *proof = prove(value);
+        if (!network.empty() && boost::beast::iequals(name, networks_header))
+          for (std::size_t at = 0; at <= value.size() && !serves_network;) {
+            const auto comma = std::min(value.find(',', at), value.size());
+            serves_network = value.compare(at, comma - at, network) == 0;
+            at = comma + 1;
+          }
+      }
+      if (!serves_network)
+        *refusal = "the relay does not serve private network " + network.substr(0, 16) +
+                   " (start it with --network and this network's charter): not using it";
     };
-    cb.on_open = [proof, open = callbacks.on_open] { open(std::move(*proof)); };
-    cb.on_message = std::move(callbacks.on_envelope);
-    cb.on_close = std::move(callbacks.on_close);
+    // A refused relay's link is reported closed at once (the link dials again after its backoff,
+    // which hangs this connection up); until then nothing is taken from it, and the link sends
+    // nothing on a connection it never saw open.
+    auto closed = std::make_shared<bool>(false);
+    cb.on_open = [proof, refusal, closed, open = callbacks.on_open, close = callbacks.on_close] {
+      if (refusal->empty())
+        return open(std::move(*proof));
+      *closed = true;
+      close(*refusal);
+    };
+    cb.on_message = [refusal, on_envelope = std::move(callbacks.on_envelope)](std::string text) {
+      if (refusal->empty())
+        on_envelope(std::move(text));
+    };
+    cb.on_close = [closed, close = std::move(callbacks.on_close)](std::string reason) {
+      if (!*closed)
+        close(std::move(reason));
+    };
     client_ = std::make_unique<ws_client>(thread_.context(), std::move(o), std::move(cb));
     client_->start();
   }

@@ -35,6 +35,11 @@ struct p2p_dial_options {
   // hex signature of announce_proof_digest(challenge, node id). Unset: no proof is sent (a peer
   // then takes nothing from this node).
   std::function<std::string(const std::string& challenge)> prove_identity;
+  // For a relay, on a private network: its id. The relay must list it in its upgrade response
+  // (announce_proof.hpp, networks_header), else the connection is closed with the reason before
+  // anything is sent: a relay that does not serve the network privately would pass this node's
+  // broadcasts to anyone who connects.
+  std::string private_network;
 };
 
 class p2p_dialer {

@@ -55,6 +55,8 @@ struct relay_options {
   std::function<std::string(const std::string& network_id, const std::string& node_id,
                             const std::string& membership)>
     admit_member;
+  // Their ids, sent in every upgrade response (announce_proof.hpp, networks_header).
+  std::vector<std::string> private_networks;
   // The Host names /stats and /metrics answer to (they list the network's node ids): a web page
   // must not read them through DNS rebinding. /health and WebSocket upgrades are not checked.
   host_policy allowed_hosts;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Shows that every access guard of a private network's client edge is needed: removes each one
 in turn, rebuilds gsio-node and gsio-relay and runs the suite that covers it (members unless named),
-which must then fail. Restores the source after each step. Not part of the test command (8 rebuilds):
+which must then fail. Restores the source after each step. Not part of the test command (9 rebuilds):
     python3 tests/guards/edge_guards.py [build-dir] [only guards whose name contains this]
 Exit status 1 if any guard can be removed with the suite still passing."""
 import os, subprocess, sys
@@ -17,6 +17,7 @@ muts=[
  ("writes need an author", "src/actors/client_session.cpp", "  if (data.IsObject() && data.HasMember(\"gsio\"))\n    return true;", "  if (true)\n    return true;"),
  ("P2P reads need membership", "src/actors/sync_coordinator.cpp", "  if (!serves_private_network(st))\n    return answer();", "  if (true)\n    return answer();"),
  ("P2P broadcasts need membership", "src/actors/sync_coordinator.cpp", "  if (!serves_private_network(st) || l.kind == \"relay\")\n    return true;", "  if (true)\n    return true;"),
+ ("nodes use only relays serving their network", "src/net/p2p_dialer.cpp", "      bool serves_network = network.empty();", "      bool serves_network = true;"),
  ("/p2p sockets prove their key", "src/actors/p2p_session.cpp", "    if (hello && net::verify_announce_proof(st.challenge, message.sender_id, hello->relay_proof)) {", "    if (hello) {", "network"),
 ]
 for name,f,old,new,*suite in muts:

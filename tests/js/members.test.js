@@ -162,17 +162,17 @@ describe('private networks', () => {
   });
 
   it('two networks on one relay never see each other\'s traffic', async () => {
-    const relay = await c.startRelay();
     const [a1, a2, b1] = await Promise.all([nodeDir(), nodeDir(), nodeDir()]);
     const [alice, bob] = [m.randomKey(), m.randomKey()];
     const netA = await createNetwork('alpha', [{ key: a1.key, role: 'node' }, { key: a2.key, role: 'node' },
                                                { key: alice.id, role: 'author' }]);
     const netB = await createNetwork('beta', [{ key: b1.key, role: 'node' }, { key: bob.id, role: 'author' }]);
+    const relay = await c.startRelay({ args: ['--network', `${netA.file},${netB.file}`] });
     const nodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: a1.dir, args: ['--network', netA.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: a2.dir, args: ['--network', netA.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: b1.dir, args: ['--network', netB.file] }),
-      await c.startNetNode({ relayUrl: relay.url }),  // an open node on the same relay
+      await c.startNetNode({ relayUrl: relay.url }),  // an open node: the relay takes none of its messages
     ];
     const writerA = await authorOn(nodes[0], netA, alice);
     const writerB = await authorOn(nodes[2], netB, bob);
@@ -203,10 +203,36 @@ describe('private networks', () => {
     }
   });
 
+  it('a node of a private network uses no relay that does not serve its network', async () => {
+    const [d1, d2] = await Promise.all([nodeDir(), nodeDir()]);
+    const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' }]);
+    const other = await createNetwork('others', []);
+    const open = await c.startRelay();
+    const foreign = await c.startRelay({ args: ['--network', other.file] });
+    const a = await c.startNetNode({ relayUrl: `${open.url},${foreign.url}`, dataDir: d1.dir, args: ['--network', net.file] });
+    // The node dials each in turn (--relay A,B fails over), and leaves each before sending anything.
+    await h.waitUntil(async () => {
+      const stats = await Promise.all([open, foreign].map((r) => c.relayStats(r)));
+      return stats.every((st) => (st.disconnects.peer_closed ?? 0) >= 1);
+    }, 10000, 'the node to leave both relays');
+    assert.match(a.log, /cannot reach ws:\/\/127\.0\.0\.1:\d+\/?: the relay does not serve private network [0-9a-f]{16} \(start it with --network/);
+    assert.equal((await c.relayStats(open)).messages_in, 0, 'nothing was sent to the open relay');
+    assert.equal((await c.relayStats(foreign)).messages_in, 0);
+    // The same node through a relay that serves its network reaches the other member.
+    const relay = await c.startRelay({ args: ['--network', net.file] });
+    const b = await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] });
+    await a.stop();
+    const a2 = await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] });
+    const sockets = await Promise.all([a2, b].map((n) => adminSocket(n, net)));
+    await h.waitUntil(async () => (await c.relayStats(relay)).nodes.length === 2, 10000, 'both on the relay');
+    await h.emitAck(sockets[0], 'get_members');
+    assert.doesNotMatch(a2.log, /does not serve private network/);
+  });
+
   it('invites: a node joins with --join, an author with gsio join, and each invite works once', async () => {
     const first = await nodeDir();
     const net = await createNetwork('friends', [{ key: first.key, role: 'node' }]);
-    const relay = await c.startRelay();
+    const relay = await c.startRelay({ args: ['--network', net.file] });
     const a = await c.startNetNode({ relayUrl: relay.url, dataDir: first.dir, args: ['--network', net.file] });
     const made = await gsio(['--node', a.url, 'invite', '--admin-key', net.adminKey, '--role', 'node', '--expires', '1h']);
     assert.equal(made.code, 0, made.stderr);
@@ -264,7 +290,7 @@ describe('private networks', () => {
   it('a second redemption of one invite is refused, also when both race on two cut-off nodes', async () => {
     const [d1, d2] = await Promise.all([nodeDir(), nodeDir()]);
     const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' }]);
-    const relay = await c.startRelay();
+    const relay = await c.startRelay({ args: ['--network', net.file] });
     const nodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
@@ -299,7 +325,7 @@ describe('private networks', () => {
     const net = await createNetwork('friends', [{ key: d1.key, role: 'node' }, { key: d2.key, role: 'node' },
                                                 { key: ada, role: 'author', nick: 'ada' },
                                                 { key: bob.id, role: 'author', nick: 'bob' }]);
-    const relay = await c.startRelay();
+    const relay = await c.startRelay({ args: ['--network', net.file] });
     const nodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: d1.dir, args: ['--network', net.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: d2.dir, args: ['--network', net.file] }),
@@ -501,18 +527,20 @@ describe('private networks', () => {
     const [sa, sb] = await Promise.all([a, b].map((n) => adminSocket(n, netA)));
     await c.waitConverged([sa, sb], { minHeight: 2 });
 
-    // Refused: a key no admin admitted, a node of a network the relay does not serve, an open node.
+    // Refused by the relay: a key no admin admitted, an open node. A node of a network the relay
+    // does not serve refuses the relay itself (it is not listed in X-Gsio-Networks).
     const refusedNodes = [
       await c.startNetNode({ relayUrl: relay.url, dataDir: outsider.dir, args: ['--network', netA.file] }),
       await c.startNetNode({ relayUrl: relay.url, dataDir: other.dir, args: ['--network', netB.file] }),
       await c.startNetNode({ relayUrl: relay.url }),
     ];
-    await h.waitUntil(async () => (await c.relayStats(relay)).drops.not_member >= 3, 10000, 'three refusals');
+    await h.waitUntil(async () => (await c.relayStats(relay)).drops.not_member >= 2, 10000, 'two refusals');
+    await h.waitUntil(() => /the relay does not serve private network/.test(refusedNodes[1].log), 10000,
+                      'the beta node to refuse the relay');
     await c.sleep(3 * c.ANNOUNCE_MS);
     const stats = await c.relayStats(relay);
     assert.deepEqual([...stats.nodes].sort(), [d1.key, d2.key].sort());
     assert.match(relay.log, /not a node of the charter and shows no admission/);
-    assert.match(relay.log, /does not serve network/);
     assert.match(relay.log, /serves private networks only/);
     // Stopped, so that their retries do not add to the counts below.
     await Promise.all(refusedNodes.map((n) => n.stop()));
@@ -529,17 +557,19 @@ describe('private networks', () => {
     const forgedStatement = { gsio: 'member', network: netA.id, op: 'add', key: key.id, role: 'node', at: 1, by: d1.key };
     forgedStatement.sig = require('node:crypto').sign(null,
       Buffer.from(m.signedDigest('gsio-member-v1', netA.id, forgedStatement), 'hex'), key.privateKey).toString('hex');
-    for (const membership of [canonical(redemption), canonical(forgedStatement)]) {
+    // A network the relay does not serve (a peer that ignores X-Gsio-Networks), and forged proofs.
+    for (const [network, membership] of [[netB.id, ''], [netA.id, canonical(redemption)], [netA.id, canonical(forgedStatement)]]) {
       const peer = await rh.connectPeer(relay);
       const before = (await c.relayStats(relay)).drops.not_member;
       await peer.send({ message_type: 'NodeAnnounce', message_id: require('node:crypto').randomBytes(16).toString('hex'),
-                        sender_id: key.id, recipient_id: '', network_id: netA.id,
+                        sender_id: key.id, recipient_id: '', network_id: network,
                         payload: { protocol: 2, node_id: key.id, relay_proof: prove(peer.challenge), membership } });
       await h.waitUntil(async () => (await c.relayStats(relay)).drops.not_member === before + 1, 5000, 'the forged proof refused');
       assert.ok(!(await c.relayStats(relay)).nodes.includes(key.id));
       await peer.close();
     }
     assert.match(relay.log, /does not admit node|not signed by an admin/);
+    assert.match(relay.log, /does not serve network/);
   });
   it('a relay admits a node that an admin added after the charter admitted, shown with the chain to that admin', async () => {
     const [d1, d2, later] = await Promise.all([nodeDir(), nodeDir(), nodeDir()]);

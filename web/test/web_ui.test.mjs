@@ -23,6 +23,19 @@ const CHROMIUM = '/usr/bin/chromium';
 const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
 const shots = process.env.GSIO_SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'gsio-web-ui-'));
 
+// Rewrites every Socket.IO message from the node to `page` with `tamper` (text to text), on the
+// polling transport and on the WebSocket alike: what a man in the middle could do.
+async function tamperInTransit(page, tamper) {
+  await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: tamper(await response.text()) });
+  });
+  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
+  });
+}
+
 describe('web UI on a two-node cluster', () => {
   let browser;
   let nodes;
@@ -203,14 +216,7 @@ describe('web UI on a two-node cluster', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const tamper = (text) => text.replaceAll('Hello from the first page', 'Hello from the first pagE');
-    await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
-      const response = await route.fetch();
-      await route.fulfill({ response, body: tamper(await response.text()) });
-    });
-    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
-    });
+    await tamperInTransit(page, tamper);
     await page.goto(`${nodes[1].url}/`);
     const badge = page.locator('#verify-badge[data-state="failed"]');
     await badge.waitFor({ timeout: 15000 });
@@ -446,14 +452,7 @@ describe('web UI on a private network: joining with an invite link', () => {
       return head + (digit === '0' ? '1' : '0');
     });
     const page = await newPage(contexts[0]);
-    await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
-      const response = await route.fetch();
-      await route.fulfill({ response, body: tamper(await response.text()) });
-    });
-    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
-    });
+    await tamperInTransit(page, tamper);
     await page.goto(`${nodes[0].url}/`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
     const badge = page.locator('#feed li', { hasText: text }).locator('.author');

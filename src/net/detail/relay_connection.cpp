@@ -40,6 +40,12 @@ void relay_connection::start(request_type request) {
 void relay_connection::decorate(response_type& response) {
   response.set(http::field::server, server_name);
   response.set(beast::string_view{challenge_header.data(), challenge_header.size()}, challenge_);
+  if (const auto& networks = core_->options.private_networks; !networks.empty()) {
+    std::string list;
+    for (const auto& id : networks)
+      list += (list.empty() ? "" : ",") + id;
+    response.set(beast::string_view{networks_header.data(), networks_header.size()}, list);
+  }
 }
 
 bool relay_connection::on_open() {
