@@ -545,12 +545,15 @@ std::optional<std::string> check_node_reader(const membership_state& tip, std::s
   const std::string admission = last_admission(proof_json);
   if (auto why = check_node_admission(tip, key, admission.empty() ? std::string_view{"[]"} : admission))
     return why;
-  // A statement adding the key would have made it a member or, removed since, left its mark in
-  // last_statement_at; what is left is a redemption that is not on this chain (yet).
+  // The admission is not on this chain (yet): a statement by an admin here about a key with no
+  // statement on this chain, or a redemption, whose invite must still be unspent and unexpired.
   rapidjson::Document proof;
   parse_object(admission, proof);
+  auto it = proof.FindMember("invite");
+  if (it == proof.MemberEnd())
+    return std::nullopt;  // a statement (check_node_admission took nothing else)
   std::string error;
-  const auto invite = parse_invite(proof["invite"], error);
+  const auto invite = parse_invite(it->value, error);
   if (!invite)
     return error;
   if (tip.used_nonces.contains(invite->nonce))

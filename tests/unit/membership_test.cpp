@@ -287,6 +287,11 @@ TEST_CASE("membership: which nodes may read the chain over P2P (check_node_reade
     CHECK_FALSE(check_node_reader(*tip, net.n1.node_id(), "", now));
     CHECK_FALSE(check_node_reader(*tip, newcomer.node_id(), redemption, now));
     CHECK_FALSE(check_node_reader(*tip, newcomer.node_id(), "[" + redemption + "]", now));
+    // A statement by an admin here that is not on this chain (yet), and one by a non-admin.
+    const auto statement = make_statement(net.admin, net.id(), true, newcomer.node_id(), role::node, "", ++net.clock);
+    CHECK_FALSE(check_node_reader(*tip, newcomer.node_id(), statement, now));
+    CHECK(check_node_reader(*tip, newcomer.node_id(),
+                            make_statement(net.n1, net.id(), true, newcomer.node_id(), role::node, "", ++net.clock), now));
   }
   SUBCASE("refused: no admission, another role, a forged one, an expired invite") {
     const auto tip = net.tree.members_at_tip();
