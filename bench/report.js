@@ -37,6 +37,7 @@ const batchOf = (r) => {
 const { median, min, max, int, fix, spread } = require('./report_util');
 const { propagationRelaysSection, fanoutRelaysSection } = require('./report_relays');
 const { authorIngestSection } = require('./report_authors');
+const { largeLedgerSection } = require('./report_large');
 // How far ids ran ahead of the clock (`id_clock_lead_ms`, a float): in ms while below a second,
 // as with microsecond ids (protocol 2) it normally is; in s above.
 const leadText = (ms) => (Math.abs(ms) < 1000 ? `${fix(ms, ms !== 0 && Math.abs(ms) < 10 ? 3 : 1)} ms` : `${fix(ms / 1000, 1)} s`);
@@ -72,6 +73,7 @@ function main() {
     catchup: readRuns(a['raw-dir'], 'catchup'),
     idle: readRuns(a['raw-dir'], 'idle'),
     ingestAuthors: readRuns(a['raw-dir'], 'ingest_authors'),
+    large: readRuns(a['raw-dir'], 'large'),
   };
   const all = Object.values(raw).flat();
   if (!all.length) throw new Error(`no runs in ${a['raw-dir']}`);
@@ -92,6 +94,7 @@ function main() {
   if (raw.propagationRelays.length) sections.push(propagationRelaysSection(raw.propagationRelays, ctx));
   if (raw.fanoutRelays.length) sections.push(fanoutRelaysSection(raw.fanoutRelays, ctx));
   if (raw.ingestAuthors.length) sections.push(authorIngestSection(raw.ingestAuthors, ctx));
+  if (raw.large.length) sections.push(largeLedgerSection(raw.large, ctx));
 
   const out = [];
   const w = (s = '') => out.push(s);

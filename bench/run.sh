@@ -18,6 +18,12 @@
 #                    nats-server, beside 2 x FANOUT_PEERS peers on one relay
 #   (h) author-signed ingest: (a) against a private network's node, every add signed by an
 #                    author (one more Ed25519 verify per entry), beside (a) on an open node
+#   (i) large ledger (not in the default SCENARIOS: LARGE_ENTRIES=10000000 needs ~10 GB of disk
+#                    and ~13 GB of memory): a node on a store of LARGE_ENTRIES entries, started
+#                    with --verify-on-start background (spawn → ready, → fully verified) and full
+#                    (spawn → ready), RSS at each; get_ledger page latency at height 10 and near
+#                    the tip, and add_ledger_entry latency, beside a node on LARGE_SMALL entries.
+#                    Catch-up from such a node is (d) with CATCHUP_ENTRIES.
 # Peers with a reference run alternately, fresh processes and data directories each time.
 #
 # Knobs (environment), defaults in parentheses:
@@ -34,6 +40,7 @@
 #       CATCHUP_TIMEOUT_S (150)
 #   (e) IDLE_CLIENTS (10000), IDLE_SETTLE_MS (2000)
 #   (f), (g), (h) use the knobs of (b), (c) and (a)
+#   (i) LARGE_ENTRIES (1000000), LARGE_SMALL (1000), LARGE_TIMEOUT_S (1800)
 # All of it takes about 9-12 minutes after the build on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +72,9 @@ SYNC_PAGE_LIMIT=${SYNC_PAGE_LIMIT:-1000}
 CATCHUP_TIMEOUT_S=${CATCHUP_TIMEOUT_S:-150}
 IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
 IDLE_SETTLE_MS=${IDLE_SETTLE_MS:-2000}
+LARGE_ENTRIES=${LARGE_ENTRIES:-1000000}
+LARGE_SMALL=${LARGE_SMALL:-1000}
+LARGE_TIMEOUT_S=${LARGE_TIMEOUT_S:-1800}
 
 say() { echo "bench: $*" >&2; }
 wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
@@ -546,14 +556,16 @@ mkstore_json='{}'
 run_catchup() {  # run
   local run=$1 dir=$work/catchup-$1 pids=() logs=() link=() busy_before result source_url source_ready
   mkdir -p "$dir"
-  # The source: a copy of the generated store (gsio-node verifies all of it on start).
+  # The source: a copy of the generated store.
   cp -r "$work/catchup-source" "$dir/source"
   if [[ $CATCHUP_VIA == relay ]]; then
     start_peer gsio-relay "$dir/relay.log" "$gsio_relay" --host 127.0.0.1 --port 0 --log-level info
     pids+=("$peer_pid"); logs+=("$dir/relay.log"); link=(--relay "$peer_url")
   fi
+  # --verify-on-start full: its start time is the rate at which a node verifies stored entries.
   start_peer "source node" "$dir/source.log" "$gsio_node" --host 127.0.0.1 --port 0 \
-    --data-dir "$dir/source" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" --log-level info
+    --data-dir "$dir/source" "${link[@]}" --announce-interval-ms "$ANNOUNCE_MS" --log-level info \
+    --verify-on-start full
   pids+=("$peer_pid"); logs+=("$dir/source.log"); source_url=$peer_url; source_ready=$peer_ready_s
   [[ $CATCHUP_VIA == peer ]] && link=(--peer "$source_url")
   busy_before=$(busy_cores)
@@ -589,6 +601,64 @@ if wants d; then
   say "  $mkstore_json"
   for ((run = 1; run <= RUNS; ++run)); do run_catchup "$run"; done
   rm -rf "$work/catchup-source"
+fi
+
+# --- (i) large ledger ------------------------------------------------------------------------
+: >"$work/large.jsonl"
+
+rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# One node on store $1 (label $2) with --verify-on-start $3: start, wait for the background check
+# (if any), time pages and adds; one JSON line into large.jsonl.
+measure_large() {  # store label mode run
+  local store=$1 label=$2 mode=$3 run=$4 log=$work/large-$2-$3-$4.log height ready rss_ready
+  local verified_s=null rss_verified=null pages=null ingest=null t_ready t_done health
+  start_peer "$label node" "$log" "$gsio_node" --host 127.0.0.1 --port 0 --data-dir "$store" \
+    --verify-on-start "$mode" --admin off --log-level info
+  ready=$peer_ready_s
+  rss_ready=$(rss_of "$peer_pid")
+  t_ready=$(date +%s.%N)
+  health=$(curl -sf "$peer_url/health")
+  height=$(jq .height <<<"$health")
+  say "(i) run $run: $label ($height entries), --verify-on-start $mode: ready after $ready s, RSS $rss_ready KiB"
+  if [[ $mode == background ]]; then
+    while [[ $(jq -r .start_check.state <<<"$health") != done ]]; do
+      kill -0 "$peer_pid" 2>/dev/null || { echo "bench: the $label node exited:" >&2; tail -20 "$log" >&2; exit 1; }
+      (($(date +%s) - ${t_ready%.*} < LARGE_TIMEOUT_S)) || { echo "bench: the background check took over $LARGE_TIMEOUT_S s" >&2; exit 1; }
+      sleep 0.2
+      health=$(curl -sf "$peer_url/health")
+    done
+    t_done=$(date +%s.%N)
+    verified_s=$(awk -v r="$ready" -v a="$t_ready" -v b="$t_done" 'BEGIN {printf "%.3f", r + b - a}')
+    rss_verified=$(rss_of "$peer_pid")
+    say "  fully verified after $verified_s s, RSS $rss_verified KiB"
+    bench_or_die pages "$log" -- pages --url "$peer_url" --at "10,$((height - 200))" --limit 100 --requests 300
+    bench_or_die ingest "$log" -- ingest --url "$peer_url" --clients 4 --window 4 --duration-s 5 --warmup-s 1 \
+      --server-pid "$peer_pid"
+    say "  pages $(jq -c '[.pages[] | {from, p50: .latency_ms.p50, p99: .latency_ms.p99}]' <<<"$pages"); adds $(jq -c '{entries_per_s, latency_ms}' <<<"$ingest")"
+  fi
+  stop_peer
+  jq -nc --arg label "$label" --arg mode "$mode" --argjson run "$run" --argjson height "$height" \
+    --argjson ready "$ready" --argjson rss_ready "$rss_ready" --argjson verified_s "$verified_s" \
+    --argjson rss_verified "$rss_verified" --argjson pages "$pages" --argjson ingest "$ingest" \
+    --argjson db_bytes "$(stat -c %s "$store/ledger.db")" --arg load "$(busy_cores)" \
+    '{label: $label, mode: $mode, run: $run, height: $height, ready_s: $ready, rss_ready_kib: $rss_ready,
+      verified_s: $verified_s, rss_verified_kib: $rss_verified, pages: $pages, ingest: $ingest,
+      db_bytes: $db_bytes, busy_cores_before: ($load | tonumber)}' >>"$work/large.jsonl"
+}
+
+large_json=null
+if wants i; then
+  say "(i) writing stores of $LARGE_ENTRIES and $LARGE_SMALL signed entries (gsio-bench mkstore)"
+  bench_or_die large_json -- mkstore --dir "$work/large" --entries "$LARGE_ENTRIES"
+  bench_or_die small_json -- mkstore --dir "$work/large-small" --entries "$LARGE_SMALL"
+  say "  $large_json"
+  for ((run = 1; run <= RUNS; ++run)); do
+    measure_large "$work/large-small" small background "$run"
+    measure_large "$work/large" large background "$run"
+    measure_large "$work/large" large full "$run"
+  done
+  rm -rf "$work/large" "$work/large-small"
 fi
 
 # --- (e) idle clients -------------------------------------------------------------------------
@@ -633,7 +703,8 @@ knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
   --argjson fanout_duration "$FANOUT_DURATION_S" --argjson catchup_entries "$CATCHUP_ENTRIES" \
   --arg catchup_via "$CATCHUP_VIA" --argjson sync_page_limit "$SYNC_PAGE_LIMIT" \
   --argjson idle_clients "$IDLE_CLIENTS" --argjson idle_settle_ms "$IDLE_SETTLE_MS" \
-  --argjson mkstore "$mkstore_json" \
+  --argjson mkstore "$mkstore_json" --argjson large_entries "$LARGE_ENTRIES" \
+  --argjson large_small "$LARGE_SMALL" --argjson large_store "$large_json" \
   '{runs: $runs, build_dir: $build_dir, ingest_args: $ingest, ingest_duration_s: $duration,
     prop_nodes: $prop_nodes, prop_rate: $prop_rate, prop_writers: $prop_writers, prop_duration_s: $prop_duration,
     prop_sat_duration_s: $prop_sat_duration, prop_sat_window: $prop_sat_window,
@@ -641,7 +712,8 @@ knobs=$(jq -n --argjson runs "$RUNS" --arg build_dir "$BUILD_DIR" \
     fanout_payload: $fanout_payload, fanout_duration_s: $fanout_duration,
     catchup_entries: $catchup_entries, catchup_via: $catchup_via,
     sync_page_limit: $sync_page_limit, idle_clients: $idle_clients,
-    idle_settle_ms: $idle_settle_ms, mkstore: $mkstore}')
+    idle_settle_ms: $idle_settle_ms, mkstore: $mkstore, large_entries: $large_entries,
+    large_small: $large_small, large_store: $large_store}')
 report_args=(--machine "$machine_json" --limits "$limits_json" --raw-dir "$work"
   --load-start "$load_start" --load-end "$load_end" --command "$command_line" --knobs "$knobs")
 # With KEEP_WORK, `bash $work/report.sh > RESULTS.md` regenerates the report from the kept data.

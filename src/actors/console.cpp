@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -668,6 +669,20 @@ struct stats_view {
   std::optional<std::size_t> peers;  // other nodes known
 };
 
+// "full", or the background check of the stored entries: "background: 81,920 of 200,000
+// verified, running" / "background: 200,000 verified in 4.1 s".
+std::string describe_start_check(const ledger_stats& l) {
+  if (l.start_check != "background")
+    return l.start_check + " (every stored entry verified before the node started)";
+  if (l.start_check_running)
+    return "background: " + std::to_string(l.start_check_verified) + " of " +
+           std::to_string(l.start_check_total) + " stored entries verified, running";
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1f", l.start_check_seconds);
+  return "background: all " + std::to_string(l.start_check_total) + " stored entries verified in " +
+         seconds + " s";
+}
+
 std::string render_stats(const stats_view& v, const std::string& node_id) {
   util::text_table out{{"", ""}};
   auto row = [&](std::string key, std::string value) { out.add_row({std::move(key), std::move(value)}); };
@@ -677,6 +692,8 @@ std::string render_stats(const stats_view& v, const std::string& node_id) {
     row("height", std::to_string(l->height));
     row("tip", l->tip_hash);
     row("entries (all branches)", std::to_string(l->entries));
+    row("verified height", std::to_string(l->verified_height));
+    row("start check", describe_start_check(*l));
     row("forks", std::to_string(l->forks));
     row("held (unknown parent)", std::to_string(l->held));
     row("appended here", std::to_string(l->appended_local));

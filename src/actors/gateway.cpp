@@ -232,8 +232,26 @@ struct gateway_frontend : net::handler, std::enable_shared_from_this<gateway_fro
           n.text("id", options.access.network_id).text("name", options.network_name);
         })
         .flag("open", options.access.network_id.empty());
+      write_verification(status);
     }
     return json_response(200, status.finish());
+  }
+
+  // What of the chain is verified (hashes, links and signatures): all of it, or while the
+  // background check of the stored entries runs (gsio-node --verify-on-start background), the
+  // canonical entries up to verified_height. Caller holds mtx.
+  void write_verification(util::json_object& status) const {
+    const bool scraped_once = scraped.ledger.has_value();
+    const auto total = scraped_once ? scraped.ledger->start_check_total : options.unverified_at_start;
+    const bool running = scraped_once ? scraped.ledger->start_check_running : total > 0;
+    const std::uint64_t verified_height = !running ? tip.height : scraped_once ? scraped.ledger->verified_height : 0;
+    status.count("verified_height", verified_height)
+      .object_or_null("start_check", true, [&](util::json_object& c) {
+        c.text("mode", scraped_once ? scraped.ledger->start_check : total > 0 ? "background" : "full")
+          .text("state", running ? "running" : "done")
+          .count("verified", scraped_once ? scraped.ledger->start_check_verified : 0)
+          .count("of", total);
+      });
   }
 
   static net::http_response json_response(unsigned status, std::string body) {

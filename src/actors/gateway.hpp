@@ -43,6 +43,9 @@ struct gateway_options {
   client_access access;
   std::string network_name;
   session_limits session;
+  // Stored entries whose signatures the ledger verifies in the background after start (0: all
+  // were verified before it started): what /health says until the ledger's first statistics.
+  std::uint64_t unverified_at_start = 0;
 };
 
 

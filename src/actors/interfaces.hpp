@@ -41,6 +41,9 @@ using ledger_actor = caf::typed_actor<
   // steps between other messages, and shared by every request that arrives meanwhile.
   caf::replies_to<verify_atom>::with<std::string>,
   caf::reacts_to<verify_step_atom>,
+  // From the background check of the entries loaded at start: how many are verified, or
+  // (0, entry id, reason) for the first bad one.
+  caf::reacts_to<verified_atom, std::uint64_t, std::string, std::string>,
   caf::reacts_to<subscribe_atom, ledger_listener_actor>,
   // Validates, attaches and durably stores entries from peers (JSON); publishes what changed.
   caf::replies_to<merge_atom, std::vector<std::string>>::with<merge_result>,

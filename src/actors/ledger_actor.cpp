@@ -235,23 +235,18 @@ void flush(instrumented<ledger_actor, ledger_state> self) {
 // continue.
 void after_drain(instrumented<ledger_actor, ledger_state> self);
 
-// The store refused a write. Memory may now be ahead of the disk, and whatever was made after the
-// failed batch links to entries that are not stored, so the ledger stops instead of acknowledging
-// anything more, and tells everyone waiting why rather than leaving them to time out.
-void stop_for_storage_failure(instrumented<ledger_actor, ledger_state> self,
-                              const std::string& error) {
+// Stops the ledger for good, telling everyone waiting `told` rather than leaving them to time out.
+void stop_ledger(instrumented<ledger_actor, ledger_state> self, const std::string& told,
+                 const std::string& error) {
   auto& st = self->state;
-  if (st.storage_failed)
-    return;
   st.storage_failed = true;
-  log::error("ledger", "cannot persist entries, shutting down: ", error);
-  const add_result failed{{}, "storage failure: the node is shutting down"};
+  const add_result failed{{}, told + ": the node is shutting down"};
   for (auto& made : std::exchange(st.committing, {}))
     for (auto& add : made.adds)
       add.promise.deliver(failed);
   for (auto& add : std::exchange(st.pending, {}))
     add.promise.deliver(failed);
-  const auto stopped = caf::make_error(caf::sec::runtime_error, "storage failure");
+  const auto stopped = caf::make_error(caf::sec::runtime_error, told);
   for (auto& merge : std::exchange(st.pending_merges, {}))
     merge.promise.deliver(stopped);
   for (auto& promise : std::exchange(st.reappends_waiting, {}))
@@ -264,6 +259,44 @@ void stop_for_storage_failure(instrumented<ledger_actor, ledger_state> self,
     st.verifying.reset();
   }
   self->quit(caf::make_error(caf::sec::runtime_error, error));
+}
+
+// The store refused a write. Memory may now be ahead of the disk, and whatever was made after the
+// failed batch links to entries that are not stored, so the ledger stops instead of acknowledging
+// anything more.
+void stop_for_storage_failure(instrumented<ledger_actor, ledger_state> self,
+                              const std::string& error) {
+  if (self->state.storage_failed)
+    return;
+  log::error("ledger", "cannot persist entries, shutting down: ", error);
+  stop_ledger(self, "storage failure", error);
+}
+
+// The background check (ledger_state::start_check) reports a chunk verified, or the first stored
+// entry that fails. A bad entry stops the ledger as a bad entry at start would have kept it from
+// starting: what it served so far is in doubt, and gsio-node exits naming the entry.
+void on_start_check(instrumented<ledger_actor, ledger_state> self, std::uint64_t verified,
+                    const std::string& bad_entry, const std::string& reason) {
+  auto& st = self->state;
+  auto& check = st.start_check;
+  if (!check.verifier || st.storage_failed)
+    return;
+  if (!bad_entry.empty()) {
+    log::error("ledger", "the background check found a bad stored entry, shutting down: entry ",
+               bad_entry, ": ", reason);
+    st.res->set_corrupt({bad_entry, reason});
+    check.verifier.reset();
+    check.failed = bad_entry;
+    stop_ledger(self, "the stored ledger is corrupt", "corrupt stored entry " + bad_entry);
+    return;
+  }
+  check.verified = verified;
+  if (verified < check.verifier->size())
+    return;
+  check.verifier.reset();  // its thread has ended: this joins it and frees the list
+  check.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - check.started).count();
+  log::info("ledger", "background check done: all ", verified, " stored entries verified (hashes, links and "
+            "signatures) in ", check.seconds, " s");
 }
 
 // The store writer made the oldest `batches` made batches durable (or failed): attaches them to
@@ -573,6 +606,22 @@ histogram_counts counts_of(const util::prometheus::histogram& h) {
   return {h.upper_bounds(), h.bucket_counts(), h.sum()};
 }
 
+// How many entries from the start of the canonical chain are verified in full: all of them
+// unless the background check runs, which verifies the chain as it was at start first. Entries
+// that attached since were verified on arrival, but one above an unverified one is not counted.
+std::size_t verified_height(const ledger_state& st) {
+  const auto& tree = st.res->tree;
+  const auto& check = st.start_check;
+  if (!check.verifier)
+    return check.failed.empty() ? tree.height() : 0;
+  const auto& checked = check.verifier->entries();
+  std::size_t k = std::min({check.verified, check.canonical, tree.height()});
+  // A reorg since the start replaced the chain above its fork point.
+  while (k > 0 && tree.at(k - 1) != checked[k - 1])
+    --k;
+  return k;
+}
+
 ledger_stats stats_of(const ledger_state& st) {
   const auto& res = *st.res;
   ledger_stats s;
@@ -586,6 +635,12 @@ ledger_stats stats_of(const ledger_state& st) {
   s.held_dropped = res.tree.held_dropped();
   s.store = res.store.path().string();
   s.pending_adds = st.pending.size();
+  s.verified_height = verified_height(st);
+  s.start_check = res.loaded_with == ledger::store::check::full ? "full" : "background";
+  s.start_check_running = st.start_check.verifier != nullptr;
+  s.start_check_verified = st.start_check.verified;
+  s.start_check_total = st.start_check.total;
+  s.start_check_seconds = st.start_check.seconds;
   if (st.verifying) {
     s.verifying = true;
     s.verified = st.verifying->next;
@@ -666,12 +721,24 @@ ledger_resources::ledger_resources(crypto::identity id, const std::string& data_
                                    ledger::validation_limits l)
   : self(std::move(id)), store(data_dir), limits(l) {}
 
+void ledger_resources::set_corrupt(corruption found) {
+  std::lock_guard<std::mutex> guard{corrupt_mutex_};
+  if (!corrupt_)
+    corrupt_ = std::move(found);
+}
+
+std::optional<ledger_resources::corruption> ledger_resources::corrupt() const {
+  std::lock_guard<std::mutex> guard{corrupt_mutex_};
+  return corrupt_;
+}
+
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits,
-                                              const std::optional<ledger::entry>& charter) {
+                                              const std::optional<ledger::entry>& charter,
+                                              ledger::store::check check) {
   auto res = std::make_shared<ledger_resources>(crypto::identity::load_or_create(data_dir),
                                                 data_dir, limits);
-  auto entries = res->store.load_verified();
+  auto entries = res->store.load(check);
   auto& tree = res->tree;
   if (charter) {
     tree = ledger::chain_tree({}, charter->hash);
@@ -695,6 +762,15 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
   }
   if (tree.held_count() != 0)
     throw ledger::store_corrupt(tree.missing_parents().front(), "stored entries miss a parent");
+  res->loaded_with = check;
+  if (check == ledger::store::check::except_signatures) {
+    res->unverified.reserve(tree.size());
+    for (std::size_t i = 0; i < tree.height(); ++i)
+      res->unverified.push_back(tree.at(i));
+    res->unverified_canonical = tree.height();
+    for (const auto* e : tree.off_chain_entries())
+      res->unverified.push_back(e);
+  }
   return res;
 }
 
@@ -718,6 +794,23 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
                        static_cast<std::uint64_t>(batches), static_cast<std::uint64_t>(entries),
                        error);
     });
+  if (!st.res->unverified.empty()) {
+    auto& check = st.start_check;
+    check.total = st.res->unverified.size();
+    check.canonical = st.res->unverified_canonical;
+    check.started = std::chrono::steady_clock::now();
+    auto report = [weak_self](std::uint64_t verified, const std::string& bad, const std::string& why) {
+      if (auto strong = weak_self.lock())
+        caf::anon_send(caf::actor_cast<ledger_actor>(strong), verified_atom::value, verified, bad, why);
+    };
+    check.verifier = std::make_unique<ledger::background_verifier>(
+      std::exchange(st.res->unverified, {}),
+      [report](std::size_t verified) { report(verified, {}, {}); },
+      [report](const std::optional<ledger::background_verifier::failure>& bad) {
+        if (bad)
+          report(0, bad->entry_id, bad->reason);
+      });
+  }
   return {
     [=](add_atom, std::string& data) -> caf::typed_response_promise<add_result> {
       auto& st = self->state;
@@ -729,6 +822,9 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
     [=](flush_atom) { flush(self); },
     [=](committed_atom, std::uint64_t batches, std::uint64_t entries, const std::string& error) {
       on_committed(self, batches, entries, error);
+    },
+    [=](verified_atom, std::uint64_t verified, const std::string& bad, const std::string& why) {
+      on_start_check(self, verified, bad, why);
     },
     [=](drain_atom) -> caf::typed_response_promise<tip_info> {
       auto& st = self->state;

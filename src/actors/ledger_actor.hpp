@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +29,7 @@
 #include "actors/instrumented.hpp"
 #include "actors/interfaces.hpp"
 #include "crypto/identity.hpp"
+#include "ledger/background_verifier.hpp"
 #include "ledger/chain_tree.hpp"
 #include "ledger/store.hpp"
 #include "ledger/store_writer.hpp"
@@ -57,15 +59,38 @@ struct ledger_resources {
   // Runs before each store transaction, on the thread that writes it (it may throw, which fails
   // the transaction). Unset in a node; tests use it to hold a commit open or to fail the disk.
   std::function<void()> before_commit;
+
+  // What open_ledger left to the background check (store::check::except_signatures): every
+  // loaded entry, the canonical chain first, then the other branches. The ledger actor takes it
+  // over when it starts.
+  ledger::store::check loaded_with = ledger::store::check::full;
+  std::vector<const ledger::entry*> unverified;
+  std::size_t unverified_canonical = 0;  // the canonical chain's share of `unverified`
+
+  // A stored entry that the background check found bad: the ledger stops, and gsio-node then
+  // exits as it does for a store that fails the check at start. Set once, from the ledger actor;
+  // read by whoever holds the resources.
+  struct corruption {
+    std::string entry_id;
+    std::string reason;
+  };
+  void set_corrupt(corruption found);
+  std::optional<corruption> corrupt() const;
+
+private:
+  mutable std::mutex corrupt_mutex_;
+  std::optional<corruption> corrupt_;
 };
 
-// Opens the store in `data_dir`, verifies every stored entry and rebuilds the fork tree.
+// Opens the store in `data_dir`, checks every stored entry as `check` says and rebuilds the fork
+// tree; with except_signatures, the entries go to `unverified` for the ledger's background check.
 // With a `charter` the node serves that private network (DESIGN §10): an empty store starts
 // with the charter, and a store holding another chain is refused. Throws ledger::store_corrupt
 // (naming the first bad entry) or std::runtime_error.
 std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits,
-                                              const std::optional<ledger::entry>& charter = {});
+                                              const std::optional<ledger::entry>& charter = {},
+                                              ledger::store::check check = ledger::store::check::full);
 
 // gsio-node --join: redeems a node invite (its JSON) with this node's own key, as the node's
 // next entry on its tip, before the actors start. Returns "" or why the invite cannot be used
@@ -111,6 +136,17 @@ struct ledger_state {
   };
 
   std::shared_ptr<ledger_resources> res;
+  // The background check of what open_ledger loaded without signatures
+  // (ledger_resources::unverified). Entries that arrive later are verified before they attach.
+  struct start_check_run {
+    std::unique_ptr<ledger::background_verifier> verifier;  // while it runs
+    std::size_t total = 0;      // entries it checks: every one stored at start
+    std::size_t canonical = 0;  // the canonical chain at start, which it checks first
+    std::size_t verified = 0;   // of `total`, from the front
+    std::string failed;         // the bad entry it found
+    std::chrono::steady_clock::time_point started;
+    double seconds = 0;         // how long it took, once done
+  } start_check;
   std::vector<pending_add> pending;
   bool flush_scheduled = false;
   std::deque<made_batch> committing;  // oldest first, as the writer commits them
@@ -139,7 +175,9 @@ struct ledger_state {
   };
   std::optional<verify_run> verifying;
   std::int64_t last_unix_us = 0;
-  bool storage_failed = false;  // a write failed: the ledger is stopping (nothing more is made)
+  // A write failed, or the background check found a bad entry: the ledger is stopping (nothing
+  // more is made).
+  bool storage_failed = false;
   // Counters for inspect.
   std::uint64_t appended_local = 0;
   std::uint64_t commits = 0;

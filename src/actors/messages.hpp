@@ -31,6 +31,7 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using entry_atom = caf::atom_constant<caf::atom("entry")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using verify_step_atom = caf::atom_constant<caf::atom("verifystep")>;
+using verified_atom = caf::atom_constant<caf::atom("verified")>;
 // Node-to-node traffic.
 using merge_atom = caf::atom_constant<caf::atom("merge")>;
 using merge_flush_atom = caf::atom_constant<caf::atom("mergeflush")>;

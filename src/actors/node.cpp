@@ -45,6 +45,7 @@ node::node(caf::actor_system& sys, std::shared_ptr<ledger_resources> ledger, nod
                             ? "http://" + config_.gateway.host + ":" + std::to_string(config_.gateway.port)
                             : config_.advertise;
 
+  config_.gateway.unverified_at_start = ledger->unverified.size();
   ledger_ = sys_.spawn(actors::ledger, std::move(ledger));
   registry_ = sys_.spawn(peer_registry, ledger_, node_id_, advertised, config_.peer_expiry);
   auto sync = config_.sync;

@@ -45,6 +45,18 @@ std::string render_metrics(const actor_metrics& a, const live_metrics& live) {
             static_cast<double>(l.entries));
     w.gauge("gsio_ledger_height", "Entries on the canonical chain.",
             static_cast<double>(l.height));
+    w.gauge("gsio_ledger_verified_height",
+            "Canonical entries from the first whose hashes, links and signatures are verified.",
+            static_cast<double>(l.verified_height));
+    w.gauge("gsio_ledger_start_check_running",
+            "1 while the stored entries loaded at start are verified in the background.",
+            l.start_check_running ? 1.0 : 0.0);
+    w.gauge("gsio_ledger_start_check_verified_entries",
+            "Stored entries the background check at start has verified so far.",
+            static_cast<double>(l.start_check_verified));
+    w.gauge("gsio_ledger_start_check_entries",
+            "Stored entries the background check at start verifies (0: all verified before start).",
+            static_cast<double>(l.start_check_total));
     w.gauge("gsio_ledger_forks", "Branches of the fork tree besides the canonical chain.",
             static_cast<double>(l.forks));
     w.gauge("gsio_ledger_held_entries", "Entries from peers waiting for an unknown parent.",

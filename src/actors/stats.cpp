@@ -17,6 +17,14 @@ util::histogram_view view_of(const histogram_counts& h) {
   return {h.upper_bounds, h.counts, h.sum};
 }
 
+void write_start_check(util::json_object& c, const ledger_stats& s) {
+  c.text("mode", s.start_check)
+    .text("state", s.start_check_running ? "running" : "done")
+    .count("verified", s.start_check_verified)
+    .count("of", s.start_check_total)
+    .number("seconds", s.start_check_seconds);
+}
+
 }  // namespace
 
 std::string to_json(const members_view& v) {
@@ -56,6 +64,8 @@ std::string to_json(const ledger_stats& s) {
     .count("held_dropped", s.held_dropped)
     .text("store", s.store)
     .count("pending_adds", s.pending_adds)
+    .count("verified_height", s.verified_height)
+    .object_or_null("start_check", true, [&](util::json_object& c) { write_start_check(c, s); })
     .object_or_null("verifying", s.verifying, [&](util::json_object& v) {
       v.count("verified", s.verified).count("waiting", s.verify_waiting);
     })

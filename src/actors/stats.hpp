@@ -38,6 +38,16 @@ struct ledger_stats {
   std::uint64_t held_dropped = 0;  // held too long past the limits, or below a refused entry
   std::string store;
   std::uint64_t pending_adds = 0;
+  // Canonical entries from the first on whose hashes, links and signatures are all verified.
+  std::uint64_t verified_height = 0;
+  // How the stored entries were checked at start (gsio-node --verify-on-start): "full", or
+  // "background", where the signatures of `start_check_total` entries are verified after the
+  // node started, the canonical chain first.
+  std::string start_check;
+  bool start_check_running = false;
+  std::uint64_t start_check_verified = 0;
+  std::uint64_t start_check_total = 0;
+  double start_check_seconds = 0;  // how long the background check took, once done
   bool verifying = false;  // a verify_ledger in progress:
   std::uint64_t verified = 0;         // entries verified so far
   std::uint64_t verify_waiting = 0;   // requests waiting for it
@@ -66,7 +76,9 @@ struct ledger_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_stats& x) {
   return f(caf::meta::type_name("gsio::ledger_stats"), x.node_id, x.height, x.tip_hash, x.entries,
-           x.forks, x.held, x.held_bytes, x.held_dropped, x.store, x.pending_adds, x.verifying,
+           x.forks, x.held, x.held_bytes, x.held_dropped, x.store, x.pending_adds, x.verified_height,
+           x.start_check, x.start_check_running, x.start_check_verified, x.start_check_total,
+           x.start_check_seconds, x.verifying,
            x.verified, x.verify_waiting, x.committing_entries, x.appended_local, x.commits,
            x.largest_batch, x.rejected, x.merged, x.merge_rejected, x.refused_by_reason,
            x.network_id, x.network_name, x.members, x.self_role, x.reappended, x.reorgs,

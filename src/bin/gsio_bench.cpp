@@ -37,6 +37,7 @@ commands:
   mkstore      write a node data directory holding N signed entries (for scenario d)
   catchup      time a fresh node's sync until its tip matches the source's (scenario d)
   idle         server RSS per idle Socket.IO WebSocket client (scenario e)
+  pages        get_ledger page latency at given heights of a node's chain (scenario i)
   limits       what this machine allows: SHA-256 MB/s, Ed25519 sign/verify per second,
                latency of a 4 KiB write + fdatasync
 
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
       return run_catchup(argc - 1, argv + 1);
     if (command == "idle")
       return run_idle(argc - 1, argv + 1);
+    if (command == "pages")
+      return run_pages(argc - 1, argv + 1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gsio-bench %s: %s\n", argv[1], e.what());
     return 1;

@@ -51,9 +51,16 @@ public:
   // create_or_migrate_schema). Throws store_error on failure.
   void append(const std::vector<const entry*>& entries);
 
-  // Reads every stored entry in attach order and verifies each (shape, hash, creator signature,
-  // link to an earlier entry or genesis). Throws store_corrupt naming the first bad entry.
-  std::vector<entry> load_verified() const;
+  // What load() checks of each stored entry besides its link to an earlier entry (or genesis).
+  enum class check {
+    full,              // shape, hash and every signature
+    except_signatures, // shape and hash: the signatures (~30 µs each, most of a full check) are
+                       // left to a background_verifier
+  };
+  // Reads every stored entry in attach order and checks each as `what` says. Throws
+  // store_corrupt naming the first bad entry.
+  std::vector<entry> load(check what) const;
+  std::vector<entry> load_verified() const { return load(check::full); }
 
   std::size_t count() const;
   const std::filesystem::path& path() const { return path_; }

@@ -35,6 +35,11 @@ public:
     w_.Int64(value);
     return *this;
   }
+  json_object& number(std::string_view key, double value) {
+    this->key(key);
+    w_.Double(value);
+    return *this;
+  }
   json_object& flag(std::string_view key, bool value) {
     this->key(key);
     w_.Bool(value);

@@ -20,7 +20,8 @@ describe('gsio-node store', () => {
     assert.equal(stopped.code, 0, `clean shutdown exit code\n${node.log}`);
 
     node = await h.startNode({ dataDir });
-    assert.match(node.log, /ledger verified, height 3/);
+    assert.match(node.log, /ledger loaded, height 3 \(links and hashes checked; the signatures of 3 stored entries are verified in the background\)/);
+    await h.waitUntil(async () => (await h.health(node)).verified_height === 3, 10000, 'the background check');
     s = await h.connect(node.url);
     assert.deepEqual(await h.getAll(s), before);
     assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
@@ -64,6 +65,7 @@ describe('gsio-node store', () => {
     // A new data directory starts at once.
     const fresh = await h.startNode({ dataDir: h.tempDir() });
     assert.match(fresh.log, /ledger verified, height 0/);
+    assert.deepEqual((await h.health(fresh)).start_check, { mode: 'background', state: 'done', verified: 0, of: 0 });
   });
 
   it('shuts down cleanly on SIGTERM under load, keeping every acknowledged entry', async () => {
@@ -140,5 +142,75 @@ describe('gsio-node store', () => {
     assert.equal(byId.size, chain.length, 'no id appears twice');
     assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
     console.log(`kill -9 rounds: ${round}, acknowledged entries: ${acked.size}, chain height: ${chain.length}`);
+  });
+
+  describe('a large stored ledger (--verify-on-start)', () => {
+    // Large enough that checking every signature takes seconds; a tenth of that under the
+    // sanitizers, which slow the check more than they slow a node's start.
+    const entries = process.env.GSIO_SANITIZED ? 20000 : 200000;
+    let dataDir;
+    let db;
+
+    it('serves before the background check of the signatures ends, says how far it got, then finishes it', async () => {
+      dataDir = h.tempDir();
+      db = path.join(dataDir, 'ledger.db');
+      const made = h.mkstore(dataDir, entries);
+      const node = await h.startNode({ dataDir, readyTimeout: 120000 });
+      const first = await h.health(node);
+      assert.equal(first.height, entries);
+      assert.equal(first.tip_hash, made.tip_hash);
+      assert.equal(first.start_check.mode, 'background');
+      assert.equal(first.start_check.of, entries);
+      assert.equal(first.start_check.state, 'running', 'ready before the check ended');
+      assert.ok(first.verified_height < entries, JSON.stringify(first));
+      assert.match(node.log, new RegExp(`ledger loaded, height ${entries} \\(links and hashes checked; the signatures of ${entries} stored entries`));
+
+      // It answers from the whole chain meanwhile.
+      const s = await h.connect(node.url);
+      const page = await h.emitAck(s, 'get_ledger', { from: entries - 2, limit: 2 });
+      assert.equal(page.length, 2);
+      assert.equal(page[1].hash, made.tip_hash);
+
+      const done = await h.waitUntil(async () => {
+        const now = await h.health(node);
+        return now.start_check.state === 'done' && now;
+      }, 180000, 'the background check to end', 200);
+      assert.equal(done.verified_height, entries);
+      assert.equal(done.start_check.verified, entries);
+      assert.match(node.log, new RegExp(`background check done: all ${entries} stored entries verified`));
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^gsio_ledger_verified_height ${entries}$`, 'm'));
+      assert.match(metrics, /^gsio_ledger_start_check_running 0$/m);
+      s.disconnect();
+      assert.equal((await node.stop('SIGTERM')).code, 0);
+    });
+
+    it('stops naming the entry when the background check finds a forged signature deep in history; full refuses to start', async () => {
+      assert.ok(dataDir, 'the store of the test before');
+      // Entry k gets the signature of entry k + 1: well-formed, and only verifying shows it wrong.
+      const k = Math.floor(entries / 2);
+      const [[victimId, victimJson]] = h.sqlite(db, 'SELECT id, json FROM entries WHERE seq = ?', [k]);
+      const [[beforeId]] = h.sqlite(db, 'SELECT id FROM entries WHERE seq = ?', [k - 1]);
+      const [[, nextJson]] = h.sqlite(db, 'SELECT id, json FROM entries WHERE seq = ?', [k + 1]);
+      const signatureOf = (json) => Object.values(JSON.parse(json).signatures)[0];
+      h.sqlite(db, 'UPDATE entries SET json = replace(json, ?, ?) WHERE seq = ?',
+        [signatureOf(victimJson), signatureOf(nextJson), k]);
+
+      const node = await h.startNode({ dataDir, readyTimeout: 120000 });
+      const exit = await node.waitExit(180000);
+      assert.equal(exit.code, 3, node.log);
+      assert.match(node.log, new RegExp(`refusing to serve: the stored ledger in .* is corrupt at entry ${victimId}: .*the creator's signature is invalid`));
+      assert.ok(!node.log.includes(beforeId), 'the intact entry before it is not blamed');
+
+      const full = await h.runNodeToExit(['--port', '0', '--data-dir', dataDir, '--verify-on-start', 'full'], 180000);
+      assert.equal(full.code, 3, full.output);
+      assert.match(full.output, new RegExp(`refusing to start: the stored ledger in .* is corrupt at entry ${victimId}`));
+    });
+
+    it('refuses an unknown --verify-on-start', async () => {
+      const run = await h.runNodeToExit(['--port', '0', '--data-dir', h.tempDir(), '--verify-on-start', 'never']);
+      assert.equal(run.code, 2);
+      assert.match(run.output, /--verify-on-start must be background or full \(got "never"\)/);
+    });
   });
 });

@@ -227,3 +227,32 @@ TEST_CASE("a data directory is used by one store at a time") {
   }
   store again(dir.path);  // free once the first is closed
 }
+
+TEST_CASE("loading except signatures still refuses a bad hash or link, and leaves a forged signature "
+          "to the background check") {
+  gsio::test::temp_dir dir;
+  auto chain = make_chain(identity::generate(), 6);
+  {
+    store s(dir.path);
+    s.append(pointers(chain));
+  }
+  // A signature by another key, spelled correctly: only verifying it shows it is wrong.
+  const auto forged = make_entry(identity::generate(), chain[4].data, chain[4].previous_hash, 5000);
+  const std::string forged_signature = forged.signatures.front().second;
+  auto tampered = chain[4];
+  tampered.signatures.front().second = forged_signature;
+  run_sql(dir.path / "ledger.db",
+          "UPDATE entries SET json = '" + to_json(tampered) + "' WHERE id = '" + chain[4].id + "'");
+  {
+    store s(dir.path);
+    CHECK_THROWS_WITH_AS(s.load(store::check::full), doctest::Contains(chain[4].id.c_str()), store_corrupt);
+    const auto loaded = s.load(store::check::except_signatures);
+    REQUIRE(loaded.size() == chain.size());
+    CHECK(loaded[4] == tampered);
+  }
+  run_sql(dir.path / "ledger.db",
+          "UPDATE entries SET json = replace(json, '\"n\":2', '\"n\":7') WHERE id = '" + chain[2].id + "'");
+  store s(dir.path);
+  CHECK_THROWS_WITH_AS(s.load(store::check::except_signatures), doctest::Contains(chain[2].id.c_str()),
+                       store_corrupt);
+}

@@ -188,5 +188,6 @@ int run_fanout(int argc, char** argv);
 int run_mkstore(int argc, char** argv);
 int run_catchup(int argc, char** argv);
 int run_idle(int argc, char** argv);
+int run_pages(int argc, char** argv);
 
 }  // namespace gsio::bench

@@ -123,6 +123,19 @@ function gsio(args, { input = '', env = {}, timeoutMs = 20000 } = {}) {
   });
 }
 
+// Fills the empty data directory `dataDir` with a node key and `entries` chained entries that
+// key signed (gsio-bench mkstore), and returns what mkstore printed ({entries, tip_hash, ...}).
+// The benchmark driver is built only in the main build; the store it writes serves any build.
+function mkstore(dataDir, entries) {
+  const bench = [buildDir, path.resolve(__dirname, '../../../build')]
+    .map((dir) => path.join(dir, 'src/bin/gsio-bench'))
+    .find((file) => fs.existsSync(file));
+  if (!bench) throw new Error('gsio-bench is not built (ninja -C build)');
+  const out = execFileSync(bench, ['mkstore', '--dir', dataDir, '--entries', String(entries)],
+                           { encoding: 'utf8', timeout: 300000 });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
 // Runs gsio-node to completion (for start-up failures) and returns {code, output}.
 function runNodeToExit(args, timeoutMs = 15000) {
   return new Promise((resolve, reject) => {
@@ -198,6 +211,7 @@ async function cleanup() {
 }
 
 module.exports = {
+  mkstore,
   buildDir, nodeBinary, tempDir, startProcess, startNode, runNodeToExit, gsio, connect, track, once, emitAck, health,
   rssKiB, sqlite, cleanup, withTimeout, waitUntil, makeCertificate, transports,
 };
