@@ -719,7 +719,14 @@ void verify_step(instrumented<ledger_actor, ledger_state> self) {
 
 ledger_resources::ledger_resources(crypto::identity id, const std::string& data_dir,
                                    ledger::validation_limits l)
-  : self(std::move(id)), store(data_dir), limits(l) {}
+  : self(std::move(id)),
+    store(data_dir,
+          [&data_dir](std::size_t entries) {
+            log::info("ledger", "converting the store in ", data_dir, " (", entries,
+                      " entries) from schema 2 to schema ", ledger::store::schema_version,
+                      ", which keeps each field once (once; a large store takes a while)");
+          }),
+    limits(l) {}
 
 void ledger_resources::set_corrupt(corruption found) {
   std::lock_guard<std::mutex> guard{corrupt_mutex_};
@@ -736,8 +743,14 @@ std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
                                               const ledger::validation_limits& limits,
                                               const std::optional<ledger::entry>& charter,
                                               ledger::store::check check) {
+  const auto opening = std::chrono::steady_clock::now();
   auto res = std::make_shared<ledger_resources>(crypto::identity::load_or_create(data_dir),
                                                 data_dir, limits);
+  if (auto from = res->store.converted_from()) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - opening);
+    log::info("ledger", "converted the store from schema ", *from, " in ", took.count(), " ms");
+  }
   auto entries = res->store.load(check);
   auto& tree = res->tree;
   if (charter) {

@@ -3,6 +3,8 @@
 // branch, in attach order, so parents always come before children.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -37,11 +39,16 @@ public:
 class store {
 public:
   // PRAGMA user_version of the stores this code writes (see create_schema).
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   // Opens or creates `<dir>/ledger.db`, refusing (store_error) a directory another process has a
-  // store open in, a store of a newer schema, and (store_from_protocol_1) one of protocol 1.
-  explicit store(const std::filesystem::path& dir);
+  // store open in, a store of a newer schema, and (store_from_protocol_1) one of protocol 1. A
+  // store of schema 2 is converted first, once, in one transaction; `on_conversion` (if given)
+  // is called with its entry count just before, since that takes a while on a large store. A
+  // schema 2 row that fails the check load(check::except_signatures) makes throws store_corrupt,
+  // and the store is left as it was.
+  explicit store(const std::filesystem::path& dir,
+                 const std::function<void(std::size_t entries)>& on_conversion = {});
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -64,18 +71,23 @@ public:
 
   std::size_t count() const;
   const std::filesystem::path& path() const { return path_; }
+  // The schema the store was converted from when it was opened, if it was.
+  std::optional<int> converted_from() const { return converted_from_; }
 
 private:
   // PRAGMA user_version, once it is known to be one this store can open (or make its own).
   int stored_schema_version() const;
   // Makes an empty store, or one of protocol 1 without entries, a store of schema_version.
   void create_schema();
+  // Rewrites the rows of a schema 2 store (the entry as JSON text) as schema 3 columns.
+  void convert_from_schema_2(const std::function<void(std::size_t entries)>& on_conversion);
 
   std::filesystem::path path_;
   // An exclusive flock on <dir>/ledger.lock, held while the store is open: two processes on one
   // data directory would sign different entries under one key and one id each.
   int lock_fd_ = -1;
   sqlite3* db_ = nullptr;
+  std::optional<int> converted_from_;
 };
 
 }  // namespace gsio::ledger

@@ -30,7 +30,8 @@ describe('gsio-node store', () => {
 
     const victim = added[1];
     const rows = h.sqlite(path.join(dataDir, 'ledger.db'),
-      "UPDATE entries SET json = replace(json, '\"victim\"', '\"villain\"') WHERE id = ? RETURNING seq", [victim.id]);
+      "UPDATE entries SET data = replace(data, '\"victim\"', '\"villain\"') WHERE unix_us = ? RETURNING seq",
+      [Number(victim.id.split('-')[1])]);
     assert.equal(rows.length, 1, 'exactly one stored entry was changed');
     const run = await h.runNodeToExit(['--port', '0', '--data-dir', dataDir]);
     assert.notEqual(run.code, 0, 'a tampered store must not start');
@@ -48,6 +49,8 @@ describe('gsio-node store', () => {
     const db = path.join(dataDir, 'ledger.db');
     const creator = 'ab'.repeat(32);
     for (const sql of [
+      'DROP TABLE entries',
+      'CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL)',
       'PRAGMA user_version = 1',
       `INSERT INTO entries (hash, id, json) VALUES ('${'1'.repeat(64)}', '${creator}-1767323045679', '{}')`,
       `INSERT INTO entries (hash, id, json) VALUES ('${'2'.repeat(64)}', '${creator}-1767323045680', '{}')`,
@@ -66,6 +69,34 @@ describe('gsio-node store', () => {
     const fresh = await h.startNode({ dataDir: h.tempDir() });
     assert.match(fresh.log, /ledger verified, height 0/);
     assert.deepEqual((await h.health(fresh)).start_check, { mode: 'background', state: 'done', verified: 0, of: 0 });
+  });
+
+  it('converts a store of schema 2 (an entry\'s JSON text per row) once, keeping every entry', async () => {
+    const dataDir = h.tempDir();
+    let node = await h.startNode({ dataDir });
+    let s = await h.connect(node.url);
+    for (let i = 0; i < 40; i++) await h.emitAck(s, 'add_ledger_entry', { i, text: `entry ${i}` });
+    const before = await h.getAll(s);
+    s.disconnect();
+    await node.stop('SIGTERM');
+
+    // The store as the previous version wrote it.
+    const db = path.join(dataDir, 'ledger.db');
+    h.sqlite(db, 'DROP TABLE entries');
+    h.sqlite(db, 'CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL)');
+    for (const e of before) h.sqlite(db, 'INSERT INTO entries (hash, id, json) VALUES (?, ?, ?)', [e.hash, e.id, JSON.stringify(e)]);
+    h.sqlite(db, 'PRAGMA user_version = 2');
+
+    node = await h.startNode({ dataDir });
+    assert.match(node.log, /converting the store in .* \(40 entries\) from schema 2 to schema 3/);
+    assert.match(node.log, /converted the store from schema 2 in \d+ ms/);
+    s = await h.connect(node.url);
+    assert.deepEqual(await h.getAll(s), before);
+    assert.deepEqual(await h.emitAck(s, 'verify_ledger'), { valid: true });
+    s.disconnect();
+    await node.stop('SIGTERM');
+    assert.deepEqual(h.sqlite(db, 'PRAGMA user_version'), [[3]]);
+    assert.deepEqual(h.sqlite(db, 'SELECT COUNT(*) FROM entries'), [[40]]);
   });
 
   it('shuts down cleanly on SIGTERM under load, keeping every acknowledged entry', async () => {
@@ -189,12 +220,10 @@ describe('gsio-node store', () => {
       assert.ok(dataDir, 'the store of the test before');
       // Entry k gets the signature of entry k + 1: well-formed, and only verifying shows it wrong.
       const k = Math.floor(entries / 2);
-      const [[victimId, victimJson]] = h.sqlite(db, 'SELECT id, json FROM entries WHERE seq = ?', [k]);
-      const [[beforeId]] = h.sqlite(db, 'SELECT id FROM entries WHERE seq = ?', [k - 1]);
-      const [[, nextJson]] = h.sqlite(db, 'SELECT id, json FROM entries WHERE seq = ?', [k + 1]);
-      const signatureOf = (json) => Object.values(JSON.parse(json).signatures)[0];
-      h.sqlite(db, 'UPDATE entries SET json = replace(json, ?, ?) WHERE seq = ?',
-        [signatureOf(victimJson), signatureOf(nextJson), k]);
+      const idAt = (seq) => h.sqlite(db, "SELECT lower(hex(creator)) || '-' || unix_us FROM entries WHERE seq = ?", [seq])[0][0];
+      const victimId = idAt(k);
+      const beforeId = idAt(k - 1);
+      h.sqlite(db, 'UPDATE entries SET signatures = (SELECT signatures FROM entries WHERE seq = ?) WHERE seq = ?', [k + 1, k]);
 
       const node = await h.startNode({ dataDir, readyTimeout: 120000 });
       const exit = await node.waitExit(180000);

@@ -80,7 +80,7 @@ TEST_CASE("appends touch no index: the table is the only b-tree") {
   gsio::test::temp_dir dir;
   { store s(dir.path); }
   const auto db = dir.path / "ledger.db";
-  CHECK(query_int(db, "PRAGMA user_version") == 2);
+  CHECK(query_int(db, "PRAGMA user_version") == 3);
   CHECK(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'") == 0);
 }
 
@@ -147,8 +147,7 @@ TEST_CASE("a changed entry makes loading fail, naming the first bad entry") {
     s.append(pointers(chain));
   }
   run_sql(dir.path / "ledger.db",
-          "UPDATE entries SET json = replace(json, '\"n\":4', '\"n\":44') WHERE id = '" +
-            chain[4].id + "'");
+          "UPDATE entries SET data = replace(data, '\"n\":4', '\"n\":44') WHERE seq = 5");
   store s(dir.path);
   try {
     s.load_verified();
@@ -175,8 +174,8 @@ TEST_CASE("a large store is verified in parallel and still names the first bad e
   // Two bad entries in different threads' ranges, and one in the second chunk: the first wins.
   for (int bad : {4500, 2600, 4200})
     run_sql(dir.path / "ledger.db",
-            "UPDATE entries SET json = replace(json, '\"n\":" + std::to_string(bad) + "', '\"n\":-1') "
-            "WHERE id = '" + chain[static_cast<std::size_t>(bad)].id + "'");
+            "UPDATE entries SET data = replace(data, '\"n\":" + std::to_string(bad) + "', '\"n\":-1') "
+            "WHERE seq = " + std::to_string(bad + 1));
   store s(dir.path);
   try {
     s.load_verified();
@@ -193,7 +192,7 @@ TEST_CASE("a removed entry breaks the link of the next one") {
     store s(dir.path);
     s.append(pointers(chain));
   }
-  run_sql(dir.path / "ledger.db", "DELETE FROM entries WHERE id = '" + chain[2].id + "'");
+  run_sql(dir.path / "ledger.db", "DELETE FROM entries WHERE seq = 3");
   store s(dir.path);
   CHECK_THROWS_WITH_AS(s.load_verified(), doctest::Contains(chain[3].id.c_str()), store_corrupt);
 }
@@ -205,9 +204,13 @@ TEST_CASE("garbage in a row is reported, not crashed on") {
     store s(dir.path);
     s.append(pointers(chain));
   }
-  run_sql(dir.path / "ledger.db", "UPDATE entries SET json = '{not json' WHERE seq = 2");
-  store s(dir.path);
-  CHECK_THROWS_WITH_AS(s.load_verified(), doctest::Contains(chain[1].id.c_str()), store_corrupt);
+  const auto db = dir.path / "ledger.db";
+  run_sql(db, "UPDATE entries SET hash = x'0102' WHERE seq = 2");
+  CHECK_THROWS_WITH_AS(store(dir.path).load_verified(), doctest::Contains(chain[1].id.c_str()), store_corrupt);
+  run_sql(db, "UPDATE entries SET creator = 'not a key' WHERE seq = 2");
+  CHECK_THROWS_WITH_AS(store(dir.path).load_verified(), doctest::Contains("at row 2"), store_corrupt);
+  run_sql(db, "UPDATE entries SET creator = x'' WHERE seq = 2");
+  CHECK_THROWS_WITH_AS(store(dir.path).load_verified(), doctest::Contains("at row 2"), store_corrupt);
 }
 
 TEST_CASE("an unwritable data directory is a clear error") {
@@ -241,8 +244,8 @@ TEST_CASE("loading except signatures still refuses a bad hash or link, and leave
   const std::string forged_signature = forged.signatures.front().second;
   auto tampered = chain[4];
   tampered.signatures.front().second = forged_signature;
-  run_sql(dir.path / "ledger.db",
-          "UPDATE entries SET json = '" + to_json(tampered) + "' WHERE id = '" + chain[4].id + "'");
+  run_sql(dir.path / "ledger.db", "UPDATE entries SET signatures = x'" + tampered.signatures.front().first +
+                                     forged_signature + "' WHERE seq = 5");
   {
     store s(dir.path);
     CHECK_THROWS_WITH_AS(s.load(store::check::full), doctest::Contains(chain[4].id.c_str()), store_corrupt);
@@ -251,8 +254,56 @@ TEST_CASE("loading except signatures still refuses a bad hash or link, and leave
     CHECK(loaded[4] == tampered);
   }
   run_sql(dir.path / "ledger.db",
-          "UPDATE entries SET json = replace(json, '\"n\":2', '\"n\":7') WHERE id = '" + chain[2].id + "'");
+          "UPDATE entries SET data = replace(data, '\"n\":2', '\"n\":7') WHERE seq = 3");
   store s(dir.path);
   CHECK_THROWS_WITH_AS(s.load(store::check::except_signatures), doctest::Contains(chain[2].id.c_str()),
                        store_corrupt);
+}
+
+namespace {
+
+// A store as the protocol 2 node of schema 2 wrote it: each entry as its JSON text.
+void write_schema_2(const std::filesystem::path& dir, const std::vector<entry>& chain) {
+  std::filesystem::create_directories(dir);
+  std::string sql = "CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, id TEXT NOT NULL, "
+                    "json TEXT NOT NULL); PRAGMA user_version = 2; BEGIN;";
+  for (const auto& e : chain)
+    sql += "INSERT INTO entries (hash, id, json) VALUES ('" + e.hash + "', '" + e.id + "', '" + to_json(e) + "');";
+  run_sql(dir / "ledger.db", sql + "COMMIT;");
+}
+
+}  // namespace
+
+TEST_CASE("a store of schema 2 is converted once, keeps every entry exactly, and shrinks") {
+  gsio::test::temp_dir dir;
+  const auto chain = make_chain(identity::generate(), 3000);
+  write_schema_2(dir.path, chain);
+  const auto db = dir.path / "ledger.db";
+  const auto bytes_before = query_int(db, "PRAGMA page_count") * query_int(db, "PRAGMA page_size");
+  std::optional<std::size_t> announced;
+  {
+    store s(dir.path, [&](std::size_t entries) { announced = entries; });
+    CHECK(announced == chain.size());
+    CHECK(s.converted_from() == 2);
+    CHECK(s.load_verified() == chain);
+  }
+  CHECK(query_int(db, "PRAGMA user_version") == 3);
+  const auto bytes_after = query_int(db, "PRAGMA page_count") * query_int(db, "PRAGMA page_size");
+  MESSAGE("schema 2: " << bytes_before / 3000 << " bytes per entry, schema 3: " << bytes_after / 3000);
+  CHECK(bytes_after * 2 < bytes_before);
+  store again(dir.path);
+  CHECK_FALSE(again.converted_from());
+  CHECK(again.load_verified() == chain);
+}
+
+TEST_CASE("a schema 2 store with a bad row is not converted: the row is named and the store left as it was") {
+  gsio::test::temp_dir dir;
+  const auto chain = make_chain(identity::generate(), 20);
+  write_schema_2(dir.path, chain);
+  const auto db = dir.path / "ledger.db";
+  run_sql(db, "UPDATE entries SET json = replace(json, '\"n\":7', '\"n\":77') WHERE seq = 8");
+  CHECK_THROWS_WITH_AS(store{dir.path}, doctest::Contains(chain[7].id.c_str()), store_corrupt);
+  CHECK(query_int(db, "PRAGMA user_version") == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM entries WHERE json LIKE '%\"n\":77%'") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM entries") == 20);
 }
