@@ -1,18 +1,25 @@
-// The web UI: connects to the node that served this page, mirrors its chain with LiveLedger
-// (verified here, in the browser), and renders the feed, the note form, peers and history. On a
+// The web UI: connects to the node that served this page, keeps a window of its newest entries
+// with LiveLedger (verified here, in the browser, with the history below it checked in the
+// background from this browser's checkpoint), and renders the feed, the note form, peers and
+// history (the window, or older pages fetched from the node on demand). On a
 // private network (the node sends a challenge) it also joins with an invite link, proves this
 // browser's key on every connection, checks every author's signature and lists the members.
 import {
-  GsioClient, GsioRequestError, LiveLedger, PROTOCOL_VERSION, fingerprint, newSeed, nickProblem, nodeIdFromSeed,
+  ChainVerifier, GsioClient, GsioRequestError, LiveLedger, computeEntryHash, webCryptoEd25519Available, PROTOCOL_VERSION, fingerprint, newSeed, nickProblem, nodeIdFromSeed,
   readInvite, redeemInvite, unixUsFromId, verifyAuthorBlock, type Challenge, type ConnectionStatus, type Entry,
   type Invite, type KnownNode, type LedgerChange, type Members, type Verification, type VerifyProblem,
 } from '@gsio/client';
+import { idbCheckpoints } from './checkpoints.js';
 import { deleteKey, loadKey, saveKey, type StoredKey } from './keystore.js';
 import { datetimeAttribute, makeNote, matches, nicknameOf, shortId, textOf, unixMs, type HistoryFilter } from './notes.js';
 
 const NICKNAME_KEY = 'gsio.nickname';
 const FEED_SIZE = 50;
 const HISTORY_SIZE = 200;
+// Entries the page keeps (LiveLedger's window): the feed and the history's first view. Older
+// history is fetched from the node a page at a time, and let go again.
+const WINDOW = 500;
+const HISTORY_PAGE = 200;
 const PEER_REFRESH_MS = 3000;
 // A peer counts as online if the node heard from it this recently (announces come every 2 s).
 const ONLINE_WITHIN_MS = 10_000;
@@ -70,6 +77,12 @@ const ui = {
   filterTo: $<HTMLInputElement>('filter-to'),
   historyCount: $('history-count'),
   history: $<HTMLOListElement>('history-results'),
+  historyRange: $('history-range'),
+  historyOlder: $<HTMLButtonElement>('history-older'),
+  historyNewer: $<HTMLButtonElement>('history-newer'),
+  historyNewest: $<HTMLButtonElement>('history-newest'),
+  historyGoto: $<HTMLFormElement>('history-goto'),
+  historyHeight: $<HTMLInputElement>('history-height'),
   dialog: $<HTMLDialogElement>('entry-detail'),
   detailTitle: $('detail-title'),
   detailFields: $('detail-fields'),
@@ -79,6 +92,8 @@ const ui = {
 
 let selfId = '';
 let live: LiveLedger;
+let gsio: GsioClient;
+let engine = 'JavaScript';
 // The private network's challenge (null on an open network), and this browser's key for it once
 // the node took it. Reading starts when the node lets this page read (`reading`).
 let network: Challenge | null = null;
@@ -107,22 +122,46 @@ function showConnection(s: ConnectionStatus): void {
 }
 
 function showVerification(v: Verification): void {
-  ui.badge.dataset.state = v.state;
-  if (v.state === 'verified') {
-    ui.badge.textContent = `✔ chain verified in your browser · ${plural(v.verified, 'entry', 'entries')}`;
-    ui.badge.title = 'every hash, link and Ed25519 signature was checked on this device';
-  } else if (v.state === 'verifying') {
-    ui.badge.textContent = `verifying in your browser… ${v.verified}/${live.entries.length}`;
-    ui.badge.title = '';
-  } else {
+  const b = ui.badge;
+  // For tests and the curious: what was verified, as numbers.
+  (window as unknown as { gsioVerification: Verification }).gsioVerification = v;
+  b.dataset.height = String(v.height);
+  b.dataset.fromGenesis = String(v.fromGenesis);
+  b.dataset.checkedThisVisit = String(v.checkedThisVisit);
+  b.dataset.saved = String(v.saved);
+  b.dataset.historyChecked = String(v.history.checked);
+  const how = `hashes, links and Ed25519 signatures checked on this device (signatures by ${engine})`;
+  if (v.state === 'failed') {
     const p = v.problem;
-    ui.badge.textContent = `✖ chain verification failed at entry #${p?.index ?? '?'}: ${p?.reason ?? 'unknown'}`;
-    ui.badge.title = p ? `${p.id ?? ''}: ${p.message}` : '';
+    b.dataset.state = 'failed';
+    b.textContent = `✖ chain verification failed at entry #${p?.index ?? '?'}: ${p?.reason ?? 'unknown'}`;
+    b.title = p ? `${p.id ?? ''}: ${p.message}` : '';
+  } else if (v.complete) {
+    b.dataset.state = 'verified';
+    b.textContent = v.height === 0 ? '✔ chain verified in your browser · empty'
+      : `✔ chain verified in your browser · ${num(v.height)} ${v.height === 1 ? 'entry' : 'entries'} (#0–#${num(v.height - 1)})`;
+    b.title = v.checkpoint > 0
+      ? `entries #0–#${num(v.checkpoint - 1)} on an earlier visit, the ${num(v.height - v.checkpoint)} newer ones now; ${how}`
+      : `every entry, from #0 to the tip; ${how}`;
+  } else if (v.state === 'verifying') {
+    b.dataset.state = 'verifying';
+    b.textContent = `verifying in your browser… newest ${num(v.verified)}/${num(live.entries.length)}`;
+    b.title = '';
+  } else {
+    // The window is verified; the history below it is not (yet), and the badge says so.
+    b.dataset.state = 'partial';
+    const older = v.history.state === 'running'
+      ? `older history: ${num(v.fromGenesis)} of ${num(v.windowStart)} checked…`
+      : v.history.state === 'failed' ? 'older history: not checked (the node did not answer; it is tried again on reconnect)'
+        : 'older history: not checked';
+    b.textContent = `newest ${num(v.verified)} verified in your browser; ${older}`;
+    b.title = `entries #${num(v.windowStart)}–#${num(v.height - 1)} verified here; #0–#${num(Math.max(0, v.fromGenesis - 1))} ` +
+      `verified from the first entry so far; ${how}`;
   }
 }
 
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
+function num(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 function notify(message: string): void {
@@ -171,14 +210,32 @@ function authorBadge(a: AuthorCheck): HTMLElement {
   return badge;
 }
 
-function entryItem(entry: Entry, index: number, fresh = false): HTMLLIElement {
+// A list of entries shown (the window or a fetched page of history): where it starts on the chain
+// and whether an entry of it was verified here.
+interface View {
+  entries: readonly Entry[];
+  base: number;
+  verified: (height: number) => boolean;
+}
+
+// Read at the time of use: the window slides as entries come.
+const windowViewObject: View = {
+  get entries() { return live.entries; },
+  get base() { return live.windowStart; },
+  verified: (h) => live.isVerified(h),
+};
+function windowView(): View {
+  return windowViewObject;
+}
+
+function entryItem(entry: Entry, index: number, view: View, fresh = false): HTMLLIElement {
   const author = authorOf(entry);
   const who = author ? nameOf(author.key) : nicknameOf(entry) ?? 'anonymous';
   const node = entry.creator_node_id === selfId ? 'this node' : shortId(entry.creator_node_id);
   const time = new Date(unixMs(entry));
   const open = el('button', { type: 'button', class: 'link', 'aria-label': `Details of entry ${index} by ${who}` },
     `#${index}`);
-  open.addEventListener('click', () => showDetail(entry.hash));
+  open.addEventListener('click', () => void showDetail(entry, index, view));
   const head = el('div', { class: 'entry-head' },
     open,
     author ? authorBadge(author) : el('span', { class: 'who' }, who),
@@ -193,13 +250,14 @@ function entryItem(entry: Entry, index: number, fresh = false): HTMLLIElement {
 
 function renderFeed(freshHashes: Set<string> = new Set()): void {
   const entries = live.entries;
+  const base = live.windowStart;
   const items: HTMLLIElement[] = [];
   for (let i = entries.length - 1; i >= Math.max(0, entries.length - FEED_SIZE); i--) {
     const e = entries[i] as Entry;
-    items.push(entryItem(e, i, freshHashes.has(e.hash)));
+    items.push(entryItem(e, base + i, windowView(), freshHashes.has(e.hash)));
   }
   ui.feed.replaceChildren(...items);
-  ui.feedCount.textContent = String(entries.length);
+  ui.feedCount.textContent = String(live.height);
 }
 
 function currentFilter(): HistoryFilter {
@@ -226,22 +284,80 @@ function renderAuthors(entries: readonly Entry[]): void {
   }
 }
 
+// The history shows the window (the newest entries, following pushes) or, once the reader pages
+// back, a page of HISTORY_PAGE entries fetched from the node and verified here on its own (each
+// entry's hash and signatures, and the links within the page). The filters search the entries
+// shown, never the whole chain: the page says so.
+interface HistoryPage extends View {
+  problem: string | null;
+}
+let historyPage: HistoryPage | null = null;
+let historyRequest = 0;
+
+async function showHistoryPage(from: number): Promise<void> {
+  const height = live.height;
+  if (from + HISTORY_PAGE >= height) {
+    historyPage = null; // the newest entries: the window
+    renderHistory();
+    return;
+  }
+  from = Math.max(0, from);
+  const request = ++historyRequest;
+  ui.historyRange.textContent = `fetching entries #${num(from)}–#${num(from + HISTORY_PAGE - 1)}…`;
+  try {
+    const entries = await gsio.getLedger({ from, limit: HISTORY_PAGE });
+    const first = entries[0];
+    const verifier = new ChainVerifier(first?.previous_hash, undefined, { networkId: live.networkId });
+    const bad = await verifier.addBatch(entries);
+    if (request !== historyRequest) return;
+    const good = bad ? bad.index : entries.length;
+    historyPage = {
+      entries, base: from, verified: (h) => h - from < good,
+      problem: bad ? `entry #${num(from + bad.index)} fails verification: ${bad.reason} (${bad.message})` : null,
+    };
+  } catch (err) {
+    if (request !== historyRequest) return;
+    ui.historyRange.textContent = `Could not fetch entries #${num(from)}–: ${(err as Error).message}`;
+    return;
+  }
+  renderHistory();
+}
+
+function historyView(): View {
+  return historyPage ?? windowView();
+}
+
 function renderHistory(): void {
   const f = currentFilter();
-  const entries = live.entries;
+  const view = historyView();
+  const entries = view.entries;
   const hits: HTMLLIElement[] = [];
   let count = 0;
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i] as Entry;
     if (!matches(e, f)) continue;
     count++;
-    if (hits.length < HISTORY_SIZE) hits.push(entryItem(e, i));
+    if (hits.length < HISTORY_SIZE) hits.push(entryItem(e, view.base + i, view));
   }
   ui.history.replaceChildren(...hits);
+  const last = view.base + entries.length - 1;
+  const range = entries.length === 0 ? 'no entries' : `#${num(view.base)}–#${num(last)}`;
+  ui.history.dataset.from = String(view.base);
+  ui.history.dataset.view = historyPage ? 'page' : 'window';
+  ui.historyRange.textContent = historyPage
+    ? `Entries ${range} of ${num(live.height)}, fetched from the node; ` +
+      (historyPage.problem ? `✖ ${historyPage.problem}` : 'hashes, signatures and links within the page checked in your browser')
+    : `The newest entries, ${range} of ${num(live.height)}, kept up to date`;
+  ui.historyRange.dataset.problem = String(historyPage?.problem !== null && historyPage !== null);
+  ui.historyOlder.disabled = view.base === 0;
+  ui.historyNewer.disabled = historyPage === null;
+  ui.historyNewest.disabled = historyPage === null;
   ui.historyCount.dataset.count = String(count);
-  ui.historyCount.textContent = count > hits.length
-    ? `Matching: ${count} of ${entries.length}; showing the newest ${hits.length}`
-    : `Matching: ${count} of ${entries.length}`;
+  const loaded = `the ${num(entries.length)} ${entries.length === 1 ? 'entry' : 'entries'} shown (${range})`;
+  ui.historyCount.textContent = entries.length < live.height || view.base > 0
+    ? `Matching: ${count} of ${loaded}; the filters search only these, not the whole chain of ${num(live.height)}` +
+      (count > hits.length ? `; showing the newest ${hits.length}` : '')
+    : `Matching: ${count} of ${entries.length}` + (count > hits.length ? `; showing the newest ${hits.length}` : '');
 }
 
 // Changes arrive once per entry (up to a thousand a second per node), and the history is a walk
@@ -293,14 +409,10 @@ function onLedgerChange(change: LedgerChange): void {
 
 // --- entry detail ----------------------------------------------------------------------------
 
-function showDetail(hash: string): void {
-  const entries = live.entries;
-  const index = entries.findIndex((e) => e.hash === hash);
-  const entry = entries[index];
-  if (!entry) return;
-  const verified = index < live.verification.verified;
+async function showDetail(entry: Entry, height: number, view: View): Promise<void> {
+  const verified = view.verified(height);
   const rows: [string, string][] = [
-    ['index', String(index)],
+    ['index', String(height)],
     ['id', entry.id],
     ['time', entry.timestamp],
     ['author', entry.creator_node_id + (entry.creator_node_id === selfId ? ' (this node)' : '')],
@@ -312,14 +424,29 @@ function showDetail(hash: string): void {
       [signer === entry.creator_node_id ? 'signature' : `attestation ${shortId(signer)}`, sig]),
     ['verified here', verified ? 'yes: hash, link and signatures checked in this browser' : 'not (yet)'],
   ];
-  ui.detailTitle.textContent = `Entry #${index}`;
+  ui.detailTitle.textContent = `Entry #${height}`;
   ui.detailFields.replaceChildren(...rows.flatMap(([k, v]) => [
     el('dt', {}, k), el('dd', { 'data-field': k }, v)]));
   ui.detailData.textContent = JSON.stringify(entry.data, null, 2);
-  const previous = entries[index - 1];
-  ui.detailPrevious.disabled = !previous;
-  ui.detailPrevious.onclick = previous ? () => showDetail(previous.hash) : null;
+  ui.detailPrevious.disabled = height === 0;
+  ui.detailPrevious.onclick = height === 0 ? null : () => void showPrevious(entry, height, view);
   if (!ui.dialog.open) ui.dialog.showModal();
+}
+
+// The entry before `entry`: from the list shown, or fetched from the node. A fetched one counts as
+// verified when `entry` is and it is the very entry `entry` links to (its hash recomputed).
+async function showPrevious(entry: Entry, height: number, view: View): Promise<void> {
+  const inView = view.entries[height - 1 - view.base];
+  if (inView && height - 1 >= view.base) return showDetail(inView, height - 1, view);
+  try {
+    const [previous] = await gsio.getLedger({ from: height - 1, limit: 1 });
+    if (!previous) return;
+    const linked = previous.hash === entry.previous_hash && computeEntryHash(previous) === previous.hash;
+    const known = view.verified(height) && linked;
+    await showDetail(previous, height - 1, { entries: [previous], base: height - 1, verified: () => known });
+  } catch (err) {
+    notify(`Could not fetch entry #${height - 1}: ${(err as Error).message}`);
+  }
 }
 
 function authorRows(entry: Entry): [string, string][] {
@@ -613,6 +740,19 @@ async function startReading(client: GsioClient): Promise<void> {
 
 function wireHistory(): void {
   const rerender = () => renderHistory();
+  ui.historyOlder.addEventListener('click', () => {
+    const base = historyView().base;
+    void showHistoryPage(Math.max(0, base - HISTORY_PAGE));
+  });
+  ui.historyNewer.addEventListener('click', () => {
+    if (historyPage) void showHistoryPage(historyPage.base + HISTORY_PAGE);
+  });
+  ui.historyNewest.addEventListener('click', () => void showHistoryPage(Number.MAX_SAFE_INTEGER));
+  ui.historyGoto.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const h = Number(ui.historyHeight.value);
+    if (Number.isSafeInteger(h) && h >= 0) void showHistoryPage(h);
+  });
   ui.filterForm.addEventListener('input', rerender);
   ui.filterForm.addEventListener('submit', (ev) => ev.preventDefault());
   // `reset` fires before the fields are cleared.
@@ -641,7 +781,12 @@ async function start(): Promise<void> {
   showConnection(client.status);
   wireForm(client);
   wireHistory();
-  live = new LiveLedger(client);
+  gsio = client;
+  live = new LiveLedger(client, { window: WINDOW, checkpoints: idbCheckpoints });
+  void webCryptoEd25519Available().then((yes) => {
+    engine = yes ? 'Web Crypto' : 'JavaScript';
+    ui.badge.dataset.engine = yes ? 'webcrypto' : 'js';
+  });
   live.onChange(onLedgerChange);
   live.onVerification(showVerification);
   live.onError((err) => notify(`Could not load the chain: ${err.message}`));

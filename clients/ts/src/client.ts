@@ -293,6 +293,32 @@ export class GsioClient {
    * of large entries may be above what the node puts in one answer: they are asked for again
    * with as many entries as the node says fit.
    */
+  /**
+   * The canonical chain from `from`, page by page (each at most `pageSize` entries, fewer when the
+   * node says fewer fit), without keeping them: for walking a long chain in bounded memory. Ends
+   * after the first page shorter than asked for.
+   */
+  async *ledgerPages({ from = 0, pageSize = 1000 }: { from?: number; pageSize?: number } = {}): AsyncGenerator<Entry[], void, undefined> {
+    let limit = pageSize;  // lowered for good once the node says fewer fit: entries are alike
+    let next = from;
+    for (;;) {
+      let page: Entry[];
+      for (;;) {
+        try {
+          page = await this.getLedger({ from: next, limit });
+          break;
+        } catch (err) {
+          if (!(err instanceof GsioRequestError) || err.fits === undefined || err.fits >= limit) throw err;
+          limit = err.fits;
+        }
+      }
+      if (!Array.isArray(page)) throw new GsioRequestError('get_ledger', 'the answer is not an array');
+      if (page.length > 0) yield page;
+      if (page.length < limit) return;
+      next += page.length;
+    }
+  }
+
   async getFullLedger({ from = 0, pageSize = 1000 }: { from?: number; pageSize?: number } = {}): Promise<Entry[]> {
     const all: Entry[] = [];
     let limit = pageSize;  // lowered for good once the node says fewer fit: entries are alike

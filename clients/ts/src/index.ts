@@ -8,14 +8,15 @@ export { MAX_UNIX_US, nowUnixUs, timestampFromUnixUs, unixMsFromId, unixUsFromId
 export {
   DEFAULT_ENTRY_LIMITS, ENTRY_FIELDS, GENESIS_HASH, ChainVerifier, computeEntryHash, createEntry, entryHashInput,
   nodeIdFromSeed, parseEntryText, relayProof, verifyChain, verifyEntry, verifyEntryText, verifySignature,
-  charterNetworkId, signedDigest, verifyAuthorBlock,
+  charterNetworkId, signedDigest, verifyAuthorBlock, verifySignatureAsync, verifySignatureWebCrypto,
+  webCryptoEd25519Available,
 } from './verify.js';
 export {
   InviteError, MAX_NICK_BYTES, clientProof, fingerprint, newSeed, nickProblem, readInvite, redeemInvite, signAsAuthor,
 } from './members.js';
 export type { Challenge, Invite, InviteProblem, MemberRecord, Members, MembershipChange, Role } from './members.js';
 export type {
-  ChainProblem, ChainVerification, EntryLimits, NewEntry, VerifyChainOptions, VerifyProblem, VerifyReason,
+  BatchProblem, ChainProblem, ChainVerification, ChainVerifierOptions, EntryLimits, SignatureEngine, NewEntry, VerifyChainOptions, VerifyProblem, VerifyReason,
 } from './verify.js';
 export { GsioClient, GsioRequestError, GsioTimeoutError, connect } from './client.js';
 export type { ConnectionState, ConnectionStatus, GsioClientOptions, TransportName } from './client.js';
@@ -27,5 +28,5 @@ export type {
   WebSocketConstructor, WebSocketLike,
 } from './p2p.js';
 export type { Unsubscribe } from './emitter.js';
-export { LiveLedger } from './live.js';
-export type { LedgerChange, Verification } from './live.js';
+export { LiveLedger, MemoryCheckpoints } from './live.js';
+export type { Checkpoint, CheckpointStore, LedgerChange, LiveLedgerOptions, LiveSource, Verification } from './live.js';

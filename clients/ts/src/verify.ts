@@ -154,6 +154,147 @@ export function verifySignature(publicKey: Uint8Array | string, message: Uint8Ar
   return sameBytes(sB.subtract(kA).toBytes(), encodedR);
 }
 
+// --- the same rule through Web Crypto ---------------------------------------------------------
+
+// Web Crypto's Ed25519 (Chromium: BoringSSL; Node: OpenSSL) checks the cofactorless equation by
+// encoding, as rule 3 does, but libraries differ on rules 1 and 2 (PROTOCOL.md §3). So those two
+// run here, in our code, before Web Crypto is asked; Web Crypto then only does the arithmetic of
+// rule 3. The edge vectors (tests/vectors/ed25519-edge.tsv) are run through both paths by the
+// tests, in Node and in Chromium, and must get the same verdicts.
+
+/** Which code checks the equation of rule 3: the JavaScript of @noble/ed25519, or Web Crypto. */
+export type SignatureEngine = 'js' | 'webcrypto';
+
+// Per public key: whether it passes rule 2, and its imported Web Crypto key. Keys repeat (one per
+// node and author), so each is decoded and imported once; the map is cleared when it grows large.
+interface KeyState {
+  acceptable: boolean;
+  imported?: Promise<CryptoKey | null>;
+}
+const keyStates = new Map<string, KeyState>();
+const MAX_KEY_STATES = 4096;
+
+function keyAcceptable(keyBytes: Uint8Array): boolean {
+  try {
+    const a = ed.Point.fromBytes(keyBytes, false);
+    return sameBytes(a.toBytes(), keyBytes) && !a.isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+function keyState(keyBytes: Uint8Array): KeyState {
+  const hex = bytesToHex(keyBytes);
+  let state = keyStates.get(hex);
+  if (!state) {
+    if (keyStates.size >= MAX_KEY_STATES) keyStates.clear();
+    state = { acceptable: keyAcceptable(keyBytes) };
+    keyStates.set(hex, state);
+  }
+  return state;
+}
+
+// A copy on an ArrayBuffer of its own, as Web Crypto's types want.
+function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
+}
+
+function subtleCrypto(): SubtleCrypto | undefined {
+  // Only on secure origins in a browser (https, localhost); Node 20 has it too.
+  return (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+}
+
+function importKey(state: KeyState, keyBytes: Uint8Array): Promise<CryptoKey | null> {
+  state.imported ??= (async () => {
+    const subtle = subtleCrypto();
+    if (!subtle) return null;
+    try {
+      return await subtle.importKey('raw', own(keyBytes), { name: 'Ed25519' }, false, ['verify']);
+    } catch {
+      return null; // this browser cannot: the JavaScript path checks it
+    }
+  })();
+  return state.imported;
+}
+
+let webCryptoProbe: Promise<boolean> | undefined;
+
+/**
+ * Whether Web Crypto can verify Ed25519 here (a secure origin of a browser that has it, or Node):
+ * probed once, with a signature of the test vectors that must verify and a changed copy that must not.
+ */
+export function webCryptoEd25519Available(): Promise<boolean> {
+  webCryptoProbe ??= (async () => {
+    const subtle = subtleCrypto();
+    if (!subtle) return false;
+    try {
+      const key = await subtle.importKey('raw', own(hexToBytes(PROBE_KEY)), { name: 'Ed25519' }, false, ['verify']);
+      const good = await subtle.verify({ name: 'Ed25519' }, key, own(hexToBytes(PROBE_SIG)), own(hexToBytes(PROBE_MESSAGE)));
+      const bad = own(hexToBytes(PROBE_MESSAGE));
+      bad[0] = (bad[0] ?? 0) ^ 1;
+      return good && !(await subtle.verify({ name: 'Ed25519' }, key, own(hexToBytes(PROBE_SIG)), bad));
+    } catch {
+      return false;
+    }
+  })();
+  return webCryptoProbe;
+}
+// The first entry of tests/vectors/entries.json: its creator, hash and signature.
+const PROBE_KEY = '8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c';
+const PROBE_MESSAGE = 'a4b3acaf2fcd13a4a9df6824dd24628d201ba449f4a9b1aabee9fa7f75d23ec2';
+const PROBE_SIG = 'd252e0eef162f7f212e4a45a9a1388ffa5c357d235052bd99e0a1d5ef106eae249a99d656a321ba0c8fcb4af6f488f48edb0a080b08bea2c624e7b217037c30c';
+
+/**
+ * verifySignature through Web Crypto: rules 1 and 2 here, the equation of rule 3 by
+ * `crypto.subtle.verify`. Resolves to the same verdict as verifySignature for every input (the
+ * edge vectors pin it). Where this browser cannot import the key, the JavaScript path decides.
+ * Rejects when Web Crypto has no Ed25519 here (see webCryptoEd25519Available).
+ */
+export async function verifySignatureWebCrypto(publicKey: Uint8Array | string, message: Uint8Array | string,
+                                               signature: Uint8Array | string): Promise<boolean> {
+  const subtle = subtleCrypto();
+  if (!subtle) throw new Error('Web Crypto is not available here');
+  const keyBytes = bytesOf(publicKey, 32);
+  const messageBytes = bytesOf(message);
+  const signatureBytes = bytesOf(signature, 64);
+  if (!keyBytes || !messageBytes || !signatureBytes) return false;
+  if (!scalarBelowOrder(signatureBytes.subarray(32))) return false; // rule 1
+  const state = keyState(keyBytes);
+  if (!state.acceptable) return false; // rule 2
+  const key = await importKey(state, keyBytes);
+  if (!key) return verifySignature(keyBytes, messageBytes, signatureBytes);
+  return subtle.verify({ name: 'Ed25519' }, key, own(signatureBytes), own(messageBytes));
+}
+
+// S < L, reading S little-endian, compared from the most significant byte.
+const ORDER_BYTES = (() => {
+  const out = new Uint8Array(32);
+  let n = GROUP_ORDER;
+  for (let i = 0; i < 32; i++) { out[i] = Number(n & 0xffn); n >>= 8n; }
+  return out;
+})();
+function scalarBelowOrder(s: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const a = s[i] ?? 0;
+    const b = ORDER_BYTES[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return false; // S = L
+}
+
+/**
+ * verifySignature, asynchronously, by `engine` ('auto': Web Crypto where it has Ed25519, else
+ * JavaScript). Every engine gives the verdict of the one rule.
+ */
+export async function verifySignatureAsync(publicKey: Uint8Array | string, message: Uint8Array | string,
+                                           signature: Uint8Array | string,
+                                           engine: SignatureEngine | 'auto' = 'auto'): Promise<boolean> {
+  if (engine === 'js' || (engine === 'auto' && !(await webCryptoEd25519Available()))) {
+    return verifySignature(publicKey, message, signature);
+  }
+  return verifySignatureWebCrypto(publicKey, message, signature);
+}
+
 // --- entry texts and shapes -------------------------------------------------------------------
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -225,8 +366,9 @@ function utf8Length(s: string): number {
 }
 
 // The node's validation (ledger::validate, without the clock check) of an entry whose fields
-// checkFields accepted, in the node's order, so that the reason is the node's too.
-function validate(e: Entry, limits: EntryLimits): VerifyProblem | null {
+// checkFields accepted, in the node's order, so that the reason is the node's too; all but the
+// signature arithmetic, whose checks it returns (validate() runs them).
+function validateUnsigned(e: Entry, limits: EntryLimits): VerifyProblem | SignatureCheck[] {
   let data: string;
   try {
     if (nestsDeeperThan(e.data, limits.maxDataDepth, [])) {
@@ -268,13 +410,28 @@ function validate(e: Entry, limits: EntryLimits): VerifyProblem | null {
     // One spelling per signature: an upper-case copy would make a byte-different copy of the entry.
     if (!isHex(sig, 64)) return problem('bad_signature', `the signature of ${signer.slice(0, 12)} is not 128 lowercase hex digits`);
   }
+  return signatures.map(([signer, signature]) => ({ signer, signature }));
+}
+
+// The signatures an entry's validation still has to check, in the order a node checks them.
+interface SignatureCheck {
+  signer: string;
+  signature: string;
+}
+
+function badSignature(e: Entry, signer: string): VerifyProblem {
+  return problem('bad_signature', signer === e.creator_node_id
+    ? "the creator's signature is invalid"
+    : `the attestation by ${signer.slice(0, 12)} is invalid`);
+}
+
+// validate() up to the signatures, then the signatures by `check` (JavaScript by default).
+function validate(e: Entry, limits: EntryLimits): VerifyProblem | null {
+  const checks = validateUnsigned(e, limits);
+  if (!Array.isArray(checks)) return checks;
   const message = hexToBytes(e.hash);
-  for (const [signer, sig] of signatures) {
-    if (!verifySignature(signer, message, sig)) {
-      return problem('bad_signature', signer === creator
-        ? "the creator's signature is invalid"
-        : `the attestation by ${signer.slice(0, 12)} is invalid`);
-    }
+  for (const { signer, signature } of checks) {
+    if (!verifySignature(signer, message, signature)) return badSignature(e, signer);
   }
   return null;
 }
@@ -285,14 +442,30 @@ function limitsOf(limits: Partial<EntryLimits> | undefined): EntryLimits {
 
 // An entry given as an object or as text: the entry (when it could be read) and its verdict.
 function judge(input: unknown, limits: EntryLimits): { entry: Entry | undefined; problem: VerifyProblem | null } {
+  const read = readEntry(input);
+  if (!read.entry) return { entry: undefined, problem: read.problem };
+  return { entry: read.entry, problem: validate(read.entry, limits) };
+}
+
+function readEntry(input: unknown): { entry: Entry; problem: null } | { entry: undefined; problem: VerifyProblem } {
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const parsed = parseEntryText(input);
     if ('problem' in parsed) return { entry: undefined, problem: parsed.problem };
-    return { entry: parsed.entry, problem: validate(parsed.entry, limits) };
+    return { entry: parsed.entry, problem: null };
   }
   const bad = checkFields(input);
   if (bad) return { entry: undefined, problem: bad };
-  return { entry: input as Entry, problem: validate(input as Entry, limits) };
+  return { entry: input as Entry, problem: null };
+}
+
+// judge() without the signature arithmetic: the entry, a problem, or the signatures to check.
+function judgeUnsigned(input: unknown, limits: EntryLimits):
+    { entry: Entry | undefined; problem: VerifyProblem | null; checks: SignatureCheck[] } {
+  const read = readEntry(input);
+  if (!read.entry) return { entry: undefined, problem: read.problem, checks: [] };
+  const checks = validateUnsigned(read.entry, limits);
+  if (!Array.isArray(checks)) return { entry: read.entry, problem: checks, checks: [] };
+  return { entry: read.entry, problem: null, checks };
 }
 
 /**
@@ -362,21 +535,47 @@ export function verifyAuthorBlock(data: JsonValue, networkId: string, entryUnixU
   return null;
 }
 
+/** Options of a ChainVerifier beyond the start link and the limits. */
+export interface ChainVerifierOptions {
+  /**
+   * The private network of the chain (its charter's hash) when verifying a suffix of it, whose
+   * author blocks are then checked too. From the genesis link it is read from the charter.
+   */
+  networkId?: string | null;
+  /**
+   * Ids on the chain below the start link that this verifier does not hold itself (e.g. the
+   * entries of a window verified before): an entry with such an id is a `duplicate_id`.
+   */
+  idBefore?: (id: string) => boolean;
+}
+
+/** Where a batch stopped: the failing input's index in the batch, the entry (if read) and why. */
+export interface BatchProblem extends VerifyProblem {
+  index: number;
+  entry: Entry | undefined;
+}
+
 export class ChainVerifier {
   readonly #startHash: string;
   #networkId: string | null = null;
   readonly #limits: EntryLimits;
+  readonly #idBefore: ((id: string) => boolean) | undefined;
   readonly #hashes: string[] = [];
   readonly #ids: string[] = [];
   readonly #idSet = new Set<string>();
+  // Entries verified and then forgotten by compact(): they count in height; their ids are not held.
+  #forgotten = 0;
+  #forgottenTip: string | undefined;
 
   /**
    * `previousHash`: the link the first entry must carry (the genesis link unless verifying a
    * suffix); `limits`: the network's limits on entry data, the node's defaults unless given.
    */
-  constructor(previousHash: string = GENESIS_HASH, limits?: Partial<EntryLimits>) {
+  constructor(previousHash: string = GENESIS_HASH, limits?: Partial<EntryLimits>, options: ChainVerifierOptions = {}) {
     this.#startHash = previousHash;
     this.#limits = limitsOf(limits);
+    this.#networkId = options.networkId ?? null;
+    this.#idBefore = options.idBefore;
   }
 
   /** The private network of the chain (its charter's hash), once its first entry was a charter. */
@@ -386,11 +585,11 @@ export class ChainVerifier {
 
   /** Entries verified so far. */
   get height(): number {
-    return this.#hashes.length;
+    return this.#forgotten + this.#hashes.length;
   }
 
   get tipHash(): string {
-    return this.#hashes[this.#hashes.length - 1] ?? this.#startHash;
+    return this.#hashes[this.#hashes.length - 1] ?? this.#forgottenTip ?? this.#startHash;
   }
 
   /**
@@ -402,22 +601,31 @@ export class ChainVerifier {
   }
 
   #add(input: unknown): { entry: Entry | undefined; problem: VerifyProblem | null } {
-    const judged = judge(input, this.#limits);
+    const judged = judgeUnsigned(input, this.#limits);
     const e = judged.entry;
     if (judged.problem || !e) return judged;
-    if (e.previous_hash !== this.tipHash) {
-      return { entry: e, problem: problem('bad_link', `previous_hash should be ${this.tipHash} (the entry before)`) };
+    const message = hexToBytes(e.hash);
+    for (const { signer, signature } of judged.checks) {
+      if (!verifySignature(signer, message, signature)) return { entry: e, problem: badSignature(e, signer) };
     }
-    if (this.#idSet.has(e.id)) return { entry: e, problem: problem('duplicate_id', 'the id is already on this chain') };
-    if (this.#hashes.length === 0 && this.#startHash === GENESIS_HASH) this.#networkId = charterNetworkId(e);
+    return { entry: e, problem: this.#accept(e) };
+  }
+
+  // The checks that need the chain (link, duplicate id, author block); on success e is the tip.
+  #accept(e: Entry): VerifyProblem | null {
+    if (e.previous_hash !== this.tipHash) {
+      return problem('bad_link', `previous_hash should be ${this.tipHash} (the entry before)`);
+    }
+    if (this.#idSet.has(e.id) || this.#idBefore?.(e.id)) return problem('duplicate_id', 'the id is already on this chain');
+    if (this.height === 0 && this.#startHash === GENESIS_HASH) this.#networkId = charterNetworkId(e);
     if (this.#networkId !== null) {
       const bad = verifyAuthorBlock(e.data, this.#networkId, unixUsFromId(e.id));
-      if (bad) return { entry: e, problem: bad };
+      if (bad) return bad;
     }
     this.#hashes.push(e.hash);
     this.#ids.push(e.id);
     this.#idSet.add(e.id);
-    return judged;
+    return null;
   }
 
   /** Like add(), and also gives the entry read (from a text) when it could be read. */
@@ -425,12 +633,73 @@ export class ChainVerifier {
     return this.#add(input);
   }
 
+  /**
+   * add() for each of `inputs` in turn, with the same verdicts, but the Ed25519 signatures of the
+   * batch checked together by `engine` ('auto': Web Crypto where this browser has Ed25519, else
+   * JavaScript). Stops at the first failure, which it returns; the entries before it stay added.
+   */
+  async addBatch(inputs: readonly unknown[], engine: SignatureEngine | 'auto' = 'auto'): Promise<BatchProblem | null> {
+    const start = this.height;
+    const staged: { entry: Entry; checks: SignatureCheck[] }[] = [];
+    let stop: BatchProblem | null = null;
+    let stopChecks: SignatureCheck[] = [];
+    for (let index = 0; index < inputs.length; index++) {
+      const judged = judgeUnsigned(inputs[index], this.#limits);
+      const e = judged.entry;
+      if (judged.problem || !e) {
+        stop = { ...(judged.problem as VerifyProblem), index, entry: e };
+        break;
+      }
+      const bad = this.#accept(e);
+      if (bad) {
+        // add() checks the signatures before these: they decide first.
+        stop = { ...bad, index, entry: e };
+        stopChecks = judged.checks;
+        break;
+      }
+      staged.push({ entry: e, checks: judged.checks });
+    }
+    const useJs = engine === 'js' || (engine === 'auto' && !(await webCryptoEd25519Available()));
+    const verdicts = await Promise.all([...staged, ...(stop ? [{ entry: stop.entry as Entry, checks: stopChecks }] : [])]
+      .map(async ({ entry, checks }) => {
+        if (checks.length === 0) return null;
+        const message = hexToBytes(entry.hash);
+        const results = await Promise.all(checks.map(({ signer, signature }) => useJs
+          ? verifySignature(signer, message, signature)
+          : verifySignatureWebCrypto(signer, message, signature)));
+        const failed = results.indexOf(false);
+        return failed < 0 ? null : badSignature(entry, (checks[failed] as SignatureCheck).signer);
+      }));
+    const first = verdicts.findIndex((v) => v !== null);
+    if (first >= 0 && first < staged.length) {
+      this.truncate(start + first);
+      return { ...(verdicts[first] as VerifyProblem), index: first, entry: staged[first]?.entry };
+    }
+    if (stop && first === staged.length) return { ...(verdicts[first] as VerifyProblem), index: stop.index, entry: stop.entry };
+    return stop;
+  }
+
   /** Forgets every entry from index `height` on (after a reorg replaced them). */
   truncate(height: number): void {
-    while (this.#hashes.length > Math.max(0, height)) {
+    if (height < this.#forgotten) throw new RangeError(`cannot truncate below ${this.#forgotten}: compact() forgot those entries`);
+    while (this.height > Math.max(0, height)) {
       this.#hashes.pop();
       this.#idSet.delete(this.#ids.pop() as string);
     }
+  }
+
+  /**
+   * Forgets the ids and hashes of all but the newest `keep` entries, so that a long-lived
+   * verifier holds bounded memory: height and tipHash stay; duplicate ids are then found among
+   * the entries kept only, and truncate() cannot go below them.
+   */
+  compact(keep: number): void {
+    const drop = this.#hashes.length - Math.max(0, keep);
+    if (drop <= 0) return;
+    this.#forgottenTip = this.#hashes[drop - 1];
+    this.#forgotten += drop;
+    this.#hashes.splice(0, drop);
+    for (const id of this.#ids.splice(0, drop)) this.#idSet.delete(id);
   }
 }
 

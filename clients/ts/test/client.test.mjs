@@ -192,7 +192,11 @@ describe('GsioClient against one gsio-node', () => {
     assert.deepEqual((await appended).entries, [e]);
     assert.equal(live.entries.length, before + 1);
     const v = await h.withTimeout(live.settled(), 5000, 'verification of the new entry');
-    assert.deepEqual(v, { state: 'verified', verified: before + 1 });
+    assert.equal(v.state, 'verified');
+    assert.equal(v.verified, before + 1);
+    assert.equal(v.complete, true);
+    assert.equal(v.fromGenesis, before + 1);
+    assert.equal(v.checkedThisVisit, before + 1, 'each entry verified once');
     live.stop();
   });
 });

@@ -13,8 +13,8 @@ import {
   canonicalize, CanonicalJsonError, ChainVerifier, computeEntryHash, createEntry, entryHashInput, GENESIS_HASH,
   LiveLedger, MAX_UNIX_US, nodeIdFromSeed, nowUnixUs, parseEntryText, parseStrictJson, StrictJsonError,
   timestampFromUnixUs, unixMsFromId, unixUsFromId, verifyChain, verifyEntry, verifyEntryText, verifySignature,
-  charterNetworkId, clientProof, signAsAuthor, signedDigest, verifyAuthorBlock,
-  fingerprint, InviteError, newSeed, nickProblem, readInvite, redeemInvite,
+  charterNetworkId, clientProof, signAsAuthor, signedDigest, verifyAuthorBlock, verifySignatureWebCrypto,
+  verifySignatureAsync, webCryptoEd25519Available, MemoryCheckpoints, fingerprint, InviteError, newSeed, nickProblem, readInvite, redeemInvite,
 } from '../dist/index.js';
 
 const vectorsDir = process.env.GSIO_VECTORS ||
@@ -251,6 +251,17 @@ describe('the signature rule (tests/vectors/ed25519-edge.tsv)', () => {
     assert.deepEqual(wrong, []);
   });
 
+  it('the Web Crypto path (rules 1 and 2 here, the equation by crypto.subtle) agrees on all 31', async () => {
+    assert.equal(await webCryptoEd25519Available(), true, 'Node 20 has Ed25519 in Web Crypto');
+    const wrong = [];
+    for (const r of rows) {
+      const viaWebCrypto = await verifySignatureWebCrypto(r.publicKey, r.message, r.signature);
+      const viaAsyncJs = await verifySignatureAsync(r.publicKey, r.message, r.signature, 'js');
+      if (viaWebCrypto !== r.valid || viaAsyncJs !== r.valid) wrong.push(`${r.name}: ${viaWebCrypto}/${viaAsyncJs}, expected ${r.valid}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
   it('is what @noble/ed25519 strict mode checks, plus the cofactorless equation', () => {
     // noble (zip215: false) already refuses S >= L, non-canonical A and R and small-order keys,
     // but checks the cofactored equation: it accepts the cases valid only with the cofactor.
@@ -454,6 +465,20 @@ describe('LiveLedger against a node that pushes malformed events', () => {
       onEntry: (f) => { handlers.entry.push(f); return () => {}; },
       onReorg: (f) => { handlers.reorg.push(f); return () => {}; },
       onState: (f) => { handlers.state = [f]; return () => {}; },
+      async nodeInfo() { return { height: this.chain.length }; },
+      async getLedger({ from = 0, limit = 1000 } = {}) {
+        return structuredClone((this.tamper ?? ((x) => x))(this.chain.slice(from, from + limit), from));
+      },
+      async *ledgerPages({ from = 0, pageSize = 1000 } = {}) {
+        for (let at = from; ; at += pageSize) {
+          this.pagesServed++;
+          const page = await this.getLedger({ from: at, limit: pageSize });
+          if (page.length) yield page;
+          if (page.length < pageSize) return;
+        }
+      },
+      pagesServed: 0,
+      tamper: null,
       failNextLoad: false,
       froms: [],
       duringLoad: null,  // runs while a load is on its way, as a node's events would
@@ -461,7 +486,7 @@ describe('LiveLedger against a node that pushes malformed events', () => {
         this.loads++;
         this.froms.push(from);
         if (this.failNextLoad) { this.failNextLoad = false; throw new Error('timed out'); }
-        const page = structuredClone(this.chain.slice(from));
+        const page = structuredClone((this.tamper ?? ((x) => x))(this.chain.slice(from), from));
         const during = this.duringLoad;
         this.duringLoad = null;
         if (during) during();
@@ -471,6 +496,13 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     };
   }
   const seed = '5a'.repeat(32);
+  function assertVerified(v, n) {
+    assert.equal(v.state, 'verified');
+    assert.equal(v.verified, n);
+    assert.equal(v.fromGenesis, n);
+    assert.equal(v.complete, true);
+    assert.equal(v.problem, undefined);
+  }
   function makeChain(length, previousHash = GENESIS_HASH, from = 0) {
     const out = [];
     for (let i = 0; i < length; i++) {
@@ -485,7 +517,7 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     const client = fakeClient(honest);
     const live = new LiveLedger(client);
     await live.start();
-    assert.deepEqual(await live.settled(), { state: 'verified', verified: 6 });
+    assertVerified(await live.settled(), 6);
     // A branch from height 2 whose second entry is not an entry at all.
     const branch = makeChain(5, honest[1].hash, 100);
     client.push('reorg', { fork_height: 2, removed: honest.slice(2).map((e) => e.id), added: [branch[0], null, ...branch.slice(2)], partial: false });
@@ -519,7 +551,7 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     await live.start();
     assert.deepEqual(client.froms, [0, 4]);
     assert.deepEqual(live.entries.map((e) => e.hash), client.chain.map((e) => e.hash));
-    assert.deepEqual(await live.settled(), { state: 'verified', verified: 12 });
+    assertVerified(await live.settled(), 12);
     live.stop();
   });
 
@@ -535,8 +567,114 @@ describe('LiveLedger against a node that pushes malformed events', () => {
     client.push('state', { state: 'connected', sessions: 1 });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(live.entries.length, 3);
-    assert.deepEqual(await live.settled(), { state: 'verified', verified: 3 });
+    assertVerified(await live.settled(), 3);
     live.stop();
+  });
+
+  // Waits until `live` reports a verification passing `ok`.
+  function until(live, ok, what) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out: ${what} (${JSON.stringify(live.verification)})`)), 20000);
+      const check = (v) => { if (ok(v)) { clearTimeout(timer); off(); resolve(v); } };
+      const off = live.onVerification(check);
+      check(live.verification);
+    });
+  }
+
+  describe('a window on a long chain, with a checkpoint', () => {
+    const long = makeChain(1300);
+    const more = makeChain(7, long.at(-1).hash, 1300);
+
+    it('holds only the window, verifies the history in pages, then only what was added', async () => {
+      const store = new MemoryCheckpoints();
+      const client = fakeClient(long.slice());
+      const live = new LiveLedger(client, { window: 100, checkpoints: store, historyPageSize: 250 });
+      await live.start();
+      assert.equal(live.entries.length, 100);
+      assert.equal(live.windowStart, 1200);
+      assert.equal(live.entries[0].hash, long[1200].hash);
+      const v = await until(live, (x) => x.complete && x.saved === 1300, 'the history check joins up');
+      assert.equal(v.fromGenesis, 1300);
+      assert.equal(v.checkedThisVisit, 1300, 'every entry once');
+      assert.deepEqual(v.history, { state: 'done', from: 0, to: 1200, checked: 1200 });
+      assert.equal(client.pagesServed, 5, '1200 entries in pages of 250');
+      assert.deepEqual(await store.load(long[0].hash), { chain: long[0].hash, height: 1300, hash: long[1299].hash, networkId: null });
+      live.stop();
+
+      // Later: 7 more entries; a new LiveLedger on the same store verifies those 7 only.
+      client.chain.push(...more);
+      const again = new LiveLedger(client, { window: 100, checkpoints: store, historyPageSize: 250 });
+      await again.start();
+      const w = await until(again, (x) => x.complete && x.saved === 1307, 'the 7 new entries');
+      assert.equal(w.checkpoint, 1300);
+      assert.equal(w.checkedThisVisit, 7);
+      assert.equal(w.history.state, 'none');
+      assert.equal(again.entries.length, 100);
+      // Pushes move the window along; memory stays bounded by the window and its slack.
+      let tip = more.at(-1).hash;
+      for (const e of makeChain(150, tip, 2000)) { client.chain.push(e); client.push('entry', e); tip = e.hash; }
+      const x = await until(again, (y) => y.complete && y.height === 1457, 'the pushed entries');
+      assert.equal(x.checkedThisVisit, 157);
+      assert.ok(again.entries.length <= 200, `window of ${again.entries.length}`);
+      assert.equal(again.tipHash, tip);
+      again.stop();
+    });
+
+    it('goes back to entry 0 when the checkpoint is not on the chain, and names a tampered old entry', async () => {
+      const store = new MemoryCheckpoints();
+      // A checkpoint of another branch with the same first entry.
+      await store.save({ chain: long[0].hash, height: 600, hash: 'ab'.repeat(32), networkId: null });
+      const client = fakeClient(long.slice());
+      client.tamper = (page, from) => page.map((e, i) => (from + i === 700 ? { ...e, data: { i: 'changed' } } : e));
+      const live = new LiveLedger(client, { window: 100, checkpoints: store, historyPageSize: 250 });
+      await live.start();
+      const v = await until(live, (x) => x.state === 'failed', 'the tampered entry');
+      assert.equal(v.problem.index, 700);
+      assert.equal(v.problem.reason, 'bad_hash');
+      assert.equal(v.problem.id, long[700].id);
+      assert.equal(v.fromGenesis, 700, 'verified from 0 up to the bad entry');
+      assert.equal(v.checkpoint, 0, 'the checkpoint was dropped');
+      assert.equal((await store.load(long[0].hash)).height, 600, 'no checkpoint past a failure is stored');
+      live.stop();
+    });
+  });
+});
+
+describe('ChainVerifier.addBatch', () => {
+  const seed = '6b'.repeat(32);
+  const build = (n) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      out.push(createEntry({ seed, data: { i }, previousHash: out.at(-1)?.hash ?? GENESIS_HASH, unixUs: 1767323046000000 + i }));
+    }
+    return out;
+  };
+
+  it('gives add()\'s verdict, index and reason, by both engines', async () => {
+    const good = build(8);
+    const badSig = structuredClone(good);
+    badSig[3].signatures[badSig[3].creator_node_id] = flipHex(badSig[3].signatures[badSig[3].creator_node_id]);
+    // Entry 5's signature fails and entry 5's link too: the signature is checked first.
+    const both = structuredClone(good);
+    both[5].signatures[both[5].creator_node_id] = flipHex(both[5].signatures[both[5].creator_node_id]);
+    both[5].previous_hash = 'cd'.repeat(32);
+    const badLink = structuredClone(good);
+    badLink[6] = createEntry({ seed, data: { i: 6 }, previousHash: 'ef'.repeat(32), unixUs: 1767323046000006 });
+    for (const chainIn of [good, badSig, both, badLink]) {
+      const one = new ChainVerifier();
+      let expected = null;
+      for (let i = 0; i < chainIn.length && !expected; i++) {
+        const p = one.add(chainIn[i]);
+        if (p) expected = { reason: p.reason, index: i };
+      }
+      for (const engine of ['js', 'webcrypto']) {
+        const batch = new ChainVerifier();
+        const got = await batch.addBatch(chainIn, engine);
+        assert.deepEqual(got && { reason: got.reason, index: got.index }, expected, engine);
+        assert.equal(batch.height, one.height, `${engine}: the entries before the failure stay added`);
+        assert.equal(batch.tipHash, one.tipHash);
+      }
+    }
   });
 });
 
