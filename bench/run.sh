@@ -638,11 +638,11 @@ measure_large() {  # store label mode run
     say "  pages $(jq -c '[.pages[] | {from, p50: .latency_ms.p50, p99: .latency_ms.p99}]' <<<"$pages"); adds $(jq -c '{entries_per_s, latency_ms}' <<<"$ingest")"
   fi
   stop_peer
-  jq -nc --arg label "$label" --arg mode "$mode" --argjson run "$run" --argjson height "$height" \
+  jq -nc --arg node "$label" --arg mode "$mode" --argjson run "$run" --argjson height "$height" \
     --argjson ready "$ready" --argjson rss_ready "$rss_ready" --argjson verified_s "$verified_s" \
     --argjson rss_verified "$rss_verified" --argjson pages "$pages" --argjson ingest "$ingest" \
     --argjson db_bytes "$(stat -c %s "$store/ledger.db")" --arg load "$(busy_cores)" \
-    '{label: $label, mode: $mode, run: $run, height: $height, ready_s: $ready, rss_ready_kib: $rss_ready,
+    '{label: $node, mode: $mode, run: $run, height: $height, ready_s: $ready, rss_ready_kib: $rss_ready,
       verified_s: $verified_s, rss_verified_kib: $rss_verified, pages: $pages, ingest: $ingest,
       db_bytes: $db_bytes, busy_cores_before: ($load | tonumber)}' >>"$work/large.jsonl"
 }

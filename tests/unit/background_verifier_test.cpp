@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "chains.hpp"
 #include "crypto/identity.hpp"
 #include "ledger/background_verifier.hpp"
 
@@ -14,14 +15,7 @@ using gsio::crypto::identity;
 namespace {
 
 std::vector<entry> signed_chain(int n) {
-  const auto creator = identity::generate();
-  std::vector<entry> chain;
-  std::string parent(genesis_hash);
-  for (int i = 0; i < n; ++i) {
-    chain.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, 1000 + i));
-    parent = chain.back().hash;
-  }
-  return chain;
+  return gsio::test::make_chain(identity::generate(), n);
 }
 
 // What a verifier reported, for a test to wait on.

@@ -7,6 +7,7 @@
 #include "crypto/sha256.hpp"
 #include "crypto/signature.hpp"
 #include "ledger/store.hpp"
+#include "chains.hpp"
 #include "test_util.hpp"
 #include "util/hex.hpp"
 
@@ -16,18 +17,9 @@ using gsio::crypto::sha256;
 using gsio::util::from_hex;
 using gsio::util::is_lower_hex;
 using gsio::util::to_hex;
+using gsio::test::make_chain;
 
 namespace {
-
-std::vector<entry> make_chain(const identity& creator, int n) {
-  std::vector<entry> chain;
-  std::string parent(genesis_hash);
-  for (int i = 0; i < n; ++i) {
-    chain.push_back(make_entry(creator, "{\"n\":" + std::to_string(i) + "}", parent, 1000 + i));
-    parent = chain.back().hash;
-  }
-  return chain;
-}
 
 std::vector<const entry*> pointers(const std::vector<entry>& entries) {
   std::vector<const entry*> out;

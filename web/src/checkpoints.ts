@@ -5,33 +5,13 @@
 // whatever node or address serves them. An origin's IndexedDB is its own, so each node's page
 // keeps its own checkpoints. Its own database, apart from the key store (keystore.ts).
 import type { Checkpoint, CheckpointStore } from '@gsio/client';
+import { runRequest } from './idb.js';
 
 const DB_NAME = 'gsio-verify';
 const STORE = 'checkpoints';
 
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'chain' });
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error('IndexedDB: cannot open the checkpoint store'));
-  });
-}
-
-async function run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await openDb();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = act(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request.result);
-      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB: the transaction failed'));
-      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB: the transaction was aborted'));
-    });
-  } finally {
-    db.close();
-  }
-}
+const run = <T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> =>
+  runRequest({ db: DB_NAME, store: STORE, keyPath: 'chain' }, mode, act);
 
 function isCheckpoint(value: unknown): value is Checkpoint {
   if (typeof value !== 'object' || value === null) return false;

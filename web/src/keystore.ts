@@ -1,6 +1,8 @@
 // The member keys of this browser, one per private network, in IndexedDB: the seed is made here
 // (crypto.getRandomValues) and never leaves the browser; only signatures made with it do. An
 // origin's IndexedDB is its own, so each node's page keeps its own keys.
+import { runRequest } from './idb.js';
+
 const DB_NAME = 'gsio';
 const STORE = 'keys';
 
@@ -16,30 +18,8 @@ export interface StoredKey {
   joined: number;
 }
 
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'network' });
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error('IndexedDB: cannot open the key store'));
-  });
-}
-
-async function run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await openDb();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = act(tx.objectStore(STORE));
-      // Resolved once the transaction commits: a key reported saved is on disk.
-      tx.oncomplete = () => resolve(request.result);
-      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB: the transaction failed'));
-      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB: the transaction was aborted'));
-    });
-  } finally {
-    db.close();
-  }
-}
+const run = <T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> =>
+  runRequest({ db: DB_NAME, store: STORE, keyPath: 'network' }, mode, act);
 
 function isStoredKey(value: unknown): value is StoredKey {
   if (typeof value !== 'object' || value === null) return false;

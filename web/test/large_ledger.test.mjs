@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { tamperInTransit } from './page_helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const h = require('../../tests/js/lib/harness.js');
@@ -24,17 +25,6 @@ const ENTRIES = process.env.GSIO_SANITIZED ? 5_000 : 200_000;
 const WINDOW = 500;
 const HEAP_LIMIT = 100 * 1024 * 1024;
 const TAMPERED = 1500; // an old entry, far below the window
-
-async function tamperInTransit(page, tamper) {
-  await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, body: tamper(await response.text()) });
-  });
-  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-    const server = ws.connectToServer();
-    server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
-  });
-}
 
 const badge = (page) => page.evaluate(() => ({ ...document.getElementById('verify-badge').dataset,
   text: document.getElementById('verify-badge').textContent, v: window.gsioVerification }));

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { tamperInTransit } from './page_helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const h = require('../../tests/js/lib/harness.js');
@@ -22,19 +23,6 @@ const m = require('../../tests/js/lib/members.js');
 const CHROMIUM = '/usr/bin/chromium';
 const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
 const shots = process.env.GSIO_SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'gsio-web-ui-'));
-
-// Rewrites every Socket.IO message from the node to `page` with `tamper` (text to text), on the
-// polling transport and on the WebSocket alike: what a man in the middle could do.
-async function tamperInTransit(page, tamper) {
-  await page.route(/\/socket\.io\/.*transport=polling/, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, body: tamper(await response.text()) });
-  });
-  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-    const server = ws.connectToServer();
-    server.onMessage((message) => ws.send(typeof message === 'string' ? tamper(message) : message));
-  });
-}
 
 describe('web UI on a two-node cluster', () => {
   let browser;
