@@ -40,6 +40,8 @@ export interface NodeAnnouncePayload {
   entries: number;
   /** On the first announce of a relay link: the proof of node_id (see relayProof). */
   relay_proof?: string;
+  /** On a private network: the admission of node_id (docs/PROTOCOL.md §8, Relays). */
+  membership?: string;
 }
 
 /** NodeListResponse: `nodes` are the ids, `peers` a record for each. */
@@ -136,6 +138,15 @@ export interface RelayConnectOptions {
    * Needs a WebSocket that reports the upgrade response (the `ws` package's 'upgrade' event).
    */
   seed?: string;
+  /**
+   * The private network this connection takes part in (docs/PROTOCOL.md §8): `id` is its charter's
+   * hash, `membership` the admission that announce() shows the relay (the data of the entry that
+   * admitted `nodeId` as a node; absent when the charter did). Every message then carries the
+   * network's id, and connect() refuses a relay whose upgrade response does not list it in
+   * `X-Gsio-Networks`, as the nodes do, so the network's traffic never goes to a relay that would
+   * pass it to anyone. Needs `seed` and a WebSocket that reports the upgrade response.
+   */
+  network?: { id: string; membership?: string };
   /** The WebSocket implementation; globalThis.WebSocket by default (pass `ws` on Node 20). */
   WebSocket?: WebSocketConstructor;
   /** How long the upgrade may take, ms (default 10,000). */
@@ -163,12 +174,16 @@ export class RelayConnection {
   readonly #events = new Listeners<RelayEvents>();
   readonly #recent = new Set<string>();
   readonly #proof: string | undefined;
+  readonly #network: { id: string; membership?: string } | undefined;
   #closed = false;
 
   static connect(url: string, options: RelayConnectOptions): Promise<RelayConnection> {
     if (!isHex(options.nodeId, 32)) return Promise.reject(new TypeError('nodeId must be 64 lowercase hex'));
     if (options.seed !== undefined && (!isHex(options.seed, 32) || nodeIdFromSeed(options.seed) !== options.nodeId))
       return Promise.reject(new TypeError('seed must be the 64-hex Ed25519 seed of nodeId'));
+    const network = options.network;
+    if (network !== undefined && (!isHex(network.id, 32) || options.seed === undefined))
+      return Promise.reject(new TypeError('network needs a 64-hex id, and a seed: its relays require proofs'));
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Impl) return Promise.reject(new Error('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)'));
     let target = url;
@@ -185,11 +200,19 @@ export class RelayConnection {
     const ws = init === undefined ? new Impl(target) : new Impl(target, init);
     // The relay's challenge comes in its 101 response, which only some implementations show.
     let challenge: string | undefined;
+    // So does the list of private networks it serves.
+    let served: string[] | undefined;
     const withUpgrade = ws as unknown as { on?: (event: string, listener: (res: any) => void) => void };
+    if (network !== undefined && typeof withUpgrade.on !== 'function') {
+      ws.close();
+      return Promise.reject(new TypeError('network needs a WebSocket that reports the upgrade response (the ws package)'));
+    }
     if (options.seed !== undefined && typeof withUpgrade.on === 'function')
       withUpgrade.on('upgrade', (res: { headers?: Record<string, string | string[] | undefined> }) => {
         const value = res?.headers?.['x-gsio-challenge'];
         if (typeof value === 'string') challenge = value;
+        const networks = res?.headers?.['x-gsio-networks'];
+        served = typeof networks === 'string' ? networks.split(',').map((id) => id.trim()) : [];
       });
     const timeoutMs = options.openTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
@@ -205,9 +228,16 @@ export class RelayConnection {
         reject(new Error(`relay ${url}: no connection within ${timeoutMs} ms`));
       }), timeoutMs);
       ws.addEventListener('open', () => settle(() => {
+        if (network !== undefined && !served?.includes(network.id)) {
+          ws.close(1000, 'not this network');
+          reject(new Error(`relay ${url} does not serve private network ${network.id}` +
+                           (served?.length ? ` (it serves ${served.join(', ')})` : ' (it serves no private network)') +
+                           ': its broadcasts would reach anyone who connects'));
+          return;
+        }
         const proof = options.seed !== undefined && challenge !== undefined
           ? relayProof(options.seed, challenge, options.nodeId) : undefined;
-        resolve(new RelayConnection(options.nodeId, ws, proof));
+        resolve(new RelayConnection(options.nodeId, ws, proof, network));
       }));
       // Browsers tell nothing about why an upgrade failed (e.g. 401 for a wrong token).
       ws.addEventListener('error', (ev: { message?: string }) =>
@@ -217,10 +247,12 @@ export class RelayConnection {
     });
   }
 
-  private constructor(nodeId: string, ws: WebSocketLike, proof: string | undefined) {
+  private constructor(nodeId: string, ws: WebSocketLike, proof: string | undefined,
+                      network: { id: string; membership?: string } | undefined) {
     this.nodeId = nodeId;
     this.#ws = ws;
     this.#proof = proof;
+    this.#network = network;
     ws.addEventListener('message', (ev: { data: unknown }) => this.#receive(ev.data));
     ws.addEventListener('close', (ev: { code?: number; reason?: string }) => {
       this.#closed = true;
@@ -257,7 +289,7 @@ export class RelayConnection {
 
   /** Sends a message from this connection's node id; returns the envelope sent. */
   send<P extends object>(messageType: MessageType | string, payload: P, recipientId = ''): Envelope<P> {
-    const env = makeEnvelope(messageType, this.nodeId, payload, recipientId);
+    const env = makeEnvelope(messageType, this.nodeId, payload, recipientId, this.#network?.id ?? '');
     this.#remember(env.message_id); // an echo of our own message is never news
     this.#ws.send(encodeEnvelope(env));
     return env;
@@ -270,13 +302,16 @@ export class RelayConnection {
 
   /**
    * NodeAnnounce: how the relay learns this connection's id (and how nodes learn of us). It says
-   * `protocol: 2`; with a seed it carries `relay_proof`.
+   * `protocol: 2`; with a seed it carries `relay_proof`, and on a private network the admission
+   * (`membership`) when one was given.
    */
   announce(payload: { address?: string; height?: number; tip_hash?: string; entries?: number } = {}): Envelope {
+    const membership = this.#network?.membership;
     return this.send('NodeAnnounce', {
       node_id: this.nodeId, protocol: PROTOCOL_VERSION, address: '', height: 0, tip_hash: '0'.repeat(64), entries: 0,
       ...payload,
       ...(this.#proof !== undefined ? { relay_proof: this.#proof } : {}),
+      ...(membership !== undefined ? { membership } : {}),
     });
   }
 

@@ -414,6 +414,44 @@ describe('GsioClient on a private network', () => {
     assert.equal((await early.getLedger()).length, 2);
   });
 
+  it('RelayConnection takes part in a private network only through a relay that serves it', async () => {
+    const peerSeed = crypto.randomBytes(32).toString('hex');
+    const peer = nodeIdFromSeed(peerSeed);
+    const dir = h.tempDir();
+    fs.mkdirSync(`${dir}/data`, { mode: 0o700 });
+    const made = await h.gsio(['key', 'create', `${dir}/data/node.key`]);
+    assert.equal(made.code, 0, made.stderr);
+    const nodeKey = made.stdout.trim();
+    const created = await h.gsio(['network', 'create', 'ts-relay', '--dir', `${dir}/net`,
+                                  '--members', `${nodeKey}:node,${peer}:node`]);
+    assert.equal(created.code, 0, created.stderr);
+    const file = `${dir}/net/network.json`;
+    const networkId = JSON.parse(fs.readFileSync(file, 'utf8')).hash;
+    const relay = await c.startRelay({ args: ['--network', file] });
+    await h.startNode({ dataDir: `${dir}/data`, args: ['--network', file, '--relay', relay.url, '--announce-interval-ms', '200'] });
+
+    // A relay that serves no private network is refused before anything is sent.
+    const open = await c.startRelay();
+    await assert.rejects(RelayConnection.connect(open.url, { nodeId: peer, seed: peerSeed, network: { id: networkId }, WebSocket }),
+                         /does not serve private network [0-9a-f]{64} \(it serves no private network\)/);
+    await assert.rejects(RelayConnection.connect(relay.url, { nodeId: peer, network: { id: networkId }, WebSocket }),
+                         /needs .* a seed/);
+
+    // Through the network's relay, the peer (admitted by the charter: no membership to show) is
+    // let in and hears the node, every message tagged with the network.
+    const conn = await RelayConnection.connect(relay.url, { nodeId: peer, seed: peerSeed, network: { id: networkId }, WebSocket });
+    try {
+      const heard = conn.waitFor((env) => env.message_type === 'NodeAnnounce' && env.sender_id === nodeKey, 10000);
+      const sent = conn.announce();
+      assert.equal(sent.network_id, networkId);
+      const announce = await heard;
+      assert.equal(announce.network_id, networkId);
+      assert.equal(announce.payload.node_id, nodeKey);
+    } finally {
+      conn.close();
+    }
+  });
+
   it('after a reconnect, holds requests until the new challenge is answered with the key', async () => {
     const authorSeed = crypto.randomBytes(32).toString('hex');
     const dir = h.tempDir();
