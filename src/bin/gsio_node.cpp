@@ -483,7 +483,7 @@ int main(int argc, char** argv) {
 
   // The ledger stops when its background check finds a bad stored entry; this says so as a
   // failed check at start would have.
-  const auto ledger_resources = resources;
+  const auto loaded_ledger = resources;
   std::unique_ptr<actors::node> node;
   try {
     node = std::make_unique<actors::node>(sys, std::move(resources), std::move(nc));
@@ -512,18 +512,20 @@ int main(int argc, char** argv) {
           node->resume_links();
       }
     }
-    if (auto bad = ledger_resources->corrupt()) {
-      std::fprintf(stderr,
-                   "gsio-node: refusing to serve: the stored ledger in %s is corrupt at entry %s: %s\n",
-                   opt.data_dir.c_str(), bad->entry_id.c_str(), bad->reason.c_str());
-      exit_code = 3;
-    } else if (node->core_actor_died()) {
+    if (node->core_actor_died() && !loaded_ledger->corrupt()) {
       log::error("node", "a core actor stopped; shutting down");
       exit_code = 1;
     }
-  } else {
+  } else if (!loaded_ledger->corrupt()) {
     log::error("node", error);
     exit_code = 1;
+  }
+  // Found before the node got ready or after: either way the node says which entry, and stops.
+  if (auto bad = loaded_ledger->corrupt()) {
+    std::fprintf(stderr,
+                 "gsio-node: refusing to serve: the stored ledger in %s is corrupt at entry %s: %s\n",
+                 opt.data_dir.c_str(), bad->entry_id.c_str(), bad->reason.c_str());
+    exit_code = 3;
   }
   if (auto tip = node->stop())
     log::info("node", "stopped at height ", tip->height);

@@ -32,7 +32,7 @@ public:
   // (a chain_tree's attached entries do). Both callbacks run on the verifier's thread.
   background_verifier(std::vector<const entry*> entries, progress_fn progress, done_fn done,
                       std::size_t chunk = 4096);
-  // Stops after the chunk in progress, without calling `done`.
+  // Stops within an entry or two of each of its threads, without calling `done`.
   ~background_verifier();
   background_verifier(const background_verifier&) = delete;
   background_verifier& operator=(const background_verifier&) = delete;

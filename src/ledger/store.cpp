@@ -213,9 +213,10 @@ store::~store() {
   ::close(lock_fd_);  // releases the lock, after the last write
 }
 
-// Schema 2 holds protocol 2 entries (microsecond ids). Its table has no index but the rowid: rows
-// are only ever appended, so a commit writes the table's last pages and nothing else (schema 0 had
-// a UNIQUE index on the hash, whose random keys made every commit of n entries rewrite about n
+// Schemas 2 and 3 hold protocol 2 entries (microsecond ids): 2 as JSON text, 3 field by field
+// (schema_3_table), and a store of schema 2 is converted. Neither table has an index but the rowid:
+// rows are only ever appended, so a commit writes the table's last pages and nothing else (schema 0
+// had a UNIQUE index on the hash, whose random keys made every commit of n entries rewrite about n
 // index pages, several times the entries' own bytes: bench/FINDINGS.md). The ledger stores each
 // entry once (its tree knows every stored hash), so an index would guard nothing it needs.
 // Schemas 0 and 1 hold protocol 1 entries (millisecond ids), which no protocol 2 node accepts: such

@@ -163,14 +163,6 @@ struct nats_bridge::impl {
       publish_dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
-  natsSubscription* subscribe(const std::string& subject) {
-    natsSubscription* sub = nullptr;
-    check(natsConnection_Subscribe(&sub, connection, subject.c_str(), &impl::on_message, this),
-          "cannot subscribe to " + subject);
-    natsSubscription_SetPendingLimits(sub, broadcast_pending_messages, broadcast_pending_bytes);
-    return sub;
-  }
-
   static std::uint64_t dropped_by(natsSubscription* sub) {
     int64_t dropped = 0;
     if (sub && natsSubscription_GetDropped(sub, &dropped) == NATS_OK && dropped > 0)
@@ -258,9 +250,30 @@ void nats_bridge::start(impl& m, nats_options options, nats_callbacks callbacks)
   const auto status = natsConnection_Connect(&m.connection, m.opts);
   if (status != NATS_OK && status != NATS_NOT_YET_CONNECTED)
     check(status, "cannot connect to NATS");
-  if (status == NATS_OK)
+  if (status == NATS_OK) {
     m.state_changed(m.connection, true);
-  m.broadcast = m.subscribe(m.broadcast_subject);
+  } else {
+    std::string servers;
+    for (const auto& server : m.options.servers)
+      servers += (servers.empty() ? "" : ",") + server;
+    log::warn("nats", "no NATS server answers yet (", servers, ", ", natsStatus_GetText(status),
+              "): connecting in the background; publications are held up to the reconnect buffer "
+              "meanwhile");
+  }
+  // A server that refuses the relay (an nkey it does not allow, say) can make libnats close the
+  // connection for good while it is still connecting in the background: then the relay serves its
+  // own nodes alone, as it does while no server answers, instead of failing to start.
+  natsSubscription* broadcast = nullptr;
+  const auto subscribed = natsConnection_Subscribe(&broadcast, m.connection, m.broadcast_subject.c_str(),
+                                                   &impl::on_message, &m);
+  if (subscribed == NATS_CONNECTION_CLOSED) {
+    log::error("nats", "the NATS connection was closed before the relay could subscribe (",
+               nats_GetLastError(nullptr), "): this relay serves its own nodes alone");
+    return;
+  }
+  check(subscribed, "cannot subscribe to " + m.broadcast_subject);
+  natsSubscription_SetPendingLimits(broadcast, broadcast_pending_messages, broadcast_pending_bytes);
+  m.broadcast = broadcast;
 }
 
 void nats_bridge::close() { impl_->close(); }

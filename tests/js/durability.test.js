@@ -40,6 +40,22 @@ describe('gsio-node store', () => {
     assert.ok(!run.output.includes(added[0].id), 'the intact entry before it is not blamed');
   });
 
+  it('stops naming the entry when a forged signature in a small store is found, even before it is ready', async () => {
+    const dataDir = h.tempDir();
+    const node = await h.startNode({ dataDir });
+    const s = await h.connect(node.url);
+    for (const word of ['one', 'two', 'three']) await h.emitAck(s, 'add_ledger_entry', { word });
+    s.disconnect();
+    await node.stop('SIGTERM');
+    const db = path.join(dataDir, 'ledger.db');
+    h.sqlite(db, 'UPDATE entries SET signatures = (SELECT signatures FROM entries WHERE seq = 3) WHERE seq = 2');
+    const [[victim]] = h.sqlite(db, "SELECT lower(hex(creator)) || '-' || unix_us FROM entries WHERE seq = 2");
+    const run = await h.runNodeToExit(['--port', '0', '--data-dir', dataDir]);
+    assert.equal(run.code, 3, run.output);
+    assert.match(run.output, new RegExp(`refusing to serve: the stored ledger in .* is corrupt at entry ${victim}: .*signature is invalid`));
+    assert.doesNotMatch(run.output, /a core actor stopped/);
+  });
+
   it('refuses a store of protocol 1 (millisecond ids) with what it is and what to do, and leaves it as it was', async () => {
     // A store as a protocol 1 node left it: schema 1, entries with millisecond ids. The rows are
     // what such a node wrote (the refusal never reads them as entries).

@@ -179,6 +179,24 @@ describe('relays on NATS', () => {
     for (const [i, s] of sockets.entries()) c.assertAllPresentOnce(assert, await h.getAll(s), run.acked, `node ${i + 1}`);
   });
 
+  it('says so when no NATS server answers at start, serves its own nodes meanwhile and joins once one does', async () => {
+    const [port] = await nats.freePorts(1);
+    const relay = await c.startRelay({ args: ['--nats', `nats://127.0.0.1:${port}`] });
+    await r.waitUntil(() => /no NATS server answers yet \(nats:\/\/127\.0\.0\.1:\d+, .*\): connecting in the background/.test(relay.log),
+                      5000, 'the warning');
+    assert.equal((await natsOf(relay)).connected, false);
+    const a = await r.announcedPeer(relay, 'n1');
+    const b = await r.announcedPeer(relay, 'n2');
+    const sent = await a.send(r.envelope('EntryAnnounce', 'n1'));
+    await b.waitFor((m) => m.message_id === sent.message_id);
+    // A server on that port later: the relay joins it by itself.
+    const [cluster, monitor] = await nats.freePorts(2);
+    const late = { ports: [{ client: port, cluster, monitor }], servers: [] };
+    await nats.startServer(late, 0);
+    await r.waitUntil(async () => (await natsOf(relay)).connected, 15000, 'the relay to join the late server');
+    assert.match(relay.log, /NATS connected to nats:\/\/127\.0\.0\.1:/);
+  });
+
   it('holds messages for the other relays while NATS is away, up to --nats-buffer-bytes, and counts the rest', async () => {
     const cluster = await nats.startCluster(1);
     const relay = await relayOn(cluster, [0], ['--nats-buffer-bytes', '4096']);

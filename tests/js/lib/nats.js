@@ -10,15 +10,24 @@ const h = require('./harness');
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+// `n` distinct free ports on 127.0.0.1. All are held open until all are chosen: a port closed
+// right after it was picked may be picked again (one nats-server of a cluster then found its
+// client port taken by another's cluster port).
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((server) => server.address().port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve()))));
+  }
 }
 
 // Starts (or, with the same ports, restarts) server `i` of a cluster.
@@ -48,9 +57,10 @@ async function startServer(cluster, i) {
 // With `tls` ({cert, key}), clients must connect with TLS; with `nkeys` (public keys), only those
 // users may connect.
 async function startCluster(n = 3, { tls, nkeys } = {}) {
+  const free = await freePorts(3 * n);
   const ports = [];
   for (let i = 0; i < n; i++)
-    ports.push({ client: await freePort(), cluster: await freePort(), monitor: await freePort() });
+    ports.push({ client: free[3 * i], cluster: free[3 * i + 1], monitor: free[3 * i + 2] });
   const cluster = { ports, servers: [], tls, nkeys };
   for (let i = 0; i < n; i++) await startServer(cluster, i);
   await h.waitUntil(async () => {
@@ -92,7 +102,7 @@ async function publisher(url) {
   };
 }
 
-module.exports = { startCluster, publisher, NATS_SERVER };
+module.exports = { startCluster, startServer, freePorts, publisher, NATS_SERVER };
 
 // NATS nkeys (a user's Ed25519 key pair) in NATS's text form, made here with Node's crypto:
 // base32 (RFC 4648, no padding) of prefix byte(s) + key + CRC-16/XMODEM, little-endian.
