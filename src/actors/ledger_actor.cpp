@@ -1,9 +1,12 @@
 // The ledger actor's behavior (see ledger_actor.hpp for the pipeline it runs).
 //
-// Over 600 lines on purpose: local adds, merges, re-appends and the store writer's answers are one
-// ordering protocol over one state (the pending queues, the batches being committed, the drain
-// waiters). The functions that move work from one queue to the next are kept in one file so that
-// the order in which they run can be read in one place.
+// Over 900 lines, knowingly: local adds, merges, re-appends, the store writer's answers and the
+// background check's verdicts are one ordering protocol over one state (the pending queues, the
+// batches being committed, the drain waiters, stopping). The functions that move work from one
+// queue to the next are kept in one file so that the order in which they run can be read in one
+// place. What is not part of that protocol, open_ledger and ledger_resources (loading the store
+// before the actor exists), is the part to move to a file of its own (ledger_resources.cpp) when
+// this file grows again.
 #include "actors/ledger_actor.hpp"
 
 #include <algorithm>
