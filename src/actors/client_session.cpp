@@ -1,6 +1,8 @@
 #include "actors/client_session.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #include <caf/all.hpp>
@@ -15,6 +17,7 @@
 #include "ledger/membership.hpp"
 #include "net/p2p_message.hpp"
 #include "util/clock.hpp"
+#include "util/hex.hpp"
 #include "util/json_object.hpp"
 #include "util/json_parse.hpp"
 #include "util/log.hpp"
@@ -343,6 +346,86 @@ void on_get_entry(self_ptr self, const client_event& ev) {
       });
 }
 
+// Reads find_entries' {author, nickname, text, from_us, to_us, before, limit}; "" or what is wrong.
+std::string read_history_query(const rapidjson::Value& arg, const session_limits& limits,
+                               history_query& out) {
+  if (!arg.IsObject())
+    return "the argument must be an object {author, nickname, text, from_us, to_us, before, limit}";
+  for (auto& m : arg.GetObject()) {
+    const std::string key{m.name.GetString(), m.name.GetStringLength()};
+    if (key == "author" || key == "nickname" || key == "text") {
+      if (!m.value.IsString())
+        return "'" + key + "' must be a string";
+      std::string value{m.value.GetString(), m.value.GetStringLength()};
+      if (key == "author") {
+        if (!util::is_lower_hex(value, 64))
+          return "'author' must be a node id (64 lowercase hex digits)";
+        out.query.author = std::move(value);
+      } else if (value.size() > limits.max_search_text) {
+        return "'" + key + "' is longer than " + std::to_string(limits.max_search_text) + " bytes";
+      } else {
+        (key == "nickname" ? out.query.nickname : out.query.text) = std::move(value);
+      }
+    } else if (key == "from_us" || key == "to_us" || key == "before" || key == "limit") {
+      if (!m.value.IsUint64())
+        return "'" + key + "' must be a non-negative integer";
+      const auto value = m.value.GetUint64();
+      if (key == "before")
+        out.before = value;
+      else if (key == "limit")
+        out.limit = std::min(value, limits.max_search_results);
+      else if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return "'" + key + "' is out of range";
+      else
+        (key == "from_us" ? out.query.from_us : out.query.to_us) = static_cast<std::int64_t>(value);
+    } else {
+      return "unknown option '" + key + "' (use author, nickname, text, from_us, to_us, before, limit)";
+    }
+  }
+  if (out.limit == 0)
+    return "'limit' must be at least 1";
+  return {};
+}
+
+std::string history_json(const history_page& page) {
+  std::string out = "{\"entries\":" + join_array(page.entries) + ",\"heights\":[";
+  for (std::size_t i = 0; i < page.heights.size(); ++i)
+    out += (i ? "," : "") + std::to_string(page.heights[i]);
+  out += "],\"next\":" + (page.next == 0 ? std::string("null") : std::to_string(page.next));
+  out += ",\"scanned\":" + std::to_string(page.scanned) + ",\"height\":" + std::to_string(page.height) + "}";
+  return out;
+}
+
+void on_find_entries(self_ptr self, const client_event& ev) {
+  auto doc = parse_args(self, ev);
+  if (!doc)
+    return;
+  const auto& limits = self->state.limits;
+  history_query query;
+  query.before = std::numeric_limits<std::uint64_t>::max();
+  query.max_scan = limits.max_search_scan;
+  query.max_bytes = limits.max_page_bytes;
+  if (!doc->Empty() && !(*doc)[0].IsNull())
+    if (auto why = read_history_query((*doc)[0], limits, query); !why.empty())
+      return fail(self, ev, "find_entries: " + why);
+  if (!take_request_slot(self, ev))
+    return;
+  self->request(self->state.ledger, caf::infinite, find_atom::value, std::move(query))
+    .then(
+      [=](const history_page& page) {
+        give_back_request_slot(self);
+        auto body = args_of(history_json(page));
+        if (ev.wants_ack)
+          ack(self, ev, std::move(body));
+        else
+          emit(self, "found_entries", std::move(body));
+      },
+      [=](caf::error& err) {
+        give_back_request_slot(self);
+        fail(self, ev, "find_entries: " + to_string(err));
+      });
+}
+
 // {nodes: [id, ...], peers: [{node_id, ...}, ...]}: `nodes` as the original client API has it,
 // the ids alone; `peers` with what this node knows of each (docs/PROTOCOL.md §2).
 std::string nodes_json(const std::vector<node_record>& nodes) {
@@ -479,6 +562,7 @@ void dispatch(self_ptr self, client_event& ev) {
   if (ev.name == "authenticate")
     return on_authenticate(self, ev);
   const bool is_read = ev.name == "get_ledger" || ev.name == "get_known_nodes" || ev.name == "get_entry" ||
+                       ev.name == "find_entries" ||
                        ev.name == "node_info" || ev.name == "verify_ledger" || ev.name == "get_members";
   if (is_read && !may_read(self, ev))
     return;
@@ -488,6 +572,8 @@ void dispatch(self_ptr self, client_event& ev) {
     return on_get_known_nodes(self, ev);
   if (ev.name == "get_entry")
     return on_get_entry(self, ev);
+  if (ev.name == "find_entries")
+    return on_find_entries(self, ev);
   if (ev.name == "node_info")
     return on_node_info(self, ev);
   if (ev.name == "verify_ledger")

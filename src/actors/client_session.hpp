@@ -29,6 +29,12 @@ struct session_limits {
   // within what the transport lets a reader fall behind (max_buffered_bytes, 4x in bursts), and
   // 10,000 entries of 64 KiB (650 MB, copied several times on the way out) must never be built.
   std::uint64_t max_page_bytes = 2 * 1024 * 1024;
+  // find_entries: matches in one answer (default 50), and entries the ledger looks at for one
+  // answer (the client goes on from where it stopped), so that a search of a long chain never
+  // keeps the ledger from its adds for more than a few milliseconds at a time.
+  std::uint64_t max_search_results = 200;
+  std::uint64_t max_search_scan = 20'000;
+  std::size_t max_search_text = 256;  // bytes of a nickname or text to look for
 };
 
 // What a client of a private network must prove (DESIGN §10, docs/PROTOCOL.md §8, Clients). The

@@ -27,6 +27,8 @@ using ledger_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::uint64_t, std::uint64_t, std::uint64_t>::with<entries_page>,
   // One entry by id, from the canonical chain ("" when unknown).
   caf::replies_to<get_atom, entry_atom, std::string>::with<std::string>,
+  // A history search on the canonical chain, newest first.
+  caf::replies_to<find_atom, history_query>::with<history_page>,
   caf::replies_to<tip_atom>::with<tip_info>,
   // A private network's members at the tip and the changes on the canonical chain.
   caf::replies_to<get_atom, members_atom>::with<members_view>,

@@ -4,9 +4,8 @@
 // background check's verdicts are one ordering protocol over one state (the pending queues, the
 // batches being committed, the drain waiters, stopping). The functions that move work from one
 // queue to the next are kept in one file so that the order in which they run can be read in one
-// place. What is not part of that protocol, open_ledger and ledger_resources (loading the store
-// before the actor exists), is the part to move to a file of its own (ledger_resources.cpp) when
-// this file grows again.
+// place. What is not part of that protocol lives beside it: loading (ledger_resources.cpp) and
+// the membership answers (ledger_membership.cpp).
 #include "actors/ledger_actor.hpp"
 
 #include <algorithm>
@@ -720,76 +719,6 @@ void verify_step(instrumented<ledger_actor, ledger_state> self) {
 
 }  // namespace
 
-ledger_resources::ledger_resources(crypto::identity id, const std::string& data_dir,
-                                   ledger::validation_limits l)
-  : self(std::move(id)),
-    store(data_dir,
-          [&data_dir](std::size_t entries) {
-            log::info("ledger", "converting the store in ", data_dir, " (", entries,
-                      " entries) from schema 2 to schema ", ledger::store::schema_version,
-                      ", which keeps each field once (once; a large store takes a while)");
-          }),
-    limits(l) {}
-
-void ledger_resources::set_corrupt(corruption found) {
-  std::lock_guard<std::mutex> guard{corrupt_mutex_};
-  if (!corrupt_)
-    corrupt_ = std::move(found);
-}
-
-std::optional<ledger_resources::corruption> ledger_resources::corrupt() const {
-  std::lock_guard<std::mutex> guard{corrupt_mutex_};
-  return corrupt_;
-}
-
-std::shared_ptr<ledger_resources> open_ledger(const std::string& data_dir,
-                                              const ledger::validation_limits& limits,
-                                              const std::optional<ledger::entry>& charter,
-                                              ledger::store::check check) {
-  const auto opening = std::chrono::steady_clock::now();
-  auto res = std::make_shared<ledger_resources>(crypto::identity::load_or_create(data_dir),
-                                                data_dir, limits);
-  if (auto from = res->store.converted_from()) {
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - opening);
-    log::info("ledger", "converted the store from schema ", *from, " in ", took.count(), " ms");
-  }
-  auto entries = res->store.load(check);
-  auto& tree = res->tree;
-  if (charter) {
-    tree = ledger::chain_tree({}, charter->hash);
-    if (entries.empty()) {
-      auto result = tree.insert(*charter);
-      if (result.outcome != ledger::chain_tree::status::appended)
-        throw std::runtime_error("the network's charter is not valid: " +
-                                 (result.why ? result.why->reason : std::string("refused")));
-      res->store.append(result.attached);
-    } else if (std::none_of(entries.begin(), entries.end(),
-                            [&](const ledger::entry& e) { return e.hash == charter->hash; })) {
-      throw std::runtime_error("the ledger in " + data_dir + " is not a chain of network " + charter->hash +
-                               " (its charter is not in it): use another data directory");
-    }
-  }
-  for (auto& e : entries) {
-    auto id = e.id;
-    auto result = tree.insert(std::move(e));
-    if (result.outcome == ledger::chain_tree::status::rejected)
-      throw ledger::store_corrupt(id, result.why ? result.why->reason : "rejected by the chain");
-  }
-  if (tree.held_count() != 0)
-    throw ledger::store_corrupt(tree.missing_parents().front(), "stored entries miss a parent");
-  res->loaded_with = check;
-  if (check == ledger::store::check::except_signatures) {
-    res->unverified.reserve(tree.size());
-    for (std::size_t i = 0; i < tree.height(); ++i)
-      res->unverified.push_back(tree.at(i));
-    res->unverified_canonical = tree.height();
-    for (const auto* e : tree.off_chain_entries())
-      res->unverified.push_back(e);
-  }
-  return res;
-}
-
 ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self,
                                    std::shared_ptr<ledger_resources> res) {
   auto& st = self->state;
@@ -868,29 +797,13 @@ ledger_actor::behavior_type ledger(instrumented<ledger_actor, ledger_state> self
     },
     [=](refused_atom, const std::string& reason) { ++self->state.refused_by_reason[reason]; },
     [=](get_atom, std::uint64_t from, std::uint64_t limit, std::uint64_t max_bytes) {
-      auto& tree = self->state.res->tree;
-      entries_page page;
-      page.from = from;
-      page.height = tree.height();
-      // Written so that no client-chosen `from` or `limit` can overflow.
-      const std::uint64_t end = from < page.height ? from + std::min(limit, page.height - from) : from;
-      page.entries.reserve(end - from);
-      std::size_t bytes = 0;
-      for (auto i = from; i < end; ++i) {
-        auto json = ledger::to_json(*tree.at(i));
-        bytes += json.size();
-        if (bytes > max_bytes && !page.entries.empty()) {  // a page holds at least one entry
-          page.complete = false;
-          break;
-        }
-        page.entries.push_back(std::move(json));
-      }
-      return page;
+      return read_page(self->state.res->tree, from, limit, max_bytes);
     },
     [=](get_atom, entry_atom, const std::string& id) -> std::string {
       auto* e = self->state.res->tree.find_canonical_by_id(id);
       return e ? ledger::to_json(*e) : std::string{};
     },
+    [=](find_atom, const history_query& query) { return find_history(self->state.res->tree, query); },
     [=](tip_atom) { return make_tip_info(*self->state.res); },
     [=](verify_atom) -> caf::typed_response_promise<std::string> {
       auto& st = self->state;

@@ -107,6 +107,13 @@ members_view members_of(const ledger::chain_tree& tree);
 // one, back to an admin of the charter, oldest first, then the admission.
 std::string admission_proof(const ledger::chain_tree& tree, const std::string& key);
 
+// Reads of the canonical chain (ledger_queries.cpp). A page of entries from index `from`: at most
+// `limit`, and at most `max_bytes` of JSON unless that would leave the page empty.
+entries_page read_page(const ledger::chain_tree& tree, std::uint64_t from, std::uint64_t limit,
+                       std::uint64_t max_bytes);
+// A history search: walks down from `query.before`, looking at most `query.max_scan` entries.
+history_page find_history(const ledger::chain_tree& tree, const history_query& query);
+
 struct ledger_state {
   static inline const char* name = "ledger";
 

@@ -10,6 +10,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<add_result>("gsio::add_result");
   cfg.add_message_type<tip_info>("gsio::tip_info");
   cfg.add_message_type<entries_page>("gsio::entries_page");
+  cfg.add_message_type<history_query>("gsio::history_query");
+  cfg.add_message_type<history_page>("gsio::history_page");
   cfg.add_message_type<reorg_event>("gsio::reorg_event");
   cfg.add_message_type<client_event>("gsio::client_event");
   cfg.add_message_type<node_record>("gsio::node_record");

@@ -11,6 +11,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "ledger/entry.hpp"
+#include "ledger/entry_query.hpp"
 
 namespace caf { class actor_system_config; }
 
@@ -29,6 +30,7 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using entry_atom = caf::atom_constant<caf::atom("entry")>;
+using find_atom = caf::atom_constant<caf::atom("find")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using verify_step_atom = caf::atom_constant<caf::atom("verifystep")>;
 using verified_atom = caf::atom_constant<caf::atom("verified")>;
@@ -100,6 +102,36 @@ typename Inspector::result_type inspect(Inspector& f, entries_page& x) {
   return f(caf::meta::type_name("gsio::entries_page"), x.from, x.height, x.entries, x.complete);
 }
 
+
+// A history search (client API find_entries): the canonical entries below height `before` that
+// match `query`, newest first.
+struct history_query {
+  ledger::entry_query query;
+  std::uint64_t before = 0;     // exclusive; above the height means from the tip
+  std::uint64_t limit = 50;     // matches to return at most
+  std::uint64_t max_scan = 0;   // entries to look at at most (the ledger answers between them)
+  std::uint64_t max_bytes = 0;  // entry JSON to return at most (at least one match)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_query& x) {
+  return f(caf::meta::type_name("gsio::history_query"), x.query.author, x.query.nickname,
+           x.query.text, x.query.from_us, x.query.to_us, x.before, x.limit, x.max_scan, x.max_bytes);
+}
+
+struct history_page {
+  std::vector<std::string> entries;   // canonical JSON, newest first
+  std::vector<std::uint64_t> heights;  // each entry's index on the chain
+  // Where the search stopped: ask again with before = next to go on; 0 when it reached the
+  // first entry.
+  std::uint64_t next = 0;
+  std::uint64_t scanned = 0;
+  std::uint64_t height = 0;  // chain height when the search ran
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_page& x) {
+  return f(caf::meta::type_name("gsio::history_page"), x.entries, x.heights, x.next, x.scanned,
+           x.height);
+}
 
 // The canonical chain switched branches.
 struct reorg_event {

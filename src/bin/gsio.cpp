@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <editline/readline.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "cli/chain_check.hpp"
 #include "cli/command_line.hpp"
@@ -55,6 +57,8 @@ The command-line client of a gsio-net node.
 commands:
   add [JSON]    store an entry; the data is the argument, or stdin when absent
   ledger        list the canonical chain (--from N, --limit N, --json)
+  find          search the whole chain, newest first: --author ID, --nickname S, --text S
+                (substrings, ASCII case ignored), --limit N (default 50, 0: all), --json
   watch         print entries and reorgs as they happen, until SIGINT/SIGTERM
   nodes         list the nodes this node knows (--json)
   verify        download the whole chain and check every hash, signature and link
@@ -273,6 +277,83 @@ int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
       }
     }
   });
+  print(json ? ledger::to_json_text(all, true) + "\n" : rows.render());
+  return cli::exit_ok;
+}
+
+int cmd_find(global_options& global, const std::vector<std::string>& args) {
+  std::string author;
+  std::string nickname;
+  std::string text;
+  std::uint64_t limit = 50;
+  bool json = false;
+  auto options = command_options(
+    "find", "Searches the whole canonical chain on the node (find_entries), newest first.", global);
+  options.add("author", "the creator's node id", author)
+    .add("nickname", "a substring of the data's nickname (ASCII case ignored)", nickname)
+    .add("text", "a substring of the entry's text: a note's text, or its JSON (ASCII case ignored)", text)
+    .add("limit", "at most this many matches (0: all)", limit)
+    .add("json", "print the matches as a JSON array", json);
+  if (int code = parse_command(options, "gsio find", args); code >= 0)
+    return code;
+
+  auto client = connect(global);
+  rapidjson::Document all;
+  all.SetArray();
+  util::text_table rows{{"index", "id", "timestamp", "hash", "data"}};
+  std::uint64_t found = 0;
+  std::optional<std::uint64_t> before;
+  // The node looks at a bounded stretch of the chain per answer; ask again from where it stopped.
+  for (;;) {
+    rapidjson::StringBuffer query;
+    rapidjson::Writer<rapidjson::StringBuffer> w{query};
+    w.StartArray();
+    w.StartObject();
+    for (const auto& [name, value] : {std::pair{"author", &author}, {"nickname", &nickname}, {"text", &text}})
+      if (!value->empty()) {
+        w.Key(name);
+        w.String(value->data(), static_cast<rapidjson::SizeType>(value->size()));
+      }
+    if (before) {
+      w.Key("before");
+      w.Uint64(*before);
+    }
+    w.Key("limit");
+    w.Uint64(limit == 0 ? 200 : std::min<std::uint64_t>(200, limit - found));
+    w.EndObject();
+    w.EndArray();
+    rapidjson::Document doc;
+    const auto& answer =
+      first_argument(*client, "find_entries", client->request("find_entries", query.GetString()), doc);
+    throw_if_refused(answer, "find_entries");
+    auto entries = answer.IsObject() ? answer.FindMember("entries") : rapidjson::Value::ConstMemberIterator{};
+    auto heights = answer.IsObject() ? answer.FindMember("heights") : rapidjson::Value::ConstMemberIterator{};
+    auto next = answer.IsObject() ? answer.FindMember("next") : rapidjson::Value::ConstMemberIterator{};
+    if (!answer.IsObject() || entries == answer.MemberEnd() || !entries->value.IsArray() ||
+        heights == answer.MemberEnd() || !heights->value.IsArray() ||
+        heights->value.Size() != entries->value.Size() || next == answer.MemberEnd() ||
+        !(next->value.IsNull() || next->value.IsUint64()))
+      malformed(client->url(), "find_entries answered without entries, heights and next (an older node?)");
+    for (rapidjson::SizeType i = 0; i < entries->value.Size(); ++i) {
+      const auto& height = heights->value[i];
+      if (!height.IsUint64())
+        malformed(client->url(), "find_entries answered a height that is not a chain index");
+      auto e = read_entry(*client, entries->value[i], "match at #" + std::to_string(height.GetUint64()));
+      if (json) {
+        all.PushBack(rapidjson::Value(entries->value[i], all.GetAllocator()), all.GetAllocator());
+      } else {
+        auto cells = entry_cells(e);
+        cells.insert(cells.begin(), std::to_string(height.GetUint64()));
+        rows.add_row(std::move(cells));
+      }
+    }
+    found += entries->value.Size();
+    if (next->value.IsNull() || (limit != 0 && found >= limit))
+      break;
+    if (before && next->value.GetUint64() >= *before)
+      malformed(client->url(), "find_entries did not move down the chain");
+    before = next->value.GetUint64();
+  }
   print(json ? ledger::to_json_text(all, true) + "\n" : rows.render());
   return cli::exit_ok;
 }
@@ -721,6 +802,8 @@ int run(int argc, char** argv) {
     return cmd_add(global, args);
   if (command == "ledger")
     return cmd_ledger(global, args);
+  if (command == "find")
+    return cmd_find(global, args);
   if (command == "watch")
     return cmd_watch(global, args);
   if (command == "nodes")

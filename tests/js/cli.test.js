@@ -134,10 +134,10 @@ describe('gsio against a node', () => {
   it('prints usage and the exit codes with --help', async () => {
     const r = await gsio(['--help']);
     assert.equal(r.code, 0);
-    for (const word of ['add', 'ledger', 'watch', 'nodes', 'verify', 'info', 'exit codes']) {
+    for (const word of ['add', 'ledger', 'find', 'watch', 'nodes', 'verify', 'info', 'exit codes']) {
       assert.ok(r.stdout.includes(word), `help mentions ${word}`);
     }
-    for (const cmd of ['add', 'ledger', 'watch', 'nodes', 'verify', 'info']) {
+    for (const cmd of ['add', 'ledger', 'find', 'watch', 'nodes', 'verify', 'info']) {
       const sub = await gsio([cmd, '--help']);
       assert.equal(sub.code, 0, `${cmd} --help`);
       assert.match(sub.stdout, new RegExp(`usage: gsio ${cmd}`));
@@ -214,6 +214,31 @@ describe('gsio against a node', () => {
     const beyond = await gsio(['--node', node.url, 'ledger', '--from', '100000']);
     assert.equal(beyond.code, 0, beyond.stderr);
     assert.equal(beyond.stdout.trimEnd().split('\n').length, 1, 'only the header');
+  });
+
+  it('finds entries anywhere on the chain with find, newest first', async () => {
+    const nick = `zed-${Date.now()}`;
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push(await h.emitAck(socket, 'add_ledger_entry', { type: 'note', nickname: nick, text: `found ${i}` }));
+    const all = await h.getAll(socket);
+    const json = await gsio(['--node', node.url, 'find', '--nickname', nick.toUpperCase(), '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), [...made].reverse());
+
+    const table = await gsio(['--node', node.url, 'find', '--nickname', nick, '--limit', '1']);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2, 'the header and one match');
+    assert.match(lines[1], new RegExp(`^${all.findIndex((e) => e.id === made[2].id)}\\s+${nodeId.slice(0, 8)}-`));
+
+    // An old entry, far below the newest: {"seq":3} from the paging test above.
+    const old = await gsio(['--node', node.url, 'find', '--text', '"seq":3}', '--author', nodeId, '--json']);
+    assert.equal(old.code, 0, old.stderr);
+    assert.deepEqual(JSON.parse(old.stdout).map((e) => e.data), [{ seq: 3 }]);
+
+    const bad = await gsio(['--node', node.url, 'find', '--author', 'nope']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /find_entries: 'author' must be a node id/);
   });
 
   it('prints no terminal control sequence that came from entry data, and its JSON still parses', async () => {

@@ -438,7 +438,8 @@ describe('private networks', () => {
     assert.match(anon.challenge.challenge, /^[0-9a-f]{64}$/);
     const pushed = [];
     anon.socket.on('ledger_entry_added', (e) => pushed.push(e));
-    for (const [event, arg] of [['get_ledger', { from: 0, limit: 5 }], ['get_members'], ['node_info'], ['get_known_nodes']]) {
+    for (const [event, arg] of [['get_ledger', { from: 0, limit: 5 }], ['get_entry', 'x'], ['find_entries', { text: 'gsio' }],
+                               ['verify_ledger'], ['get_members'], ['node_info'], ['get_known_nodes']]) {
       const answer = await h.emitAck(anon.socket, event, ...(arg ? [arg] : []));
       assert.match(answer.error, /is for its members: answer the challenge/, event);
     }
@@ -489,7 +490,7 @@ describe('private networks', () => {
 
     assert.equal((await h.health(node)).height, 2, 'only the one genuine post');
     await h.waitUntil(async () => await metric(node, 'gsio_ledger_refusals_total', 'reason="bad_client_proof"') >= 10 &&
-                                  await metric(node, 'gsio_ledger_refusals_total', 'reason="unauthenticated"') === 5,
+                                  await metric(node, 'gsio_ledger_refusals_total', 'reason="unauthenticated"') === 8,
                       5000, 'the edge refusals to be counted');
   });
 

@@ -166,6 +166,57 @@ describe('gsio-node client API', () => {
     });
   }
 
+  it('searches the whole chain with find_entries: newest first, paged, by author, nickname, text and time', async () => {
+    const s = await h.connect(node.url);
+    const tag = crypto.randomBytes(4).toString('hex');
+    const made = [];
+    for (let i = 0; i < 12; i++) {
+      const nickname = i % 4 === 0 ? `Ada-${tag}` : `bob-${tag}`;
+      made.push(await h.emitAck(s, 'add_ledger_entry', { type: 'note', nickname, text: `${tag} note ${i}` }));
+    }
+    const ada = made.filter((_, i) => i % 4 === 0).reverse();  // newest first
+    const ids = (answer) => answer.entries.map((e) => e.id);
+
+    const all = await h.emitAck(s, 'find_entries', { nickname: `ADA-${tag}` });
+    assert.deepEqual(ids(all), ada.map((e) => e.id));
+    const chain = await h.emitAck(s, 'get_ledger');
+    assert.equal(all.height, chain.length);
+    assert.deepEqual(all.heights, ada.map((e) => chain.findIndex((c) => c.id === e.id)));
+    assert.equal(all.next, null);  // searched down to the first entry
+    assert.equal(all.scanned, chain.length);
+
+    // Paging: `limit`, then `before` = the answer's `next`.
+    const first = await h.emitAck(s, 'find_entries', { nickname: `ada-${tag}`, limit: 2 });
+    assert.deepEqual(ids(first), ada.slice(0, 2).map((e) => e.id));
+    assert.equal(first.next, first.heights[1]);
+    const rest = await h.emitAck(s, 'find_entries', { nickname: `ada-${tag}`, before: first.next });
+    assert.deepEqual(ids(rest), ada.slice(2).map((e) => e.id));
+
+    const text = await h.emitAck(s, 'find_entries', { text: `${tag} NOTE 11` });
+    assert.deepEqual(ids(text), [made[11].id]);
+    const byAuthor = await h.emitAck(s, 'find_entries', { author: nodeId, text: tag });
+    assert.equal(byAuthor.entries.length, 12);
+    assert.equal((await h.emitAck(s, 'find_entries', { author: 'c'.repeat(64), text: tag })).entries.length, 0);
+    const us = (e) => Number(e.id.split('-')[1]);
+    const window = await h.emitAck(s, 'find_entries', { text: tag, from_us: us(made[3]), to_us: us(made[5]) });
+    assert.deepEqual(ids(window), [made[5].id, made[4].id, made[3].id]);
+
+    for (const [bad, why] of [
+      ['not an object', /must be an object/],
+      [{ author: 'ab' }, /node id/],
+      [{ nickname: 5 }, /'nickname' must be a string/],
+      [{ text: 'x'.repeat(257) }, /longer than 256/],
+      [{ limit: 0 }, /at least 1/],
+      [{ before: -1 }, /non-negative integer/],
+      [{ color: 'red' }, /unknown option 'color'/],
+    ]) {
+      const reply = await h.emitAck(s, 'find_entries', bad);
+      assert.match(reply.error, /^find_entries: /);
+      assert.match(reply.error, why);
+    }
+    assert.ok(s.connected);
+  });
+
   it('accepts connections and p2p_message on /p2p, from a socket that proved its node id', async () => {
     const s = await h.connect(node.url, { nsp: '/p2p' });
     const key = forge.makeKey();

@@ -6,8 +6,8 @@
 // browser's key on every connection, checks every author's signature and lists the members.
 import {
   ChainVerifier, GsioClient, GsioRequestError, LiveLedger, computeEntryHash, webCryptoEd25519Available, PROTOCOL_VERSION, fingerprint, newSeed, nickProblem, nodeIdFromSeed,
-  readInvite, redeemInvite, unixUsFromId, verifyAuthorBlock, type Challenge, type ConnectionStatus, type Entry,
-  type Invite, type KnownNode, type LedgerChange, type Members, type Verification, type VerifyProblem,
+  readInvite, redeemInvite, unixUsFromId, verifyAuthorBlock, verifyEntry, type Challenge, type ConnectionStatus, type Entry,
+  type HistoryQuery, type Invite, type KnownNode, type LedgerChange, type Members, type Verification, type VerifyProblem,
 } from '@gsio/client';
 import { idbCheckpoints } from './checkpoints.js';
 import { deleteKey, loadKey, saveKey, type StoredKey } from './keystore.js';
@@ -20,6 +20,10 @@ const HISTORY_SIZE = 200;
 // history is fetched from the node a page at a time, and let go again.
 const WINDOW = 500;
 const HISTORY_PAGE = 200;
+// A search of the whole chain stops at this many more matches per click, or after this many
+// answers from the node (each looks at up to 20,000 entries), whichever comes first.
+const SEARCH_SIZE = 200;
+const SEARCH_ROUNDS = 25;
 const PEER_REFRESH_MS = 3000;
 // A peer counts as online if the node heard from it this recently (announces come every 2 s).
 const ONLINE_WITHIN_MS = 10_000;
@@ -75,6 +79,7 @@ const ui = {
   filterText: $<HTMLInputElement>('filter-text'),
   filterFrom: $<HTMLInputElement>('filter-from'),
   filterTo: $<HTMLInputElement>('filter-to'),
+  historySearchMore: $<HTMLButtonElement>('history-search-more'),
   historyCount: $('history-count'),
   history: $<HTMLOListElement>('history-results'),
   historyRange: $('history-range'),
@@ -216,6 +221,8 @@ interface View {
   entries: readonly Entry[];
   base: number;
   verified: (height: number) => boolean;
+  /** What "verified" means for it, when not "hash, link and signatures". */
+  checks?: string;
 }
 
 // Read at the time of use: the window slides as entries come.
@@ -327,7 +334,112 @@ function historyView(): View {
   return historyPage ?? windowView();
 }
 
+// A search of the whole chain on the node (find_entries) with the filters' author, nickname,
+// text and time. The node looks at a bounded stretch of the chain per answer, so the page asks
+// again from where it stopped, up to SEARCH_SIZE more matches or SEARCH_ROUNDS answers per click.
+// Each match is verified here on its own, its hash and signatures: matches are not next to each
+// other, so there are no links to check between them. Changing a filter ends the search.
+interface SearchHit {
+  entry: Entry;
+  height: number;
+  problem: VerifyProblem | null;
+}
+interface HistorySearch {
+  query: HistoryQuery;
+  hits: SearchHit[];
+  goal: number;
+  next: number | null | undefined;  // undefined: from the tip; null: reached the first entry
+  scanned: number;
+  height: number;
+  running: boolean;
+  error: string | null;
+}
+let historySearch: HistorySearch | null = null;
+
+function searchQuery(f: HistoryFilter): HistoryQuery {
+  const q: HistoryQuery = {};
+  if (f.author) q.author = f.author;
+  if (f.nickname) q.nickname = f.nickname;
+  if (f.text) q.text = f.text;
+  if (!Number.isNaN(f.from)) q.from_us = Math.max(0, f.from) * 1000;
+  if (!Number.isNaN(f.to)) q.to_us = Math.max(0, f.to) * 1000 + 999;
+  return q;
+}
+
+async function searchChain(further: boolean): Promise<void> {
+  if (!further || !historySearch) {
+    historySearch = {
+      query: searchQuery(currentFilter()), hits: [], goal: 0, next: undefined, scanned: 0, height: 0,
+      running: false, error: null,
+    };
+  }
+  const search = historySearch;
+  if (search.running || search.next === null) return;
+  search.goal = search.hits.length + SEARCH_SIZE;
+  search.running = true;
+  renderHistory();
+  try {
+    for (let round = 0; round < SEARCH_ROUNDS && search.hits.length < search.goal && search.next !== null; round++) {
+      const answer = await gsio.findEntries({
+        ...search.query, ...(search.next === undefined ? {} : { before: search.next }),
+        limit: Math.min(SEARCH_SIZE, search.goal - search.hits.length),
+      });
+      if (historySearch !== search) return;  // a filter changed meanwhile
+      answer.entries.forEach((entry, i) =>
+        search.hits.push({ entry, height: answer.heights[i] ?? NaN, problem: verifyEntry(entry) }));
+      if (search.height === 0) search.height = answer.height;
+      search.scanned += answer.scanned;
+      search.next = answer.next;
+      renderHistory();
+    }
+  } catch (err) {
+    if (historySearch !== search) return;
+    search.error = (err as Error).message;
+  }
+  search.running = false;
+  renderHistory();
+}
+
+function endSearch(): void {
+  historySearch = null;
+}
+
+function renderSearch(search: HistorySearch): void {
+  const items = search.hits.map(({ entry, height, problem }) => {
+    const li = entryItem(entry, height, {
+      entries: [entry], base: height, verified: () => problem === null, checks: 'hash and signatures',
+    });
+    if (problem) {
+      li.dataset.problem = problem.reason;
+      li.append(el('p', { class: 'problem' }, `✖ fails verification: ${problem.reason} (${problem.message})`));
+    }
+    return li;
+  });
+  ui.history.replaceChildren(...items);
+  ui.history.dataset.view = 'search';
+  const bad = search.hits.filter((hit) => hit.problem).length;
+  const reached = search.next === null ? 'the first entry'
+    : search.next === undefined ? 'nothing yet' : `#${num(search.next)}`;
+  ui.historyRange.textContent = search.error
+    ? `The search stopped: ${search.error}`
+    : `Searched the node's chain of ${num(search.height)} from the newest entry down to ${reached}` +
+      (search.running ? '…' : '') +
+      (search.hits.length ? `; each match's hash and signatures ${bad ? `checked here, ${bad} failed` : 'checked here'}` : '');
+  ui.historyRange.dataset.problem = String(bad > 0 || search.error !== null);
+  ui.historyCount.dataset.count = String(search.hits.length);
+  ui.historyCount.dataset.searched = search.next === null ? 'all' : String(search.next ?? '');
+  ui.historyCount.textContent = `Found on the node: ${search.hits.length} ${search.hits.length === 1 ? 'entry' : 'entries'}` +
+    (search.next === null ? ' (the whole chain)' : '');
+  ui.historySearchMore.hidden = search.next === null || search.error !== null;
+  ui.historySearchMore.disabled = search.running;
+  ui.historyOlder.disabled = true;
+  ui.historyNewer.disabled = true;
+  ui.historyNewest.disabled = false;
+}
+
 function renderHistory(): void {
+  if (historySearch) return renderSearch(historySearch);
+  ui.historySearchMore.hidden = true;
   const f = currentFilter();
   const view = historyView();
   const entries = view.entries;
@@ -344,6 +456,7 @@ function renderHistory(): void {
   const range = entries.length === 0 ? 'no entries' : `#${num(view.base)}–#${num(last)}`;
   ui.history.dataset.from = String(view.base);
   ui.history.dataset.view = historyPage ? 'page' : 'window';
+  delete ui.historyCount.dataset.searched;
   ui.historyRange.textContent = historyPage
     ? `Entries ${range} of ${num(live.height)}, fetched from the node; ` +
       (historyPage.problem ? `✖ ${historyPage.problem}` : 'hashes, signatures and links within the page checked in your browser')
@@ -355,7 +468,7 @@ function renderHistory(): void {
   ui.historyCount.dataset.count = String(count);
   const loaded = `the ${num(entries.length)} ${entries.length === 1 ? 'entry' : 'entries'} shown (${range})`;
   ui.historyCount.textContent = entries.length < live.height || view.base > 0
-    ? `Matching: ${count} of ${loaded}; the filters search only these, not the whole chain of ${num(live.height)}` +
+    ? `Matching: ${count} of ${loaded}; "Search the whole chain" asks the node for all ${num(live.height)}` +
       (count > hits.length ? `; showing the newest ${hits.length}` : '')
     : `Matching: ${count} of ${entries.length}` + (count > hits.length ? `; showing the newest ${hits.length}` : '');
 }
@@ -422,7 +535,7 @@ async function showDetail(entry: Entry, height: number, view: View): Promise<voi
     ['previous hash', entry.previous_hash],
     ...Object.entries(entry.signatures).map(([signer, sig]): [string, string] =>
       [signer === entry.creator_node_id ? 'signature' : `attestation ${shortId(signer)}`, sig]),
-    ['verified here', verified ? 'yes: hash, link and signatures checked in this browser' : 'not (yet)'],
+    ['verified here', verified ? `yes: ${view.checks ?? 'hash, link and signatures'} checked in this browser` : 'not (yet)'],
   ];
   ui.detailTitle.textContent = `Entry #${height}`;
   ui.detailFields.replaceChildren(...rows.flatMap(([k, v]) => [
@@ -747,16 +860,20 @@ function wireHistory(): void {
   ui.historyNewer.addEventListener('click', () => {
     if (historyPage) void showHistoryPage(historyPage.base + HISTORY_PAGE);
   });
-  ui.historyNewest.addEventListener('click', () => void showHistoryPage(Number.MAX_SAFE_INTEGER));
+  ui.historyNewest.addEventListener('click', () => { endSearch(); void showHistoryPage(Number.MAX_SAFE_INTEGER); });
   ui.historyGoto.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const h = Number(ui.historyHeight.value);
-    if (Number.isSafeInteger(h) && h >= 0) void showHistoryPage(h);
+    if (Number.isSafeInteger(h) && h >= 0) { endSearch(); void showHistoryPage(h); }
   });
-  ui.filterForm.addEventListener('input', rerender);
-  ui.filterForm.addEventListener('submit', (ev) => ev.preventDefault());
+  ui.filterForm.addEventListener('input', () => { endSearch(); rerender(); });
+  ui.filterForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void searchChain(false);
+  });
+  ui.historySearchMore.addEventListener('click', () => void searchChain(true));
   // `reset` fires before the fields are cleared.
-  ui.filterForm.addEventListener('reset', () => setTimeout(rerender, 0));
+  ui.filterForm.addEventListener('reset', () => { endSearch(); setTimeout(rerender, 0); });
 }
 
 async function showNodeId(client: GsioClient): Promise<void> {

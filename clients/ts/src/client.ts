@@ -3,7 +3,7 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { Listeners, type Unsubscribe } from './emitter.js';
 import { clientProof, signAsAuthor, type Challenge, type Members } from './members.js';
-import type { Entry, JsonValue, KnownNode, KnownNodes, NodeInfo, Reorg } from './types.js';
+import type { Entry, HistoryPage, HistoryQuery, JsonValue, KnownNode, KnownNodes, NodeInfo, Reorg } from './types.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 export type TransportName = 'polling' | 'websocket';
@@ -288,12 +288,6 @@ export class GsioClient {
   }
 
   /**
-   * The whole canonical chain from `from`, fetched page by page. A reorg while paging can make
-   * the pages disagree; verifyChain() notices (a bad link) and the caller can fetch again. Pages
-   * of large entries may be above what the node puts in one answer: they are asked for again
-   * with as many entries as the node says fit.
-   */
-  /**
    * The canonical chain from `from`, page by page (each at most `pageSize` entries, fewer when the
    * node says fewer fit), without keeping them: for walking a long chain in bounded memory. Ends
    * after the first page shorter than asked for.
@@ -319,6 +313,12 @@ export class GsioClient {
     }
   }
 
+  /**
+   * The whole canonical chain from `from`, fetched page by page. A reorg while paging can make
+   * the pages disagree; verifyChain() notices (a bad link) and the caller can fetch again. Pages
+   * of large entries may be above what the node puts in one answer: they are asked for again
+   * with as many entries as the node says fit.
+   */
   async getFullLedger({ from = 0, pageSize = 1000 }: { from?: number; pageSize?: number } = {}): Promise<Entry[]> {
     const all: Entry[] = [];
     let limit = pageSize;  // lowered for good once the node says fewer fit: entries are alike
@@ -352,6 +352,15 @@ export class GsioClient {
   /** The nodes this node knows of, itself included (`is_self`): the `peers` of knownNodes(). */
   async getKnownNodes(): Promise<KnownNode[]> {
     return (await this.knownNodes()).peers;
+  }
+
+  /**
+   * A history search on the node (find_entries): canonical entries matching every field given,
+   * newest first, from the tip or below index `before`. One answer looks at a bounded stretch of
+   * the chain; go on with `before: answer.next` until `next` is null.
+   */
+  findEntries(query: HistoryQuery = {}): Promise<HistoryPage> {
+    return this.request<HistoryPage>('find_entries', query);
   }
 
   /** The canonical entry with this id; rejects when the chain has none. */

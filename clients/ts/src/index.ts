@@ -1,5 +1,5 @@
 // @gsio/client: everything a web or Node app needs to use a gsio-net node and to check its ledger.
-export type { Entry, ErrorReply, JsonValue, KnownNode, KnownNodes, NodeHealth, NodeInfo, Reorg } from './types.js';
+export type { Entry, ErrorReply, HistoryPage, HistoryQuery, JsonValue, KnownNode, KnownNodes, NodeHealth, NodeInfo, Reorg } from './types.js';
 export { PROTOCOL_VERSION } from './types.js';
 export { canonicalize, canonicalBytes, CanonicalJsonError } from './canonical.js';
 export { bytesToHex, hexToBytes, isHex } from './hex.js';

@@ -26,6 +26,37 @@ export interface Entry {
   signatures: Record<string, string>;
 }
 
+/** What find_entries looks for (docs/PROTOCOL.md §2); every field given must match. */
+export interface HistoryQuery {
+  /** The creator's node id, exactly. */
+  author?: string;
+  /** A substring of the data's string field `nickname`, ignoring ASCII case. */
+  nickname?: string;
+  /** A substring of the entry's text (a string's data; else its `text`, `note` or `message`; else its JSON), ignoring ASCII case. */
+  text?: string;
+  /** Bounds on the id's microsecond, inclusive. */
+  from_us?: number;
+  to_us?: number;
+  /** Search below this chain index (exclusive); the tip when absent. */
+  before?: number;
+  /** Matches in one answer: default 50, at most 200. */
+  limit?: number;
+}
+
+/** One find_entries answer. */
+export interface HistoryPage {
+  /** Matches, newest first. */
+  entries: Entry[];
+  /** Each entry's index on the canonical chain. */
+  heights: number[];
+  /** The `before` to go on with; null once the search reached the first entry. */
+  next: number | null;
+  /** Entries looked at for this answer. */
+  scanned: number;
+  /** Chain height when the search ran. */
+  height: number;
+}
+
 /** One node in the `peers` of `known_nodes`. */
 export interface KnownNode {
   node_id: string;

@@ -165,6 +165,23 @@ describe('GsioClient against one gsio-node', () => {
     assert.equal((await verifyChain(relinked)).problem.reason, 'bad_link');
   });
 
+  it('findEntries searches the node by nickname and author, newest first, going on from next', async () => {
+    const a = await open(node.url);
+    const nick = `grace-${Date.now()}`;
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push(await a.addEntry({ type: 'note', nickname: nick, text: `entry ${i}` }));
+    const found = await a.findEntries({ nickname: nick.toUpperCase(), author: nodeId });
+    assert.deepEqual(found.entries, [...made].reverse());
+    assert.equal(found.next, null);
+    for (const [i, e] of found.entries.entries()) assert.equal(verifyEntry(e), null, `match ${i} verifies on its own`);
+    const first = await a.findEntries({ nickname: nick, limit: 1 });
+    assert.deepEqual(first.entries, [made[2]]);
+    const rest = await a.findEntries({ nickname: nick, before: first.next });
+    assert.deepEqual(rest.entries, [made[1], made[0]]);
+    const err = await a.findEntries({ author: 'nope' }).catch((e) => e);
+    assert.ok(err instanceof GsioRequestError && /^find_entries: .*node id/.test(err.reason), String(err));
+  });
+
   it('getKnownNodes lists the node itself, from the peers of known_nodes', async () => {
     const a = await open(node.url);
     const nodes = await a.getKnownNodes();
