@@ -590,6 +590,10 @@ function catchupSection(runs, ctx) {
   w(`| first entry after (s) | ${spread(ok, (r) => r.first_entry_after_s, (x) => fix(x, 2))} |`);
   w(`| fresh node CPU (cores) | ${spread(ok, (r) => r.fresh_cpu_cores, (x) => fix(x))} |`);
   w(`| source node CPU (cores) | ${spread(ok, (r) => r.source_cpu_cores, (x) => fix(x))} |`);
+  if (ok.some((r) => r.fresh_rss_kib)) {
+    w(`| fresh node RSS once caught up (MiB) | ${spread(ok.filter((r) => r.fresh_rss_kib), (r) => r.fresh_rss_kib / 1024, (x) => fix(x, 0))} |`);
+    w(`| source node RSS then (MiB) | ${spread(ok.filter((r) => r.source_rss_kib), (r) => r.source_rss_kib / 1024, (x) => fix(x, 0))} |`);
+  }
   w(`| source start: spawn → ready, verifying ${int(k.catchup_entries)} stored entries (s) | ${spread(runs, (r) => r.source_start_s, (x) => fix(x, 2))} |`);
   w(`| … as entries verified per second | ${spread(runs, (r) => k.catchup_entries / r.source_start_s, int)} |`);
   w();

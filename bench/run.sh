@@ -40,7 +40,10 @@
 #       CATCHUP_TIMEOUT_S (150)
 #   (e) IDLE_CLIENTS (10000), IDLE_SETTLE_MS (2000)
 #   (f), (g), (h) use the knobs of (b), (c) and (a)
-#   (i) LARGE_ENTRIES (1000000), LARGE_SMALL (1000), LARGE_TIMEOUT_S (1800)
+#   (i) LARGE_ENTRIES (1000000), LARGE_SMALL (1000), LARGE_TIMEOUT_S (1800; also how long a node
+#       on the large store may take to get ready), LARGE_STORE (unset: a data directory of
+#       LARGE_ENTRIES entries that `gsio-bench mkstore` wrote before, used instead of writing one;
+#       it is used in place, so the runs' adds stay in it)
 # All of it takes about 9-12 minutes after the build on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -550,6 +553,8 @@ run_fanout_relays() {  # topology run
 if wants g; then alternate run_fanout_relays nats one; fi
 
 # --- (d) catch-up -----------------------------------------------------------------------------
+rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
 : >"$work/catchup.jsonl"
 mkstore_json='{}'
 
@@ -583,13 +588,17 @@ run_catchup() {  # run
   cpu_after=$(server_cpu_ticks "$fresh_pid")
   src_after=$(server_cpu_ticks "${pids[-2]}")
   wall_after=$(date +%s.%N)
-  say "  $(jq -c '{entries_per_s, seconds, entries_per_s_after_first}' <<<"$result")"
+  local fresh_rss source_rss
+  fresh_rss=$(rss_of "$fresh_pid")
+  source_rss=$(rss_of "${pids[-2]}")
+  say "  $(jq -c '{entries_per_s, seconds, entries_per_s_after_first}' <<<"$result"); RSS fresh $fresh_rss KiB, source $source_rss KiB"
   jq -c --argjson run "$run" --arg load "$busy_before" --arg via "$CATCHUP_VIA" \
-    --argjson source_ready "$source_ready" \
+    --argjson source_ready "$source_ready" --argjson fresh_rss "$fresh_rss" --argjson source_rss "$source_rss" \
     --argjson fresh_cpu "$(cpu_cores "$cpu_before" "$cpu_after" "$wall_before" "$wall_after")" \
     --argjson source_cpu "$(cpu_cores "$src_before" "$src_after" "$wall_before" "$wall_after")" \
     '. + {run: $run, via: $via, busy_cores_before: ($load | tonumber), source_start_s: $source_ready,
-          fresh_cpu_cores: $fresh_cpu, source_cpu_cores: $source_cpu}' \
+          fresh_cpu_cores: $fresh_cpu, source_cpu_cores: $source_cpu,
+          fresh_rss_kib: $fresh_rss, source_rss_kib: $source_rss}' \
     <<<"$result" >>"$work/catchup.jsonl"
   for i in "${pids[@]}"; do stop_pid "$i"; done
   rm -rf "$dir"
@@ -606,13 +615,12 @@ fi
 # --- (i) large ledger ------------------------------------------------------------------------
 : >"$work/large.jsonl"
 
-rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
 # One node on store $1 (label $2) with --verify-on-start $3: start, wait for the background check
 # (if any), time pages and adds; one JSON line into large.jsonl.
 measure_large() {  # store label mode run
   local store=$1 label=$2 mode=$3 run=$4 log=$work/large-$2-$3-$4.log height ready rss_ready
   local verified_s=null rss_verified=null pages=null ingest=null t_ready t_done health
+  local PEER_READY_TIMEOUT_S=$LARGE_TIMEOUT_S  # loading 10M entries takes minutes
   start_peer "$label node" "$log" "$gsio_node" --host 127.0.0.1 --port 0 --data-dir "$store" \
     --verify-on-start "$mode" --admin off --log-level info
   ready=$peer_ready_s
@@ -649,16 +657,25 @@ measure_large() {  # store label mode run
 
 large_json=null
 if wants i; then
-  say "(i) writing stores of $LARGE_ENTRIES and $LARGE_SMALL signed entries (gsio-bench mkstore)"
-  bench_or_die large_json -- mkstore --dir "$work/large" --entries "$LARGE_ENTRIES"
+  large_dir=$work/large
+  if [[ -n ${LARGE_STORE:-} ]]; then
+    large_dir=$LARGE_STORE
+    say "(i) using the store in $large_dir (LARGE_STORE); writing one of $LARGE_SMALL entries"
+    large_json=$(jq -nc --argjson entries "$LARGE_ENTRIES" --argjson db_bytes "$(stat -c %s "$large_dir/ledger.db")" \
+      '{scenario: "mkstore", entries: $entries, db_bytes: $db_bytes, reused: true}')
+  else
+    say "(i) writing stores of $LARGE_ENTRIES and $LARGE_SMALL signed entries (gsio-bench mkstore)"
+    bench_or_die large_json -- mkstore --dir "$large_dir" --entries "$LARGE_ENTRIES"
+  fi
   bench_or_die small_json -- mkstore --dir "$work/large-small" --entries "$LARGE_SMALL"
   say "  $large_json"
   for ((run = 1; run <= RUNS; ++run)); do
     measure_large "$work/large-small" small background "$run"
-    measure_large "$work/large" large background "$run"
-    measure_large "$work/large" large full "$run"
+    measure_large "$large_dir" large background "$run"
+    measure_large "$large_dir" large full "$run"
   done
-  rm -rf "$work/large" "$work/large-small"
+  rm -rf "$work/large-small"
+  [[ -n ${LARGE_STORE:-} ]] || rm -rf "$large_dir"
 fi
 
 # --- (e) idle clients -------------------------------------------------------------------------

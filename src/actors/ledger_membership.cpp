@@ -39,16 +39,18 @@ std::string redeem_node_invite(ledger_resources& res, const std::string& invite_
 namespace {
 
 // The data of the canonical entry after which `key` has role `r` and before which it had not, or
-// "" when it has had it since the charter (or does not have it at the tip).
+// "" when it has had it since the charter (or does not have it at the tip). Such an entry changed
+// the membership state, so only the chain's membership changes are looked at, newest first.
 std::string admitting_data(const ledger::chain_tree& tree, const std::string& key, ledger::role r) {
   const auto tip = tree.members_at_tip();
   if (!tip || !tip->has_role(key, r))
     return {};
-  for (std::size_t i = tree.height(); i-- > 1;) {
-    const auto* e = tree.at(i);
-    const auto before = tree.members_after(e->previous_hash);
+  const auto& changes = tree.membership_changes();
+  for (std::size_t c = changes.size(); c-- > 1;) {
+    // The state before change c is the state the change before it made.
+    const auto before = tree.members_after(tree.at(changes[c - 1])->hash);
     if (before && !before->has_role(key, r))
-      return e->data;
+      return tree.at(changes[c])->data;
   }
   return {};
 }
@@ -79,8 +81,8 @@ std::string admission_proof(const ledger::chain_tree& tree, const std::string& k
   return array + "]";
 }
 
-// Walks the canonical chain comparing each entry's membership state with its parent's: states
-// are shared until they change, so this is a pointer comparison per entry plus a diff per change.
+// The changes come from the chain's record of where the membership state changed: a diff per
+// change, whatever the chain's length.
 members_view members_of(const ledger::chain_tree& tree) {
   members_view view;
   const auto tip = tree.members_at_tip();
@@ -91,17 +93,17 @@ members_view members_of(const ledger::chain_tree& tree) {
   view.read = std::string(ledger::to_string(tip->read));
   for (const auto& [key, m] : tip->members)
     view.members.push_back({key, std::string(ledger::to_string(m.r)), m.nick, m.since_us, m.admitted_by});
-  const ledger::membership_state* before = nullptr;
-  for (std::size_t i = 0; i < tree.height(); ++i) {
+  ledger::membership_ptr before;
+  for (const auto i : tree.membership_changes()) {
     const auto* e = tree.at(i);
-    const auto after = tree.members_after(e->hash);
-    if (!after || after.get() == before)
+    auto after = tree.members_after(e->hash);
+    if (!after)
       continue;
-    for (auto& change : ledger::membership_diff(before, *after, *e))
+    for (auto& change : ledger::membership_diff(before.get(), *after, *e))
       view.changes.push_back({i, e->id, e->unix_us(), change.admitted, std::move(change.key),
                               std::string(ledger::to_string(change.r)), std::move(change.nick),
                               std::move(change.by)});
-    before = after.get();
+    before = std::move(after);
   }
   return view;
 }

@@ -56,6 +56,10 @@ struct chain_tree::impl {
   std::deque<segment> segments;  // deque: stable addresses
   segment root;                  // sentinel: no entries, children are the first entries
   std::vector<node*> canonical;
+  // Canonical indexes whose entry's membership state differs from its parent's (private networks):
+  // the charter, then each admission, removal and redemption. Kept with the chain, so that the
+  // membership's history is read without a walk over every entry.
+  std::vector<std::size_t> member_changes;
   std::vector<node*> attach_order;
   crypto::digest set_digest{};
   std::size_t forks = 0;
@@ -154,6 +158,8 @@ struct chain_tree::impl {
       return;
     }
   }
+
+  static inline const membership_ptr no_members;
 
   static void add_below(segment* s, std::size_t n) {
     for (; s; s = s->parent)
@@ -328,14 +334,20 @@ struct chain_tree::impl {
     for (std::size_t i = diverged; i < canonical.size(); ++i)
       result.removed.push_back(&canonical[i]->value);
     canonical.resize(diverged);
+    member_changes.erase(std::lower_bound(member_changes.begin(), member_changes.end(), diverged),
+                         member_changes.end());
     // Whole segments before the divergence are skipped, so extending the chain costs the length
     // of the path in segments, not in entries.
     std::size_t start = 0;
     for (const segment* seg : path) {
       const std::size_t length = seg->nodes.size();
       for (std::size_t i = diverged > start ? std::min(diverged - start, length) : 0; i < length; ++i) {
+        const node* n = seg->nodes[i];
+        const membership_ptr& before = canonical.empty() ? no_members : canonical.back()->members;
+        if (n->members != before)
+          member_changes.push_back(canonical.size());
         canonical.push_back(seg->nodes[i]);
-        result.added.push_back(&seg->nodes[i]->value);
+        result.added.push_back(&n->value);
       }
       start += length;
     }
@@ -571,6 +583,8 @@ membership_ptr chain_tree::members_after(std::string_view hash) const {
   auto it = impl_->nodes.find(hash);
   return it == impl_->nodes.end() ? nullptr : it->second->members;
 }
+
+const std::vector<std::size_t>& chain_tree::membership_changes() const { return impl_->member_changes; }
 
 membership_ptr chain_tree::members_at_tip() const {
   return impl_->canonical.empty() ? nullptr : impl_->canonical.back()->members;

@@ -135,6 +135,9 @@ public:
   membership_ptr members_after(std::string_view hash) const;
   // The state a new entry on the canonical tip is checked against.
   membership_ptr members_at_tip() const;
+  // Canonical indexes, ascending, whose entry changed the membership state (the charter's first):
+  // between two of them every entry has the state of the first. Kept as the chain changes.
+  const std::vector<std::size_t>& membership_changes() const;
   // Whether an author block with this key and time is already on the path ending at `parent`
   // (a replayed block: the author signed one post, not two).
   bool author_block_on_path(const author_ref& author, std::string_view parent_hash) const;

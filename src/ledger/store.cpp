@@ -156,9 +156,11 @@ void bind_row(sqlite3_stmt* insert, const stored_row& row, bool with_seq) {
   blob(7, row.signatures);
 }
 
-constexpr const char* insert_row_sql =
-  "INSERT INTO entries (seq, unix_us, creator, previous, hash, data, signatures) "
-  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// The INSERT that bind_row binds, into `table` (entries, or the table a conversion fills).
+std::string insert_row_sql(std::string_view table) {
+  return "INSERT INTO " + std::string(table) +
+         " (seq, unix_us, creator, previous, hash, data, signatures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+}
 
 }  // namespace
 
@@ -276,7 +278,7 @@ void store::append(const std::vector<const entry*>& entries) {
     rows.push_back(row_of(*e));
   exec(db_, "BEGIN IMMEDIATE");
   try {
-    statement insert(db_, insert_row_sql);
+    statement insert(db_, insert_row_sql("entries").c_str());
     for (const auto& row : rows) {
       bind_row(insert.get(), row, /*with_seq=*/false);
       if (sqlite3_step(insert.get()) != SQLITE_DONE)
@@ -378,8 +380,7 @@ void store::convert_from_schema_2(const std::function<void(std::size_t entries)>
     exec(db_, (std::string("CREATE TABLE entries_3 ") + schema_3_table).c_str());
     {
       statement select(db_, "SELECT seq, hash, id, json FROM entries ORDER BY seq");
-      statement insert(db_, "INSERT INTO entries_3 (seq, unix_us, creator, previous, hash, data, signatures) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      statement insert(db_, insert_row_sql("entries_3").c_str());
       std::vector<entry> parsed;
       std::vector<std::string> problems;
       const signature_check left_for_later = [](std::string_view, std::string_view, std::string_view) {

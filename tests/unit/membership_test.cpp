@@ -396,6 +396,50 @@ TEST_CASE("membership: a removal concurrent with writes is judged per branch, wh
   CHECK(reappend_orphans(tree, net.n1).size() == 1);
 }
 
+TEST_CASE("membership: the tree records where the canonical chain changes the membership, through reorgs") {
+  network net;
+  CHECK(net.tree.membership_changes() == std::vector<std::size_t>{0});  // the charter
+  REQUIRE(net.put(net.make(net.n1, R"({"msg":"1"})")).outcome == status::appended);
+  const std::string fork(net.tree.tip_hash());  // entry 1
+  REQUIRE(net.put(net.statement(net.admin, false, net.n2, role::node, t0 + 5, net.n1)).outcome == status::appended);
+  REQUIRE(net.put(net.make(net.n1, R"({"msg":"2"})")).outcome == status::appended);
+  REQUIRE(net.put(net.statement(net.admin, false, net.writer, role::author, t0 + 6, net.n1)).outcome == status::appended);
+  const std::string first_tip(net.tree.tip_hash());
+  const std::vector<std::size_t> first_changes{0, 2, 4};
+  CHECK(net.tree.membership_changes() == first_changes);
+  for (const auto i : net.tree.membership_changes())
+    CHECK(net.tree.members_after(net.tree.at(i)->hash) !=
+          (i ? net.tree.members_after(net.tree.at(i - 1)->hash) : nullptr));
+
+  // A heavier branch from entry 1, without those removals but with one of its own at its end.
+  std::string parent = fork;
+  for (int i = 0; i < 3; ++i) {
+    auto e = net.make(net.n2, R"({"b":)" + std::to_string(i) + "}", parent);
+    parent = e.hash;
+    REQUIRE(net.put(std::move(e)).outcome == status::appended);
+  }
+  REQUIRE(net.put(net.statement(net.admin, false, net.reader, role::reader, t0 + 7, net.n2, parent)).outcome ==
+          status::appended);
+  CHECK(net.tree.height() == 6);
+  CHECK(net.tree.membership_changes() == std::vector<std::size_t>{0, 5});
+
+  // The first branch grows heavier again: its changes come back, the other branch's go.
+  parent = first_tip;
+  for (int i = 0; i < 3; ++i) {
+    auto e = net.make(net.n1, R"({"a":)" + std::to_string(i) + "}", parent);
+    parent = e.hash;
+    REQUIRE(net.put(std::move(e)).outcome == status::appended);
+  }
+  CHECK(net.tree.tip_hash() == parent);
+  CHECK(net.tree.membership_changes() == first_changes);
+
+  // An open network has no membership, so no changes.
+  chain_tree open;
+  auto creator = key(9);
+  REQUIRE(open.insert(make_entry(creator, "1", std::string(genesis_hash), t0)).outcome == status::appended);
+  CHECK(open.membership_changes().empty());
+}
+
 TEST_CASE("membership: the charter's own rules") {
   network net;
   CHECK(net.tree.members_at_tip()->name == "friends");
