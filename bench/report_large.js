@@ -19,8 +19,9 @@ function largeLedgerSection(runs, ctx) {
   w();
   w(`\`gsio-bench mkstore\` wrote ${int(k.large_entries)} chained entries signed by one key ` +
     `${store.reused ? '(before this run: LARGE_STORE) ' : ''}` +
-    `(${store.db_bytes ? `${fix(store.db_bytes / 2 ** 20, 0)} MiB, ${int(store.db_bytes / k.large_entries)} bytes per entry, ` : ''}` +
-    `${store.seconds ? `${fix(store.seconds, 1)} s` : ''}) and ${int(k.large_small)} for the small node. Each run starts a node ` +
+    `(${[store.db_bytes ? `${fix(store.db_bytes / 2 ** 20, 0)} MiB, ${int(store.db_bytes / k.large_entries)} bytes per entry` : '',
+        store.seconds ? `${fix(store.seconds, 1)} s` : ''].filter(Boolean).join(', ')}` +
+    `) and ${int(k.large_small)} for the small node. Each run starts a node ` +
     'on the small store and on the large one with `--verify-on-start background` (the default: links and hashes ' +
     'before it serves, signatures after, on low-priority threads), then on the large one with `--verify-on-start full` ' +
     '(everything before it serves). Ready: spawn → the "ready on" log line. Verified: until `/health` says ' +
