@@ -249,6 +249,30 @@ int cmd_add(global_options& global, std::vector<std::string> args) {
   return cli::exit_ok;
 }
 
+// Entries as `gsio ledger` and `gsio find` print them: a table with each entry's chain index, or
+// (--json) the entries as the node sent them, in a JSON array.
+class entry_listing {
+public:
+  explicit entry_listing(bool json) : json_(json) { all_.SetArray(); }
+
+  void add(std::uint64_t index, const rapidjson::Value& value, const ledger::entry& e) {
+    if (json_) {
+      all_.PushBack(rapidjson::Value(value, all_.GetAllocator()), all_.GetAllocator());
+      return;
+    }
+    auto cells = entry_cells(e);
+    cells.insert(cells.begin(), std::to_string(index));
+    rows_.add_row(std::move(cells));
+  }
+
+  void print_all() const { print(json_ ? ledger::to_json_text(all_, true) + "\n" : rows_.render()); }
+
+private:
+  bool json_;
+  rapidjson::Document all_;
+  util::text_table rows_{{"index", "id", "timestamp", "hash", "data"}};
+};
+
 int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
   std::uint64_t from = 0;
   std::uint64_t limit = 0;
@@ -261,23 +285,14 @@ int cmd_ledger(global_options& global, const std::vector<std::string>& args) {
     return code;
 
   auto client = connect(global);
-  rapidjson::Document all;
-  all.SetArray();
-  util::text_table rows{{"index", "id", "timestamp", "hash", "data"}};
+  entry_listing listing{json};
   fetch_ledger(*client, from, limit, [&](const rapidjson::Value& page, std::uint64_t first) {
     for (rapidjson::SizeType i = 0; i < page.Size(); ++i) {
       const std::uint64_t index = first + i;
-      auto e = read_entry(*client, page[i], "ledger entry #" + std::to_string(index));
-      if (json) {
-        all.PushBack(rapidjson::Value(page[i], all.GetAllocator()), all.GetAllocator());
-      } else {
-        auto cells = entry_cells(e);
-        cells.insert(cells.begin(), std::to_string(index));
-        rows.add_row(std::move(cells));
-      }
+      listing.add(index, page[i], read_entry(*client, page[i], "ledger entry #" + std::to_string(index)));
     }
   });
-  print(json ? ledger::to_json_text(all, true) + "\n" : rows.render());
+  listing.print_all();
   return cli::exit_ok;
 }
 
@@ -298,9 +313,7 @@ int cmd_find(global_options& global, const std::vector<std::string>& args) {
     return code;
 
   auto client = connect(global);
-  rapidjson::Document all;
-  all.SetArray();
-  util::text_table rows{{"index", "id", "timestamp", "hash", "data"}};
+  entry_listing listing{json};
   std::uint64_t found = 0;
   std::optional<std::uint64_t> before;
   // The node looks at a bounded stretch of the chain per answer; ask again from where it stopped.
@@ -338,14 +351,8 @@ int cmd_find(global_options& global, const std::vector<std::string>& args) {
       const auto& height = heights->value[i];
       if (!height.IsUint64())
         malformed(client->url(), "find_entries answered a height that is not a chain index");
-      auto e = read_entry(*client, entries->value[i], "match at #" + std::to_string(height.GetUint64()));
-      if (json) {
-        all.PushBack(rapidjson::Value(entries->value[i], all.GetAllocator()), all.GetAllocator());
-      } else {
-        auto cells = entry_cells(e);
-        cells.insert(cells.begin(), std::to_string(height.GetUint64()));
-        rows.add_row(std::move(cells));
-      }
+      listing.add(height.GetUint64(), entries->value[i],
+                  read_entry(*client, entries->value[i], "match at #" + std::to_string(height.GetUint64())));
     }
     found += entries->value.Size();
     if (next->value.IsNull() || (limit != 0 && found >= limit))
@@ -354,7 +361,7 @@ int cmd_find(global_options& global, const std::vector<std::string>& args) {
       malformed(client->url(), "find_entries did not move down the chain");
     before = next->value.GetUint64();
   }
-  print(json ? ledger::to_json_text(all, true) + "\n" : rows.render());
+  listing.print_all();
   return cli::exit_ok;
 }
 
