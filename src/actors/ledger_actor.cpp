@@ -4,8 +4,8 @@
 // background check's verdicts are one ordering protocol over one state (the pending queues, the
 // batches being committed, the drain waiters, stopping). The functions that move work from one
 // queue to the next are kept in one file so that the order in which they run can be read in one
-// place. What is not part of that protocol lives beside it: loading (ledger_resources.cpp) and
-// the membership answers (ledger_membership.cpp).
+// place. What is not part of that protocol lives beside it: loading (ledger_resources.cpp), the
+// read-only answers (ledger_queries.cpp) and the membership answers (ledger_membership.cpp).
 #include "actors/ledger_actor.hpp"
 
 #include <algorithm>

@@ -349,7 +349,6 @@ interface HistorySearch {
   hits: SearchHit[];
   goal: number;
   next: number | null | undefined;  // undefined: from the tip; null: reached the first entry
-  scanned: number;
   height: number;
   running: boolean;
   error: string | null;
@@ -369,7 +368,7 @@ function searchQuery(f: HistoryFilter): HistoryQuery {
 async function searchChain(further: boolean): Promise<void> {
   if (!further || !historySearch) {
     historySearch = {
-      query: searchQuery(currentFilter()), hits: [], goal: 0, next: undefined, scanned: 0, height: 0,
+      query: searchQuery(currentFilter()), hits: [], goal: 0, next: undefined, height: 0,
       running: false, error: null,
     };
   }
@@ -388,7 +387,6 @@ async function searchChain(further: boolean): Promise<void> {
       answer.entries.forEach((entry, i) =>
         search.hits.push({ entry, height: answer.heights[i] ?? NaN, problem: verifyEntry(entry) }));
       if (search.height === 0) search.height = answer.height;
-      search.scanned += answer.scanned;
       search.next = answer.next;
       renderHistory();
     }
